@@ -1,0 +1,150 @@
+//! Command line: `run`, `check`, `demo`. Parsing with clap; each subcommand is a small
+//! function over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config;
+use crate::server::Gateway;
+use crate::telemetry::{self, LogFormat};
+
+/// sec0-gateway: policy gateway for AI agent traffic (MCP, A2A, JSON-RPC, HTTP).
+#[derive(Debug, Parser)]
+#[command(name = "sec0-gateway", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub log_format: LogFormat,
+    /// Default log level filter (RUST_LOG overrides it).
+    #[arg(long, default_value = "info", global = true)]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve: proxy listener plus admin listener, until SIGTERM/SIGINT.
+    Run {
+        /// Config file.
+        #[arg(short, long, default_value = "config/gateway.yaml")]
+        config: PathBuf,
+    },
+    /// Validate a config file (and its environment overrides); exit 0 when usable.
+    Check {
+        /// Config file.
+        #[arg(short, long, default_value = "config/gateway.yaml")]
+        config: PathBuf,
+    },
+    /// Start the gateway and a sample MCP tool server in one process and walk an agent
+    /// session through it, hop by hop.
+    Demo {
+        /// Keep both servers running after the walkthrough (Ctrl-C to stop).
+        #[arg(long)]
+        keep_running: bool,
+    },
+}
+
+/// Parse the command line and run it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run { config } => {
+            telemetry::init(cli.log_format, &cli.log_level);
+            run(&config)
+        }
+        Command::Demo { keep_running } => {
+            // The demo prints its own story; logs only for warnings unless asked.
+            let level = if cli.log_level == "info" {
+                "warn"
+            } else {
+                &cli.log_level
+            };
+            telemetry::init(cli.log_format, level);
+            with_runtime(crate::demo::run(keep_running))
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(cfg) => {
+            println!(
+                "{}: OK ({} upstreams, {} routes)",
+                path.display(),
+                cfg.upstreams.len(),
+                cfg.routes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: &std::path::Path) -> ExitCode {
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    with_runtime(async move {
+        let gw = match Gateway::start(cfg).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                return ExitCode::FAILURE;
+            }
+        };
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down");
+        gw.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn with_runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Wait for SIGTERM or SIGINT; returns the signal's name.
+pub async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}

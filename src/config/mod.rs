@@ -1,0 +1,231 @@
+//! Typed gateway configuration.
+//!
+//! One YAML file (default `config/gateway.yaml`) read with the `config` crate, every key
+//! overridable from the environment as `SEC0_GATEWAY__<KEY>` (double underscore nests).
+//! Unknown keys are errors (`deny_unknown_fields`) so a typo never silently falls back to a
+//! default. [`load`] reads and validates; [`validate`] holds the cross-field checks.
+
+mod load;
+mod validate;
+
+pub use load::{ConfigError, load, load_from_str};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// The whole gateway configuration, as the YAML file spells it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the proxy listener (HTTP/1.1 and h2c with prior knowledge).
+    pub listen: SocketAddr,
+    /// The separate admin listener (health, readiness, metrics).
+    pub admin: AdminConfig,
+    /// Limits and timeouts applied to every downstream connection and request.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Peers whose `X-Forwarded-*` / `Forwarded` headers are kept (and appended to); from
+    /// anyone else those headers are replaced, because a caller could forge them.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Named upstreams that routes point at.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// Routes, matched by host and longest path prefix.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin listener; keep it off the public interface.
+    pub listen: SocketAddr,
+    /// Bearer token required for everything except `/healthz` and `/readyz`. Read from the
+    /// file named here; unset means the admin API is open (bind it to loopback then).
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+/// Downstream limits and timeouts, all with defaults a public listener can live with.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Time a client has to send the complete request head (slowloris defence).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Largest request body accepted (413 above it). Routes may lower or raise it.
+    pub max_request_body: ByteSize,
+    /// Longest silence on a request or response body stream before it is cut.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the accept backlog.
+    pub max_connections: usize,
+    /// On SIGTERM/SIGINT: how long in-flight requests and open streams may run on.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_request_body: ByteSize::mib(8),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 10_000,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One upstream server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// `http://` or `https://` base URL; a path here is prepended to every forwarded path.
+    pub url: String,
+    /// Which `Host` the upstream sees (several MCP servers reject a foreign one).
+    #[serde(default)]
+    pub host_header: HostHeader,
+    /// TCP (and TLS) connect timeout; past it the caller gets 502.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time from sending the request to the upstream's response head; past it, 504.
+    #[serde(default = "default_response_header_timeout", with = "humantime_serde")]
+    pub response_header_timeout: Duration,
+    /// Speak HTTP/2 with prior knowledge to this upstream (h2c on plain http).
+    #[serde(default)]
+    pub http2: bool,
+    /// How long an idle pooled connection is kept.
+    #[serde(default = "default_pool_idle_timeout", with = "humantime_serde")]
+    pub pool_idle_timeout: Duration,
+    /// Idle pooled connections kept per upstream host.
+    #[serde(default = "default_pool_max_idle")]
+    pub pool_max_idle_per_host: usize,
+}
+
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_response_header_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_pool_idle_timeout() -> Duration {
+    Duration::from_secs(90)
+}
+fn default_pool_max_idle() -> usize {
+    256
+}
+
+/// What to send as `Host` upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostHeader {
+    /// The upstream URL's own authority (default; passes DNS-rebinding guards).
+    #[default]
+    Upstream,
+    /// The client's `Host`, unchanged (for name-based virtual hosting upstream).
+    Preserve,
+    /// A fixed value.
+    Fixed(String),
+}
+
+/// One route: which requests it takes and where they go.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Name used in metrics, logs and (later) audit records; defaults to `route-<index>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Host to match (exact, or `*.example.com`); case-insensitive, port ignored.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix to match at a segment boundary; the longest matching prefix wins.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Name of the upstream in `upstreams`.
+    pub upstream: String,
+    /// What the traffic on this route speaks.
+    pub protocol: Protocol,
+    /// Which boundary the route crosses.
+    pub boundary: Boundary,
+    /// Remove the matched prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Replace the matched prefix with this one before forwarding.
+    #[serde(default)]
+    pub rewrite_prefix: Option<String>,
+    /// Per-route request body limit; defaults to `limits.max_request_body`.
+    #[serde(default)]
+    pub max_request_body: Option<ByteSize>,
+}
+
+/// Protocol carried on a route. The gateway never guesses it from the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Model Context Protocol (Streamable HTTP or legacy HTTP+SSE).
+    Mcp,
+    /// Agent2Agent (JSON-RPC binding).
+    A2a,
+    /// Plain JSON-RPC 2.0 over HTTP.
+    Jsonrpc,
+    /// Plain HTTP.
+    Http,
+}
+
+impl Protocol {
+    /// Whether request bodies are JSON-RPC envelopes (errors are answered as JSON-RPC).
+    pub fn is_jsonrpc(self) -> bool {
+        !matches!(self, Protocol::Http)
+    }
+
+    /// The name used in config, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Mcp => "mcp",
+            Protocol::A2a => "a2a",
+            Protocol::Jsonrpc => "jsonrpc",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// The trust boundary a route crosses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Boundary {
+    /// Orchestrator calling an agent.
+    OrchestratorToAgent,
+    /// Agent calling another agent.
+    AgentToAgent,
+    /// Agent calling a tool server.
+    AgentToTool,
+    /// Tool server calling an external API (egress).
+    ToolToApi,
+}
+
+impl Boundary {
+    /// The name used in config, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Boundary::OrchestratorToAgent => "orchestrator_to_agent",
+            Boundary::AgentToAgent => "agent_to_agent",
+            Boundary::AgentToTool => "agent_to_tool",
+            Boundary::ToolToApi => "tool_to_api",
+        }
+    }
+}
+
+impl RouteConfig {
+    /// The route's name for metrics and logs.
+    pub fn display_name(&self, index: usize) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("route-{index}"))
+    }
+}

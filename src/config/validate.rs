@@ -1,0 +1,236 @@
+//! Cross-field checks: things serde cannot see (a route naming a missing upstream, two
+//! routes that would match the same requests, a URL that is not a usable base).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use http::Uri;
+
+use super::Config;
+
+/// One thing wrong with a config, located by its key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path, such as `routes[1].upstream`.
+    pub key: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem in `cfg`; empty means usable.
+pub fn validate(cfg: &Config) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut bad = |key: String, message: String| out.push(Problem { key, message });
+
+    if cfg.listen == cfg.admin.listen && cfg.listen.port() != 0 {
+        bad("admin.listen".into(), "must differ from `listen`".into());
+    }
+    if cfg.limits.max_connections == 0 {
+        bad("limits.max_connections".into(), "must be at least 1".into());
+    }
+    if cfg.limits.header_read_timeout.is_zero() {
+        bad(
+            "limits.header_read_timeout".into(),
+            "must be greater than 0".into(),
+        );
+    }
+    if cfg.limits.idle_timeout.is_zero() {
+        bad(
+            "limits.idle_timeout".into(),
+            "must be greater than 0".into(),
+        );
+    }
+    if let Some(path) = &cfg.admin.token_file {
+        match std::fs::read_to_string(path) {
+            Ok(t) if t.trim().len() >= 16 => {}
+            Ok(_) => bad(
+                "admin.token_file".into(),
+                format!("{}: token must be at least 16 characters", path.display()),
+            ),
+            Err(e) => bad(
+                "admin.token_file".into(),
+                format!("{}: {e}", path.display()),
+            ),
+        }
+    }
+
+    for (name, up) in &cfg.upstreams {
+        let key = format!("upstreams.{name}.url");
+        if let Err(msg) = check_upstream_url(&up.url) {
+            bad(key, msg);
+        }
+        if up.connect_timeout.is_zero() || up.response_header_timeout.is_zero() {
+            bad(
+                format!("upstreams.{name}"),
+                "timeouts must be greater than 0".into(),
+            );
+        }
+        if let super::HostHeader::Fixed(h) = &up.host_header {
+            if h.parse::<http::uri::Authority>().is_err() {
+                bad(
+                    format!("upstreams.{name}.host_header"),
+                    format!("{h:?} is not a valid host"),
+                );
+            }
+        }
+    }
+
+    if cfg.routes.is_empty() {
+        bad("routes".into(), "at least one route is needed".into());
+    }
+    let mut names = HashSet::new();
+    let mut matchers = HashSet::new();
+    for (i, r) in cfg.routes.iter().enumerate() {
+        let key = |k: &str| format!("routes[{i}].{k}");
+        if !cfg.upstreams.contains_key(&r.upstream) {
+            let known: Vec<&str> = cfg.upstreams.keys().map(String::as_str).collect();
+            bad(
+                key("upstream"),
+                format!(
+                    "unknown upstream {:?} (known: {})",
+                    r.upstream,
+                    known.join(", ")
+                ),
+            );
+        }
+        let name = r.display_name(i);
+        if !names.insert(name.clone()) {
+            bad(key("name"), format!("duplicate route name {name:?}"));
+        }
+        if let Some(p) = &r.path_prefix {
+            if !p.starts_with('/') {
+                bad(key("path_prefix"), format!("{p:?} must start with '/'"));
+            }
+        }
+        if let Some(p) = &r.rewrite_prefix {
+            if !p.starts_with('/') {
+                bad(key("rewrite_prefix"), format!("{p:?} must start with '/'"));
+            }
+            if r.strip_prefix {
+                bad(
+                    key("rewrite_prefix"),
+                    "use either strip_prefix or rewrite_prefix, not both".into(),
+                );
+            }
+        }
+        if (r.strip_prefix || r.rewrite_prefix.is_some()) && r.path_prefix.is_none() {
+            bad(
+                key("path_prefix"),
+                "needed when the prefix is stripped or rewritten".into(),
+            );
+        }
+        if let Some(h) = &r.host {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            if bare.is_empty()
+                || bare.contains('*')
+                || bare.parse::<http::uri::Authority>().is_err()
+            {
+                bad(
+                    key("host"),
+                    format!("{h:?} is not a host or a `*.domain` pattern"),
+                );
+            }
+        }
+        let matcher = (
+            r.host.as_deref().map(str::to_ascii_lowercase),
+            r.path_prefix
+                .as_deref()
+                .map(|p| p.trim_end_matches('/').to_string()),
+        );
+        if !matchers.insert(matcher) {
+            bad(
+                key("path_prefix"),
+                "another route already matches the same host and prefix".into(),
+            );
+        }
+    }
+    out
+}
+
+fn check_upstream_url(url: &str) -> Result<(), String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(format!("{url:?} must start with http:// or https://")),
+    }
+    if uri.authority().is_none() {
+        return Err(format!("{url:?} has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("{url:?} must not carry a query"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_from_str;
+    use std::collections::HashMap;
+
+    fn problems(yaml: &str) -> String {
+        load_from_str(yaml, "t.yaml", Some(HashMap::new()))
+            .unwrap_err()
+            .to_string()
+    }
+
+    const HEAD: &str = "listen: 127.0.0.1:8080\nadmin: { listen: 127.0.0.1:9090 }\n";
+
+    #[test]
+    fn unknown_upstream_names_key_and_known_ones() {
+        let y = format!(
+            "{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ upstream: b, protocol: http, boundary: tool_to_api }}\n"
+        );
+        let e = problems(&y);
+        assert!(
+            e.contains("routes[0].upstream: unknown upstream \"b\" (known: a)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_url_and_same_listen_are_all_reported() {
+        let y = "listen: 127.0.0.1:8080\nadmin: { listen: 127.0.0.1:8080 }\nupstreams: { a: { url: 'ftp://h' } }\nroutes:\n  - { upstream: a, protocol: http, boundary: tool_to_api }\n";
+        let e = problems(y);
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(e.contains("admin.listen"), "{e}");
+        assert!(e.contains("upstreams.a.url"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_matchers_are_refused() {
+        let y = format!(
+            "{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ path_prefix: /x, upstream: a, protocol: http, boundary: tool_to_api }}\n  - {{ path_prefix: /x/, upstream: a, protocol: http, boundary: tool_to_api }}\n"
+        );
+        assert!(problems(&y).contains("routes[1].path_prefix"));
+    }
+
+    #[test]
+    fn strip_and_rewrite_together_are_refused() {
+        let y = format!(
+            "{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ path_prefix: /x, strip_prefix: true, rewrite_prefix: /y, upstream: a, protocol: http, boundary: tool_to_api }}\n"
+        );
+        assert!(problems(&y).contains("not both"));
+    }
+
+    #[test]
+    fn bad_host_pattern_is_refused() {
+        let y = format!(
+            "{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ host: 'a.*.com', upstream: a, protocol: http, boundary: tool_to_api }}\n"
+        );
+        assert!(problems(&y).contains("routes[0].host"));
+    }
+
+    #[test]
+    fn empty_routes_are_refused() {
+        let y = format!("{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes: []\n");
+        assert!(problems(&y).contains("at least one route"));
+    }
+}

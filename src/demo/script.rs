@@ -1,0 +1,362 @@
+//! The scripted agent session of the demo.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use super::sample_server::SampleServer;
+use crate::config::load_from_str;
+use crate::forward::body::{BoxError, ProxyBody};
+use crate::server::{Gateway, RunningGateway};
+
+type AgentClient = Client<HttpConnector, ProxyBody>;
+
+struct Demo {
+    client: AgentClient,
+    gateway: RunningGateway,
+    tools: SampleServer,
+    session: Option<String>,
+    step: usize,
+}
+
+fn body(bytes: Vec<u8>) -> ProxyBody {
+    Full::new(Bytes::from(bytes))
+        .map_err(|n| match n {})
+        .boxed_unsync()
+}
+
+fn empty() -> ProxyBody {
+    Empty::new().map_err(|n| match n {}).boxed_unsync()
+}
+
+/// Run the demo; with `keep_running`, leave both servers up until Ctrl-C.
+pub async fn run(keep_running: bool) -> ExitCode {
+    match walkthrough(keep_running).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn walkthrough(keep_running: bool) -> Result<(), BoxError> {
+    let tools = SampleServer::start().await?;
+    let yaml = format!(
+        r#"
+listen: 127.0.0.1:0
+admin: {{ listen: 127.0.0.1:0 }}
+upstreams:
+  sample-tools: {{ url: "http://{}" }}
+routes:
+  - {{ name: tools-mcp, path_prefix: /mcp, upstream: sample-tools, protocol: mcp, boundary: agent_to_tool }}
+"#,
+        tools.addr
+    );
+    let cfg = load_from_str(&yaml, "<demo>", Some(HashMap::new()))?;
+    let gateway = Gateway::start(cfg).await?;
+    let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let mut demo = Demo {
+        client,
+        gateway,
+        tools,
+        session: None,
+        step: 0,
+    };
+    demo.intro();
+    demo.session_walk().await?;
+    demo.outro().await?;
+    if keep_running {
+        println!("\nBoth servers keep running; press Ctrl-C to stop.");
+        crate::cli::shutdown_signal().await;
+    }
+    demo.gateway.shutdown().await;
+    Ok(())
+}
+
+impl Demo {
+    fn gw(&self) -> String {
+        format!("http://{}", self.gateway.proxy_addr)
+    }
+
+    fn intro(&self) {
+        println!("sec0-gateway demo: an agent session through the gateway, hop by hop\n");
+        println!(
+            "  agent ──▶ sec0-gateway {} ──▶ sample-tools {}",
+            self.gw(),
+            self.tools.url()
+        );
+        println!(
+            "            route tools-mcp: /mcp → sample-tools, protocol=mcp, boundary=agent_to_tool"
+        );
+        println!(
+            "            admin http://{} (/healthz /readyz /metrics)",
+            self.gateway.admin_addr
+        );
+        println!("  The sample server, like the official MCP SDKs, refuses a foreign Host (421);");
+        println!("  the gateway sends the upstream's own authority, so calls get through.\n");
+    }
+
+    async fn session_walk(&mut self) -> Result<(), BoxError> {
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},
+            "clientInfo":{"name":"demo-agent","version":"1.0"}}});
+        let (resp, v) = self.call("initialize", init).await?;
+        self.session = resp
+            .headers
+            .get("mcp-session-id")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let server = v
+            .pointer("/result/serverInfo/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        println!(
+            "      result: server {server}, protocol {}, session {}",
+            v.pointer("/result/protocolVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            self.session.as_deref().unwrap_or("(none)")
+        );
+
+        let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        self.call("notifications/initialized", note).await?;
+
+        let (_, v) = self
+            .call(
+                "tools/list",
+                json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+            )
+            .await?;
+        let names: Vec<&str> = v
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+            .unwrap_or_default();
+        println!("      result: tools {}", names.join(", "));
+
+        let echo = json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"text":"hello through the gateway"}}});
+        let (_, v) = self.call("tools/call echo", echo).await?;
+        println!("      result: {}", first_text(&v));
+
+        let read = json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+            "params":{"name":"read_file","arguments":{"path":"/docs/readme.md"},"_meta":{"progressToken":"read"}}});
+        self.call_sse("tools/call read_file (SSE reply)", read)
+            .await?;
+
+        let mail = json!({"jsonrpc":"2.0","id":4,"method":"tools/call",
+            "params":{"name":"send_email","arguments":{"to":"dana@example.com","subject":"Q3","body":"numbers attached"}}});
+        let (_, v) = self.call("tools/call send_email", mail).await?;
+        println!("      result: {}", first_text(&v));
+
+        self.plain(
+            "GET /mcp (server stream; this server has none)",
+            Method::GET,
+            "/mcp",
+        )
+        .await?;
+        self.plain("DELETE /mcp (end the session)", Method::DELETE, "/mcp")
+            .await?;
+        self.plain("POST /admin (no route matches)", Method::POST, "/admin")
+            .await?;
+        Ok(())
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body_bytes: Option<Vec<u8>>,
+    ) -> Result<Request<ProxyBody>, BoxError> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.gw()))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18");
+        if let Some(s) = &self.session {
+            b = b.header("mcp-session-id", s.as_str());
+        }
+        Ok(match body_bytes {
+            Some(bytes) => b
+                .header("content-type", "application/json")
+                .body(body(bytes))?,
+            None => b.body(empty())?,
+        })
+    }
+
+    fn announce(&mut self, title: &str, line: &str) {
+        self.step += 1;
+        println!("[{}] {title}", self.step);
+        println!("      agent → gateway        {line}");
+    }
+
+    fn show_upstream_view(&self) {
+        for s in self.tools.take_seen() {
+            println!(
+                "      gateway → sample-tools {}  (Host: {}, X-Forwarded-For: {}{})",
+                s.what,
+                s.host,
+                s.forwarded_for.as_deref().unwrap_or("-"),
+                s.session
+                    .map(|x| format!(", Mcp-Session-Id: {}…", &x[..8.min(x.len())]))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    async fn call(
+        &mut self,
+        title: &str,
+        msg: Value,
+    ) -> Result<(http::response::Parts, Value), BoxError> {
+        let text = msg.to_string();
+        self.announce(title, &format!("POST /mcp {}", abbreviate(&text, 90)));
+        let started = Instant::now();
+        let req = self.request(Method::POST, "/mcp", Some(text.into_bytes()))?;
+        let resp = self.client.request(req).await?;
+        let (parts, b) = resp.into_parts();
+        let bytes = b.collect().await?.to_bytes();
+        self.show_upstream_view();
+        println!(
+            "      sample-tools → agent   {} {}  {:.1} ms",
+            parts.status,
+            content_type(&parts.headers),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)?
+        };
+        Ok((parts, v))
+    }
+
+    async fn call_sse(&mut self, title: &str, msg: Value) -> Result<(), BoxError> {
+        let text = msg.to_string();
+        self.announce(title, &format!("POST /mcp {}", abbreviate(&text, 90)));
+        let started = Instant::now();
+        let req = self.request(Method::POST, "/mcp", Some(text.into_bytes()))?;
+        let resp = self.client.request(req).await?;
+        self.show_upstream_view();
+        println!(
+            "      sample-tools → agent   {} {}  {:.1} ms (headers)",
+            resp.status(),
+            content_type(resp.headers()),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let mut b = resp.into_body();
+        let mut buf = String::new();
+        while let Some(frame) = b.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                buf.push_str(&String::from_utf8_lossy(&data));
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    let data = event
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect::<String>();
+                    let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    let what = match v.get("method").and_then(Value::as_str) {
+                        Some(m) => format!(
+                            "{m} {}",
+                            v.pointer("/params/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                        ),
+                        None => format!("result: {}", abbreviate(&first_text(&v), 60)),
+                    };
+                    println!(
+                        "      event at {:>6.1} ms     {what}",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn plain(&mut self, title: &str, method: Method, path: &str) -> Result<(), BoxError> {
+        self.announce(title, &format!("{method} {path}"));
+        let req = self.request(
+            method,
+            path,
+            if path == "/admin" {
+                Some(b"{}".to_vec())
+            } else {
+                None
+            },
+        )?;
+        let resp = self.client.request(req).await?;
+        let status = resp.status();
+        let ct = content_type(resp.headers());
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        self.show_upstream_view();
+        let who = if status == StatusCode::NOT_FOUND && path == "/admin" {
+            "gateway"
+        } else {
+            "sample-tools"
+        };
+        println!(
+            "      {who} → agent   {status} {ct} {}",
+            abbreviate(&String::from_utf8_lossy(&bytes), 100)
+        );
+        Ok(())
+    }
+
+    async fn outro(&self) -> Result<(), BoxError> {
+        println!("\nWhere things are:");
+        let url = format!("http://{}/metrics", self.gateway.admin_addr);
+        println!("  metrics  {url}");
+        let req = Request::builder().uri(&url).body(empty())?;
+        let resp = self.client.request(req).await?;
+        let text =
+            String::from_utf8_lossy(&resp.into_body().collect().await?.to_bytes()).into_owned();
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("sec0_gateway_requests_total"))
+        {
+            println!("           {line}");
+        }
+        println!(
+            "  logs     stderr (--log-format json for a log shipper; RUST_LOG=debug for every request)"
+        );
+        println!(
+            "  audit    not implemented yet: decision records arrive with the audit trail (issue #5)"
+        );
+        println!(
+            "  policy   not implemented yet: allow/deny/redact/escalate arrive with the rules engine (issue #3)"
+        );
+        Ok(())
+    }
+}
+
+fn first_text(v: &Value) -> String {
+    v.pointer("/result/content/0/text")
+        .and_then(Value::as_str)
+        .map(|s| s.trim_end().replace('\n', " ⏎ "))
+        .unwrap_or_else(|| v.to_string())
+}
+
+fn content_type(h: &http::HeaderMap) -> String {
+    h.get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(no body)")
+        .to_string()
+}
+
+fn abbreviate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}

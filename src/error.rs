@@ -1,0 +1,234 @@
+//! The one place where a failure becomes an answer on the wire.
+//!
+//! Each step has its own error enum ([`RequestError`] for accept/route, [`ForwardError`] for
+//! forwarding). [`respond`] turns any of them into the HTTP status and body the client gets:
+//! a JSON-RPC error object echoing the request id on `mcp`/`jsonrpc`/`a2a` routes, a plain
+//! JSON body elsewhere. Both carry a stable machine `reason`. Internal details (upstream
+//! addresses, OS errors) go to the log, never to the client.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::Protocol;
+use crate::forward::ForwardError;
+use crate::forward::body::ProxyBody;
+use crate::protocol::jsonrpc::{ErrorResponse, codes};
+
+/// Failures found before a request is forwarded (accept and route steps).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// No route matches host and path.
+    #[error("no route for this host and path")]
+    NoRoute,
+    /// A path that servers could read two ways (dot segments, encoded backslash, NUL).
+    #[error("ambiguous request path")]
+    AmbiguousPath,
+    /// `Content-Length` already announces more than the route accepts.
+    #[error("request body of {length} bytes exceeds the limit of {limit} bytes")]
+    DeclaredTooLarge {
+        /// Announced length.
+        length: u64,
+        /// The route's limit.
+        limit: u64,
+    },
+}
+
+/// Any failure the gateway answers itself.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Accept/route step.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Forward step.
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
+}
+
+/// The wire facts of an error: status, stable reason code, JSON-RPC code, client message.
+struct Answer {
+    status: StatusCode,
+    reason: &'static str,
+    rpc_code: i64,
+    message: String,
+}
+
+fn answer(err: &GatewayError) -> Answer {
+    use ForwardError as F;
+    use RequestError as R;
+    let a = |status, reason, rpc_code, message: String| Answer {
+        status,
+        reason,
+        rpc_code,
+        message,
+    };
+    match err {
+        GatewayError::Request(R::NoRoute) => a(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            codes::INVALID_REQUEST,
+            "no route for this host and path".into(),
+        ),
+        GatewayError::Request(R::AmbiguousPath) => a(
+            StatusCode::BAD_REQUEST,
+            "ambiguous_path",
+            codes::INVALID_REQUEST,
+            "request path has dot segments or encoded separators".into(),
+        ),
+        GatewayError::Request(R::DeclaredTooLarge { limit, .. })
+        | GatewayError::Forward(F::BodyTooLarge { limit }) => a(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            codes::INVALID_REQUEST,
+            format!("request body exceeds the limit of {limit} bytes"),
+        ),
+        GatewayError::Forward(F::BodyIdle(_)) => a(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_body_timeout",
+            codes::INVALID_REQUEST,
+            "request body not received in time".into(),
+        ),
+        GatewayError::Forward(F::BodyRead(_)) => a(
+            StatusCode::BAD_REQUEST,
+            "request_body_unreadable",
+            codes::INVALID_REQUEST,
+            "request body could not be read".into(),
+        ),
+        GatewayError::Forward(F::Unreachable { upstream, .. }) => a(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} is unreachable"),
+        ),
+        GatewayError::Forward(F::Timeout { upstream, .. }) => a(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} did not answer in time"),
+        ),
+        GatewayError::Forward(F::Upstream { upstream, .. }) => a(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} failed to answer"),
+        ),
+        GatewayError::Forward(F::BadTarget(_)) => a(
+            StatusCode::BAD_REQUEST,
+            "bad_target",
+            codes::INVALID_REQUEST,
+            "request target cannot be forwarded".into(),
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorData {
+    reason: &'static str,
+    status: u16,
+}
+
+#[derive(Serialize)]
+struct PlainBody<'a> {
+    error: PlainError<'a>,
+}
+
+#[derive(Serialize)]
+struct PlainError<'a> {
+    status: u16,
+    reason: &'static str,
+    message: &'a str,
+}
+
+/// The response for `err`. `protocol` is the route's protocol (`None` before routing);
+/// `id` the request's JSON-RPC id when one could be read.
+pub fn respond(
+    err: &GatewayError,
+    protocol: Option<Protocol>,
+    id: Option<&RawValue>,
+) -> Response<ProxyBody> {
+    let ans = answer(err);
+    let body = if protocol.is_some_and(Protocol::is_jsonrpc) {
+        let data = ErrorData {
+            reason: ans.reason,
+            status: ans.status.as_u16(),
+        };
+        serde_json::to_vec(&ErrorResponse::new(id, ans.rpc_code, &ans.message, data))
+    } else {
+        serde_json::to_vec(&PlainBody {
+            error: PlainError {
+                status: ans.status.as_u16(),
+                reason: ans.reason,
+                message: &ans.message,
+            },
+        })
+    };
+    // Serialising these plain structs cannot fail; fall back to an empty body regardless.
+    json_response(ans.status, body.unwrap_or_default())
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn body_of(resp: Response<ProxyBody>) -> serde_json::Value {
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[tokio::test]
+    async fn jsonrpc_routes_get_jsonrpc_errors_with_the_id() {
+        let id = RawValue::from_string("42".into()).expect("raw");
+        let err = GatewayError::Forward(ForwardError::Timeout {
+            upstream: "tools".into(),
+            timeout: Duration::from_secs(1),
+        });
+        let resp = respond(&err, Some(Protocol::Mcp), Some(&id));
+        assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+        let v = body_of(resp).await;
+        assert_eq!(v["id"], 42);
+        assert_eq!(v["error"]["code"], -32603);
+        assert_eq!(v["error"]["data"]["reason"], "upstream_timeout");
+    }
+
+    #[tokio::test]
+    async fn http_routes_get_plain_json() {
+        let err = GatewayError::Request(RequestError::NoRoute);
+        let resp = respond(&err, None, None);
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let v = body_of(resp).await;
+        assert_eq!(v["error"]["reason"], "no_route");
+        assert_eq!(v["error"]["status"], 404);
+    }
+
+    #[tokio::test]
+    async fn client_message_hides_internal_detail() {
+        let err = GatewayError::Forward(ForwardError::Unreachable {
+            upstream: "tools".into(),
+            detail: "tcp connect error: 10.1.2.3:80 refused".into(),
+        });
+        let v = body_of(respond(&err, Some(Protocol::Http), None)).await;
+        let text = v.to_string();
+        assert!(!text.contains("10.1.2.3"), "{text}");
+        assert_eq!(v["error"]["status"], 502);
+    }
+}

@@ -1,0 +1,238 @@
+//! Streaming bodies through the proxy with guard rails.
+//!
+//! [`GuardedBody`] wraps any body and, frame by frame and without buffering: counts bytes
+//! into a metric, cuts the stream when it passes a size limit or stays silent longer than
+//! the idle timeout, and keeps a gauge guard alive until the body is finished or dropped
+//! (in-flight requests, open SSE streams). Request and response bodies use the same type.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use prometheus::{IntCounter, IntGauge};
+use tokio::time::{Instant, Sleep};
+
+/// Error type carried by every body inside the gateway.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type the gateway sends (to clients and upstreams).
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Why a guarded body stream was cut.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More bytes arrived than the limit allows.
+    #[error("body exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// No bytes for longer than the idle timeout.
+    #[error("body stream idle for more than {0:?}")]
+    Idle(Duration),
+}
+
+/// Decrements a gauge when dropped; increments it when created.
+#[derive(Debug)]
+pub struct GaugeGuard(IntGauge);
+
+impl GaugeGuard {
+    /// Increment `gauge` now, decrement it when the guard goes away.
+    pub fn new(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A body with a byte counter, an optional size limit, an idle timeout and gauge guards.
+pub struct GuardedBody<B> {
+    inner: B,
+    limit: Option<u64>,
+    seen: u64,
+    counter: Option<IntCounter>,
+    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    guards: Vec<GaugeGuard>,
+    done: bool,
+}
+
+impl<B> GuardedBody<B> {
+    /// Wrap `inner` with no limits.
+    pub fn new(inner: B) -> Self {
+        Self {
+            inner,
+            limit: None,
+            seen: 0,
+            counter: None,
+            idle: None,
+            guards: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Cut the stream with [`BodyError::TooLarge`] once more than `limit` bytes passed.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Add every data byte to `counter`.
+    pub fn count_into(mut self, counter: IntCounter) -> Self {
+        self.counter = Some(counter);
+        self
+    }
+
+    /// Cut the stream with [`BodyError::Idle`] after `timeout` without a frame.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle = Some((timeout, Box::pin(tokio::time::sleep(timeout))));
+        self
+    }
+
+    /// Keep `guard` alive until the body ends or is dropped.
+    pub fn guard(mut self, guard: GaugeGuard) -> Self {
+        self.guards.push(guard);
+        self
+    }
+}
+
+impl<B> Body for GuardedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len() as u64;
+                    this.seen += n;
+                    if let Some(limit) = this.limit {
+                        if this.seen > limit {
+                            this.finish();
+                            return Poll::Ready(Some(Err(Box::new(BodyError::TooLarge { limit }))));
+                        }
+                    }
+                    if let Some(c) = &this.counter {
+                        c.inc_by(n);
+                    }
+                }
+                if let Some((timeout, sleep)) = &mut this.idle {
+                    sleep.as_mut().reset(Instant::now() + *timeout);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finish();
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if let Some((timeout, sleep)) = &mut this.idle {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        let timeout = *timeout;
+                        this.finish();
+                        return Poll::Ready(Some(Err(Box::new(BodyError::Idle(timeout)))));
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> GuardedBody<B> {
+    fn finish(&mut self) {
+        self.done = true;
+        self.idle = None;
+        self.guards.clear();
+    }
+}
+
+/// Find a [`BodyError`] anywhere in an error's source chain (hyper wraps body errors).
+pub fn find_body_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyError> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(b) = e.downcast_ref::<BodyError>() {
+            return Some(b);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full, StreamBody};
+
+    #[tokio::test]
+    async fn counts_and_passes_through() {
+        let c = IntCounter::new("c", "c").expect("counter");
+        let g = IntGauge::new("g", "g").expect("gauge");
+        let body = GuardedBody::new(Full::new(Bytes::from_static(b"hello")))
+            .count_into(c.clone())
+            .guard(GaugeGuard::new(&g));
+        assert_eq!(g.get(), 1);
+        let out = body.collect().await.expect("body").to_bytes();
+        assert_eq!(&out[..], b"hello");
+        assert_eq!(c.get(), 5);
+        assert_eq!(g.get(), 0, "guard released at end of stream");
+    }
+
+    #[tokio::test]
+    async fn limit_cuts_the_stream() {
+        let chunks = (0..10).map(|_| Ok::<_, BoxError>(Frame::data(Bytes::from(vec![0u8; 100]))));
+        let body = GuardedBody::new(StreamBody::new(futures_util::stream::iter(chunks))).limit(250);
+        let err = body.collect().await.expect_err("must be cut");
+        assert!(matches!(
+            find_body_error(&*err),
+            Some(BodyError::TooLarge { limit: 250 })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timeout_cuts_a_silent_stream() {
+        let silent = futures_util::stream::pending::<Result<Frame<Bytes>, BoxError>>();
+        let body = GuardedBody::new(StreamBody::new(silent)).idle_timeout(Duration::from_secs(5));
+        let err = body.collect().await.expect_err("must time out");
+        assert!(matches!(find_body_error(&*err), Some(BodyError::Idle(_))));
+    }
+
+    #[tokio::test]
+    async fn dropping_releases_guards() {
+        let g = IntGauge::new("g", "g").expect("gauge");
+        let body = GuardedBody::new(Full::new(Bytes::new())).guard(GaugeGuard::new(&g));
+        assert_eq!(g.get(), 1);
+        drop(body);
+        assert_eq!(g.get(), 0);
+    }
+}

@@ -1,0 +1,291 @@
+//! Forward: send a request to its upstream over a pooled keep-alive connection and stream
+//! the answer back.
+//!
+//! One [`Upstream`] per configured upstream, each with its own hyper-util client (pool,
+//! connect timeout, HTTP/2 choice). Bodies stream both ways through
+//! [`body::GuardedBody`]; nothing here buffers a response.
+
+pub mod body;
+pub mod headers;
+
+use std::time::{Duration, Instant};
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::UpstreamConfig;
+use body::{BodyError, ProxyBody, find_body_error};
+use headers::UpstreamHost;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Why a request could not be forwarded or answered by its upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// No connection could be made (refused, unresolvable, connect timeout, TLS failure).
+    #[error("upstream {upstream:?} is unreachable: {detail}")]
+    Unreachable {
+        /// Upstream name.
+        upstream: String,
+        /// What failed, for the log (not sent to clients).
+        detail: String,
+    },
+    /// Connected, but no response head within the upstream's `response_header_timeout`.
+    #[error("upstream {upstream:?} sent no response within {timeout:?}")]
+    Timeout {
+        /// Upstream name.
+        upstream: String,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+    /// The upstream broke the exchange (closed early, malformed response).
+    #[error("upstream {upstream:?} failed: {detail}")]
+    Upstream {
+        /// Upstream name.
+        upstream: String,
+        /// What failed, for the log (not sent to clients).
+        detail: String,
+    },
+    /// The client's request body passed the route's limit while streaming.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The client stopped sending its request body.
+    #[error("request body idle for more than {0:?}")]
+    BodyIdle(Duration),
+    /// The client's request body could not be read (connection reset, bad chunking).
+    #[error("request body could not be read: {0}")]
+    BodyRead(String),
+    /// The rewritten target is not a valid URI.
+    #[error("cannot build the upstream URI: {0}")]
+    BadTarget(String),
+}
+
+impl ForwardError {
+    /// Map a body-stream failure (on the request side) to a forward error.
+    pub fn from_request_body(err: &(dyn std::error::Error + 'static)) -> Self {
+        match find_body_error(err) {
+            Some(BodyError::TooLarge { limit }) => ForwardError::BodyTooLarge { limit: *limit },
+            Some(BodyError::Idle(d)) => ForwardError::BodyIdle(*d),
+            None => ForwardError::BodyRead(err.to_string()),
+        }
+    }
+
+    /// A short stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ForwardError::Unreachable { .. } => "connect",
+            ForwardError::Timeout { .. } => "timeout",
+            ForwardError::Upstream { .. } => "protocol",
+            ForwardError::BodyTooLarge { .. } => "body_too_large",
+            ForwardError::BodyIdle(_) => "body_idle",
+            ForwardError::BodyRead(_) => "body_read",
+            ForwardError::BadTarget(_) => "bad_target",
+        }
+    }
+}
+
+/// A configured upstream with its connection pool.
+pub struct Upstream {
+    /// Name from the config.
+    pub name: String,
+    scheme: Scheme,
+    authority: Authority,
+    base_path: String,
+    host: UpstreamHost,
+    response_header_timeout: Duration,
+    client: Client<Connector, ProxyBody>,
+}
+
+/// Why an upstream could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    /// The URL does not parse (config validation should have caught it).
+    #[error("upstream {0:?}: invalid url")]
+    Url(String),
+    /// The TLS client could not be built.
+    #[error("upstream {0:?}: TLS setup failed: {1}")]
+    Tls(String, String),
+}
+
+impl Upstream {
+    /// Build the client for one upstream.
+    pub fn new(name: &str, cfg: &UpstreamConfig) -> Result<Self, UpstreamSetupError> {
+        let uri: Uri = cfg
+            .url
+            .parse()
+            .map_err(|_| UpstreamSetupError::Url(name.to_string()))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(UpstreamSetupError::Url(name.to_string()));
+        };
+        let base_path = uri.path().trim_end_matches('/').to_string();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| UpstreamSetupError::Tls(name.to_string(), e.to_string()))?
+            .https_or_http()
+            .enable_http1();
+        let connector = if cfg.http2 {
+            builder.enable_http2().wrap_connector(http)
+        } else {
+            builder.wrap_connector(http)
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .http2_only(cfg.http2)
+            .build(connector);
+        Ok(Self {
+            name: name.to_string(),
+            host: UpstreamHost::from_config(&cfg.host_header, &authority),
+            scheme,
+            authority,
+            base_path,
+            response_header_timeout: cfg.response_header_timeout,
+            client,
+        })
+    }
+
+    /// How `Host` is set for this upstream.
+    pub fn host_rule(&self) -> &UpstreamHost {
+        &self.host
+    }
+
+    /// The absolute upstream URI for `path` (already rewritten by the route) and `query`.
+    pub fn target(&self, path: &str, query: Option<&str>) -> Result<Uri, ForwardError> {
+        let mut pq = String::with_capacity(
+            self.base_path.len() + path.len() + 1 + query.map_or(0, str::len),
+        );
+        pq.push_str(&self.base_path);
+        pq.push_str(path);
+        if let Some(q) = query {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        let pq = PathAndQuery::try_from(pq).map_err(|e| ForwardError::BadTarget(e.to_string()))?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| ForwardError::BadTarget(e.to_string()))
+    }
+
+    /// Send `req` (URI and headers already prepared) and wait for the response head.
+    /// Returns the response and the time the upstream took to answer.
+    pub async fn send(
+        &self,
+        req: Request<ProxyBody>,
+    ) -> Result<(Response<Incoming>, Duration), ForwardError> {
+        let started = Instant::now();
+        match tokio::time::timeout(self.response_header_timeout, self.client.request(req)).await {
+            Err(_) => Err(ForwardError::Timeout {
+                upstream: self.name.clone(),
+                timeout: self.response_header_timeout,
+            }),
+            Ok(Ok(resp)) => Ok((resp, started.elapsed())),
+            Ok(Err(e)) => Err(self.classify(e)),
+        }
+    }
+
+    fn classify(&self, e: hyper_util::client::legacy::Error) -> ForwardError {
+        if let Some(body_err) = find_body_error(&e) {
+            return match body_err {
+                BodyError::TooLarge { limit } => ForwardError::BodyTooLarge { limit: *limit },
+                BodyError::Idle(d) => ForwardError::BodyIdle(*d),
+            };
+        }
+        let detail = error_chain(&e);
+        if e.is_connect() {
+            ForwardError::Unreachable {
+                upstream: self.name.clone(),
+                detail,
+            }
+        } else {
+            ForwardError::Upstream {
+                upstream: self.name.clone(),
+                detail,
+            }
+        }
+    }
+}
+
+/// An error and its sources on one line, for logs.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HostHeader;
+
+    fn upstream(url: &str) -> Upstream {
+        let cfg = UpstreamConfig {
+            url: url.to_string(),
+            host_header: HostHeader::Upstream,
+            connect_timeout: Duration::from_secs(1),
+            response_header_timeout: Duration::from_secs(1),
+            http2: false,
+            pool_idle_timeout: Duration::from_secs(1),
+            pool_max_idle_per_host: 1,
+        };
+        Upstream::new("u", &cfg).expect("upstream")
+    }
+
+    #[test]
+    fn target_joins_base_path_and_query() {
+        let u = upstream("http://127.0.0.1:9/base/");
+        assert_eq!(
+            u.target("/mcp", Some("a=1")).expect("uri").to_string(),
+            "http://127.0.0.1:9/base/mcp?a=1"
+        );
+        let u = upstream("https://api.example.com");
+        assert_eq!(
+            u.target("/", None).expect("uri").to_string(),
+            "https://api.example.com/"
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_unreachable() {
+        // Bind then drop a listener to get a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let u = upstream(&format!("http://127.0.0.1:{port}"));
+        let req = Request::builder()
+            .uri(u.target("/", None).expect("uri"))
+            .body(http_body_util::BodyExt::boxed_unsync(
+                http_body_util::BodyExt::map_err(
+                    http_body_util::Empty::new(),
+                    |e: std::convert::Infallible| match e {},
+                ),
+            ))
+            .expect("request");
+        let err = u.send(req).await.expect_err("refused");
+        assert!(matches!(err, ForwardError::Unreachable { .. }), "{err}");
+    }
+}

@@ -1,0 +1,21 @@
+//! sec0-gateway: the network-boundary policy gateway for AI agent traffic.
+//!
+//! A request flows one way through the modules: [`server`] accepts it, [`routing`] picks
+//! its route, [`forward`] sends it upstream and streams the answer back, [`error`] turns
+//! any failure into the caller's protocol, [`metrics`] counts it all. [`config`] is the typed
+//! configuration; [`cli`] the command line; [`demo`] a self-contained walkthrough.
+//! `docs/ARCHITECTURE.md` is the map.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod forward;
+pub mod metrics;
+pub mod protocol;
+pub mod routing;
+pub mod server;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::{Gateway, RunningGateway};

@@ -1,0 +1,141 @@
+//! Accept loop shared by the proxy and admin listeners: connection cap, HTTP/1.1 and h2c
+//! (prior knowledge) on one port, slowloris defence, graceful drain.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use prometheus::{IntCounter, IntGauge};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::forward::body::{GaugeGuard, ProxyBody};
+
+/// Connection-level settings of one listener.
+#[derive(Debug, Clone)]
+pub struct ListenerOptions {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time to receive a complete request head.
+    pub header_read_timeout: Duration,
+    /// How long open connections may finish after shutdown begins.
+    pub drain_timeout: Duration,
+    /// Label for logs.
+    pub name: &'static str,
+}
+
+/// Connection counters (proxy listener only).
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    /// Open connections.
+    pub open: IntGauge,
+    /// Accepted connections.
+    pub accepted: IntCounter,
+}
+
+/// Serve `listener` until `shutdown` turns true, then drain: stop accepting, let open
+/// connections finish their requests (streams included) for up to `drain_timeout`, then
+/// cut what is left.
+pub async fn serve<H, Fut>(
+    listener: TcpListener,
+    handler: H,
+    opts: ListenerOptions,
+    conn_metrics: Option<ConnectionMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(512);
+    let builder = Arc::new(builder);
+    let permits = Arc::new(Semaphore::new(opts.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut conns = JoinSet::new();
+
+    loop {
+        while conns.try_join_next().is_some() {}
+        if *shutdown.borrow() {
+            break;
+        }
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break, // semaphore closed: never happens, we own it
+            },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(listener = opts.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let guard = conn_metrics.as_ref().map(|m| {
+            m.accepted.inc();
+            GaugeGuard::new(&m.open)
+        });
+        let h = handler.clone();
+        let svc = service_fn(move |req| {
+            let fut = h(req, peer);
+            async move { Ok::<_, Infallible>(fut.await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        let name = opts.name;
+        conns.spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(listener = name, %peer, error = %e, "connection ended with error");
+            }
+            drop(permit);
+            drop(guard);
+        });
+    }
+
+    drop(listener);
+    tracing::info!(
+        listener = opts.name,
+        open = conns.len(),
+        "draining connections"
+    );
+    match tokio::time::timeout(opts.drain_timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!(listener = opts.name, "drained"),
+        Err(_) => {
+            tracing::warn!(
+                listener = opts.name,
+                open = conns.len(),
+                "drain timeout passed; closing remaining connections"
+            );
+            conns.abort_all();
+        }
+    }
+    while conns.join_next().await.is_some() {}
+}

@@ -1,0 +1,179 @@
+//! Accept: the listeners (proxy and admin), their lifecycle and graceful shutdown.
+//!
+//! [`Gateway::start`] binds both listeners and returns a [`RunningGateway`] handle; the CLI
+//! and the tests drive the same code. Shutdown drains the proxy listener first (readiness
+//! fails meanwhile), then stops the admin listener.
+
+mod admin;
+mod listener;
+mod proxy;
+
+pub use admin::Health;
+pub use proxy::ProxyState;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::forward::UpstreamSetupError;
+use crate::metrics::Metrics;
+use admin::AdminState;
+use listener::{ConnectionMetrics, ListenerOptions, serve};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// An upstream client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamSetupError),
+    /// The admin token file could not be read.
+    #[error("admin.token_file {path}: {source}")]
+    AdminToken {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Entry point for serving a config.
+pub struct Gateway;
+
+/// A started gateway: its bound addresses and the means to stop it.
+pub struct RunningGateway {
+    /// Where the proxy listener is bound (useful with port 0).
+    pub proxy_addr: SocketAddr,
+    /// Where the admin listener is bound.
+    pub admin_addr: SocketAddr,
+    /// The metrics registry (for embedding and tests).
+    pub metrics: Metrics,
+    health: Arc<Health>,
+    proxy_stop: watch::Sender<bool>,
+    admin_stop: watch::Sender<bool>,
+    proxy_task: JoinHandle<()>,
+    admin_task: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Bind the listeners and start serving `cfg`.
+    pub async fn start(cfg: Config) -> Result<RunningGateway, ServerError> {
+        let metrics = Metrics::new();
+        let health = Arc::new(Health::default());
+        let token = match &cfg.admin.token_file {
+            None => None,
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|source| ServerError::AdminToken {
+                        path: p.display().to_string(),
+                        source,
+                    })?
+                    .trim()
+                    .to_string(),
+            ),
+        };
+        let state = Arc::new(ProxyState::new(&cfg, metrics.clone())?);
+
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })
+        };
+        let proxy_listener = bind(cfg.listen).await?;
+        let admin_listener = bind(cfg.admin.listen).await?;
+        let proxy_addr = local_addr(&proxy_listener, cfg.listen);
+        let admin_addr = local_addr(&admin_listener, cfg.admin.listen);
+
+        let (proxy_stop, proxy_rx) = watch::channel(false);
+        let (admin_stop, admin_rx) = watch::channel(false);
+
+        let proxy_opts = ListenerOptions {
+            max_connections: cfg.limits.max_connections,
+            header_read_timeout: cfg.limits.header_read_timeout,
+            drain_timeout: cfg.limits.drain_timeout,
+            name: "proxy",
+        };
+        let conn_metrics = ConnectionMetrics {
+            open: metrics.open_connections.clone(),
+            accepted: metrics.connections.clone(),
+        };
+        let proxy_task = tokio::spawn(serve(
+            proxy_listener,
+            move |req, peer| state.clone().handle(req, peer),
+            proxy_opts,
+            Some(conn_metrics),
+            proxy_rx,
+        ));
+
+        let admin_state = Arc::new(AdminState {
+            health: health.clone(),
+            metrics: metrics.clone(),
+            token,
+        });
+        let admin_opts = ListenerOptions {
+            max_connections: 64,
+            header_read_timeout: cfg.limits.header_read_timeout,
+            drain_timeout: std::time::Duration::from_secs(1),
+            name: "admin",
+        };
+        let admin_task = tokio::spawn(serve(
+            admin_listener,
+            move |req, _peer| admin_state.clone().handle(req),
+            admin_opts,
+            None,
+            admin_rx,
+        ));
+
+        health.ready.store(true, Ordering::Release);
+        tracing::info!(%proxy_addr, %admin_addr, routes = cfg.routes.len(), "sec0-gateway listening");
+        Ok(RunningGateway {
+            proxy_addr,
+            admin_addr,
+            metrics,
+            health,
+            proxy_stop,
+            admin_stop,
+            proxy_task,
+            admin_task,
+        })
+    }
+}
+
+fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    l.local_addr().unwrap_or(fallback)
+}
+
+impl RunningGateway {
+    /// Begin a graceful shutdown: readiness fails, the proxy stops accepting, open
+    /// requests and streams may finish within the drain timeout.
+    pub fn begin_shutdown(&self) {
+        self.health.draining.store(true, Ordering::Release);
+        let _ = self.proxy_stop.send(true);
+    }
+
+    /// Wait until the proxy has drained, then stop the admin listener.
+    pub async fn wait(self) {
+        let _ = self.proxy_task.await;
+        let _ = self.admin_stop.send(true);
+        let _ = self.admin_task.await;
+        tracing::info!("sec0-gateway stopped");
+    }
+
+    /// [`begin_shutdown`](Self::begin_shutdown) then [`wait`](Self::wait).
+    pub async fn shutdown(self) {
+        self.begin_shutdown();
+        self.wait().await;
+    }
+}

@@ -1,0 +1,212 @@
+//! The proxy service: one request's path through the gateway.
+//!
+//! accept (path sanity) → route → read the body (buffered and capped on JSON-RPC routes,
+//! streamed and capped elsewhere) → forward → stream the response back. Every answer the
+//! gateway writes itself goes through [`crate::error::respond`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, Version, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use ipnet::IpNet;
+
+use crate::config::Config;
+use crate::error::{GatewayError, RequestError, respond};
+use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
+use crate::forward::headers::{
+    Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
+};
+use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::protocol::jsonrpc::peek_id;
+use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
+
+/// Everything the proxy service needs, built once from the config.
+pub struct ProxyState {
+    routes: RouteTable,
+    upstreams: Vec<Upstream>,
+    route_metrics: Vec<RouteMetrics>,
+    metrics: Metrics,
+    trusted_proxies: Vec<IpNet>,
+    idle_timeout: Duration,
+}
+
+impl ProxyState {
+    /// Compile routes and build one pooled client per upstream.
+    pub fn new(cfg: &Config, metrics: Metrics) -> Result<Self, UpstreamSetupError> {
+        let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
+        let mut names = Vec::with_capacity(cfg.upstreams.len());
+        for (name, up) in &cfg.upstreams {
+            upstreams.push(Upstream::new(name, up)?);
+            names.push(name.clone());
+        }
+        // Validation guarantees every route names a known upstream.
+        let routes = RouteTable::new(cfg, |n| names.iter().position(|x| x == n).unwrap_or(0));
+        let route_metrics = routes
+            .routes()
+            .iter()
+            .map(|r| metrics.route(&r.name))
+            .collect();
+        Ok(Self {
+            routes,
+            upstreams,
+            route_metrics,
+            metrics,
+            trusted_proxies: cfg.trusted_proxies.clone(),
+            idle_timeout: cfg.limits.idle_timeout,
+        })
+    }
+
+    /// Handle one request from `peer`.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ProxyBody> {
+        let in_flight = GaugeGuard::new(&self.metrics.in_flight);
+        if !path_is_unambiguous(req.uri().path()) {
+            let resp = respond(&RequestError::AmbiguousPath.into(), None, None);
+            return self.finish(None, resp, in_flight);
+        }
+        let host = request_host(&req);
+        let Some(route) = self.routes.find(host.as_deref(), req.uri().path()).cloned() else {
+            tracing::debug!(?host, path = req.uri().path(), "no route");
+            let resp = respond(&RequestError::NoRoute.into(), None, None);
+            return self.finish(None, resp, in_flight);
+        };
+        let resp = match self.forward(&route, req, peer).await {
+            Ok(resp) => resp,
+            Err((err, body)) => {
+                self.log_failure(&route, &err);
+                let id = body.as_deref().and_then(peek_id);
+                respond(&err, Some(route.protocol), id)
+            }
+        };
+        self.finish(Some(&route), resp, in_flight)
+    }
+
+    fn finish(
+        &self,
+        route: Option<&Route>,
+        resp: Response<ProxyBody>,
+        in_flight: GaugeGuard,
+    ) -> Response<ProxyBody> {
+        let name = route.map_or("-", |r| r.name.as_str());
+        self.metrics
+            .requests
+            .with_label_values(&[name, resp.status().as_str()])
+            .inc();
+        resp.map(|b| GuardedBody::new(b).guard(in_flight).boxed_unsync())
+    }
+
+    fn log_failure(&self, route: &Route, err: &GatewayError) {
+        if let GatewayError::Forward(f) = err {
+            self.metrics
+                .upstream_errors
+                .with_label_values(&[route.name.as_str(), f.kind()])
+                .inc();
+        }
+        tracing::warn!(route = %route.name, upstream = %route.upstream_name, error = %err, "request failed");
+    }
+
+    /// Forward the request; on failure also hand back the buffered body (if any) so the
+    /// error can echo the JSON-RPC id.
+    async fn forward(
+        &self,
+        route: &Route,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Response<ProxyBody>, (GatewayError, Option<Bytes>)> {
+        let rm = &self.route_metrics[route.index];
+        let upstream = &self.upstreams[route.upstream];
+        let (mut parts, body) = req.into_parts();
+
+        if let Some(length) = declared_length(&parts.headers) {
+            if length > route.max_request_body {
+                let err = RequestError::DeclaredTooLarge {
+                    length,
+                    limit: route.max_request_body,
+                };
+                return Err((err.into(), None));
+            }
+        }
+        let guarded = GuardedBody::new(body)
+            .limit(route.max_request_body)
+            .idle_timeout(self.idle_timeout)
+            .count_into(rm.bytes_in.clone());
+        // JSON-RPC calls are small and must be read whole to be understood; everything
+        // else (uploads, egress bodies) streams through under the same cap.
+        let (body, buffered) = if route.protocol.is_jsonrpc() && parts.method == Method::POST {
+            let bytes = match guarded.collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => return Err((ForwardError::from_request_body(&*e).into(), None)),
+            };
+            let body = Full::new(bytes.clone())
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            (body, Some(bytes))
+        } else {
+            (guarded.boxed_unsync(), None)
+        };
+
+        let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let path = route.upstream_path(parts.uri.path());
+        let target = match upstream.target(&path, parts.uri.query()) {
+            Ok(t) => t,
+            Err(e) => return Err((e.into(), buffered)),
+        };
+        let down = Downstream {
+            peer,
+            scheme: "http",
+            trusted_proxy: self.is_trusted(peer.ip()),
+        };
+        prepare_upstream_request(&mut parts.headers, &down, client_host, upstream.host_rule());
+        parts.uri = target;
+        // The upstream connection decides the wire version; hyper refuses a mismatch.
+        parts.version = Version::HTTP_11;
+
+        let (resp, took) = match upstream.send(Request::from_parts(parts, body)).await {
+            Ok(r) => r,
+            Err(e) => return Err((e.into(), buffered)),
+        };
+        rm.upstream_latency.observe(took.as_secs_f64());
+
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        parts.version = Version::HTTP_11;
+        let mut out = GuardedBody::new(body)
+            .idle_timeout(self.idle_timeout)
+            .count_into(rm.bytes_out.clone());
+        if is_event_stream(&parts.headers) {
+            out = out.guard(GaugeGuard::new(&self.metrics.open_sse_streams));
+        }
+        Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
