@@ -1,0 +1,137 @@
+//! The CLI against config files: `check` accepts good configs and names file and key for
+//! bad ones; `run` refuses bad configs; environment overrides apply.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+}
+
+fn check(path: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut c = bin();
+    c.arg("check").arg("-c").arg(path);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run check")
+}
+
+fn write(yaml: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("tempfile");
+    f.write_all(yaml.as_bytes()).expect("write");
+    f
+}
+
+const GOOD: &str = "listen: 127.0.0.1:18080\nadmin: { listen: 127.0.0.1:19090 }\nupstreams:\n  u: { url: 'http://127.0.0.1:8000' }\nroutes:\n  - { path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }\n";
+
+#[test]
+fn shipped_configs_pass_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("config dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let out = check(&path, &[]);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "config/gateway.yaml exists");
+}
+
+#[test]
+fn check_names_file_and_key() {
+    let cases = [
+        (
+            GOOD.replace("protocol: mcp", "protocol: smtp"),
+            "routes[0].protocol",
+        ),
+        (
+            GOOD.replace("upstream: u,", "upstream: nope,"),
+            "routes[0].upstream: unknown upstream \"nope\"",
+        ),
+        (
+            format!("{GOOD}limits: {{ idel_timeout: 5s }}\n"),
+            "idel_timeout",
+        ),
+        (format!("{GOOD}unknown_top: 1\n"), "unknown_top"),
+        (
+            GOOD.replace("http://127.0.0.1:8000", "ftp://x"),
+            "upstreams.u.url",
+        ),
+        (
+            format!("{GOOD}limits: {{ idle_timeout: soon }}\n"),
+            "idle_timeout",
+        ),
+        ("listen: [".to_string(), ""),
+    ];
+    for (yaml, needle) in cases {
+        let f = write(&yaml);
+        let out = check(f.path(), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{yaml}\n{err}");
+        assert!(
+            err.contains(&f.path().display().to_string()),
+            "names the file: {err}"
+        );
+        assert!(err.contains(needle), "names {needle:?}: {err}");
+    }
+}
+
+#[test]
+fn env_overrides_are_checked_too() {
+    let f = write(GOOD);
+    let out = check(
+        f.path(),
+        &[("SEC0_GATEWAY__LIMITS__MAX_CONNECTIONS", "lots")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limits.max_connections"));
+    let out = check(f.path(), &[("SEC0_GATEWAY__LIMITS__MAX_CONNECTIONS", "5")]);
+    assert!(out.status.success());
+    let out = check(f.path(), &[("SEC0_GATEWAY__NOT_A_KEY", "5")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_a_key"));
+}
+
+#[test]
+fn run_refuses_a_bad_config_and_a_missing_file() {
+    let f = write(&GOOD.replace("upstream: u,", "upstream: nope,"));
+    let out = bin()
+        .args(["run", "-c"])
+        .arg(f.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown upstream"));
+    let out = bin()
+        .args(["run", "-c", "/nonexistent/gw.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn run_reports_a_port_in_use() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let f = write(&GOOD.replace("127.0.0.1:18080", &format!("127.0.0.1:{port}")));
+    let out = bin()
+        .args(["--log-format", "text", "run", "-c"])
+        .arg(f.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("cannot listen on 127.0.0.1:{port}"))
+    );
+}
