@@ -1,0 +1,43 @@
+"""The official `mcp` (1.x) client driving a session against URL, printing one JSON object
+with what it saw. Usage: client.py URL TRANSPORT  (streamable-http | sse)."""
+
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamablehttp_client
+
+
+async def main(url: str, transport: str) -> dict:
+    ctx = streamablehttp_client(url) if transport == "streamable-http" else sse_client(url)
+    async with ctx as streams:
+        read, write = streams[0], streams[1]
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            tools = await session.list_tools()
+            added = await session.call_tool("add", {"a": 2, "b": 40})
+            progress = []
+
+            async def on_progress(value, total, message):
+                progress.append(value)
+
+            counted = await session.call_tool(
+                "count_slowly", {"n": 3}, progress_callback=on_progress
+            )
+            await session.send_ping()
+            session_id = streams[2]() if len(streams) > 2 else None
+            return {
+                "server": init.serverInfo.name,
+                "protocol": init.protocolVersion,
+                "tools": sorted(t.name for t in tools.tools),
+                "add": added.content[0].text,
+                "add_is_error": added.isError,
+                "count": counted.content[0].text,
+                "progress": progress,
+                "session_id": session_id,
+            }
+
+
+print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2]))), flush=True)

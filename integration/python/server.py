@@ -1,0 +1,30 @@
+"""A FastMCP server from the official `mcp` package (1.x), used as an upstream nobody here
+wrote. Usage: server.py PORT TRANSPORT  (TRANSPORT: streamable-http | sse)."""
+
+import asyncio
+import sys
+
+from mcp.server.fastmcp import Context, FastMCP
+
+port = int(sys.argv[1])
+transport = sys.argv[2]
+
+mcp = FastMCP("e2e-tools", host="127.0.0.1", port=port, log_level="WARNING")
+
+
+@mcp.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@mcp.tool()
+async def count_slowly(n: int, ctx: Context) -> str:
+    """Count to n, reporting progress on the way (an SSE stream with notifications)."""
+    for i in range(n):
+        await ctx.report_progress(i + 1, n)
+        await asyncio.sleep(0.05)
+    return f"counted to {n}"
+
+
+mcp.run(transport=transport)
