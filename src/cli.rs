@@ -47,6 +47,16 @@ pub enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Run only the demo's sample MCP tool server (for docker-compose or trying a config).
+    SampleServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: std::net::SocketAddr,
+        /// The only `Host` header accepted (like the official SDKs' DNS-rebinding guard);
+        /// defaults to the listen address.
+        #[arg(long)]
+        allowed_host: Option<String>,
+    },
 }
 
 /// Parse the command line and run it.
@@ -67,6 +77,25 @@ pub fn main() -> ExitCode {
             };
             telemetry::init(cli.log_format, level);
             with_runtime(crate::demo::run(keep_running))
+        }
+        Command::SampleServer {
+            listen,
+            allowed_host,
+        } => {
+            telemetry::init(cli.log_format, &cli.log_level);
+            with_runtime(async move {
+                match crate::demo::SampleServer::start_on(listen, allowed_host).await {
+                    Ok(server) => {
+                        tracing::info!(url = %server.url(), "sample MCP tool server listening");
+                        shutdown_signal().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("cannot listen on {listen}: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
         }
     }
 }

@@ -3,6 +3,8 @@
 //! Per-route handles are resolved once when the gateway starts ([`RouteMetrics`]) so the hot
 //! path does no label hashing for them; only the status label is looked up per request.
 
+use std::sync::OnceLock;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -32,9 +34,42 @@ pub struct Metrics {
     pub connections: IntCounter,
 }
 
+/// `requests_total` counters of one route, one per HTTP status, each resolved on first use
+/// and then reached without hashing or locking.
+pub struct StatusCounters {
+    vec: IntCounterVec,
+    route: String,
+    slots: Box<[OnceLock<IntCounter>]>,
+}
+
+impl StatusCounters {
+    fn new(vec: IntCounterVec, route: &str) -> Self {
+        Self {
+            vec,
+            route: route.to_string(),
+            slots: (100..600).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Count one response with `status`.
+    pub fn inc(&self, status: http::StatusCode) {
+        let code = status.as_u16();
+        match self.slots.get(usize::from(code).wrapping_sub(100)) {
+            Some(slot) => slot
+                .get_or_init(|| self.vec.with_label_values(&[&self.route, status.as_str()]))
+                .inc(),
+            None => self
+                .vec
+                .with_label_values(&[&self.route, status.as_str()])
+                .inc(),
+        }
+    }
+}
+
 /// Handles for one route, resolved once.
-#[derive(Clone)]
 pub struct RouteMetrics {
+    /// See [`Metrics::requests`].
+    pub requests: StatusCounters,
     /// See [`Metrics::upstream_latency`].
     pub upstream_latency: Histogram,
     /// See [`Metrics::bytes_in`].
@@ -135,10 +170,16 @@ impl Metrics {
     /// Handles for the route named `route`.
     pub fn route(&self, route: &str) -> RouteMetrics {
         RouteMetrics {
+            requests: StatusCounters::new(self.requests.clone(), route),
             upstream_latency: self.upstream_latency.with_label_values(&[route]),
             bytes_in: self.bytes_in.with_label_values(&[route]),
             bytes_out: self.bytes_out.with_label_values(&[route]),
         }
+    }
+
+    /// Status counters for requests that matched no route (label `route="-"`).
+    pub fn unrouted(&self) -> StatusCounters {
+        StatusCounters::new(self.requests.clone(), "-")
     }
 
     /// The Prometheus text exposition of every metric.
@@ -166,8 +207,11 @@ mod tests {
         let m = Metrics::new();
         m.requests.with_label_values(&["r", "200"]).inc();
         m.route("r").bytes_in.inc_by(5);
+        let rm = m.route("r");
+        rm.requests.inc(http::StatusCode::OK);
+        rm.requests.inc(http::StatusCode::OK);
         let text = m.render();
-        assert!(text.contains("sec0_gateway_requests_total{route=\"r\",status=\"200\"} 1"));
+        assert!(text.contains("sec0_gateway_requests_total{route=\"r\",status=\"200\"} 3"));
         assert!(text.contains("sec0_gateway_request_bytes_total{route=\"r\"} 5"));
         assert!(text.contains("sec0_gateway_build_info"));
     }

@@ -181,20 +181,42 @@ pub fn request_host<B>(req: &http::Request<B>) -> Option<String> {
 /// percent-encoded), NUL and backslashes. Such a path could reach another resource upstream
 /// than the one the route matched.
 pub fn path_is_unambiguous(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains('\\') || path.contains('\0') {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
         return false;
     }
-    let lower_has = |needle: &str| {
-        path.as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    if bytes.iter().any(|&b| b == b'\\' || b == 0) {
+        return false;
+    }
+    let encoded = |i: usize, hex: &[u8; 2]| {
+        bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|h| h.eq_ignore_ascii_case(hex))
     };
-    if lower_has("%00") || lower_has("%5c") {
-        return false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'%' && (encoded(i, b"00") || encoded(i, b"5c")) {
+            return false;
+        }
     }
+    // A segment that decodes to "." or ".." (each dot raw or as %2e).
     path.split('/').all(|seg| {
-        let decoded = seg.replace("%2e", ".").replace("%2E", ".");
-        decoded != "." && decoded != ".."
+        let s = seg.as_bytes();
+        let mut dots = 0;
+        let mut i = 0;
+        while i < s.len() {
+            if s[i] == b'.' {
+                i += 1;
+            } else if s[i] == b'%'
+                && s.get(i + 1..i + 3)
+                    .is_some_and(|h| h.eq_ignore_ascii_case(b"2e"))
+            {
+                i += 3;
+            } else {
+                return true;
+            }
+            dots += 1;
+        }
+        !(dots == 1 || dots == 2)
     })
 }
 
@@ -273,7 +295,17 @@ mod tests {
         ] {
             assert!(!path_is_unambiguous(bad), "{bad}");
         }
-        for good in ["/", "/mcp", "/a/b.c/..d", "/a%2Fb", "/v1/x?y"] {
+        for good in [
+            "/",
+            "/mcp",
+            "/a/b.c/..d",
+            "/a%2Fb",
+            "/v1/x?y",
+            "/...",
+            "/a/%2e%2e%2e",
+            "/x/.hidden",
+            "/%",
+        ] {
             assert!(path_is_unambiguous(good), "{good}");
         }
     }

@@ -40,6 +40,8 @@ pub async fn gateway(rest: &str) -> RunningGateway {
 /// A test upstream server.
 pub struct Upstream {
     pub addr: SocketAddr,
+    /// TCP connections accepted so far.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: watch::Sender<bool>,
 }
 
@@ -53,12 +55,15 @@ impl Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, mut stop_rx) = watch::channel(false);
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
                     r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                     _ = stop_rx.changed() => break,
                 };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
                 tokio::spawn(async move {
@@ -72,7 +77,11 @@ impl Upstream {
                 });
             }
         });
-        Self { addr, stop }
+        Self {
+            addr,
+            accepted,
+            stop,
+        }
     }
 
     /// An upstream that answers every request with a JSON description of what it received
@@ -109,6 +118,7 @@ async fn echo_handler(tag: &'static str, req: Request<Incoming>) -> Response<Pro
     let v = json!({
         "tag": tag,
         "method": parts.method.as_str(),
+        "version": format!("{:?}", parts.version),
         "path": parts.uri.path(),
         "query": parts.uri.query(),
         "headers": headers,

@@ -71,6 +71,12 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
                 "timeouts must be greater than 0".into(),
             );
         }
+        if up.http2 && up.host_header != super::HostHeader::Upstream {
+            bad(
+                format!("upstreams.{name}.host_header"),
+                "with http2 the authority is always the upstream's own (`:authority`); only `upstream` is possible".into(),
+            );
+        }
         if let super::HostHeader::Fixed(h) = &up.host_header {
             if h.parse::<http::uri::Authority>().is_err() {
                 bad(
@@ -226,6 +232,14 @@ mod tests {
             "{HEAD}upstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ host: 'a.*.com', upstream: a, protocol: http, boundary: tool_to_api }}\n"
         );
         assert!(problems(&y).contains("routes[0].host"));
+    }
+
+    #[test]
+    fn http2_upstreams_cannot_rewrite_host() {
+        let y = format!(
+            "{HEAD}upstreams: {{ a: {{ url: 'http://h:1', http2: true, host_header: preserve }} }}\nroutes:\n  - {{ upstream: a, protocol: http, boundary: tool_to_api }}\n"
+        );
+        assert!(problems(&y).contains("upstreams.a.host_header"));
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub struct SampleServer {
 }
 
 struct State {
-    addr: SocketAddr,
+    /// The only `Host` accepted (the DNS-rebinding guard).
+    allowed_host: String,
     sessions: Mutex<HashSet<String>>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
@@ -67,11 +68,19 @@ struct State {
 impl SampleServer {
     /// Bind on `127.0.0.1:0` and serve until dropped or stopped.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, None).await
+    }
+
+    /// Bind on `listen`; accept only `allowed_host` as `Host` (default: the bound address).
+    pub async fn start_on(
+        listen: SocketAddr,
+        allowed_host: Option<String>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
-            addr,
+            allowed_host: allowed_host.unwrap_or_else(|| addr.to_string()),
             sessions: Mutex::new(HashSet::new()),
             seen: seen.clone(),
         });
@@ -150,9 +159,8 @@ impl State {
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
         // DNS-rebinding guard as in the official SDKs: only our own authority is accepted.
         let host = header_str(&req, "host").unwrap_or_default();
-        let own = self.addr.to_string();
         let session = header_str(&req, "mcp-session-id");
-        if host != own {
+        if host != self.allowed_host {
             return full(
                 StatusCode::MISDIRECTED_REQUEST,
                 "text/plain",

@@ -53,14 +53,44 @@ impl Drop for GaugeGuard {
     }
 }
 
+/// Idle tracking without touching the timer wheel per frame: frames only record the time;
+/// the timer is created the first time the stream waits and, when it fires, re-armed to
+/// `last_activity + timeout` if there was activity since.
+struct Idle {
+    timeout: Duration,
+    last_activity: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Idle {
+    /// `true` when the stream has been silent for the whole timeout.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            let deadline = self.last_activity + self.timeout;
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if sleep.deadline() != deadline {
+                sleep.as_mut().reset(deadline);
+            }
+            if sleep.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if Instant::now() >= self.last_activity + self.timeout {
+                return true;
+            }
+        }
+    }
+}
+
 /// A body with a byte counter, an optional size limit, an idle timeout and gauge guards.
 pub struct GuardedBody<B> {
     inner: B,
     limit: Option<u64>,
     seen: u64,
     counter: Option<IntCounter>,
-    idle: Option<(Duration, Pin<Box<Sleep>>)>,
-    guards: Vec<GaugeGuard>,
+    idle: Option<Idle>,
+    guards: [Option<GaugeGuard>; 2],
     done: bool,
 }
 
@@ -73,7 +103,7 @@ impl<B> GuardedBody<B> {
             seen: 0,
             counter: None,
             idle: None,
-            guards: Vec::new(),
+            guards: [None, None],
             done: false,
         }
     }
@@ -92,13 +122,20 @@ impl<B> GuardedBody<B> {
 
     /// Cut the stream with [`BodyError::Idle`] after `timeout` without a frame.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle = Some((timeout, Box::pin(tokio::time::sleep(timeout))));
+        self.idle = Some(Idle {
+            timeout,
+            last_activity: Instant::now(),
+            sleep: None,
+        });
         self
     }
 
-    /// Keep `guard` alive until the body ends or is dropped.
+    /// Keep `guard` alive until the body ends or is dropped (at most two guards).
     pub fn guard(mut self, guard: GaugeGuard) -> Self {
-        self.guards.push(guard);
+        match self.guards.iter_mut().find(|g| g.is_none()) {
+            Some(slot) => *slot = Some(guard),
+            None => debug_assert!(false, "GuardedBody holds at most two guards"),
+        }
         self
     }
 }
@@ -134,8 +171,10 @@ where
                         c.inc_by(n);
                     }
                 }
-                if let Some((timeout, sleep)) = &mut this.idle {
-                    sleep.as_mut().reset(Instant::now() + *timeout);
+                if let Some(idle) = &mut this.idle {
+                    if idle.sleep.is_some() {
+                        idle.last_activity = Instant::now();
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -148,9 +187,13 @@ where
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if let Some((timeout, sleep)) = &mut this.idle {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        let timeout = *timeout;
+                if let Some(idle) = &mut this.idle {
+                    if idle.sleep.is_none() {
+                        // First wait: the silence starts now, not when the body was built.
+                        idle.last_activity = Instant::now();
+                    }
+                    if idle.expired(cx) {
+                        let timeout = idle.timeout;
                         this.finish();
                         return Poll::Ready(Some(Err(Box::new(BodyError::Idle(timeout)))));
                     }
@@ -173,7 +216,7 @@ impl<B> GuardedBody<B> {
     fn finish(&mut self) {
         self.done = true;
         self.idle = None;
-        self.guards.clear();
+        self.guards = [None, None];
     }
 }
 

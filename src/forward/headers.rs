@@ -32,25 +32,97 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// Remove hop-by-hop headers, including every header the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+/// What a header name means to the proxy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `Connection` (names further hop-by-hop headers).
+    Connection,
+    /// Another hop-by-hop header: its index in [`HOP_BY_HOP`].
+    Hop(u8),
+    /// `X-Forwarded-*`, `Forwarded`, `X-Real-IP`.
+    Forwarding,
+    /// The gateway's own `x-sec0-*`.
+    Own,
+    /// Everything else: end-to-end, passed on.
+    EndToEnd,
+}
+
+fn kind(name: &HeaderName) -> Kind {
+    match name.as_str() {
+        "connection" => Kind::Connection,
+        "keep-alive" => Kind::Hop(1),
+        "proxy-connection" => Kind::Hop(2),
+        "transfer-encoding" => Kind::Hop(3),
+        "te" => Kind::Hop(4),
+        "trailer" => Kind::Hop(5),
+        "upgrade" => Kind::Hop(6),
+        "proxy-authorization" => Kind::Hop(7),
+        "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-real-ip"
+        | "forwarded" => Kind::Forwarding,
+        n if n.starts_with(SEC0_PREFIX) => Kind::Own,
+        _ => Kind::EndToEnd,
     }
 }
 
-/// What the forwarding step knows about the downstream connection.
-#[derive(Debug, Clone, Copy)]
+/// Which kinds of headers a map holds, found in one pass (most requests hold none of the
+/// ones the proxy must remove, so the removals are skipped entirely).
+#[derive(Default)]
+struct Present {
+    connection: bool,
+    /// Bit i set: `HOP_BY_HOP[i]` is present.
+    hop: u8,
+    forwarding: bool,
+    own: bool,
+}
+
+fn scan(headers: &HeaderMap) -> Present {
+    let mut p = Present::default();
+    for name in headers.keys() {
+        match kind(name) {
+            Kind::Connection => p.connection = true,
+            Kind::Hop(i) => p.hop |= 1 << i,
+            Kind::Forwarding => p.forwarding = true,
+            Kind::Own => p.own = true,
+            Kind::EndToEnd => {}
+        }
+    }
+    p
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap, p: &Present) {
+    if p.connection {
+        // Options named by `Connection` other than the usual `keep-alive`/`close` tokens
+        // are rare; only those need a name parse and a removal.
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        headers.remove(header::CONNECTION);
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate().skip(1) {
+        if p.hop & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Remove hop-by-hop headers, including every header the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let p = scan(headers);
+    remove_hop_by_hop(headers, &p);
+}
+
+/// What the forwarding step knows about the downstream connection; built once per
+/// connection so requests reuse the rendered header values.
+#[derive(Debug, Clone)]
 pub struct Downstream {
     /// The client's address.
     pub peer: SocketAddr,
@@ -58,6 +130,31 @@ pub struct Downstream {
     pub scheme: &'static str,
     /// Whether the peer is a trusted proxy whose forwarding headers are kept.
     pub trusted_proxy: bool,
+    peer_ip: String,
+    peer_ip_value: HeaderValue,
+    forwarded_node: String,
+}
+
+impl Downstream {
+    /// Facts of a new connection from `peer`.
+    pub fn new(peer: SocketAddr, scheme: &'static str, trusted_proxy: bool) -> Self {
+        let ip = peer.ip();
+        let peer_ip = ip.to_string();
+        let node = match ip {
+            IpAddr::V4(_) => peer_ip.clone(),
+            IpAddr::V6(_) => format!("\"[{peer_ip}]\""),
+        };
+        Self {
+            peer,
+            scheme,
+            trusted_proxy,
+            // An IP address is always a valid header value.
+            peer_ip_value: HeaderValue::from_str(&peer_ip)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            forwarded_node: format!("for={node};proto={scheme}"),
+            peer_ip,
+        }
+    }
 }
 
 /// How the `Host` header should look upstream.
@@ -89,10 +186,13 @@ pub fn prepare_upstream_request(
     client_host: Option<HeaderValue>,
     host: &UpstreamHost,
 ) {
-    strip_hop_by_hop(headers);
-    strip_own_headers(headers);
-
-    if !down.trusted_proxy {
+    let present = scan(headers);
+    remove_hop_by_hop(headers, &present);
+    if present.own {
+        strip_own_headers(headers);
+    }
+    let keep_forwarding = down.trusted_proxy && present.forwarding;
+    if present.forwarding && !down.trusted_proxy {
         for name in [
             X_FORWARDED_FOR,
             X_FORWARDED_PROTO,
@@ -103,27 +203,34 @@ pub fn prepare_upstream_request(
             headers.remove(name);
         }
     }
-    let ip = down.peer.ip();
-    append_list(headers, X_FORWARDED_FOR, &ip.to_string());
-    if !headers.contains_key(X_FORWARDED_PROTO) {
+
+    if keep_forwarding && headers.contains_key(X_FORWARDED_FOR) {
+        append_list(headers, X_FORWARDED_FOR, &down.peer_ip);
+    } else {
+        headers.insert(X_FORWARDED_FOR, down.peer_ip_value.clone());
+    }
+    if !keep_forwarding || !headers.contains_key(X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(down.scheme));
     }
-    if let Some(h) = &client_host {
-        if !headers.contains_key(X_FORWARDED_HOST) {
-            headers.insert(X_FORWARDED_HOST, h.clone());
-        }
-    }
-    let node = match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    };
-    let mut forwarded = format!("for={node};proto={}", down.scheme);
-    if let Some(h) = client_host.as_ref().and_then(|h| h.to_str().ok()) {
+    let host_str = client_host.as_ref().and_then(|h| h.to_str().ok());
+    let mut forwarded =
+        String::with_capacity(down.forwarded_node.len() + host_str.map_or(0, |h| h.len() + 8));
+    forwarded.push_str(&down.forwarded_node);
+    if let Some(h) = host_str {
         forwarded.push_str(";host=\"");
         forwarded.push_str(h);
         forwarded.push('"');
     }
-    append_list(headers, header::FORWARDED, &forwarded);
+    if keep_forwarding && headers.contains_key(header::FORWARDED) {
+        append_list(headers, header::FORWARDED, &forwarded);
+    } else if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded)) {
+        headers.insert(header::FORWARDED, v);
+    }
+    if let Some(h) = &client_host {
+        if !keep_forwarding || !headers.contains_key(X_FORWARDED_HOST) {
+            headers.insert(X_FORWARDED_HOST, h.clone());
+        }
+    }
 
     match host {
         UpstreamHost::Set(v) => {
@@ -181,11 +288,7 @@ mod tests {
     use super::*;
 
     fn down(trusted: bool) -> Downstream {
-        Downstream {
-            peer: "10.0.0.7:5555".parse().expect("addr"),
-            scheme: "http",
-            trusted_proxy: trusted,
-        }
+        Downstream::new("10.0.0.7:5555".parse().expect("addr"), "http", trusted)
     }
 
     fn hv(s: &str) -> HeaderValue {
@@ -243,11 +346,7 @@ mod tests {
     #[test]
     fn ipv6_forwarded_node_is_quoted() {
         let mut h = HeaderMap::new();
-        let d = Downstream {
-            peer: "[::1]:1".parse().expect("addr"),
-            scheme: "http",
-            trusted_proxy: false,
-        };
+        let d = Downstream::new("[::1]:1".parse().expect("addr"), "http", false);
         prepare_upstream_request(&mut h, &d, None, &UpstreamHost::Preserve);
         assert_eq!(h.get("forwarded").expect("fwd"), "for=\"[::1]\";proto=http");
     }

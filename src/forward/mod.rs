@@ -100,6 +100,7 @@ pub struct Upstream {
     base_path: String,
     host: UpstreamHost,
     response_header_timeout: Duration,
+    http2: bool,
     client: Client<Connector, ProxyBody>,
 }
 
@@ -156,6 +157,7 @@ impl Upstream {
             authority,
             base_path,
             response_header_timeout: cfg.response_header_timeout,
+            http2: cfg.http2,
             client,
         })
     }
@@ -189,8 +191,13 @@ impl Upstream {
     /// Returns the response and the time the upstream took to answer.
     pub async fn send(
         &self,
-        req: Request<ProxyBody>,
+        mut req: Request<ProxyBody>,
     ) -> Result<(Response<Incoming>, Duration), ForwardError> {
+        if self.http2 {
+            // HTTP/2 carries the authority in `:authority` (the upstream's own); a `Host`
+            // header next to it must not differ, so none is sent.
+            req.headers_mut().remove(http::header::HOST);
+        }
         let started = Instant::now();
         match tokio::time::timeout(self.response_header_timeout, self.client.request(req)).await {
             Err(_) => Err(ForwardError::Timeout {

@@ -44,15 +44,18 @@ pub struct ConnectionMetrics {
 
 /// Serve `listener` until `shutdown` turns true, then drain: stop accepting, let open
 /// connections finish their requests (streams included) for up to `drain_timeout`, then
-/// cut what is left.
-pub async fn serve<H, Fut>(
+/// cut what is left. `per_connection` is called once per accepted connection with the
+/// peer address and returns that connection's request handler, so per-connection facts
+/// are computed once, not per request.
+pub async fn serve<M, H, Fut>(
     listener: TcpListener,
-    handler: H,
+    per_connection: M,
     opts: ListenerOptions,
     conn_metrics: Option<ConnectionMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    H: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    M: Fn(SocketAddr) -> H,
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -101,9 +104,9 @@ pub async fn serve<H, Fut>(
             m.accepted.inc();
             GaugeGuard::new(&m.open)
         });
-        let h = handler.clone();
+        let h = per_connection(peer);
         let svc = service_fn(move |req| {
-            let fut = h(req, peer);
+            let fut = h(req);
             async move { Ok::<_, Infallible>(fut.await) }
         });
         let conn = builder

@@ -111,7 +111,11 @@ impl Gateway {
         };
         let proxy_task = tokio::spawn(serve(
             proxy_listener,
-            move |req, peer| state.clone().handle(req, peer),
+            move |peer| {
+                let state = state.clone();
+                let down = Arc::new(state.downstream(peer));
+                move |req| state.clone().handle(req, down.clone())
+            },
             proxy_opts,
             Some(conn_metrics),
             proxy_rx,
@@ -130,7 +134,10 @@ impl Gateway {
         };
         let admin_task = tokio::spawn(serve(
             admin_listener,
-            move |req, _peer| admin_state.clone().handle(req),
+            move |_peer| {
+                let admin_state = admin_state.clone();
+                move |req| admin_state.clone().handle(req)
+            },
             admin_opts,
             None,
             admin_rx,

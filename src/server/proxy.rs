@@ -21,7 +21,7 @@ use crate::forward::headers::{
     Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
-use crate::metrics::{Metrics, RouteMetrics};
+use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 
@@ -30,6 +30,7 @@ pub struct ProxyState {
     routes: RouteTable,
     upstreams: Vec<Upstream>,
     route_metrics: Vec<RouteMetrics>,
+    unrouted: StatusCounters,
     metrics: Metrics,
     trusted_proxies: Vec<IpNet>,
     idle_timeout: Duration,
@@ -55,30 +56,36 @@ impl ProxyState {
             routes,
             upstreams,
             route_metrics,
+            unrouted: metrics.unrouted(),
             metrics,
             trusted_proxies: cfg.trusted_proxies.clone(),
             idle_timeout: cfg.limits.idle_timeout,
         })
     }
 
-    /// Handle one request from `peer`.
+    /// Facts of a new downstream connection, computed once for all its requests.
+    pub fn downstream(&self, peer: SocketAddr) -> Downstream {
+        Downstream::new(peer, "http", self.is_trusted(peer.ip()))
+    }
+
+    /// Handle one request arriving on the connection described by `down`.
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        down: Arc<Downstream>,
     ) -> Response<ProxyBody> {
-        let in_flight = GaugeGuard::new(&self.metrics.in_flight);
+        let mut in_flight = Some(GaugeGuard::new(&self.metrics.in_flight));
         if !path_is_unambiguous(req.uri().path()) {
             let resp = respond(&RequestError::AmbiguousPath.into(), None, None);
-            return self.finish(None, resp, in_flight);
+            return self.finish_unrouted(resp, in_flight);
         }
         let host = request_host(&req);
         let Some(route) = self.routes.find(host.as_deref(), req.uri().path()).cloned() else {
             tracing::debug!(?host, path = req.uri().path(), "no route");
             let resp = respond(&RequestError::NoRoute.into(), None, None);
-            return self.finish(None, resp, in_flight);
+            return self.finish_unrouted(resp, in_flight);
         };
-        let resp = match self.forward(&route, req, peer).await {
+        let resp = match self.forward(&route, req, &down, &mut in_flight).await {
             Ok(resp) => resp,
             Err((err, body)) => {
                 self.log_failure(&route, &err);
@@ -86,21 +93,17 @@ impl ProxyState {
                 respond(&err, Some(route.protocol), id)
             }
         };
-        self.finish(Some(&route), resp, in_flight)
+        self.route_metrics[route.index].requests.inc(resp.status());
+        attach_guard(resp, in_flight)
     }
 
-    fn finish(
+    fn finish_unrouted(
         &self,
-        route: Option<&Route>,
         resp: Response<ProxyBody>,
-        in_flight: GaugeGuard,
+        in_flight: Option<GaugeGuard>,
     ) -> Response<ProxyBody> {
-        let name = route.map_or("-", |r| r.name.as_str());
-        self.metrics
-            .requests
-            .with_label_values(&[name, resp.status().as_str()])
-            .inc();
-        resp.map(|b| GuardedBody::new(b).guard(in_flight).boxed_unsync())
+        self.unrouted.inc(resp.status());
+        attach_guard(resp, in_flight)
     }
 
     fn log_failure(&self, route: &Route, err: &GatewayError) {
@@ -119,7 +122,8 @@ impl ProxyState {
         &self,
         route: &Route,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        down: &Downstream,
+        in_flight: &mut Option<GaugeGuard>,
     ) -> Result<Response<ProxyBody>, (GatewayError, Option<Bytes>)> {
         let rm = &self.route_metrics[route.index];
         let upstream = &self.upstreams[route.upstream];
@@ -164,12 +168,7 @@ impl ProxyState {
             Ok(t) => t,
             Err(e) => return Err((e.into(), buffered)),
         };
-        let down = Downstream {
-            peer,
-            scheme: "http",
-            trusted_proxy: self.is_trusted(peer.ip()),
-        };
-        prepare_upstream_request(&mut parts.headers, &down, client_host, upstream.host_rule());
+        prepare_upstream_request(&mut parts.headers, down, client_host, upstream.host_rule());
         parts.uri = target;
         // The upstream connection decides the wire version; hyper refuses a mismatch.
         parts.version = Version::HTTP_11;
@@ -189,6 +188,9 @@ impl ProxyState {
         if is_event_stream(&parts.headers) {
             out = out.guard(GaugeGuard::new(&self.metrics.open_sse_streams));
         }
+        if let Some(g) = in_flight.take() {
+            out = out.guard(g);
+        }
         Ok(Response::from_parts(parts, out.boxed_unsync()))
     }
 
@@ -198,6 +200,15 @@ impl ProxyState {
             v4 => v4,
         };
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Keep the in-flight guard alive until the response body ends (when the success path did
+/// not already attach it).
+fn attach_guard(resp: Response<ProxyBody>, guard: Option<GaugeGuard>) -> Response<ProxyBody> {
+    match guard {
+        Some(g) => resp.map(|b| GuardedBody::new(b).guard(g).boxed_unsync()),
+        None => resp,
     }
 }
 

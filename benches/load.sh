@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Whole-proxy load benchmark: the same MCP tools/call POST load against
+#   (a) the upstream directly, (b) nginx as a plain keep-alive reverse proxy,
+#   (c) sec0-gateway (release build),
+# in alternating rounds with identical wrk settings, then a table of medians and ratios.
+#
+# Needs: nginx and wrk (Debian packages `nginx-light` or `nginx`, and `wrk`), python3.
+# Usage: benches/load.sh [ROUNDS] [DURATION] [CONNECTIONS]   (defaults: 3 10s 64)
+# Everything binds to 127.0.0.1; everything started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+DURATION=${2:-10s}
+CONNS=${3:-64}
+THREADS=${WRK_THREADS:-2}
+UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004
+
+for tool in nginx wrk python3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "benches/load.sh: $tool not found (apt-get install nginx-light wrk)" >&2; exit 1; }
+done
+
+RUN=benches/.run
+rm -rf "$RUN" && mkdir -p "$RUN/logs"
+RESULT='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"42"}],"isError":false}}'
+
+# (1) the fast upstream: nginx answering a fixed tools/call result, one worker.
+cat > "$RUN/upstream.conf" <<NGINX
+worker_processes 1;
+daemon on; pid $PWD/$RUN/upstream.pid; error_log $PWD/$RUN/logs/upstream.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $PWD/$RUN/ubody; proxy_temp_path $PWD/$RUN/uproxy;
+  fastcgi_temp_path $PWD/$RUN/ufcgi; uwsgi_temp_path $PWD/$RUN/uuwsgi; scgi_temp_path $PWD/$RUN/uscgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP;
+    location /mcp { default_type application/json; return 200 '$RESULT'; }
+  }
+}
+NGINX
+
+# (2) nginx as a plain reverse proxy with an upstream keep-alive pool (what ops would deploy).
+cat > "$RUN/proxy.conf" <<NGINX
+worker_processes auto;
+daemon on; pid $PWD/$RUN/proxy.pid; error_log $PWD/$RUN/logs/proxy.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off; client_body_temp_path $PWD/$RUN/pbody; proxy_temp_path $PWD/$RUN/pproxy;
+  fastcgi_temp_path $PWD/$RUN/pfcgi; uwsgi_temp_path $PWD/$RUN/puwsgi; scgi_temp_path $PWD/$RUN/pscgi;
+  keepalive_requests 1000000;
+  upstream tools { server 127.0.0.1:$UP; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGX;
+    location /mcp {
+      proxy_pass http://tools;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+NGINX
+
+# (3) sec0-gateway in front of the same upstream.
+cat > "$RUN/gateway.yaml" <<YAML
+listen: 127.0.0.1:$GW
+admin: { listen: 127.0.0.1:$GW_ADMIN }
+upstreams:
+  tools: { url: "http://127.0.0.1:$UP" }
+routes:
+  - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
+YAML
+
+cat > "$RUN/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Mcp-Session-Id"] = "3f2a9c1e5b7d4e0f8a6b2c4d1e3f5a7b"
+LUA
+
+cargo build --release --quiet
+cleanup() {
+  for p in upstream proxy; do [ -f "$RUN/$p.pid" ] && kill "$(cat "$RUN/$p.pid")" 2>/dev/null || true; done
+  [ -n "${GW_PID:-}" ] && kill "$GW_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+nginx -c "$PWD/$RUN/upstream.conf" -p "$PWD/$RUN" 2>/dev/null
+nginx -c "$PWD/$RUN/proxy.conf" -p "$PWD/$RUN" 2>/dev/null
+./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway.yaml" 2>"$RUN/logs/gateway.err" &
+GW_PID=$!
+for port in $UP $NGX $GW; do
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+for port in $UP $NGX $GW; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call"}' "http://127.0.0.1:$port/mcp")
+  [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
+done
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
+for r in $(seq "$ROUNDS"); do
+  for target in direct:$UP nginx:$NGX gateway:$GW; do
+    name=${target%%:*} port=${target##*:}
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
+    echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
+  done
+done
+
+python3 - "$RUN" "$ROUNDS" <<'PY'
+import re, statistics, sys
+run, rounds = sys.argv[1], int(sys.argv[2])
+def ms(s):
+    v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+res = {}
+for name in ("direct", "nginx", "gateway"):
+    rps, p50, p99, errs = [], [], [], 0
+    for r in range(1, rounds + 1):
+        t = open(f"{run}/{name}.{r}.txt").read()
+        rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))
+        p50.append(ms(re.search(r"\s50%\s+(\S+)", t).group(1)))
+        p99.append(ms(re.search(r"\s99%\s+(\S+)", t).group(1)))
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+        errs += int(m.group(1)) if m else 0
+    res[name] = (statistics.median(rps), statistics.median(p50), statistics.median(p99), errs)
+n = res["nginx"]
+print("| target | req/s (median) | p50 ms | p99 ms | non-2xx | req/s vs nginx | p99 vs nginx |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, (rps, p50, p99, errs) in res.items():
+    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / n[0]:.2f}x | {p99 / n[2]:.2f}x |")
+PY
