@@ -207,7 +207,10 @@ impl Demo {
                 s.host,
                 s.forwarded_for.as_deref().unwrap_or("-"),
                 s.session
-                    .map(|x| format!(", Mcp-Session-Id: {}…", &x[..8.min(x.len())]))
+                    .map(|x| format!(
+                        ", Mcp-Session-Id: {}…",
+                        x.chars().take(8).collect::<String>()
+                    ))
                     .unwrap_or_default()
             );
         }
