@@ -133,6 +133,7 @@ async fn stalled_request_body_gets_408() {
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("http://{}/mcp", gw.proxy_addr))
+        .header("content-type", "application/json")
         .body(body)
         .expect("request");
     let r = common::collect(

@@ -15,7 +15,9 @@ use serde_json::value::RawValue;
 use crate::config::Protocol;
 use crate::forward::ForwardError;
 use crate::forward::body::ProxyBody;
+use crate::protocol::json::JsonError;
 use crate::protocol::jsonrpc::{ErrorResponse, codes};
+use crate::protocol::{EnvelopeError, ProtocolError};
 
 /// Failures found before a request is forwarded (accept and route steps).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,9 @@ pub enum GatewayError {
     /// Forward step.
     #[error(transparent)]
     Forward(#[from] ForwardError),
+    /// Classify step: the call's body is not acceptable for its protocol.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
 }
 
 /// The wire facts of an error: status, stable reason code, JSON-RPC code, client message.
@@ -113,6 +118,48 @@ fn answer(err: &GatewayError) -> Answer {
             "upstream_error",
             codes::INTERNAL_ERROR,
             format!("upstream {upstream:?} failed to answer"),
+        ),
+        GatewayError::Protocol(ProtocolError::NotJson(_)) => a(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            codes::INVALID_REQUEST,
+            "request body must be sent as application/json (UTF-8)".into(),
+        ),
+        GatewayError::Protocol(ProtocolError::Compressed(_)) => a(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "compressed_body_refused",
+            codes::INVALID_REQUEST,
+            "compressed request bodies are not accepted".into(),
+        ),
+        GatewayError::Protocol(ProtocolError::Envelope(EnvelopeError::Json(
+            JsonError::Syntax(_),
+        ))) => a(
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+            codes::PARSE_ERROR,
+            "request body is not valid JSON".into(),
+        ),
+        GatewayError::Protocol(ProtocolError::Envelope(EnvelopeError::Json(
+            JsonError::DuplicateKey(k),
+        ))) => a(
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+            codes::INVALID_REQUEST,
+            format!("duplicate object key {k:?}: the request could be read two ways"),
+        ),
+        GatewayError::Protocol(ProtocolError::Envelope(EnvelopeError::Json(
+            JsonError::TooDeep(n),
+        ))) => a(
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+            codes::INVALID_REQUEST,
+            format!("JSON nested deeper than {n} levels"),
+        ),
+        GatewayError::Protocol(ProtocolError::Envelope(e)) => a(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            codes::INVALID_REQUEST,
+            format!("invalid JSON-RPC request: {e}"),
         ),
         GatewayError::Forward(F::BadTarget(_)) => a(
             StatusCode::BAD_REQUEST,

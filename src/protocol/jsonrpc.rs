@@ -1,7 +1,138 @@
-//! JSON-RPC 2.0 envelope facts the gateway needs when it answers a call itself.
+//! JSON-RPC 2.0 envelopes: validation and classification of what a client POSTs, and the
+//! error objects the gateway writes itself.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
+
+use super::json::{JsonError, parse_strict};
+
+/// What one JSON-RPC message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Has `method` and `id`: expects an answer.
+    Request,
+    /// Has `method`, no `id`: must not be answered.
+    Notification,
+    /// Has `id` and `result` or `error`, no `method`: a client's answer to a server request.
+    Response,
+}
+
+/// One validated message of a body.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Request, notification or response.
+    pub kind: MessageKind,
+    /// The message as parsed (strictly).
+    pub value: Value,
+}
+
+impl Message {
+    /// The method name (requests and notifications).
+    pub fn method(&self) -> Option<&str> {
+        self.value.get("method").and_then(Value::as_str)
+    }
+}
+
+/// A validated body: one message, or a batch.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The messages, in body order.
+    pub messages: Vec<Message>,
+    /// Whether the body was an array.
+    pub batch: bool,
+}
+
+/// Why a body is not a valid JSON-RPC envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not acceptable JSON (syntax, duplicate keys, depth).
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// `[]`.
+    #[error("empty batch")]
+    EmptyBatch,
+    /// A message (or the body) is not a JSON object.
+    #[error("message {0} is not an object")]
+    NotAnObject(usize),
+    /// `jsonrpc` is missing or not exactly `"2.0"`.
+    #[error("message {0}: \"jsonrpc\" must be \"2.0\"")]
+    Version(usize),
+    /// `method` is not a non-empty string.
+    #[error("message {0}: \"method\" must be a non-empty string")]
+    Method(usize),
+    /// `id` is not a string or an integer.
+    #[error("message {0}: \"id\" must be a string or an integer")]
+    Id(usize),
+    /// `params` is neither an object nor an array.
+    #[error("message {0}: \"params\" must be an object or an array")]
+    Params(usize),
+    /// Neither a request, a notification nor a response.
+    #[error("message {0} is neither a request, a notification nor a response")]
+    Shape(usize),
+}
+
+/// Parse and validate a JSON-RPC body (single message or batch).
+pub fn parse_envelope(body: &[u8], max_depth: usize) -> Result<Envelope, EnvelopeError> {
+    let value = parse_strict(body, max_depth)?;
+    let (items, batch) = match value {
+        Value::Array(items) if items.is_empty() => return Err(EnvelopeError::EmptyBatch),
+        Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    };
+    let messages = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| classify(i, v))
+        .collect::<Result<_, _>>()?;
+    Ok(Envelope { messages, batch })
+}
+
+fn classify(i: usize, value: Value) -> Result<Message, EnvelopeError> {
+    let Some(obj) = value.as_object() else {
+        return Err(EnvelopeError::NotAnObject(i));
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(EnvelopeError::Version(i));
+    }
+    let id_ok = match obj.get("id") {
+        None => true,
+        Some(Value::String(_)) => true,
+        Some(Value::Number(n)) => n.is_i64() || n.is_u64(),
+        Some(_) => false,
+    };
+    if !id_ok {
+        return Err(EnvelopeError::Id(i));
+    }
+    let kind = match obj.get("method") {
+        Some(Value::String(m)) if !m.is_empty() => {
+            if !matches!(
+                obj.get("params"),
+                None | Some(Value::Object(_)) | Some(Value::Array(_))
+            ) {
+                return Err(EnvelopeError::Params(i));
+            }
+            if obj.contains_key("result") || obj.contains_key("error") {
+                return Err(EnvelopeError::Shape(i));
+            }
+            if obj.contains_key("id") {
+                MessageKind::Request
+            } else {
+                MessageKind::Notification
+            }
+        }
+        Some(_) => return Err(EnvelopeError::Method(i)),
+        None => {
+            let answers =
+                usize::from(obj.contains_key("result")) + usize::from(obj.contains_key("error"));
+            if !obj.contains_key("id") || answers != 1 {
+                return Err(EnvelopeError::Shape(i));
+            }
+            MessageKind::Response
+        }
+    };
+    Ok(Message { kind, value })
+}
 
 #[derive(Deserialize)]
 struct IdOnly<'a> {
@@ -66,6 +197,64 @@ pub mod codes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(body: &str) -> Result<Envelope, EnvelopeError> {
+        parse_envelope(body.as_bytes(), 16)
+    }
+
+    #[test]
+    fn classifies_messages() {
+        let e = env(r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x"}}"#)
+            .expect("ok");
+        assert!(!e.batch);
+        assert_eq!(e.messages[0].kind, MessageKind::Request);
+        assert_eq!(e.messages[0].method(), Some("tools/call"));
+        let e = env(r#"[{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":0,"result":{}}]"#).expect("ok");
+        assert!(e.batch);
+        assert_eq!(e.messages[0].kind, MessageKind::Notification);
+        assert_eq!(e.messages[1].kind, MessageKind::Response);
+    }
+
+    #[test]
+    fn refuses_invalid_envelopes() {
+        let cases: [(&str, EnvelopeError); 10] = [
+            ("[]", EnvelopeError::EmptyBatch),
+            ("[1]", EnvelopeError::NotAnObject(0)),
+            (r#""x""#, EnvelopeError::NotAnObject(0)),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#,
+                EnvelopeError::Version(0),
+            ),
+            (r#"{"id":1,"method":"m"}"#, EnvelopeError::Version(0)),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#,
+                EnvelopeError::Id(0),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1.5,"method":"m"}"#,
+                EnvelopeError::Id(0),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+                EnvelopeError::Method(0),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"m","params":"x"}"#,
+                EnvelopeError::Params(0),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#,
+                EnvelopeError::Shape(0),
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(env(body).expect_err(body), want, "{body}");
+        }
+        assert!(matches!(
+            env(r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#),
+            Err(EnvelopeError::Json(JsonError::DuplicateKey(_)))
+        ));
+    }
 
     fn id(body: &str) -> Option<String> {
         peek_id(body.as_bytes()).map(|r| r.get().to_string())

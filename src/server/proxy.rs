@@ -22,7 +22,9 @@ use crate::forward::headers::{
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
-use crate::protocol::jsonrpc::peek_id;
+use crate::protocol::json::DEFAULT_MAX_DEPTH;
+use crate::protocol::jsonrpc::{parse_envelope, peek_id};
+use crate::protocol::{ProtocolError, check_json_request_headers};
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 
 /// Everything the proxy service needs, built once from the config.
@@ -138,17 +140,35 @@ impl ProxyState {
                 return Err((err.into(), None));
             }
         }
+        let inspect = route.protocol.is_jsonrpc() && parts.method == Method::POST;
+        if inspect {
+            if let Err(e) = check_json_request_headers(&parts.headers) {
+                return Err((e.into(), None));
+            }
+        }
         let guarded = GuardedBody::new(body)
             .limit(route.max_request_body)
             .idle_timeout(self.idle_timeout)
             .count_into(rm.bytes_in.clone());
         // JSON-RPC calls are small and must be read whole to be understood; everything
         // else (uploads, egress bodies) streams through under the same cap.
-        let (body, buffered) = if route.protocol.is_jsonrpc() && parts.method == Method::POST {
+        let (body, buffered) = if inspect {
             let bytes = match guarded.collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(e) => return Err((ForwardError::from_request_body(&*e).into(), None)),
             };
+            // Parse once, strictly; what could be read two ways never reaches the upstream.
+            // The envelope is what the decision step will look at.
+            let envelope = match parse_envelope(&bytes, DEFAULT_MAX_DEPTH) {
+                Ok(e) => e,
+                Err(e) => return Err((ProtocolError::from(e).into(), Some(bytes))),
+            };
+            tracing::debug!(
+                route = %route.name,
+                messages = envelope.messages.len(),
+                method = envelope.messages.first().and_then(|m| m.method()).unwrap_or("-"),
+                "call"
+            );
             let body = Full::new(bytes.clone())
                 .map_err(|never| match never {})
                 .boxed_unsync();
