@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod policy;
 pub mod protocol;
 pub mod routing;
 pub mod server;

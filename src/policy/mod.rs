@@ -1,0 +1,320 @@
+//! Decide: the rules engine.
+//!
+//! Rules files ([`model`]) are compiled ([`compile`]) into an immutable [`Policy`] snapshot
+//! with a tool-name index. [`Policy::decide`] evaluates one call's facts: every matching rule
+//! counts, the most severe decision wins (deny > escalate > redact > allow), the file's
+//! `default_decision` applies when nothing matches, and rules in `observe` mode only record
+//! what they would have decided. Every decision carries the policy version (a hash of the
+//! loaded files) and a decision id.
+
+pub mod compile;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+use http::HeaderMap;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Boundary, Protocol};
+use compile::{CompiledRule, RuleIndex};
+pub use model::{DecisionKind, Mode};
+use model::RuleFile;
+
+/// What a decision looks at: one call (one JSON-RPC message, or one HTTP request).
+#[derive(Debug, Clone, Copy)]
+pub struct CallFacts<'a> {
+    /// Route boundary.
+    pub boundary: Boundary,
+    /// Route name.
+    pub route: &'a str,
+    /// Upstream name.
+    pub upstream: &'a str,
+    /// Route protocol.
+    pub protocol: Protocol,
+    /// JSON-RPC method, or the HTTP method on `http` routes.
+    pub method: Option<&'a str>,
+    /// MCP tool name.
+    pub tool: Option<&'a str>,
+    /// MCP resource URI.
+    pub resource: Option<&'a str>,
+    /// Caller identity.
+    pub caller: &'a str,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// Arguments (`tools/call` arguments, else `params`).
+    pub args: Option<&'a Value>,
+}
+
+/// The outcome for one call.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// What happens to the call.
+    pub decision: DecisionKind,
+    /// What would happen if every matching rule were enforced (differs under observe).
+    pub would_be: DecisionKind,
+    /// `observe` when observe-mode rules would have decided more severely.
+    pub mode: Mode,
+    /// The reason code of the deciding rule (`default` when no rule matched).
+    pub reason: String,
+    /// Ids of every matching rule.
+    pub rules: Vec<String>,
+    /// Unique id of this decision.
+    pub decision_id: String,
+    /// Version of the policy that decided.
+    pub policy_version: String,
+}
+
+/// Why rules could not be loaded. Every variant names the file; parse and rule errors also
+/// the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A file or directory could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A rules file is not valid YAML or does not fit the schema, or a rule is unusable.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A compiled, immutable policy.
+#[derive(Debug)]
+pub struct Policy {
+    rules: Vec<CompiledRule>,
+    index: RuleIndex,
+    default: DecisionKind,
+    mode: Mode,
+    /// Hash of the loaded files (names and contents); `none` for the empty policy.
+    pub version: String,
+    /// Files loaded, in order.
+    pub files: Vec<PathBuf>,
+    /// Things that load but deserve a word (e.g. `redact` before the guard exists).
+    pub warnings: Vec<String>,
+}
+
+impl Policy {
+    /// A policy without rules: everything allowed.
+    pub fn empty() -> Self {
+        Self {
+            rules: Vec::new(),
+            index: RuleIndex::default(),
+            default: DecisionKind::Allow,
+            mode: Mode::Enforce,
+            version: "none".into(),
+            files: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Load `path` (a `.yaml` file, or a directory whose `*.yaml`/`*.yml` files are loaded in
+    /// name order, not recursing). `mode` is the policy-wide mode.
+    pub fn load(path: &Path, mode: Mode) -> Result<Self, PolicyError> {
+        let read_err = |p: &Path, source| PolicyError::Read {
+            path: p.to_path_buf(),
+            source,
+        };
+        let files = if path.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| read_err(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let mut sources = Vec::with_capacity(files.len());
+        for f in &files {
+            sources.push((f.clone(), std::fs::read_to_string(f).map_err(|e| read_err(f, e))?));
+        }
+        Self::from_sources(&sources, mode)
+    }
+
+    /// Compile rules from `(file name, YAML text)` pairs.
+    pub fn from_sources(sources: &[(PathBuf, String)], mode: Mode) -> Result<Self, PolicyError> {
+        let mut rules = Vec::new();
+        let mut default: Option<(DecisionKind, PathBuf)> = None;
+        let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+        let mut warnings = Vec::new();
+        let mut hasher = Sha256::new();
+        for (path, text) in sources {
+            hasher.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+            hasher.update([0]);
+            hasher.update(text.as_bytes());
+            hasher.update([0]);
+            let at = |line: usize, column: usize, message: String| PolicyError::Invalid {
+                path: path.clone(),
+                line,
+                column,
+                message,
+            };
+            let file: RuleFile = serde_yaml_ng::from_str(text).map_err(|e| {
+                let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                at(line, column, msg)
+            })?;
+            if file.version != 1 {
+                let (l, c) = locate(text, "version", None);
+                return Err(at(l, c, format!("unsupported rules version {} (only 1 exists)", file.version)));
+            }
+            if let Some(d) = file.default_decision {
+                if let Some((prev, prev_file)) = &default {
+                    if *prev != d {
+                        let (l, c) = locate(text, "default_decision", None);
+                        return Err(at(
+                            l,
+                            c,
+                            format!("default_decision {} conflicts with {} in {}", d.as_str(), prev.as_str(), prev_file.display()),
+                        ));
+                    }
+                }
+                default = Some((d, path.clone()));
+            }
+            let file_mode = file.mode.unwrap_or(mode);
+            let mut seen_in_file: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for rule in &file.rules {
+                let nth = seen_in_file.entry(rule.id.as_str()).or_insert(0);
+                let (l, c) = locate_nth(text, "id", Some(&rule.id), *nth);
+                *nth += 1;
+                if let Some(prev) = ids.insert(rule.id.clone(), path.clone()) {
+                    return Err(at(l, c, format!("duplicate rule id {:?} (also in {})", rule.id, prev.display())));
+                }
+                if rule.reason.trim().is_empty() {
+                    return Err(at(l, c, format!("rule {:?}: reason must not be empty", rule.id)));
+                }
+                let effective_mode = if mode == Mode::Observe { Mode::Observe } else { file_mode };
+                let compiled = CompiledRule::compile(rule, effective_mode)
+                    .map_err(|m| at(l, c, format!("rule {:?}: {m}", rule.id)))?;
+                if rule.decision == DecisionKind::Redact {
+                    warnings.push(format!(
+                        "{}:{l}:{c}: rule {:?} decides redact, but detectors and redaction do not exist yet: matching calls are forwarded unchanged",
+                        path.display(),
+                        rule.id
+                    ));
+                }
+                rules.push(compiled);
+            }
+        }
+        let index = RuleIndex::build(&rules);
+        Ok(Self {
+            rules,
+            index,
+            default: default.map_or(DecisionKind::Allow, |(d, _)| d),
+            mode,
+            version: hex::encode(&hasher.finalize()[..8]),
+            files: sources.iter().map(|(p, _)| p.clone()).collect(),
+            warnings,
+        })
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the policy has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Decide one call.
+    pub fn decide(&self, facts: &CallFacts<'_>) -> Decision {
+        let mut enforced: Option<&CompiledRule> = None;
+        let mut any: Option<&CompiledRule> = None;
+        let mut ids = Vec::new();
+        for i in self.index.candidates(facts.tool) {
+            let rule = &self.rules[i];
+            if !rule.matches(facts) {
+                continue;
+            }
+            ids.push(rule.id.clone());
+            if any.is_none_or(|a| rule.decision > a.decision) {
+                any = Some(rule);
+            }
+            if rule.mode == Mode::Enforce && enforced.is_none_or(|e| rule.decision > e.decision) {
+                enforced = Some(rule);
+            }
+        }
+        fn reason_of(r: Option<&CompiledRule>) -> &str {
+            r.map_or("default", |r| r.reason.as_str())
+        }
+        // What happens: enforced rules only (else the default) ...
+        let mut decision = enforced.map_or(self.default, |r| r.decision);
+        let mut reason = reason_of(enforced);
+        // ... and what would happen if every matching rule were enforced.
+        let would_be = any.map_or(self.default, |r| r.decision);
+        if self.mode == Mode::Observe {
+            decision = DecisionKind::Allow;
+            reason = "observe";
+        }
+        let mode = if would_be != decision { Mode::Observe } else { Mode::Enforce };
+        let reason = if mode == Mode::Observe { reason_of(any) } else { reason }.to_string();
+        Decision {
+            decision,
+            would_be,
+            mode,
+            reason,
+            rules: ids,
+            decision_id: uuid::Uuid::new_v4().simple().to_string(),
+            policy_version: self.version.clone(),
+        }
+    }
+}
+
+/// Line and column (1-based) of the `nth` (0-based) `key:` in `text` whose value is `value`
+/// (any value when `None`), block or flow style, for error messages about a parsed rule.
+fn locate_nth(text: &str, key: &str, value: Option<&str>, nth: usize) -> (usize, usize) {
+    let mut seen = 0;
+    for (n, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(key).map(|p| p + from) {
+            from = pos + key.len();
+            let before_ok = line[..pos]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-');
+            let Some(rest) = line[from..].trim_start().strip_prefix(':') else {
+                continue;
+            };
+            if !before_ok {
+                continue;
+            }
+            let v = rest
+                .split([',', '}', '#'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'');
+            if value.is_none_or(|want| v == want) {
+                if seen == nth {
+                    return (n + 1, pos + 1);
+                }
+                seen += 1;
+            }
+        }
+    }
+    (1, 1)
+}
+
+fn locate(text: &str, key: &str, value: Option<&str>) -> (usize, usize) {
+    locate_nth(text, key, value, 0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! Rules as written in `rules/*.yaml`.
+//!
+//! ```yaml
+//! version: 1
+//! default_decision: allow        # or deny / escalate
+//! rules:
+//!   - id: no-shell
+//!     description: agents never get a shell
+//!     when: { protocol: mcp, method: tools/call, tool: "shell_*" }
+//!     decision: deny
+//!     reason: shell_forbidden
+//! ```
+//! Every `when` key is optional and all must hold; a list means any-of; strings are globs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One rules file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// Decision when no rule matches (at most one file may set it).
+    #[serde(default)]
+    pub default_decision: Option<DecisionKind>,
+    /// `observe` makes every rule of this file record its would-be decision only.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// The rules, evaluated together (order does not matter: the most severe match wins).
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// One rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Unique id, reported with every decision the rule takes part in.
+    pub id: String,
+    /// Free text for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Conditions; all must hold.
+    #[serde(default)]
+    pub when: When,
+    /// What to do when the rule matches.
+    pub decision: DecisionKind,
+    /// Stable machine-readable reason code sent to clients and recorded.
+    pub reason: String,
+    /// `observe`: record the would-be decision, let the call through.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+/// One value or a list of values (any-of).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// Any of these.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The conditions of a rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// Route boundary (`agent_to_tool`, …).
+    pub boundary: Option<OneOrMany<String>>,
+    /// Route name.
+    pub route: Option<OneOrMany<String>>,
+    /// Upstream name.
+    pub upstream: Option<OneOrMany<String>>,
+    /// Route protocol (`mcp`, `a2a`, `jsonrpc`, `http`).
+    pub protocol: Option<OneOrMany<String>>,
+    /// JSON-RPC method (`tools/call`), or the HTTP method on `http` routes.
+    pub method: Option<OneOrMany<String>>,
+    /// MCP tool name (`tools/call` `params.name`).
+    pub tool: Option<OneOrMany<String>>,
+    /// MCP resource URI (`resources/read` `params.uri`).
+    pub resource: Option<OneOrMany<String>>,
+    /// Caller identity (`anonymous` until caller identity exists).
+    pub caller: Option<OneOrMany<String>>,
+    /// Header name → glob on its value (all must hold; a missing header does not match).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Conditions on the arguments (`tools/call` arguments, else `params`).
+    #[serde(default)]
+    pub args: Vec<ArgCondition>,
+}
+
+/// A condition on the values a JSONPath selects in the arguments. It holds when any
+/// selected value satisfies the test (`exists` looks at whether anything is selected).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgCondition {
+    /// JSONPath into the arguments, e.g. `$.amount` or `$.recipients[*]`.
+    pub path: String,
+    /// Equal to this JSON value.
+    #[serde(default)]
+    pub equals: Option<Value>,
+    /// Equal to one of these.
+    #[serde(default, rename = "in")]
+    pub one_of: Option<Vec<Value>>,
+    /// A string matching this regex.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// A number greater than this.
+    #[serde(default)]
+    pub gt: Option<f64>,
+    /// A number greater than or equal to this.
+    #[serde(default)]
+    pub gte: Option<f64>,
+    /// A number less than this.
+    #[serde(default)]
+    pub lt: Option<f64>,
+    /// A number less than or equal to this.
+    #[serde(default)]
+    pub lte: Option<f64>,
+    /// `true`: the path selects something; `false`: it selects nothing.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// A string containing this substring, or an array containing this value.
+    #[serde(default)]
+    pub contains: Option<Value>,
+}
+
+/// What the gateway does with a call. Ordered by severity: the most severe match wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Forward the call.
+    Allow,
+    /// Forward with findings redacted (detectors arrive with the guard; until then the call
+    /// is forwarded unchanged and the decision recorded).
+    Redact,
+    /// A person decides (until the review flow exists: held, then `on_timeout`).
+    Escalate,
+    /// Refuse the call.
+    Deny,
+}
+
+impl DecisionKind {
+    /// The name used on the wire, in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Allow => "allow",
+            DecisionKind::Redact => "redact",
+            DecisionKind::Escalate => "escalate",
+            DecisionKind::Deny => "deny",
+        }
+    }
+}
+
+/// Whether a decision is enforced or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decisions take effect.
+    #[default]
+    Enforce,
+    /// Would-be decisions are recorded; calls go through.
+    Observe,
+}
+
+impl Mode {
+    /// The name used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Observe => "observe",
+        }
+    }
+}
