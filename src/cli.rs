@@ -101,21 +101,41 @@ pub fn main() -> ExitCode {
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    match config::load(path) {
-        Ok(cfg) => {
-            println!(
-                "{}: OK ({} upstreams, {} routes)",
-                path.display(),
-                cfg.upstreams.len(),
-                cfg.routes.len()
-            );
-            ExitCode::SUCCESS
-        }
+    let cfg = match config::load(path) {
+        Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{}: OK ({} upstreams, {} routes)",
+        path.display(),
+        cfg.upstreams.len(),
+        cfg.routes.len()
+    );
+    if let Some(p) = &cfg.policy {
+        match crate::policy::Policy::load(&p.rules, p.mode) {
+            Ok(policy) => {
+                for w in &policy.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "{}: OK ({} rules from {} files, version {}, mode {})",
+                    p.rules.display(),
+                    policy.len(),
+                    policy.files.len(),
+                    policy.version,
+                    p.mode.as_str()
+                );
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn run(path: &std::path::Path) -> ExitCode {

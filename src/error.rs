@@ -155,6 +155,12 @@ fn answer(err: &GatewayError) -> Answer {
             codes::INVALID_REQUEST,
             format!("JSON nested deeper than {n} levels"),
         ),
+        GatewayError::Protocol(ProtocolError::Mcp(m)) => a(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            codes::INVALID_REQUEST,
+            format!("invalid MCP request: {m}"),
+        ),
         GatewayError::Protocol(ProtocolError::Envelope(e)) => a(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -213,6 +219,100 @@ pub fn respond(
     };
     // Serialising these plain structs cannot fail; fall back to an empty body regardless.
     json_response(ans.status, body.unwrap_or_default())
+}
+
+/// Why the policy refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// A rule decided `deny`.
+    Denied,
+    /// The call was escalated, nobody answered within the hold time, and `on_timeout` is
+    /// `deny`.
+    EscalationTimedOut,
+}
+
+/// JSON-RPC code for a call denied by policy.
+pub const CODE_DENIED: i64 = -32030;
+/// JSON-RPC code for an escalated call that was not approved in time.
+pub const CODE_ESCALATION_TIMEOUT: i64 = -32031;
+
+fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::Value {
+    let mut data = serde_json::json!({
+        "decision": d.decision.as_str(),
+        "reason": d.reason,
+        "rules": d.rules,
+        "decision_id": d.decision_id,
+        "policy_version": d.policy_version,
+    });
+    if kind == RefusalKind::EscalationTimedOut {
+        data["on_timeout"] = serde_json::Value::from("deny");
+    }
+    data
+}
+
+/// The JSON-RPC error object answering a refused request with id `id`.
+pub fn refusal_object(
+    id: &serde_json::Value,
+    d: &crate::policy::Decision,
+    kind: RefusalKind,
+) -> serde_json::Value {
+    let (code, message) = match kind {
+        RefusalKind::Denied => (CODE_DENIED, format!("denied by policy: {}", d.reason)),
+        RefusalKind::EscalationTimedOut => (
+            CODE_ESCALATION_TIMEOUT,
+            format!(
+                "escalated for review and not approved in time: {}",
+                d.reason
+            ),
+        ),
+    };
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": code, "message": message, "data": refusal_data(d, kind)},
+    })
+}
+
+/// The JSON-RPC error object for a request of a batch that was not forwarded because
+/// another call of the batch (at `refused_index`) was refused.
+pub fn withheld_object(id: &serde_json::Value, refused_index: usize) -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": codes::INVALID_REQUEST,
+            "message": format!("not forwarded: call {refused_index} of this batch was refused by policy; send this call on its own"),
+            "data": {"reason": "batch_withheld", "refused_index": refused_index},
+        },
+    })
+}
+
+/// The 403 answer for a refused call on a plain HTTP route.
+pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<ProxyBody> {
+    let mut error = refusal_data(d, kind);
+    error["status"] = serde_json::Value::from(403);
+    error["message"] = serde_json::Value::from(match kind {
+        RefusalKind::Denied => format!("denied by policy: {}", d.reason),
+        RefusalKind::EscalationTimedOut => format!(
+            "escalated for review and not approved in time: {}",
+            d.reason
+        ),
+    });
+    json_response(
+        StatusCode::FORBIDDEN,
+        serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default(),
+    )
+}
+
+/// An empty 202: what a dropped notification (or client response) gets.
+pub fn accepted() -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    resp
 }
 
 /// A JSON response with the given status.

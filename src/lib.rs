@@ -6,6 +6,7 @@
 //! configuration; [`cli`] the command line; [`demo`] a self-contained walkthrough.
 //! `docs/ARCHITECTURE.md` is the map.
 
+pub mod act;
 pub mod cli;
 pub mod config;
 pub mod demo;

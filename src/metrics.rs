@@ -32,6 +32,12 @@ pub struct Metrics {
     pub open_connections: IntGauge,
     /// Downstream connections accepted since start.
     pub connections: IntCounter,
+    /// Policy decisions, by decision, boundary, route, reason and mode.
+    pub decisions: IntCounterVec,
+    /// Time to decide one call.
+    pub policy_eval: Histogram,
+    /// The loaded policy's version (value 1 for the current one).
+    pub policy_version: prometheus::IntGaugeVec,
 }
 
 /// `requests_total` counters of one route, one per HTTP status, each resolved on first use
@@ -147,6 +153,30 @@ impl Metrics {
             "Downstream connections accepted.",
         ));
         must(registry.register(Box::new(connections.clone())));
+        let decisions = counter_vec(
+            "sec0_gateway_decisions_total",
+            "Policy decisions, by decision, boundary, route, reason and mode (enforce/observe).",
+            &["decision", "boundary", "route", "reason", "mode"],
+        );
+        let policy_eval = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "sec0_gateway_policy_eval_seconds",
+                "Time to decide one call.",
+            )
+            .buckets(vec![
+                0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_02, 0.000_05, 0.000_1, 0.000_5,
+                0.001, 0.01,
+            ]),
+        ));
+        must(registry.register(Box::new(policy_eval.clone())));
+        let policy_version = must(prometheus::IntGaugeVec::new(
+            Opts::new(
+                "sec0_gateway_policy_version_info",
+                "Loaded policy version (1 for the current one).",
+            ),
+            &["version"],
+        ));
+        must(registry.register(Box::new(policy_version.clone())));
         let build = must(IntCounterVec::new(
             Opts::new("sec0_gateway_build_info", "Build information; always 1."),
             &["version"],
@@ -164,6 +194,9 @@ impl Metrics {
             bytes_out,
             open_connections,
             connections,
+            decisions,
+            policy_eval,
+            policy_version,
         }
     }
 

@@ -37,6 +37,44 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Routes, matched by host and longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// The rules that decide each call; without it every routed call is forwarded.
+    #[serde(default)]
+    pub policy: Option<PolicyConfig>,
+    /// What happens to escalated calls (until the review flow exists).
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+}
+
+/// Where the rules are and how they apply.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A rules file, or a directory whose `*.yaml` files are loaded in name order.
+    pub rules: std::path::PathBuf,
+    /// `observe`: record what every rule would decide, let all calls through.
+    #[serde(default)]
+    pub mode: crate::policy::Mode,
+}
+
+/// Escalated calls. No reviewer can answer yet (the review flow is its own piece of work),
+/// so an escalated call is held for `hold_timeout` and then gets `on_timeout`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// How long an escalated call is held before `on_timeout` applies.
+    #[serde(with = "humantime_serde")]
+    pub hold_timeout: Duration,
+    /// `deny` (default, fail closed) or `allow`.
+    pub on_timeout: crate::policy::DecisionKind,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            hold_timeout: Duration::ZERO,
+            on_timeout: crate::policy::DecisionKind::Deny,
+        }
+    }
 }
 
 /// The admin listener.

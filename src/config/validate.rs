@@ -87,6 +87,23 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         }
     }
 
+    if let Some(policy) = &cfg.policy {
+        if !policy.rules.exists() {
+            bad(
+                "policy.rules".into(),
+                format!("{}: no such file or directory", policy.rules.display()),
+            );
+        }
+    }
+    if !matches!(
+        cfg.escalation.on_timeout,
+        crate::policy::DecisionKind::Allow | crate::policy::DecisionKind::Deny
+    ) {
+        bad(
+            "escalation.on_timeout".into(),
+            "must be allow or deny".into(),
+        );
+    }
     if cfg.routes.is_empty() {
         bad("routes".into(), "at least one route is needed".into());
     }

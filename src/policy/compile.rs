@@ -72,7 +72,9 @@ impl ArgTest {
             tests.push(Test::In(v.clone()));
         }
         if let Some(r) = &c.matches {
-            tests.push(Test::Matches(Regex::new(r).map_err(|e| format!("matches {r:?}: {e}"))?));
+            tests.push(Test::Matches(
+                Regex::new(r).map_err(|e| format!("matches {r:?}: {e}"))?,
+            ));
         }
         if let Some(n) = c.gt {
             tests.push(Test::Gt(n));
@@ -97,8 +99,14 @@ impl ArgTest {
                 path,
                 test: tests.remove(0),
             }),
-            0 => Err(format!("condition on {:?} has no test (equals, in, matches, gt, gte, lt, lte, exists, contains)", c.path)),
-            _ => Err(format!("condition on {:?} has more than one test; write one condition per test", c.path)),
+            0 => Err(format!(
+                "condition on {:?} has no test (equals, in, matches, gt, gte, lt, lte, exists, contains)",
+                c.path
+            )),
+            _ => Err(format!(
+                "condition on {:?} has more than one test; write one condition per test",
+                c.path
+            )),
         }
     }
 
@@ -112,9 +120,11 @@ impl ArgTest {
         let num = |v: &Value| v.as_f64();
         match &self.test {
             Test::Exists(want) => selected.is_empty() != *want,
-            Test::Equals(x) => selected.iter().any(|v| *v == x),
+            Test::Equals(x) => selected.contains(&x),
             Test::In(xs) => selected.iter().any(|v| xs.contains(v)),
-            Test::Matches(re) => selected.iter().any(|v| v.as_str().is_some_and(|s| re.is_match(s))),
+            Test::Matches(re) => selected
+                .iter()
+                .any(|v| v.as_str().is_some_and(|s| re.is_match(s))),
             Test::Gt(n) => selected.iter().any(|v| num(v).is_some_and(|x| x > *n)),
             Test::Gte(n) => selected.iter().any(|v| num(v).is_some_and(|x| x >= *n)),
             Test::Lt(n) => selected.iter().any(|v| num(v).is_some_and(|x| x < *n)),
@@ -168,7 +178,8 @@ impl CompiledRule {
         for (name, glob) in &w.headers {
             let n = http::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("when.headers: {name:?} is not a header name"))?;
-            let p = Patterns::compile(&OneOrMany::One(glob.clone())).map_err(|e| format!("when.headers.{name}: {e}"))?;
+            let p = Patterns::compile(&OneOrMany::One(glob.clone()))
+                .map_err(|e| format!("when.headers.{name}: {e}"))?;
             headers.push((n, p));
         }
         let args = w
@@ -248,7 +259,10 @@ impl RuleIndex {
 
     /// Indexes of the rules that can match a call to `tool`.
     pub fn candidates<'a>(&'a self, tool: Option<&str>) -> impl Iterator<Item = usize> + 'a {
-        let specific = tool.and_then(|t| self.by_tool.get(t)).map(Vec::as_slice).unwrap_or(&[]);
+        let specific = tool
+            .and_then(|t| self.by_tool.get(t))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         self.general.iter().chain(specific.iter()).copied()
     }
 }

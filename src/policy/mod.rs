@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Boundary, Protocol};
 use compile::{CompiledRule, RuleIndex};
-pub use model::{DecisionKind, Mode};
 use model::RuleFile;
+pub use model::{DecisionKind, Mode};
 
 /// What a decision looks at: one call (one JSON-RPC message, or one HTTP request).
 #[derive(Debug, Clone, Copy)]
@@ -140,7 +140,10 @@ impl Policy {
         };
         let mut sources = Vec::with_capacity(files.len());
         for f in &files {
-            sources.push((f.clone(), std::fs::read_to_string(f).map_err(|e| read_err(f, e))?));
+            sources.push((
+                f.clone(),
+                std::fs::read_to_string(f).map_err(|e| read_err(f, e))?,
+            ));
         }
         Self::from_sources(&sources, mode)
     }
@@ -153,7 +156,11 @@ impl Policy {
         let mut warnings = Vec::new();
         let mut hasher = Sha256::new();
         for (path, text) in sources {
-            hasher.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+            hasher.update(
+                path.file_name()
+                    .map(|n| n.as_encoded_bytes())
+                    .unwrap_or_default(),
+            );
             hasher.update([0]);
             hasher.update(text.as_bytes());
             hasher.update([0]);
@@ -171,7 +178,11 @@ impl Policy {
             })?;
             if file.version != 1 {
                 let (l, c) = locate(text, "version", None);
-                return Err(at(l, c, format!("unsupported rules version {} (only 1 exists)", file.version)));
+                return Err(at(
+                    l,
+                    c,
+                    format!("unsupported rules version {} (only 1 exists)", file.version),
+                ));
             }
             if let Some(d) = file.default_decision {
                 if let Some((prev, prev_file)) = &default {
@@ -180,25 +191,47 @@ impl Policy {
                         return Err(at(
                             l,
                             c,
-                            format!("default_decision {} conflicts with {} in {}", d.as_str(), prev.as_str(), prev_file.display()),
+                            format!(
+                                "default_decision {} conflicts with {} in {}",
+                                d.as_str(),
+                                prev.as_str(),
+                                prev_file.display()
+                            ),
                         ));
                     }
                 }
                 default = Some((d, path.clone()));
             }
             let file_mode = file.mode.unwrap_or(mode);
-            let mut seen_in_file: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            let mut seen_in_file: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::new();
             for rule in &file.rules {
                 let nth = seen_in_file.entry(rule.id.as_str()).or_insert(0);
                 let (l, c) = locate_nth(text, "id", Some(&rule.id), *nth);
                 *nth += 1;
                 if let Some(prev) = ids.insert(rule.id.clone(), path.clone()) {
-                    return Err(at(l, c, format!("duplicate rule id {:?} (also in {})", rule.id, prev.display())));
+                    return Err(at(
+                        l,
+                        c,
+                        format!(
+                            "duplicate rule id {:?} (also in {})",
+                            rule.id,
+                            prev.display()
+                        ),
+                    ));
                 }
                 if rule.reason.trim().is_empty() {
-                    return Err(at(l, c, format!("rule {:?}: reason must not be empty", rule.id)));
+                    return Err(at(
+                        l,
+                        c,
+                        format!("rule {:?}: reason must not be empty", rule.id),
+                    ));
                 }
-                let effective_mode = if mode == Mode::Observe { Mode::Observe } else { file_mode };
+                let effective_mode = if mode == Mode::Observe {
+                    Mode::Observe
+                } else {
+                    file_mode
+                };
                 let compiled = CompiledRule::compile(rule, effective_mode)
                     .map_err(|m| at(l, c, format!("rule {:?}: {m}", rule.id)))?;
                 if rule.decision == DecisionKind::Redact {
@@ -263,8 +296,17 @@ impl Policy {
             decision = DecisionKind::Allow;
             reason = "observe";
         }
-        let mode = if would_be != decision { Mode::Observe } else { Mode::Enforce };
-        let reason = if mode == Mode::Observe { reason_of(any) } else { reason }.to_string();
+        let mode = if would_be != decision {
+            Mode::Observe
+        } else {
+            Mode::Enforce
+        };
+        let reason = if mode == Mode::Observe {
+            reason_of(any)
+        } else {
+            reason
+        }
+        .to_string();
         Decision {
             decision,
             would_be,

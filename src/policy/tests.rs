@@ -8,14 +8,21 @@ use serde_json::{Value, json};
 use super::*;
 
 fn load(yaml: &str, mode: Mode) -> Result<Policy, PolicyError> {
-    Policy::from_sources(&[(PathBuf::from("rules/test.yaml"), yaml.to_string())], mode)
+    Policy::from_sources(
+        &[(PathBuf::from("rules/test.yaml"), yaml.to_string())],
+        mode,
+    )
 }
 
 fn policy(yaml: &str) -> Policy {
     load(yaml, Mode::Enforce).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn facts<'a>(headers: &'a HeaderMap, tool: Option<&'a str>, args: Option<&'a Value>) -> CallFacts<'a> {
+fn facts<'a>(
+    headers: &'a HeaderMap,
+    tool: Option<&'a str>,
+    args: Option<&'a Value>,
+) -> CallFacts<'a> {
     CallFacts {
         boundary: Boundary::AgentToTool,
         route: "tools",
@@ -82,7 +89,10 @@ fn most_severe_match_wins_and_default_applies() {
     assert_eq!(d.rules, vec!["no-shell"]);
     assert_eq!(d.mode, Mode::Enforce);
     let d = p.decide(&facts(&h, Some("echo"), None));
-    assert_eq!((d.decision, d.reason.as_str()), (DecisionKind::Allow, "default"));
+    assert_eq!(
+        (d.decision, d.reason.as_str()),
+        (DecisionKind::Allow, "default")
+    );
     assert!(d.rules.is_empty());
     assert_eq!(d.policy_version, p.version);
     assert_eq!(d.decision_id.len(), 32);
@@ -94,12 +104,34 @@ fn argument_conditions() {
     let h = HeaderMap::new();
     let decide = |tool, args: Value| p.decide(&facts(&h, Some(tool), Some(&args))).decision;
     assert_eq!(decide("pay", json!({"amount": 10})), DecisionKind::Allow);
-    assert_eq!(decide("transfer", json!({"amount": 5000.5})), DecisionKind::Escalate);
-    assert_eq!(decide("pay", json!({"amount": "5000"})), DecisionKind::Allow, "strings are not numbers");
-    assert_eq!(p.decide(&facts(&h, Some("pay"), None)).decision, DecisionKind::Allow);
-    assert_eq!(decide("send_email", json!({"to": ["a@example.com", "b@evil.test"]})), DecisionKind::Deny);
-    assert_eq!(decide("send_email", json!({"to": ["a@example.com"]})), DecisionKind::Allow);
-    assert_eq!(decide("run_sql", json!({"query": "x; DROP TABLE users"})), DecisionKind::Deny);
+    assert_eq!(
+        decide("transfer", json!({"amount": 5000.5})),
+        DecisionKind::Escalate
+    );
+    assert_eq!(
+        decide("pay", json!({"amount": "5000"})),
+        DecisionKind::Allow,
+        "strings are not numbers"
+    );
+    assert_eq!(
+        p.decide(&facts(&h, Some("pay"), None)).decision,
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        decide(
+            "send_email",
+            json!({"to": ["a@example.com", "b@evil.test"]})
+        ),
+        DecisionKind::Deny
+    );
+    assert_eq!(
+        decide("send_email", json!({"to": ["a@example.com"]})),
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        decide("run_sql", json!({"query": "x; DROP TABLE users"})),
+        DecisionKind::Deny
+    );
 }
 
 #[test]
@@ -119,70 +151,158 @@ fn policy_wide_observe_lets_everything_through() {
     let p = load(RULES, Mode::Observe).expect("loads");
     let h = HeaderMap::new();
     let d = p.decide(&facts(&h, Some("shell_exec"), None));
-    assert_eq!((d.decision, d.would_be, d.mode), (DecisionKind::Allow, DecisionKind::Deny, Mode::Observe));
+    assert_eq!(
+        (d.decision, d.would_be, d.mode),
+        (DecisionKind::Allow, DecisionKind::Deny, Mode::Observe)
+    );
     let deny_default = load("version: 1\ndefault_decision: deny\n", Mode::Observe).expect("loads");
     let d = deny_default.decide(&facts(&h, Some("x"), None));
-    assert_eq!((d.decision, d.would_be), (DecisionKind::Allow, DecisionKind::Deny));
+    assert_eq!(
+        (d.decision, d.would_be),
+        (DecisionKind::Allow, DecisionKind::Deny)
+    );
 }
 
 #[test]
 fn header_conditions() {
     let p = policy(RULES);
     let mut h = HeaderMap::new();
-    assert_eq!(p.decide(&facts(&h, Some("admin_reset"), None)).decision, DecisionKind::Allow);
+    assert_eq!(
+        p.decide(&facts(&h, Some("admin_reset"), None)).decision,
+        DecisionKind::Allow
+    );
     h.insert("x-team", HeaderValue::from_static("ops-eu"));
-    assert_eq!(p.decide(&facts(&h, Some("admin_reset"), None)).decision, DecisionKind::Escalate);
+    assert_eq!(
+        p.decide(&facts(&h, Some("admin_reset"), None)).decision,
+        DecisionKind::Escalate
+    );
     h.insert("x-team", HeaderValue::from_static("sales"));
-    assert_eq!(p.decide(&facts(&h, Some("admin_reset"), None)).decision, DecisionKind::Allow);
+    assert_eq!(
+        p.decide(&facts(&h, Some("admin_reset"), None)).decision,
+        DecisionKind::Allow
+    );
 }
 
 #[test]
 fn default_deny_and_lists_are_any_of() {
-    let p = policy("version: 1\ndefault_decision: deny\nrules:\n  - id: ok\n    when: { tool: [echo, \"read_*\"] }\n    decision: allow\n    reason: safe_tools\n");
+    let p = policy(
+        "version: 1\ndefault_decision: deny\nrules:\n  - id: ok\n    when: { tool: [echo, \"read_*\"] }\n    decision: allow\n    reason: safe_tools\n",
+    );
     let h = HeaderMap::new();
-    assert_eq!(p.decide(&facts(&h, Some("echo"), None)).decision, DecisionKind::Allow);
-    assert_eq!(p.decide(&facts(&h, Some("read_file"), None)).decision, DecisionKind::Allow);
+    assert_eq!(
+        p.decide(&facts(&h, Some("echo"), None)).decision,
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        p.decide(&facts(&h, Some("read_file"), None)).decision,
+        DecisionKind::Allow
+    );
     let d = p.decide(&facts(&h, Some("write_file"), None));
-    assert_eq!((d.decision, d.reason.as_str()), (DecisionKind::Deny, "default"));
-    assert_eq!(p.decide(&facts(&h, None, None)).decision, DecisionKind::Deny);
+    assert_eq!(
+        (d.decision, d.reason.as_str()),
+        (DecisionKind::Deny, "default")
+    );
+    assert_eq!(
+        p.decide(&facts(&h, None, None)).decision,
+        DecisionKind::Deny
+    );
 }
 
 #[test]
 fn load_errors_carry_file_line_and_column() {
     let cases = [
-        ("version: 1\nrules:\n  - id: a\n    decision: maybe\n    reason: r\n", "rules/test.yaml:4:15:"),
-        ("version: 1\nrules:\n  - id: a\n    decison: deny\n    reason: r\n", "rules/test.yaml:4:"),
-        ("version: 2\n", "rules/test.yaml:1:1: unsupported rules version 2"),
+        (
+            "version: 1\nrules:\n  - id: a\n    decision: maybe\n    reason: r\n",
+            "rules/test.yaml:4:15:",
+        ),
+        (
+            "version: 1\nrules:\n  - id: a\n    decison: deny\n    reason: r\n",
+            "rules/test.yaml:4:",
+        ),
+        (
+            "version: 2\n",
+            "rules/test.yaml:1:1: unsupported rules version 2",
+        ),
         ("version: 1\nrules: [\n", "rules/test.yaml:"),
-        ("version: 1\nrules:\n  - id: a\n    decision: deny\n    reason: r\n  - id: a\n    decision: deny\n    reason: r\n", "rules/test.yaml:6:5: duplicate rule id \"a\""),
-        ("version: 1\nrules:\n  - id: g\n    when: { tool: \"[x\" }\n    decision: deny\n    reason: r\n", "rules/test.yaml:3:5: rule \"g\": when.tool:"),
-        ("version: 1\nrules:\n  - id: j\n    when: { args: [ { path: \"$.[\", exists: true } ] }\n    decision: deny\n    reason: r\n", "rules/test.yaml:3:5: rule \"j\": when.args[0]: path"),
-        ("version: 1\nrules:\n  - id: la\n    when: { args: [ { path: \"$.to\", matches: \"(?!x)\" } ] }\n    decision: deny\n    reason: r\n", "rule \"la\": when.args[0]: matches"),
-        ("version: 1\nrules:\n  - id: two\n    when: { args: [ { path: \"$.a\", gt: 1, lt: 5 } ] }\n    decision: deny\n    reason: r\n", "more than one test"),
-        ("version: 1\nrules:\n  - id: none\n    when: { args: [ { path: \"$.a\" } ] }\n    decision: deny\n    reason: r\n", "has no test"),
-        ("version: 1\nrules:\n  - id: h\n    when: { headers: { \"bad header\": x } }\n    decision: deny\n    reason: r\n", "not a header name"),
-        ("version: 1\nrules:\n  - id: e\n    decision: deny\n    reason: \"  \"\n", "reason must not be empty"),
+        (
+            "version: 1\nrules:\n  - id: a\n    decision: deny\n    reason: r\n  - id: a\n    decision: deny\n    reason: r\n",
+            "rules/test.yaml:6:5: duplicate rule id \"a\"",
+        ),
+        (
+            "version: 1\nrules:\n  - id: g\n    when: { tool: \"[x\" }\n    decision: deny\n    reason: r\n",
+            "rules/test.yaml:3:5: rule \"g\": when.tool:",
+        ),
+        (
+            "version: 1\nrules:\n  - id: j\n    when: { args: [ { path: \"$.[\", exists: true } ] }\n    decision: deny\n    reason: r\n",
+            "rules/test.yaml:3:5: rule \"j\": when.args[0]: path",
+        ),
+        (
+            "version: 1\nrules:\n  - id: la\n    when: { args: [ { path: \"$.to\", matches: \"(?!x)\" } ] }\n    decision: deny\n    reason: r\n",
+            "rule \"la\": when.args[0]: matches",
+        ),
+        (
+            "version: 1\nrules:\n  - id: two\n    when: { args: [ { path: \"$.a\", gt: 1, lt: 5 } ] }\n    decision: deny\n    reason: r\n",
+            "more than one test",
+        ),
+        (
+            "version: 1\nrules:\n  - id: none\n    when: { args: [ { path: \"$.a\" } ] }\n    decision: deny\n    reason: r\n",
+            "has no test",
+        ),
+        (
+            "version: 1\nrules:\n  - id: h\n    when: { headers: { \"bad header\": x } }\n    decision: deny\n    reason: r\n",
+            "not a header name",
+        ),
+        (
+            "version: 1\nrules:\n  - id: e\n    decision: deny\n    reason: \"  \"\n",
+            "reason must not be empty",
+        ),
     ];
     for (yaml, want) in cases {
-        let err = load(yaml, Mode::Enforce).err().unwrap_or_else(|| panic!("must fail: {yaml}")).to_string();
+        let err = load(yaml, Mode::Enforce)
+            .err()
+            .unwrap_or_else(|| panic!("must fail: {yaml}"))
+            .to_string();
         assert!(err.contains(want), "{err}\n  wanted: {want}");
     }
 }
 
 #[test]
 fn several_files_combine_and_version_follows_content() {
-    let a = (PathBuf::from("rules/10-a.yaml"), "version: 1\ndefault_decision: deny\n".to_string());
-    let b = (PathBuf::from("rules/20-b.yaml"), "version: 1\nrules:\n  - { id: e, when: { tool: echo }, decision: allow, reason: ok }\n".to_string());
+    let a = (
+        PathBuf::from("rules/10-a.yaml"),
+        "version: 1\ndefault_decision: deny\n".to_string(),
+    );
+    let b = (
+        PathBuf::from("rules/20-b.yaml"),
+        "version: 1\nrules:\n  - { id: e, when: { tool: echo }, decision: allow, reason: ok }\n"
+            .to_string(),
+    );
     let p = Policy::from_sources(&[a.clone(), b.clone()], Mode::Enforce).expect("loads");
     let h = HeaderMap::new();
-    assert_eq!(p.decide(&facts(&h, Some("echo"), None)).decision, DecisionKind::Allow);
-    assert_eq!(p.decide(&facts(&h, Some("other"), None)).decision, DecisionKind::Deny);
+    assert_eq!(
+        p.decide(&facts(&h, Some("echo"), None)).decision,
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        p.decide(&facts(&h, Some("other"), None)).decision,
+        DecisionKind::Deny
+    );
     let b2 = (b.0.clone(), b.1.replace("allow", "deny"));
     let p2 = Policy::from_sources(&[a.clone(), b2], Mode::Enforce).expect("loads");
     assert_ne!(p.version, p2.version);
-    let c = (PathBuf::from("rules/30-c.yaml"), "version: 1\ndefault_decision: allow\n".to_string());
-    let err = Policy::from_sources(&[a, c], Mode::Enforce).expect_err("conflicting defaults").to_string();
-    assert!(err.contains("rules/30-c.yaml:2:1: default_decision allow conflicts with deny in rules/10-a.yaml"), "{err}");
+    let c = (
+        PathBuf::from("rules/30-c.yaml"),
+        "version: 1\ndefault_decision: allow\n".to_string(),
+    );
+    let err = Policy::from_sources(&[a, c], Mode::Enforce)
+        .expect_err("conflicting defaults")
+        .to_string();
+    assert!(
+        err.contains(
+            "rules/30-c.yaml:2:1: default_decision allow conflicts with deny in rules/10-a.yaml"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 pub mod json;
 pub mod jsonrpc;
+pub mod mcp;
 
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -26,6 +27,10 @@ pub enum ProtocolError {
     /// The body is not a valid, unambiguous JSON-RPC envelope.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// A valid JSON-RPC message that MCP does not allow (e.g. a `tools/call` whose
+    /// `params.name` is not a string: no tool rule could ever match it).
+    #[error("{0}")]
+    Mcp(String),
 }
 
 /// Check the headers of a JSON-RPC POST before its body is read.

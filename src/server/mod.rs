@@ -39,6 +39,9 @@ pub enum ServerError {
     /// An upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamSetupError),
+    /// The rules could not be loaded.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// The admin token file could not be read.
     #[error("admin.token_file {path}: {source}")]
     AdminToken {
@@ -84,7 +87,24 @@ impl Gateway {
                     .to_string(),
             ),
         };
-        let state = Arc::new(ProxyState::new(&cfg, metrics.clone())?);
+        let policy = match &cfg.policy {
+            None => None,
+            Some(p) => {
+                let policy = crate::policy::Policy::load(&p.rules, p.mode)?;
+                for w in &policy.warnings {
+                    tracing::warn!("{w}");
+                }
+                tracing::info!(
+                    rules = policy.len(),
+                    files = policy.files.len(),
+                    version = %policy.version,
+                    mode = p.mode.as_str(),
+                    "policy loaded"
+                );
+                Some(policy)
+            }
+        };
+        let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy)?);
 
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

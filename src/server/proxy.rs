@@ -14,7 +14,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use ipnet::IpNet;
 
-use crate::config::Config;
+use arc_swap::ArcSwap;
+
+use crate::act::{self, Action};
+use crate::config::{Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::{
@@ -22,14 +25,19 @@ use crate::forward::headers::{
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
+use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::json::DEFAULT_MAX_DEPTH;
 use crate::protocol::jsonrpc::{parse_envelope, peek_id};
+use crate::protocol::mcp::call_parts;
 use crate::protocol::{ProtocolError, check_json_request_headers};
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 
 /// Everything the proxy service needs, built once from the config.
 pub struct ProxyState {
     routes: RouteTable,
+    /// The compiled rules; `None` when no policy is configured (nothing is decided).
+    policy: Option<ArcSwap<Policy>>,
+    escalation: EscalationConfig,
     upstreams: Vec<Upstream>,
     route_metrics: Vec<RouteMetrics>,
     unrouted: StatusCounters,
@@ -40,7 +48,11 @@ pub struct ProxyState {
 
 impl ProxyState {
     /// Compile routes and build one pooled client per upstream.
-    pub fn new(cfg: &Config, metrics: Metrics) -> Result<Self, UpstreamSetupError> {
+    pub fn new(
+        cfg: &Config,
+        metrics: Metrics,
+        policy: Option<Policy>,
+    ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
         for (name, up) in &cfg.upstreams {
@@ -54,8 +66,16 @@ impl ProxyState {
             .iter()
             .map(|r| metrics.route(&r.name))
             .collect();
+        if let Some(p) = &policy {
+            metrics
+                .policy_version
+                .with_label_values(&[&p.version])
+                .set(1);
+        }
         Ok(Self {
             routes,
+            policy: policy.map(ArcSwap::from_pointee),
+            escalation: cfg.escalation.clone(),
             upstreams,
             route_metrics,
             unrouted: metrics.unrouted(),
@@ -169,11 +189,62 @@ impl ProxyState {
                 method = envelope.messages.first().and_then(|m| m.method()).unwrap_or("-"),
                 "call"
             );
+            if let Some(policy) = &self.policy {
+                let policy = policy.load();
+                let mut decided = Vec::with_capacity(envelope.messages.len());
+                for msg in &envelope.messages {
+                    let call = call_parts(msg);
+                    if route.protocol == Protocol::Mcp
+                        && call.method == Some("tools/call")
+                        && call.tool.is_none()
+                    {
+                        let e = ProtocolError::Mcp("tools/call needs a string params.name".into());
+                        return Err((e.into(), Some(bytes)));
+                    }
+                    let facts = CallFacts {
+                        boundary: route.boundary,
+                        route: &route.name,
+                        upstream: &route.upstream_name,
+                        protocol: route.protocol,
+                        method: call.method,
+                        tool: call.tool,
+                        resource: call.resource,
+                        caller: ANONYMOUS,
+                        headers: &parts.headers,
+                        args: call.args,
+                    };
+                    decided.push((msg, self.decide(&policy, route, &facts)));
+                }
+                if let Action::Answer(resp) =
+                    act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await
+                {
+                    return Ok(resp);
+                }
+            }
             let body = Full::new(bytes.clone())
                 .map_err(|never| match never {})
                 .boxed_unsync();
             (body, Some(bytes))
         } else {
+            if let Some(policy) = &self.policy {
+                let policy = policy.load();
+                let facts = CallFacts {
+                    boundary: route.boundary,
+                    route: &route.name,
+                    upstream: &route.upstream_name,
+                    protocol: route.protocol,
+                    method: Some(parts.method.as_str()),
+                    tool: None,
+                    resource: None,
+                    caller: ANONYMOUS,
+                    headers: &parts.headers,
+                    args: None,
+                };
+                let decision = self.decide(&policy, route, &facts);
+                if let Action::Answer(resp) = act::on_http(&decision, &self.escalation).await {
+                    return Ok(resp);
+                }
+            }
             (guarded.boxed_unsync(), None)
         };
 
@@ -214,6 +285,44 @@ impl ProxyState {
         Ok(Response::from_parts(parts, out.boxed_unsync()))
     }
 
+    /// Decide one call, counting and timing the decision.
+    fn decide(&self, policy: &Policy, route: &Route, facts: &CallFacts<'_>) -> Decision {
+        let started = std::time::Instant::now();
+        let d = policy.decide(facts);
+        self.metrics
+            .policy_eval
+            .observe(started.elapsed().as_secs_f64());
+        let shown = if d.mode == crate::policy::Mode::Observe {
+            d.would_be
+        } else {
+            d.decision
+        };
+        self.metrics
+            .decisions
+            .with_label_values(&[
+                shown.as_str(),
+                route.boundary.as_str(),
+                &route.name,
+                &d.reason,
+                d.mode.as_str(),
+            ])
+            .inc();
+        if shown != DecisionKind::Allow {
+            tracing::info!(
+                route = %route.name,
+                method = facts.method.unwrap_or("-"),
+                tool = facts.tool.unwrap_or("-"),
+                decision = shown.as_str(),
+                mode = d.mode.as_str(),
+                reason = %d.reason,
+                rules = ?d.rules,
+                decision_id = %d.decision_id,
+                "policy decision"
+            );
+        }
+        d
+    }
+
     fn is_trusted(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -231,6 +340,9 @@ fn attach_guard(resp: Response<ProxyBody>, guard: Option<GaugeGuard>) -> Respons
         None => resp,
     }
 }
+
+/// Caller identity until identity exists (mTLS, JWT, API keys arrive with their own work).
+const ANONYMOUS: &str = "anonymous";
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
     headers

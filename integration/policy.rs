@@ -1,0 +1,368 @@
+//! Policy decisions through the real proxy: denied calls answered with the JSON-RPC error
+//! the issue specifies (HTTP 200, code -32030, id echoed, `error.data` with decision, reason,
+//! rules and decision id) and never forwarded; notifications dropped; observe mode; batches;
+//! escalation hold and timeout; plain HTTP routes (403); decision metrics; `check`.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Upstream, metric_value, post_json, send};
+use http::{Method, Response, StatusCode};
+use http_body_util::BodyExt;
+
+const RULES: &str = r#"
+version: 1
+default_decision: allow
+rules:
+  - id: no-shell
+    description: agents never get a shell
+    when: { protocol: mcp, method: tools/call, tool: "shell_*" }
+    decision: deny
+    reason: shell_forbidden
+  - id: big-payments
+    when:
+      tool: pay
+      args: [ { path: "$.amount", gt: 1000 } ]
+    decision: escalate
+    reason: large_payment
+  - id: no-progress-spam
+    when: { method: notifications/progress }
+    decision: deny
+    reason: progress_muted
+  - id: watch-reads
+    mode: observe
+    when: { tool: read_file }
+    decision: deny
+    reason: reads_under_review
+  - id: no-delete-api
+    when: { protocol: http, method: DELETE }
+    decision: deny
+    reason: no_deletes
+"#;
+
+struct Setup {
+    gw: sec0_gateway::RunningGateway,
+    hits: Arc<AtomicUsize>,
+    _up: Upstream,
+    _rules: tempfile::NamedTempFile,
+}
+
+async fn setup(escalation: &str) -> Setup {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let up = Upstream::start(move |req| {
+        let h = h.clone();
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let mut r = Response::new(common::full(format!(
+                r#"{{"jsonrpc":"2.0","id":1,"result":{{"echo":{}}}}}"#,
+                body.len()
+            )));
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().expect("hv"));
+            r
+        }
+    })
+    .await;
+    let mut rules = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tempfile");
+    rules.write_all(RULES.as_bytes()).expect("write");
+    let gw = common::gateway(&format!(
+        "policy: {{ rules: {:?} }}\nescalation: {{ {escalation} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: api, path_prefix: /api, upstream: u, protocol: http, boundary: tool_to_api }}\n",
+        rules.path(),
+        up.url()
+    ))
+    .await;
+    Setup {
+        gw,
+        hits,
+        _up: up,
+        _rules: rules,
+    }
+}
+
+fn call(id: &str, tool: &str, args: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{args}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn denied_call_gets_jsonrpc_error_and_is_never_forwarded() {
+    let s = setup("").await;
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call(r#""c-7""#, "shell_exec", r#"{"cmd":"id"}"#),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "denials are HTTP 200 so MCP clients see one failed call"
+    );
+    let v = r.json();
+    assert_eq!(v["id"], "c-7");
+    assert_eq!(v["error"]["code"], -32030);
+    assert_eq!(v["error"]["message"], "denied by policy: shell_forbidden");
+    let data = &v["error"]["data"];
+    assert_eq!(data["decision"], "deny");
+    assert_eq!(data["reason"], "shell_forbidden");
+    assert_eq!(data["rules"], serde_json::json!(["no-shell"]));
+    assert_eq!(data["decision_id"].as_str().map(str::len), Some(32));
+    assert_eq!(data["policy_version"].as_str().map(str::len), Some(16));
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+
+    // The next, allowed call goes through.
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call("8", "echo", r#"{"text":"hi"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["result"].is_object());
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+
+    let m = common::metrics(&s.gw).await;
+    assert_eq!(
+        metric_value(
+            &m,
+            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="deny",mode="enforce",reason="shell_forbidden",route="tools"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="allow",mode="enforce",reason="default",route="tools"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(
+        m.contains("sec0_gateway_policy_eval_seconds_count 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("sec0_gateway_policy_version_info{version="),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn tool_name_tricks_do_not_slip_past_tool_rules() {
+    let s = setup("").await;
+    // A non-string name could never match a tool rule: refused as invalid.
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["shell_exec"]}}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["error"]["data"]["reason"], "invalid_request");
+    // Escaped characters in the name are decoded before matching.
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"\u0073hell_exec"}}"#,
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32030);
+    // A method name with escapes is the same method.
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools\/call","params":{"name":"shell_x"}}"#,
+    )
+    .await;
+    assert_eq!(r.json()["error"]["code"], -32030);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn denied_notification_is_dropped_with_202() {
+    let s = setup("").await;
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.body.is_empty());
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn observe_rules_let_the_call_through_and_record_it() {
+    let s = setup("").await;
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call("1", "read_file", r#"{"path":"/etc/passwd"}"#),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["result"].is_object());
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+    let m = common::metrics(&s.gw).await;
+    assert_eq!(
+        metric_value(
+            &m,
+            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="deny",mode="observe",reason="reads_under_review",route="tools"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn batch_with_a_denied_element_is_answered_in_order_and_not_forwarded() {
+    let s = setup("").await;
+    let body = format!(
+        "[{},{},{}]",
+        call("1", "echo", "{}"),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        call(r#""two""#, "shell_rm", "{}")
+    );
+    let r = post_json(s.gw.proxy_addr, "/mcp", &body).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    let items = v.as_array().expect("batch answer");
+    assert_eq!(
+        items.len(),
+        2,
+        "one answer per request, none for the notification: {v}"
+    );
+    assert_eq!(items[0]["id"], 1);
+    assert_eq!(items[0]["error"]["data"]["reason"], "batch_withheld");
+    assert_eq!(items[1]["id"], "two");
+    assert_eq!(items[1]["error"]["code"], -32030);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+    // A batch where everything is allowed is forwarded as is.
+    let ok = format!("[{},{}]", call("1", "echo", "{}"), call("2", "echo", "{}"));
+    assert_eq!(
+        post_json(s.gw.proxy_addr, "/mcp", &ok).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn escalation_is_held_then_denied_by_default() {
+    let s = setup("hold_timeout: 200ms").await;
+    let started = Instant::now();
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call("5", "pay", r#"{"amount":5000}"#),
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "held for the hold timeout"
+    );
+    let v = r.json();
+    assert_eq!(v["id"], 5);
+    assert_eq!(v["error"]["code"], -32031);
+    assert_eq!(v["error"]["data"]["decision"], "escalate");
+    assert_eq!(v["error"]["data"]["on_timeout"], "deny");
+    assert_eq!(v["error"]["data"]["reason"], "large_payment");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+    // Small payments are not escalated.
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call("6", "pay", r#"{"amount":5}"#),
+    )
+    .await;
+    assert!(r.json()["result"].is_object());
+}
+
+#[tokio::test]
+async fn escalation_on_timeout_allow_forwards() {
+    let s = setup("on_timeout: allow").await;
+    let r = post_json(
+        s.gw.proxy_addr,
+        "/mcp",
+        &call("5", "pay", r#"{"amount":5000}"#),
+    )
+    .await;
+    assert!(r.json()["result"].is_object());
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn http_routes_get_403_with_the_same_fields() {
+    let s = setup("").await;
+    let r = send(s.gw.proxy_addr, Method::DELETE, "/api/users/7", &[], None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let e = &r.json()["error"];
+    assert_eq!(e["status"], 403);
+    assert_eq!(e["decision"], "deny");
+    assert_eq!(e["reason"], "no_deletes");
+    assert_eq!(e["rules"], serde_json::json!(["no-delete-api"]));
+    assert!(e["decision_id"].is_string());
+    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        send(s.gw.proxy_addr, Method::GET, "/api/users/7", &[], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn check_reports_rule_errors_with_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("10-bad.yaml");
+    std::fs::write(&rules, "version: 1\nrules:\n  - id: x\n    when: { tool: \"[oops\" }\n    decision: deny\n    reason: r\n").expect("write");
+    let cfg = conf.path().join("gw.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:1\nadmin: {{ listen: 127.0.0.1:2 }}\npolicy: {{ rules: {:?} }}\nupstreams: {{ u: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            dir.path()
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}:3:5: rule \"x\": when.tool:", rules.display())),
+        "{err}"
+    );
+    std::fs::write(&rules, RULES).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (5 rules from 1 files"));
+}
