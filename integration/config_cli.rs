@@ -135,3 +135,24 @@ fn run_reports_a_port_in_use() {
             .contains(&format!("cannot listen on 127.0.0.1:{port}"))
     );
 }
+
+#[test]
+fn demo_walks_through_allowed_denied_and_observed_calls() {
+    let out = bin().arg("demo").output().expect("run demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("result: hello through the gateway"), "{text}");
+    assert!(
+        text.contains("error -32030 \"denied by policy: external_recipient\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("decision=\"deny\",mode=\"observe\",reason=\"contact_list_read\""),
+        "{text}"
+    );
+    assert!(text.contains("reason\":\"no_route\""), "{text}");
+}

@@ -50,16 +50,21 @@ pub async fn run(keep_running: bool) -> ExitCode {
 
 async fn walkthrough(keep_running: bool) -> Result<(), BoxError> {
     let tools = SampleServer::start().await?;
+    let rules_dir = std::env::temp_dir().join(format!("sec0-gateway-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&rules_dir)?;
+    let rules_path = rules_dir.join("demo-rules.yaml");
+    std::fs::write(&rules_path, DEMO_RULES)?;
     let yaml = format!(
         r#"
 listen: 127.0.0.1:0
 admin: {{ listen: 127.0.0.1:0 }}
+policy: {{ rules: {:?} }}
 upstreams:
   sample-tools: {{ url: "http://{}" }}
 routes:
   - {{ name: tools-mcp, path_prefix: /mcp, upstream: sample-tools, protocol: mcp, boundary: agent_to_tool }}
 "#,
-        tools.addr
+        rules_path, tools.addr
     );
     let cfg = load_from_str(&yaml, "<demo>", Some(HashMap::new()))?;
     let gateway = Gateway::start(cfg).await?;
@@ -79,8 +84,30 @@ routes:
         crate::cli::shutdown_signal().await;
     }
     demo.gateway.shutdown().await;
+    let _ = std::fs::remove_dir_all(&rules_dir);
     Ok(())
 }
+
+/// The rules the demo runs with (printed in the walkthrough).
+const DEMO_RULES: &str = r#"version: 1
+default_decision: allow
+rules:
+  - id: mail-stays-inside
+    description: agents may e-mail colleagues, nobody else
+    when: { method: tools/call, tool: send_email }
+    unless:
+      args: [ { path: "$.to", matches: "@example\\.com$" } ]
+    decision: deny
+    reason: external_recipient
+  - id: watch-contact-reads
+    description: new rule, observed before it is enforced
+    mode: observe
+    when:
+      tool: read_file
+      args: [ { path: "$.path", equals: "/docs/contacts.txt" } ]
+    decision: deny
+    reason: contact_list_read
+"#;
 
 impl Demo {
     fn gw(&self) -> String {
@@ -102,7 +129,12 @@ impl Demo {
             self.gateway.admin_addr
         );
         println!("  The sample server, like the official MCP SDKs, refuses a foreign Host (421);");
-        println!("  the gateway sends the upstream's own authority, so calls get through.\n");
+        println!("  the gateway sends the upstream's own authority, so calls get through.");
+        println!("  Rules in force:");
+        for line in DEMO_RULES.lines() {
+            println!("    | {line}");
+        }
+        println!();
     }
 
     async fn session_walk(&mut self) -> Result<(), BoxError> {
@@ -158,6 +190,42 @@ impl Demo {
         let (_, v) = self.call("tools/call send_email", mail).await?;
         println!("      result: {}", first_text(&v));
 
+        let leak = json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
+            "params":{"name":"send_email","arguments":{"to":"rival@competitor.test","subject":"Q3","body":"numbers attached"}}});
+        let (_, v) = self
+            .call(
+                "tools/call send_email to outside (rule mail-stays-inside)",
+                leak,
+            )
+            .await?;
+        println!(
+            "      the agent sees: error {} \"{}\"",
+            v.pointer("/error/code").unwrap_or(&Value::Null),
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        );
+        println!(
+            "                      data {}",
+            v.pointer("/error/data")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        );
+        println!(
+            "      (HTTP 200 with a JSON-RPC error: the session stays usable; the upstream never saw the call)"
+        );
+
+        let contacts = json!({"jsonrpc":"2.0","id":6,"method":"tools/call",
+            "params":{"name":"read_file","arguments":{"path":"/docs/contacts.txt"}}});
+        self.call_sse(
+            "tools/call read_file contacts (observe-mode rule)",
+            contacts,
+        )
+        .await?;
+        println!(
+            "      (allowed: rule watch-contact-reads only records that it would have denied this)"
+        );
+
         self.plain(
             "GET /mcp (server stream; this server has none)",
             Method::GET,
@@ -199,8 +267,11 @@ impl Demo {
         println!("      agent → gateway        {line}");
     }
 
-    fn show_upstream_view(&self) {
-        for s in self.tools.take_seen() {
+    /// Print what the sample server received; `false` when it received nothing.
+    fn show_upstream_view(&self) -> bool {
+        let seen = self.tools.take_seen();
+        let any = !seen.is_empty();
+        for s in seen {
             println!(
                 "      gateway → sample-tools {}  (Host: {}, X-Forwarded-For: {}{})",
                 s.what,
@@ -214,6 +285,7 @@ impl Demo {
                     .unwrap_or_default()
             );
         }
+        any
     }
 
     async fn call(
@@ -228,9 +300,14 @@ impl Demo {
         let resp = self.client.request(req).await?;
         let (parts, b) = resp.into_parts();
         let bytes = b.collect().await?.to_bytes();
-        self.show_upstream_view();
+        let upstream_saw_it = self.show_upstream_view();
         println!(
-            "      sample-tools → agent   {} {}  {:.1} ms",
+            "      {} → agent   {} {}  {:.1} ms",
+            if upstream_saw_it {
+                "sample-tools"
+            } else {
+                "gateway     "
+            },
             parts.status,
             content_type(&parts.headers),
             started.elapsed().as_secs_f64() * 1000.0
@@ -323,10 +400,10 @@ impl Demo {
         let resp = self.client.request(req).await?;
         let text =
             String::from_utf8_lossy(&resp.into_body().collect().await?.to_bytes()).into_owned();
-        for line in text
-            .lines()
-            .filter(|l| l.starts_with("sec0_gateway_requests_total"))
-        {
+        for line in text.lines().filter(|l| {
+            l.starts_with("sec0_gateway_requests_total")
+                || l.starts_with("sec0_gateway_decisions_total")
+        }) {
             println!("           {line}");
         }
         println!(
@@ -336,7 +413,10 @@ impl Demo {
             "  audit    not implemented yet: decision records arrive with the audit trail (issue #5)"
         );
         println!(
-            "  policy   not implemented yet: allow/deny/redact/escalate arrive with the rules engine (issue #3)"
+            "  policy   the rules above (README.md, \"Writing rules\"; more in rules/examples/)"
+        );
+        println!(
+            "           not yet: filtering of tools/list, hot reload, redaction (redact decisions forward unchanged)"
         );
         Ok(())
     }

@@ -138,17 +138,9 @@ impl ArgTest {
     }
 }
 
-/// A compiled rule.
+/// A compiled `when` (or `unless`) block: all conditions must hold.
 #[derive(Debug)]
-pub struct CompiledRule {
-    /// Rule id.
-    pub id: String,
-    /// Its decision.
-    pub decision: DecisionKind,
-    /// Its reason code.
-    pub reason: String,
-    /// Effective mode (rule, else file, else policy).
-    pub mode: Mode,
+pub struct Conditions {
     boundary: Option<Patterns>,
     route: Option<Patterns>,
     upstream: Option<Patterns>,
@@ -159,61 +151,48 @@ pub struct CompiledRule {
     caller: Option<Patterns>,
     headers: Vec<(http::HeaderName, Patterns)>,
     args: Vec<ArgTest>,
-    /// Exact tool names when every `tool` pattern is a literal (for the index).
-    pub exact_tools: Option<Vec<String>>,
 }
 
-fn opt(p: &Option<OneOrMany<String>>, key: &str) -> Result<Option<Patterns>, String> {
+fn opt(p: &Option<OneOrMany<String>>, prefix: &str, key: &str) -> Result<Option<Patterns>, String> {
     p.as_ref()
         .map(Patterns::compile)
         .transpose()
-        .map_err(|e| format!("when.{key}: {e}"))
+        .map_err(|e| format!("{prefix}.{key}: {e}"))
 }
 
-impl CompiledRule {
-    /// Compile `rule`; `mode` is the file's (or policy's) mode when the rule sets none.
-    pub fn compile(rule: &Rule, mode: Mode) -> Result<Self, String> {
-        let w: &When = &rule.when;
+impl Conditions {
+    /// Compile a block; `prefix` (`when`/`unless`) names it in errors.
+    pub fn compile(w: &When, prefix: &str) -> Result<Self, String> {
         let mut headers = Vec::new();
         for (name, glob) in &w.headers {
             let n = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("when.headers: {name:?} is not a header name"))?;
+                .map_err(|_| format!("{prefix}.headers: {name:?} is not a header name"))?;
             let p = Patterns::compile(&OneOrMany::One(glob.clone()))
-                .map_err(|e| format!("when.headers.{name}: {e}"))?;
+                .map_err(|e| format!("{prefix}.headers.{name}: {e}"))?;
             headers.push((n, p));
         }
         let args = w
             .args
             .iter()
             .enumerate()
-            .map(|(i, c)| ArgTest::compile(c).map_err(|e| format!("when.args[{i}]: {e}")))
+            .map(|(i, c)| ArgTest::compile(c).map_err(|e| format!("{prefix}.args[{i}]: {e}")))
             .collect::<Result<_, _>>()?;
-        let exact_tools = w
-            .tool
-            .as_ref()
-            .map(OneOrMany::to_vec)
-            .filter(|v| v.iter().all(|p| is_literal(p)));
         Ok(Self {
-            id: rule.id.clone(),
-            decision: rule.decision,
-            reason: rule.reason.clone(),
-            mode: rule.mode.unwrap_or(mode),
-            boundary: opt(&w.boundary, "boundary")?,
-            route: opt(&w.route, "route")?,
-            upstream: opt(&w.upstream, "upstream")?,
-            protocol: opt(&w.protocol, "protocol")?,
-            method: opt(&w.method, "method")?,
-            tool: opt(&w.tool, "tool")?,
-            resource: opt(&w.resource, "resource")?,
-            caller: opt(&w.caller, "caller")?,
+            boundary: opt(&w.boundary, prefix, "boundary")?,
+            route: opt(&w.route, prefix, "route")?,
+            upstream: opt(&w.upstream, prefix, "upstream")?,
+            protocol: opt(&w.protocol, prefix, "protocol")?,
+            method: opt(&w.method, prefix, "method")?,
+            tool: opt(&w.tool, prefix, "tool")?,
+            resource: opt(&w.resource, prefix, "resource")?,
+            caller: opt(&w.caller, prefix, "caller")?,
             headers,
             args,
-            exact_tools,
         })
     }
 
     /// Whether every condition holds for `facts`.
-    pub fn matches(&self, f: &CallFacts<'_>) -> bool {
+    pub fn hold(&self, f: &CallFacts<'_>) -> bool {
         let check = |p: &Option<Patterns>, v: Option<&str>| p.as_ref().is_none_or(|p| p.matches(v));
         check(&self.boundary, Some(f.boundary.as_str()))
             && check(&self.route, Some(f.route))
@@ -230,6 +209,53 @@ impl CompiledRule {
                     .any(|v| v.to_str().is_ok_and(|s| p.matches(Some(s))))
             })
             && self.args.iter().all(|t| t.holds(f.args))
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct CompiledRule {
+    /// Rule id.
+    pub id: String,
+    /// Its decision.
+    pub decision: DecisionKind,
+    /// Its reason code.
+    pub reason: String,
+    /// Effective mode (rule, else file, else policy).
+    pub mode: Mode,
+    when: Conditions,
+    unless: Option<Conditions>,
+    /// Exact tool names when every `when.tool` pattern is a literal (for the index).
+    pub exact_tools: Option<Vec<String>>,
+}
+
+impl CompiledRule {
+    /// Compile `rule`; `mode` is the file's (or policy's) mode when the rule sets none.
+    pub fn compile(rule: &Rule, mode: Mode) -> Result<Self, String> {
+        let exact_tools = rule
+            .when
+            .tool
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .filter(|v| v.iter().all(|p| is_literal(p)));
+        Ok(Self {
+            id: rule.id.clone(),
+            decision: rule.decision,
+            reason: rule.reason.clone(),
+            mode: rule.mode.unwrap_or(mode),
+            when: Conditions::compile(&rule.when, "when")?,
+            unless: rule
+                .unless
+                .as_ref()
+                .map(|u| Conditions::compile(u, "unless"))
+                .transpose()?,
+            exact_tools,
+        })
+    }
+
+    /// Whether the rule applies: `when` holds and `unless` (if any) does not.
+    pub fn matches(&self, f: &CallFacts<'_>) -> bool {
+        self.when.hold(f) && !self.unless.as_ref().is_some_and(|u| u.hold(f))
     }
 }
 

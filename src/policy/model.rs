@@ -46,6 +46,9 @@ pub struct Rule {
     /// Conditions; all must hold.
     #[serde(default)]
     pub when: When,
+    /// Exceptions (same keys as `when`): the rule does not apply when these all hold.
+    #[serde(default)]
+    pub unless: Option<When>,
     /// What to do when the rule matches.
     pub decision: DecisionKind,
     /// Stable machine-readable reason code sent to clients and recorded.

@@ -311,3 +311,30 @@ fn redact_loads_with_a_warning() {
     assert_eq!(p.warnings.len(), 1);
     assert!(p.warnings[0].contains("forwarded unchanged"));
 }
+
+#[test]
+fn unless_makes_exceptions() {
+    let p = policy(
+        "version: 1\nrules:\n  - id: egress-allowlist\n    when: { protocol: mcp }\n    unless: { headers: { host: \"*.example.com\" } }\n    decision: deny\n    reason: unknown_host\n",
+    );
+    let mut h = HeaderMap::new();
+    assert_eq!(
+        p.decide(&facts(&h, Some("x"), None)).decision,
+        DecisionKind::Deny,
+        "no host header: not excepted"
+    );
+    h.insert("host", HeaderValue::from_static("api.example.com"));
+    assert_eq!(
+        p.decide(&facts(&h, Some("x"), None)).decision,
+        DecisionKind::Allow
+    );
+    h.insert("host", HeaderValue::from_static("evil.test"));
+    assert_eq!(
+        p.decide(&facts(&h, Some("x"), None)).decision,
+        DecisionKind::Deny
+    );
+    let err = load("version: 1\nrules:\n  - id: u\n    unless: { tool: \"[\" }\n    decision: deny\n    reason: r\n", Mode::Enforce)
+        .expect_err("bad glob in unless")
+        .to_string();
+    assert!(err.contains("rule \"u\": unless.tool:"), "{err}");
+}

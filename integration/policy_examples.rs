@@ -1,0 +1,181 @@
+//! The rules shipped in `rules/` and `rules/examples/` load and decide as documented.
+
+use std::path::{Path, PathBuf};
+
+use http::{HeaderMap, HeaderValue};
+use sec0_gateway::config::{Boundary, Protocol};
+use sec0_gateway::policy::{CallFacts, DecisionKind, Mode, Policy};
+use serde_json::{Value, json};
+
+fn load(name: &str) -> Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("rules")
+        .join(name);
+    Policy::load(&path, Mode::Enforce).unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Call<'a> {
+    boundary: Boundary,
+    protocol: Protocol,
+    method: &'a str,
+    tool: Option<&'a str>,
+    resource: Option<&'a str>,
+    headers: HeaderMap,
+    args: Option<Value>,
+}
+
+impl<'a> Call<'a> {
+    fn tool(tool: &'a str, args: Value) -> Self {
+        Call {
+            boundary: Boundary::AgentToTool,
+            protocol: Protocol::Mcp,
+            method: "tools/call",
+            tool: Some(tool),
+            resource: None,
+            headers: HeaderMap::new(),
+            args: Some(args),
+        }
+    }
+
+    fn decide(&self, p: &Policy) -> (DecisionKind, DecisionKind, String) {
+        let d = p.decide(&CallFacts {
+            boundary: self.boundary,
+            route: "r",
+            upstream: "u",
+            protocol: self.protocol,
+            method: Some(self.method),
+            tool: self.tool,
+            resource: self.resource,
+            caller: "anonymous",
+            headers: &self.headers,
+            args: self.args.as_ref(),
+        });
+        (d.decision, d.would_be, d.reason)
+    }
+}
+
+use DecisionKind::{Allow, Deny, Escalate};
+
+#[test]
+fn every_shipped_rules_file_loads() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let baseline = Policy::load(&root, Mode::Enforce).expect("rules/ loads");
+    assert!(!baseline.is_empty());
+    let examples =
+        Policy::load(&root.join("examples"), Mode::Enforce).expect("examples load together");
+    assert!(examples.len() >= 9);
+}
+
+#[test]
+fn destructive_tools() {
+    let p = load("examples/10-deny-destructive-tools.yaml");
+    assert_eq!(Call::tool("shell_exec", json!({})).decide(&p).0, Deny);
+    assert_eq!(Call::tool("delete_repo", json!({})).decide(&p).0, Deny);
+    assert_eq!(
+        Call::tool("run_sql", json!({"query": "drop  TABLE users"}))
+            .decide(&p)
+            .0,
+        Deny
+    );
+    assert_eq!(
+        Call::tool("run_sql", json!({"query": "select * from dropped_tables"}))
+            .decide(&p)
+            .0,
+        Allow
+    );
+    assert_eq!(Call::tool("read_file", json!({})).decide(&p).0, Allow);
+}
+
+#[test]
+fn payments() {
+    let p = load("examples/20-escalate-large-payments.yaml");
+    assert_eq!(
+        Call::tool(
+            "pay",
+            json!({"amount": 50, "beneficiary": {"country": "DE"}})
+        )
+        .decide(&p)
+        .0,
+        Allow
+    );
+    assert_eq!(
+        Call::tool(
+            "pay",
+            json!({"amount": 5000, "beneficiary": {"country": "DE"}})
+        )
+        .decide(&p)
+        .0,
+        Escalate
+    );
+    let (d, _, reason) = Call::tool(
+        "pay",
+        json!({"amount": 50, "beneficiary": {"country": "KP"}}),
+    )
+    .decide(&p);
+    assert_eq!(
+        (d, reason.as_str()),
+        (Escalate, "unusual_beneficiary_country")
+    );
+}
+
+#[test]
+fn tool_restricted_to_one_caller() {
+    let p = load("examples/30-restrict-tool-to-caller.yaml");
+    assert_eq!(
+        Call::tool("issue_refund", json!({})).decide(&p).0,
+        Deny,
+        "anonymous is not billing"
+    );
+    assert_eq!(Call::tool("get_invoice", json!({})).decide(&p).0, Allow);
+}
+
+#[test]
+fn egress_allowlist() {
+    let p = load("examples/40-egress-allowlist.yaml");
+    let egress = |method: &'static str, host: &'static str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static(host));
+        Call {
+            boundary: Boundary::ToolToApi,
+            protocol: Protocol::Http,
+            method,
+            tool: None,
+            resource: None,
+            headers,
+            args: None,
+        }
+    };
+    assert_eq!(
+        egress("GET", "billing.internal.example.com").decide(&p).0,
+        Allow
+    );
+    assert_eq!(egress("POST", "api.stripe.com").decide(&p).0, Allow);
+    assert_eq!(
+        egress("GET", "pastebin.example.net").decide(&p).2,
+        "egress_host_not_allowed"
+    );
+    assert_eq!(
+        egress("DELETE", "api.stripe.com").decide(&p).2,
+        "egress_delete_forbidden"
+    );
+}
+
+#[test]
+fn observe_rollout() {
+    let p = load("examples/50-observe-rollout.yaml");
+    let read = |uri: &'static str| Call {
+        boundary: Boundary::AgentToTool,
+        protocol: Protocol::Mcp,
+        method: "resources/read",
+        tool: None,
+        resource: Some(uri),
+        headers: HeaderMap::new(),
+        args: None,
+    };
+    let (d, would_be, reason) = read("file:///etc/shadow").decide(&p);
+    assert_eq!(
+        (d, would_be, reason.as_str()),
+        (Allow, Deny, "sensitive_resource")
+    );
+    assert_eq!(read("file:///srv/docs/readme.md").decide(&p).1, Allow);
+}
