@@ -75,12 +75,17 @@ async fn start_server(py: &PathBuf, transport: &str) -> (Server, u16) {
 }
 
 async fn run_client(py: &PathBuf, url: &str, transport: &str) -> Value {
+    run_client_with(py, url, transport, &[]).await
+}
+
+async fn run_client_with(py: &PathBuf, url: &str, transport: &str, extra: &[&str]) -> Value {
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new(py)
             .arg(script("client.py"))
             .arg(url)
             .arg(transport)
+            .args(extra)
             .kill_on_drop(true)
             .output(),
     )
@@ -159,4 +164,41 @@ async fn official_python_client_and_server_over_legacy_sse() {
         m.contains("sec0_gateway_requests_total{route=\"messages\",status=\"202\"}"),
         "legacy POSTs answered 202 through the gateway: {m}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_sees_a_denial_as_one_failed_call() {
+    let Some(py) = python() else { return };
+    let (_server, port) = start_server(&py, "streamable-http").await;
+    let mut rules = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tempfile");
+    std::io::Write::write_all(
+        &mut rules,
+        b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n",
+    )
+    .expect("write rules");
+    let gw = common::gateway(&format!(
+        "policy: {{ rules: {:?} }}\nupstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n",
+        rules.path()
+    ))
+    .await;
+    let v = run_client_with(
+        &py,
+        &format!("http://{}/mcp", gw.proxy_addr),
+        "streamable-http",
+        &["denied"],
+    )
+    .await;
+    let refusal = &v["refusal"];
+    assert_eq!(
+        refusal["raised"], true,
+        "the SDK raised McpError for the denied call: {v}"
+    );
+    assert_eq!(refusal["code"], -32030);
+    assert_eq!(refusal["message"], "denied by policy: unlucky_number");
+    assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
+    // The session stayed usable: everything after the denial worked.
+    assert_session(&v);
 }
