@@ -14,7 +14,7 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-64}
 THREADS=${WRK_THREADS:-2}
-UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004
+UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006
 
 for tool in nginx wrk python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "benches/load.sh: $tool not found (apt-get install nginx-light wrk)" >&2; exit 1; }
@@ -72,6 +72,30 @@ routes:
   - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
 YAML
 
+# (4) the same gateway with 100 rules (none matching the benchmark call, so every decision
+#     evaluates the general rules and the tool index and ends in the default).
+python3 - "$RUN/rules.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("version: 1\ndefault_decision: allow\nrules:\n")
+    for i in range(100):
+        if i % 4 == 0:
+            f.write(f"  - {{ id: glob-{i}, when: {{ tool: 'danger_{i}_*' }}, decision: deny, reason: r{i} }}\n")
+        elif i % 4 == 1:
+            f.write(f"  - {{ id: arg-{i}, when: {{ tool: add, args: [ {{ path: '$.a', gt: {1000 + i} }} ] }}, decision: escalate, reason: r{i} }}\n")
+        else:
+            f.write(f"  - {{ id: exact-{i}, when: {{ tool: tool_{i} }}, decision: deny, reason: r{i} }}\n")
+PY
+cat > "$RUN/gateway-rules.yaml" <<YAML
+listen: 127.0.0.1:$GWR
+admin: { listen: 127.0.0.1:$GWR_ADMIN }
+policy: { rules: $PWD/$RUN/rules.yaml }
+upstreams:
+  tools: { url: "http://127.0.0.1:$UP" }
+routes:
+  - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
+YAML
+
 cat > "$RUN/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}'
@@ -84,24 +108,27 @@ cargo build --release --quiet
 cleanup() {
   for p in upstream proxy; do [ -f "$RUN/$p.pid" ] && kill "$(cat "$RUN/$p.pid")" 2>/dev/null || true; done
   [ -n "${GW_PID:-}" ] && kill "$GW_PID" 2>/dev/null || true
+  [ -n "${GWR_PID:-}" ] && kill "$GWR_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 nginx -c "$PWD/$RUN/upstream.conf" -p "$PWD/$RUN" 2>/dev/null
 nginx -c "$PWD/$RUN/proxy.conf" -p "$PWD/$RUN" 2>/dev/null
 ./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway.yaml" 2>"$RUN/logs/gateway.err" &
 GW_PID=$!
-for port in $UP $NGX $GW; do
+./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-rules.yaml" 2>"$RUN/logs/gateway-rules.err" &
+GWR_PID=$!
+for port in $UP $NGX $GW $GWR; do
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
-for port in $UP $NGX $GW; do
+for port in $UP $NGX $GW $GWR; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
-    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call"}' "http://127.0.0.1:$port/mcp")
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}' "http://127.0.0.1:$port/mcp")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
 done
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
 for r in $(seq "$ROUNDS"); do
-  for target in direct:$UP nginx:$NGX gateway:$GW; do
+  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR; do
     name=${target%%:*} port=${target##*:}
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
     echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
@@ -115,7 +142,7 @@ def ms(s):
     v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 res = {}
-for name in ("direct", "nginx", "gateway"):
+for name in ("direct", "nginx", "gateway", "gateway+100rules"):
     rps, p50, p99, errs = [], [], [], 0
     for r in range(1, rounds + 1):
         t = open(f"{run}/{name}.{r}.txt").read()
@@ -126,8 +153,9 @@ for name in ("direct", "nginx", "gateway"):
         errs += int(m.group(1)) if m else 0
     res[name] = (statistics.median(rps), statistics.median(p50), statistics.median(p99), errs)
 n = res["nginx"]
-print("| target | req/s (median) | p50 ms | p99 ms | non-2xx | req/s vs nginx | p99 vs nginx |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+g = res["gateway"]
+print("| target | req/s (median) | p50 ms | p99 ms | non-2xx | req/s vs nginx | p99 vs nginx | req/s vs gateway |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for name, (rps, p50, p99, errs) in res.items():
-    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / n[0]:.2f}x | {p99 / n[2]:.2f}x |")
+    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / n[0]:.2f}x | {p99 / n[2]:.2f}x | {rps / g[0]:.2f}x |")
 PY

@@ -50,7 +50,7 @@ impl<'a> Call<'a> {
             headers: &self.headers,
             args: self.args.as_ref(),
         });
-        (d.decision, d.would_be, d.reason)
+        (d.decision, d.would_be, d.reason.to_string())
     }
 }
 

@@ -11,6 +11,7 @@ pub mod compile;
 pub mod model;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::HeaderMap;
 use serde_json::Value;
@@ -56,13 +57,30 @@ pub struct Decision {
     /// `observe` when observe-mode rules would have decided more severely.
     pub mode: Mode,
     /// The reason code of the deciding rule (`default` when no rule matched).
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Ids of every matching rule.
-    pub rules: Vec<String>,
+    pub rules: Vec<Arc<str>>,
     /// Unique id of this decision.
     pub decision_id: String,
     /// Version of the policy that decided.
-    pub policy_version: String,
+    pub policy_version: Arc<str>,
+}
+
+/// Decision ids: a random per-process prefix and a counter, unique without a system call
+/// per decision (a UUIDv4 would ask the kernel for randomness every time).
+fn next_decision_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let b = uuid::Uuid::new_v4().into_bytes();
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    });
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Why rules could not be loaded. Every variant names the file; parse and rule errors also
@@ -99,7 +117,7 @@ pub struct Policy {
     default: DecisionKind,
     mode: Mode,
     /// Hash of the loaded files (names and contents); `none` for the empty policy.
-    pub version: String,
+    pub version: Arc<str>,
     /// Files loaded, in order.
     pub files: Vec<PathBuf>,
     /// Things that load but deserve a word (e.g. `redact` before the guard exists).
@@ -114,7 +132,7 @@ impl Policy {
             index: RuleIndex::default(),
             default: DecisionKind::Allow,
             mode: Mode::Enforce,
-            version: "none".into(),
+            version: Arc::from("none"),
             files: Vec::new(),
             warnings: Vec::new(),
         }
@@ -244,13 +262,18 @@ impl Policy {
                 rules.push(compiled);
             }
         }
-        let index = RuleIndex::build(&rules);
+        let index = RuleIndex::build(&rules).map_err(|m| PolicyError::Invalid {
+            path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
+            line: 1,
+            column: 1,
+            message: format!("tool patterns could not be combined: {m}"),
+        })?;
         Ok(Self {
             rules,
             index,
             default: default.map_or(DecisionKind::Allow, |(d, _)| d),
             mode,
-            version: hex::encode(&hasher.finalize()[..8]),
+            version: Arc::from(hex::encode(&hasher.finalize()[..8])),
             files: sources.iter().map(|(p, _)| p.clone()).collect(),
             warnings,
         })
@@ -284,8 +307,8 @@ impl Policy {
                 enforced = Some(rule);
             }
         }
-        fn reason_of(r: Option<&CompiledRule>) -> &str {
-            r.map_or("default", |r| r.reason.as_str())
+        fn reason_of(r: Option<&CompiledRule>) -> Arc<str> {
+            r.map_or_else(|| Arc::from("default"), |r| r.reason.clone())
         }
         // What happens: enforced rules only (else the default) ...
         let mut decision = enforced.map_or(self.default, |r| r.decision);
@@ -294,7 +317,7 @@ impl Policy {
         let would_be = any.map_or(self.default, |r| r.decision);
         if self.mode == Mode::Observe {
             decision = DecisionKind::Allow;
-            reason = "observe";
+            reason = Arc::from("observe");
         }
         let mode = if would_be != decision {
             Mode::Observe
@@ -305,15 +328,14 @@ impl Policy {
             reason_of(any)
         } else {
             reason
-        }
-        .to_string();
+        };
         Decision {
             decision,
             would_be,
             mode,
             reason,
             rules: ids,
-            decision_id: uuid::Uuid::new_v4().simple().to_string(),
+            decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }
     }

@@ -85,14 +85,14 @@ fn most_severe_match_wins_and_default_applies() {
     let h = HeaderMap::new();
     let d = p.decide(&facts(&h, Some("shell_exec"), None));
     assert_eq!(d.decision, DecisionKind::Deny);
-    assert_eq!(d.reason, "shell_forbidden");
-    assert_eq!(d.rules, vec!["no-shell"]);
+    assert_eq!(&*d.reason, "shell_forbidden");
+    assert_eq!(
+        d.rules.iter().map(|r| &**r).collect::<Vec<_>>(),
+        vec!["no-shell"]
+    );
     assert_eq!(d.mode, Mode::Enforce);
     let d = p.decide(&facts(&h, Some("echo"), None));
-    assert_eq!(
-        (d.decision, d.reason.as_str()),
-        (DecisionKind::Allow, "default")
-    );
+    assert_eq!((d.decision, &*d.reason), (DecisionKind::Allow, "default"));
     assert!(d.rules.is_empty());
     assert_eq!(d.policy_version, p.version);
     assert_eq!(d.decision_id.len(), 32);
@@ -142,8 +142,11 @@ fn observe_rules_record_without_enforcing() {
     assert_eq!(d.decision, DecisionKind::Allow);
     assert_eq!(d.would_be, DecisionKind::Deny);
     assert_eq!(d.mode, Mode::Observe);
-    assert_eq!(d.reason, "reads_under_review");
-    assert_eq!(d.rules, vec!["observe-reads"]);
+    assert_eq!(&*d.reason, "reads_under_review");
+    assert_eq!(
+        d.rules.iter().map(|r| &**r).collect::<Vec<_>>(),
+        vec!["observe-reads"]
+    );
 }
 
 #[test]
@@ -198,10 +201,7 @@ fn default_deny_and_lists_are_any_of() {
         DecisionKind::Allow
     );
     let d = p.decide(&facts(&h, Some("write_file"), None));
-    assert_eq!(
-        (d.decision, d.reason.as_str()),
-        (DecisionKind::Deny, "default")
-    );
+    assert_eq!((d.decision, &*d.reason), (DecisionKind::Deny, "default"));
     assert_eq!(
         p.decide(&facts(&h, None, None)).decision,
         DecisionKind::Deny
