@@ -1,0 +1,80 @@
+//! Criterion: cost of one `tools/call` decision as the rule count grows (10 … 10,000).
+//!
+//! The rules look like a real deployment's: most name exact tools (hash-indexed), some use
+//! tool globs (one regex set), some add argument conditions, and a few apply to every call.
+//! The decided call matches a handful of them. Run: `cargo bench --bench policy`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::HeaderMap;
+use sec0_gateway::config::{Boundary, Protocol};
+use sec0_gateway::policy::{CallFacts, Mode, Policy};
+use serde_json::json;
+
+fn rules(n: usize) -> String {
+    let mut y = String::from("version: 1\ndefault_decision: allow\nrules:\n");
+    for i in 0..n {
+        let line = match i % 10 {
+            // One in ten: a tool glob.
+            0 => format!(
+                "  - {{ id: g{i}, when: {{ tool: 'danger_{i}_*' }}, decision: deny, reason: r{i} }}\n"
+            ),
+            // Two in ten: an exact tool with an argument condition.
+            1 | 2 => format!(
+                "  - {{ id: a{i}, when: {{ tool: tool_{}, args: [ {{ path: '$.amount', gt: {i} }} ] }}, decision: escalate, reason: r{i} }}\n",
+                i % (n / 4).max(1)
+            ),
+            // Six in ten: exact tools, several methods.
+            3..=8 => format!(
+                "  - {{ id: e{i}, when: {{ method: tools/call, tool: tool_{} }}, decision: deny, reason: r{i} }}\n",
+                i % (n / 4).max(1)
+            ),
+            // One in ten (at most 10): applies to every call on a route.
+            _ if i < 100 => format!(
+                "  - {{ id: r{i}, when: {{ route: 'route-{i}' }}, decision: deny, reason: r{i} }}\n"
+            ),
+            _ => format!(
+                "  - {{ id: x{i}, when: {{ tool: other_{i} }}, decision: deny, reason: r{i} }}\n"
+            ),
+        };
+        y.push_str(&line);
+    }
+    y
+}
+
+fn bench(c: &mut Criterion) {
+    let headers = HeaderMap::new();
+    let args = json!({"amount": 50, "currency": "EUR", "to": "acct-7"});
+    let mut group = c.benchmark_group("decide_tools_call");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let policy =
+            Policy::from_sources(&[(PathBuf::from("bench.yaml"), rules(n))], Mode::Enforce)
+                .expect("rules compile");
+        let facts = CallFacts {
+            boundary: Boundary::AgentToTool,
+            route: "tools",
+            upstream: "fs",
+            protocol: Protocol::Mcp,
+            method: Some("tools/call"),
+            tool: Some("tool_1"),
+            resource: None,
+            caller: "anonymous",
+            headers: &headers,
+            args: Some(&args),
+        };
+        // The call must be decided by real rules, not fall through.
+        assert!(
+            !policy.decide(&facts).rules.is_empty(),
+            "{n} rules: the benchmark call matches some"
+        );
+        group.bench_with_input(BenchmarkId::from_parameter(n), &facts, |b, f| {
+            b.iter(|| black_box(policy.decide(black_box(f))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
