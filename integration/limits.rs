@@ -10,24 +10,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Upstream, channel_body, gateway, within};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use hyper::body::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn counting_upstream() -> (Upstream, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let up = Upstream::start(move |req| {
-        let h = h.clone();
-        async move {
-            h.fetch_add(1, Ordering::SeqCst);
-            let _ = req.into_body().collect().await;
-            Response::new(common::full("ok"))
-        }
-    })
-    .await;
-    (up, hits)
+    Upstream::counting(|_| Response::new(common::full("ok"))).await
 }
 
 fn config(up: &Upstream, limits: &str) -> String {

@@ -9,26 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Upstream, gateway, send};
 use http::{Method, Response, StatusCode};
-use http_body_util::BodyExt;
 
 async fn counting_echo() -> (Upstream, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let up = Upstream::start(move |req| {
-        let h = h.clone();
-        async move {
-            h.fetch_add(1, Ordering::SeqCst);
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            Response::new(common::full(body))
-        }
-    })
-    .await;
-    (up, hits)
+    Upstream::counting(|body| Response::new(common::full(body))).await
 }
 
 async fn setup() -> (Upstream, Arc<AtomicUsize>, sec0_gateway::RunningGateway) {

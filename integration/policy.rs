@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Upstream, metric_value, post_json, send};
+use common::{Upstream, post_json, send};
 use http::{Method, Response, StatusCode};
-use http_body_util::BodyExt;
 
 const RULES: &str = r#"
 version: 1
@@ -52,26 +51,14 @@ struct Setup {
 }
 
 async fn setup(escalation: &str) -> Setup {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let up = Upstream::start(move |req| {
-        let h = h.clone();
-        async move {
-            h.fetch_add(1, Ordering::SeqCst);
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let mut r = Response::new(common::full(format!(
-                r#"{{"jsonrpc":"2.0","id":1,"result":{{"echo":{}}}}}"#,
-                body.len()
-            )));
-            r.headers_mut()
-                .insert("content-type", "application/json".parse().expect("hv"));
-            r
-        }
+    let (up, hits) = Upstream::counting(|body| {
+        let mut r = Response::new(common::full(format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"echo":{}}}}}"#,
+            body.len()
+        )));
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().expect("hv"));
+        r
     })
     .await;
     let mut rules = tempfile::Builder::new()
@@ -138,18 +125,19 @@ async fn denied_call_gets_jsonrpc_error_and_is_never_forwarded() {
 
     let m = common::metrics(&s.gw).await;
     assert_eq!(
-        metric_value(
+        common::decisions(
             &m,
-            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="deny",mode="enforce",reason="shell_forbidden",route="tools"}"#
+            "agent_to_tool",
+            "deny",
+            "enforce",
+            "shell_forbidden",
+            "tools"
         ),
         Some(1.0),
         "{m}"
     );
     assert_eq!(
-        metric_value(
-            &m,
-            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="allow",mode="enforce",reason="default",route="tools"}"#
-        ),
+        common::decisions(&m, "agent_to_tool", "allow", "enforce", "default", "tools"),
         Some(1.0),
         "{m}"
     );
@@ -222,9 +210,13 @@ async fn observe_rules_let_the_call_through_and_record_it() {
     assert_eq!(s.hits.load(Ordering::SeqCst), 1);
     let m = common::metrics(&s.gw).await;
     assert_eq!(
-        metric_value(
+        common::decisions(
             &m,
-            r#"sec0_gateway_decisions_total{boundary="agent_to_tool",decision="deny",mode="observe",reason="reads_under_review",route="tools"}"#
+            "agent_to_tool",
+            "deny",
+            "observe",
+            "reads_under_review",
+            "tools"
         ),
         Some(1.0),
         "{m}"

@@ -84,6 +84,32 @@ impl Upstream {
         }
     }
 
+    /// An upstream that counts the requests reaching it (the count is returned) and answers
+    /// each with `respond(body)` after reading the whole body.
+    pub async fn counting<F>(respond: F) -> (Self, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+    where
+        F: Fn(Bytes) -> Response<ProxyBody> + Clone + Send + Sync + 'static,
+    {
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        let up = Self::start(move |req| {
+            let h = h.clone();
+            let respond = respond.clone();
+            async move {
+                h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                respond(body)
+            }
+        })
+        .await;
+        (up, hits)
+    }
+
     /// An upstream that answers every request with a JSON description of what it received
     /// (`tag`, method, path, query, headers, body).
     pub async fn echo(tag: &'static str) -> Self {
@@ -232,6 +258,23 @@ pub fn closed_port() -> u16 {
 pub async fn metrics(gw: &RunningGateway) -> String {
     let a = send(gw.admin_addr, Method::GET, "/metrics", &[], None).await;
     String::from_utf8_lossy(&a.body).into_owned()
+}
+
+/// The count of `sec0_gateway_decisions_total` for one label set on route `route`.
+pub fn decisions(
+    text: &str,
+    boundary: &str,
+    decision: &str,
+    mode: &str,
+    reason: &str,
+    route: &str,
+) -> Option<f64> {
+    metric_value(
+        text,
+        &format!(
+            "sec0_gateway_decisions_total{{boundary=\"{boundary}\",decision=\"{decision}\",mode=\"{mode}\",reason=\"{reason}\",route=\"{route}\"}}"
+        ),
+    )
 }
 
 /// The value of a metric line that starts with `prefix` (labels included), if present.
