@@ -155,7 +155,7 @@ fn run(path: &std::path::Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let signal = shutdown_signal().await;
+        let signal = serve_until_shutdown(&gw).await;
         tracing::info!(signal, "shutting down");
         gw.shutdown().await;
         ExitCode::SUCCESS
@@ -173,6 +173,30 @@ fn with_runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serve until SIGTERM or SIGINT, reloading the rules on every SIGHUP.
+async fn serve_until_shutdown(gw: &crate::RunningGateway) -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    s = &mut shutdown => return s,
+                    _ = hup.recv() => {
+                        tracing::info!("SIGHUP: reloading the rules");
+                        if gw.reload_policy().is_none() {
+                            tracing::warn!("SIGHUP: no policy is configured; nothing to reload");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    shutdown_signal().await
 }
 
 /// Wait for SIGTERM or SIGINT; returns the signal's name.

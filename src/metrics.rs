@@ -38,6 +38,8 @@ pub struct Metrics {
     pub policy_eval: Histogram,
     /// The loaded policy's version (value 1 for the current one).
     pub policy_version: prometheus::IntGaugeVec,
+    /// Policy reloads by result (`ok`, `error`).
+    pub policy_reloads: IntCounterVec,
 }
 
 /// `requests_total` counters of one route, one per HTTP status, each resolved on first use
@@ -177,6 +179,11 @@ impl Metrics {
             &["version"],
         ));
         must(registry.register(Box::new(policy_version.clone())));
+        let policy_reloads = counter_vec(
+            "sec0_gateway_policy_reload_total",
+            "Policy reloads by result (ok, error); after an error the previous policy keeps serving.",
+            &["result"],
+        );
         let build = must(IntCounterVec::new(
             Opts::new("sec0_gateway_build_info", "Build information; always 1."),
             &["version"],
@@ -197,6 +204,7 @@ impl Metrics {
             decisions,
             policy_eval,
             policy_version,
+            policy_reloads,
         }
     }
 

@@ -54,6 +54,14 @@ pub struct PolicyConfig {
     /// `observe`: record what every rule would decide, let all calls through.
     #[serde(default)]
     pub mode: crate::policy::Mode,
+    /// How often the rules files are checked for changes (`0s`: only on SIGHUP or
+    /// `POST /v1/reload`).
+    #[serde(default = "default_reload_interval", with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+fn default_reload_interval() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Escalated calls. No reviewer can answer yet (the review flow is its own piece of work),

@@ -9,6 +9,7 @@
 
 pub mod compile;
 pub mod model;
+pub mod reload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +65,51 @@ pub struct Decision {
     pub decision_id: String,
     /// Version of the policy that decided.
     pub policy_version: Arc<str>,
+}
+
+/// The files a rules path stands for, with their text: the file itself, or a directory's
+/// `*.yaml`/`*.yml` files in name order (not recursing).
+pub fn read_sources(path: &Path) -> Result<Vec<(PathBuf, String)>, PolicyError> {
+    let read_err = |p: &Path, source| PolicyError::Read {
+        path: p.to_path_buf(),
+        source,
+    };
+    let files = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| read_err(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .into_iter()
+        .map(|f| {
+            std::fs::read_to_string(&f)
+                .map(|t| (f.clone(), t))
+                .map_err(|e| read_err(&f, e))
+        })
+        .collect()
+}
+
+/// The policy version of some sources: the first 8 bytes of the SHA-256 over file names and
+/// contents, in hex. Equal sources give equal versions on every replica.
+pub fn version_of(sources: &[(PathBuf, String)]) -> String {
+    let mut hasher = Sha256::new();
+    for (path, text) in sources {
+        hasher.update(
+            path.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..8])
 }
 
 /// Decision ids: a random per-process prefix and a counter, unique without a system call
@@ -141,29 +187,7 @@ impl Policy {
     /// Load `path` (a `.yaml` file, or a directory whose `*.yaml`/`*.yml` files are loaded in
     /// name order, not recursing). `mode` is the policy-wide mode.
     pub fn load(path: &Path, mode: Mode) -> Result<Self, PolicyError> {
-        let read_err = |p: &Path, source| PolicyError::Read {
-            path: p.to_path_buf(),
-            source,
-        };
-        let files = if path.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| read_err(path, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect();
-            v.sort();
-            v
-        } else {
-            vec![path.to_path_buf()]
-        };
-        let mut sources = Vec::with_capacity(files.len());
-        for f in &files {
-            sources.push((
-                f.clone(),
-                std::fs::read_to_string(f).map_err(|e| read_err(f, e))?,
-            ));
-        }
-        Self::from_sources(&sources, mode)
+        Self::from_sources(&read_sources(path)?, mode)
     }
 
     /// Compile rules from `(file name, YAML text)` pairs.
@@ -273,7 +297,7 @@ impl Policy {
             index,
             default: default.map_or(DecisionKind::Allow, |(d, _)| d),
             mode,
-            version: Arc::from(hex::encode(&hasher.finalize()[..8])),
+            version: Arc::from(version_of(sources)),
             files: sources.iter().map(|(p, _)| p.clone()).collect(),
             warnings,
         })

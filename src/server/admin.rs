@@ -31,6 +31,8 @@ pub struct AdminState {
     pub metrics: Metrics,
     /// Required bearer token, if any.
     pub token: Option<String>,
+    /// Reloads the rules (`POST /v1/reload`); `None` without a policy.
+    pub reloader: Option<Arc<crate::policy::reload::Reloader>>,
 }
 
 impl AdminState {
@@ -61,6 +63,7 @@ impl AdminState {
                 );
                 resp
             }
+            (&Method::POST, "/v1/reload") => self.reload().await,
             (&Method::GET, "/metrics") => {
                 let mut resp = text(StatusCode::OK, &self.metrics.render());
                 resp.headers_mut().insert(
@@ -74,6 +77,37 @@ impl AdminState {
                 br#"{"error":{"status":404,"reason":"not_found","message":"no such admin endpoint"}}"#.to_vec(),
             ),
         }
+    }
+
+    async fn reload(&self) -> Response<ProxyBody> {
+        let Some(r) = self.reloader.clone() else {
+            return json_response(
+                StatusCode::CONFLICT,
+                br#"{"result":"error","error":"no policy is configured"}"#.to_vec(),
+            );
+        };
+        let outcome = tokio::task::spawn_blocking(move || r.reload()).await;
+        let (status, body) = match outcome {
+            Ok(Ok(done)) => (
+                StatusCode::OK,
+                serde_json::json!({
+                    "result": "ok",
+                    "version": done.version,
+                    "rules": done.rules,
+                    "files": done.files,
+                    "changed": done.changed,
+                }),
+            ),
+            Ok(Err(e)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                serde_json::json!({"result": "error", "error": e.to_string()}),
+            ),
+            Err(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"result": "error", "error": "reload task failed"}),
+            ),
+        };
+        json_response(status, serde_json::to_vec(&body).unwrap_or_default())
     }
 
     fn authorized(&self, req: &Request<Incoming>) -> bool {

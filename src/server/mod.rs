@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::forward::UpstreamSetupError;
 use crate::metrics::Metrics;
+use crate::policy::reload::Reloader;
 use admin::AdminState;
 use listener::{ConnectionMetrics, ListenerOptions, serve};
 
@@ -64,6 +65,7 @@ pub struct RunningGateway {
     /// The metrics registry (for embedding and tests).
     pub metrics: Metrics,
     health: Arc<Health>,
+    reloader: Option<Arc<Reloader>>,
     proxy_stop: watch::Sender<bool>,
     admin_stop: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
@@ -101,8 +103,17 @@ impl Gateway {
                     mode = p.mode.as_str(),
                     "policy loaded"
                 );
-                Some(policy)
+                Some(Arc::new(arc_swap::ArcSwap::from_pointee(policy)))
             }
+        };
+        let reloader = match (&cfg.policy, &policy) {
+            (Some(p), Some(slot)) => Some(Arc::new(Reloader::new(
+                p.rules.clone(),
+                p.mode,
+                slot.clone(),
+                metrics.clone(),
+            ))),
+            _ => None,
         };
         let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy)?);
 
@@ -118,6 +129,11 @@ impl Gateway {
 
         let (proxy_stop, proxy_rx) = watch::channel(false);
         let (admin_stop, admin_rx) = watch::channel(false);
+        if let (Some(r), Some(p)) = (&reloader, &cfg.policy) {
+            if !p.reload_interval.is_zero() {
+                tokio::spawn(r.clone().watch(p.reload_interval, proxy_rx.clone()));
+            }
+        }
 
         let proxy_opts = ListenerOptions {
             max_connections: cfg.limits.max_connections,
@@ -145,6 +161,7 @@ impl Gateway {
             health: health.clone(),
             metrics: metrics.clone(),
             token,
+            reloader: reloader.clone(),
         });
         let admin_opts = ListenerOptions {
             max_connections: 64,
@@ -170,6 +187,7 @@ impl Gateway {
             admin_addr,
             metrics,
             health,
+            reloader,
             proxy_stop,
             admin_stop,
             proxy_task,
@@ -183,6 +201,14 @@ fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 }
 
 impl RunningGateway {
+    /// Reload the rules now (SIGHUP); `None` when no policy is configured.
+    pub fn reload_policy(
+        &self,
+    ) -> Option<Result<crate::policy::reload::Reloaded, crate::policy::PolicyError>> {
+        let r = self.reloader.clone()?;
+        Some(r.reload())
+    }
+
     /// Begin a graceful shutdown: readiness fails, the proxy stops accepting, open
     /// requests and streams may finish within the drain timeout.
     pub fn begin_shutdown(&self) {

@@ -36,7 +36,7 @@ use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 pub struct ProxyState {
     routes: RouteTable,
     /// The compiled rules; `None` when no policy is configured (nothing is decided).
-    policy: Option<ArcSwap<Policy>>,
+    policy: Option<Arc<ArcSwap<Policy>>>,
     escalation: EscalationConfig,
     upstreams: Vec<Upstream>,
     route_metrics: Vec<RouteMetrics>,
@@ -51,7 +51,7 @@ impl ProxyState {
     pub fn new(
         cfg: &Config,
         metrics: Metrics,
-        policy: Option<Policy>,
+        policy: Option<Arc<ArcSwap<Policy>>>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -69,12 +69,12 @@ impl ProxyState {
         if let Some(p) = &policy {
             metrics
                 .policy_version
-                .with_label_values(&[&p.version])
+                .with_label_values(&[&p.load().version])
                 .set(1);
         }
         Ok(Self {
             routes,
-            policy: policy.map(ArcSwap::from_pointee),
+            policy,
             escalation: cfg.escalation.clone(),
             upstreams,
             route_metrics,
