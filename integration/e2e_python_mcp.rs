@@ -102,9 +102,9 @@ async fn run_client_with(py: &PathBuf, url: &str, transport: &str, extra: &[&str
         .unwrap_or_else(|e| panic!("client output ({e}): {stdout}"))
 }
 
-fn assert_session(v: &Value) {
+fn assert_session(v: &Value, tools: &[&str]) {
     assert_eq!(v["server"], "e2e-tools");
-    assert_eq!(v["tools"], serde_json::json!(["add", "count_slowly"]));
+    assert_eq!(v["tools"], serde_json::json!(tools));
     assert_eq!(v["add"], "42");
     assert_eq!(v["add_is_error"], false);
     assert_eq!(v["count"], "counted to 3");
@@ -129,7 +129,7 @@ async fn official_python_client_and_server_over_streamable_http() {
         "streamable-http",
     )
     .await;
-    assert_session(&v);
+    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
     assert!(
         v["session_id"].as_str().is_some_and(|s| s.len() >= 16),
         "Mcp-Session-Id reached the client: {v}"
@@ -158,7 +158,7 @@ async fn official_python_client_and_server_over_legacy_sse() {
     ))
     .await;
     let v = run_client(&py, &format!("http://{}/sse", gw.proxy_addr), "sse").await;
-    assert_session(&v);
+    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
     let m = common::metrics(&gw).await;
     assert!(
         m.contains("sec0_gateway_requests_total{route=\"messages\",status=\"202\"}"),
@@ -176,7 +176,7 @@ async fn official_python_client_sees_a_denial_as_one_failed_call() {
         .expect("tempfile");
     std::io::Write::write_all(
         &mut rules,
-        b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n",
+        b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n",
     )
     .expect("write rules");
     let gw = common::gateway(&format!(
@@ -199,6 +199,7 @@ async fn official_python_client_sees_a_denial_as_one_failed_call() {
     assert_eq!(refusal["code"], -32030);
     assert_eq!(refusal["message"], "denied by policy: unlucky_number");
     assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
-    // The session stayed usable: everything after the denial worked.
-    assert_session(&v);
+    // The session stayed usable: everything after the denial worked, and the tool the
+    // caller can never call was not listed (FastMCP answers tools/list over SSE).
+    assert_session(&v, &["add", "count_slowly"]);
 }

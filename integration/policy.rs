@@ -358,3 +358,78 @@ fn check_reports_rule_errors_with_file_line_and_column() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK (5 rules from 1 files"));
 }
+
+/// An upstream answering `tools/list` with three tools, as JSON or (path `/sse/…`) as SSE
+/// with a notification first.
+async fn tools_upstream() -> Upstream {
+    Upstream::start(|req| async move {
+        let sse = req.uri().path().starts_with("/sse");
+        let tools = r#"{"jsonrpc":"2.0","id":"l1","result":{"tools":[{"name":"echo"},{"name":"shell_exec"},{"name":"shell_x"}],"nextCursor":"p2"}}"#;
+        let mut r = if sse {
+            let body = format!(
+                "event: message\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"level\":\"info\"}}}}\r\n\r\nevent: message\r\nid: e1\r\ndata: {tools}\r\n\r\n"
+            );
+            let mut r = Response::new(common::full(body));
+            r.headers_mut().insert("content-type", "text/event-stream".parse().expect("hv"));
+            r
+        } else {
+            let mut r = Response::new(common::full(tools));
+            r.headers_mut().insert("content-type", "application/json".parse().expect("hv"));
+            r
+        };
+        r.headers_mut().insert("x-upstream", "tools".parse().expect("hv"));
+        r
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tools_list_hides_tools_the_caller_can_never_call() {
+    let up = tools_upstream().await;
+    let mut rules = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tempfile");
+    rules.write_all(RULES.as_bytes()).expect("write");
+    let gw = common::gateway(&format!(
+        "policy: {{ rules: {:?} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        rules.path(),
+        up.url()
+    ))
+    .await;
+    let list = r#"{"jsonrpc":"2.0","id":"l1","method":"tools/list"}"#;
+    // JSON answer.
+    let r = post_json(gw.proxy_addr, "/mcp", list).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(
+        v["result"]["tools"],
+        serde_json::json!([{"name": "echo"}]),
+        "shell_* denied by no-shell"
+    );
+    assert_eq!(v["result"]["nextCursor"], "p2");
+    assert_eq!(
+        r.headers
+            .get("content-length")
+            .map(|h| h.to_str().expect("ascii").to_string()),
+        Some(r.body.len().to_string())
+    );
+    // SSE answer: the notification passes untouched, the result event is filtered.
+    let r = post_json(gw.proxy_addr, "/sse/mcp", list).await;
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(
+        text.starts_with(
+            "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\""
+        ),
+        "{text}"
+    );
+    assert!(text.contains("id: e1\n"), "{text}");
+    assert!(text.contains(r#""tools":[{"name":"echo"}]"#), "{text}");
+    assert!(!text.contains("shell"), "{text}");
+    let m = common::metrics(&gw).await;
+    assert_eq!(
+        common::metric_value(&m, "sec0_gateway_tools_hidden_total{route=\"tools\"}"),
+        Some(4.0),
+        "{m}"
+    );
+}

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub policy_version: prometheus::IntGaugeVec,
     /// Policy reloads by result (`ok`, `error`).
     pub policy_reloads: IntCounterVec,
+    /// Tools removed from `tools/list` answers, by route.
+    pub tools_hidden: IntCounterVec,
 }
 
 /// `requests_total` counters of one route, one per HTTP status, each resolved on first use
@@ -184,6 +186,11 @@ impl Metrics {
             "Policy reloads by result (ok, error); after an error the previous policy keeps serving.",
             &["result"],
         );
+        let tools_hidden = counter_vec(
+            "sec0_gateway_tools_hidden_total",
+            "Tools removed from tools/list answers because the caller can never call them.",
+            &["route"],
+        );
         let build = must(IntCounterVec::new(
             Opts::new("sec0_gateway_build_info", "Build information; always 1."),
             &["version"],
@@ -205,6 +212,7 @@ impl Metrics {
             policy_eval,
             policy_version,
             policy_reloads,
+            tools_hidden,
         }
     }
 

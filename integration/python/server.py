@@ -19,6 +19,12 @@ def add(a: int, b: int) -> int:
 
 
 @mcp.tool()
+def shell_exec(command: str) -> str:
+    """Pretend to run a shell command (the gateway's rules hide and deny it)."""
+    return f"would run: {command}"
+
+
+@mcp.tool()
 async def count_slowly(n: int, ctx: Context) -> str:
     """Count to n, reporting progress on the way (an SSE stream with notifications)."""
     for i in range(n):

@@ -350,6 +350,12 @@ impl Conditions {
         })
     }
 
+    /// Whether the block looks only at who calls which tool where (no headers, arguments
+    /// or resources), so its outcome for a tool never changes from call to call.
+    fn is_static(&self) -> bool {
+        self.headers.is_empty() && self.args.is_empty() && self.resource.is_none()
+    }
+
     /// Whether every condition holds for `facts`.
     pub fn hold(&self, f: &CallFacts<'_>) -> bool {
         let check = |p: &Option<Patterns>, v: Option<&str>| p.as_ref().is_none_or(|p| p.matches(v));
@@ -410,6 +416,11 @@ impl CompiledRule {
                 .transpose()?,
             exact_tools,
         })
+    }
+
+    /// Whether the rule's outcome for a tool depends only on caller, route and tool name.
+    pub fn is_static(&self) -> bool {
+        self.when.is_static() && self.unless.as_ref().is_none_or(Conditions::is_static)
     }
 
     /// Whether the rule applies: `when` holds and `unless` (if any) does not.

@@ -313,6 +313,31 @@ impl Policy {
         self.rules.is_empty()
     }
 
+    /// Whether any rule could make a tool never callable (see [`Policy::never_callable`]);
+    /// when none can, `tools/list` answers need no filtering.
+    pub fn may_hide_tools(&self) -> bool {
+        self.mode == Mode::Enforce
+            && self.rules.iter().any(|r| {
+                r.decision == DecisionKind::Deny && r.mode == Mode::Enforce && r.is_static()
+            })
+    }
+
+    /// Whether `facts` (a `tools/call` of `facts.tool`) is refused by an enforced deny rule
+    /// that depends only on caller, route and tool name: such a call is refused whatever its
+    /// arguments, so the tool is removed from `tools/list`.
+    pub fn never_callable(&self, facts: &CallFacts<'_>) -> bool {
+        if self.mode == Mode::Observe {
+            return false;
+        }
+        self.index.candidates(facts.tool).into_iter().any(|i| {
+            let r = &self.rules[i];
+            r.decision == DecisionKind::Deny
+                && r.mode == Mode::Enforce
+                && r.is_static()
+                && r.matches(facts)
+        })
+    }
+
     /// Decide one call.
     pub fn decide(&self, facts: &CallFacts<'_>) -> Decision {
         let mut enforced: Option<&CompiledRule> = None;

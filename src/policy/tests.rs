@@ -338,3 +338,18 @@ fn unless_makes_exceptions() {
         .to_string();
     assert!(err.contains("rule \"u\": unless.tool:"), "{err}");
 }
+
+#[test]
+fn never_callable_only_for_static_enforced_denials() {
+    let p = policy(
+        "version: 1\nrules:\n  - { id: s, when: { tool: 'shell_*' }, decision: deny, reason: r }\n  - { id: a, when: { tool: pay, args: [ { path: '$.amount', gt: 10 } ] }, decision: deny, reason: r }\n  - { id: o, mode: observe, when: { tool: watch }, decision: deny, reason: r }\n  - { id: e, when: { tool: maybe }, decision: escalate, reason: r }\n  - { id: u, when: { tool: admin }, unless: { headers: { x-team: ops } }, decision: deny, reason: r }\n",
+    );
+    let h = HeaderMap::new();
+    let never = |tool| p.never_callable(&facts(&h, Some(tool), None));
+    assert!(never("shell_exec"));
+    assert!(!never("pay"), "depends on arguments");
+    assert!(!never("watch"), "observe only");
+    assert!(!never("maybe"), "escalation may be approved");
+    assert!(!never("admin"), "an exception depends on headers");
+    assert!(!never("echo"));
+}

@@ -8,6 +8,7 @@
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
+pub mod sse;
 
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};

@@ -19,13 +19,16 @@ use arc_swap::ArcSwap;
 use crate::act::{self, Action};
 use crate::config::{Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
+use crate::forward::body::BoxError;
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::{
     Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
+use crate::inspect::{MAX_INSPECTED, SseToolsList, ToolsListFilter};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
+use crate::protocol::Envelope;
 use crate::protocol::json::DEFAULT_MAX_DEPTH;
 use crate::protocol::jsonrpc::{parse_envelope, peek_id};
 use crate::protocol::mcp::call_parts;
@@ -161,6 +164,7 @@ impl ProxyState {
             }
         }
         let inspect = route.protocol.is_jsonrpc() && parts.method == Method::POST;
+        let mut tools_filter: Option<ToolsListFilter> = None;
         if inspect {
             if let Err(e) = check_json_request_headers(&parts.headers) {
                 return Err((e.into(), None));
@@ -220,6 +224,7 @@ impl ProxyState {
                 {
                     return Ok(resp);
                 }
+                tools_filter = self.tools_list_filter(&policy, route, &envelope);
             }
             let body = Full::new(bytes.clone())
                 .map_err(|never| match never {})
@@ -273,6 +278,37 @@ impl ProxyState {
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         parts.version = Version::HTTP_11;
+        let body: ProxyBody = match tools_filter {
+            Some(f) if parts.status == http::StatusCode::OK => {
+                if is_event_stream(&parts.headers) {
+                    // The rewritten stream's length differs from the upstream's.
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    SseToolsList::new(body, f).boxed_unsync()
+                } else {
+                    let read = GuardedBody::new(body)
+                        .limit(MAX_INSPECTED as u64)
+                        .idle_timeout(self.idle_timeout)
+                        .collect()
+                        .await;
+                    match read {
+                        Ok(c) => {
+                            parts.headers.remove(header::CONTENT_LENGTH);
+                            Full::new(f.apply_to_json(c.to_bytes()))
+                                .map_err(|never| match never {})
+                                .boxed_unsync()
+                        }
+                        Err(e) => {
+                            let err = ForwardError::Upstream {
+                                upstream: route.upstream_name.clone(),
+                                detail: format!("tools/list answer unreadable: {e}"),
+                            };
+                            return Err((err.into(), buffered));
+                        }
+                    }
+                }
+            }
+            _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
+        };
         let mut out = GuardedBody::new(body)
             .idle_timeout(self.idle_timeout)
             .count_into(rm.bytes_out.clone());
@@ -283,6 +319,46 @@ impl ProxyState {
             out = out.guard(g);
         }
         Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    /// A filter for the answer when the body is a single `tools/list` request and some rule
+    /// could hide a tool from this caller on this route.
+    fn tools_list_filter(
+        &self,
+        policy: &Arc<Policy>,
+        route: &Route,
+        envelope: &Envelope,
+    ) -> Option<ToolsListFilter> {
+        if envelope.batch || route.protocol != Protocol::Mcp {
+            return None;
+        }
+        let msg = envelope.messages.first()?;
+        if msg.method() != Some("tools/list") || !policy.may_hide_tools() {
+            return None;
+        }
+        let snapshot = policy.clone();
+        let (boundary, protocol) = (route.boundary, route.protocol);
+        let (route_name, upstream_name) = (route.name.clone(), route.upstream_name.clone());
+        let hide = move |tool: &str| {
+            let headers = http::HeaderMap::new();
+            snapshot.never_callable(&CallFacts {
+                boundary,
+                route: &route_name,
+                upstream: &upstream_name,
+                protocol,
+                method: Some("tools/call"),
+                tool: Some(tool),
+                resource: None,
+                caller: ANONYMOUS,
+                headers: &headers,
+                args: None,
+            })
+        };
+        Some(ToolsListFilter {
+            id: msg.value.get("id")?.clone(),
+            hide: Arc::new(hide),
+            hidden: self.metrics.tools_hidden.with_label_values(&[&route.name]),
+        })
     }
 
     /// Decide one call, counting and timing the decision.

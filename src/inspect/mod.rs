@@ -1,0 +1,206 @@
+//! Inspect: what comes back from the upstream, before it reaches the client.
+//!
+//! Today one thing: a `tools/list` result loses the tools the caller can never call (an
+//! enforced deny rule that depends only on caller, route and tool name), so agents do not
+//! plan with them. JSON answers are read whole (capped); SSE answers are parsed event by
+//! event and only the event carrying the result is rewritten; everything else passes on
+//! byte for byte, at once.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use prometheus::IntCounter;
+use serde_json::Value;
+
+use crate::forward::body::BoxError;
+use crate::protocol::sse::Parser;
+
+/// Decides whether a tool is hidden.
+pub type HideTool = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Largest single SSE event (or JSON answer) the filter reads.
+pub const MAX_INSPECTED: usize = 8 << 20;
+
+/// Filtering of one `tools/list` answer.
+#[derive(Clone)]
+pub struct ToolsListFilter {
+    /// The request id the answer carries.
+    pub id: Value,
+    /// Which tools to remove.
+    pub hide: HideTool,
+    /// Counts removed tools.
+    pub hidden: IntCounter,
+}
+
+impl ToolsListFilter {
+    /// Filter `msg` if it answers our request with a tools list; `true` when tools were
+    /// removed.
+    pub fn apply(&self, msg: &mut Value) -> bool {
+        if msg.get("id") != Some(&self.id) {
+            return false;
+        }
+        let Some(tools) = msg
+            .pointer_mut("/result/tools")
+            .and_then(Value::as_array_mut)
+        else {
+            return false;
+        };
+        let before = tools.len();
+        tools.retain(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(|n| !(self.hide)(n))
+        });
+        let removed = before - tools.len();
+        self.hidden.inc_by(removed as u64);
+        removed > 0
+    }
+
+    /// Filter a whole JSON answer body; unchanged bytes when nothing is removed.
+    pub fn apply_to_json(&self, body: Bytes) -> Bytes {
+        let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+            return body;
+        };
+        if self.apply(&mut v) {
+            serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
+        } else {
+            body
+        }
+    }
+}
+
+/// An SSE body whose `tools/list` result event is filtered on the way through.
+pub struct SseToolsList<B> {
+    inner: B,
+    parser: Parser,
+    out: VecDeque<Bytes>,
+    filter: ToolsListFilter,
+    ended: bool,
+}
+
+impl<B> SseToolsList<B> {
+    /// Wrap `inner`.
+    pub fn new(inner: B, filter: ToolsListFilter) -> Self {
+        Self {
+            inner,
+            parser: Parser::new(MAX_INSPECTED),
+            out: VecDeque::new(),
+            filter,
+            ended: false,
+        }
+    }
+}
+
+impl<B> Body for SseToolsList<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.out.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    let rest = this.parser.take_rest();
+                    if !rest.is_empty() {
+                        this.out.push_back(rest);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    let frame = match frame.into_data() {
+                        Ok(data) => data,
+                        Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                    };
+                    let events = match this.parser.push(&frame) {
+                        Ok(ev) => ev,
+                        Err(e) => return Poll::Ready(Some(Err(Box::new(e)))),
+                    };
+                    for ev in events {
+                        let rewritten = ev.data.as_deref().and_then(|d| {
+                            let mut v: Value = serde_json::from_str(d).ok()?;
+                            if !this.filter.apply(&mut v) {
+                                return None;
+                            }
+                            serde_json::to_string(&v).ok().map(|s| ev.with_data(&s))
+                        });
+                        this.out.push_back(rewritten.unwrap_or(ev.raw));
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended && self.out.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+    use serde_json::json;
+
+    fn filter() -> ToolsListFilter {
+        ToolsListFilter {
+            id: json!(1),
+            hide: Arc::new(|n: &str| n.starts_with("shell")),
+            hidden: IntCounter::new("h", "h").expect("counter"),
+        }
+    }
+
+    #[test]
+    fn json_answers_lose_hidden_tools_and_keep_the_rest() {
+        let f = filter();
+        let body = Bytes::from(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"},{"name":"shell_exec"}],"nextCursor":"c2"}}"#,
+        );
+        let out: Value = serde_json::from_slice(&f.apply_to_json(body)).expect("json");
+        assert_eq!(out["result"]["tools"], json!([{"name": "echo"}]));
+        assert_eq!(out["result"]["nextCursor"], "c2");
+        assert_eq!(f.hidden.get(), 1);
+        // Another id, or nothing to hide: bytes unchanged.
+        let other =
+            Bytes::from(r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"shell"}]}}"#);
+        assert_eq!(f.apply_to_json(other.clone()), other);
+    }
+
+    #[tokio::test]
+    async fn sse_answers_are_filtered_event_by_event() {
+        let chunks: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+            Ok(Frame::data(Bytes::from_static(b": ping\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\r\n\r\nevent: mess"))),
+            Ok(Frame::data(Bytes::from_static(b"age\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"shell\"},{\"name\":\"echo\"}]}}\r\n\r\n"))),
+        ];
+        let body = SseToolsList::new(
+            StreamBody::new(futures_util::stream::iter(chunks)),
+            filter(),
+        );
+        let out = body.collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with(": ping\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\r\n\r\n"), "untouched events pass byte for byte: {text}");
+        assert!(text.ends_with("event: message\nid: 9\ndata: {\"id\":1,\"jsonrpc\":\"2.0\",\"result\":{\"tools\":[{\"name\":\"echo\"}]}}\n\n"), "{text}");
+    }
+}
