@@ -147,6 +147,10 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
     );
     assert!(text.contains("result: hello through the gateway"), "{text}");
     assert!(
+        text.contains("result: tools echo, read_file, send_email\n"),
+        "delete_file hidden: {text}"
+    );
+    assert!(
         text.contains("error -32030 \"denied by policy: external_recipient\""),
         "{text}"
     );

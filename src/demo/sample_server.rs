@@ -1,6 +1,6 @@
 //! A small MCP tool server (Streamable HTTP, session era) for the demo: `echo`,
-//! `read_file` (over a built-in virtual file set, never the real disk) and `send_email`
-//! (sends nothing). It answers JSON or SSE like the official SDKs do, guards its `Host`
+//! `read_file` (over a built-in virtual file set, never the real disk), `delete_file`
+//! (deletes nothing) and `send_email` (sends nothing). It answers JSON or SSE like the official SDKs do, guards its `Host`
 //! header like they do (421 for a foreign host), and remembers the headers it received so
 //! the demo can show what crossed the gateway.
 
@@ -286,6 +286,10 @@ impl State {
                         let text = args.get("text").and_then(Value::as_str).unwrap_or("");
                         json_ok(&id, text_result(text, false))
                     }
+                    "delete_file" => json_ok(
+                        &id,
+                        text_result("sample server: nothing was deleted", false),
+                    ),
                     "send_email" => {
                         let to = args.get("to").and_then(Value::as_str).unwrap_or("?");
                         json_ok(
@@ -365,6 +369,8 @@ fn tool_list() -> Value {
         {"name": "echo", "description": "Echo the text back.",
          "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
         {"name": "read_file", "description": "Read a file from the project share.",
+         "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
+        {"name": "delete_file", "description": "Delete a file from the project share.",
          "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
         {"name": "send_email", "description": "Send an e-mail.",
          "inputSchema": {"type": "object", "properties": {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}}, "required": ["to", "subject", "body"]}}

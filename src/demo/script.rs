@@ -92,6 +92,11 @@ routes:
 const DEMO_RULES: &str = r#"version: 1
 default_decision: allow
 rules:
+  - id: no-deletes
+    description: agents never delete files
+    when: { method: tools/call, tool: "delete_*" }
+    decision: deny
+    reason: deletion_forbidden
   - id: mail-stays-inside
     description: agents may e-mail colleagues, nobody else
     when: { method: tools/call, tool: send_email }
@@ -174,6 +179,9 @@ impl Demo {
             .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
             .unwrap_or_default();
         println!("      result: tools {}", names.join(", "));
+        println!(
+            "      (the sample server also offers delete_file; rule no-deletes makes it uncallable, so the agent never sees it)"
+        );
 
         let echo = json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
             "params":{"name":"echo","arguments":{"text":"hello through the gateway"}}});
@@ -416,7 +424,7 @@ impl Demo {
             "  policy   the rules above (README.md, \"Writing rules\"; more in rules/examples/)"
         );
         println!(
-            "           not yet: filtering of tools/list, hot reload, redaction (redact decisions forward unchanged)"
+            "           rules reload without a restart (file watch, SIGHUP, POST /v1/reload on the admin port)"
         );
         Ok(())
     }
