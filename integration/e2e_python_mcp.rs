@@ -166,6 +166,48 @@ async fn official_python_client_and_server_over_legacy_sse() {
     );
 }
 
+const DENY_RULES: &[u8] = b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n";
+
+fn assert_refusal(v: &Value) {
+    let refusal = &v["refusal"];
+    assert_eq!(
+        refusal["raised"], true,
+        "the SDK raised McpError for the denied call: {v}"
+    );
+    assert_eq!(refusal["code"], -32030);
+    assert_eq!(refusal["message"], "denied by policy: unlucky_number");
+    assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_sees_a_denial_over_legacy_sse() {
+    let Some(py) = python() else { return };
+    let (_server, port) = start_server(&py, "sse").await;
+    let mut rules = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tempfile");
+    std::io::Write::write_all(&mut rules, DENY_RULES).expect("write rules");
+    let gw = common::gateway(&format!(
+        "policy: {{ rules: {:?} }}\nupstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: sse, path_prefix: /sse, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: messages, path_prefix: /messages, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n",
+        rules.path()
+    ))
+    .await;
+    // The answer to a legacy POST travels on the GET stream: the gateway must put the
+    // refusal there, or the client would wait for it forever.
+    let v = run_client_with(
+        &py,
+        &format!("http://{}/sse", gw.proxy_addr),
+        "sse",
+        &["denied"],
+    )
+    .await;
+    assert_refusal(&v);
+    // Still listed: on the legacy transport the list arrives on the GET stream, which is
+    // not filtered yet. Calls to it are denied all the same.
+    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_sees_a_denial_as_one_failed_call() {
     let Some(py) = python() else { return };

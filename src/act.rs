@@ -26,6 +26,20 @@ pub enum Action {
     Forward,
     /// Answer it here.
     Answer(Response<ProxyBody>),
+    /// Answer it here with this JSON-RPC answer (a refusal, or a batch of them). Usually
+    /// the HTTP 200 answer to the POST; on a legacy HTTP+SSE session, an event on the
+    /// session's stream.
+    Refused(Value),
+}
+
+impl Action {
+    /// The HTTP answer for a refusal delivered on the POST itself.
+    pub fn refused_response(answer: &Value) -> Response<ProxyBody> {
+        json_response(
+            http::StatusCode::OK,
+            serde_json::to_vec(answer).unwrap_or_default(),
+        )
+    }
 }
 
 enum Outcome {
@@ -76,15 +90,11 @@ pub async fn on_jsonrpc(
             Outcome::Pass => withheld_object(&id, first_refused),
         });
     }
-    let body = match (batch, answers.len()) {
-        (_, 0) => return Action::Answer(accepted()),
-        (false, _) => answers.remove(0),
-        (true, _) => Value::Array(answers),
-    };
-    Action::Answer(json_response(
-        http::StatusCode::OK,
-        serde_json::to_vec(&body).unwrap_or_default(),
-    ))
+    match (batch, answers.len()) {
+        (_, 0) => Action::Answer(accepted()),
+        (false, _) => Action::Refused(answers.remove(0)),
+        (true, _) => Action::Refused(Value::Array(answers)),
+    }
 }
 
 /// Act on the decision for a plain HTTP call.

@@ -19,6 +19,8 @@ use serde_json::Value;
 use crate::forward::body::BoxError;
 use crate::protocol::sse::Parser;
 
+pub mod legacy_sse;
+
 /// Decides whether a tool is hidden.
 pub type HideTool = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 

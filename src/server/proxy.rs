@@ -25,6 +25,7 @@ use crate::forward::headers::{
     Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
+use crate::inspect::legacy_sse::{LegacySessions, LegacySseTap, session_from_query};
 use crate::inspect::{MAX_INSPECTED, SseToolsList, ToolsListFilter};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
@@ -41,6 +42,8 @@ pub struct ProxyState {
     /// The compiled rules; `None` when no policy is configured (nothing is decided).
     policy: Option<Arc<ArcSwap<Policy>>>,
     escalation: EscalationConfig,
+    /// Live legacy HTTP+SSE session streams (for delivering refusals on them).
+    legacy: Arc<LegacySessions>,
     upstreams: Vec<Upstream>,
     route_metrics: Vec<RouteMetrics>,
     unrouted: StatusCounters,
@@ -79,6 +82,7 @@ impl ProxyState {
             routes,
             policy,
             escalation: cfg.escalation.clone(),
+            legacy: Arc::new(LegacySessions::default()),
             upstreams,
             route_metrics,
             unrouted: metrics.unrouted(),
@@ -164,6 +168,7 @@ impl ProxyState {
             }
         }
         let inspect = route.protocol.is_jsonrpc() && parts.method == Method::POST;
+        let stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
         let mut tools_filter: Option<ToolsListFilter> = None;
         if inspect {
             if let Err(e) = check_json_request_headers(&parts.headers) {
@@ -219,10 +224,17 @@ impl ProxyState {
                     };
                     decided.push((msg, self.decide(&policy, route, &facts)));
                 }
-                if let Action::Answer(resp) =
-                    act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await
-                {
-                    return Ok(resp);
+                match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
+                    Action::Forward => {}
+                    Action::Answer(resp) => return Ok(resp),
+                    Action::Refused(answer) => {
+                        return Ok(self.deliver_refusal(
+                            route,
+                            parts.uri.query(),
+                            envelope.batch,
+                            &answer,
+                        ));
+                    }
                 }
                 tools_filter = self.tools_list_filter(&policy, route, &envelope);
             }
@@ -246,8 +258,10 @@ impl ProxyState {
                     args: None,
                 };
                 let decision = self.decide(&policy, route, &facts);
-                if let Action::Answer(resp) = act::on_http(&decision, &self.escalation).await {
-                    return Ok(resp);
+                match act::on_http(&decision, &self.escalation).await {
+                    Action::Forward => {}
+                    Action::Answer(resp) => return Ok(resp),
+                    Action::Refused(answer) => return Ok(Action::refused_response(&answer)),
                 }
             }
             (guarded.boxed_unsync(), None)
@@ -307,6 +321,9 @@ impl ProxyState {
                     }
                 }
             }
+            _ if stream_open && is_event_stream(&parts.headers) => {
+                LegacySseTap::new(body, self.legacy.clone(), route.upstream).boxed_unsync()
+            }
             _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
         };
         let mut out = GuardedBody::new(body)
@@ -319,6 +336,27 @@ impl ProxyState {
             out = out.guard(g);
         }
         Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    /// Deliver a JSON-RPC refusal: on a live legacy HTTP+SSE session (the POST names it in
+    /// its query) as an event on the session's stream, with 202 for the POST as a legacy
+    /// server answers; otherwise as the POST's own HTTP 200 answer.
+    fn deliver_refusal(
+        &self,
+        route: &Route,
+        query: Option<&str>,
+        batch: bool,
+        answer: &serde_json::Value,
+    ) -> Response<ProxyBody> {
+        if route.protocol == Protocol::Mcp && !batch {
+            if let Some(session) = query.and_then(session_from_query) {
+                let event = Bytes::from(format!("event: message\ndata: {answer}\n\n"));
+                if self.legacy.inject(route.upstream, session, event) {
+                    return crate::error::accepted();
+                }
+            }
+        }
+        Action::refused_response(answer)
     }
 
     /// A filter for the answer when the body is a single `tools/list` request and some rule

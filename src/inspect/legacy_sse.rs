@@ -1,0 +1,243 @@
+//! Legacy HTTP+SSE transport (MCP 2024-11-05): the answer to a POST to the message endpoint
+//! arrives on the session's GET stream, not on the POST. So a refusal must be delivered as
+//! an event on that stream. The gateway taps every SSE stream on an MCP route: the first
+//! `endpoint` event names the session (`session_id`/`sessionId` query parameter of the URI
+//! it carries), the stream registers an injection channel under that id, and the POST side
+//! looks it up. Injected events go out only between complete upstream events.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+
+use crate::forward::body::BoxError;
+use crate::protocol::sse::Parser;
+
+/// Injection channels of live legacy sessions, keyed by `<upstream index>:<session id>`:
+/// the upstream mints the session, and the stream and the POSTs usually come through two
+/// different routes (`/sse`, `/messages`) to it.
+#[derive(Default)]
+pub struct LegacySessions {
+    streams: DashMap<String, mpsc::Sender<Bytes>>,
+}
+
+fn key(upstream: usize, session: &str) -> String {
+    format!("{upstream}:{session}")
+}
+
+/// The session id in a legacy endpoint URI or a POST's query (`session_id` or `sessionId`).
+pub fn session_from_query(query: &str) -> Option<&str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == "session_id" || k == "sessionId")
+            .then_some(v)
+            .filter(|v| !v.is_empty())
+    })
+}
+
+impl LegacySessions {
+    /// Deliver `event` (a complete SSE event) on the session's stream; `false` when no
+    /// such session is live on this upstream.
+    pub fn inject(&self, upstream: usize, session: &str, event: Bytes) -> bool {
+        match self.streams.get(&key(upstream, session)) {
+            Some(tx) => tx.try_send(event).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Whether a legacy session with this id is live on this upstream.
+    pub fn is_live(&self, upstream: usize, session: &str) -> bool {
+        self.streams.contains_key(&key(upstream, session))
+    }
+}
+
+/// An SSE response body that learns its legacy session and accepts injected events.
+pub struct LegacySseTap<B> {
+    inner: B,
+    parser: Parser,
+    out: VecDeque<Bytes>,
+    sessions: Arc<LegacySessions>,
+    upstream: usize,
+    registered: Option<String>,
+    injected: Option<mpsc::Receiver<Bytes>>,
+    ended: bool,
+}
+
+impl<B> LegacySseTap<B> {
+    /// Tap `inner`, a stream from upstream number `upstream`.
+    pub fn new(inner: B, sessions: Arc<LegacySessions>, upstream: usize) -> Self {
+        Self {
+            inner,
+            parser: Parser::new(crate::inspect::MAX_INSPECTED),
+            out: VecDeque::new(),
+            sessions,
+            upstream,
+            registered: None,
+            injected: None,
+            ended: false,
+        }
+    }
+
+    fn learn(&mut self, event: &crate::protocol::sse::Event) {
+        if self.registered.is_some() || event.event.as_deref() != Some("endpoint") {
+            return;
+        }
+        let Some(uri) = event.data.as_deref() else {
+            return;
+        };
+        let Some(session) = uri.split_once('?').and_then(|(_, q)| session_from_query(q)) else {
+            return;
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let k = key(self.upstream, session);
+        self.sessions.streams.insert(k.clone(), tx);
+        self.registered = Some(k);
+        self.injected = Some(rx);
+    }
+}
+
+impl<B> Drop for LegacySseTap<B> {
+    fn drop(&mut self) {
+        if let Some(k) = self.registered.take() {
+            self.sessions.streams.remove(&k);
+        }
+    }
+}
+
+impl<B> Body for LegacySseTap<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.out.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            // Injected events first: `out` is empty, so we are between upstream events.
+            if let Some(rx) = &mut this.injected {
+                if let Poll::Ready(Some(ev)) = rx.poll_recv(cx) {
+                    return Poll::Ready(Some(Ok(Frame::data(ev))));
+                }
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    let rest = this.parser.take_rest();
+                    if !rest.is_empty() {
+                        this.out.push_back(rest);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    let data = match frame.into_data() {
+                        Ok(d) => d,
+                        Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                    };
+                    let events = match this.parser.push(&data) {
+                        Ok(ev) => ev,
+                        Err(e) => return Poll::Ready(Some(Err(Box::new(e)))),
+                    };
+                    for ev in events {
+                        this.learn(&ev);
+                        this.out.push_back(ev.raw);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended && self.out.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    #[test]
+    fn session_ids_from_both_sdk_spellings() {
+        assert_eq!(session_from_query("session_id=abc"), Some("abc"));
+        assert_eq!(session_from_query("x=1&sessionId=f00"), Some("f00"));
+        assert_eq!(session_from_query("session_id="), None);
+        assert_eq!(session_from_query("other=1"), None);
+    }
+
+    #[tokio::test]
+    async fn endpoint_event_registers_and_injected_events_arrive_between_events() {
+        let sessions = Arc::new(LegacySessions::default());
+        let (up_tx, up_rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
+            rx.recv().await.map(|x| (x, rx))
+        });
+        let mut body = LegacySseTap::new(StreamBody::new(Box::pin(stream)), sessions.clone(), 3);
+        up_tx
+            .send(Ok(Frame::data(Bytes::from_static(
+                b"event: endpoint\r\ndata: /messages/?session_id=s1\r\n\r\nevent: mess",
+            ))))
+            .await
+            .expect("send");
+        let first = body
+            .frame()
+            .await
+            .expect("frame")
+            .expect("ok")
+            .into_data()
+            .expect("data");
+        assert!(first.starts_with(b"event: endpoint"));
+        assert!(sessions.is_live(3, "s1"));
+        assert!(!sessions.is_live(4, "s1"), "sessions are per upstream");
+        // Half an upstream event is buffered; the injected one must not split it.
+        assert!(sessions.inject(
+            3,
+            "s1",
+            Bytes::from_static(b"event: message\ndata: {\"injected\":1}\n\n")
+        ));
+        let next = body
+            .frame()
+            .await
+            .expect("frame")
+            .expect("ok")
+            .into_data()
+            .expect("data");
+        assert_eq!(&next[..], b"event: message\ndata: {\"injected\":1}\n\n");
+        up_tx
+            .send(Ok(Frame::data(Bytes::from_static(
+                b"age\r\ndata: {}\r\n\r\n",
+            ))))
+            .await
+            .expect("send");
+        let next = body
+            .frame()
+            .await
+            .expect("frame")
+            .expect("ok")
+            .into_data()
+            .expect("data");
+        assert_eq!(&next[..], b"event: message\r\ndata: {}\r\n\r\n");
+        drop(body);
+        assert!(!sessions.is_live(3, "s1"), "closed streams unregister");
+    }
+}
