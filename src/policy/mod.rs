@@ -7,6 +7,7 @@
 //! what they would have decided. Every decision carries the policy version (a hash of the
 //! loaded files) and a decision id.
 
+pub mod args;
 pub mod compile;
 pub mod model;
 pub mod reload;
