@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
             method: Some("tools/call"),
             tool: Some("tool_1"),
             resource: None,
+            path: "/mcp",
             caller: "anonymous",
             headers: &headers,
             args: Some(&args),

@@ -41,6 +41,10 @@ rules:
     when: { protocol: http, method: DELETE }
     decision: deny
     reason: no_deletes
+  - id: no-admin-api
+    when: { protocol: http, path: "/api/admin/*" }
+    decision: deny
+    reason: admin_api_closed
 "#;
 
 struct Setup {
@@ -317,6 +321,16 @@ async fn http_routes_get_403_with_the_same_fields() {
             .status,
         StatusCode::OK
     );
+    let r = send(
+        s.gw.proxy_addr,
+        Method::GET,
+        "/api/admin/keys?all=1",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["reason"], "admin_api_closed");
 }
 
 #[test]
@@ -356,7 +370,7 @@ fn check_reports_rule_errors_with_file_line_and_column() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (5 rules from 1 files"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (6 rules from 1 files"));
 }
 
 /// An upstream answering `tools/list` with three tools, as JSON or (path `/sse/…`) as SSE

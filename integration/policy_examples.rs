@@ -20,6 +20,7 @@ struct Call<'a> {
     method: &'a str,
     tool: Option<&'a str>,
     resource: Option<&'a str>,
+    path: &'a str,
     headers: HeaderMap,
     args: Option<Value>,
 }
@@ -32,6 +33,7 @@ impl<'a> Call<'a> {
             method: "tools/call",
             tool: Some(tool),
             resource: None,
+            path: "/mcp",
             headers: HeaderMap::new(),
             args: Some(args),
         }
@@ -46,6 +48,7 @@ impl<'a> Call<'a> {
             method: Some(self.method),
             tool: self.tool,
             resource: self.resource,
+            path: self.path,
             caller: "anonymous",
             headers: &self.headers,
             args: self.args.as_ref(),
@@ -132,7 +135,7 @@ fn tool_restricted_to_one_caller() {
 #[test]
 fn egress_allowlist() {
     let p = load("examples/40-egress-allowlist.yaml");
-    let egress = |method: &'static str, host: &'static str| {
+    let egress = |method: &'static str, host: &'static str, path: &'static str| {
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static(host));
         Call {
@@ -141,22 +144,36 @@ fn egress_allowlist() {
             method,
             tool: None,
             resource: None,
+            path,
             headers,
             args: None,
         }
     };
     assert_eq!(
-        egress("GET", "billing.internal.example.com").decide(&p).0,
+        egress("GET", "billing.internal.example.com", "/v1/invoices")
+            .decide(&p)
+            .0,
         Allow
     );
-    assert_eq!(egress("POST", "api.stripe.com").decide(&p).0, Allow);
     assert_eq!(
-        egress("GET", "pastebin.example.net").decide(&p).2,
+        egress("POST", "api.stripe.com", "/v1/payment_intents")
+            .decide(&p)
+            .0,
+        Allow
+    );
+    assert_eq!(
+        egress("GET", "pastebin.example.net", "/raw/x").decide(&p).2,
         "egress_host_not_allowed"
     );
     assert_eq!(
-        egress("DELETE", "api.stripe.com").decide(&p).2,
+        egress("DELETE", "api.stripe.com", "/v1/customers/c1")
+            .decide(&p)
+            .2,
         "egress_delete_forbidden"
+    );
+    assert_eq!(
+        egress("POST", "api.stripe.com", "/v1/refunds").decide(&p).2,
+        "egress_no_refunds_api"
     );
 }
 
@@ -169,6 +186,7 @@ fn observe_rollout() {
         method: "resources/read",
         tool: None,
         resource: Some(uri),
+        path: "/mcp",
         headers: HeaderMap::new(),
         args: None,
     };

@@ -81,6 +81,7 @@ pub struct Conditions {
     method: Option<Patterns>,
     tool: Option<Patterns>,
     resource: Option<Patterns>,
+    path: Option<Patterns>,
     caller: Option<Patterns>,
     headers: Vec<(http::HeaderName, Patterns)>,
     args: Vec<ArgTest>,
@@ -118,6 +119,7 @@ impl Conditions {
             method: opt(&w.method, prefix, "method")?,
             tool: opt(&w.tool, prefix, "tool")?,
             resource: opt(&w.resource, prefix, "resource")?,
+            path: opt(&w.path, prefix, "path")?,
             caller: opt(&w.caller, prefix, "caller")?,
             headers,
             args,
@@ -127,7 +129,10 @@ impl Conditions {
     /// Whether the block looks only at who calls which tool where (no headers, arguments
     /// or resources), so its outcome for a tool never changes from call to call.
     fn is_static(&self) -> bool {
-        self.headers.is_empty() && self.args.is_empty() && self.resource.is_none()
+        self.headers.is_empty()
+            && self.args.is_empty()
+            && self.resource.is_none()
+            && self.path.is_none()
     }
 
     /// Whether every condition holds for `facts`.
@@ -140,6 +145,7 @@ impl Conditions {
             && check(&self.method, f.method)
             && check(&self.tool, f.tool)
             && check(&self.resource, f.resource)
+            && check(&self.path, Some(f.path))
             && check(&self.caller, Some(f.caller))
             && self.headers.iter().all(|(name, p)| {
                 f.headers

@@ -41,6 +41,8 @@ pub struct CallFacts<'a> {
     pub tool: Option<&'a str>,
     /// MCP resource URI.
     pub resource: Option<&'a str>,
+    /// Request path as the client sent it (no query).
+    pub path: &'a str,
     /// Caller identity.
     pub caller: &'a str,
     /// Request headers.

@@ -96,6 +96,8 @@ pub struct When {
     pub tool: Option<OneOrMany<String>>,
     /// MCP resource URI (`resources/read` `params.uri`).
     pub resource: Option<OneOrMany<String>>,
+    /// Request path as the client sent it (before any prefix rewrite), without the query.
+    pub path: Option<OneOrMany<String>>,
     /// Caller identity (`anonymous` until caller identity exists).
     pub caller: Option<OneOrMany<String>>,
     /// Header name → glob on its value (all must hold; a missing header does not match).

@@ -31,6 +31,7 @@ fn facts<'a>(
         method: Some("tools/call"),
         tool,
         resource: None,
+        path: "/mcp",
         caller: "anonymous",
         headers,
         args,
