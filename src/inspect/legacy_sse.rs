@@ -5,18 +5,15 @@
 //! it carries), the stream registers an injection channel under that id, and the POST side
 //! looks it up. Injected events go out only between complete upstream events.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
-use crate::forward::body::BoxError;
-use crate::protocol::sse::Parser;
+use super::EventHook;
+use crate::protocol::sse::Event;
 
 /// Injection channels of live legacy sessions, keyed by `<upstream index>:<session id>`:
 /// the upstream mints the session, and the stream and the POSTs usually come through two
@@ -51,39 +48,33 @@ impl LegacySessions {
     }
 
     /// Whether a legacy session with this id is live on this upstream.
+    #[cfg(test)]
     pub fn is_live(&self, upstream: usize, session: &str) -> bool {
         self.streams.contains_key(&key(upstream, session))
     }
 }
 
-/// An SSE response body that learns its legacy session and accepts injected events.
-pub struct LegacySseTap<B> {
-    inner: B,
-    parser: Parser,
-    out: VecDeque<Bytes>,
+/// The hook that learns a stream's legacy session from its `endpoint` event and injects
+/// refusals into it; use it with [`SseEvents`].
+pub struct LegacyTap {
     sessions: Arc<LegacySessions>,
     upstream: usize,
     registered: Option<String>,
     injected: Option<mpsc::Receiver<Bytes>>,
-    ended: bool,
 }
 
-impl<B> LegacySseTap<B> {
-    /// Tap `inner`, a stream from upstream number `upstream`.
-    pub fn new(inner: B, sessions: Arc<LegacySessions>, upstream: usize) -> Self {
+impl LegacyTap {
+    /// A tap for a stream from upstream number `upstream`.
+    pub fn new(sessions: Arc<LegacySessions>, upstream: usize) -> Self {
         Self {
-            inner,
-            parser: Parser::new(crate::inspect::MAX_INSPECTED),
-            out: VecDeque::new(),
             sessions,
             upstream,
             registered: None,
             injected: None,
-            ended: false,
         }
     }
 
-    fn learn(&mut self, event: &crate::protocol::sse::Event) {
+    fn learn(&mut self, event: &Event) {
         if self.registered.is_some() || event.event.as_deref() != Some("endpoint") {
             return;
         }
@@ -101,7 +92,21 @@ impl<B> LegacySseTap<B> {
     }
 }
 
-impl<B> Drop for LegacySseTap<B> {
+impl EventHook for LegacyTap {
+    fn on_event(&mut self, event: Event) -> Bytes {
+        self.learn(&event);
+        event.raw
+    }
+
+    fn poll_injected(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        match &mut self.injected {
+            Some(rx) => rx.poll_recv(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for LegacyTap {
     fn drop(&mut self) {
         if let Some(k) = self.registered.take() {
             self.sessions.streams.remove(&k);
@@ -109,72 +114,12 @@ impl<B> Drop for LegacySseTap<B> {
     }
 }
 
-impl<B> Body for LegacySseTap<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        loop {
-            if let Some(b) = this.out.pop_front() {
-                return Poll::Ready(Some(Ok(Frame::data(b))));
-            }
-            if this.ended {
-                return Poll::Ready(None);
-            }
-            // Injected events first: `out` is empty, so we are between upstream events.
-            if let Some(rx) = &mut this.injected {
-                if let Poll::Ready(Some(ev)) = rx.poll_recv(cx) {
-                    return Poll::Ready(Some(Ok(Frame::data(ev))));
-                }
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.ended = true;
-                    let rest = this.parser.take_rest();
-                    if !rest.is_empty() {
-                        this.out.push_back(rest);
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
-                Poll::Ready(Some(Ok(frame))) => {
-                    let data = match frame.into_data() {
-                        Ok(d) => d,
-                        Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
-                    };
-                    let events = match this.parser.push(&data) {
-                        Ok(ev) => ev,
-                        Err(e) => return Poll::Ready(Some(Err(Box::new(e)))),
-                    };
-                    for ev in events {
-                        this.learn(&ev);
-                        this.out.push_back(ev.raw);
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended && self.out.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::body::BoxError;
+    use crate::inspect::SseEvents;
+    use http_body::Frame;
     use http_body_util::{BodyExt, StreamBody};
 
     #[test]
@@ -192,7 +137,10 @@ mod tests {
         let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
             rx.recv().await.map(|x| (x, rx))
         });
-        let mut body = LegacySseTap::new(StreamBody::new(Box::pin(stream)), sessions.clone(), 3);
+        let mut body = SseEvents::new(
+            StreamBody::new(Box::pin(stream)),
+            LegacyTap::new(sessions.clone(), 3),
+        );
         up_tx
             .send(Ok(Frame::data(Bytes::from_static(
                 b"event: endpoint\r\ndata: /messages/?session_id=s1\r\n\r\nevent: mess",

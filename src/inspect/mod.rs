@@ -6,20 +6,18 @@
 //! event and only the event carrying the result is rewritten; everything else passes on
 //! byte for byte, at once.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use prometheus::IntCounter;
 use serde_json::Value;
 
-use crate::forward::body::BoxError;
-use crate::protocol::sse::Parser;
+use crate::protocol::sse::Event;
 
+pub mod events;
 pub mod legacy_sse;
+
+pub use events::{EventHook, SseEvents};
 
 /// Decides whether a tool is hidden.
 pub type HideTool = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -76,93 +74,26 @@ impl ToolsListFilter {
 }
 
 /// An SSE body whose `tools/list` result event is filtered on the way through.
-pub struct SseToolsList<B> {
-    inner: B,
-    parser: Parser,
-    out: VecDeque<Bytes>,
-    filter: ToolsListFilter,
-    ended: bool,
-}
+pub type SseToolsList<B> = SseEvents<B, ToolsListFilter>;
 
-impl<B> SseToolsList<B> {
-    /// Wrap `inner`.
-    pub fn new(inner: B, filter: ToolsListFilter) -> Self {
-        Self {
-            inner,
-            parser: Parser::new(MAX_INSPECTED),
-            out: VecDeque::new(),
-            filter,
-            ended: false,
-        }
-    }
-}
-
-impl<B> Body for SseToolsList<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        loop {
-            if let Some(b) = this.out.pop_front() {
-                return Poll::Ready(Some(Ok(Frame::data(b))));
+impl EventHook for ToolsListFilter {
+    fn on_event(&mut self, event: Event) -> Bytes {
+        let rewritten = event.data.as_deref().and_then(|d| {
+            let mut v: Value = serde_json::from_str(d).ok()?;
+            if !self.apply(&mut v) {
+                return None;
             }
-            if this.ended {
-                return Poll::Ready(None);
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.ended = true;
-                    let rest = this.parser.take_rest();
-                    if !rest.is_empty() {
-                        this.out.push_back(rest);
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
-                Poll::Ready(Some(Ok(frame))) => {
-                    let frame = match frame.into_data() {
-                        Ok(data) => data,
-                        Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
-                    };
-                    let events = match this.parser.push(&frame) {
-                        Ok(ev) => ev,
-                        Err(e) => return Poll::Ready(Some(Err(Box::new(e)))),
-                    };
-                    for ev in events {
-                        let rewritten = ev.data.as_deref().and_then(|d| {
-                            let mut v: Value = serde_json::from_str(d).ok()?;
-                            if !this.filter.apply(&mut v) {
-                                return None;
-                            }
-                            serde_json::to_string(&v).ok().map(|s| ev.with_data(&s))
-                        });
-                        this.out.push_back(rewritten.unwrap_or(ev.raw));
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended && self.out.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
+            serde_json::to_string(&v).ok().map(|s| event.with_data(&s))
+        });
+        rewritten.unwrap_or(event.raw)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::body::BoxError;
+    use http_body::Frame;
     use http_body_util::{BodyExt, StreamBody};
     use serde_json::json;
 

@@ -174,19 +174,6 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A policy without rules: everything allowed.
-    pub fn empty() -> Self {
-        Self {
-            rules: Vec::new(),
-            index: RuleIndex::default(),
-            default: DecisionKind::Allow,
-            mode: Mode::Enforce,
-            version: Arc::from("none"),
-            files: Vec::new(),
-            warnings: Vec::new(),
-        }
-    }
-
     /// Load `path` (a `.yaml` file, or a directory whose `*.yaml`/`*.yml` files are loaded in
     /// name order, not recursing). `mode` is the policy-wide mode.
     pub fn load(path: &Path, mode: Mode) -> Result<Self, PolicyError> {

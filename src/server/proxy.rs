@@ -25,8 +25,8 @@ use crate::forward::headers::{
     Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
-use crate::inspect::legacy_sse::{LegacySessions, LegacySseTap, session_from_query};
-use crate::inspect::{MAX_INSPECTED, SseToolsList, ToolsListFilter};
+use crate::inspect::legacy_sse::{LegacySessions, LegacyTap, session_from_query};
+use crate::inspect::{MAX_INSPECTED, SseEvents, SseToolsList, ToolsListFilter};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::Envelope;
@@ -324,7 +324,8 @@ impl ProxyState {
                 }
             }
             _ if stream_open && is_event_stream(&parts.headers) => {
-                LegacySseTap::new(body, self.legacy.clone(), route.upstream).boxed_unsync()
+                SseEvents::new(body, LegacyTap::new(self.legacy.clone(), route.upstream))
+                    .boxed_unsync()
             }
             _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
         };
