@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 
 use bytes::Bytes;
 use common::{Upstream, channel_body, within};
@@ -50,14 +49,8 @@ async fn every_bypass_attempt_is_refused() {
         Response::new(common::full(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#))
     })
     .await;
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    rules.write_all(RULES.as_bytes()).expect("write");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n  - {{ path_prefix: /messages, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
-        rules.path(),
+    let (gw, _rules) = common::gateway_with_rules(RULES, &format!(
+        "upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n  - {{ path_prefix: /messages, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
         up.url()
     ))
     .await;

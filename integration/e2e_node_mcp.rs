@@ -9,87 +9,40 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::process::Command;
 
-fn peer_missing(msg: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("\n*** SKIPPED e2e_node_mcp: {msg} ***\n");
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
-    let sdk = root().join("integration/node/node_modules/@modelcontextprotocol/sdk/package.json");
+    let sdk = common::peers::root()
+        .join("integration/node/node_modules/@modelcontextprotocol/sdk/package.json");
     let node_ok = std::process::Command::new("node")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !node_ok || !sdk.exists() {
-        return peer_missing(
+        return common::peers::missing(
+            "e2e_node_mcp",
             "node or @modelcontextprotocol/sdk is not installed (run integration/run)",
         );
     }
-    let py = std::env::var_os("SEC0_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
-    if !std::process::Command::new(&py)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return peer_missing(
-            "the Python MCP SDK (the upstream server) is not installed (run integration/run)",
-        );
-    }
-
-    let port = common::closed_port();
-    let _server = Command::new(&py)
-        .arg(root().join("integration/python/server.py"))
-        .arg(port.to_string())
-        .arg("streamable-http")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start FastMCP server");
-    common::within("FastMCP server to listen", async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    std::io::Write::write_all(
-        &mut rules,
-        b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n",
+    // The upstream is the Python SDK's FastMCP server.
+    let Some(py) = common::peers::python("e2e_node_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
+    let (gw, _rules) = common::gateway_with_rules(
+        common::peers::DENY_RULES,
+        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"),
     )
-    .expect("write rules");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nupstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n",
-        rules.path()
-    ))
     .await;
 
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new("node")
-            .arg(root().join("integration/node/client.mjs"))
+            .arg(common::peers::root().join("integration/node/client.mjs"))
             .arg(format!("http://{}/mcp", gw.proxy_addr))
             .kill_on_drop(true)
             .output(),

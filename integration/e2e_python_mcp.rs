@@ -8,81 +8,21 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("SEC0_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(candidate);
-    }
-    let msg = format!(
-        "the official MCP Python SDK is not installed at {} (run integration/run, or set SEC0_TEST_PYTHON)",
-        candidate.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("\n*** SKIPPED e2e_python_mcp: {msg} ***\n");
-    None
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("integration/python")
-        .join(name)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.start_kill();
-    }
-}
-
-async fn start_server(py: &PathBuf, transport: &str) -> (Server, u16) {
-    let port = common::closed_port();
-    let child = Command::new(py)
-        .arg(script("server.py"))
-        .arg(port.to_string())
-        .arg(transport)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start FastMCP server");
-    common::within("FastMCP server to listen", async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    (Server(child), port)
-}
-
-async fn run_client(py: &PathBuf, url: &str, transport: &str) -> Value {
+async fn run_client(py: &Path, url: &str, transport: &str) -> Value {
     run_client_with(py, url, transport, &[]).await
 }
 
-async fn run_client_with(py: &PathBuf, url: &str, transport: &str, extra: &[&str]) -> Value {
+async fn run_client_with(py: &Path, url: &str, transport: &str, extra: &[&str]) -> Value {
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new(py)
-            .arg(script("client.py"))
+            .arg(common::peers::python_script("client.py"))
             .arg(url)
             .arg(transport)
             .args(extra)
@@ -117,8 +57,10 @@ fn assert_session(v: &Value, tools: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_and_server_over_streamable_http() {
-    let Some(py) = python() else { return };
-    let (_server, port) = start_server(&py, "streamable-http").await;
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
     let gw = common::gateway(&format!(
         "upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"
     ))
@@ -151,8 +93,10 @@ async fn official_python_client_and_server_over_streamable_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_and_server_over_legacy_sse() {
-    let Some(py) = python() else { return };
-    let (_server, port) = start_server(&py, "sse").await;
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "sse").await;
     let gw = common::gateway(&format!(
         "upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: sse, path_prefix: /sse, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: messages, path_prefix: /messages, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"
     ))
@@ -165,8 +109,6 @@ async fn official_python_client_and_server_over_legacy_sse() {
         "legacy POSTs answered 202 through the gateway: {m}"
     );
 }
-
-const DENY_RULES: &[u8] = b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n";
 
 fn assert_refusal(v: &Value) {
     let refusal = &v["refusal"];
@@ -181,17 +123,14 @@ fn assert_refusal(v: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_sees_a_denial_over_legacy_sse() {
-    let Some(py) = python() else { return };
-    let (_server, port) = start_server(&py, "sse").await;
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    std::io::Write::write_all(&mut rules, DENY_RULES).expect("write rules");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nupstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: sse, path_prefix: /sse, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: messages, path_prefix: /messages, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n",
-        rules.path()
-    ))
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "sse").await;
+    let (gw, _rules) = common::gateway_with_rules(
+        common::peers::DENY_RULES,
+        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: sse, path_prefix: /sse, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: messages, path_prefix: /messages, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"),
+    )
     .await;
     // The answer to a legacy POST travels on the GET stream: the gateway must put the
     // refusal there, or the client would wait for it forever.
@@ -210,21 +149,14 @@ async fn official_python_client_sees_a_denial_over_legacy_sse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_sees_a_denial_as_one_failed_call() {
-    let Some(py) = python() else { return };
-    let (_server, port) = start_server(&py, "streamable-http").await;
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    std::io::Write::write_all(
-        &mut rules,
-        b"version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n",
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
+    let (gw, _rules) = common::gateway_with_rules(
+        common::peers::DENY_RULES,
+        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"),
     )
-    .expect("write rules");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nupstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n",
-        rules.path()
-    ))
     .await;
     let v = run_client_with(
         &py,

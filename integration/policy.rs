@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -65,14 +64,8 @@ async fn setup(escalation: &str) -> Setup {
         r
     })
     .await;
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    rules.write_all(RULES.as_bytes()).expect("write");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nescalation: {{ {escalation} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: api, path_prefix: /api, upstream: u, protocol: http, boundary: tool_to_api }}\n",
-        rules.path(),
+    let (gw, rules) = common::gateway_with_rules(RULES, &format!(
+        "escalation: {{ {escalation} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n  - {{ name: api, path_prefix: /api, upstream: u, protocol: http, boundary: tool_to_api }}\n",
         up.url()
     ))
     .await;
@@ -400,14 +393,8 @@ async fn tools_upstream() -> Upstream {
 #[tokio::test]
 async fn tools_list_hides_tools_the_caller_can_never_call() {
     let up = tools_upstream().await;
-    let mut rules = tempfile::Builder::new()
-        .suffix(".yaml")
-        .tempfile()
-        .expect("tempfile");
-    rules.write_all(RULES.as_bytes()).expect("write");
-    let gw = common::gateway(&format!(
-        "policy: {{ rules: {:?} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
-        rules.path(),
+    let (gw, _rules) = common::gateway_with_rules(RULES, &format!(
+        "upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
         up.url()
     ))
     .await;

@@ -6,6 +6,8 @@
 //! - [`GatewayProcess`] runs the real binary as a child process (signals, memory).
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,6 +37,22 @@ pub async fn gateway(rest: &str) -> RunningGateway {
     let cfg = sec0_gateway::config::load_from_str(&yaml, "<test>", Some(HashMap::new()))
         .unwrap_or_else(|e| panic!("test config invalid: {e}"));
     Gateway::start(cfg).await.expect("gateway starts")
+}
+
+/// Start the gateway in-process with `rules` (YAML text) as its policy; `rest` is YAML for
+/// everything but the listeners and `policy`. The rules file lives as long as the returned
+/// handle (reloads read it).
+pub async fn gateway_with_rules(
+    rules: &str,
+    rest: &str,
+) -> (RunningGateway, tempfile::NamedTempFile) {
+    let mut file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .expect("tempfile");
+    std::io::Write::write_all(&mut file, rules.as_bytes()).expect("write rules");
+    let gw = gateway(&format!("policy: {{ rules: {:?} }}\n{rest}", file.path())).await;
+    (gw, file)
 }
 
 /// A test upstream server.

@@ -1,0 +1,87 @@
+//! The peers nobody here wrote: the official MCP SDKs, installed by `integration/run`
+//! (Python into `.venv` or `$SEC0_TEST_PYTHON`, TypeScript into `integration/node`).
+//! A missing peer makes a test say SKIPPED loudly; under CI (`CI` set) it fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// Rules the end-to-end tests run with: `add(13, …)` is denied (a rule on an argument), and
+/// `shell_*` tools can never be called (so they are hidden from `tools/list`).
+pub const DENY_RULES: &str = "version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Report a missing peer for `test`: a failure under CI, a loud skip elsewhere.
+pub fn missing(test: &str, msg: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("\n*** SKIPPED {test}: {msg} ***\n");
+}
+
+/// A Python with the official MCP SDK, or `None` (after reporting it missing).
+pub fn python(test: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os("SEC0_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    missing(
+        test,
+        &format!(
+            "the official MCP Python SDK is not installed at {} (run integration/run, or set SEC0_TEST_PYTHON)",
+            candidate.display()
+        ),
+    );
+    None
+}
+
+/// A script of the Python peers (`integration/python/<name>`).
+pub fn python_script(name: &str) -> PathBuf {
+    root().join("integration/python").join(name)
+}
+
+/// A running FastMCP server (stopped when dropped).
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.start_kill();
+    }
+}
+
+/// Start the official SDK's FastMCP test server on a free port with `transport`
+/// (`streamable-http` or `sse`) and wait until it listens.
+pub async fn start_fastmcp(py: &Path, transport: &str) -> (Server, u16) {
+    let port = super::closed_port();
+    let child = Command::new(py)
+        .arg(python_script("server.py"))
+        .arg(port.to_string())
+        .arg(transport)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start FastMCP server");
+    super::within("FastMCP server to listen", async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    (Server(child), port)
+}
