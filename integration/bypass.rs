@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use bytes::Bytes;
 use common::{Upstream, channel_body, within};
 use http::{Method, Request, Response, StatusCode};

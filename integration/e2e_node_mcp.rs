@@ -9,9 +9,6 @@
 
 mod common;
 
-use std::time::Duration;
-
-use serde_json::Value;
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,25 +36,10 @@ async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
     )
     .await;
 
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new("node")
-            .arg(common::peers::root().join("integration/node/client.mjs"))
-            .arg(format!("http://{}/mcp", gw.proxy_addr))
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("client finished in time")
-    .expect("client ran");
-    assert!(
-        out.status.success(),
-        "client failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("client output ({e}): {stdout}"));
+    let mut cmd = Command::new("node");
+    cmd.arg(common::peers::root().join("integration/node/client.mjs"))
+        .arg(format!("http://{}/mcp", gw.proxy_addr));
+    let v = common::peers::run_client(cmd).await;
 
     let refusal = &v["refusal"];
     assert_eq!(

@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::process::Command;
@@ -19,27 +18,12 @@ async fn run_client(py: &Path, url: &str, transport: &str) -> Value {
 }
 
 async fn run_client_with(py: &Path, url: &str, transport: &str, extra: &[&str]) -> Value {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        Command::new(py)
-            .arg(common::peers::python_script("client.py"))
-            .arg(url)
-            .arg(transport)
-            .args(extra)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("client finished in time")
-    .expect("client ran");
-    assert!(
-        out.status.success(),
-        "client failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("client output ({e}): {stdout}"))
+    let mut cmd = Command::new(py);
+    cmd.arg(common::peers::python_script("client.py"))
+        .arg(url)
+        .arg(transport)
+        .args(extra);
+    common::peers::run_client(cmd).await
 }
 
 fn assert_session(v: &Value, tools: &[&str]) {

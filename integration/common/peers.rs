@@ -85,3 +85,20 @@ pub async fn start_fastmcp(py: &Path, transport: &str) -> (Server, u16) {
     .await;
     (Server(child), port)
 }
+
+/// Run a peer client (`cmd`, already given its arguments) for at most a minute; it must
+/// succeed, and its last stdout line is the JSON it reports.
+pub async fn run_client(mut cmd: Command) -> serde_json::Value {
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.kill_on_drop(true).output())
+        .await
+        .expect("client finished in time")
+        .expect("client ran");
+    assert!(
+        out.status.success(),
+        "client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("client output ({e}): {stdout}"))
+}

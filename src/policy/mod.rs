@@ -186,16 +186,7 @@ impl Policy {
         let mut default: Option<(DecisionKind, PathBuf)> = None;
         let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
         let mut warnings = Vec::new();
-        let mut hasher = Sha256::new();
         for (path, text) in sources {
-            hasher.update(
-                path.file_name()
-                    .map(|n| n.as_encoded_bytes())
-                    .unwrap_or_default(),
-            );
-            hasher.update([0]);
-            hasher.update(text.as_bytes());
-            hasher.update([0]);
             let at = |line: usize, column: usize, message: String| PolicyError::Invalid {
                 path: path.clone(),
                 line,
