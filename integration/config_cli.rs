@@ -160,3 +160,30 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
     );
     assert!(text.contains("reason\":\"no_route\""), "{text}");
 }
+
+#[test]
+fn run_refuses_broken_rules_with_their_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nrules:\n  - id: x\n    decision: perhaps\n    reason: r\n",
+    )
+    .expect("write");
+    let cfg = write(&GOOD.replace(
+        "routes:",
+        &format!("policy: {{ rules: {:?} }}\nroutes:", rules),
+    ));
+    let out = bin()
+        .args(["--log-format", "text", "run", "-c"])
+        .arg(cfg.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a gateway never starts with rules it cannot load"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:4:15:", rules.display())), "{err}");
+}
