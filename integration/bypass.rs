@@ -1,5 +1,6 @@
 //! Attempts to get a denied call past the gateway. One rule denies the tool `shell_exec`;
-//! every attempt below must be refused, and the upstream must never see any of them.
+//! every attempt below must be refused, and the upstream must never see the denied call
+//! (allowed neighbours in a batch may pass; the call itself never does).
 //! (A policy that can be bypassed by encoding tricks is worse than none.)
 
 mod common;
@@ -37,15 +38,21 @@ fn refused(status: StatusCode, body: &[u8]) -> bool {
     };
     let is_refusal = |m: &serde_json::Value| m.get("error").is_some() && m.get("result").is_none();
     match &v {
-        serde_json::Value::Array(items) => !items.is_empty() && items.iter().all(is_refusal),
+        // A batch: the denied element (id 2 or, alone, 1) is answered with an error.
+        serde_json::Value::Array(items) => items
+            .iter()
+            .any(|m| m["id"] != 0 && is_refusal(m) && m["error"]["code"] == -32030),
         m => is_refusal(m),
     }
 }
 
 #[tokio::test]
 async fn every_bypass_attempt_is_refused() {
-    let (up, hits) = Upstream::counting(|_| {
-        Response::new(common::full(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#))
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Bytes>::new()));
+    let log = seen.clone();
+    let (up, _hits) = Upstream::counting(move |body| {
+        log.lock().expect("lock").push(body);
+        Response::new(common::full(r#"[{"jsonrpc":"2.0","id":0,"result":{}}]"#))
     })
     .await;
     let (gw, _rules) = common::gateway_with_rules(RULES, &format!(
@@ -251,9 +258,17 @@ async fn every_bypass_attempt_is_refused() {
     .await;
     assert_eq!(r.json()["error"]["code"], -32030, "HTTP/2");
 
+    let seen = seen.lock().expect("lock");
+    for body in seen.iter() {
+        let text = String::from_utf8_lossy(body);
+        assert!(
+            !text.contains("shell_exec") && !text.contains("\\u"),
+            "the denied call reached the upstream: {text}"
+        );
+    }
     assert_eq!(
-        hits.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "nothing reached the upstream"
+        seen.len(),
+        1,
+        "only the allowed ping of the mixed batch was forwarded"
     );
 }

@@ -220,36 +220,167 @@ async fn observe_rules_let_the_call_through_and_record_it() {
     );
 }
 
+/// An upstream answering a batch the way the header `x-answer` asks: `json` (an array of
+/// results, in reverse order as a server may), `sse` (one event per answer), `none` (202);
+/// it records every body it receives.
+async fn batch_upstream() -> (Upstream, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let up = Upstream::start(move |req: http::Request<hyper::body::Incoming>| {
+        let log = log.clone();
+        async move {
+            use http_body_util::BodyExt;
+            let answer = req
+                .headers()
+                .get("x-answer")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("json")
+                .to_string();
+            let body = req.into_body().collect().await.expect("body").to_bytes();
+            let text = String::from_utf8_lossy(&body).into_owned();
+            log.lock().expect("lock").push(text.clone());
+            let batch: Vec<serde_json::Value> = serde_json::from_str(&text).expect("a batch");
+            let results: Vec<serde_json::Value> = batch
+                .iter()
+                .rev()
+                .filter_map(|m| {
+                    m.get("id")
+                        .map(|id| serde_json::json!({"jsonrpc":"2.0","id":id,"result":{"ok":true}}))
+                })
+                .collect();
+            let mut r = match answer.as_str() {
+                "none" => {
+                    let mut r = Response::new(common::empty());
+                    *r.status_mut() = StatusCode::ACCEPTED;
+                    return r;
+                }
+                "sse" => {
+                    let events: String = results
+                        .iter()
+                        .map(|r| format!("event: message\ndata: {r}\n\n"))
+                        .collect();
+                    let mut r = Response::new(common::full(events));
+                    r.headers_mut()
+                        .insert("content-type", "text/event-stream".parse().expect("hv"));
+                    r
+                }
+                _ => Response::new(common::full(serde_json::to_string(&results).expect("json"))),
+            };
+            if answer == "json" {
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().expect("hv"));
+            }
+            r
+        }
+    })
+    .await;
+    (up, seen)
+}
+
+async fn post_batch(gw: &sec0_gateway::RunningGateway, answer: &str, body: &str) -> common::Answer {
+    let req = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://{}/mcp", gw.proxy_addr))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-answer", answer)
+        .body(common::full(body.to_string()))
+        .expect("request");
+    common::collect(common::client().request(req).await.expect("response")).await
+}
+
 #[tokio::test]
-async fn batch_with_a_denied_element_is_answered_in_order_and_not_forwarded() {
-    let s = setup("").await;
+async fn batch_forwards_the_allowed_part_and_merges_the_answers_in_order() {
+    let (up, seen) = batch_upstream().await;
+    let (gw, _rules) = common::gateway_with_rules(RULES, &format!(
+        "upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        up.url()
+    ))
+    .await;
+    let notification = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     let body = format!(
-        "[{},{},{}]",
-        call("1", "echo", "{}"),
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        call(r#""two""#, "shell_rm", "{}")
+        "[{}, {},{},{}]",
+        call("1", "echo", r#"{"n": 1.50}"#),
+        notification,
+        call(r#""two""#, "shell_rm", "{}"),
+        call("3", "echo", "{}"),
     );
-    let r = post_json(s.gw.proxy_addr, "/mcp", &body).await;
+
+    // JSON answer: one array, refusal in place, client order.
+    let r = post_batch(&gw, "json", &body).await;
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     let items = v.as_array().expect("batch answer");
+    let ids: Vec<&serde_json::Value> = items.iter().map(|i| &i["id"]).collect();
     assert_eq!(
-        items.len(),
-        2,
-        "one answer per request, none for the notification: {v}"
+        ids,
+        [
+            &serde_json::json!(1),
+            &serde_json::json!("two"),
+            &serde_json::json!(3)
+        ],
+        "{v}"
     );
-    assert_eq!(items[0]["id"], 1);
-    assert_eq!(items[0]["error"]["data"]["reason"], "batch_withheld");
-    assert_eq!(items[1]["id"], "two");
+    assert_eq!(items[0]["result"]["ok"], true);
     assert_eq!(items[1]["error"]["code"], -32030);
-    assert_eq!(s.hits.load(Ordering::SeqCst), 0);
-    // A batch where everything is allowed is forwarded as is.
-    let ok = format!("[{},{}]", call("1", "echo", "{}"), call("2", "echo", "{}"));
+    assert_eq!(items[1]["error"]["data"]["reason"], "shell_forbidden");
+    assert_eq!(items[2]["result"]["ok"], true);
+    let forwarded = seen.lock().expect("lock").pop().expect("forwarded");
     assert_eq!(
-        post_json(s.gw.proxy_addr, "/mcp", &ok).await.status,
-        StatusCode::OK
+        forwarded,
+        format!(
+            "[{},{},{}]",
+            call("1", "echo", r#"{"n": 1.50}"#),
+            notification,
+            call("3", "echo", "{}")
+        ),
+        "the allowed elements, byte for byte, the denied one gone"
     );
-    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+
+    // SSE answer: the refusal arrives as its own event, the upstream's events follow.
+    let r = post_batch(&gw, "sse", &body).await;
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).expect("event json"))
+        .collect();
+    assert_eq!(events.len(), 3, "{text}");
+    assert_eq!(events[0]["id"], "two");
+    assert_eq!(events[0]["error"]["code"], -32030);
+    assert!(
+        events[1..].iter().all(|e| e["result"]["ok"] == true),
+        "{text}"
+    );
+
+    // Only a notification passes: the upstream answers 202, the client gets the refusal.
+    let body = format!("[{},{}]", notification, call("9", "shell_exec", "{}"));
+    let r = post_batch(&gw, "none", &body).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["id"], 9);
+    assert_eq!(
+        seen.lock().expect("lock").pop().as_deref(),
+        Some(format!("[{notification}]").as_str())
+    );
+
+    // Everything refused: answered here, nothing forwarded.
+    let before = seen.lock().expect("lock").len();
+    let body = format!(
+        "[{},{}]",
+        call("1", "shell_a", "{}"),
+        call("2", "shell_b", "{}")
+    );
+    let v = post_batch(&gw, "json", &body).await.json();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(seen.lock().expect("lock").len(), before);
+
+    // Everything allowed: forwarded as is.
+    let body = format!("[{},{}]", call("1", "echo", "{}"), call("2", "echo", "{}"));
+    let v = post_batch(&gw, "json", &body).await.json();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(seen.lock().expect("lock").pop(), Some(body));
 }
 
 #[tokio::test]

@@ -5,17 +5,15 @@
 //! see one failed call, not a broken transport); a refused notification or client response
 //! cannot be answered and is dropped (202). Escalated calls are held for
 //! `escalation.hold_timeout` (no reviewer can answer yet) and then get `on_timeout`.
-//! A batch with a refused element is answered element by element but not forwarded at all
-//! (the other requests are answered as withheld): forwarding part of a batch and merging the
-//! upstream's answer with the gateway's is not implemented yet.
+//! A batch is decided element by element: refused elements are taken out and answered here,
+//! the rest is forwarded as a smaller batch, and the upstream's answer is merged with the
+//! gateway's refusals ([`crate::inspect::batch`]).
 
 use http::Response;
 use serde_json::Value;
 
 use crate::config::EscalationConfig;
-use crate::error::{
-    RefusalKind, accepted, http_refusal, json_response, refusal_object, withheld_object,
-};
+use crate::error::{RefusalKind, accepted, http_refusal, json_response, refusal_object};
 use crate::forward::body::ProxyBody;
 use crate::policy::{Decision, DecisionKind};
 use crate::protocol::jsonrpc::{Message, MessageKind};
@@ -30,6 +28,19 @@ pub enum Action {
     /// the HTTP 200 answer to the POST; on a legacy HTTP+SSE session, an event on the
     /// session's stream.
     Refused(Value),
+    /// Forward only part of a batch; answer the rest here.
+    ForwardPart(PartialBatch),
+}
+
+/// A batch of which some elements were refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialBatch {
+    /// Positions (in the client's batch) of the elements to forward.
+    pub keep: Vec<usize>,
+    /// The gateway's answers to the refused requests.
+    pub refusals: Vec<Value>,
+    /// The ids of the batch's requests in the client's order: the merged answer keeps it.
+    pub order: Vec<Value>,
 }
 
 impl Action {
@@ -73,34 +84,46 @@ pub async fn on_jsonrpc(
 ) -> Action {
     let decisions: Vec<&Decision> = decided.iter().map(|(_, d)| d).collect();
     let outcomes = outcomes(&decisions, escalation).await;
-    let Some(first_refused) = outcomes
-        .iter()
-        .position(|o| matches!(o, Outcome::Refuse(_)))
-    else {
+    if outcomes.iter().all(|o| matches!(o, Outcome::Pass)) {
         return Action::Forward;
-    };
-    let mut answers = Vec::new();
-    for ((msg, decision), outcome) in decided.iter().zip(&outcomes) {
-        if msg.kind != MessageKind::Request {
-            continue; // notifications and client responses cannot be answered
-        }
+    }
+    let mut keep = Vec::new();
+    let mut refusals = Vec::new();
+    let mut order = Vec::new();
+    for (i, ((msg, decision), outcome)) in decided.iter().zip(&outcomes).enumerate() {
         let id = msg.value.get("id").cloned().unwrap_or(Value::Null);
-        answers.push(match outcome {
-            Outcome::Refuse(kind) => refusal_object(&id, decision, *kind),
-            Outcome::Pass => withheld_object(&id, first_refused),
+        let request = msg.kind == MessageKind::Request;
+        if request {
+            order.push(id.clone());
+        }
+        match outcome {
+            Outcome::Pass => keep.push(i),
+            // Notifications and client responses cannot be answered: dropped.
+            Outcome::Refuse(kind) if request => refusals.push(refusal_object(&id, decision, *kind)),
+            Outcome::Refuse(_) => {}
+        }
+    }
+    if !keep.is_empty() {
+        return Action::ForwardPart(PartialBatch {
+            keep,
+            refusals,
+            order,
         });
     }
-    match (batch, answers.len()) {
+    match (batch, refusals.len()) {
         (_, 0) => Action::Answer(accepted()),
-        (false, _) => Action::Refused(answers.remove(0)),
-        (true, _) => Action::Refused(Value::Array(answers)),
+        (false, _) => Action::Refused(refusals.remove(0)),
+        (true, _) => Action::Refused(Value::Array(refusals)),
     }
 }
 
-/// Act on the decision for a plain HTTP call.
-pub async fn on_http(decision: &Decision, escalation: &EscalationConfig) -> Action {
+/// Act on the decision for a plain HTTP call: `Some` answer (403) when it is refused.
+pub async fn on_http(
+    decision: &Decision,
+    escalation: &EscalationConfig,
+) -> Option<Response<ProxyBody>> {
     match outcomes(&[decision], escalation).await.pop() {
-        Some(Outcome::Refuse(kind)) => Action::Answer(http_refusal(decision, kind)),
-        _ => Action::Forward,
+        Some(Outcome::Refuse(kind)) => Some(http_refusal(decision, kind)),
+        _ => None,
     }
 }

@@ -273,20 +273,6 @@ pub fn refusal_object(
     })
 }
 
-/// The JSON-RPC error object for a request of a batch that was not forwarded because
-/// another call of the batch (at `refused_index`) was refused.
-pub fn withheld_object(id: &serde_json::Value, refused_index: usize) -> serde_json::Value {
-    serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {
-            "code": codes::INVALID_REQUEST,
-            "message": format!("not forwarded: call {refused_index} of this batch was refused by policy; send this call on its own"),
-            "data": {"reason": "batch_withheld", "refused_index": refused_index},
-        },
-    })
-}
-
 /// The 403 answer for a refused call on a plain HTTP route.
 pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<ProxyBody> {
     let mut error = refusal_data(d, kind);

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::protocol::sse::Event;
 
+pub mod batch;
 pub mod events;
 pub mod legacy_sse;
 

@@ -154,6 +154,24 @@ pub fn peek_id(body: &[u8]) -> Option<&RawValue> {
     (*token == b'"' || *token == b'-' || token.is_ascii_digit()).then_some(id)
 }
 
+/// The elements of a batch body at positions `keep` (ascending), as a new batch body. Each
+/// element keeps its exact bytes: the upstream reads what the policy read, nothing
+/// re-serialised. `None` when `body` is not a JSON array (callers pass only bodies that
+/// [`parse_envelope`] accepted as a batch).
+pub fn select_batch(body: &[u8], keep: &[usize]) -> Option<Vec<u8>> {
+    let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
+    let mut out = Vec::with_capacity(body.len());
+    out.push(b'[');
+    for (n, &i) in keep.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(items.get(i)?.get().as_bytes());
+    }
+    out.push(b']');
+    Some(out)
+}
+
 /// A JSON-RPC error response the gateway writes itself.
 #[derive(Serialize)]
 pub struct ErrorResponse<'a, D: Serialize> {
@@ -283,6 +301,18 @@ mod tests {
         assert_eq!(id(r#"{"id":{"x":1}}"#), None);
         assert_eq!(id("not json"), None);
         assert_eq!(id(""), None);
+    }
+
+    #[test]
+    fn batch_selection_keeps_element_bytes() {
+        let body = br#"[ {"jsonrpc":"2.0","id":1,"method":"a","params":{"x":1.50}} , {"jsonrpc":"2.0","id":2,"method":"b"},{"jsonrpc":"2.0","method":"n","params":[123456789012345678901234567890]} ]"#;
+        let out = select_batch(body, &[0, 2]).expect("batch");
+        assert_eq!(
+            std::str::from_utf8(&out).expect("utf8"),
+            r#"[{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":1.50}},{"jsonrpc":"2.0","method":"n","params":[123456789012345678901234567890]}]"#
+        );
+        assert_eq!(select_batch(body, &[5]), None);
+        assert_eq!(select_batch(br#"{"id":1}"#, &[0]), None);
     }
 
     #[test]

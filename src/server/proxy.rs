@@ -16,7 +16,7 @@ use ipnet::IpNet;
 
 use arc_swap::ArcSwap;
 
-use crate::act::{self, Action};
+use crate::act::{self, Action, PartialBatch};
 use crate::config::{Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::BoxError;
@@ -25,13 +25,14 @@ use crate::forward::headers::{
     Downstream, is_event_stream, prepare_upstream_request, strip_hop_by_hop,
 };
 use crate::forward::{ForwardError, Upstream, UpstreamSetupError};
+use crate::inspect::batch::{self, RefusalEvents};
 use crate::inspect::legacy_sse::{LegacySessions, LegacyTap, session_from_query};
 use crate::inspect::{MAX_INSPECTED, SseEvents, SseToolsList, ToolsListFilter};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::Envelope;
 use crate::protocol::json::DEFAULT_MAX_DEPTH;
-use crate::protocol::jsonrpc::{parse_envelope, peek_id};
+use crate::protocol::jsonrpc::{parse_envelope, peek_id, select_batch};
 use crate::protocol::mcp::call_parts;
 use crate::protocol::{ProtocolError, check_json_request_headers};
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
@@ -170,6 +171,7 @@ impl ProxyState {
         let inspect = route.protocol.is_jsonrpc() && parts.method == Method::POST;
         let stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
         let mut tools_filter: Option<ToolsListFilter> = None;
+        let mut partial: Option<PartialBatch> = None;
         if inspect {
             if let Err(e) = check_json_request_headers(&parts.headers) {
                 return Err((e.into(), None));
@@ -227,6 +229,7 @@ impl ProxyState {
                 }
                 match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
                     Action::Forward => {}
+                    Action::ForwardPart(part) => partial = Some(part),
                     Action::Answer(resp) => return Ok(resp),
                     Action::Refused(answer) => {
                         return Ok(self.deliver_refusal(
@@ -239,6 +242,21 @@ impl ProxyState {
                 }
                 tools_filter = self.tools_list_filter(&policy, route, &envelope);
             }
+            let bytes = match &partial {
+                // Only the allowed elements go on, each byte for byte.
+                Some(part) => match select_batch(&bytes, &part.keep) {
+                    Some(b) => {
+                        let b = Bytes::from(b);
+                        parts.headers.insert(header::CONTENT_LENGTH, b.len().into());
+                        b
+                    }
+                    None => {
+                        let e = ProtocolError::Mcp("batch could not be split".into());
+                        return Err((e.into(), None));
+                    }
+                },
+                None => bytes,
+            };
             let body = Full::new(bytes.clone())
                 .map_err(|never| match never {})
                 .boxed_unsync();
@@ -260,10 +278,8 @@ impl ProxyState {
                     args: None,
                 };
                 let decision = self.decide(&policy, route, &facts);
-                match act::on_http(&decision, &self.escalation).await {
-                    Action::Forward => {}
-                    Action::Answer(resp) => return Ok(resp),
-                    Action::Refused(answer) => return Ok(Action::refused_response(&answer)),
+                if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
+                    return Ok(refusal);
                 }
             }
             (guarded.boxed_unsync(), None)
@@ -294,6 +310,9 @@ impl ProxyState {
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         parts.version = Version::HTTP_11;
+        if let Some(part) = &partial {
+            return self.merge_batch_answer(route, parts, body, part).await;
+        }
         let body: ProxyBody = match tools_filter {
             Some(f) if parts.status == http::StatusCode::OK => {
                 if is_event_stream(&parts.headers) {
@@ -338,6 +357,64 @@ impl ProxyState {
         if let Some(g) = in_flight.take() {
             out = out.guard(g);
         }
+        Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    /// Answer a partly forwarded batch: the upstream's answer completed with the gateway's
+    /// refusals (see [`crate::inspect::batch`]).
+    async fn merge_batch_answer(
+        &self,
+        route: &Route,
+        mut parts: http::response::Parts,
+        body: Incoming,
+        part: &PartialBatch,
+    ) -> Result<Response<ProxyBody>, (GatewayError, Option<Bytes>)> {
+        let rm = &self.route_metrics[route.index];
+        let status = parts.status;
+        let body: ProxyBody = if status == http::StatusCode::ACCEPTED
+            || status == http::StatusCode::NO_CONTENT
+        {
+            return Ok(Action::refused_response(&serde_json::Value::Array(
+                part.refusals.clone(),
+            )));
+        } else if !status.is_success() {
+            tracing::warn!(route = %route.name, %status, refused = part.refusals.len(),
+                "upstream refused the forwarded part of a batch; its answer is passed on without the gateway's refusals");
+            body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()
+        } else if is_event_stream(&parts.headers) {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            SseEvents::new(body, RefusalEvents::new(part)).boxed_unsync()
+        } else {
+            let read = GuardedBody::new(body)
+                .limit(MAX_INSPECTED as u64)
+                .idle_timeout(self.idle_timeout)
+                .collect()
+                .await;
+            let upstream = match read {
+                Ok(c) => c.to_bytes(),
+                Err(e) => {
+                    let err = ForwardError::Upstream {
+                        upstream: route.upstream_name.clone(),
+                        detail: format!("batch answer unreadable: {e}"),
+                    };
+                    return Err((err.into(), None));
+                }
+            };
+            let merged = match batch::merge_json(&upstream, part) {
+                Some(m) => Bytes::from(m),
+                None => {
+                    tracing::warn!(route = %route.name, "upstream's batch answer is not JSON; passed on without the gateway's refusals");
+                    upstream
+                }
+            };
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Full::new(merged)
+                .map_err(|never| match never {})
+                .boxed_unsync()
+        };
+        let out = GuardedBody::new(body)
+            .idle_timeout(self.idle_timeout)
+            .count_into(rm.bytes_out.clone());
         Ok(Response::from_parts(parts, out.boxed_unsync()))
     }
 
