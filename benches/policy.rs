@@ -53,17 +53,12 @@ fn bench(c: &mut Criterion) {
             Policy::from_sources(&[(PathBuf::from("bench.yaml"), rules(n))], Mode::Enforce)
                 .expect("rules compile");
         let facts = CallFacts {
-            boundary: Boundary::AgentToTool,
-            route: "tools",
-            upstream: "fs",
-            protocol: Protocol::Mcp,
             method: Some("tools/call"),
             tool: Some("tool_1"),
-            resource: None,
             path: "/mcp",
-            caller: "anonymous",
             headers: &headers,
             args: Some(&args),
+            ..CallFacts::on_route(Boundary::AgentToTool, "tools", "fs", Protocol::Mcp)
         };
         // The call must be decided by real rules, not fall through.
         assert!(

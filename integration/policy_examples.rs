@@ -41,17 +41,13 @@ impl<'a> Call<'a> {
 
     fn decide(&self, p: &Policy) -> (DecisionKind, DecisionKind, String) {
         let d = p.decide(&CallFacts {
-            boundary: self.boundary,
-            route: "r",
-            upstream: "u",
-            protocol: self.protocol,
             method: Some(self.method),
             tool: self.tool,
             resource: self.resource,
             path: self.path,
-            caller: "anonymous",
             headers: &self.headers,
             args: self.args.as_ref(),
+            ..CallFacts::on_route(self.boundary, "r", "u", self.protocol)
         });
         (d.decision, d.would_be, d.reason.to_string())
     }

@@ -23,10 +23,25 @@ pub struct Route {
     pub boundary: Boundary,
     /// Largest request body, in bytes.
     pub max_request_body: u64,
+    /// `a2a` routes: the target agent's name (configured, else the upstream's name).
+    pub agent: Option<String>,
     host: HostPattern,
     /// Normalised prefix without trailing '/'; empty matches every path.
     prefix: String,
     rewrite: Rewrite,
+}
+
+impl Route {
+    /// The facts every call on this route has (the caller is `anonymous` until identity
+    /// exists).
+    pub fn facts(&self) -> crate::policy::CallFacts<'_> {
+        crate::policy::CallFacts::on_route(
+            self.boundary,
+            &self.name,
+            &self.upstream_name,
+            self.protocol,
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -97,6 +112,8 @@ impl RouteTable {
                         .max_request_body
                         .unwrap_or(cfg.limits.max_request_body)
                         .as_u64(),
+                    agent: (r.protocol == Protocol::A2a)
+                        .then(|| r.agent.clone().unwrap_or_else(|| r.upstream.clone())),
                     host,
                     prefix: r
                         .path_prefix

@@ -208,6 +208,10 @@ pub struct RouteConfig {
     /// Per-route request body limit; defaults to `limits.max_request_body`.
     #[serde(default)]
     pub max_request_body: Option<ByteSize>,
+    /// `a2a` routes: the name of the agent behind the route, for `when.agent` rules;
+    /// defaults to the upstream's name.
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// Protocol carried on a route. The gateway never guesses it from the body.

@@ -6,7 +6,7 @@ use std::fmt;
 
 use http::Uri;
 
-use super::Config;
+use super::{Config, Protocol};
 
 /// One thing wrong with a config, located by its key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +141,9 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
                     "use either strip_prefix or rewrite_prefix, not both".into(),
                 );
             }
+        }
+        if r.agent.is_some() && r.protocol != Protocol::A2a {
+            bad(key("agent"), "only `a2a` routes name a target agent".into());
         }
         if (r.strip_prefix || r.rewrite_prefix.is_some()) && r.path_prefix.is_none() {
             bad(

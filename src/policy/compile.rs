@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::CallFacts;
 use super::args::ArgTest;
-use super::model::{DecisionKind, Mode, OneOrMany, Rule, When};
+use super::model::{DecisionKind, Mode, OneOrMany, Rule, TextCondition, When};
 
 /// A pattern list (any-of): literals compared as strings, globs compiled (by globset's
 /// glob syntax) into one regex, so matching a `&str` allocates nothing.
@@ -81,10 +81,33 @@ pub struct Conditions {
     method: Option<Patterns>,
     tool: Option<Patterns>,
     resource: Option<Patterns>,
+    agent: Option<Patterns>,
+    host: Option<Patterns>,
     path: Option<Patterns>,
+    query: Option<Patterns>,
     caller: Option<Patterns>,
     headers: Vec<(http::HeaderName, Patterns)>,
     args: Vec<ArgTest>,
+    /// Regexes the message text must all match (`contains` compiled to escaped `(?i)`).
+    text: Vec<regex::Regex>,
+}
+
+fn text_tests(list: &[TextCondition], prefix: &str) -> Result<Vec<regex::Regex>, String> {
+    let mut out = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        let at = |e: String| format!("{prefix}.text[{i}]: {e}");
+        if c.contains.is_none() && c.matches.is_none() {
+            return Err(at("needs `contains` or `matches`".into()));
+        }
+        if let Some(needle) = &c.contains {
+            let r = regex::Regex::new(&format!("(?i){}", regex::escape(needle)));
+            out.push(r.map_err(|e| at(e.to_string()))?);
+        }
+        if let Some(r) = &c.matches {
+            out.push(regex::Regex::new(r).map_err(|e| at(format!("matches {r:?}: {e}")))?);
+        }
+    }
+    Ok(out)
 }
 
 fn opt(p: &Option<OneOrMany<String>>, prefix: &str, key: &str) -> Result<Option<Patterns>, String> {
@@ -119,10 +142,24 @@ impl Conditions {
             method: opt(&w.method, prefix, "method")?,
             tool: opt(&w.tool, prefix, "tool")?,
             resource: opt(&w.resource, prefix, "resource")?,
+            agent: opt(&w.agent, prefix, "agent")?,
+            // Hosts arrive lowercased; so are the patterns.
+            host: opt(
+                &w.host.as_ref().map(|h| match h {
+                    OneOrMany::One(v) => OneOrMany::One(v.to_ascii_lowercase()),
+                    OneOrMany::Many(v) => {
+                        OneOrMany::Many(v.iter().map(|x| x.to_ascii_lowercase()).collect())
+                    }
+                }),
+                prefix,
+                "host",
+            )?,
             path: opt(&w.path, prefix, "path")?,
+            query: opt(&w.query, prefix, "query")?,
             caller: opt(&w.caller, prefix, "caller")?,
             headers,
             args,
+            text: text_tests(&w.text, prefix)?,
         })
     }
 
@@ -131,8 +168,11 @@ impl Conditions {
     fn is_static(&self) -> bool {
         self.headers.is_empty()
             && self.args.is_empty()
+            && self.text.is_empty()
             && self.resource.is_none()
+            && self.host.is_none()
             && self.path.is_none()
+            && self.query.is_none()
     }
 
     /// Whether every condition holds for `facts`.
@@ -142,10 +182,14 @@ impl Conditions {
             && check(&self.route, Some(f.route))
             && check(&self.upstream, Some(f.upstream))
             && check(&self.protocol, Some(f.protocol.as_str()))
-            && check(&self.method, f.method)
+            && (check(&self.method, f.method)
+                || f.method_alias.is_some() && check(&self.method, f.method_alias))
             && check(&self.tool, f.tool)
             && check(&self.resource, f.resource)
+            && check(&self.agent, f.agent)
+            && check(&self.host, f.host)
             && check(&self.path, Some(f.path))
+            && check(&self.query, f.query)
             && check(&self.caller, Some(f.caller))
             && self.headers.iter().all(|(name, p)| {
                 f.headers
@@ -154,6 +198,9 @@ impl Conditions {
                     .any(|v| v.to_str().is_ok_and(|s| p.matches(Some(s))))
             })
             && self.args.iter().all(|t| t.holds(f.args))
+            && (self.text.is_empty()
+                || f.text
+                    .is_some_and(|t| self.text.iter().all(|r| r.is_match(t))))
     }
 }
 

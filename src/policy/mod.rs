@@ -25,6 +25,8 @@ use model::RuleFile;
 pub use model::{DecisionKind, Mode};
 
 /// What a decision looks at: one call (one JSON-RPC message, or one HTTP request).
+/// Build it with [`CallFacts::on_route`] and set what the call has, so a new fact does not
+/// touch every caller.
 #[derive(Debug, Clone, Copy)]
 pub struct CallFacts<'a> {
     /// Route boundary.
@@ -37,18 +39,61 @@ pub struct CallFacts<'a> {
     pub protocol: Protocol,
     /// JSON-RPC method, or the HTTP method on `http` routes.
     pub method: Option<&'a str>,
+    /// The same operation's name in the other protocol generation (A2A v0.3 ↔ v1.0), so a
+    /// rule naming either holds for both.
+    pub method_alias: Option<&'a str>,
     /// MCP tool name.
     pub tool: Option<&'a str>,
     /// MCP resource URI.
     pub resource: Option<&'a str>,
+    /// A2A target agent (the route's `agent`, else its upstream's name).
+    pub agent: Option<&'a str>,
+    /// The text a message carries (A2A message text parts).
+    pub text: Option<&'a str>,
+    /// Request host as the client sent it (no port).
+    pub host: Option<&'a str>,
     /// Request path as the client sent it (no query).
     pub path: &'a str,
+    /// Raw query string (without `?`).
+    pub query: Option<&'a str>,
     /// Caller identity.
     pub caller: &'a str,
     /// Request headers.
     pub headers: &'a HeaderMap,
-    /// Arguments (`tools/call` arguments, else `params`).
+    /// Arguments (`tools/call` arguments, else `params`; the JSON body on `http` routes).
     pub args: Option<&'a Value>,
+}
+
+static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
+
+impl<'a> CallFacts<'a> {
+    /// The facts every call on a route has; everything else empty (path `/`, caller
+    /// `anonymous`, no headers).
+    pub fn on_route(
+        boundary: Boundary,
+        route: &'a str,
+        upstream: &'a str,
+        protocol: Protocol,
+    ) -> Self {
+        Self {
+            boundary,
+            route,
+            upstream,
+            protocol,
+            method: None,
+            method_alias: None,
+            tool: None,
+            resource: None,
+            agent: None,
+            text: None,
+            host: None,
+            path: "/",
+            query: None,
+            caller: "anonymous",
+            headers: &NO_HEADERS,
+            args: None,
+        }
+    }
 }
 
 /// The outcome for one call.

@@ -96,16 +96,38 @@ pub struct When {
     pub tool: Option<OneOrMany<String>>,
     /// MCP resource URI (`resources/read` `params.uri`).
     pub resource: Option<OneOrMany<String>>,
+    /// A2A target agent: the route's `agent` name, else its upstream's name.
+    pub agent: Option<OneOrMany<String>>,
+    /// Request host as the client sent it (`Host` or `:authority`, without the port).
+    pub host: Option<OneOrMany<String>>,
     /// Request path as the client sent it (before any prefix rewrite), without the query.
     pub path: Option<OneOrMany<String>>,
+    /// Raw query string (without `?`), e.g. `"*token=*"`.
+    pub query: Option<OneOrMany<String>>,
     /// Caller identity (`anonymous` until caller identity exists).
     pub caller: Option<OneOrMany<String>>,
     /// Header name → glob on its value (all must hold; a missing header does not match).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Conditions on the arguments (`tools/call` arguments, else `params`).
+    /// Conditions on the arguments (`tools/call` arguments, else `params`; on `http`
+    /// routes the JSON request body).
     #[serde(default)]
     pub args: Vec<ArgCondition>,
+    /// Conditions on the text of the message (A2A message text parts); all must hold.
+    #[serde(default)]
+    pub text: Vec<TextCondition>,
+}
+
+/// A condition on a message's text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextCondition {
+    /// The text contains this substring (case-insensitive).
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// The text matches this regex (use `(?i)` for case-insensitive).
+    #[serde(default)]
+    pub matches: Option<String>,
 }
 
 /// A condition on the values a JSONPath selects in the arguments. It holds when any

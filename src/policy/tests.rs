@@ -24,17 +24,12 @@ fn facts<'a>(
     args: Option<&'a Value>,
 ) -> CallFacts<'a> {
     CallFacts {
-        boundary: Boundary::AgentToTool,
-        route: "tools",
-        upstream: "fs",
-        protocol: Protocol::Mcp,
         method: Some("tools/call"),
         tool,
-        resource: None,
         path: "/mcp",
-        caller: "anonymous",
         headers,
         args,
+        ..CallFacts::on_route(Boundary::AgentToTool, "tools", "fs", Protocol::Mcp)
     }
 }
 
@@ -353,4 +348,120 @@ fn never_callable_only_for_static_enforced_denials() {
     assert!(!never("maybe"), "escalation may be approved");
     assert!(!never("admin"), "an exception depends on headers");
     assert!(!never("echo"));
+}
+
+#[test]
+fn a2a_agent_text_and_both_method_generations() {
+    let p = policy(
+        r#"
+version: 1
+rules:
+  - id: no-wires
+    when:
+      protocol: a2a
+      agent: payments-*
+      method: message/send
+      text: [ { contains: "wire transfer" }, { matches: "\\b[0-9]{4,}\\b" } ]
+    decision: escalate
+    reason: wire_request
+  - id: no-cancel
+    when: { protocol: a2a, method: CancelTask }
+    decision: deny
+    reason: no_cancel
+"#,
+    );
+    let decide = |agent: &str, method: &str, alias: Option<&str>, text: Option<&str>| {
+        p.decide(&CallFacts {
+            method: Some(method),
+            method_alias: alias,
+            agent: Some(agent),
+            text,
+            ..CallFacts::on_route(Boundary::AgentToAgent, "agents", "pay", Protocol::A2a)
+        })
+        .decision
+    };
+    let wire = Some("Please make a Wire Transfer of 25000 EUR");
+    assert_eq!(
+        decide("payments-eu", "message/send", Some("SendMessage"), wire),
+        DecisionKind::Escalate
+    );
+    // The v1.0 name of the same operation: the rule still holds.
+    assert_eq!(
+        decide("payments-eu", "SendMessage", Some("message/send"), wire),
+        DecisionKind::Escalate
+    );
+    // All text conditions must hold; other agents are not covered.
+    let small = Some("wire transfer of 5 EUR");
+    assert_eq!(
+        decide("payments-eu", "message/send", None, small),
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        decide("search", "message/send", None, wire),
+        DecisionKind::Allow
+    );
+    assert_eq!(
+        decide("payments-eu", "message/send", None, None),
+        DecisionKind::Allow,
+        "no text: text conditions do not hold"
+    );
+    assert_eq!(
+        decide("x", "tasks/cancel", Some("CancelTask"), None),
+        DecisionKind::Deny
+    );
+}
+
+#[test]
+fn http_host_and_query() {
+    let p = policy(
+        r#"
+version: 1
+rules:
+  - id: only-known-hosts
+    when: { protocol: http }
+    unless: { host: ["api.example.com", "*.internal.test"] }
+    decision: deny
+    reason: unknown_host
+  - id: no-token-in-query
+    when: { protocol: http, query: "*token=*" }
+    decision: deny
+    reason: token_in_query
+"#,
+    );
+    let decide = |host: &str, query: Option<&str>| {
+        let d = p.decide(&CallFacts {
+            method: Some("GET"),
+            host: Some(host),
+            query,
+            ..CallFacts::on_route(Boundary::ToolToApi, "egress", "api", Protocol::Http)
+        });
+        (d.decision, d.reason.to_string())
+    };
+    assert_eq!(
+        decide("api.example.com", Some("q=1")).0,
+        DecisionKind::Allow
+    );
+    assert_eq!(decide("db.internal.test", None).0, DecisionKind::Allow);
+    assert_eq!(
+        decide("evil.test", None),
+        (DecisionKind::Deny, "unknown_host".into())
+    );
+    assert_eq!(
+        decide("api.example.com", Some("a=1&token=abc")),
+        (DecisionKind::Deny, "token_in_query".into())
+    );
+}
+
+#[test]
+fn text_condition_needs_a_test() {
+    let err = Policy::from_sources(
+        &[(
+            std::path::PathBuf::from("t.yaml"),
+            "version: 1\nrules:\n  - { id: a, when: { text: [ {} ] }, decision: deny, reason: r }\n"
+                .into(),
+        )],
+        Mode::Enforce,
+    )
+    .expect_err("empty text condition");
+    assert!(err.to_string().contains("when.text[0]"), "{err}");
 }

@@ -5,6 +5,7 @@
 //! ([`json`]) into a valid JSON-RPC envelope ([`jsonrpc`]). What could be read two ways is
 //! refused, never forwarded.
 
+pub mod a2a;
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;

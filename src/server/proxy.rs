@@ -31,6 +31,7 @@ use crate::inspect::{MAX_INSPECTED, SseEvents, SseToolsList, ToolsListFilter};
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::Envelope;
+use crate::protocol::a2a::{message_text, method_alias};
 use crate::protocol::json::DEFAULT_MAX_DEPTH;
 use crate::protocol::jsonrpc::{parse_envelope, peek_id, select_batch};
 use crate::protocol::mcp::call_parts;
@@ -115,7 +116,10 @@ impl ProxyState {
             let resp = respond(&RequestError::NoRoute.into(), None, None);
             return self.finish_unrouted(resp, in_flight);
         };
-        let resp = match self.forward(&route, req, &down, &mut in_flight).await {
+        let resp = match self
+            .forward(&route, req, host.as_deref(), &down, &mut in_flight)
+            .await
+        {
             Ok(resp) => resp,
             Err((err, body)) => {
                 self.log_failure(&route, &err);
@@ -152,6 +156,7 @@ impl ProxyState {
         &self,
         route: &Route,
         req: Request<Incoming>,
+        host: Option<&str>,
         down: &Downstream,
         in_flight: &mut Option<GaugeGuard>,
     ) -> Result<Response<ProxyBody>, (GatewayError, Option<Bytes>)> {
@@ -212,18 +217,21 @@ impl ProxyState {
                         let e = ProtocolError::Mcp("tools/call needs a string params.name".into());
                         return Err((e.into(), Some(bytes)));
                     }
+                    let a2a = route.protocol == Protocol::A2a;
+                    let text = if a2a { message_text(msg) } else { None };
                     let facts = CallFacts {
-                        boundary: route.boundary,
-                        route: &route.name,
-                        upstream: &route.upstream_name,
-                        protocol: route.protocol,
                         method: call.method,
+                        method_alias: call.method.filter(|_| a2a).and_then(method_alias),
                         tool: call.tool,
                         resource: call.resource,
+                        agent: route.agent.as_deref(),
+                        text: text.as_deref(),
+                        host,
                         path: parts.uri.path(),
-                        caller: ANONYMOUS,
+                        query: parts.uri.query(),
                         headers: &parts.headers,
                         args: call.args,
+                        ..route.facts()
                     };
                     decided.push((msg, self.decide(&policy, route, &facts)));
                 }
@@ -265,17 +273,12 @@ impl ProxyState {
             if let Some(policy) = &self.policy {
                 let policy = policy.load();
                 let facts = CallFacts {
-                    boundary: route.boundary,
-                    route: &route.name,
-                    upstream: &route.upstream_name,
-                    protocol: route.protocol,
                     method: Some(parts.method.as_str()),
-                    tool: None,
-                    resource: None,
+                    host,
                     path: parts.uri.path(),
-                    caller: ANONYMOUS,
+                    query: parts.uri.query(),
                     headers: &parts.headers,
-                    args: None,
+                    ..route.facts()
                 };
                 let decision = self.decide(&policy, route, &facts);
                 if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
@@ -458,19 +461,10 @@ impl ProxyState {
         let (boundary, protocol) = (route.boundary, route.protocol);
         let (route_name, upstream_name) = (route.name.clone(), route.upstream_name.clone());
         let hide = move |tool: &str| {
-            let headers = http::HeaderMap::new();
             snapshot.never_callable(&CallFacts {
-                boundary,
-                route: &route_name,
-                upstream: &upstream_name,
-                protocol,
                 method: Some("tools/call"),
                 tool: Some(tool),
-                resource: None,
-                path: "/",
-                caller: ANONYMOUS,
-                headers: &headers,
-                args: None,
+                ..CallFacts::on_route(boundary, &route_name, &upstream_name, protocol)
             })
         };
         Some(ToolsListFilter {
@@ -535,9 +529,6 @@ fn attach_guard(resp: Response<ProxyBody>, guard: Option<GaugeGuard>) -> Respons
         None => resp,
     }
 }
-
-/// Caller identity until identity exists (mTLS, JWT, API keys arrive with their own work).
-const ANONYMOUS: &str = "anonymous";
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
     headers
