@@ -131,6 +131,24 @@ fn answer(err: &GatewayError) -> Answer {
             codes::INVALID_REQUEST,
             "compressed request bodies are not accepted".into(),
         ),
+        GatewayError::Protocol(ProtocolError::Undecodable(_)) => a(
+            StatusCode::BAD_REQUEST,
+            "undecodable_body",
+            codes::INVALID_REQUEST,
+            "compressed request body does not decode".into(),
+        ),
+        GatewayError::Protocol(ProtocolError::DecodedTooLarge { limit }) => a(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            codes::INVALID_REQUEST,
+            format!("decoded request body exceeds the limit of {limit} bytes"),
+        ),
+        GatewayError::Protocol(ProtocolError::HeaderMismatch { header, detail }) => a(
+            StatusCode::BAD_REQUEST,
+            "header_mismatch",
+            codes::HEADER_MISMATCH,
+            format!("header {header} does not match the body: {detail}"),
+        ),
         GatewayError::Protocol(ProtocolError::Envelope(EnvelopeError::Json(
             JsonError::Syntax(_),
         ))) => a(

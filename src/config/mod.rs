@@ -114,6 +114,21 @@ pub struct Limits {
     /// On SIGTERM/SIGINT: how long in-flight requests and open streams may run on.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
+    /// Compressed request bodies on routes whose bodies are inspected: `refuse` (415) or
+    /// `decode` (gzip/deflate, decoded size capped by the route's body limit; the decoded
+    /// body is what is inspected and forwarded).
+    pub compressed_requests: CompressedRequests,
+}
+
+/// What happens to a compressed request body that the gateway must inspect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressedRequests {
+    /// Answer 415: the client must send the body uncompressed.
+    #[default]
+    Refuse,
+    /// Decode gzip or deflate under the body limit; forward the decoded body.
+    Decode,
 }
 
 impl Default for Limits {
@@ -124,6 +139,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(300),
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(30),
+            compressed_requests: CompressedRequests::Refuse,
         }
     }
 }

@@ -250,6 +250,17 @@ impl CompiledRule {
         self.when.is_static() && self.unless.as_ref().is_none_or(Conditions::is_static)
     }
 
+    /// Whether the rule looks at request bodies (`args`) on `protocol` routes.
+    pub fn reads_body_on(&self, protocol: crate::config::Protocol) -> bool {
+        let args =
+            !self.when.args.is_empty() || self.unless.as_ref().is_some_and(|u| !u.args.is_empty());
+        args && self
+            .when
+            .protocol
+            .as_ref()
+            .is_none_or(|p| p.matches(Some(protocol.as_str())))
+    }
+
     /// Whether the rule applies: `when` holds and `unless` (if any) does not.
     pub fn matches(&self, f: &CallFacts<'_>) -> bool {
         self.when.hold(f) && !self.unless.as_ref().is_some_and(|u| u.hold(f))

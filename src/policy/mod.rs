@@ -216,6 +216,8 @@ pub struct Policy {
     pub files: Vec<PathBuf>,
     /// Things that load but deserve a word (e.g. `redact` before the guard exists).
     pub warnings: Vec<String>,
+    /// Whether some rule reads JSON bodies on `http` routes (else they stream unread).
+    reads_http_body: bool,
 }
 
 impl Policy {
@@ -318,7 +320,9 @@ impl Policy {
             column: 1,
             message: format!("tool patterns could not be combined: {m}"),
         })?;
+        let reads_http_body = rules.iter().any(|r| r.reads_body_on(Protocol::Http));
         Ok(Self {
+            reads_http_body,
             rules,
             index,
             default: default.map_or(DecisionKind::Allow, |(d, _)| d),
@@ -332,6 +336,12 @@ impl Policy {
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()
+    }
+
+    /// Whether some rule looks at the JSON body of plain HTTP calls, so the proxy must read
+    /// (and strictly parse) it before deciding.
+    pub fn reads_http_body(&self) -> bool {
+        self.reads_http_body
     }
 
     /// Whether the policy has no rules.

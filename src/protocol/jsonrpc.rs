@@ -210,6 +210,8 @@ pub mod codes {
     pub const INVALID_REQUEST: i64 = -32600;
     /// Internal error (the gateway could not get an answer from the upstream).
     pub const INTERNAL_ERROR: i64 = -32603;
+    /// MCP 2026-07-28 `HeaderMismatch`: a mirrored header disagrees with the body.
+    pub const HEADER_MISMATCH: i64 = -32020;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::ProtocolError;
 use super::jsonrpc::Message;
 
 /// The policy-relevant parts of one message, borrowed from it.
@@ -48,6 +49,106 @@ pub fn call_parts(msg: &Message) -> CallParts<'_> {
             resource: None,
             args: params,
         },
+    }
+}
+
+/// `_meta` key carrying the protocol version on every 2026-07-28 request.
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// Check the headers a 2026-07-28 client mirrors from the body for intermediaries
+/// (`Mcp-Method`, `Mcp-Name`, `MCP-Protocol-Version`, SEP-2243) against the body: the
+/// gateway decides on the body, so a header saying something else could steer whatever
+/// routes or filters on headers (including `when.headers` rules) around the decision. A
+/// header that is present must agree; values in the `=?base64?…?=` form are decoded first.
+/// `msg` is the only message of the body; batches never carry mirrored headers.
+pub fn check_mirrored_headers(
+    headers: &http::HeaderMap,
+    msg: Option<&Message>,
+) -> Result<(), ProtocolError> {
+    let mismatch =
+        |header: &'static str, detail: String| ProtocolError::HeaderMismatch { header, detail };
+    let method_h = mirrored(headers, "mcp-method", "Mcp-Method")?;
+    let name_h = mirrored(headers, "mcp-name", "Mcp-Name")?;
+    let Some(msg) = msg else {
+        return match (method_h, name_h) {
+            (None, None) => Ok(()),
+            _ => Err(mismatch(
+                "Mcp-Method",
+                "a batch has no single method".into(),
+            )),
+        };
+    };
+    let method = msg.method();
+    if let Some(h) = &method_h {
+        if method != Some(h.as_str()) {
+            return Err(mismatch(
+                "Mcp-Method",
+                format!("header {h:?}, body {:?}", method.unwrap_or("")),
+            ));
+        }
+    }
+    let params = msg.value.get("params");
+    let named = match method {
+        Some("tools/call") | Some("prompts/get") => params.and_then(|p| p.get("name")),
+        Some("resources/read") => params.and_then(|p| p.get("uri")),
+        _ => None,
+    };
+    if let Some(h) = &name_h {
+        if named.and_then(Value::as_str) != Some(h.as_str()) {
+            return Err(mismatch(
+                "Mcp-Name",
+                format!("header {h:?}, body {}", named.unwrap_or(&Value::Null)),
+            ));
+        }
+    }
+    let body_version = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(META_PROTOCOL_VERSION));
+    if let Some(bv) = body_version {
+        if let Some(h) = mirrored(headers, "mcp-protocol-version", "MCP-Protocol-Version")? {
+            if bv.as_str() != Some(h.as_str()) {
+                return Err(mismatch(
+                    "MCP-Protocol-Version",
+                    format!("header {h:?}, body {bv}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A mirrored header's value (one occurrence at most), base64 sentinel decoded.
+fn mirrored(
+    headers: &http::HeaderMap,
+    name: &str,
+    shown: &'static str,
+) -> Result<Option<String>, ProtocolError> {
+    let bad = |detail: &str| ProtocolError::HeaderMismatch {
+        header: shown,
+        detail: detail.into(),
+    };
+    let mut values = headers.get_all(name).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(bad("sent more than once"));
+    }
+    let text = v.to_str().map_err(|_| bad("not visible ASCII"))?;
+    match text
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b64) => {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| bad("invalid base64 value"))?;
+            String::from_utf8(raw)
+                .map(Some)
+                .map_err(|_| bad("base64 value is not UTF-8"))
+        }
+        None => Ok(Some(text.to_string())),
     }
 }
 
@@ -98,5 +199,72 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["shell"]}}"#,
         );
         assert_eq!(t, None);
+    }
+}
+
+#[cfg(test)]
+mod mirrored_tests {
+    use super::*;
+    use crate::protocol::jsonrpc::parse_envelope;
+    use http::{HeaderMap, HeaderValue};
+
+    const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_weather","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+
+    fn check(body: &str, hs: &[(&'static str, &str)]) -> Result<(), ProtocolError> {
+        let env = parse_envelope(body.as_bytes(), 16).expect("valid");
+        let mut h = HeaderMap::new();
+        for (k, v) in hs {
+            h.append(*k, HeaderValue::from_str(v).expect("hv"));
+        }
+        check_mirrored_headers(&h, (!env.batch).then(|| &env.messages[0]))
+    }
+
+    #[test]
+    fn agreeing_headers_pass() {
+        check(CALL, &[]).expect("no headers");
+        check(
+            CALL,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "get_weather"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+        )
+        .expect("agree");
+        // "get_weather" as a base64 sentinel.
+        check(CALL, &[("mcp-name", "=?base64?Z2V0X3dlYXRoZXI=?=")]).expect("base64");
+        let read =
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a"}}"#;
+        check(read, &[("mcp-name", "file:///a")]).expect("uri");
+        // Session-era requests carry a handshake version header and no `_meta` version.
+        check(read, &[("mcp-protocol-version", "2025-06-18")]).expect("session era");
+    }
+
+    #[test]
+    fn disagreeing_headers_are_refused() {
+        for (what, hs) in [
+            ("method", vec![("mcp-method", "tools/list")]),
+            ("name", vec![("mcp-name", "echo")]),
+            ("base64 name", vec![("mcp-name", "=?base64?ZWNobw==?=")]),
+            ("bad base64", vec![("mcp-name", "=?base64?***?=")]),
+            (
+                "twice",
+                vec![("mcp-name", "get_weather"), ("mcp-name", "echo")],
+            ),
+            ("version", vec![("mcp-protocol-version", "2025-11-25")]),
+        ] {
+            assert!(
+                matches!(check(CALL, &hs), Err(ProtocolError::HeaderMismatch { .. })),
+                "{what}"
+            );
+        }
+        let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        assert!(
+            check(list, &[("mcp-name", "x")]).is_err(),
+            "a name where the method has none"
+        );
+        let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#;
+        assert!(check(batch, &[("mcp-method", "ping")]).is_err());
+        check(batch, &[]).expect("batches without mirrored headers");
     }
 }

@@ -6,6 +6,7 @@
 //! refused, never forwarded.
 
 pub mod a2a;
+pub mod encoding;
 pub mod json;
 pub mod jsonrpc;
 pub mod mcp;
@@ -13,6 +14,9 @@ pub mod sse;
 
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+
+use crate::config::CompressedRequests;
+use encoding::Coding;
 
 pub use jsonrpc::{Envelope, EnvelopeError};
 
@@ -22,10 +26,28 @@ pub enum ProtocolError {
     /// `Content-Type` is missing or not `application/json` (UTF-8).
     #[error("content type {0:?} is not application/json")]
     NotJson(String),
-    /// `Content-Encoding` other than identity: the gateway inspects what it forwards, and
-    /// does not decode request bodies.
-    #[error("compressed request bodies ({0}) are refused")]
+    /// `Content-Encoding` the gateway will not undo: any, when `limits.compressed_requests`
+    /// is `refuse`; unknown or stacked codings otherwise.
+    #[error("compressed request body ({0}) refused")]
     Compressed(String),
+    /// A compressed body that does not decode.
+    #[error("compressed request body does not decode: {0}")]
+    Undecodable(String),
+    /// A compressed body that decodes to more than the body limit.
+    #[error("decoded request body exceeds {limit} bytes")]
+    DecodedTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A 2026-07-28 MCP request whose mirrored header (`Mcp-Method`, `Mcp-Name`,
+    /// `MCP-Protocol-Version`) says something else than its body.
+    #[error("header {header} does not match the body: {detail}")]
+    HeaderMismatch {
+        /// The header.
+        header: &'static str,
+        /// What differs.
+        detail: String,
+    },
     /// The body is not a valid, unambiguous JSON-RPC envelope.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
@@ -35,25 +57,44 @@ pub enum ProtocolError {
     Mcp(String),
 }
 
-/// Check the headers of a JSON-RPC POST before its body is read.
-pub fn check_json_request_headers(headers: &HeaderMap) -> Result<(), ProtocolError> {
-    let ct = headers
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    if !is_json_utf8(&ct) {
+/// Check the headers of a JSON-RPC POST before its body is read; the codings to undo on its
+/// body (empty unless `compressed` is `decode`).
+pub fn check_json_request_headers(
+    headers: &HeaderMap,
+    compressed: CompressedRequests,
+) -> Result<Vec<Coding>, ProtocolError> {
+    if !declares_json(headers) {
+        let ct = headers
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
         return Err(ProtocolError::NotJson(ct));
     }
-    for v in headers.get_all(CONTENT_ENCODING) {
-        let enc = String::from_utf8_lossy(v.as_bytes());
-        if enc
-            .split(',')
-            .any(|t| !t.trim().eq_ignore_ascii_case("identity"))
-        {
-            return Err(ProtocolError::Compressed(enc.into_owned()));
-        }
+    body_codings(headers, compressed)
+}
+
+/// The codings to undo on an inspected body, or the refusal `compressed` asks for.
+pub fn body_codings(
+    headers: &HeaderMap,
+    compressed: CompressedRequests,
+) -> Result<Vec<Coding>, ProtocolError> {
+    let codings = encoding::request_codings(headers)?;
+    if !codings.is_empty() && compressed == CompressedRequests::Refuse {
+        let enc = headers
+            .get(CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        return Err(ProtocolError::Compressed(enc));
     }
-    Ok(())
+    Ok(codings)
+}
+
+/// Whether the request declares a JSON body in UTF-8.
+pub fn declares_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_utf8)
 }
 
 /// `application/json`, any case, optionally with `charset=utf-8`; nothing else.
@@ -77,6 +118,8 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    const REFUSE: CompressedRequests = CompressedRequests::Refuse;
+
     fn headers(ct: Option<&str>, ce: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
         if let Some(ct) = ct {
@@ -97,7 +140,7 @@ mod tests {
             "application/json;charset=\"UTF-8\"",
         ] {
             assert!(
-                check_json_request_headers(&headers(Some(ok), None)).is_ok(),
+                check_json_request_headers(&headers(Some(ok), None), REFUSE).is_ok(),
                 "{ok}"
             );
         }
@@ -110,14 +153,14 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_json_request_headers(&headers(Some(bad), None)),
+                    check_json_request_headers(&headers(Some(bad), None), REFUSE),
                     Err(ProtocolError::NotJson(_))
                 ),
                 "{bad}"
             );
         }
         assert!(matches!(
-            check_json_request_headers(&headers(None, None)),
+            check_json_request_headers(&headers(None, None), REFUSE),
             Err(ProtocolError::NotJson(_))
         ));
     }
@@ -125,15 +168,22 @@ mod tests {
     #[test]
     fn compressed_bodies_are_refused() {
         let j = Some("application/json");
-        assert!(check_json_request_headers(&headers(j, Some("identity"))).is_ok());
+        assert!(check_json_request_headers(&headers(j, Some("identity")), REFUSE).is_ok());
         for enc in ["gzip", "deflate", "br", "identity, gzip", "zstd"] {
             assert!(
                 matches!(
-                    check_json_request_headers(&headers(j, Some(enc))),
+                    check_json_request_headers(&headers(j, Some(enc)), REFUSE),
                     Err(ProtocolError::Compressed(_))
                 ),
                 "{enc}"
             );
         }
+        // Decoding on: gzip and deflate are undone, the rest still refused.
+        let decode = CompressedRequests::Decode;
+        assert_eq!(
+            check_json_request_headers(&headers(j, Some("gzip")), decode).expect("gzip"),
+            vec![Coding::Gzip]
+        );
+        assert!(check_json_request_headers(&headers(j, Some("br")), decode).is_err());
     }
 }

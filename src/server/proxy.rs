@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use arc_swap::ArcSwap;
 
 use crate::act::{self, Action, PartialBatch};
-use crate::config::{Config, EscalationConfig, Protocol};
+use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::BoxError;
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
@@ -32,10 +32,13 @@ use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::Envelope;
 use crate::protocol::a2a::{message_text, method_alias};
+use crate::protocol::encoding::{Coding, decode};
 use crate::protocol::json::DEFAULT_MAX_DEPTH;
+use crate::protocol::json::parse_strict;
 use crate::protocol::jsonrpc::{parse_envelope, peek_id, select_batch};
 use crate::protocol::mcp::call_parts;
-use crate::protocol::{ProtocolError, check_json_request_headers};
+use crate::protocol::mcp::check_mirrored_headers;
+use crate::protocol::{ProtocolError, body_codings, check_json_request_headers, declares_json};
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 
 /// Everything the proxy service needs, built once from the config.
@@ -52,6 +55,7 @@ pub struct ProxyState {
     metrics: Metrics,
     trusted_proxies: Vec<IpNet>,
     idle_timeout: Duration,
+    compressed: CompressedRequests,
 }
 
 impl ProxyState {
@@ -91,6 +95,7 @@ impl ProxyState {
             metrics,
             trusted_proxies: cfg.trusted_proxies.clone(),
             idle_timeout: cfg.limits.idle_timeout,
+            compressed: cfg.limits.compressed_requests,
         })
     }
 
@@ -177,11 +182,14 @@ impl ProxyState {
         let stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
         let mut tools_filter: Option<ToolsListFilter> = None;
         let mut partial: Option<PartialBatch> = None;
-        if inspect {
-            if let Err(e) = check_json_request_headers(&parts.headers) {
-                return Err((e.into(), None));
+        let codings = if inspect {
+            match check_json_request_headers(&parts.headers, self.compressed) {
+                Ok(c) => c,
+                Err(e) => return Err((e.into(), None)),
             }
-        }
+        } else {
+            Vec::new()
+        };
         let guarded = GuardedBody::new(body)
             .limit(route.max_request_body)
             .idle_timeout(self.idle_timeout)
@@ -189,16 +197,21 @@ impl ProxyState {
         // JSON-RPC calls are small and must be read whole to be understood; everything
         // else (uploads, egress bodies) streams through under the same cap.
         let (body, buffered) = if inspect {
-            let bytes = match guarded.collect().await {
-                Ok(c) => c.to_bytes(),
-                Err(e) => return Err((ForwardError::from_request_body(&*e).into(), None)),
-            };
+            let bytes = self
+                .read_body(guarded, &codings, route, &mut parts.headers)
+                .await?;
             // Parse once, strictly; what could be read two ways never reaches the upstream.
             // The envelope is what the decision step will look at.
             let envelope = match parse_envelope(&bytes, DEFAULT_MAX_DEPTH) {
                 Ok(e) => e,
                 Err(e) => return Err((ProtocolError::from(e).into(), Some(bytes))),
             };
+            if route.protocol == Protocol::Mcp {
+                let single = (!envelope.batch).then(|| &envelope.messages[0]);
+                if let Err(e) = check_mirrored_headers(&parts.headers, single) {
+                    return Err((e.into(), Some(bytes)));
+                }
+            }
             tracing::debug!(
                 route = %route.name,
                 messages = envelope.messages.len(),
@@ -270,22 +283,55 @@ impl ProxyState {
                 .boxed_unsync();
             (body, Some(bytes))
         } else {
-            if let Some(policy) = &self.policy {
-                let policy = policy.load();
+            let policy = self.policy.as_ref().map(|p| p.load_full());
+            // A JSON body is read (capped, strictly parsed) only when a rule looks at it.
+            let read_json = route.protocol == Protocol::Http
+                && policy.as_ref().is_some_and(|p| p.reads_http_body())
+                && declares_json(&parts.headers)
+                && may_have_body(&parts.headers);
+            let (body, json) = if read_json {
+                let codings = match body_codings(&parts.headers, self.compressed) {
+                    Ok(c) => c,
+                    Err(e) => return Err((e.into(), None)),
+                };
+                let bytes = self
+                    .read_body(guarded, &codings, route, &mut parts.headers)
+                    .await?;
+                let json = if bytes.is_empty() {
+                    None
+                } else {
+                    match parse_strict(&bytes, DEFAULT_MAX_DEPTH) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            let e = ProtocolError::Envelope(e.into());
+                            return Err((e.into(), None));
+                        }
+                    }
+                };
+                let body = Full::new(bytes.clone())
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                (body, json)
+            } else {
+                (guarded.boxed_unsync(), None)
+            };
+            if let Some(policy) = &policy {
                 let facts = CallFacts {
                     method: Some(parts.method.as_str()),
                     host,
                     path: parts.uri.path(),
                     query: parts.uri.query(),
                     headers: &parts.headers,
+                    args: json.as_ref(),
                     ..route.facts()
                 };
-                let decision = self.decide(&policy, route, &facts);
+                let decision = self.decide(policy, route, &facts);
                 if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
                     return Ok(refusal);
                 }
             }
-            (guarded.boxed_unsync(), None)
+            // Not a JSON-RPC body: no id to echo on errors.
+            (body, None)
         };
 
         let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
@@ -361,6 +407,30 @@ impl ProxyState {
             out = out.guard(g);
         }
         Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    /// Read a body the gateway inspects: whole, under the route's cap, decoded when it is
+    /// compressed (the decoded bytes are what is inspected and forwarded, so the headers
+    /// then describe them).
+    async fn read_body(
+        &self,
+        guarded: GuardedBody<Incoming>,
+        codings: &[Coding],
+        route: &Route,
+        headers: &mut http::HeaderMap,
+    ) -> Result<Bytes, (GatewayError, Option<Bytes>)> {
+        let bytes = match guarded.collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => return Err((ForwardError::from_request_body(&*e).into(), None)),
+        };
+        if codings.is_empty() {
+            return Ok(bytes);
+        }
+        let decoded =
+            decode(bytes, codings, route.max_request_body).map_err(|e| (e.into(), None))?;
+        headers.remove(header::CONTENT_ENCODING);
+        headers.insert(header::CONTENT_LENGTH, decoded.len().into());
+        Ok(decoded)
     }
 
     /// Answer a partly forwarded batch: the upstream's answer completed with the gateway's
@@ -528,6 +598,11 @@ fn attach_guard(resp: Response<ProxyBody>, guard: Option<GaugeGuard>) -> Respons
         Some(g) => resp.map(|b| GuardedBody::new(b).guard(g).boxed_unsync()),
         None => resp,
     }
+}
+
+/// Whether the request head announces a body (a length above zero, or chunked).
+fn may_have_body(headers: &http::HeaderMap) -> bool {
+    declared_length(headers).is_none_or(|n| n > 0)
 }
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
