@@ -126,9 +126,8 @@ async fn official_python_client_sees_a_denial_over_legacy_sse() {
     )
     .await;
     assert_refusal(&v);
-    // Still listed: on the legacy transport the list arrives on the GET stream, which is
-    // not filtered yet. Calls to it are denied all the same.
-    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
+    // On the legacy transport the list arrives on the GET stream: filtered there too.
+    assert_session(&v, &["add", "count_slowly"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

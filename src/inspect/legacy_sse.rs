@@ -4,6 +4,10 @@
 //! `endpoint` event names the session (`session_id`/`sessionId` query parameter of the URI
 //! it carries), the stream registers an injection channel under that id, and the POST side
 //! looks it up. Injected events go out only between complete upstream events.
+//!
+//! A `tools/list` answer travels on that stream too, so a POSTed `tools/list` hands its
+//! filter to the session's tap before it is forwarded; the tap applies it to the event that
+//! answers the request's id.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,15 +16,27 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
-use super::EventHook;
+use super::{EventHook, ToolsListFilter};
 use crate::protocol::sse::Event;
+
+/// What the POST side sends to a session's stream.
+enum Injection {
+    /// An event to deliver (a refusal).
+    Event(Bytes),
+    /// Filter the answer to this `tools/list` request.
+    FilterToolsList(ToolsListFilter),
+}
+
+/// Most `tools/list` answers a session waits for at once; older ones are forgotten (their
+/// answer then passes unfiltered: calls to hidden tools are still denied).
+const MAX_WATCHED: usize = 16;
 
 /// Injection channels of live legacy sessions, keyed by `<upstream index>:<session id>`:
 /// the upstream mints the session, and the stream and the POSTs usually come through two
 /// different routes (`/sse`, `/messages`) to it.
 #[derive(Default)]
 pub struct LegacySessions {
-    streams: DashMap<String, mpsc::Sender<Bytes>>,
+    streams: DashMap<String, mpsc::Sender<Injection>>,
 }
 
 fn key(upstream: usize, session: &str) -> String {
@@ -41,8 +57,23 @@ impl LegacySessions {
     /// Deliver `event` (a complete SSE event) on the session's stream; `false` when no
     /// such session is live on this upstream.
     pub fn inject(&self, upstream: usize, session: &str, event: Bytes) -> bool {
+        self.send(upstream, session, Injection::Event(event))
+    }
+
+    /// Have the session's stream filter the answer to a `tools/list` request; `false` when
+    /// no such session is live on this upstream.
+    pub fn watch_tools_list(
+        &self,
+        upstream: usize,
+        session: &str,
+        filter: ToolsListFilter,
+    ) -> bool {
+        self.send(upstream, session, Injection::FilterToolsList(filter))
+    }
+
+    fn send(&self, upstream: usize, session: &str, what: Injection) -> bool {
         match self.streams.get(&key(upstream, session)) {
-            Some(tx) => tx.try_send(event).is_ok(),
+            Some(tx) => tx.try_send(what).is_ok(),
             None => false,
         }
     }
@@ -60,7 +91,8 @@ pub struct LegacyTap {
     sessions: Arc<LegacySessions>,
     upstream: usize,
     registered: Option<String>,
-    injected: Option<mpsc::Receiver<Bytes>>,
+    injected: Option<mpsc::Receiver<Injection>>,
+    watching: Vec<ToolsListFilter>,
 }
 
 impl LegacyTap {
@@ -71,6 +103,7 @@ impl LegacyTap {
             upstream,
             registered: None,
             injected: None,
+            watching: Vec::new(),
         }
     }
 
@@ -95,13 +128,49 @@ impl LegacyTap {
 impl EventHook for LegacyTap {
     fn on_event(&mut self, event: Event) -> Bytes {
         self.learn(&event);
+        if self.watching.is_empty() {
+            return event.raw;
+        }
+        let Some(mut msg) = event
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        else {
+            return event.raw;
+        };
+        let Some(at) = self
+            .watching
+            .iter()
+            .position(|f| msg.get("id") == Some(&f.id) && msg.get("result").is_some())
+        else {
+            return event.raw;
+        };
+        let filter = self.watching.remove(at);
+        if filter.apply(&mut msg) {
+            if let Ok(text) = serde_json::to_string(&msg) {
+                return event.with_data(&text);
+            }
+        }
         event.raw
     }
 
     fn poll_injected(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        match &mut self.injected {
-            Some(rx) => rx.poll_recv(cx),
-            None => Poll::Pending,
+        let Some(rx) = &mut self.injected else {
+            return Poll::Pending;
+        };
+        loop {
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(Injection::Event(ev))) => return Poll::Ready(Some(ev)),
+                Poll::Ready(Some(Injection::FilterToolsList(f))) => {
+                    if self.watching.len() == MAX_WATCHED {
+                        self.watching.remove(0);
+                    }
+                    self.watching.push(f);
+                }
+                other @ (Poll::Ready(None) | Poll::Pending) => {
+                    return other.map(|_| None);
+                }
+            }
         }
     }
 }
@@ -187,5 +256,66 @@ mod tests {
         assert_eq!(&next[..], b"event: message\r\ndata: {}\r\n\r\n");
         drop(body);
         assert!(!sessions.is_live(3, "s1"), "closed streams unregister");
+    }
+
+    #[tokio::test]
+    async fn watched_tools_list_answers_are_filtered_on_the_stream() {
+        let sessions = Arc::new(LegacySessions::default());
+        let (up_tx, up_rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
+            rx.recv().await.map(|x| (x, rx))
+        });
+        let mut body = SseEvents::new(
+            StreamBody::new(Box::pin(stream)),
+            LegacyTap::new(sessions.clone(), 0),
+        );
+        let mut next = async || {
+            body.frame()
+                .await
+                .expect("frame")
+                .expect("ok")
+                .into_data()
+                .expect("data")
+        };
+        up_tx
+            .send(Ok(Frame::data(Bytes::from_static(
+                b"event: endpoint\ndata: /messages/?session_id=s\n\n",
+            ))))
+            .await
+            .expect("send");
+        next().await;
+        let filter = crate::inspect::ToolsListFilter {
+            id: serde_json::json!(7),
+            hide: Arc::new(|n: &str| n == "shell"),
+            hidden: prometheus::IntCounter::new("h", "h").expect("counter"),
+        };
+        assert!(sessions.watch_tools_list(0, "s", filter));
+        assert!(!sessions.watch_tools_list(
+            1,
+            "s",
+            crate::inspect::ToolsListFilter {
+                id: serde_json::json!(7),
+                hide: Arc::new(|_: &str| true),
+                hidden: prometheus::IntCounter::new("h", "h").expect("counter"),
+            }
+        ));
+        // Another id passes untouched; the watched id is filtered once.
+        let other = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"tools\":[{\"name\":\"shell\"}]}}\n\n";
+        let watched = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[{\"name\":\"shell\"},{\"name\":\"echo\"}]}}\n\n";
+        for ev in [other, watched, watched] {
+            up_tx
+                .send(Ok(Frame::data(Bytes::from(ev))))
+                .await
+                .expect("send");
+        }
+        assert_eq!(&next().await[..], other.as_bytes());
+        let filtered = next().await;
+        let text = String::from_utf8_lossy(&filtered);
+        assert!(text.contains("echo") && !text.contains("shell"), "{text}");
+        assert_eq!(
+            &next().await[..],
+            watched.as_bytes(),
+            "a filter applies once"
+        );
     }
 }
