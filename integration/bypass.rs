@@ -185,6 +185,36 @@ async fn every_bypass_attempt_is_refused() {
         ],
         body: call.as_bytes().to_vec(),
     });
+    for (what, enc) in [
+        ("x-gzip content encoding", "x-gzip"),
+        ("deflate content encoding", "deflate"),
+        ("identity then gzip", "identity, gzip"),
+        ("brotli content encoding", "br"),
+    ] {
+        attempts.push(Attempt {
+            what,
+            path: "/mcp",
+            headers: vec![
+                ("content-type", "application/json"),
+                ("content-encoding", enc),
+            ],
+            body: call.as_bytes().to_vec(),
+        });
+    }
+    // 2026-07-28 mirrored headers that disagree with the body (a header-routing or
+    // header-filtering hop would see a harmless call).
+    for (what, name, value) in [
+        ("Mcp-Name names an allowed tool", "mcp-name", "echo"),
+        ("Mcp-Name base64 of an allowed tool", "mcp-name", "=?base64?ZWNobw==?="),
+        ("Mcp-Method says tools/list", "mcp-method", "tools/list"),
+    ] {
+        attempts.push(Attempt {
+            what,
+            path: "/mcp",
+            headers: vec![("content-type", "application/json"), (name, value)],
+            body: call.as_bytes().to_vec(),
+        });
+    }
     for path in ["/mcp/../mcp", "/mcp/%2e%2e/mcp", "/mcp/./"] {
         attempts.push(Attempt {
             what: "path trick",
@@ -194,7 +224,7 @@ async fn every_bypass_attempt_is_refused() {
         });
     }
 
-    assert!(attempts.len() >= 30, "{} attempts", attempts.len());
+    assert!(attempts.len() >= 38, "{} attempts", attempts.len());
     for a in &attempts {
         let mut req = Request::builder()
             .method(Method::POST)
