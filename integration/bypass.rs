@@ -205,7 +205,11 @@ async fn every_bypass_attempt_is_refused() {
     // header-filtering hop would see a harmless call).
     for (what, name, value) in [
         ("Mcp-Name names an allowed tool", "mcp-name", "echo"),
-        ("Mcp-Name base64 of an allowed tool", "mcp-name", "=?base64?ZWNobw==?="),
+        (
+            "Mcp-Name base64 of an allowed tool",
+            "mcp-name",
+            "=?base64?ZWNobw==?=",
+        ),
         ("Mcp-Method says tools/list", "mcp-method", "tools/list"),
     ] {
         attempts.push(Attempt {

@@ -47,6 +47,50 @@ pub fn python(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// A Python with the official A2A SDK too, or `None` (after reporting it missing).
+pub fn python_with_a2a(test: &str) -> Option<PathBuf> {
+    let py = python(test)?;
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import a2a.server.routes, a2a.client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(py);
+    }
+    missing(
+        test,
+        &format!(
+            "the official A2A Python SDK (a2a-sdk[http-server]) is not installed for {} (run integration/run)",
+            py.display()
+        ),
+    );
+    None
+}
+
+/// Start the A2A test agent (`a2a_agent.py`) on `port`, announcing `public_url` in its
+/// card, and wait until it listens.
+pub async fn start_a2a_agent(py: &Path, port: u16, public_url: &str) -> Server {
+    let child = Command::new(py)
+        .arg(python_script("a2a_agent.py"))
+        .arg(port.to_string())
+        .arg(public_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start A2A agent");
+    super::within("A2A agent to listen", async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    Server(child)
+}
+
 /// A script of the Python peers (`integration/python/<name>`).
 pub fn python_script(name: &str) -> PathBuf {
     root().join("integration/python").join(name)
