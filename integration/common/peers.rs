@@ -70,16 +70,43 @@ pub fn python_with_a2a(test: &str) -> Option<PathBuf> {
 /// Start the A2A test agent (`a2a_agent.py`) on `port`, announcing `public_url` in its
 /// card, and wait until it listens.
 pub async fn start_a2a_agent(py: &Path, port: u16, public_url: &str) -> Server {
+    start_python_server(py, "a2a_agent.py", &[&port.to_string(), public_url], port).await
+}
+
+/// A Python with the official MCP SDK 2.x (stateless 2026-07-28 era), or `None` (after
+/// reporting it missing).
+pub fn python_mcp2(test: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os("SEC0_TEST_PYTHON_MCP2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-mcp2/bin/python"));
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import mcp.server.mcpserver"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    missing(
+        test,
+        &format!(
+            "the official MCP Python SDK 2.x is not installed at {} (run integration/run, or set SEC0_TEST_PYTHON_MCP2)",
+            candidate.display()
+        ),
+    );
+    None
+}
+
+/// Start a Python peer server (`script` with `args`) and wait until `port` listens.
+pub async fn start_python_server(py: &Path, script: &str, args: &[&str], port: u16) -> Server {
     let child = Command::new(py)
-        .arg(python_script("a2a_agent.py"))
-        .arg(port.to_string())
-        .arg(public_url)
+        .arg(python_script(script))
+        .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("start A2A agent");
-    super::within("A2A agent to listen", async {
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
+    super::within("Python peer server to listen", async {
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
