@@ -52,11 +52,7 @@ async fn official_python_sdk_2_in_the_stateless_era() {
             refusal["message"], "denied by policy: unlucky_number",
             "{what}"
         );
-        assert_eq!(
-            refusal["data"]["rules"],
-            serde_json::json!(["no-thirteen"]),
-            "{what}"
-        );
+        assert_eq!(refusal["data"]["rules"][0], "no-thirteen", "{what}");
         assert_eq!(v["after"], "2", "the next call works: {what}");
     }
     let m = common::metrics(&gw).await;
