@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use sec0_gateway::config::{Boundary, Protocol};
 use sec0_gateway::policy::{CallFacts, DecisionKind, Mode, Policy};
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ struct Call<'a> {
     tool: Option<&'a str>,
     resource: Option<&'a str>,
     path: &'a str,
+    host: Option<&'a str>,
     headers: HeaderMap,
     args: Option<Value>,
 }
@@ -34,6 +35,7 @@ impl<'a> Call<'a> {
             tool: Some(tool),
             resource: None,
             path: "/mcp",
+            host: None,
             headers: HeaderMap::new(),
             args: Some(args),
         }
@@ -45,6 +47,7 @@ impl<'a> Call<'a> {
             tool: self.tool,
             resource: self.resource,
             path: self.path,
+            host: self.host,
             headers: &self.headers,
             args: self.args.as_ref(),
             ..CallFacts::on_route(self.boundary, "r", "u", self.protocol)
@@ -131,19 +134,16 @@ fn tool_restricted_to_one_caller() {
 #[test]
 fn egress_allowlist() {
     let p = load("examples/40-egress-allowlist.yaml");
-    let egress = |method: &'static str, host: &'static str, path: &'static str| {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static(host));
-        Call {
-            boundary: Boundary::ToolToApi,
-            protocol: Protocol::Http,
-            method,
-            tool: None,
-            resource: None,
-            path,
-            headers,
-            args: None,
-        }
+    let egress = |method: &'static str, host: &'static str, path: &'static str| Call {
+        boundary: Boundary::ToolToApi,
+        protocol: Protocol::Http,
+        method,
+        tool: None,
+        resource: None,
+        path,
+        host: Some(host),
+        headers: HeaderMap::new(),
+        args: None,
     };
     assert_eq!(
         egress("GET", "billing.internal.example.com", "/v1/invoices")
@@ -171,6 +171,43 @@ fn egress_allowlist() {
         egress("POST", "api.stripe.com", "/v1/refunds").decide(&p).2,
         "egress_no_refunds_api"
     );
+    let export = |limit: u64| Call {
+        args: Some(json!({ "limit": limit })),
+        ..egress("POST", "reports.internal.example.com", "/v1/exports")
+    };
+    assert_eq!(export(100).decide(&p).0, Allow);
+    assert_eq!(
+        export(50_000).decide(&p),
+        (Escalate, Escalate, "egress_bulk_export".into())
+    );
+}
+
+#[test]
+fn a2a_agents() {
+    let p = load("examples/60-a2a-agents.yaml");
+    let decide = |agent: &str, method: &str, text: Option<&str>| {
+        let d = p.decide(&CallFacts {
+            method: Some(method),
+            method_alias: sec0_gateway::protocol::a2a::method_alias(method),
+            agent: Some(agent),
+            text,
+            ..CallFacts::on_route(Boundary::OrchestratorToAgent, "agents", "u", Protocol::A2a)
+        });
+        (d.decision, d.reason.to_string())
+    };
+    let wire = Some("Please start a wire transfer of 40k");
+    assert_eq!(
+        decide("payments", "SendMessage", wire),
+        (Escalate, "wire_request_by_message".into())
+    );
+    assert_eq!(decide("payments", "message/stream", wire).0, Escalate);
+    assert_eq!(decide("payments", "SendMessage", Some("balance?")).0, Allow);
+    assert_eq!(decide("search", "SendMessage", wire).0, Allow);
+    assert_eq!(
+        decide("billing", "CancelTask", None),
+        (Deny, "billing_tasks_not_cancellable".into())
+    );
+    assert_eq!(decide("search", "CancelTask", None).0, Allow);
 }
 
 #[test]
@@ -183,6 +220,7 @@ fn observe_rollout() {
         tool: None,
         resource: Some(uri),
         path: "/mcp",
+        host: None,
         headers: HeaderMap::new(),
         args: None,
     };
