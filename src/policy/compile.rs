@@ -81,6 +81,7 @@ pub struct Conditions {
     method: Option<Patterns>,
     tool: Option<Patterns>,
     resource: Option<Patterns>,
+    prompt: Option<Patterns>,
     agent: Option<Patterns>,
     host: Option<Patterns>,
     path: Option<Patterns>,
@@ -142,6 +143,7 @@ impl Conditions {
             method: opt(&w.method, prefix, "method")?,
             tool: opt(&w.tool, prefix, "tool")?,
             resource: opt(&w.resource, prefix, "resource")?,
+            prompt: opt(&w.prompt, prefix, "prompt")?,
             agent: opt(&w.agent, prefix, "agent")?,
             // Hosts arrive lowercased; so are the patterns.
             host: opt(
@@ -170,6 +172,7 @@ impl Conditions {
             && self.args.is_empty()
             && self.text.is_empty()
             && self.resource.is_none()
+            && self.prompt.is_none()
             && self.host.is_none()
             && self.path.is_none()
             && self.query.is_none()
@@ -186,6 +189,7 @@ impl Conditions {
                 || f.method_alias.is_some() && check(&self.method, f.method_alias))
             && check(&self.tool, f.tool)
             && check(&self.resource, f.resource)
+            && check(&self.prompt, f.prompt)
             && check(&self.agent, f.agent)
             && check(&self.host, f.host)
             && check(&self.path, Some(f.path))

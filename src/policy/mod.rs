@@ -46,6 +46,8 @@ pub struct CallFacts<'a> {
     pub tool: Option<&'a str>,
     /// MCP resource URI.
     pub resource: Option<&'a str>,
+    /// MCP prompt name (`prompts/get`).
+    pub prompt: Option<&'a str>,
     /// A2A target agent (the route's `agent`, else its upstream's name).
     pub agent: Option<&'a str>,
     /// The text a message carries (A2A message text parts).
@@ -84,6 +86,7 @@ impl<'a> CallFacts<'a> {
             method_alias: None,
             tool: None,
             resource: None,
+            prompt: None,
             agent: None,
             text: None,
             host: None,

@@ -96,6 +96,8 @@ pub struct When {
     pub tool: Option<OneOrMany<String>>,
     /// MCP resource URI (`resources/read` `params.uri`).
     pub resource: Option<OneOrMany<String>>,
+    /// MCP prompt name (`prompts/get` `params.name`).
+    pub prompt: Option<OneOrMany<String>>,
     /// A2A target agent: the route's `agent` name, else its upstream's name.
     pub agent: Option<OneOrMany<String>>,
     /// Request host as the client sent it (`Host` or `:authority`, without the port).

@@ -465,3 +465,20 @@ fn text_condition_needs_a_test() {
     .expect_err("empty text condition");
     assert!(err.to_string().contains("when.text[0]"), "{err}");
 }
+
+#[test]
+fn prompt_names() {
+    let p = policy(
+        "version: 1\nrules:\n  - { id: no-exfil-prompt, when: { method: prompts/get, prompt: \"export_*\" }, decision: deny, reason: no_export_prompts }\n",
+    );
+    let decide = |name: &str| {
+        p.decide(&CallFacts {
+            method: Some("prompts/get"),
+            prompt: Some(name),
+            ..CallFacts::on_route(Boundary::AgentToTool, "tools", "fs", Protocol::Mcp)
+        })
+        .decision
+    };
+    assert_eq!(decide("export_all_contacts"), DecisionKind::Deny);
+    assert_eq!(decide("summarise"), DecisionKind::Allow);
+}

@@ -15,6 +15,8 @@ pub struct CallParts<'a> {
     pub tool: Option<&'a str>,
     /// `resources/read` → `params.uri`.
     pub resource: Option<&'a str>,
+    /// `prompts/get` → `params.name`.
+    pub prompt: Option<&'a str>,
     /// `tools/call` and `prompts/get` → `params.arguments`; otherwise `params`.
     pub args: Option<&'a Value>,
 }
@@ -28,26 +30,25 @@ pub fn call_parts(msg: &Message) -> CallParts<'_> {
         Some("tools/call") => CallParts {
             method,
             tool: field("name").and_then(Value::as_str),
-            resource: None,
             args: field("arguments"),
+            ..CallParts::default()
         },
         Some("prompts/get") => CallParts {
             method,
-            tool: None,
-            resource: None,
+            prompt: field("name").and_then(Value::as_str),
             args: field("arguments"),
+            ..CallParts::default()
         },
         Some("resources/read") | Some("resources/subscribe") => CallParts {
             method,
-            tool: None,
             resource: field("uri").and_then(Value::as_str),
             args: params,
+            ..CallParts::default()
         },
         _ => CallParts {
             method,
-            tool: None,
-            resource: None,
             args: params,
+            ..CallParts::default()
         },
     }
 }
@@ -185,6 +186,14 @@ mod tests {
             (Some("tools/call"), Some("send_email"), None)
         );
         assert_eq!(a, Some(serde_json::json!({"to":"x"})));
+        let env = parse_envelope(
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"summarise","arguments":{"x":"1"}}}"#,
+            16,
+        )
+        .expect("valid");
+        let p = call_parts(&env.messages[0]);
+        assert_eq!((p.prompt, p.tool), (Some("summarise"), None));
+        assert_eq!(p.args, Some(&serde_json::json!({"x": "1"})));
         let (_, t, r, _) = parts_of(
             r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}"#,
         );

@@ -112,6 +112,7 @@ impl ProxyState {
                 method_alias: call.method.filter(|_| a2a).and_then(method_alias),
                 tool: call.tool,
                 resource: call.resource,
+                prompt: call.prompt,
                 agent: route.agent.as_deref(),
                 text: text.as_deref(),
                 host,
