@@ -174,10 +174,12 @@ fn next_decision_id() -> String {
         let b = uuid::Uuid::new_v4().into_bytes();
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     });
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Hex by hand into a fixed buffer: `format!` costs more than the whole rule evaluation.
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&prefix.to_be_bytes());
+    raw[8..].copy_from_slice(&counter.to_be_bytes());
+    hex::encode(raw)
 }
 
 /// Why rules could not be loaded. Every variant names the file; parse and rule errors also
@@ -221,6 +223,9 @@ pub struct Policy {
     pub warnings: Vec<String>,
     /// Whether some rule reads JSON bodies on `http` routes (else they stream unread).
     reads_http_body: bool,
+    /// Reason codes of decisions no rule took (shared, so a decision allocates none).
+    default_reason: Arc<str>,
+    observe_reason: Arc<str>,
 }
 
 impl Policy {
@@ -326,6 +331,8 @@ impl Policy {
         let reads_http_body = rules.iter().any(|r| r.reads_body_on(Protocol::Http));
         Ok(Self {
             reads_http_body,
+            default_reason: Arc::from("default"),
+            observe_reason: Arc::from("observe"),
             rules,
             index,
             default: default.map_or(DecisionKind::Allow, |(d, _)| d),
@@ -395,9 +402,9 @@ impl Policy {
                 enforced = Some(rule);
             }
         }
-        fn reason_of(r: Option<&CompiledRule>) -> Arc<str> {
-            r.map_or_else(|| Arc::from("default"), |r| r.reason.clone())
-        }
+        let reason_of = |r: Option<&CompiledRule>| {
+            r.map_or_else(|| self.default_reason.clone(), |r| r.reason.clone())
+        };
         // What happens: enforced rules only (else the default) ...
         let mut decision = enforced.map_or(self.default, |r| r.decision);
         let mut reason = reason_of(enforced);
@@ -405,7 +412,7 @@ impl Policy {
         let would_be = any.map_or(self.default, |r| r.decision);
         if self.mode == Mode::Observe {
             decision = DecisionKind::Allow;
-            reason = Arc::from("observe");
+            reason = self.observe_reason.clone();
         }
         let mode = if would_be != decision {
             Mode::Observe
