@@ -70,6 +70,31 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The load benchmark's rule set (benches/load.sh): 100 rules, 25 of them on the called
+    // tool with an argument condition that does not hold, so all 25 are evaluated.
+    let mut y = String::from("version: 1\ndefault_decision: allow\nrules:\n");
+    for i in 0..100 {
+        y.push_str(&match i % 4 {
+            0 => format!("  - {{ id: glob-{i}, when: {{ tool: 'danger_{i}_*' }}, decision: deny, reason: r{i} }}\n"),
+            1 => format!("  - {{ id: arg-{i}, when: {{ tool: add, args: [ {{ path: '$.a', gt: {} }} ] }}, decision: escalate, reason: r{i} }}\n", 1000 + i),
+            _ => format!("  - {{ id: exact-{i}, when: {{ tool: tool_{i} }}, decision: deny, reason: r{i} }}\n"),
+        });
+    }
+    let policy = Policy::from_sources(&[(PathBuf::from("load.yaml"), y)], Mode::Enforce)
+        .expect("rules compile");
+    let args = json!({"a": 2, "b": 40});
+    let facts = CallFacts {
+        method: Some("tools/call"),
+        tool: Some("add"),
+        path: "/mcp",
+        headers: &headers,
+        args: Some(&args),
+        ..CallFacts::on_route(Boundary::AgentToTool, "tools", "fs", Protocol::Mcp)
+    };
+    c.bench_function("decide_tools_call/100_load_rules_25_on_tool", |b| {
+        b.iter(|| black_box(policy.decide(black_box(&facts))))
+    });
 }
 
 criterion_group!(benches, bench);
