@@ -25,13 +25,14 @@ pub fn missing(test: &str, msg: &str) {
     eprintln!("\n*** SKIPPED {test}: {msg} ***\n");
 }
 
-/// A Python with the official MCP SDK, or `None` (after reporting it missing).
-pub fn python(test: &str) -> Option<PathBuf> {
-    let candidate = std::env::var_os("SEC0_TEST_PYTHON")
+/// A Python interpreter that can `import` `module`: `$env_var`, else `<root>/<venv>/bin/python`;
+/// `None` (after reporting `what` missing) when there is none.
+fn find_python(test: &str, env_var: &str, venv: &str, module: &str, what: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os(env_var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
+        .unwrap_or_else(|| root().join(venv).join("bin/python"));
     let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import mcp"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {
@@ -40,31 +41,44 @@ pub fn python(test: &str) -> Option<PathBuf> {
     missing(
         test,
         &format!(
-            "the official MCP Python SDK is not installed at {} (run integration/run, or set SEC0_TEST_PYTHON)",
+            "{what} is not installed at {} (run integration/run, or set {env_var})",
             candidate.display()
         ),
     );
     None
 }
 
-/// A Python with the official A2A SDK too, or `None` (after reporting it missing).
-pub fn python_with_a2a(test: &str) -> Option<PathBuf> {
-    let py = python(test)?;
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import a2a.server.routes, a2a.client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(py);
-    }
-    missing(
+/// A Python with the official MCP SDK 1.x, or `None` (after reporting it missing).
+pub fn python(test: &str) -> Option<PathBuf> {
+    find_python(
         test,
-        &format!(
-            "the official A2A Python SDK (a2a-sdk[http-server]) is not installed for {} (run integration/run)",
-            py.display()
-        ),
-    );
-    None
+        "SEC0_TEST_PYTHON",
+        ".venv",
+        "mcp",
+        "the official MCP Python SDK",
+    )
+}
+
+/// A Python with the official A2A SDK (same venv as the MCP SDK 1.x), or `None`.
+pub fn python_with_a2a(test: &str) -> Option<PathBuf> {
+    find_python(
+        test,
+        "SEC0_TEST_PYTHON",
+        ".venv",
+        "a2a.server.routes, a2a.client",
+        "the official A2A Python SDK (a2a-sdk[http-server])",
+    )
+}
+
+/// A Python with the official MCP SDK 2.x (stateless 2026-07-28 era), or `None`.
+pub fn python_mcp2(test: &str) -> Option<PathBuf> {
+    find_python(
+        test,
+        "SEC0_TEST_PYTHON_MCP2",
+        ".venv-mcp2",
+        "mcp.server.mcpserver",
+        "the official MCP Python SDK 2.x",
+    )
 }
 
 /// Start the A2A test agent (`a2a_agent.py`) on `port`, announcing `public_url` in its
@@ -73,36 +87,13 @@ pub async fn start_a2a_agent(py: &Path, port: u16, public_url: &str) -> Server {
     start_python_server(py, "a2a_agent.py", &[&port.to_string(), public_url], port).await
 }
 
-/// A Python with the official MCP SDK 2.x (stateless 2026-07-28 era), or `None` (after
-/// reporting it missing).
-pub fn python_mcp2(test: &str) -> Option<PathBuf> {
-    let candidate = std::env::var_os("SEC0_TEST_PYTHON_MCP2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv-mcp2/bin/python"));
-    let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import mcp.server.mcpserver"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(candidate);
-    }
-    missing(
-        test,
-        &format!(
-            "the official MCP Python SDK 2.x is not installed at {} (run integration/run, or set SEC0_TEST_PYTHON_MCP2)",
-            candidate.display()
-        ),
-    );
-    None
-}
-
 /// Start a Python peer server (`script` with `args`) and wait until `port` listens.
 pub async fn start_python_server(py: &Path, script: &str, args: &[&str], port: u16) -> Server {
     let child = Command::new(py)
         .arg(python_script(script))
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("start {script}: {e}"));
@@ -136,25 +127,8 @@ impl Drop for Server {
 /// (`streamable-http` or `sse`) and wait until it listens.
 pub async fn start_fastmcp(py: &Path, transport: &str) -> (Server, u16) {
     let port = super::closed_port();
-    let child = Command::new(py)
-        .arg(python_script("server.py"))
-        .arg(port.to_string())
-        .arg(transport)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start FastMCP server");
-    super::within("FastMCP server to listen", async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    (Server(child), port)
+    let server = start_python_server(py, "server.py", &[&port.to_string(), transport], port).await;
+    (server, port)
 }
 
 /// Run a peer client (`cmd`, already given its arguments) for at most a minute; it must

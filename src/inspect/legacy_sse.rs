@@ -191,6 +191,25 @@ mod tests {
     use http_body::Frame;
     use http_body_util::{BodyExt, StreamBody};
 
+    type Upstream = mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
+    type Tapped = SseEvents<StreamBody<BoxStream>, LegacyTap>;
+    type BoxStream =
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send>>;
+
+    /// A legacy SSE stream from upstream `upstream` through a tap: the sender plays the
+    /// upstream, the body is what the client reads.
+    fn tapped(sessions: &Arc<LegacySessions>, upstream: usize) -> (Upstream, Tapped) {
+        let (up_tx, up_rx) = mpsc::channel(4);
+        let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
+            rx.recv().await.map(|x| (x, rx))
+        });
+        let body = SseEvents::new(
+            StreamBody::new(Box::pin(stream) as BoxStream),
+            LegacyTap::new(sessions.clone(), upstream),
+        );
+        (up_tx, body)
+    }
+
     #[test]
     fn session_ids_from_both_sdk_spellings() {
         assert_eq!(session_from_query("session_id=abc"), Some("abc"));
@@ -202,14 +221,7 @@ mod tests {
     #[tokio::test]
     async fn endpoint_event_registers_and_injected_events_arrive_between_events() {
         let sessions = Arc::new(LegacySessions::default());
-        let (up_tx, up_rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
-        let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
-            rx.recv().await.map(|x| (x, rx))
-        });
-        let mut body = SseEvents::new(
-            StreamBody::new(Box::pin(stream)),
-            LegacyTap::new(sessions.clone(), 3),
-        );
+        let (up_tx, mut body) = tapped(&sessions, 3);
         up_tx
             .send(Ok(Frame::data(Bytes::from_static(
                 b"event: endpoint\r\ndata: /messages/?session_id=s1\r\n\r\nevent: mess",
@@ -261,14 +273,7 @@ mod tests {
     #[tokio::test]
     async fn watched_tools_list_answers_are_filtered_on_the_stream() {
         let sessions = Arc::new(LegacySessions::default());
-        let (up_tx, up_rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
-        let stream = futures_util::stream::unfold(up_rx, |mut rx| async move {
-            rx.recv().await.map(|x| (x, rx))
-        });
-        let mut body = SseEvents::new(
-            StreamBody::new(Box::pin(stream)),
-            LegacyTap::new(sessions.clone(), 0),
-        );
+        let (up_tx, mut body) = tapped(&sessions, 0);
         let mut next = async || {
             body.frame()
                 .await
