@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod forward;
+pub mod guard;
 pub mod inspect;
 pub mod metrics;
 pub mod policy;
