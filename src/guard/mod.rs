@@ -156,23 +156,7 @@ impl Guard {
             });
         }
         for c in custom {
-            let bad = |detail: String| GuardError::Detector {
-                name: c.name.clone(),
-                detail,
-            };
-            if c.patterns.is_empty() && c.keywords.is_empty() {
-                return Err(bad("needs `patterns` or `keywords`".into()));
-            }
-            let mut own: Vec<String> = c.patterns.clone();
-            if !c.keywords.is_empty() {
-                let words: Vec<String> = c.keywords.iter().map(|k| regex::escape(k)).collect();
-                own.push(format!("(?i)(?:{})", words.join("|")));
-            }
-            for p in own {
-                let regex = Regex::new(&p).map_err(|e| bad(format!("pattern {p:?}: {e}")))?;
-                if regex.is_match("") {
-                    return Err(bad(format!("pattern {p:?} matches empty text")));
-                }
+            for (p, regex) in Self::compile_custom(c)? {
                 sources.push(p);
                 patterns.push(Pattern {
                     detector: Arc::from(c.name.as_str()),
@@ -193,6 +177,32 @@ impl Guard {
                 detail: e.to_string(),
             })?;
         Ok(Self { set, patterns })
+    }
+
+    /// A custom detector's patterns (keywords become one case-insensitive alternation),
+    /// compiled; an error names the detector and what is wrong with it.
+    pub fn compile_custom(c: &CustomDetector) -> Result<Vec<(String, Regex)>, GuardError> {
+        let bad = |detail: String| GuardError::Detector {
+            name: c.name.clone(),
+            detail,
+        };
+        if c.patterns.is_empty() && c.keywords.is_empty() {
+            return Err(bad("needs `patterns` or `keywords`".into()));
+        }
+        let mut own: Vec<String> = c.patterns.clone();
+        if !c.keywords.is_empty() {
+            let words: Vec<String> = c.keywords.iter().map(|k| regex::escape(k)).collect();
+            own.push(format!("(?i)(?:{})", words.join("|")));
+        }
+        let mut out = Vec::with_capacity(own.len());
+        for p in own {
+            let regex = Regex::new(&p).map_err(|e| bad(format!("pattern {p:?}: {e}")))?;
+            if regex.is_match("") {
+                return Err(bad(format!("pattern {p:?} matches empty text")));
+            }
+            out.push((p, regex));
+        }
+        Ok(out)
     }
 
     /// Findings in one piece of text: (pattern index, byte span), overlaps resolved in

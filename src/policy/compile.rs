@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::CallFacts;
 use super::args::ArgTest;
 use super::model::{DecisionKind, Mode, OneOrMany, Rule, TextCondition, When};
+use crate::guard::{Direction, Finding, Severity};
 
 /// A pattern list (any-of): literals compared as strings, globs compiled (by globset's
 /// glob syntax) into one regex, so matching a `&str` allocates nothing.
@@ -91,6 +92,31 @@ pub struct Conditions {
     args: Vec<ArgTest>,
     /// Regexes the message text must all match (`contains` compiled to escaped `(?i)`).
     text: Vec<regex::Regex>,
+    /// The guard findings condition.
+    findings: Option<FindingsTest>,
+}
+
+/// A compiled `findings` condition.
+#[derive(Debug)]
+pub struct FindingsTest {
+    /// Detector families, types or custom names (any-of); empty: all.
+    pub names: Vec<String>,
+    /// Lowest severity that counts.
+    pub min_severity: Option<Severity>,
+    /// Which way the data travels.
+    pub direction: Direction,
+}
+
+impl FindingsTest {
+    /// Whether `f` counts for this condition.
+    pub fn selects(&self, f: &Finding) -> bool {
+        self.min_severity.is_none_or(|m| f.severity >= m)
+            && (self.names.is_empty()
+                || self
+                    .names
+                    .iter()
+                    .any(|n| **n == *f.detector || **n == *f.kind))
+    }
 }
 
 fn text_tests(list: &[TextCondition], prefix: &str) -> Result<Vec<regex::Regex>, String> {
@@ -162,6 +188,15 @@ impl Conditions {
             headers,
             args,
             text: text_tests(&w.text, prefix)?,
+            findings: w.findings.as_ref().map(|f| FindingsTest {
+                names: f
+                    .detectors
+                    .as_ref()
+                    .map(OneOrMany::to_vec)
+                    .unwrap_or_default(),
+                min_severity: f.min_severity,
+                direction: f.direction,
+            }),
         })
     }
 
@@ -171,6 +206,7 @@ impl Conditions {
         self.headers.is_empty()
             && self.args.is_empty()
             && self.text.is_empty()
+            && self.findings.is_none()
             && self.resource.is_none()
             && self.prompt.is_none()
             && self.host.is_none()
@@ -205,6 +241,10 @@ impl Conditions {
             && (self.text.is_empty()
                 || f.text
                     .is_some_and(|t| self.text.iter().all(|r| r.is_match(t))))
+            && self
+                .findings
+                .as_ref()
+                .is_none_or(|t| f.findings.iter().any(|x| t.selects(x)))
     }
 }
 
@@ -265,9 +305,26 @@ impl CompiledRule {
             .is_none_or(|p| p.matches(Some(protocol.as_str())))
     }
 
-    /// Whether the rule applies: `when` holds and `unless` (if any) does not.
+    /// The rule's findings condition, if it has one.
+    pub fn findings(&self) -> Option<&FindingsTest> {
+        self.when.findings.as_ref()
+    }
+
+    /// Whether the rule is evaluated in `phase`: rules without a findings condition only on
+    /// requests; rules with one in the direction they name.
+    pub fn applies_in(&self, phase: Direction) -> bool {
+        match &self.when.findings {
+            None => phase == Direction::Request,
+            Some(t) => t.direction.covers(phase),
+        }
+    }
+
+    /// Whether the rule applies: it is evaluated in this phase, `when` holds and `unless`
+    /// (if any) does not.
     pub fn matches(&self, f: &CallFacts<'_>) -> bool {
-        self.when.hold(f) && !self.unless.as_ref().is_some_and(|u| u.hold(f))
+        self.applies_in(f.phase)
+            && self.when.hold(f)
+            && !self.unless.as_ref().is_some_and(|u| u.hold(f))
     }
 }
 

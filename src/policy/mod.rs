@@ -20,6 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Boundary, Protocol};
+use crate::guard::{Direction, Finding, Guard};
 use compile::{CompiledRule, RuleIndex};
 use model::RuleFile;
 pub use model::{DecisionKind, Mode};
@@ -64,6 +65,11 @@ pub struct CallFacts<'a> {
     pub headers: &'a HeaderMap,
     /// Arguments (`tools/call` arguments, else `params`; the JSON body on `http` routes).
     pub args: Option<&'a Value>,
+    /// Which way the data being decided on travels: a call going out (`request`), or what
+    /// came back for it (`response`).
+    pub phase: Direction,
+    /// What the guard found in that data.
+    pub findings: &'a [Finding],
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -95,6 +101,8 @@ impl<'a> CallFacts<'a> {
             caller: "anonymous",
             headers: &NO_HEADERS,
             args: None,
+            phase: Direction::Request,
+            findings: &[],
         }
     }
 }
@@ -112,6 +120,9 @@ pub struct Decision {
     pub reason: Arc<str>,
     /// Ids of every matching rule.
     pub rules: Vec<Arc<str>>,
+    /// For a `redact` decision: the findings (indexes into the decided facts' findings)
+    /// to replace.
+    pub redact: Vec<usize>,
     /// Unique id of this decision.
     pub decision_id: String,
     /// Version of the policy that decided.
@@ -161,6 +172,13 @@ pub fn version_of(sources: &[(PathBuf, String)]) -> String {
         hasher.update([0]);
     }
     hex::encode(&hasher.finalize()[..8])
+}
+
+/// Whether `name` is a built-in detector family or finding type.
+fn is_built_in_name(name: &str) -> bool {
+    crate::guard::detectors::BUILT_IN
+        .iter()
+        .any(|s| s.detector == name || s.kind == name)
 }
 
 /// Decision ids: a random per-process prefix and a counter, unique without a system call
@@ -223,6 +241,11 @@ pub struct Policy {
     pub warnings: Vec<String>,
     /// Whether some rule reads JSON bodies on `http` routes (else they stream unread).
     reads_http_body: bool,
+    /// Whether some rule looks at findings in requests / in responses (else no scanning).
+    scans_requests: bool,
+    scans_responses: bool,
+    /// The detectors (built-in plus the custom ones of these files).
+    pub guard: Arc<Guard>,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
@@ -240,7 +263,11 @@ impl Policy {
         let mut rules = Vec::new();
         let mut default: Option<(DecisionKind, PathBuf)> = None;
         let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
+        // First pass: parse every file and gather the custom detectors, so a rule in any
+        // file may name a detector declared in any other.
+        let mut files = Vec::with_capacity(sources.len());
+        let mut custom: Vec<crate::guard::CustomDetector> = Vec::new();
         for (path, text) in sources {
             let at = |line: usize, column: usize, message: String| PolicyError::Invalid {
                 path: path.clone(),
@@ -254,6 +281,35 @@ impl Policy {
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
                 at(line, column, msg)
             })?;
+            for d in &file.detectors {
+                let (l, c) = locate(text, "name", Some(&d.name));
+                if custom.iter().any(|x| x.name == d.name) || is_built_in_name(&d.name) {
+                    return Err(at(
+                        l,
+                        c,
+                        format!("detector name {:?} is already taken", d.name),
+                    ));
+                }
+                // Compile alone first, to point at the detector that is wrong.
+                Guard::compile_custom(d).map_err(|e| at(l, c, e.to_string()))?;
+                custom.push(d.clone());
+            }
+            files.push((path, text, file));
+        }
+        let guard = Arc::new(Guard::new(&custom).map_err(|e| PolicyError::Invalid {
+            path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        })?);
+        let known_detector = |n: &str| is_built_in_name(n) || custom.iter().any(|d| d.name == n);
+        for (path, text, file) in files {
+            let at = |line: usize, column: usize, message: String| PolicyError::Invalid {
+                path: path.clone(),
+                line,
+                column,
+                message,
+            };
             if file.version != 1 {
                 let (l, c) = locate(text, "version", None);
                 return Err(at(
@@ -312,11 +368,27 @@ impl Policy {
                 };
                 let compiled = CompiledRule::compile(rule, effective_mode)
                     .map_err(|m| at(l, c, format!("rule {:?}: {m}", rule.id)))?;
-                if rule.decision == DecisionKind::Redact {
-                    warnings.push(format!(
-                        "{}:{l}:{c}: rule {:?} decides redact, but detectors and redaction do not exist yet: matching calls are forwarded unchanged",
-                        path.display(),
-                        rule.id
+                if let Some(f) = &rule.when.findings {
+                    for n in f.detectors.as_ref().map(|d| d.to_vec()).unwrap_or_default() {
+                        if !known_detector(&n) {
+                            return Err(at(
+                                l,
+                                c,
+                                format!(
+                                    "rule {:?}: unknown detector {n:?} (built in: secrets, pii, prompt_injection, unsafe_command or one of their types; or a custom detector's name)",
+                                    rule.id
+                                ),
+                            ));
+                        }
+                    }
+                } else if rule.decision == DecisionKind::Redact {
+                    return Err(at(
+                        l,
+                        c,
+                        format!(
+                            "rule {:?}: redact needs a `findings` condition (it says what to redact)",
+                            rule.id
+                        ),
                     ));
                 }
                 rules.push(compiled);
@@ -329,8 +401,18 @@ impl Policy {
             message: format!("tool patterns could not be combined: {m}"),
         })?;
         let reads_http_body = rules.iter().any(|r| r.reads_body_on(Protocol::Http));
+        let scans = |phase: Direction| {
+            rules
+                .iter()
+                .any(|r| r.findings().is_some_and(|f| f.direction.covers(phase)))
+        };
+        let scans_requests = scans(Direction::Request);
+        let scans_responses = scans(Direction::Response);
         Ok(Self {
             reads_http_body,
+            scans_requests,
+            scans_responses,
+            guard,
             default_reason: Arc::from("default"),
             observe_reason: Arc::from("observe"),
             rules,
@@ -346,6 +428,16 @@ impl Policy {
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()
+    }
+
+    /// Whether some rule looks at findings in what travels in `phase`: only then is that
+    /// data scanned.
+    pub fn scans(&self, phase: Direction) -> bool {
+        match phase {
+            Direction::Request => self.scans_requests,
+            Direction::Response => self.scans_responses,
+            Direction::Both => self.scans_requests || self.scans_responses,
+        }
     }
 
     /// Whether some rule looks at the JSON body of plain HTTP calls, so the proxy must read
@@ -389,12 +481,16 @@ impl Policy {
         let mut enforced: Option<&CompiledRule> = None;
         let mut any: Option<&CompiledRule> = None;
         let mut ids = Vec::new();
+        let mut redactors: Vec<&CompiledRule> = Vec::new();
         for i in self.index.candidates(facts.tool) {
             let rule = &self.rules[i];
             if !rule.matches(facts) {
                 continue;
             }
             ids.push(rule.id.clone());
+            if rule.decision == DecisionKind::Redact && rule.mode == Mode::Enforce {
+                redactors.push(rule);
+            }
             if any.is_none_or(|a| rule.decision > a.decision) {
                 any = Some(rule);
             }
@@ -424,11 +520,24 @@ impl Policy {
         } else {
             reason
         };
+        // What a redact decision replaces: the findings its rules select.
+        let redact = if decision == DecisionKind::Redact {
+            (0..facts.findings.len())
+                .filter(|&k| {
+                    redactors
+                        .iter()
+                        .any(|r| r.findings().is_some_and(|t| t.selects(&facts.findings[k])))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Decision {
             decision,
             would_be,
             mode,
             reason,
+            redact,
             rules: ids,
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),

@@ -32,6 +32,10 @@ pub struct RuleFile {
     /// The rules, evaluated together (order does not matter: the most severe match wins).
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Custom detectors (named regexes and keyword lists), scanned together with the
+    /// built-in ones; rules of any file name them in `when.findings.detectors`.
+    #[serde(default)]
+    pub detectors: Vec<crate::guard::CustomDetector>,
 }
 
 /// One rule.
@@ -118,6 +122,11 @@ pub struct When {
     /// Conditions on the text of the message (A2A message text parts); all must hold.
     #[serde(default)]
     pub text: Vec<TextCondition>,
+    /// What the guard's detectors found in the data travelling in `direction`: holds when
+    /// at least one finding passes the filter. A rule with `findings` in the response
+    /// direction is evaluated on what comes back (results, events, tool descriptors).
+    #[serde(default)]
+    pub findings: Option<crate::guard::FindingsFilter>,
 }
 
 /// A condition on a message's text.

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::guard::Direction;
 
 fn load(yaml: &str, mode: Mode) -> Result<Policy, PolicyError> {
     Policy::from_sources(
@@ -302,10 +303,103 @@ fn several_files_combine_and_version_follows_content() {
 }
 
 #[test]
-fn redact_loads_with_a_warning() {
-    let p = policy("version: 1\nrules:\n  - id: r\n    decision: redact\n    reason: pii\n");
-    assert_eq!(p.warnings.len(), 1);
-    assert!(p.warnings[0].contains("forwarded unchanged"));
+fn findings_conditions_by_direction_detector_and_severity() {
+    let p = policy(
+        r#"
+version: 1
+detectors:
+  - { name: codename, severity: critical, keywords: [falcon] }
+rules:
+  - id: no-secrets-out
+    when: { method: tools/call, findings: { detectors: secrets } }
+    decision: deny
+    reason: secret_in_arguments
+  - id: mask-pii-in-results
+    when: { findings: { detectors: [pii], direction: response } }
+    decision: redact
+    reason: pii_in_result
+  - id: critical-anywhere
+    when: { findings: { min_severity: critical, direction: both } }
+    decision: escalate
+    reason: critical_finding
+"#,
+    );
+    assert!(p.scans(Direction::Request) && p.scans(Direction::Response));
+    let g = p.guard.clone();
+    let decide = |phase: Direction, text: &str| {
+        let found = g.scan_plain(text, "$.x");
+        let d = p.decide(&CallFacts {
+            method: Some("tools/call"),
+            tool: Some("t"),
+            phase,
+            findings: &found,
+            ..CallFacts::on_route(Boundary::AgentToTool, "tools", "fs", Protocol::Mcp)
+        });
+        (d.decision, d.reason.to_string(), d.redact.len())
+    };
+    use Direction::{Request, Response};
+    assert_eq!(
+        decide(Request, "key AKIAIOSFODNN7EXAMPLE"),
+        (DecisionKind::Deny, "secret_in_arguments".into(), 0)
+    );
+    assert_eq!(
+        decide(Request, "mail a@example.com"),
+        (DecisionKind::Allow, "default".into(), 0),
+        "pii rule looks at responses only"
+    );
+    assert_eq!(
+        decide(Response, "mail a@example.com, b@example.org"),
+        (DecisionKind::Redact, "pii_in_result".into(), 2)
+    );
+    assert_eq!(
+        decide(Response, "key AKIAIOSFODNN7EXAMPLE"),
+        (DecisionKind::Allow, "default".into(), 0),
+        "no-secrets-out looks at requests only"
+    );
+    assert_eq!(
+        decide(Response, "project falcon"),
+        (DecisionKind::Escalate, "critical_finding".into(), 0)
+    );
+    assert_eq!(
+        decide(Request, "project falcon"),
+        (DecisionKind::Escalate, "critical_finding".into(), 0)
+    );
+    // Rules without findings are request-phase rules: a response never meets them.
+    let p2 = policy(
+        "version: 1\nrules:\n  - { id: all, when: { method: tools/call }, decision: deny, reason: r }\n",
+    );
+    let d = p2.decide(&CallFacts {
+        method: Some("tools/call"),
+        phase: Response,
+        ..CallFacts::on_route(Boundary::AgentToTool, "t", "u", Protocol::Mcp)
+    });
+    assert_eq!(d.decision, DecisionKind::Allow);
+    assert!(!p2.scans(Request) && !p2.scans(Response));
+}
+
+#[test]
+fn findings_rules_are_checked_when_loading() {
+    for (yaml, want) in [
+        (
+            "version: 1\nrules:\n  - { id: r, when: { findings: { detectors: secretz } }, decision: deny, reason: x }\n",
+            "unknown detector \"secretz\"",
+        ),
+        (
+            "version: 1\nrules:\n  - { id: r, decision: redact, reason: x }\n",
+            "redact needs a `findings` condition",
+        ),
+        (
+            "version: 1\ndetectors:\n  - { name: pii, keywords: [x] }\n",
+            "already taken",
+        ),
+        (
+            "version: 1\ndetectors:\n  - { name: d, patterns: [\"(\"] }\n",
+            "detector \"d\"",
+        ),
+    ] {
+        let err = load(yaml, Mode::Enforce).expect_err(yaml).to_string();
+        assert!(err.contains(want), "{yaml}: {err}");
+    }
 }
 
 #[test]
