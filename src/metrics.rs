@@ -42,6 +42,12 @@ pub struct Metrics {
     pub policy_reloads: IntCounterVec,
     /// Tools removed from `tools/list` answers, by route.
     pub tools_hidden: IntCounterVec,
+    /// Guard findings, by route, detector, type and direction.
+    pub findings: IntCounterVec,
+    /// Findings replaced by `[REDACTED:<type>]`, by route and direction.
+    pub redactions: IntCounterVec,
+    /// Tool descriptors that changed after they were first seen (rug pulls), by route.
+    pub descriptor_changes: IntCounterVec,
 }
 
 /// `requests_total` counters of one route, one per HTTP status, each resolved on first use
@@ -191,6 +197,21 @@ impl Metrics {
             "Tools removed from tools/list answers because the caller can never call them.",
             &["route"],
         );
+        let findings = counter_vec(
+            "sec0_gateway_findings_total",
+            "What the guard's detectors found (type and location only, never values).",
+            &["route", "detector", "type", "direction"],
+        );
+        let redactions = counter_vec(
+            "sec0_gateway_redactions_total",
+            "Findings replaced by [REDACTED:<type>] before the data went on.",
+            &["route", "direction"],
+        );
+        let descriptor_changes = counter_vec(
+            "sec0_gateway_tool_descriptor_changes_total",
+            "Tool descriptors that changed after they were first seen (possible rug pulls).",
+            &["route"],
+        );
         let build = must(IntCounterVec::new(
             Opts::new("sec0_gateway_build_info", "Build information; always 1."),
             &["version"],
@@ -213,6 +234,9 @@ impl Metrics {
             policy_version,
             policy_reloads,
             tools_hidden,
+            findings,
+            redactions,
+            descriptor_changes,
         }
     }
 
@@ -244,6 +268,49 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Metrics {
+    /// Count one decision (with the guard's findings it looked at) for route `route`.
+    pub fn record_decision(
+        &self,
+        route: &str,
+        facts: &crate::policy::CallFacts<'_>,
+        d: &crate::policy::Decision,
+    ) {
+        let shown = d.shown();
+        self.decisions
+            .with_label_values(&[
+                shown.as_str(),
+                facts.boundary.as_str(),
+                route,
+                &d.reason,
+                d.mode.as_str(),
+            ])
+            .inc();
+        let direction = facts.phase.as_str();
+        for f in facts.findings {
+            self.findings
+                .with_label_values(&[route, &f.detector, &f.kind, direction])
+                .inc();
+        }
+        if shown != crate::policy::DecisionKind::Allow {
+            let kinds: Vec<&str> = facts.findings.iter().map(|f| &*f.kind).collect();
+            tracing::info!(
+                route,
+                direction,
+                method = facts.method.unwrap_or("-"),
+                tool = facts.tool.unwrap_or("-"),
+                decision = shown.as_str(),
+                mode = d.mode.as_str(),
+                reason = %d.reason,
+                rules = ?d.rules,
+                findings = ?kinds,
+                decision_id = %d.decision_id,
+                "policy decision"
+            );
+        }
     }
 }
 

@@ -43,6 +43,27 @@ pub struct Config {
     /// What happens to escalated calls (until the review flow exists).
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// The guard's settings that are not rules.
+    #[serde(default)]
+    pub guard: GuardConfig,
+}
+
+/// Guard settings outside the rules files.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// What a tool descriptor that changed since it was first seen gets: `escalate`
+    /// (default; until a reviewer exists the tool is withheld like `deny`), `deny`, or
+    /// `allow` (only logged and counted).
+    pub on_descriptor_change: crate::policy::DecisionKind,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            on_descriptor_change: crate::policy::DecisionKind::Escalate,
+        }
+    }
 }
 
 /// Where the rules are and how they apply.

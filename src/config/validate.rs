@@ -104,6 +104,12 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             "must be allow or deny".into(),
         );
     }
+    if cfg.guard.on_descriptor_change == crate::policy::DecisionKind::Redact {
+        bad(
+            "guard.on_descriptor_change".into(),
+            "must be allow, deny or escalate (a descriptor cannot be redacted)".into(),
+        );
+    }
     if cfg.routes.is_empty() {
         bad("routes".into(), "at least one route is needed".into());
     }

@@ -367,6 +367,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The name used in rules and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Request => "request",
+            Direction::Response => "response",
+            Direction::Both => "both",
+        }
+    }
+
     /// Whether this direction covers `phase`.
     pub fn covers(self, phase: Direction) -> bool {
         self == Direction::Both || self == phase

@@ -15,7 +15,9 @@ use serde_json::Value;
 use crate::protocol::sse::Event;
 
 pub mod batch;
+pub mod descriptors;
 pub mod events;
+pub mod guarded;
 pub mod legacy_sse;
 
 pub use events::{EventHook, SseEvents};

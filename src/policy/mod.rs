@@ -476,6 +476,21 @@ impl Policy {
         })
     }
 
+    /// A decision the gateway takes itself, outside the rules (e.g. a tool withheld because
+    /// its descriptor changed): `rule` names the mechanism in the decision's rule list.
+    pub fn fixed_decision(&self, kind: DecisionKind, reason: &str, rule: &str) -> Decision {
+        Decision {
+            decision: kind,
+            would_be: kind,
+            mode: Mode::Enforce,
+            reason: Arc::from(reason),
+            redact: Vec::new(),
+            rules: vec![Arc::from(rule)],
+            decision_id: next_decision_id(),
+            policy_version: self.version.clone(),
+        }
+    }
+
     /// Decide one call.
     pub fn decide(&self, facts: &CallFacts<'_>) -> Decision {
         let mut enforced: Option<&CompiledRule> = None;
@@ -541,6 +556,17 @@ impl Policy {
             rules: ids,
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
+        }
+    }
+}
+
+impl Decision {
+    /// The decision as it is reported: the would-be decision under observe mode.
+    pub fn shown(&self) -> DecisionKind {
+        if self.mode == Mode::Observe {
+            self.would_be
+        } else {
+            self.decision
         }
     }
 }

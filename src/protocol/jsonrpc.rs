@@ -172,6 +172,26 @@ pub fn select_batch(body: &[u8], keep: &[usize]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Each message of a body as (byte offset, its exact bytes): the body itself for a single
+/// message, each element for a batch. `None` when a batch body is not a JSON array.
+pub fn message_slices(body: &[u8], batch: bool) -> Option<Vec<(usize, &[u8])>> {
+    if !batch {
+        return Some(vec![(0, body)]);
+    }
+    let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
+    let base = body.as_ptr() as usize;
+    Some(
+        items
+            .into_iter()
+            .map(|r| {
+                let bytes = r.get().as_bytes();
+                // The raw value borrows from `body`: its address minus the body's is its offset.
+                (bytes.as_ptr() as usize - base, bytes)
+            })
+            .collect(),
+    )
+}
+
 /// A JSON-RPC error response the gateway writes itself.
 #[derive(Serialize)]
 pub struct ErrorResponse<'a, D: Serialize> {
@@ -315,6 +335,17 @@ mod tests {
         );
         assert_eq!(select_batch(body, &[5]), None);
         assert_eq!(select_batch(br#"{"id":1}"#, &[0]), None);
+    }
+
+    #[test]
+    fn message_slices_point_into_the_body() {
+        let body = br#"[ {"id":1} ,{"id":2}]"#;
+        let s = message_slices(body, true).expect("batch");
+        assert_eq!(s.len(), 2);
+        for (off, bytes) in s {
+            assert_eq!(&body[off..off + bytes.len()], bytes);
+        }
+        assert_eq!(message_slices(b"{}", false), Some(vec![(0, &b"{}"[..])]));
     }
 
     #[test]

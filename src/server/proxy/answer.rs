@@ -25,6 +25,18 @@ use crate::policy::{CallFacts, Policy};
 use crate::protocol::Envelope;
 use crate::routing::Route;
 
+/// Whether the answer says it is JSON (`application/json` or `+json`).
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        })
+}
+
 fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes)
         .map_err(|never| match never {})
@@ -48,26 +60,33 @@ impl ProxyState {
         if let Some(part) = &sent.partial {
             return self.merge_batch_answer(route, parts, body, part).await;
         }
-        let body: ProxyBody = match sent.tools_filter {
-            Some(f) if parts.status == StatusCode::OK => {
+        let body: ProxyBody = match (sent.response_guard, sent.tools_filter) {
+            (Some(g), _) if parts.status.is_success() => {
                 if is_event_stream(&parts.headers) {
-                    // The rewritten stream's length differs from the upstream's.
                     parts.headers.remove(header::CONTENT_LENGTH);
-                    SseToolsList::new(body, f).boxed_unsync()
-                } else {
+                    SseEvents::new(body, g).boxed_unsync()
+                } else if is_json(&parts.headers) {
                     let whole = self
-                        .read_answer(route, body, "tools/list")
+                        .read_answer(route, body, "inspected")
                         .await
                         .map_err(|e| (e, sent.buffered.clone()))?;
                     parts.headers.remove(header::CONTENT_LENGTH);
-                    full(f.apply_to_json(whole))
+                    full(g.apply_to_json(whole))
+                } else {
+                    body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()
                 }
             }
-            _ if stream_open && is_event_stream(&parts.headers) => {
-                SseEvents::new(body, LegacyTap::new(self.legacy.clone(), route.upstream))
-                    .boxed_unsync()
+            (_, tools_filter) => {
+                self.plain_answer(
+                    route,
+                    &mut parts,
+                    body,
+                    tools_filter,
+                    stream_open,
+                    &sent.buffered,
+                )
+                .await?
             }
-            _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
         };
         let mut out = GuardedBody::new(body)
             .idle_timeout(self.idle_timeout)
@@ -79,6 +98,40 @@ impl ProxyState {
             out = out.guard(g);
         }
         Ok(Response::from_parts(parts, out.boxed_unsync()))
+    }
+
+    /// An answer without the guard: the `tools/list` filter, the legacy stream tap, or
+    /// nothing at all.
+    async fn plain_answer(
+        &self,
+        route: &Route,
+        parts: &mut http::response::Parts,
+        body: Incoming,
+        tools_filter: Option<ToolsListFilter>,
+        stream_open: bool,
+        buffered: &Option<Bytes>,
+    ) -> Result<ProxyBody, Failure> {
+        Ok(match tools_filter {
+            Some(f) if parts.status == StatusCode::OK => {
+                if is_event_stream(&parts.headers) {
+                    // The rewritten stream's length differs from the upstream's.
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    SseToolsList::new(body, f).boxed_unsync()
+                } else {
+                    let whole = self
+                        .read_answer(route, body, "tools/list")
+                        .await
+                        .map_err(|e| (e, buffered.clone()))?;
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    full(f.apply_to_json(whole))
+                }
+            }
+            _ if stream_open && is_event_stream(&parts.headers) => {
+                SseEvents::new(body, LegacyTap::new(self.legacy.clone(), route.upstream))
+                    .boxed_unsync()
+            }
+            _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
+        })
     }
 
     /// Read a whole JSON answer that must be inspected (capped, with the idle timeout).

@@ -17,13 +17,20 @@ use crate::act::{self, Action, PartialBatch};
 use crate::config::Protocol;
 use crate::forward::ForwardError;
 use crate::forward::body::{GuardedBody, ProxyBody};
+use std::sync::Arc;
+
+use crate::guard::{Direction, Finding, Located, redact_json};
 use crate::inspect::ToolsListFilter;
+use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
 use crate::inspect::legacy_sse::session_from_query;
 use crate::policy::CallFacts;
+use crate::policy::{DecisionKind, Policy};
+use crate::protocol::Envelope;
 use crate::protocol::a2a::{message_text, method_alias};
 use crate::protocol::encoding::{Coding, decode};
 use crate::protocol::json::{DEFAULT_MAX_DEPTH, parse_strict};
-use crate::protocol::jsonrpc::{parse_envelope, select_batch};
+use crate::protocol::jsonrpc::MessageKind;
+use crate::protocol::jsonrpc::{message_slices, parse_envelope, select_batch};
 use crate::protocol::mcp::{call_parts, check_mirrored_headers};
 use crate::protocol::{ProtocolError, body_codings, check_json_request_headers, declares_json};
 use crate::routing::Route;
@@ -33,7 +40,7 @@ pub(super) enum Prepared {
     /// The gateway answered the call itself (refusal, dropped notification).
     Answered(http::Response<ProxyBody>),
     /// Send this on.
-    Forward(Outgoing),
+    Forward(Box<Outgoing>),
 }
 
 /// A call on its way to the upstream.
@@ -46,6 +53,8 @@ pub(super) struct Outgoing {
     pub tools_filter: Option<ToolsListFilter>,
     /// The refused part of a batch, to merge into the answer.
     pub partial: Option<PartialBatch>,
+    /// The guard for the answer (response-direction rules, tool descriptors).
+    pub response_guard: Option<ResponseGuard>,
 }
 
 fn full(bytes: Bytes) -> ProxyBody {
@@ -90,14 +99,35 @@ impl ProxyState {
             buffered: Some(bytes),
             tools_filter: None,
             partial: None,
+            response_guard: None,
         };
         let Some(policy) = &self.policy else {
-            return Ok(Prepared::Forward(out));
+            return Ok(Prepared::Forward(Box::new(out)));
         };
         let policy = policy.load();
         let a2a = route.protocol == Protocol::A2a;
+        // What the guard finds in each message, when some rule looks at request findings.
+        let scanned: Vec<Vec<Located>> = if policy.scans(Direction::Request) {
+            let whole = out.buffered.as_deref().unwrap_or_default();
+            let slices = message_slices(whole, envelope.batch).unwrap_or_default();
+            slices
+                .into_iter()
+                .map(|(offset, msg)| {
+                    let mut found = policy.guard.scan_json(msg);
+                    for l in &mut found {
+                        l.raw = l.raw.start + offset..l.raw.end + offset;
+                    }
+                    found
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
-        for msg in &envelope.messages {
+        for (n, msg) in envelope.messages.iter().enumerate() {
+            let located = scanned.get(n).map(Vec::as_slice).unwrap_or_default();
+            let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
             let call = call_parts(msg);
             if route.protocol == Protocol::Mcp
                 && call.method == Some("tools/call")
@@ -120,9 +150,41 @@ impl ProxyState {
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 args: call.args,
+                findings: &findings,
                 ..route.facts()
             };
-            decided.push((msg, self.decide(&policy, route, &facts)));
+            let withheld = route.protocol == Protocol::Mcp
+                && call
+                    .tool
+                    .is_some_and(|t| self.descriptors.is_withheld(route.upstream, t));
+            let decision = if withheld {
+                // The tool's descriptor changed since it was first seen (rug pull).
+                let d = policy.fixed_decision(
+                    DecisionKind::Deny,
+                    "tool_descriptor_changed",
+                    "guard.on_descriptor_change",
+                );
+                self.metrics.record_decision(&route.name, &facts, &d);
+                d
+            } else {
+                self.decide(&policy, route, &facts)
+            };
+            to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
+            decided.push((msg, decision));
+        }
+        if !to_redact.is_empty() {
+            // Redacted before anything is forwarded; everything else byte for byte.
+            let whole = out.buffered.as_deref().unwrap_or_default();
+            let redacted = Bytes::from(redact_json(whole, &to_redact));
+            self.metrics
+                .redactions
+                .with_label_values(&[&route.name, "request"])
+                .inc_by(to_redact.len() as u64);
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, redacted.len().into());
+            out.body = full(redacted.clone());
+            out.buffered = Some(redacted);
         }
         match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
             Action::Forward => {}
@@ -156,7 +218,59 @@ impl ProxyState {
                     .watch_tools_list(route.upstream, session, f.clone());
             }
         }
-        Ok(Prepared::Forward(out))
+        out.response_guard = self.response_guard(&policy, route, &envelope, &mut out.tools_filter);
+        Ok(Prepared::Forward(Box::new(out)))
+    }
+
+    /// The guard for this call's answer: when rules look at responses, or (MCP) when the
+    /// call lists tools, whose descriptors are remembered for the rug-pull defence. It takes
+    /// over the `tools/list` filter.
+    fn response_guard(
+        &self,
+        policy: &Arc<Policy>,
+        route: &Route,
+        envelope: &Envelope,
+        tools_filter: &mut Option<ToolsListFilter>,
+    ) -> Option<ResponseGuard> {
+        let lists_tools = route.protocol == Protocol::Mcp
+            && envelope
+                .messages
+                .iter()
+                .any(|m| m.method() == Some("tools/list"));
+        if !policy.scans(Direction::Response) && !lists_tools {
+            return None;
+        }
+        let asked = envelope
+            .messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Request)
+            .map(|m| {
+                let p = call_parts(m);
+                Asked {
+                    id: m.value.get("id").cloned().unwrap_or_default(),
+                    method: p.method.map(str::to_string),
+                    tool: p.tool.map(str::to_string),
+                    resource: p.resource.map(str::to_string),
+                    prompt: p.prompt.map(str::to_string),
+                }
+            })
+            .collect();
+        Some(ResponseGuard {
+            policy: policy.clone(),
+            metrics: self.metrics.clone(),
+            route: RouteInfo {
+                name: route.name.clone(),
+                upstream: route.upstream_name.clone(),
+                upstream_index: route.upstream,
+                boundary: route.boundary,
+                protocol: route.protocol,
+                agent: route.agent.clone(),
+            },
+            asked,
+            on_timeout: self.escalation.on_timeout,
+            tools_filter: tools_filter.take(),
+            descriptors: self.descriptors.clone(),
+        })
     }
 
     /// Any other request: a plain HTTP call, or a non-POST on a JSON-RPC route.
@@ -205,13 +319,14 @@ impl ProxyState {
                 return Ok(Prepared::Answered(refusal));
             }
         }
-        Ok(Prepared::Forward(Outgoing {
+        Ok(Prepared::Forward(Box::new(Outgoing {
             body,
             // Not a JSON-RPC body: no id to echo on errors.
             buffered: None,
             tools_filter: None,
             partial: None,
-        }))
+            response_guard: None,
+        })))
     }
 
     /// Read a body the gateway inspects: whole, under the route's cap, decoded when it is

@@ -25,9 +25,10 @@ use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::{Downstream, prepare_upstream_request};
 use crate::forward::{Upstream, UpstreamSetupError};
+use crate::inspect::descriptors::DescriptorStore;
 use crate::inspect::legacy_sse::LegacySessions;
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
-use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
+use crate::policy::{CallFacts, Decision, Policy};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
 use call::Prepared;
@@ -47,6 +48,8 @@ pub struct ProxyState {
     trusted_proxies: Vec<IpNet>,
     idle_timeout: Duration,
     compressed: CompressedRequests,
+    /// Tool descriptors seen per upstream (rug-pull defence).
+    descriptors: Arc<DescriptorStore>,
 }
 
 impl ProxyState {
@@ -87,6 +90,7 @@ impl ProxyState {
             trusted_proxies: cfg.trusted_proxies.clone(),
             idle_timeout: cfg.limits.idle_timeout,
             compressed: cfg.limits.compressed_requests,
+            descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
         })
     }
 
@@ -182,7 +186,7 @@ impl ProxyState {
         };
         let mut sent = match prepared {
             Prepared::Answered(resp) => return Ok(resp),
-            Prepared::Forward(out) => out,
+            Prepared::Forward(out) => *out,
         };
         let stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
 
@@ -218,34 +222,7 @@ impl ProxyState {
         self.metrics
             .policy_eval
             .observe(started.elapsed().as_secs_f64());
-        let shown = if d.mode == crate::policy::Mode::Observe {
-            d.would_be
-        } else {
-            d.decision
-        };
-        self.metrics
-            .decisions
-            .with_label_values(&[
-                shown.as_str(),
-                route.boundary.as_str(),
-                &route.name,
-                &d.reason,
-                d.mode.as_str(),
-            ])
-            .inc();
-        if shown != DecisionKind::Allow {
-            tracing::info!(
-                route = %route.name,
-                method = facts.method.unwrap_or("-"),
-                tool = facts.tool.unwrap_or("-"),
-                decision = shown.as_str(),
-                mode = d.mode.as_str(),
-                reason = %d.reason,
-                rules = ?d.rules,
-                decision_id = %d.decision_id,
-                "policy decision"
-            );
-        }
+        self.metrics.record_decision(&route.name, facts, &d);
         d
     }
 

@@ -1,0 +1,314 @@
+//! The guard on the way back: every JSON-RPC message the upstream sends for a call (the
+//! result, and on an SSE stream each notification and server→client request as it
+//! arrives) is scanned by the detectors and decided on by the response-direction rules.
+//! Allowed messages pass byte for byte; `redact` replaces the findings' spans; `deny` (and
+//! an escalation that is not approved, `escalation.on_timeout`) turns a result into a
+//! JSON-RPC error for its id and drops a notification or server request.
+//!
+//! `tools/list` results are looked at tool by tool: a descriptor (name, description,
+//! schema) whose findings a rule denies is removed from the list (tool poisoning), and a
+//! descriptor that changed since it was first seen gets the configured decision (rug pull,
+//! see [`super::descriptors`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::descriptors::{DescriptorStore, Sighting};
+use super::{EventHook, ToolsListFilter};
+use crate::config::{Boundary, Protocol};
+use crate::error::{RefusalKind, refusal_object};
+use crate::guard::{Direction, Finding, redact_json};
+use crate::metrics::Metrics;
+use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
+use crate::protocol::sse::Event;
+
+/// What a request asked, remembered to decide on its answer.
+#[derive(Debug, Clone, Default)]
+pub struct Asked {
+    /// The request id.
+    pub id: Value,
+    /// Its method.
+    pub method: Option<String>,
+    /// `tools/call` tool name.
+    pub tool: Option<String>,
+    /// `resources/read` URI.
+    pub resource: Option<String>,
+    /// `prompts/get` name.
+    pub prompt: Option<String>,
+}
+
+/// The route a response travels on (owned: the inspector lives as long as the stream).
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    /// Route name.
+    pub name: String,
+    /// Upstream name.
+    pub upstream: String,
+    /// Upstream index (descriptor memory is per upstream).
+    pub upstream_index: usize,
+    /// Boundary.
+    pub boundary: Boundary,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// A2A target agent.
+    pub agent: Option<String>,
+}
+
+/// Inspects the messages of one call's answer.
+pub struct ResponseGuard {
+    /// The policy snapshot the call was decided with.
+    pub policy: Arc<Policy>,
+    /// Where decisions and findings are counted.
+    pub metrics: Metrics,
+    /// The route.
+    pub route: RouteInfo,
+    /// The requests of the call (one, or a batch's).
+    pub asked: Vec<Asked>,
+    /// What an escalation resolves to (no reviewer can answer a response in flight).
+    pub on_timeout: DecisionKind,
+    /// Never-callable tools to hide from a `tools/list` result.
+    pub tools_filter: Option<ToolsListFilter>,
+    /// Tool descriptors seen per upstream, and what a changed one gets.
+    pub descriptors: Arc<DescriptorStore>,
+}
+
+/// What happens to one message.
+enum Verdict {
+    Pass,
+    Replace(Vec<u8>),
+    Drop,
+}
+
+impl ResponseGuard {
+    fn asked_for(&self, msg: &Value) -> Option<&Asked> {
+        let id = msg.get("id")?;
+        self.asked.iter().find(|a| a.id == *id)
+    }
+
+    /// Decide on `findings` in a message of this answer.
+    fn decide(&self, msg: &Value, findings: &[Finding]) -> Decision {
+        let asked = self.asked_for(msg);
+        // A response is judged with the facts of its request; a notification or server
+        // request with its own method.
+        let method = match asked {
+            Some(a) if msg.get("method").is_none() => a.method.as_deref(),
+            _ => msg.get("method").and_then(Value::as_str),
+        };
+        self.decide_with(method, None, asked, findings)
+    }
+
+    fn decide_with(
+        &self,
+        method: Option<&str>,
+        tool: Option<&str>,
+        asked: Option<&Asked>,
+        findings: &[Finding],
+    ) -> Decision {
+        let facts = CallFacts {
+            method,
+            tool: tool.or(asked.and_then(|a| a.tool.as_deref())),
+            resource: asked.and_then(|a| a.resource.as_deref()),
+            prompt: asked.and_then(|a| a.prompt.as_deref()),
+            agent: self.route.agent.as_deref(),
+            phase: Direction::Response,
+            findings,
+            ..CallFacts::on_route(
+                self.route.boundary,
+                &self.route.name,
+                &self.route.upstream,
+                self.route.protocol,
+            )
+        };
+        let d = self.policy.decide(&facts);
+        self.metrics.record_decision(&self.route.name, &facts, &d);
+        d
+    }
+
+    /// What the decision means for the message: its outcome kind after escalation.
+    fn outcome(&self, d: &Decision) -> DecisionKind {
+        match d.decision {
+            DecisionKind::Escalate => self.on_timeout,
+            k => k,
+        }
+    }
+
+    /// Inspect one JSON-RPC message (its exact bytes).
+    fn inspect(&self, bytes: &[u8]) -> Verdict {
+        let Ok(mut msg) = serde_json::from_slice::<Value>(bytes) else {
+            return Verdict::Pass; // not JSON: not a message the guard can judge
+        };
+        let is_tools_list = self
+            .asked_for(&msg)
+            .is_some_and(|a| a.method.as_deref() == Some("tools/list"))
+            && msg.pointer("/result/tools").is_some();
+        if is_tools_list {
+            return self.inspect_tools_list(&mut msg, bytes);
+        }
+        let located = self.policy.guard.scan_json(bytes);
+        if located.is_empty() {
+            return Verdict::Pass;
+        }
+        let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
+        let d = self.decide(&msg, &findings);
+        match self.outcome(&d) {
+            DecisionKind::Allow => Verdict::Pass,
+            DecisionKind::Redact => {
+                let chosen: Vec<_> = d.redact.iter().filter_map(|&k| located.get(k)).collect();
+                self.metrics
+                    .redactions
+                    .with_label_values(&[&self.route.name, "response"])
+                    .inc_by(chosen.len() as u64);
+                Verdict::Replace(redact_json(bytes, &chosen))
+            }
+            _ => self.refuse(&msg, &d),
+        }
+    }
+
+    /// A refused message: a result becomes a JSON-RPC error for its id; anything else
+    /// (notification, server request) is dropped.
+    fn refuse(&self, msg: &Value, d: &Decision) -> Verdict {
+        match msg.get("id") {
+            Some(id) if msg.get("method").is_none() => {
+                let kind = if d.decision == DecisionKind::Escalate {
+                    RefusalKind::EscalationTimedOut
+                } else {
+                    RefusalKind::Denied
+                };
+                Verdict::Replace(
+                    serde_json::to_vec(&refusal_object(id, d, kind)).unwrap_or_default(),
+                )
+            }
+            _ => Verdict::Drop,
+        }
+    }
+
+    /// A `tools/list` result, tool by tool: poisoned or changed descriptors are removed,
+    /// never-callable tools hidden, findings a rule redacts redacted.
+    fn inspect_tools_list(&self, msg: &mut Value, original: &[u8]) -> Verdict {
+        let mut changed = false;
+        if let Some(tools) = msg
+            .pointer_mut("/result/tools")
+            .and_then(Value::as_array_mut)
+        {
+            let mut kept = Vec::with_capacity(tools.len());
+            for mut tool in std::mem::take(tools) {
+                let name = tool
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let bytes = serde_json::to_vec(&tool).unwrap_or_default();
+                if let Sighting::Changed { first, now } =
+                    self.descriptors
+                        .sight(self.route.upstream_index, &name, &bytes)
+                {
+                    self.metrics
+                        .descriptor_changes
+                        .with_label_values(&[&self.route.name])
+                        .inc();
+                    tracing::warn!(route = %self.route.name, tool = %name, first_seen = %first, now = %now,
+                        decision = self.descriptors.on_change().as_str(),
+                        "tool descriptor changed since first seen (possible rug pull)");
+                    if self.descriptors.refuses_changed() {
+                        changed = true;
+                        continue;
+                    }
+                }
+                let located = self.policy.guard.scan_json(&bytes);
+                if !located.is_empty() {
+                    let findings: Vec<Finding> =
+                        located.iter().map(|l| l.finding.clone()).collect();
+                    let d = self.decide_with(Some("tools/list"), Some(&name), None, &findings);
+                    match self.outcome(&d) {
+                        DecisionKind::Allow => {}
+                        DecisionKind::Redact => {
+                            let chosen: Vec<_> =
+                                d.redact.iter().filter_map(|&k| located.get(k)).collect();
+                            if let Ok(v) = serde_json::from_slice(&redact_json(&bytes, &chosen)) {
+                                tool = v;
+                                changed = true;
+                            }
+                        }
+                        _ => {
+                            tracing::warn!(route = %self.route.name, tool = %name, reason = %d.reason,
+                                "tool removed from tools/list: its descriptor was refused (tool poisoning)");
+                            self.metrics
+                                .tools_hidden
+                                .with_label_values(&[&self.route.name])
+                                .inc();
+                            changed = true;
+                            continue;
+                        }
+                    }
+                }
+                kept.push(tool);
+            }
+            *tools = kept;
+        }
+        if let Some(f) = &self.tools_filter {
+            changed |= f.apply(msg);
+        }
+        if changed {
+            Verdict::Replace(serde_json::to_vec(msg).unwrap_or_else(|_| original.to_vec()))
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// Inspect a whole JSON answer (one message or a batch's array).
+    pub fn apply_to_json(&self, body: Bytes) -> Bytes {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'[') {
+            let Ok(items) = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&body)
+            else {
+                return body;
+            };
+            let mut out = Vec::with_capacity(items.len());
+            let mut changed = false;
+            for item in items {
+                match self.inspect(item.get().as_bytes()) {
+                    Verdict::Pass => out.push(item.get().as_bytes().to_vec()),
+                    Verdict::Replace(b) => {
+                        changed = true;
+                        out.push(b);
+                    }
+                    Verdict::Drop => changed = true,
+                }
+            }
+            if !changed {
+                return body;
+            }
+            let mut joined = vec![b'['];
+            for (n, b) in out.iter().enumerate() {
+                if n > 0 {
+                    joined.push(b',');
+                }
+                joined.extend_from_slice(b);
+            }
+            joined.push(b']');
+            return Bytes::from(joined);
+        }
+        match self.inspect(&body) {
+            Verdict::Pass => body,
+            Verdict::Replace(b) => Bytes::from(b),
+            // A lone message that must not be delivered: an empty batch answer would be
+            // invalid, so the body becomes empty (the caller answers 202 for notifications).
+            Verdict::Drop => Bytes::new(),
+        }
+    }
+}
+
+impl EventHook for ResponseGuard {
+    fn on_event(&mut self, event: Event) -> Bytes {
+        let Some(data) = event.data.as_deref() else {
+            return event.raw; // comments, keep-alives, retry-only events
+        };
+        match self.inspect(data.as_bytes()) {
+            Verdict::Pass => event.raw,
+            Verdict::Replace(b) => event.with_data(std::str::from_utf8(&b).unwrap_or(data)),
+            Verdict::Drop => Bytes::new(),
+        }
+    }
+}
