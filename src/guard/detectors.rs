@@ -119,7 +119,7 @@ pub const BUILT_IN: &[Spec] = &[
         "secrets",
         "credential_assignment",
         High,
-        r#"(?i)(?-u:\b)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*(?:[:=]|=>)\s*["']?(?P<v>[^\s"'&,;<>]{4,256})"#,
+        r#"(?i)(?:^|[^A-Za-z0-9])(?:[A-Za-z0-9]+_)?(?:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*(?:[:=]|=>)\s*["']?(?P<v>[^\s"'&,;<>]{4,256})"#,
         Some(not_a_placeholder),
     ),
     // ---- pii --------------------------------------------------------------------------
@@ -128,7 +128,7 @@ pub const BUILT_IN: &[Spec] = &[
         "email",
         Medium,
         r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?-u:\b)",
-        None,
+        Some(not_url_userinfo),
     ),
     spec(
         "pii",
@@ -155,7 +155,7 @@ pub const BUILT_IN: &[Spec] = &[
         "pii",
         "phone",
         Medium,
-        r"(?:^|[^\w+.-])(?P<v>\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{2,4}[ /-]\d{3,4}[ -]?\d{3,4})(?:$|[^\w.-])",
+        r"(?:^|[^\w+.-])(?P<v>\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\) ?\d{3}[ .-]\d{4}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{2,4}[ /-]\d{3,4}[ -]?\d{3,4})(?:$|[^\w.-])",
         Some(valid_phone),
     ),
     spec(
@@ -259,6 +259,12 @@ fn not_anthropic_and_mixed(text: &str, m: std::ops::Range<usize>) -> bool {
     !s.starts_with("sk-ant-")
         && s.bytes().any(|b| b.is_ascii_digit())
         && s.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// Not the `user@host` of a URL (`https://token@github.com`): that is a credential or a
+/// login, not an e-mail address.
+fn not_url_userinfo(text: &str, m: std::ops::Range<usize>) -> bool {
+    !text[..m.start].ends_with("://")
 }
 
 /// A credential value that is not an obvious placeholder or variable reference.

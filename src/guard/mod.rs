@@ -10,6 +10,7 @@
 //! this module: a [`Finding`] carries what and where, never the matched text.
 
 pub mod detectors;
+pub mod fold;
 pub mod json_walk;
 
 use std::ops::Range;
@@ -130,6 +131,11 @@ pub enum GuardError {
     },
 }
 
+/// Strings up to this length are also scanned joined (split-instruction attacks).
+const MAX_JOINED_PART: usize = 1024;
+/// Most joined text scanned per message.
+const MAX_JOINED: usize = 64 << 10;
+
 /// Longest single string value scanned (longer values are scanned up to this length; the
 /// bodies holding them are capped anyway).
 pub const MAX_SCANNED_STRING: usize = 8 << 20;
@@ -209,6 +215,27 @@ impl Guard {
     /// favour of the earlier pattern.
     fn scan_text(&self, text: &str) -> Vec<(usize, Range<usize>)> {
         let text = cut(text, MAX_SCANNED_STRING);
+        let mut out = self.scan_exact(text);
+        // Lookalike letters, fullwidth forms and invisible characters inside words: scan
+        // what a reader sees too, and report the original span.
+        if let Some((folded, map)) = fold::fold(text) {
+            for (idx, span) in self.scan_exact(&folded) {
+                let orig = map[span.start]..map[span.end];
+                let family = &self.patterns[idx].detector;
+                if !out.iter().any(|(j, s)| {
+                    self.patterns[*j].detector == *family
+                        && s.start < orig.end
+                        && orig.start < s.end
+                }) {
+                    out.push((idx, orig));
+                }
+            }
+            out.sort_by_key(|(_, s)| s.start);
+        }
+        out
+    }
+
+    fn scan_exact(&self, text: &str) -> Vec<(usize, Range<usize>)> {
         let hits = self.set.matches(text);
         if !hits.matched_any() {
             return Vec::new();
@@ -220,10 +247,14 @@ impl Guard {
                 if span.is_empty() || p.validate.is_some_and(|v| !v(text, span.clone())) {
                     return;
                 }
-                if out
-                    .iter()
-                    .any(|(_, s)| s.start < span.end && span.start < s.end)
-                {
+                // Overlaps are resolved within a detector family only: a command that
+                // contains an IP address is both an unsafe command and personal data.
+                let family = &self.patterns[idx].detector;
+                if out.iter().any(|(j, s)| {
+                    self.patterns[*j].detector == *family
+                        && s.start < span.end
+                        && span.start < s.end
+                }) {
                     return;
                 }
                 out.push((idx, span));
@@ -245,14 +276,38 @@ impl Guard {
     }
 
     /// Every finding in the string values of `json` (a JSON text), with its location.
+    ///
+    /// Instructions or commands split across several short strings (`{"a": "ignore all
+    /// previous", "b": "instructions"}`) are caught too: the short strings are also scanned
+    /// joined, for the prompt-injection and unsafe-command detectors; such a finding is
+    /// reported at `$` with its span in the joined text, and cannot be redacted (no single
+    /// string holds it), only denied or escalated.
     pub fn scan_json(&self, json: &[u8]) -> Vec<Located> {
         let mut out = Vec::new();
+        let mut joined = String::new();
+        let mut short = 0;
         for_each_string(json, |path, value| {
             for (idx, span) in self.scan_text(&value.text) {
                 out.push(self.located(idx, span, path, value.raw.clone()));
             }
+            if value.text.len() <= MAX_JOINED_PART && joined.len() < MAX_JOINED {
+                if !joined.is_empty() {
+                    joined.push(' ');
+                }
+                joined.push_str(&value.text);
+                short += 1;
+            }
             true
         });
+        if short >= 2 {
+            for (idx, span) in self.scan_text(&joined) {
+                let p = &self.patterns[idx];
+                let splittable = matches!(&*p.detector, "prompt_injection" | "unsafe_command");
+                if splittable && !out.iter().any(|l| l.finding.kind == p.kind) {
+                    out.push(self.located(idx, span, &[], 0..0));
+                }
+            }
+        }
         out
     }
 
@@ -325,12 +380,19 @@ pub fn redact_json(json: &[u8], findings: &[&Located]) -> Vec<u8> {
         let Ok(mut text) = serde_json::from_slice::<String>(token) else {
             continue;
         };
-        // Replace from the end so earlier spans stay valid.
-        fs.sort_by_key(|f| std::cmp::Reverse(f.span.0));
+        // Overlapping findings (of different detectors) merge into one replacement, named
+        // after the first; then replace from the end so earlier spans stay valid.
+        fs.sort_by_key(|f| f.span.0);
+        let mut merged: Vec<(usize, usize, &str)> = Vec::new();
         for f in fs {
-            let (a, b) = f.span;
+            match merged.last_mut() {
+                Some(last) if f.span.0 < last.1 => last.1 = last.1.max(f.span.1),
+                _ => merged.push((f.span.0, f.span.1, &f.kind)),
+            }
+        }
+        for (a, b, kind) in merged.into_iter().rev() {
             if b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b) {
-                text.replace_range(a..b, &format!("[REDACTED:{}]", f.kind));
+                text.replace_range(a..b, &format!("[REDACTED:{kind}]"));
             }
         }
         replacements.push((raw, text));
