@@ -40,6 +40,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("1MiB", |b| {
         b.iter(|| black_box(guard.scan_plain(black_box(&text), "$")))
     });
+    // Non-ASCII prose (accents, CJK, Cyrillic): the folding pass runs too.
+    let mut intl = String::new();
+    while intl.len() < 1 << 20 {
+        intl.push_str("Größere Änderungen am Straßennetz wurden für nächstes Jahr geplant. ");
+        intl.push_str("東京の天気は晴れ、気温は二十度です。会議は午後三時に始まります。 ");
+        intl.push_str("Отчёт за квартал показывает рост выручки во всех регионах. ");
+    }
+    assert!(
+        guard.scan_plain(&intl, "$").is_empty(),
+        "the international text is clean"
+    );
+    g.throughput(Throughput::Bytes(intl.len() as u64));
+    g.bench_function("1MiB_non_ascii", |b| {
+        b.iter(|| black_box(guard.scan_plain(black_box(&intl), "$")))
+    });
     g.finish();
 
     // A 1 MiB tool result: many content items, one in fifty carrying an e-mail and a key.
