@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-proxy load benchmark: the same MCP tools/call POST load against
 #   (a) the upstream directly, (b) nginx as a plain keep-alive reverse proxy,
-#   (c) sec0-gateway (release build),
+#   (c) sec0-gateway (release build), (d) the same with 100 rules, (e) with the guard
+#   scanning requests and responses,
 # in alternating rounds with identical wrk settings, then a table of medians and ratios.
 #
 # Needs: nginx and wrk (Debian packages `nginx-light` or `nginx`, and `wrk`), python3.
@@ -14,7 +15,7 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-64}
 THREADS=${WRK_THREADS:-2}
-UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006
+UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006 GWG=18007 GWG_ADMIN=18008
 
 for tool in nginx wrk python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "benches/load.sh: $tool not found (apt-get install nginx-light wrk)" >&2; exit 1; }
@@ -96,6 +97,26 @@ routes:
   - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
 YAML
 
+# (5) the gateway with the guard on both directions: findings in arguments are checked (secrets
+#     deny, personal data redacted) and every result is scanned (personal data and secrets
+#     redacted), so each call pays for a request scan, a whole-answer read and a response scan.
+cat > "$RUN/guard-rules.yaml" <<'YAML'
+version: 1
+rules:
+  - { id: no-secrets, when: { method: tools/call, findings: { detectors: secrets } }, decision: deny, reason: secret }
+  - { id: mask-pii-in, when: { method: tools/call, findings: { detectors: pii } }, decision: redact, reason: pii }
+  - { id: mask-out, when: { findings: { detectors: [pii, secrets], direction: response } }, decision: redact, reason: sensitive }
+YAML
+cat > "$RUN/gateway-guard.yaml" <<YAML
+listen: 127.0.0.1:$GWG
+admin: { listen: 127.0.0.1:$GWG_ADMIN }
+policy: { rules: $PWD/$RUN/guard-rules.yaml }
+upstreams:
+  tools: { url: "http://127.0.0.1:$UP" }
+routes:
+  - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
+YAML
+
 cat > "$RUN/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}'
@@ -109,6 +130,7 @@ cleanup() {
   for p in upstream proxy; do [ -f "$RUN/$p.pid" ] && kill "$(cat "$RUN/$p.pid")" 2>/dev/null || true; done
   [ -n "${GW_PID:-}" ] && kill "$GW_PID" 2>/dev/null || true
   [ -n "${GWR_PID:-}" ] && kill "$GWR_PID" 2>/dev/null || true
+  [ -n "${GWG_PID:-}" ] && kill "$GWG_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 nginx -c "$PWD/$RUN/upstream.conf" -p "$PWD/$RUN" 2>/dev/null
@@ -117,10 +139,12 @@ nginx -c "$PWD/$RUN/proxy.conf" -p "$PWD/$RUN" 2>/dev/null
 GW_PID=$!
 ./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-rules.yaml" 2>"$RUN/logs/gateway-rules.err" &
 GWR_PID=$!
-for port in $UP $NGX $GW $GWR; do
+./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-guard.yaml" 2>"$RUN/logs/gateway-guard.err" &
+GWG_PID=$!
+for port in $UP $NGX $GW $GWR $GWG; do
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
-for port in $UP $NGX $GW $GWR; do
+for port in $UP $NGX $GW $GWR $GWG; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}' "http://127.0.0.1:$port/mcp")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
@@ -128,7 +152,7 @@ done
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
 for r in $(seq "$ROUNDS"); do
-  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR; do
+  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG; do
     name=${target%%:*} port=${target##*:}
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
     echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
@@ -142,7 +166,7 @@ def ms(s):
     v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 res = {}
-for name in ("direct", "nginx", "gateway", "gateway+100rules"):
+for name in ("direct", "nginx", "gateway", "gateway+100rules", "gateway+guard"):
     rps, p50, p99, errs = [], [], [], 0
     for r in range(1, rounds + 1):
         t = open(f"{run}/{name}.{r}.txt").read()

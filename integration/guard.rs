@@ -268,3 +268,100 @@ async fn changed_descriptors_are_only_logged_when_configured_so() {
         .json();
     assert!(v.get("result").is_some(), "{v}");
 }
+
+const GIB: u64 = 1 << 30;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gib_of_sse_through_the_guard_with_bounded_memory() {
+    use bytes::Bytes;
+    use hyper::body::Frame;
+    // One event of ~4 KiB; one in 64 carries an e-mail address the guard redacts.
+    let filler = "status ok; shipped parcels to the warehouse on schedule. ".repeat(70);
+    let clean = Bytes::from(format!(
+        "event: message\ndata: {}\n\n",
+        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":filler}})
+    ));
+    let marked = Bytes::from(format!(
+        "event: message\ndata: {}\n\n",
+        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":format!("{filler} mail ops@example.com")}})
+    ));
+    let events = GIB / clean.len() as u64;
+    let (c, m) = (clean.clone(), marked.clone());
+    let up = Upstream::start(move |_req: Request<Incoming>| {
+        let (c, m) = (c.clone(), m.clone());
+        async move {
+            let (tx, body) = common::channel_body();
+            tokio::spawn(async move {
+                for i in 0..events {
+                    let ev = if i % 64 == 0 { m.clone() } else { c.clone() };
+                    if tx.send(Ok(Frame::data(ev))).await.is_err() {
+                        break;
+                    }
+                }
+                let done = json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}});
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from(format!(
+                        "event: message\ndata: {done}\n\n"
+                    )))))
+                    .await;
+            });
+            let mut r = Response::new(body);
+            r.headers_mut()
+                .insert("content-type", "text/event-stream".parse().expect("hv"));
+            r
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, RULES).expect("rules");
+    let mut gw = common::GatewayProcess::start(&format!(
+        "policy: {{ rules: {} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        rules.display(),
+        up.url()
+    ));
+    let baseline = gw.peak_rss_kib();
+    let req = Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("http://{}/mcp", gw.proxy_addr))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(common::full(call(1, "stream_logs", json!({}))))
+        .expect("request");
+    let resp = common::client().request(req).await.expect("response");
+    let mut body = resp.into_body();
+    let (mut bytes, mut redacted, mut tail) = (0u64, 0u64, Vec::new());
+    while let Some(f) = tokio::time::timeout(std::time::Duration::from_secs(60), body.frame())
+        .await
+        .expect("progress")
+    {
+        let data = f.expect("frame").into_data().unwrap_or_default();
+        bytes += data.len() as u64;
+        redacted += data
+            .windows(16)
+            .filter(|w| w == b"[REDACTED:email]")
+            .count() as u64;
+        tail = data.to_vec();
+    }
+    assert!(
+        bytes >= GIB - clean.len() as u64,
+        "every event arrived: {bytes} bytes"
+    );
+    assert_eq!(
+        redacted,
+        events.div_ceil(64),
+        "every marked event was redacted"
+    );
+    assert!(
+        String::from_utf8_lossy(&tail).contains(r#""id":1"#),
+        "the final result arrived"
+    );
+    let peak = gw.peak_rss_kib();
+    eprintln!(
+        "gateway peak RSS through the guard: baseline {baseline} KiB, after 1 GiB {peak} KiB"
+    );
+    assert!(
+        peak < baseline + 64 * 1024,
+        "the guard held the stream in memory: peak RSS {peak} KiB (baseline {baseline} KiB)"
+    );
+}
