@@ -315,7 +315,7 @@ async fn a_gib_of_sse_through_the_guard_with_bounded_memory() {
     let dir = tempfile::tempdir().expect("dir");
     let rules = dir.path().join("rules.yaml");
     std::fs::write(&rules, RULES).expect("rules");
-    let mut gw = common::GatewayProcess::start(&format!(
+    let gw = common::GatewayProcess::start(&format!(
         "policy: {{ rules: {} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
         rules.display(),
         up.url()
