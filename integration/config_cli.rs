@@ -147,7 +147,7 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
     );
     assert!(text.contains("result: hello through the gateway"), "{text}");
     assert!(
-        text.contains("result: tools echo, read_file, send_email\n"),
+        text.contains("result: tools echo, read_file, send_email, lookup_customer\n"),
         "delete_file hidden: {text}"
     );
     assert!(
@@ -159,6 +159,19 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         "{text}"
     );
     assert!(text.contains("reason\":\"no_route\""), "{text}");
+    // The guard: a result redacted, a poisoned tool hidden, a changed descriptor withheld.
+    assert!(
+        text.contains("result: Customer 1042: Dana Scully, [REDACTED:email], CRM key [REDACTED:stripe_secret_key]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("result: tools read_file, send_email, lookup_customer\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error -32030 \"denied by policy: tool_descriptor_changed\""),
+        "{text}"
+    );
 }
 
 #[test]

@@ -56,6 +56,10 @@ pub enum Command {
         /// defaults to the listen address.
         #[arg(long)]
         allowed_host: Option<String>,
+        /// Change the `echo` tool's description after the first listing (shows the
+        /// gateway's rug-pull defence).
+        #[arg(long)]
+        rug_pull: bool,
     },
 }
 
@@ -69,9 +73,10 @@ pub fn main() -> ExitCode {
             run(&config)
         }
         Command::Demo { keep_running } => {
-            // The demo prints its own story; logs only for warnings unless asked.
+            // The demo prints its own story (warnings included); logs only for errors
+            // unless asked.
             let level = if cli.log_level == "info" {
-                "warn"
+                "error"
             } else {
                 &cli.log_level
             };
@@ -81,10 +86,11 @@ pub fn main() -> ExitCode {
         Command::SampleServer {
             listen,
             allowed_host,
+            rug_pull,
         } => {
             telemetry::init(cli.log_format, &cli.log_level);
             with_runtime(async move {
-                match crate::demo::SampleServer::start_on(listen, allowed_host).await {
+                match crate::demo::SampleServer::start_on(listen, allowed_host, rug_pull).await {
                     Ok(server) => {
                         tracing::info!(url = %server.url(), "sample MCP tool server listening");
                         shutdown_signal().await;

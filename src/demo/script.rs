@@ -49,7 +49,7 @@ pub async fn run(keep_running: bool) -> ExitCode {
 }
 
 async fn walkthrough(keep_running: bool) -> Result<(), BoxError> {
-    let tools = SampleServer::start().await?;
+    let tools = SampleServer::start_on("127.0.0.1:0".parse()?, None, true).await?;
     let rules_dir = std::env::temp_dir().join(format!("sec0-gateway-demo-{}", std::process::id()));
     std::fs::create_dir_all(&rules_dir)?;
     let rules_path = rules_dir.join("demo-rules.yaml");
@@ -112,6 +112,16 @@ rules:
       args: [ { path: "$.path", equals: "/docs/contacts.txt" } ]
     decision: deny
     reason: contact_list_read
+  - id: mask-sensitive-results
+    description: personal data and credentials in tool results never reach the agent
+    when: { findings: { detectors: [pii, secrets], direction: response } }
+    decision: redact
+    reason: sensitive_result
+  - id: no-poisoned-tools
+    description: a tool whose description tries to instruct the agent is hidden
+    when: { method: tools/list, findings: { detectors: prompt_injection, direction: response } }
+    decision: deny
+    reason: tool_poisoning
 "#;
 
 impl Demo {
@@ -180,7 +190,10 @@ impl Demo {
             .unwrap_or_default();
         println!("      result: tools {}", names.join(", "));
         println!(
-            "      (the sample server also offers delete_file; rule no-deletes makes it uncallable, so the agent never sees it)"
+            "      (the sample server also offers delete_file, which rule no-deletes makes uncallable, and weather,"
+        );
+        println!(
+            "       whose description tells the agent to ignore its instructions: rule no-poisoned-tools hides it)"
         );
 
         let echo = json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
@@ -232,6 +245,48 @@ impl Demo {
         .await?;
         println!(
             "      (allowed: rule watch-contact-reads only records that it would have denied this)"
+        );
+
+        let lookup = json!({"jsonrpc":"2.0","id":7,"method":"tools/call",
+            "params":{"name":"lookup_customer","arguments":{"id":1042}}});
+        let (_, v) = self
+            .call(
+                "tools/call lookup_customer (rule mask-sensitive-results)",
+                lookup,
+            )
+            .await?;
+        println!("      result: {}", first_text(&v));
+        println!(
+            "      (the server sent an e-mail address and a live API key; the gateway redacted both on the way back)"
+        );
+
+        let (_, v) = self
+            .call(
+                "tools/list again (the server changed echo's description)",
+                json!({"jsonrpc":"2.0","id":8,"method":"tools/list"}),
+            )
+            .await?;
+        let names: Vec<&str> = v
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+            .unwrap_or_default();
+        println!("      result: tools {}", names.join(", "));
+        let echo = json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"text":"still there?"}}});
+        let (_, v) = self.call("tools/call echo after the change", echo).await?;
+        println!(
+            "      the agent sees: error {} \"{}\"",
+            v.pointer("/error/code").unwrap_or(&Value::Null),
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        );
+        println!(
+            "      (a descriptor that changes after it was first seen is a possible rug pull: escalated, and with no"
+        );
+        println!(
+            "       reviewer yet the tool is withheld until it changes back; see guard.on_descriptor_change)"
         );
 
         self.plain(
