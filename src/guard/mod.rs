@@ -360,6 +360,30 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Replace the spans of `findings` (all in `text`) with `[REDACTED:<type>]`. Overlapping
+/// findings (of different detectors) merge into one replacement named after the first;
+/// spans that do not fit `text` are skipped, never a panic.
+pub fn redact_text(text: &mut String, findings: &[&Finding]) {
+    let mut spans: Vec<(usize, usize, &str)> = findings
+        .iter()
+        .map(|f| (f.span.0, f.span.1, &*f.kind))
+        .collect();
+    spans.sort_by_key(|s| s.0);
+    let mut merged: Vec<(usize, usize, &str)> = Vec::new();
+    for (a, b, kind) in spans {
+        match merged.last_mut() {
+            Some(last) if a < last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b, kind)),
+        }
+    }
+    // From the end, so earlier spans stay valid.
+    for (a, b, kind) in merged.into_iter().rev() {
+        if a <= b && b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b) {
+            text.replace_range(a..b, &format!("[REDACTED:{kind}]"));
+        }
+    }
+}
+
 /// `json` with the spans of `findings` (from [`Guard::scan_json`] on this same text)
 /// replaced by `[REDACTED:<type>]`; everything else byte for byte. The result is valid JSON
 /// whenever `json` was.
@@ -373,28 +397,14 @@ pub fn redact_json(json: &[u8], findings: &[&Located]) -> Vec<u8> {
     }
     by_token.sort_by_key(|(r, _)| r.start);
     let mut replacements = Vec::with_capacity(by_token.len());
-    for (raw, mut fs) in by_token {
+    for (raw, fs) in by_token {
         let Some(token) = json.get(raw.clone()) else {
             continue;
         };
         let Ok(mut text) = serde_json::from_slice::<String>(token) else {
             continue;
         };
-        // Overlapping findings (of different detectors) merge into one replacement, named
-        // after the first; then replace from the end so earlier spans stay valid.
-        fs.sort_by_key(|f| f.span.0);
-        let mut merged: Vec<(usize, usize, &str)> = Vec::new();
-        for f in fs {
-            match merged.last_mut() {
-                Some(last) if f.span.0 < last.1 => last.1 = last.1.max(f.span.1),
-                _ => merged.push((f.span.0, f.span.1, &f.kind)),
-            }
-        }
-        for (a, b, kind) in merged.into_iter().rev() {
-            if b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b) {
-                text.replace_range(a..b, &format!("[REDACTED:{kind}]"));
-            }
-        }
+        redact_text(&mut text, &fs);
         replacements.push((raw, text));
     }
     splice(json, &replacements)

@@ -183,6 +183,10 @@ impl ProxyState {
             parts
                 .headers
                 .insert(header::CONTENT_LENGTH, redacted.len().into());
+            // 2026-07-28 clients mirror marked arguments in `Mcp-Param-*` headers; the
+            // upstream checks them against the body, so they are redacted the same way.
+            let kinds: Vec<&str> = to_redact.iter().map(|l| &*l.finding.kind).collect();
+            redact_param_headers(&policy.guard, &mut parts.headers, &kinds);
             out.body = full(redacted.clone());
             out.buffered = Some(redacted);
         }
@@ -354,7 +358,88 @@ impl ProxyState {
     }
 }
 
+/// Redact findings of the given types in `Mcp-Param-*` header values (plain or
+/// `=?base64?…?=`), the same way the body was redacted, so header and body still agree.
+fn redact_param_headers(
+    guard: &crate::guard::Guard,
+    headers: &mut http::HeaderMap,
+    kinds: &[&str],
+) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let names: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("mcp-param-"))
+        .cloned()
+        .collect();
+    for name in names {
+        let Some(raw) = headers.get(&name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        let (mut text, encoded) = match raw
+            .strip_prefix("=?base64?")
+            .and_then(|r| r.strip_suffix("?="))
+        {
+            Some(b) => match b64.decode(b).ok().and_then(|v| String::from_utf8(v).ok()) {
+                Some(t) => (t, true),
+                None => continue,
+            },
+            None => (raw.to_string(), false),
+        };
+        let all = guard.scan_plain(&text, "");
+        let found: Vec<_> = all.iter().filter(|f| kinds.contains(&&*f.kind)).collect();
+        if found.is_empty() {
+            continue;
+        }
+        crate::guard::redact_text(&mut text, &found);
+        let value = if encoded {
+            format!("=?base64?{}?=", b64.encode(text.as_bytes()))
+        } else {
+            text
+        };
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
 /// Whether the request head announces a body (a length above zero, or chunked).
 fn may_have_body(headers: &http::HeaderMap) -> bool {
     super::declared_length(headers).is_none_or(|n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrored_param_headers_are_redacted_like_the_body() {
+        use base64::Engine;
+        let guard = crate::guard::Guard::new(&[]).expect("guard");
+        let mut h = http::HeaderMap::new();
+        h.insert("mcp-param-to", "dana@example.com".parse().expect("hv"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("mail dana@example.com");
+        h.insert(
+            "mcp-param-note",
+            format!("=?base64?{b64}?=").parse().expect("hv"),
+        );
+        h.insert("mcp-param-key", "AKIAIOSFODNN7EXAMPLE".parse().expect("hv"));
+        h.insert("mcp-name", "send".parse().expect("hv"));
+        redact_param_headers(&guard, &mut h, &["email"]);
+        assert_eq!(h["mcp-param-to"], "[REDACTED:email]");
+        let note = h["mcp-param-note"].to_str().expect("ascii");
+        let inner = note
+            .strip_prefix("=?base64?")
+            .and_then(|r| r.strip_suffix("?="))
+            .expect("still base64");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(inner)
+            .expect("b64");
+        assert_eq!(decoded, b"mail [REDACTED:email]");
+        assert_eq!(
+            h["mcp-param-key"], "AKIAIOSFODNN7EXAMPLE",
+            "only the redacted types"
+        );
+        assert_eq!(h["mcp-name"], "send");
+    }
 }
