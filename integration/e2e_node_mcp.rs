@@ -56,7 +56,7 @@ async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
     assert_eq!(refusal["data"]["reason"], "unlucky_number");
     assert_eq!(
         v["tools"],
-        serde_json::json!(["add", "count_slowly"]),
+        serde_json::json!(["add", "contact", "count_slowly"]),
         "shell_exec hidden: {v}"
     );
     assert_eq!(v["add"], "42", "the session stayed usable: {v}");

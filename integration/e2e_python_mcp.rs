@@ -55,7 +55,11 @@ async fn official_python_client_and_server_over_streamable_http() {
         "streamable-http",
     )
     .await;
-    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
+    assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
+    assert_eq!(
+        v["contact"], "on call: ops@example.com, +1 415 555 2671",
+        "no rules: results untouched"
+    );
     assert!(
         v["session_id"].as_str().is_some_and(|s| s.len() >= 16),
         "Mcp-Session-Id reached the client: {v}"
@@ -86,7 +90,11 @@ async fn official_python_client_and_server_over_legacy_sse() {
     ))
     .await;
     let v = run_client(&py, &format!("http://{}/sse", gw.proxy_addr), "sse").await;
-    assert_session(&v, &["add", "count_slowly", "shell_exec"]);
+    assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
+    assert_eq!(
+        v["contact"], "on call: ops@example.com, +1 415 555 2671",
+        "no rules: results untouched"
+    );
     let m = common::metrics(&gw).await;
     assert!(
         m.contains("sec0_gateway_requests_total{route=\"messages\",status=\"202\"}"),
@@ -127,7 +135,11 @@ async fn official_python_client_sees_a_denial_over_legacy_sse() {
     .await;
     assert_refusal(&v);
     // On the legacy transport the list arrives on the GET stream: filtered there too.
-    assert_session(&v, &["add", "count_slowly"]);
+    assert_session(&v, &["add", "contact", "count_slowly"]);
+    assert_eq!(
+        v["contact"], "on call: [REDACTED:email], [REDACTED:phone]",
+        "the guard redacted the result: {v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,5 +170,9 @@ async fn official_python_client_sees_a_denial_as_one_failed_call() {
     assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
     // The session stayed usable: everything after the denial worked, and the tool the
     // caller can never call was not listed (FastMCP answers tools/list over SSE).
-    assert_session(&v, &["add", "count_slowly"]);
+    assert_session(&v, &["add", "contact", "count_slowly"]);
+    assert_eq!(
+        v["contact"], "on call: [REDACTED:email], [REDACTED:phone]",
+        "the guard redacted the result: {v}"
+    );
 }

@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 /// Rules the end-to-end tests run with: `add(13, …)` is denied (a rule on an argument), and
 /// `shell_*` tools can never be called (so they are hidden from `tools/list`).
-pub const DENY_RULES: &str = "version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n";
+pub const DENY_RULES: &str = "version: 1\nrules:\n  - id: no-thirteen\n    when: { method: tools/call, tool: add, args: [ { path: \"$.a\", equals: 13 } ] }\n    decision: deny\n    reason: unlucky_number\n  - id: no-shell\n    when: { tool: \"shell_*\" }\n    decision: deny\n    reason: shell_forbidden\n  - id: mask-personal-data\n    when: { findings: { detectors: pii, direction: response } }\n    decision: redact\n    reason: personal_data\n";
 
 /// The repository root.
 pub fn root() -> PathBuf {

@@ -41,6 +41,7 @@ async def main(url: str, transport: str, denied: bool) -> dict:
             counted = await session.call_tool(
                 "count_slowly", {"n": 3}, progress_callback=on_progress
             )
+            contact = await session.call_tool("contact", {})
             await session.send_ping()
             session_id = streams[2]() if len(streams) > 2 else None
             return {
@@ -53,6 +54,7 @@ async def main(url: str, transport: str, denied: bool) -> dict:
                 "progress": progress,
                 "session_id": session_id,
                 "refusal": refusal,
+                "contact": contact.content[0].text,
             }
 
 

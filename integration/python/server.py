@@ -25,6 +25,12 @@ def shell_exec(command: str) -> str:
 
 
 @mcp.tool()
+def contact() -> str:
+    """Who is on call (a result carrying personal data, for the guard)."""
+    return "on call: ops@example.com, +1 415 555 2671"
+
+
+@mcp.tool()
 async def count_slowly(n: int, ctx: Context) -> str:
     """Count to n, reporting progress on the way (an SSE stream with notifications)."""
     for i in range(n):

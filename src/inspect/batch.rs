@@ -57,13 +57,18 @@ pub struct RefusalEvents {
 impl RefusalEvents {
     /// One event per refusal of `part`.
     pub fn new(part: &PartialBatch) -> Self {
-        let pending = part
-            .refusals
-            .iter()
-            .map(|r| Bytes::from(format!("event: message\ndata: {r}\n\n")))
-            .collect();
-        Self { pending }
+        Self {
+            pending: refusal_events(part),
+        }
     }
+}
+
+/// The refusals of `part` as SSE `message` events.
+pub fn refusal_events(part: &PartialBatch) -> VecDeque<Bytes> {
+    part.refusals
+        .iter()
+        .map(|r| Bytes::from(format!("event: message\ndata: {r}\n\n")))
+        .collect()
 }
 
 impl EventHook for RefusalEvents {

@@ -72,14 +72,23 @@ pub struct ResponseGuard {
     pub tools_filter: Option<ToolsListFilter>,
     /// Tool descriptors seen per upstream, and what a changed one gets.
     pub descriptors: Arc<DescriptorStore>,
+    /// Events of the gateway's own to send ahead of the upstream's (a partly forwarded
+    /// batch's refusals).
+    pub injected: std::collections::VecDeque<Bytes>,
 }
 
 /// What happens to one message.
-enum Verdict {
+pub enum Verdict {
+    /// Send it as it is.
     Pass,
+    /// Send these bytes instead.
     Replace(Vec<u8>),
+    /// Send nothing.
     Drop,
 }
+
+/// Most requests a long-lived stream remembers at once (oldest forgotten first).
+const MAX_ASKED: usize = 256;
 
 impl ResponseGuard {
     fn asked_for(&self, msg: &Value) -> Option<&Asked> {
@@ -134,8 +143,17 @@ impl ResponseGuard {
         }
     }
 
+    /// Remember more requests whose answers this (long-lived) stream will carry.
+    pub fn expect(&mut self, asked: Vec<Asked>) {
+        self.asked.extend(asked);
+        if self.asked.len() > MAX_ASKED {
+            let extra = self.asked.len() - MAX_ASKED;
+            self.asked.drain(..extra);
+        }
+    }
+
     /// Inspect one JSON-RPC message (its exact bytes).
-    fn inspect(&self, bytes: &[u8]) -> Verdict {
+    pub fn inspect(&self, bytes: &[u8]) -> Verdict {
         let Ok(mut msg) = serde_json::from_slice::<Value>(bytes) else {
             return Verdict::Pass; // not JSON: not a message the guard can judge
         };
@@ -301,6 +319,16 @@ impl ResponseGuard {
 }
 
 impl EventHook for ResponseGuard {
+    fn poll_injected(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Bytes>> {
+        match self.injected.pop_front() {
+            Some(ev) => std::task::Poll::Ready(Some(ev)),
+            None => std::task::Poll::Pending,
+        }
+    }
+
     fn on_event(&mut self, event: Event) -> Bytes {
         let Some(data) = event.data.as_deref() else {
             return event.raw; // comments, keep-alives, retry-only events

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
+use super::guarded::{Asked, ResponseGuard, Verdict};
 use super::{EventHook, ToolsListFilter};
 use crate::protocol::sse::Event;
 
@@ -25,6 +26,8 @@ enum Injection {
     Event(Bytes),
     /// Filter the answer to this `tools/list` request.
     FilterToolsList(ToolsListFilter),
+    /// Requests whose answers the stream will carry (for the guard to judge them).
+    Asked(Vec<Asked>),
 }
 
 /// Most `tools/list` answers a session waits for at once; older ones are forgotten (their
@@ -71,6 +74,12 @@ impl LegacySessions {
         self.send(upstream, session, Injection::FilterToolsList(filter))
     }
 
+    /// Tell the session's stream which requests it will answer (its guard judges the
+    /// answers with their facts); `false` when no such session is live.
+    pub fn expect_answers(&self, upstream: usize, session: &str, asked: Vec<Asked>) -> bool {
+        !asked.is_empty() && self.send(upstream, session, Injection::Asked(asked))
+    }
+
     fn send(&self, upstream: usize, session: &str, what: Injection) -> bool {
         match self.streams.get(&key(upstream, session)) {
             Some(tx) => tx.try_send(what).is_ok(),
@@ -93,6 +102,7 @@ pub struct LegacyTap {
     registered: Option<String>,
     injected: Option<mpsc::Receiver<Injection>>,
     watching: Vec<ToolsListFilter>,
+    guard: Option<ResponseGuard>,
 }
 
 impl LegacyTap {
@@ -104,6 +114,28 @@ impl LegacyTap {
             registered: None,
             injected: None,
             watching: Vec::new(),
+            guard: None,
+        }
+    }
+
+    /// Also guard the answers on this stream.
+    pub fn with_guard(mut self, guard: Option<ResponseGuard>) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// The data with a watched `tools/list` answer filtered, when it is one.
+    fn filter_tools_list(&mut self, data: &str) -> Option<String> {
+        let mut msg = serde_json::from_str::<serde_json::Value>(data).ok()?;
+        let at = self
+            .watching
+            .iter()
+            .position(|f| msg.get("id") == Some(&f.id) && msg.get("result").is_some())?;
+        let filter = self.watching.remove(at);
+        if filter.apply(&mut msg) {
+            serde_json::to_string(&msg).ok()
+        } else {
+            None
         }
     }
 
@@ -128,30 +160,28 @@ impl LegacyTap {
 impl EventHook for LegacyTap {
     fn on_event(&mut self, event: Event) -> Bytes {
         self.learn(&event);
-        if self.watching.is_empty() {
-            return event.raw;
-        }
-        let Some(mut msg) = event
-            .data
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        else {
+        let Some(data) = event.data.clone() else {
             return event.raw;
         };
-        let Some(at) = self
-            .watching
-            .iter()
-            .position(|f| msg.get("id") == Some(&f.id) && msg.get("result").is_some())
-        else {
-            return event.raw;
-        };
-        let filter = self.watching.remove(at);
-        if filter.apply(&mut msg) {
-            if let Ok(text) = serde_json::to_string(&msg) {
-                return event.with_data(&text);
+        let mut text = std::borrow::Cow::Borrowed(data.as_str());
+        if !self.watching.is_empty() {
+            if let Some(filtered) = self.filter_tools_list(&data) {
+                text = std::borrow::Cow::Owned(filtered);
             }
         }
-        event.raw
+        if let Some(g) = &self.guard {
+            match g.inspect(text.as_bytes()) {
+                Verdict::Pass => {}
+                Verdict::Replace(b) => {
+                    text = std::borrow::Cow::Owned(String::from_utf8_lossy(&b).into_owned());
+                }
+                Verdict::Drop => return Bytes::new(),
+            }
+        }
+        match text {
+            std::borrow::Cow::Borrowed(_) => event.raw,
+            std::borrow::Cow::Owned(t) => event.with_data(&t),
+        }
     }
 
     fn poll_injected(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -161,6 +191,11 @@ impl EventHook for LegacyTap {
         loop {
             match rx.poll_recv(cx) {
                 Poll::Ready(Some(Injection::Event(ev))) => return Poll::Ready(Some(ev)),
+                Poll::Ready(Some(Injection::Asked(asked))) => {
+                    if let Some(g) = &mut self.guard {
+                        g.expect(asked);
+                    }
+                }
                 Poll::Ready(Some(Injection::FilterToolsList(f))) => {
                     if self.watching.len() == MAX_WATCHED {
                         self.watching.remove(0);

@@ -19,6 +19,7 @@ use crate::forward::ForwardError;
 use crate::forward::body::{BoxError, GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::is_event_stream;
 use crate::inspect::batch::{self, RefusalEvents};
+use crate::inspect::guarded::ResponseGuard;
 use crate::inspect::legacy_sse::{LegacyTap, session_from_query};
 use crate::inspect::{MAX_INSPECTED, SseEvents, SseToolsList, ToolsListFilter};
 use crate::policy::{CallFacts, Policy};
@@ -58,7 +59,9 @@ impl ProxyState {
         crate::forward::headers::strip_hop_by_hop(&mut parts.headers);
         parts.version = http::Version::HTTP_11;
         if let Some(part) = &sent.partial {
-            return self.merge_batch_answer(route, parts, body, part).await;
+            return self
+                .merge_batch_answer(route, parts, body, part, sent.response_guard)
+                .await;
         }
         let body: ProxyBody = match (sent.response_guard, sent.tools_filter) {
             (Some(g), _) if parts.status.is_success() => {
@@ -127,8 +130,15 @@ impl ProxyState {
                 }
             }
             _ if stream_open && is_event_stream(&parts.headers) => {
-                SseEvents::new(body, LegacyTap::new(self.legacy.clone(), route.upstream))
-                    .boxed_unsync()
+                // A GET stream may be a legacy HTTP+SSE session: answers to its POSTs arrive
+                // here, so the tap guards them (with the policy of the moment it opened).
+                let guard = self
+                    .policy
+                    .as_ref()
+                    .map(|p| p.load_full())
+                    .map(|p| self.guard_for(p, route, Vec::new()));
+                let tap = LegacyTap::new(self.legacy.clone(), route.upstream).with_guard(guard);
+                SseEvents::new(body, tap).boxed_unsync()
             }
             _ => body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
         })
@@ -163,6 +173,7 @@ impl ProxyState {
         mut parts: http::response::Parts,
         body: Incoming,
         part: &PartialBatch,
+        guard: Option<ResponseGuard>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let rm = &self.route_metrics[route.index];
         let status = parts.status;
@@ -176,7 +187,13 @@ impl ProxyState {
             body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()
         } else if is_event_stream(&parts.headers) {
             parts.headers.remove(header::CONTENT_LENGTH);
-            SseEvents::new(body, RefusalEvents::new(part)).boxed_unsync()
+            match guard {
+                Some(mut g) => {
+                    g.injected = batch::refusal_events(part);
+                    SseEvents::new(body, g).boxed_unsync()
+                }
+                None => SseEvents::new(body, RefusalEvents::new(part)).boxed_unsync(),
+            }
         } else {
             let upstream = self
                 .read_answer(route, body, "batch")
@@ -188,6 +205,10 @@ impl ProxyState {
                     tracing::warn!(route = %route.name, "upstream's batch answer is not JSON; passed on without the gateway's refusals");
                     upstream
                 }
+            };
+            let merged = match guard {
+                Some(g) => g.apply_to_json(merged),
+                None => merged,
             };
             parts.headers.remove(header::CONTENT_LENGTH);
             full(merged)

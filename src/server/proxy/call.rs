@@ -214,13 +214,15 @@ impl ProxyState {
             }
         }
         out.tools_filter = self.tools_list_filter(&policy, route, &envelope);
-        if let Some(f) = &out.tools_filter {
-            // Legacy HTTP+SSE: the list arrives on the session's GET stream, not on this
-            // POST; the stream's tap filters it there.
-            if let Some(session) = parts.uri.query().and_then(session_from_query) {
+        // Legacy HTTP+SSE: answers arrive on the session's GET stream, not on this POST;
+        // the stream's tap filters the tool list and guards the answers there.
+        if let Some(session) = parts.uri.query().and_then(session_from_query) {
+            if let Some(f) = &out.tools_filter {
                 self.legacy
                     .watch_tools_list(route.upstream, session, f.clone());
             }
+            self.legacy
+                .expect_answers(route.upstream, session, asked_of(&envelope));
         }
         out.response_guard = self.response_guard(&policy, route, &envelope, &mut out.tools_filter);
         Ok(Prepared::Forward(Box::new(out)))
@@ -244,23 +246,20 @@ impl ProxyState {
         if !policy.scans(Direction::Response) && !lists_tools {
             return None;
         }
-        let asked = envelope
-            .messages
-            .iter()
-            .filter(|m| m.kind == MessageKind::Request)
-            .map(|m| {
-                let p = call_parts(m);
-                Asked {
-                    id: m.value.get("id").cloned().unwrap_or_default(),
-                    method: p.method.map(str::to_string),
-                    tool: p.tool.map(str::to_string),
-                    resource: p.resource.map(str::to_string),
-                    prompt: p.prompt.map(str::to_string),
-                }
-            })
-            .collect();
-        Some(ResponseGuard {
-            policy: policy.clone(),
+        let mut guard = self.guard_for(policy.clone(), route, asked_of(envelope));
+        guard.tools_filter = tools_filter.take();
+        Some(guard)
+    }
+
+    /// A response guard for `route` knowing the requests `asked`.
+    pub(super) fn guard_for(
+        &self,
+        policy: Arc<Policy>,
+        route: &Route,
+        asked: Vec<Asked>,
+    ) -> ResponseGuard {
+        ResponseGuard {
+            policy,
             metrics: self.metrics.clone(),
             route: RouteInfo {
                 name: route.name.clone(),
@@ -272,9 +271,10 @@ impl ProxyState {
             },
             asked,
             on_timeout: self.escalation.on_timeout,
-            tools_filter: tools_filter.take(),
+            tools_filter: None,
             descriptors: self.descriptors.clone(),
-        })
+            injected: Default::default(),
+        }
     }
 
     /// Any other request: a plain HTTP call, or a non-POST on a JSON-RPC route.
@@ -356,6 +356,25 @@ impl ProxyState {
         headers.insert(header::CONTENT_LENGTH, decoded.len().into());
         Ok(decoded)
     }
+}
+
+/// What the requests of a body asked (for judging their answers).
+fn asked_of(envelope: &Envelope) -> Vec<Asked> {
+    envelope
+        .messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Request)
+        .map(|m| {
+            let p = call_parts(m);
+            Asked {
+                id: m.value.get("id").cloned().unwrap_or_default(),
+                method: p.method.map(str::to_string),
+                tool: p.tool.map(str::to_string),
+                resource: p.resource.map(str::to_string),
+                prompt: p.prompt.map(str::to_string),
+            }
+        })
+        .collect()
 }
 
 /// Redact findings of the given types in `Mcp-Param-*` header values (plain or
