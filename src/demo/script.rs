@@ -88,6 +88,17 @@ routes:
     Ok(())
 }
 
+/// Print a JSON-RPC error the way the agent sees it.
+fn print_refusal(v: &Value) {
+    println!(
+        "      the agent sees: error {} \"{}\"",
+        v.pointer("/error/code").unwrap_or(&Value::Null),
+        v.pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+    );
+}
+
 /// The rules the demo runs with (printed in the walkthrough).
 const DEMO_RULES: &str = r#"version: 1
 default_decision: allow
@@ -177,18 +188,7 @@ impl Demo {
         let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
         self.call("notifications/initialized", note).await?;
 
-        let (_, v) = self
-            .call(
-                "tools/list",
-                json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
-            )
-            .await?;
-        let names: Vec<&str> = v
-            .pointer("/result/tools")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
-            .unwrap_or_default();
-        println!("      result: tools {}", names.join(", "));
+        self.list_tools("tools/list", 1).await?;
         println!(
             "      (the sample server also offers delete_file, which rule no-deletes makes uncallable, and weather,"
         );
@@ -219,13 +219,7 @@ impl Demo {
                 leak,
             )
             .await?;
-        println!(
-            "      the agent sees: error {} \"{}\"",
-            v.pointer("/error/code").unwrap_or(&Value::Null),
-            v.pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-        );
+        print_refusal(&v);
         println!(
             "                      data {}",
             v.pointer("/error/data")
@@ -260,28 +254,15 @@ impl Demo {
             "      (the server sent an e-mail address and a live API key; the gateway redacted both on the way back)"
         );
 
-        let (_, v) = self
-            .call(
-                "tools/list again (the server changed echo's description)",
-                json!({"jsonrpc":"2.0","id":8,"method":"tools/list"}),
-            )
-            .await?;
-        let names: Vec<&str> = v
-            .pointer("/result/tools")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
-            .unwrap_or_default();
-        println!("      result: tools {}", names.join(", "));
+        self.list_tools(
+            "tools/list again (the server changed echo's description)",
+            8,
+        )
+        .await?;
         let echo = json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
             "params":{"name":"echo","arguments":{"text":"still there?"}}});
         let (_, v) = self.call("tools/call echo after the change", echo).await?;
-        println!(
-            "      the agent sees: error {} \"{}\"",
-            v.pointer("/error/code").unwrap_or(&Value::Null),
-            v.pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-        );
+        print_refusal(&v);
         println!(
             "      (a descriptor that changes after it was first seen is a possible rug pull: escalated, and with no"
         );
@@ -322,6 +303,23 @@ impl Demo {
                 .body(body(bytes))?,
             None => b.body(empty())?,
         })
+    }
+
+    /// List the tools (as step `title`, request id `id`) and print their names.
+    async fn list_tools(&mut self, title: &str, id: u64) -> Result<(), BoxError> {
+        let (_, v) = self
+            .call(
+                title,
+                json!({"jsonrpc":"2.0","id":id,"method":"tools/list"}),
+            )
+            .await?;
+        let names: Vec<&str> = v
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
+            .unwrap_or_default();
+        println!("      result: tools {}", names.join(", "));
+        Ok(())
     }
 
     fn announce(&mut self, title: &str, line: &str) {

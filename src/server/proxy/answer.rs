@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::call::Outgoing;
-use super::{Failure, ProxyState};
+use super::{Failure, ProxyState, full};
 use crate::act::{Action, PartialBatch};
 use crate::config::Protocol;
 use crate::forward::ForwardError;
@@ -36,12 +36,6 @@ fn is_json(headers: &http::HeaderMap) -> bool {
             essence.eq_ignore_ascii_case("application/json")
                 || essence.to_ascii_lowercase().ends_with("+json")
         })
-}
-
-fn full(bytes: Bytes) -> ProxyBody {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
 }
 
 impl ProxyState {

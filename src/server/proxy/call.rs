@@ -9,10 +9,10 @@
 use bytes::Bytes;
 use http::header;
 use http::request::Parts;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::{Failure, ProxyState};
+use super::{Failure, ProxyState, full};
 use crate::act::{self, Action, PartialBatch};
 use crate::config::Protocol;
 use crate::forward::ForwardError;
@@ -55,12 +55,6 @@ pub(super) struct Outgoing {
     pub partial: Option<PartialBatch>,
     /// The guard for the answer (response-direction rules, tool descriptors).
     pub response_guard: Option<ResponseGuard>,
-}
-
-fn full(bytes: Bytes) -> ProxyBody {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
 }
 
 impl ProxyState {

@@ -238,6 +238,13 @@ impl ProxyState {
 /// A failure, with the buffered JSON-RPC body (if any) so the answer can echo its id.
 type Failure = (GatewayError, Option<Bytes>);
 
+/// A body of these bytes.
+fn full(bytes: Bytes) -> ProxyBody {
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 fn empty_body() -> ProxyBody {
     http_body_util::Empty::new()
         .map_err(|never| match never {})
