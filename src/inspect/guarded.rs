@@ -54,6 +54,8 @@ pub struct RouteInfo {
     pub protocol: Protocol,
     /// A2A target agent.
     pub agent: Option<String>,
+    /// The MCP session the answer belongs to, when there is one.
+    pub session: Option<String>,
 }
 
 /// Inspects the messages of one call's answer.
@@ -218,10 +220,12 @@ impl ResponseGuard {
                     .unwrap_or_default()
                     .to_string();
                 let bytes = serde_json::to_vec(&tool).unwrap_or_default();
-                if let Sighting::Changed { first, now } =
-                    self.descriptors
-                        .sight(self.route.upstream_index, &name, &bytes)
-                {
+                if let Sighting::Changed { first, now } = self.descriptors.sight(
+                    self.route.upstream_index,
+                    self.route.session.as_deref(),
+                    &name,
+                    &bytes,
+                ) {
                     self.metrics
                         .descriptor_changes
                         .with_label_values(&[&self.route.name])

@@ -149,6 +149,9 @@ impl LegacyTap {
         let Some(session) = uri.split_once('?').and_then(|(_, q)| session_from_query(q)) else {
             return;
         };
+        if let Some(g) = &mut self.guard {
+            g.route.session = Some(session.to_string());
+        }
         let (tx, rx) = mpsc::channel(16);
         let k = key(self.upstream, session);
         self.sessions.streams.insert(k.clone(), tx);

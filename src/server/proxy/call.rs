@@ -117,6 +117,7 @@ impl ProxyState {
         } else {
             Vec::new()
         };
+        let session = session_of(parts);
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
@@ -148,9 +149,10 @@ impl ProxyState {
                 ..route.facts()
             };
             let withheld = route.protocol == Protocol::Mcp
-                && call
-                    .tool
-                    .is_some_and(|t| self.descriptors.is_withheld(route.upstream, t));
+                && call.tool.is_some_and(|t| {
+                    self.descriptors
+                        .is_withheld(route.upstream, session.as_deref(), t)
+                });
             let decision = if withheld {
                 // The tool's descriptor changed since it was first seen (rug pull).
                 let d = policy.fixed_decision(
@@ -218,7 +220,8 @@ impl ProxyState {
             self.legacy
                 .expect_answers(route.upstream, session, asked_of(&envelope));
         }
-        out.response_guard = self.response_guard(&policy, route, &envelope, &mut out.tools_filter);
+        out.response_guard =
+            self.response_guard(&policy, route, &envelope, parts, &mut out.tools_filter);
         Ok(Prepared::Forward(Box::new(out)))
     }
 
@@ -230,6 +233,7 @@ impl ProxyState {
         policy: &Arc<Policy>,
         route: &Route,
         envelope: &Envelope,
+        parts: &Parts,
         tools_filter: &mut Option<ToolsListFilter>,
     ) -> Option<ResponseGuard> {
         let lists_tools = route.protocol == Protocol::Mcp
@@ -241,6 +245,7 @@ impl ProxyState {
             return None;
         }
         let mut guard = self.guard_for(policy.clone(), route, asked_of(envelope));
+        guard.route.session = session_of(parts);
         guard.tools_filter = tools_filter.take();
         Some(guard)
     }
@@ -262,6 +267,7 @@ impl ProxyState {
                 boundary: route.boundary,
                 protocol: route.protocol,
                 agent: route.agent.clone(),
+                session: None,
             },
             asked,
             on_timeout: self.escalation.on_timeout,
@@ -350,6 +356,17 @@ impl ProxyState {
         headers.insert(header::CONTENT_LENGTH, decoded.len().into());
         Ok(decoded)
     }
+}
+
+/// The MCP session a request belongs to: `Mcp-Session-Id` (session-era Streamable HTTP) or
+/// the legacy transport's `session_id` query parameter.
+fn session_of(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.query().and_then(session_from_query))
+        .map(str::to_string)
 }
 
 /// What the requests of a body asked (for judging their answers).
