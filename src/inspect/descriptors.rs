@@ -93,9 +93,19 @@ impl DescriptorStore {
                 now: hex::encode(hash),
             };
         }
-        if self.first_seen.len() < MAX_REMEMBERED {
-            self.first_seen.insert(key, hash);
+        if self.first_seen.len() >= MAX_REMEMBERED {
+            // Sessions come and go: forget session-scoped entries first, then everything,
+            // so memory stays bounded and new sessions are still watched.
+            self.first_seen.retain(|k, _| k.1.is_empty());
+            if self.first_seen.len() >= MAX_REMEMBERED {
+                self.first_seen.clear();
+            }
+            tracing::info!(
+                remembered = self.first_seen.len(),
+                "tool descriptor memory was full; forgot per-session descriptors"
+            );
         }
+        self.first_seen.insert(key, hash);
         Sighting::Known
     }
 
