@@ -109,6 +109,11 @@ impl DescriptorStore {
         Sighting::Known
     }
 
+    /// Whether any descriptor is currently changed (a cheap check before the real one).
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
     /// Whether calls to `tool` on `upstream` (in `session`) are refused because its
     /// descriptor changed.
     pub fn is_withheld(&self, upstream: usize, session: Option<&str>, tool: &str) -> bool {

@@ -117,7 +117,12 @@ impl ProxyState {
         } else {
             Vec::new()
         };
-        let session = session_of(parts);
+        // Only looked up when some descriptor is withheld (rug pull): the usual path pays nothing.
+        let session = if self.descriptors.has_changes() {
+            session_of(parts)
+        } else {
+            None
+        };
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
@@ -149,6 +154,7 @@ impl ProxyState {
                 ..route.facts()
             };
             let withheld = route.protocol == Protocol::Mcp
+                && self.descriptors.has_changes()
                 && call.tool.is_some_and(|t| {
                     self.descriptors
                         .is_withheld(route.upstream, session.as_deref(), t)
