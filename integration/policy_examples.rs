@@ -237,7 +237,7 @@ fn guard_findings() {
     use sec0_gateway::guard::Direction;
     let p = load("examples/70-guard.yaml");
     let decide = |boundary: Boundary, method: &str, phase: Direction, text: &str| {
-        let findings = p.guard.scan_plain(text, "$.x");
+        let findings = p.guard().scan_plain(text, "$.x");
         let d = p.decide(&CallFacts {
             method: Some(method),
             tool: Some("t"),

@@ -166,7 +166,10 @@ impl ResponseGuard {
         if is_tools_list {
             return self.inspect_tools_list(&mut msg, bytes);
         }
-        let located = self.policy.guard.scan_json(bytes);
+        if !self.policy.scans(Direction::Response) {
+            return Verdict::Pass; // the guard is here for tool descriptors only
+        }
+        let located = self.policy.guard().scan_json(bytes);
         if located.is_empty() {
             return Verdict::Pass;
         }
@@ -238,7 +241,11 @@ impl ResponseGuard {
                         continue;
                     }
                 }
-                let located = self.policy.guard.scan_json(&bytes);
+                let located = if self.policy.scans(Direction::Response) {
+                    self.policy.guard().scan_json(&bytes)
+                } else {
+                    Vec::new()
+                };
                 if !located.is_empty() {
                     let findings: Vec<Finding> =
                         located.iter().map(|l| l.finding.clone()).collect();

@@ -135,12 +135,19 @@ impl Policy {
             }
             files.push((path, text, file));
         }
-        let guard = Arc::new(Guard::new(&custom).map_err(|e| PolicyError::Invalid {
-            path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
-            line: 1,
-            column: 1,
-            message: e.to_string(),
-        })?);
+        // Built-in detectors only: the one process-wide set, compiled once on first use.
+        let custom_guard = if custom.is_empty() {
+            None
+        } else {
+            Some(Arc::new(Guard::new(&custom).map_err(|e| {
+                PolicyError::Invalid {
+                    path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
+                    line: 1,
+                    column: 1,
+                    message: e.to_string(),
+                }
+            })?))
+        };
         let known_detector = |n: &str| is_built_in_name(n) || custom.iter().any(|d| d.name == n);
         for (path, text, file) in files {
             let at = |line: usize, column: usize, message: String| PolicyError::Invalid {
@@ -247,11 +254,19 @@ impl Policy {
         };
         let scans_requests = scans(Direction::Request);
         let scans_responses = scans(Direction::Response);
+        if (scans_requests || scans_responses) && custom_guard.is_none() {
+            Guard::built_in().map_err(|e| PolicyError::Invalid {
+                path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
+                line: 1,
+                column: 1,
+                message: format!("built-in detectors do not compile: {e}"),
+            })?;
+        }
         Ok(Self {
             reads_http_body,
             scans_requests,
             scans_responses,
-            guard,
+            custom_guard,
             default_reason: Arc::from("default"),
             observe_reason: Arc::from("observe"),
             rules,

@@ -166,8 +166,9 @@ pub struct Policy {
     /// Whether some rule looks at findings in requests / in responses (else no scanning).
     scans_requests: bool,
     scans_responses: bool,
-    /// The detectors (built-in plus the custom ones of these files).
-    pub guard: Arc<Guard>,
+    /// The detectors when these files declare custom ones (built-in plus custom); `None`:
+    /// the shared built-in set.
+    custom_guard: Option<Arc<Guard>>,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
@@ -186,6 +187,15 @@ impl Policy {
             Direction::Request => self.scans_requests,
             Direction::Response => self.scans_responses,
             Direction::Both => self.scans_requests || self.scans_responses,
+        }
+    }
+
+    /// The detectors this policy scans with (built-in, plus the files' custom ones).
+    pub fn guard(&self) -> &Guard {
+        match &self.custom_guard {
+            Some(g) => g,
+            // Loading checked that the built-in set compiles whenever a rule scans.
+            None => Guard::built_in().unwrap_or_else(|_| Guard::empty()),
         }
     }
 

@@ -325,7 +325,7 @@ rules:
 "#,
     );
     assert!(p.scans(Direction::Request) && p.scans(Direction::Response));
-    let g = p.guard.clone();
+    let g = p.guard();
     let decide = |phase: Direction, text: &str| {
         let found = g.scan_plain(text, "$.x");
         let d = p.decide(&CallFacts {

@@ -107,7 +107,7 @@ impl ProxyState {
             slices
                 .into_iter()
                 .map(|(offset, msg)| {
-                    let mut found = policy.guard.scan_json(msg);
+                    let mut found = policy.guard().scan_json(msg);
                     for l in &mut found {
                         l.raw = l.raw.start + offset..l.raw.end + offset;
                     }
@@ -188,7 +188,7 @@ impl ProxyState {
             // 2026-07-28 clients mirror marked arguments in `Mcp-Param-*` headers; the
             // upstream checks them against the body, so they are redacted the same way.
             let kinds: Vec<&str> = to_redact.iter().map(|l| &*l.finding.kind).collect();
-            redact_param_headers(&policy.guard, &mut parts.headers, &kinds);
+            redact_param_headers(policy.guard(), &mut parts.headers, &kinds);
             out.body = full(redacted.clone());
             out.buffered = Some(redacted);
         }
