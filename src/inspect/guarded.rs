@@ -156,15 +156,22 @@ impl ResponseGuard {
 
     /// Inspect one JSON-RPC message (its exact bytes).
     pub fn inspect(&self, bytes: &[u8]) -> Verdict {
-        let Ok(mut msg) = serde_json::from_slice::<Value>(bytes) else {
-            return Verdict::Pass; // not JSON: not a message the guard can judge
-        };
-        let is_tools_list = self
-            .asked_for(&msg)
-            .is_some_and(|a| a.method.as_deref() == Some("tools/list"))
-            && msg.pointer("/result/tools").is_some();
-        if is_tools_list {
-            return self.inspect_tools_list(&mut msg, bytes);
+        // Parse only when it matters: a listing to check tool by tool, or findings to judge.
+        // A clean answer costs one scan of its strings and no `Value`.
+        if self
+            .asked
+            .iter()
+            .any(|a| a.method.as_deref() == Some("tools/list"))
+        {
+            if let Ok(mut msg) = serde_json::from_slice::<Value>(bytes) {
+                let is_tools_list = self
+                    .asked_for(&msg)
+                    .is_some_and(|a| a.method.as_deref() == Some("tools/list"))
+                    && msg.pointer("/result/tools").is_some();
+                if is_tools_list {
+                    return self.inspect_tools_list(&mut msg, bytes);
+                }
+            }
         }
         if !self.policy.scans(Direction::Response) {
             return Verdict::Pass; // the guard is here for tool descriptors only
@@ -173,6 +180,9 @@ impl ResponseGuard {
         if located.is_empty() {
             return Verdict::Pass;
         }
+        let Ok(msg) = serde_json::from_slice::<Value>(bytes) else {
+            return Verdict::Pass; // not JSON: not a message the guard can judge
+        };
         let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
         let d = self.decide(&msg, &findings);
         match self.outcome(&d) {
