@@ -146,7 +146,7 @@ impl ResponseGuard {
     }
 
     /// Remember more requests whose answers this (long-lived) stream will carry.
-    pub fn expect(&mut self, asked: Vec<Asked>) {
+    pub fn remember(&mut self, asked: Vec<Asked>) {
         self.asked.extend(asked);
         if self.asked.len() > MAX_ASKED {
             let extra = self.asked.len() - MAX_ASKED;

@@ -196,7 +196,7 @@ impl EventHook for LegacyTap {
                 Poll::Ready(Some(Injection::Event(ev))) => return Poll::Ready(Some(ev)),
                 Poll::Ready(Some(Injection::Asked(asked))) => {
                     if let Some(g) = &mut self.guard {
-                        g.expect(asked);
+                        g.remember(asked);
                     }
                 }
                 Poll::Ready(Some(Injection::FilterToolsList(f))) => {
