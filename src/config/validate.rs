@@ -228,6 +228,22 @@ mod tests {
     }
 
     #[test]
+    fn guard_and_agent_settings_are_checked() {
+        let y = format!(
+            "{HEAD}guard: {{ on_descriptor_change: redact }}\nupstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ upstream: a, protocol: mcp, boundary: agent_to_tool, agent: x }}\n"
+        );
+        let e = problems(&y);
+        assert!(
+            e.contains("guard.on_descriptor_change: must be allow, deny or escalate"),
+            "{e}"
+        );
+        assert!(
+            e.contains("routes[0].agent: only `a2a` routes name a target agent"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_url_and_same_listen_are_all_reported() {
         let y = "listen: 127.0.0.1:8080\nadmin: { listen: 127.0.0.1:8080 }\nupstreams: { a: { url: 'ftp://h' } }\nroutes:\n  - { upstream: a, protocol: http, boundary: tool_to_api }\n";
         let e = problems(y);
