@@ -84,6 +84,10 @@ pub struct Finding {
     pub path: String,
     /// Byte range within the (decoded) string value.
     pub span: (usize, usize),
+    /// Whether redaction can replace it (`false` for an instruction split across several
+    /// strings: no single string holds it).
+    #[serde(skip)]
+    pub redactable: bool,
 }
 
 /// A finding with the position of its string in the scanned JSON text (for redaction).
@@ -348,6 +352,7 @@ impl Guard {
                 severity: p.severity,
                 path: render_path(path),
                 span: (span.start, span.end),
+                redactable: !raw.is_empty(),
             },
             raw,
         }
@@ -365,6 +370,7 @@ impl Guard {
                     severity: p.severity,
                     path: path.to_string(),
                     span: (span.start, span.end),
+                    redactable: true,
                 }
             })
             .collect()

@@ -269,6 +269,7 @@ impl Policy {
             custom_guard,
             default_reason: Arc::from("default"),
             observe_reason: Arc::from("observe"),
+            unredactable_reason: Arc::from("unredactable_finding"),
             rules,
             index,
             default: default.map_or(DecisionKind::Allow, |(d, _)| d),

@@ -172,6 +172,7 @@ pub struct Policy {
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
+    unredactable_reason: Arc<str>,
 }
 
 impl Policy {
@@ -289,7 +290,7 @@ impl Policy {
         } else {
             Mode::Enforce
         };
-        let reason = if mode == Mode::Observe {
+        let mut reason = if mode == Mode::Observe {
             reason_of(any)
         } else {
             reason
@@ -305,6 +306,18 @@ impl Policy {
                 .collect()
         } else {
             Vec::new()
+        };
+        // A redaction that cannot be carried out (a finding no single string holds) must
+        // not let the data through as it is: it becomes a denial.
+        if decision == DecisionKind::Redact && redact.iter().any(|&k| !facts.findings[k].redactable)
+        {
+            decision = DecisionKind::Deny;
+            reason = self.unredactable_reason.clone();
+        }
+        let would_be = if would_be == DecisionKind::Redact && decision == DecisionKind::Deny {
+            DecisionKind::Deny
+        } else {
+            would_be
         };
         Decision {
             decision,
