@@ -200,3 +200,57 @@ fn run_refuses_broken_rules_with_their_location() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:4:15:", rules.display())), "{err}");
 }
+
+#[test]
+fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
+    use sec0_gateway::audit::chain::CheckpointSigner;
+    use sec0_gateway::audit::file::{ChainFile, Fsync};
+    let dir = tempfile::tempdir().expect("dir");
+    let private = dir.path().join("k.pem");
+    let public = dir.path().join("k.pub");
+    // A test-only key pair, made with `openssl genpkey -algorithm ed25519`.
+    std::fs::write(&private, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICMF3BTkk6RP1D5R23rbSlCTucu1bgFq5txZTqq6ZOLp\n-----END PRIVATE KEY-----\n").expect("write");
+    std::fs::write(&public, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAW/W/yzS2S2rOxDmPtuEzn90j5MBBE8cB4QClhdgseQY=\n-----END PUBLIC KEY-----\n").expect("write");
+    let path = dir.path().join("audit-0001.ndjson");
+    let signer = CheckpointSigner::from_pem_file(&private, "ops").expect("key");
+    let mut f = ChainFile::create(&path, Some(signer), 100, Fsync::EveryBatch).expect("create");
+    for i in 0..250 {
+        f.append(serde_json::json!({"kind": "decision", "decision": "deny", "n": i}))
+            .expect("append");
+    }
+    f.finish("shutdown").expect("finish");
+    let key = format!("ops={}", public.display());
+    let out = bin()
+        .args(["audit", "verify", "--key", &key])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("OK (253 records, 3 checkpoints)"), "{text}");
+
+    let body = std::fs::read_to_string(&path).expect("read");
+    let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+    lines[6] = lines[6].replace("\"deny\"", "\"allow\"");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    let out = bin()
+        .args(["audit", "verify", "--key", &key])
+        .arg(&path)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("audit-0001.ndjson:7: hash does not match"),
+        "the seventh record was changed first: {text}"
+    );
+    // Without the key, signatures cannot be checked: refused, not waved through.
+    std::fs::write(&path, body).expect("write");
+    let out = bin()
+        .args(["audit", "verify"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown key id \"ops\""));
+}

@@ -34,6 +34,9 @@ pub enum Command {
         #[arg(short, long, default_value = "config/gateway.yaml")]
         config: PathBuf,
     },
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Validate a config file (and its environment overrides); exit 0 when usable.
     Check {
         /// Config file.
@@ -63,11 +66,78 @@ pub enum Command {
     },
 }
 
+/// `sec0-gateway audit …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check audit files' hash chains and checkpoint signatures; name the first broken
+    /// record; exit 1 on any break.
+    Verify {
+        /// A public key for checkpoint signatures, as `KEY_ID=PATH` (SPKI PEM, e.g. from
+        /// `openssl pkey -pubout`); repeat for several keys.
+        #[arg(long = "key", value_name = "KEY_ID=PATH")]
+        keys: Vec<String>,
+        /// Accept checkpoints without a signature (files written without a key).
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// Audit files (NDJSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn audit(cmd: AuditCommand) -> ExitCode {
+    match cmd {
+        AuditCommand::Verify {
+            keys,
+            allow_unsigned,
+            files,
+        } => {
+            let mut known = std::collections::HashMap::new();
+            for k in &keys {
+                let Some((id, path)) = k.split_once('=') else {
+                    eprintln!("--key {k:?}: expected KEY_ID=PATH");
+                    return ExitCode::FAILURE;
+                };
+                match crate::audit::chain::public_key_from_pem_file(std::path::Path::new(path)) {
+                    Ok(key) => {
+                        known.insert(id.to_string(), key);
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            let mut ok = true;
+            for f in &files {
+                match crate::audit::verify::verify_file(f, &known, !allow_unsigned) {
+                    Ok(v) => println!(
+                        "{}: OK ({} records, {} checkpoints)",
+                        f.display(),
+                        v.records,
+                        v.checkpoints
+                    ),
+                    Err(b) => {
+                        ok = false;
+                        println!("{b}");
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 /// Parse the command line and run it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Audit(cmd) => audit(cmd),
         Command::Run { config } => {
             telemetry::init(cli.log_format, &cli.log_level);
             run(&config)

@@ -7,6 +7,7 @@
 //! `docs/ARCHITECTURE.md` is the map.
 
 pub mod act;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;
