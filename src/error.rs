@@ -28,6 +28,10 @@ pub enum RequestError {
     /// A path that servers could read two ways (dot segments, encoded backslash, NUL).
     #[error("ambiguous request path")]
     AmbiguousPath,
+    /// The audit trail cannot take the call's record (queue full under `fail_closed`, or
+    /// the writer stopped): the call is refused rather than left unrecorded.
+    #[error("the audit trail cannot record this call now")]
+    AuditUnavailable,
     /// `Content-Length` already announces more than the route accepts.
     #[error("request body of {length} bytes exceeds the limit of {limit} bytes")]
     DeclaredTooLarge {
@@ -75,6 +79,12 @@ fn answer(err: &GatewayError) -> Answer {
             "no_route",
             codes::INVALID_REQUEST,
             "no route for this host and path".into(),
+        ),
+        GatewayError::Request(R::AuditUnavailable) => a(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            codes::INTERNAL_ERROR,
+            "the audit trail cannot record this call now; try again".into(),
         ),
         GatewayError::Request(R::AmbiguousPath) => a(
             StatusCode::BAD_REQUEST,
@@ -210,6 +220,11 @@ struct PlainError<'a> {
     status: u16,
     reason: &'static str,
     message: &'a str,
+}
+
+/// The stable reason code of `err`'s answer (for logs and audit records).
+pub fn reason_of(err: &GatewayError) -> &'static str {
+    answer(err).reason
 }
 
 /// The response for `err`. `protocol` is the route's protocol (`None` before routing);

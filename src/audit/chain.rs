@@ -63,6 +63,7 @@ pub fn hash_of(record: &Value) -> String {
 }
 
 /// A checkpoint signer: the private key and its id.
+#[derive(Clone)]
 pub struct CheckpointSigner {
     key: SigningKey,
     /// Id written into checkpoints (so a verifier picks the right public key).

@@ -96,6 +96,24 @@ impl AuditSink {
         sent
     }
 
+    /// Queue one record without waiting (for code that cannot wait, such as a response
+    /// stream's hook); a full queue counts the record as failed whatever the policy.
+    pub fn try_record(&self, record: Value) -> Result<(), AuditError> {
+        let sent = self.tx.try_send(record).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => AuditError::Full,
+            mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
+        });
+        if sent.is_err() {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Whether a full queue refuses calls (`fail_closed`).
+    pub fn fails_closed(&self) -> bool {
+        self.on_full == OnFull::FailClosed
+    }
+
     /// Records waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()

@@ -12,6 +12,7 @@ pub use load::{ConfigError, load, load_from_str};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -46,6 +47,86 @@ pub struct Config {
     /// The guard's settings that are not rules.
     #[serde(default)]
     pub guard: GuardConfig,
+    /// Where the audit trail goes (nothing is recorded without it).
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The audit trail's sinks. Only the file sink exists so far.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Hash-chained NDJSON files.
+    #[serde(default)]
+    pub file: Option<FileAuditConfig>,
+}
+
+/// The file sink.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuditConfig {
+    /// Directory of the audit files (created if missing).
+    pub dir: PathBuf,
+    /// Records queued at most before `on_full` applies.
+    #[serde(default = "default_audit_queue")]
+    pub queue: usize,
+    /// `block` (calls wait for the audit trail) or `fail_closed` (calls are refused while
+    /// the queue is full).
+    #[serde(default)]
+    pub on_full: AuditOnFull,
+    /// A signed checkpoint after this many records…
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// …and at least this often while records arrive.
+    #[serde(default = "default_checkpoint_interval", with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// A new file (with its own chain) when one passes this size, and at each UTC day.
+    #[serde(default = "default_max_file_size")]
+    pub max_file_size: ByteSize,
+    /// `every_batch` (default) or `never` (the OS decides; checkpoints still flush).
+    #[serde(default)]
+    pub fsync: AuditFsync,
+    /// Ed25519 private key (PKCS#8 PEM) that signs checkpoints; unsigned without.
+    #[serde(default)]
+    pub signing_key: Option<PathBuf>,
+    /// Key id written into checkpoints (default: the key file's name without extension).
+    #[serde(default)]
+    pub key_id: Option<String>,
+}
+
+/// What happens when the audit queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOnFull {
+    /// Calls wait until their record is queued.
+    #[default]
+    Block,
+    /// Calls are refused while records cannot be queued.
+    FailClosed,
+}
+
+/// When audit files reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditFsync {
+    /// After every batch the writer takes from the queue.
+    #[default]
+    EveryBatch,
+    /// Never explicitly.
+    Never,
+}
+
+fn default_audit_queue() -> usize {
+    65_536
+}
+fn default_checkpoint_every() -> u64 {
+    1_000
+}
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_file_size() -> ByteSize {
+    ByteSize::mib(256)
 }
 
 /// Guard settings outside the rules files.

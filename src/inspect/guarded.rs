@@ -77,6 +77,8 @@ pub struct ResponseGuard {
     /// Events of the gateway's own to send ahead of the upstream's (a partly forwarded
     /// batch's refusals).
     pub injected: std::collections::VecDeque<Bytes>,
+    /// Where decision records go (never waited for on the response path).
+    pub audit: Option<crate::audit::writer::AuditSink>,
 }
 
 /// What happens to one message.
@@ -134,6 +136,12 @@ impl ResponseGuard {
         };
         let d = self.policy.decide(&facts);
         self.metrics.record_decision(&self.route.name, &facts, &d);
+        if let Some(sink) = &self.audit {
+            let record = crate::audit::record::decision_record(&self.route.name, &facts, &d);
+            if sink.try_record(record).is_err() {
+                tracing::error!(route = %self.route.name, "audit record of a response decision not queued");
+            }
+        }
         d
     }
 

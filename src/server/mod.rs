@@ -43,6 +43,9 @@ pub enum ServerError {
     /// The rules could not be loaded.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The audit trail could not be set up (directory, signing key).
+    #[error("audit: {0}")]
+    Audit(String),
     /// The admin token file could not be read.
     #[error("admin.token_file {path}: {source}")]
     AdminToken {
@@ -70,6 +73,7 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
+    audit_task: Option<AuditTask>,
 }
 
 impl Gateway {
@@ -115,7 +119,15 @@ impl Gateway {
             ))),
             _ => None,
         };
-        let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy)?);
+        let (audit, audit_task) = match &cfg.audit.file {
+            Some(f) => {
+                let (sink, task) = start_audit_file(f)?;
+                tracing::info!(dir = %f.dir.display(), signed = f.signing_key.is_some(), "audit trail to files");
+                (Some(sink), Some(task))
+            }
+            None => (None, None),
+        };
+        let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy, audit)?);
 
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
@@ -192,9 +204,56 @@ impl Gateway {
             admin_stop,
             proxy_task,
             admin_task,
+            audit_task,
         })
     }
 }
+
+/// Start the audit file sink (reading the signing key now, so a bad key stops start-up).
+fn start_audit_file(
+    f: &crate::config::FileAuditConfig,
+) -> Result<(crate::audit::writer::AuditSink, AuditTask), ServerError> {
+    use crate::audit::chain::CheckpointSigner;
+    use crate::audit::file::Fsync;
+    use crate::audit::writer::{FileSinkConfig, OnFull, start_file_sink};
+    use crate::config::{AuditFsync, AuditOnFull};
+    let signer = match &f.signing_key {
+        Some(path) => {
+            let key_id = f.key_id.clone().unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "audit".into())
+            });
+            // Read once at start-up (a bad key stops it); every file signs with this key.
+            let signer = CheckpointSigner::from_pem_file(path, &key_id)
+                .map_err(|e| ServerError::Audit(e.to_string()))?;
+            let make: Arc<dyn Fn() -> CheckpointSigner + Send + Sync> =
+                Arc::new(move || signer.clone());
+            Some(make)
+        }
+        None => None,
+    };
+    let cfg = FileSinkConfig {
+        dir: f.dir.clone(),
+        queue: f.queue,
+        on_full: match f.on_full {
+            AuditOnFull::Block => OnFull::Block,
+            AuditOnFull::FailClosed => OnFull::FailClosed,
+        },
+        checkpoint_every: f.checkpoint_every,
+        checkpoint_interval: f.checkpoint_interval,
+        max_file_bytes: f.max_file_size.as_u64(),
+        fsync: match f.fsync {
+            AuditFsync::EveryBatch => Fsync::EveryBatch,
+            AuditFsync::Never => Fsync::Never,
+        },
+        signer,
+    };
+    start_file_sink(cfg).map_err(|e| ServerError::Audit(format!("{}: {e}", f.dir.display())))
+}
+
+/// The audit writer; it ends (final checkpoint written) once the proxy has let go of it.
+type AuditTask = JoinHandle<std::io::Result<()>>;
 
 fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)
@@ -219,6 +278,16 @@ impl RunningGateway {
     /// Wait until the proxy has drained, then stop the admin listener.
     pub async fn wait(self) {
         let _ = self.proxy_task.await;
+        if let Some(task) = self.audit_task {
+            // The proxy's state (and its audit handles) is gone once it drained, so the
+            // writer drains its queue and writes the final checkpoint.
+            match tokio::time::timeout(std::time::Duration::from_secs(30), task).await {
+                Ok(Ok(Ok(()))) => tracing::info!("audit trail closed"),
+                Ok(Ok(Err(e))) => tracing::error!(error = %e, "audit trail could not be closed"),
+                Ok(Err(e)) => tracing::error!(error = %e, "audit writer failed"),
+                Err(_) => tracing::error!("audit trail not closed within 30 s"),
+            }
+        }
         let _ = self.admin_stop.send(true);
         let _ = self.admin_task.await;
         tracing::info!("sec0-gateway stopped");

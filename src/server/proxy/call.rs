@@ -171,6 +171,7 @@ impl ProxyState {
             } else {
                 self.decide(&policy, route, &facts)
             };
+            self.audit_decision(route, &facts, &decision).await?;
             to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
             decided.push((msg, decision));
         }
@@ -280,6 +281,7 @@ impl ProxyState {
             tools_filter: None,
             descriptors: self.descriptors.clone(),
             injected: Default::default(),
+            audit: self.audit.clone(),
         }
     }
 
@@ -325,6 +327,7 @@ impl ProxyState {
                 ..route.facts()
             };
             let decision = self.decide(policy, route, &facts);
+            self.audit_decision(route, &facts, &decision).await?;
             if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
                 return Ok(Prepared::Answered(refusal));
             }

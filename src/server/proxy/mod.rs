@@ -20,6 +20,7 @@ use ipnet::IpNet;
 
 use arc_swap::ArcSwap;
 
+use crate::audit::writer::AuditSink;
 use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
@@ -50,6 +51,8 @@ pub struct ProxyState {
     compressed: CompressedRequests,
     /// Tool descriptors seen per upstream (rug-pull defence).
     descriptors: Arc<DescriptorStore>,
+    /// Where decision records go (`audit.file`); `None`: nothing is recorded.
+    audit: Option<AuditSink>,
 }
 
 impl ProxyState {
@@ -58,6 +61,7 @@ impl ProxyState {
         cfg: &Config,
         metrics: Metrics,
         policy: Option<Arc<ArcSwap<Policy>>>,
+        audit: Option<AuditSink>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -91,6 +95,7 @@ impl ProxyState {
             idle_timeout: cfg.limits.idle_timeout,
             compressed: cfg.limits.compressed_requests,
             descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
+            audit,
         })
     }
 
@@ -107,13 +112,17 @@ impl ProxyState {
     ) -> Response<ProxyBody> {
         let mut in_flight = Some(GaugeGuard::new(&self.metrics.in_flight));
         if !path_is_unambiguous(req.uri().path()) {
-            let resp = respond(&RequestError::AmbiguousPath.into(), None, None);
+            let err = RequestError::AmbiguousPath.into();
+            let resp = respond(&err, None, None);
+            self.audit_error(None, resp.status(), &err);
             return self.finish_unrouted(resp, in_flight);
         }
         let host = request_host(&req);
         let Some(route) = self.routes.find(host.as_deref(), req.uri().path()).cloned() else {
             tracing::debug!(?host, path = req.uri().path(), "no route");
-            let resp = respond(&RequestError::NoRoute.into(), None, None);
+            let err = RequestError::NoRoute.into();
+            let resp = respond(&err, None, None);
+            self.audit_error(None, resp.status(), &err);
             return self.finish_unrouted(resp, in_flight);
         };
         let resp = match self
@@ -124,7 +133,9 @@ impl ProxyState {
             Err((err, body)) => {
                 self.log_failure(&route, &err);
                 let id = body.as_deref().and_then(peek_id);
-                respond(&err, Some(route.protocol), id)
+                let resp = respond(&err, Some(route.protocol), id);
+                self.audit_error(Some(&route.name), resp.status(), &err);
+                resp
             }
         };
         self.route_metrics[route.index].requests.inc(resp.status());
@@ -224,6 +235,42 @@ impl ProxyState {
             .observe(started.elapsed().as_secs_f64());
         self.metrics.record_decision(&route.name, facts, &d);
         d
+    }
+
+    /// Record a decision in the audit trail. Under `fail_closed` a record that cannot be
+    /// queued refuses the call; under `block` this waits for room.
+    async fn audit_decision(
+        &self,
+        route: &Route,
+        facts: &CallFacts<'_>,
+        d: &Decision,
+    ) -> Result<(), Failure> {
+        let Some(sink) = &self.audit else {
+            return Ok(());
+        };
+        let record = crate::audit::record::decision_record(&route.name, facts, d);
+        match sink.record(record).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::error!(route = %route.name, error = %e, "audit record not queued");
+                Err((RequestError::AuditUnavailable.into(), None))
+            }
+        }
+    }
+
+    /// Record an answer the gateway wrote itself for a failed call (never waits).
+    fn audit_error(&self, route: Option<&str>, status: http::StatusCode, err: &GatewayError) {
+        if let Some(sink) = &self.audit {
+            let record = crate::audit::record::error_record(
+                route,
+                status.as_u16(),
+                crate::error::reason_of(err),
+                &err.to_string(),
+            );
+            if sink.try_record(record).is_err() {
+                tracing::error!("audit record of a failed call not queued");
+            }
+        }
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
