@@ -15,9 +15,9 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 CONNS=${3:-64}
 THREADS=${WRK_THREADS:-2}
-UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006 GWG=18007 GWG_ADMIN=18008
+UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006 GWG=18007 GWG_ADMIN=18008 GWA=18009 GWA_ADMIN=18010
 
-for tool in nginx wrk python3; do
+for tool in nginx wrk python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "benches/load.sh: $tool not found (apt-get install nginx-light wrk)" >&2; exit 1; }
 done
 
@@ -117,6 +117,20 @@ routes:
   - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
 YAML
 
+# (6) the gateway with 100 rules and the audit trail: one chained record per decision to a
+#     file (signed checkpoint every 1,000 records, fsync per batch).
+openssl genpkey -algorithm ed25519 -out "$RUN/audit.pem" 2>/dev/null
+cat > "$RUN/gateway-audit.yaml" <<YAML
+listen: 127.0.0.1:$GWA
+admin: { listen: 127.0.0.1:$GWA_ADMIN }
+policy: { rules: $PWD/$RUN/rules.yaml }
+audit: { file: { dir: $PWD/$RUN/audit, signing_key: $PWD/$RUN/audit.pem } }
+upstreams:
+  tools: { url: "http://127.0.0.1:$UP" }
+routes:
+  - { name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }
+YAML
+
 cat > "$RUN/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}'
@@ -131,6 +145,7 @@ cleanup() {
   [ -n "${GW_PID:-}" ] && kill "$GW_PID" 2>/dev/null || true
   [ -n "${GWR_PID:-}" ] && kill "$GWR_PID" 2>/dev/null || true
   [ -n "${GWG_PID:-}" ] && kill "$GWG_PID" 2>/dev/null || true
+  [ -n "${GWA_PID:-}" ] && kill "$GWA_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 nginx -c "$PWD/$RUN/upstream.conf" -p "$PWD/$RUN" 2>/dev/null
@@ -141,10 +156,12 @@ GW_PID=$!
 GWR_PID=$!
 ./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-guard.yaml" 2>"$RUN/logs/gateway-guard.err" &
 GWG_PID=$!
-for port in $UP $NGX $GW $GWR $GWG; do
+./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-audit.yaml" 2>"$RUN/logs/gateway-audit.err" &
+GWA_PID=$!
+for port in $UP $NGX $GW $GWR $GWG $GWA; do
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
-for port in $UP $NGX $GW $GWR $GWG; do
+for port in $UP $NGX $GW $GWR $GWG $GWA; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}' "http://127.0.0.1:$port/mcp")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
@@ -152,7 +169,7 @@ done
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
 for r in $(seq "$ROUNDS"); do
-  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG; do
+  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG gateway+100rules+audit:$GWA; do
     name=${target%%:*} port=${target##*:}
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
     echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
@@ -166,7 +183,7 @@ def ms(s):
     v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 res = {}
-for name in ("direct", "nginx", "gateway", "gateway+100rules", "gateway+guard"):
+for name in ("direct", "nginx", "gateway", "gateway+100rules", "gateway+guard", "gateway+100rules+audit"):
     rps, p50, p99, errs = [], [], [], 0
     for r in range(1, rounds + 1):
         t = open(f"{run}/{name}.{r}.txt").read()
