@@ -18,11 +18,8 @@ const RULES: &str = "version: 1\nrules:\n  - { id: no-shell, when: { tool: shell
 async fn every_decision_and_error_answer_leaves_one_verifiable_record() {
     let dir = tempfile::tempdir().expect("dir");
     let audit_dir = dir.path().join("audit");
-    let private = dir.path().join("ops.pem");
-    let public = dir.path().join("ops.pub");
-    // A test-only key pair, made with `openssl genpkey -algorithm ed25519`.
-    std::fs::write(&private, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICMF3BTkk6RP1D5R23rbSlCTucu1bgFq5txZTqq6ZOLp\n-----END PRIVATE KEY-----\n").expect("write");
-    std::fs::write(&public, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAW/W/yzS2S2rOxDmPtuEzn90j5MBBE8cB4QClhdgseQY=\n-----END PUBLIC KEY-----\n").expect("write");
+    let private = common::test_key("audit-test.pem");
+    let public = common::test_key("audit-test.pub");
     let up = Upstream::echo("up").await;
     let (gw, _rules) = common::gateway_with_rules(
         RULES,

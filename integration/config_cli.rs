@@ -206,11 +206,9 @@ fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
     use sec0_gateway::audit::chain::CheckpointSigner;
     use sec0_gateway::audit::file::{ChainFile, Fsync};
     let dir = tempfile::tempdir().expect("dir");
-    let private = dir.path().join("k.pem");
-    let public = dir.path().join("k.pub");
-    // A test-only key pair, made with `openssl genpkey -algorithm ed25519`.
-    std::fs::write(&private, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICMF3BTkk6RP1D5R23rbSlCTucu1bgFq5txZTqq6ZOLp\n-----END PRIVATE KEY-----\n").expect("write");
-    std::fs::write(&public, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAW/W/yzS2S2rOxDmPtuEzn90j5MBBE8cB4QClhdgseQY=\n-----END PUBLIC KEY-----\n").expect("write");
+    // The test-only key pair in `integration/data/` (openssl-made; it signs nothing real).
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/data");
+    let (private, public) = (data.join("audit-test.pem"), data.join("audit-test.pub"));
     let path = dir.path().join("audit-0001.ndjson");
     let signer = CheckpointSigner::from_pem_file(&private, "ops").expect("key");
     let mut f = ChainFile::create(&path, Some(signer), 100, Fsync::EveryBatch).expect("create");

@@ -429,3 +429,11 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
+
+/// The test-only Ed25519 key pair in `integration/data/` (made with
+/// `openssl genpkey -algorithm ed25519`; it signs nothing real).
+pub fn test_key(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("integration/data")
+        .join(name)
+}

@@ -246,12 +246,14 @@ mod tests {
 
     #[test]
     fn keys_from_openssl_pem_files() {
-        let dir = tempfile::tempdir().expect("dir");
-        let private = dir.path().join("k.pem");
-        let public = dir.path().join("k.pub");
-        // A test-only key pair, made with `openssl genpkey -algorithm ed25519`.
-        std::fs::write(&private, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICMF3BTkk6RP1D5R23rbSlCTucu1bgFq5txZTqq6ZOLp\n-----END PRIVATE KEY-----\n").expect("write");
-        std::fs::write(&public, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAW/W/yzS2S2rOxDmPtuEzn90j5MBBE8cB4QClhdgseQY=\n-----END PUBLIC KEY-----\n").expect("write");
+        // The test-only key pair in `integration/data/` (openssl-made; it signs nothing real).
+        let test_key = |name: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("integration/data")
+                .join(name)
+        };
+        let private = test_key("audit-test.pem");
+        let public = test_key("audit-test.pub");
         let signer = CheckpointSigner::from_pem_file(&private, "ops-2026").expect("private key");
         let key = super::super::chain::public_key_from_pem_file(&public).expect("public key");
         assert_eq!(signer.verifying_key(), key);
