@@ -50,7 +50,7 @@ async fn every_decision_and_error_answer_leaves_one_verifiable_record() {
     gw.shutdown().await;
 
     let keys = HashMap::from([(
-        "ops".to_string(),
+        "audit-test".to_string(),
         public_key_from_pem_file(&public).expect("key"),
     )]);
     let mut records: Vec<Value> = Vec::new();
