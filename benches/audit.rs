@@ -6,22 +6,55 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sec0_gateway::audit::chain::CheckpointSigner;
-use sec0_gateway::audit::file::{ChainFile, Fsync};
-use serde_json::json;
+use sec0_gateway::audit::file::ChainFile;
+use sec0_gateway::audit::record::{AuditRecord, FindingRecord, Latency};
 
-fn record(i: u64) -> serde_json::Value {
-    json!({
-        "schema": 1, "kind": "decision", "record_id": format!("5f0c1d2e-0000-4000-8000-{i:012x}"),
-        "ts": "2026-11-24T07:28:11.123456Z", "decision_id": format!("9e1f00aa{i:024x}"),
-        "run_id": "run-42", "caller": "spiffe://example.org/agent/billing", "boundary": "agent_to_tool",
-        "route": "tools", "upstream": "fs", "protocol": "mcp", "method": "tools/call", "tool": "read_file",
-        "session_id": "3f2a9c1e5b7d4e0f8a6b2c4d1e3f5a7b", "decision": "allow", "mode": "enforce",
-        "reasons": ["default"], "rules": [], "policy_version": "a49802b5e181e330",
-        "findings": [], "redactions": 0, "http_status": 200,
-        "request_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        "response_sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
-        "latency_us": {"total": 412, "policy": 3, "upstream": 380}, "bytes_in": 112, "bytes_out": 96
-    })
+fn record(i: u64) -> AuditRecord {
+    AuditRecord {
+        boundary: Some("agent_to_tool"),
+        bytes_in: Some(112),
+        bytes_out: Some(96),
+        caller: Some("spiffe://example.org/agent/billing".into()),
+        decision: Some("allow"),
+        decision_id: Some(format!("9e1f00aa{i:024x}")),
+        direction: Some("request"),
+        enforced: Some("allow"),
+        findings: Some(vec![FindingRecord {
+            detector: "pii".into(),
+            path: "$.params.arguments.to".into(),
+            severity: "medium",
+            span: (0, 17),
+            kind: "email".into(),
+        }]),
+        hop_id: Some(format!("5f0c1d2e{i:08x}")),
+        http_status: Some(200),
+        latency_us: Some(Latency {
+            policy: 3,
+            total: 412,
+            upstream: Some(380),
+        }),
+        method: Some("tools/call".into()),
+        mode: Some("enforce"),
+        outcome: Some("complete"),
+        policy_version: Some("a49802b5e181e330".into()),
+        protocol: Some("mcp"),
+        reason: Some("default".into()),
+        redactions: Some(0),
+        request_sha256: Some(
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        ),
+        response_sha256: Some(
+            "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into(),
+        ),
+        route: Some("tools".into()),
+        rules: Some(vec![]),
+        run_id: Some("run-42".into()),
+        session_id: Some("3f2a9c1e5b7d4e0f8a6b2c4d1e3f5a7b".into()),
+        tool: Some("read_file".into()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        upstream: Some("fs".into()),
+        ..AuditRecord::new("decision")
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -36,7 +69,7 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let path = dir.path().join(format!("bench-{n}.ndjson"));
             let signer = CheckpointSigner::from_seed([5; 32], "bench");
-            let mut f = ChainFile::create(&path, Some(signer), 1000, Fsync::Never).expect("create");
+            let mut f = ChainFile::create(&path, Some(signer), 1000).expect("create");
             for r in &records {
                 f.append(black_box(r.clone())).expect("append");
             }

@@ -24,7 +24,7 @@ async fn every_decision_and_error_answer_leaves_one_verifiable_record() {
     let (gw, _rules) = common::gateway_with_rules(
         RULES,
         &format!(
-            "audit: {{ file: {{ dir: {:?}, signing_key: {:?}, checkpoint_every: 3 }} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            "audit: {{ file: {{ dir: {:?} }}, signing_key: {:?}, checkpoint_every: 3 }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
             audit_dir,
             private,
             up.url()

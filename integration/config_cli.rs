@@ -204,17 +204,22 @@ fn run_refuses_broken_rules_with_their_location() {
 #[test]
 fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
     use sec0_gateway::audit::chain::CheckpointSigner;
-    use sec0_gateway::audit::file::{ChainFile, Fsync};
+    use sec0_gateway::audit::file::ChainFile;
+    use sec0_gateway::audit::record::AuditRecord;
     let dir = tempfile::tempdir().expect("dir");
     // The test-only key pair in `integration/data/` (openssl-made; it signs nothing real).
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/data");
     let (private, public) = (data.join("audit-test.pem"), data.join("audit-test.pub"));
     let path = dir.path().join("audit-0001.ndjson");
     let signer = CheckpointSigner::from_pem_file(&private, "ops").expect("key");
-    let mut f = ChainFile::create(&path, Some(signer), 100, Fsync::EveryBatch).expect("create");
+    let mut f = ChainFile::create(&path, Some(signer), 100).expect("create");
     for i in 0..250 {
-        f.append(serde_json::json!({"kind": "decision", "decision": "deny", "n": i}))
-            .expect("append");
+        f.append(AuditRecord {
+            decision: Some("deny"),
+            method: Some(format!("n{i}")),
+            ..AuditRecord::new("decision")
+        })
+        .expect("append");
     }
     f.finish("shutdown").expect("finish");
     let key = format!("ops={}", public.display());

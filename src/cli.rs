@@ -83,10 +83,48 @@ pub enum AuditCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print one run's trajectory: its hops in order, each with what was called and decided.
+    Run {
+        /// The run id (`run_id` in the records).
+        run_id: String,
+        /// Print the records themselves (NDJSON) instead of one line per step.
+        #[arg(long)]
+        json: bool,
+        /// Audit files (NDJSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn audit(cmd: AuditCommand) -> ExitCode {
     match cmd {
+        AuditCommand::Run {
+            run_id,
+            json,
+            files,
+        } => match crate::audit::trajectory::steps_of(&run_id, &files) {
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+            Ok((steps, skipped)) => {
+                if skipped > 0 {
+                    eprintln!("{skipped} lines were not JSON objects and were skipped");
+                }
+                if steps.is_empty() {
+                    eprintln!("no records of run {run_id:?}");
+                    return ExitCode::FAILURE;
+                }
+                for s in &steps {
+                    if json {
+                        println!("{}", s.record);
+                    } else {
+                        println!("{}", s.line());
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+        },
         AuditCommand::Verify {
             keys,
             allow_unsigned,

@@ -227,6 +227,11 @@ pub fn reason_of(err: &GatewayError) -> &'static str {
     answer(err).reason
 }
 
+/// The JSON-RPC error code `err` is answered with on JSON-RPC routes.
+pub fn rpc_code_of(err: &GatewayError) -> i64 {
+    answer(err).rpc_code
+}
+
 /// The response for `err`. `protocol` is the route's protocol (`None` before routing);
 /// `id` the request's JSON-RPC id when one could be read.
 pub fn respond(

@@ -48,6 +48,98 @@ pub struct Metrics {
     pub redactions: IntCounterVec,
     /// Tool descriptors that changed after they were first seen (rug pulls), by route.
     pub descriptor_changes: IntCounterVec,
+    /// The audit trail's metrics.
+    pub audit: std::sync::Arc<AuditMetrics>,
+}
+
+/// The audit trail's metrics: what each sink wrote or could not write, the queue, the
+/// collector's spool and when it last took a batch.
+pub struct AuditMetrics {
+    /// Records by sink (`queue`, `file`, `http`, `stdout`) and result (`written`: in the
+    /// file / on stdout / acknowledged by the collector; `spooled`: on disk for the
+    /// collector; `failed`: could not be queued or written).
+    pub records: IntCounterVec,
+    /// Records waiting in the queue to the writer.
+    pub queue_depth: IntGauge,
+    /// Undelivered bytes in the collector's spool.
+    pub spool_bytes: IntGauge,
+    /// Undelivered records in the collector's spool.
+    pub spool_records: IntGauge,
+    /// Unix time of the last successful write (file, stdout) or delivery (http), by sink.
+    pub last_delivery: prometheus::GaugeVec,
+    /// POSTs to the collector that failed (each is retried).
+    pub delivery_failures: IntCounter,
+}
+
+impl AuditMetrics {
+    /// Handles not registered anywhere (tests, benchmarks).
+    pub fn unregistered() -> Self {
+        Self::register(&Registry::new())
+    }
+
+    fn register(registry: &Registry) -> Self {
+        let records = must(IntCounterVec::new(
+            Opts::new(
+                "sec0_gateway_audit_records_total",
+                "Audit records by sink and result (written, spooled, failed).",
+            ),
+            &["sink", "result"],
+        ));
+        let gauge = |name: &str, help: &str| {
+            let g = must(IntGauge::new(name, help));
+            must(registry.register(Box::new(g.clone())));
+            g
+        };
+        must(registry.register(Box::new(records.clone())));
+        let queue_depth = gauge(
+            "sec0_gateway_audit_queue_depth",
+            "Audit records waiting for the writer.",
+        );
+        let spool_bytes = gauge(
+            "sec0_gateway_audit_spool_bytes",
+            "Undelivered bytes in the audit collector's spool.",
+        );
+        let spool_records = gauge(
+            "sec0_gateway_audit_spool_records",
+            "Undelivered records in the audit collector's spool.",
+        );
+        let last_delivery = must(prometheus::GaugeVec::new(
+            Opts::new(
+                "sec0_gateway_audit_last_delivery_timestamp_seconds",
+                "Unix time of the last successful write or delivery, by sink.",
+            ),
+            &["sink"],
+        ));
+        must(registry.register(Box::new(last_delivery.clone())));
+        let delivery_failures = must(IntCounter::new(
+            "sec0_gateway_audit_delivery_failures_total",
+            "POSTs to the audit collector that failed (the batch stays in the spool and is retried).",
+        ));
+        must(registry.register(Box::new(delivery_failures.clone())));
+        Self {
+            records,
+            queue_depth,
+            spool_bytes,
+            spool_records,
+            last_delivery,
+            delivery_failures,
+        }
+    }
+
+    /// Count `n` records written by `sink`.
+    pub fn written(&self, sink: &str, n: u64) {
+        self.records.with_label_values(&[sink, "written"]).inc_by(n);
+    }
+
+    /// Count `n` records `sink` could not take.
+    pub fn failed(&self, sink: &str, n: u64) {
+        self.records.with_label_values(&[sink, "failed"]).inc_by(n);
+    }
+
+    /// How many records `sink` has counted with `result` (tests, `audit` summaries).
+    pub fn count(&self, sink: &str, result: &str) -> u64 {
+        self.records.with_label_values(&[sink, result]).get()
+    }
 }
 
 /// `requests_total` counters of one route, one per HTTP status, each resolved on first use
@@ -218,7 +310,9 @@ impl Metrics {
         ));
         must(registry.register(Box::new(build.clone())));
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).inc();
+        let audit = std::sync::Arc::new(AuditMetrics::register(&registry));
         Self {
+            audit,
             registry,
             requests,
             upstream_latency,

@@ -17,6 +17,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, Verifying
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::record::AuditRecord;
+
 /// `prev_hash` of a file's first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -106,6 +108,97 @@ impl CheckpointSigner {
         let raw = hex::decode(hash_hex).unwrap_or_default();
         let sig = self.key.sign(&raw);
         base64::engine::general_purpose::STANDARD.encode(sig.to_bytes())
+    }
+}
+
+/// One hash chain: turns records into chained NDJSON lines (record, `hash`, and for
+/// checkpoints the `signature`), with a checkpoint every `checkpoint_every` records and on
+/// demand. The bytes hashed are the record's serialization, which is its canonical form
+/// (see [`super::record::AuditRecord`]); `hash` and `signature` are appended after.
+pub struct Chain {
+    id: std::sync::Arc<str>,
+    prev_hash: String,
+    seq: u64,
+    since_checkpoint: u64,
+    checkpoint_every: u64,
+    signer: Option<CheckpointSigner>,
+}
+
+impl Chain {
+    /// A new chain named `id` (its first record links to [`GENESIS`]).
+    pub fn new(id: &str, signer: Option<CheckpointSigner>, checkpoint_every: u64) -> Self {
+        Self {
+            id: std::sync::Arc::from(id),
+            prev_hash: GENESIS.to_string(),
+            seq: 0,
+            since_checkpoint: 0,
+            checkpoint_every: checkpoint_every.max(1),
+            signer,
+        }
+    }
+
+    /// The chain's name (records carry it as `chain`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Lines written so far (checkpoints included).
+    pub fn len(&self) -> u64 {
+        self.seq
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.seq == 0
+    }
+
+    /// Chain `record` and append its line to `out`, then a checkpoint line when one is due.
+    /// Returns the lines appended (1 or 2).
+    pub fn append(&mut self, record: &mut AuditRecord, out: &mut Vec<u8>) -> u64 {
+        self.link(record, out, false);
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.checkpoint_every {
+            self.checkpoint("interval", out);
+            return 2;
+        }
+        1
+    }
+
+    /// Append a checkpoint line (`reason`: `interval`, `timer`, `rotation`, `shutdown`),
+    /// signed when the chain has a key.
+    pub fn checkpoint(&mut self, reason: &'static str, out: &mut Vec<u8>) {
+        let mut cp = AuditRecord::checkpoint(reason, self.seq);
+        cp.key_id = self
+            .signer
+            .as_ref()
+            .map(|s| std::sync::Arc::from(s.key_id.as_str()));
+        self.link(&mut cp, out, true);
+        self.since_checkpoint = 0;
+    }
+
+    fn link(&mut self, record: &mut AuditRecord, out: &mut Vec<u8>, sign: bool) {
+        record.chain = self.id.clone();
+        record.seq = self.seq;
+        record.prev_hash = std::mem::take(&mut self.prev_hash);
+        let start = out.len();
+        // Serializing a struct of strings, integers and lists into a Vec cannot fail.
+        if serde_json::to_writer(&mut *out, record).is_err() {
+            out.truncate(start);
+            out.extend_from_slice(b"{}");
+        }
+        let hash = hex::encode(Sha256::digest(&out[start..]));
+        out.pop(); // the closing brace; `hash` (and `signature`) go before it
+        out.extend_from_slice(b",\"hash\":\"");
+        out.extend_from_slice(hash.as_bytes());
+        out.push(b'"');
+        if let (true, Some(s)) = (sign, &self.signer) {
+            out.extend_from_slice(b",\"signature\":\"");
+            out.extend_from_slice(s.sign_hash(&hash).as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"}\n");
+        self.prev_hash = hash;
+        self.seq += 1;
     }
 }
 

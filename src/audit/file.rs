@@ -1,151 +1,148 @@
-//! One audit file: NDJSON records chained by hash, with signed checkpoints every N records,
-//! on demand (rotation, a timer) and when the file is closed.
+//! The file sink: one NDJSON file per chain, named after it so names sort by time
+//! (`audit-20261124T072811Z-<instance>-000001.ndjson`), plus [`ChainFile`], a single chained
+//! file for tools, tests and benchmarks.
 //!
-//! This is the synchronous core a writer task drives; it never runs on a request's path.
+//! This is synchronous code the writer task drives on the blocking pool; it never runs on a
+//! request's path.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use super::chain::{Chain, CheckpointSigner};
+use super::record::AuditRecord;
+use super::sink::LineSink;
 
-use super::chain::{CheckpointSigner, GENESIS, hash_of};
-
-/// Audit schema version written into every record (`docs/audit.md`).
-pub const SCHEMA_VERSION: u64 = 1;
-
-/// When the file reaches the disk.
+/// When written lines reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fsync {
-    /// After every batch of records (`flush_batch`).
+    /// After every batch the writer takes from the queue.
     EveryBatch,
-    /// Never explicitly (the OS decides); checkpoints still flush.
+    /// At most this long after a batch (group commit: fewer syncs under load).
+    Every(Duration),
+    /// Never explicitly (the OS decides); closing a file still syncs it.
     Never,
 }
 
-/// An open audit file and its chain state.
+/// Rotated chain files in one directory.
+pub struct FileSink {
+    dir: PathBuf,
+    out: Option<(BufWriter<File>, PathBuf)>,
+}
+
+impl FileSink {
+    /// Files go to `dir` (created if missing).
+    pub fn new(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            out: None,
+        })
+    }
+
+    /// The file being written, if any.
+    pub fn current(&self) -> Option<&Path> {
+        self.out.as_ref().map(|(_, p)| p.as_path())
+    }
+}
+
+impl LineSink for FileSink {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn start_chain(&mut self, chain: &str) -> std::io::Result<()> {
+        self.end_chain()?;
+        let path = self.dir.join(format!("{chain}.ndjson"));
+        // `create_new`: a chain file is never appended to by a second writer.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        self.out = Some((BufWriter::with_capacity(1 << 16, file), path));
+        Ok(())
+    }
+
+    fn write_lines(&mut self, lines: &[u8], _count: u64) -> std::io::Result<()> {
+        match &mut self.out {
+            Some((w, _)) => w.write_all(lines),
+            None => Err(std::io::Error::other("no audit file open")),
+        }
+    }
+
+    fn end_chain(&mut self) -> std::io::Result<()> {
+        if let Some((mut w, _)) = self.out.take() {
+            w.flush()?;
+            w.get_ref().sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+        if let Some((w, _)) = &mut self.out {
+            w.flush()?;
+            if sync {
+                w.get_ref().sync_data()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One chained file written directly (no queue, no rotation): for tests, benchmarks and
+/// tools that produce audit files offline.
 pub struct ChainFile {
-    path: PathBuf,
+    chain: Chain,
     out: BufWriter<File>,
-    prev_hash: String,
-    seq: u64,
-    since_checkpoint: u64,
-    checkpoint_every: u64,
-    signer: Option<CheckpointSigner>,
-    fsync: Fsync,
+    line: Vec<u8>,
 }
 
 impl ChainFile {
-    /// Create `path` (it must not exist: a chain file is never appended to by a second
-    /// writer) and start a chain.
+    /// Create `path` (it must not exist) and start a chain named after its file stem.
     pub fn create(
         path: &Path,
         signer: Option<CheckpointSigner>,
         checkpoint_every: u64,
-        fsync: Fsync,
     ) -> std::io::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(Self {
-            path: path.to_path_buf(),
+            chain: Chain::new(&id, signer, checkpoint_every),
             out: BufWriter::with_capacity(1 << 16, file),
-            prev_hash: GENESIS.to_string(),
-            seq: 0,
-            since_checkpoint: 0,
-            checkpoint_every: checkpoint_every.max(1),
-            signer,
-            fsync,
+            line: Vec::with_capacity(1024),
         })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Chain and write one record (a checkpoint follows every `checkpoint_every`).
+    pub fn append(&mut self, mut record: AuditRecord) -> std::io::Result<()> {
+        self.line.clear();
+        self.chain.append(&mut record, &mut self.line);
+        self.out.write_all(&self.line)
     }
 
-    /// Records written so far (checkpoints included).
+    /// Lines written so far (checkpoints included).
     pub fn len(&self) -> u64 {
-        self.seq
+        self.chain.len()
     }
 
     /// Whether nothing was written yet.
     pub fn is_empty(&self) -> bool {
-        self.seq == 0
-    }
-
-    /// Chain and write one record (a JSON object); a checkpoint follows every
-    /// `checkpoint_every` records.
-    pub fn append(&mut self, mut record: Value) -> std::io::Result<()> {
-        self.link_and_write(&mut record, None)?;
-        self.since_checkpoint += 1;
-        if self.since_checkpoint >= self.checkpoint_every {
-            self.checkpoint("interval")?;
-        }
-        Ok(())
-    }
-
-    /// Write a checkpoint record now (`reason`: `interval`, `timer`, `rotation`,
-    /// `shutdown`), signed when a key is configured, and flush.
-    pub fn checkpoint(&mut self, reason: &str) -> std::io::Result<()> {
-        let mut cp = json!({
-            "kind": "checkpoint",
-            "schema": SCHEMA_VERSION,
-            "ts": now_rfc3339(),
-            "reason": reason,
-            "records": self.seq,
-        });
-        let key_id = self.signer.as_ref().map(|s| s.key_id.clone());
-        if let Some(k) = &key_id {
-            cp["key_id"] = Value::from(k.as_str());
-        }
-        self.link_and_write(&mut cp, key_id.as_deref())?;
-        self.since_checkpoint = 0;
-        self.out.flush()?;
-        if self.fsync == Fsync::EveryBatch {
-            self.out.get_ref().sync_data()?;
-        }
-        Ok(())
-    }
-
-    /// Flush buffered records (and fsync when the policy says so).
-    pub fn flush_batch(&mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        if self.fsync == Fsync::EveryBatch {
-            self.out.get_ref().sync_data()?;
-        }
-        Ok(())
+        self.chain.is_empty()
     }
 
     /// Close the file with a final checkpoint.
-    pub fn finish(mut self, reason: &str) -> std::io::Result<()> {
-        self.checkpoint(reason)?;
+    pub fn finish(mut self, reason: &'static str) -> std::io::Result<()> {
+        self.line.clear();
+        self.chain.checkpoint(reason, &mut self.line);
+        self.out.write_all(&self.line)?;
+        self.out.flush()?;
         self.out.get_ref().sync_all()
     }
-
-    fn link_and_write(&mut self, record: &mut Value, signing: Option<&str>) -> std::io::Result<()> {
-        let Some(obj) = record.as_object_mut() else {
-            return Err(std::io::Error::other(
-                "an audit record must be a JSON object",
-            ));
-        };
-        obj.insert("seq".into(), Value::from(self.seq));
-        obj.insert("prev_hash".into(), Value::from(self.prev_hash.as_str()));
-        let hash = hash_of(record);
-        if let (Some(_), Some(s)) = (signing, &self.signer) {
-            record["signature"] = Value::from(s.sign_hash(&hash));
-        }
-        record["hash"] = Value::from(hash.as_str());
-        serde_json::to_writer(&mut self.out, record)?;
-        self.out.write_all(b"\n")?;
-        self.prev_hash = hash;
-        self.seq += 1;
-        Ok(())
-    }
-}
-
-/// The current time as RFC 3339 with microseconds, UTC.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }

@@ -1,16 +1,21 @@
-//! Record: the audit trail. Every decision the gateway makes will leave one record that
-//! cannot be altered unnoticed.
+//! Record: the audit trail. Every decision the gateway makes, and every call it refuses or
+//! fails on its own, leaves one record that cannot be altered unnoticed and is not lost when
+//! a collector is down.
 //!
-//! What exists so far: the chain ([`chain`]: canonical form, SHA-256 links, Ed25519-signed
-//! checkpoints), one chained file ([`file`]), the file sink's bounded queue and writer task
-//! with rotation by size and day, timed checkpoints and the `block` / `fail_closed` policy
-//! ([`writer`]), decision and error records ([`record`], written by the proxy when
-//! `audit.file` is configured), and verification ([`verify`], the `audit verify` command).
-//! Not yet: latencies, body hashes and bytes in records, the HTTP collector sink with its
-//! spool, stdout, the metrics, and `audit run`.
+//! The path of a record: [`exchange`] builds it as the call is decided and completes it when
+//! the answer has ended; [`writer`] queues it (bounded, `block` or `fail_closed`) and chains
+//! it once ([`chain`]: canonical form = the serialized [`record::AuditRecord`], SHA-256 links,
+//! Ed25519-signed checkpoints); the same line goes to every [`sink`]: rotated files
+//! ([`file`]), the collector's durable spool ([`spool`], sent on by [`deliver`]) and stdout.
+//! [`verify`] re-checks files (`audit verify`), [`trajectory`] prints one run (`audit run`).
 
 pub mod chain;
+pub mod deliver;
+pub mod exchange;
 pub mod file;
 pub mod record;
+pub mod sink;
+pub mod spool;
+pub mod trajectory;
 pub mod verify;
 pub mod writer;

@@ -58,13 +58,15 @@ pub fn verify_file(
     let mut records = 0u64;
     let mut checkpoints = 0u64;
     let mut last_kind = String::new();
+    let mut chain: Option<Option<String>> = None;
     for (n, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
         let line_no = n as u64 + 1;
         let line = line.map_err(|e| bad(line_no, format!("cannot read: {e}")))?;
         if line.is_empty() {
             return Err(bad(line_no, "empty line".into()));
         }
-        let record: Value = serde_json::from_slice(&line)
+        // Strictly: a duplicated key could be read two ways by two tools.
+        let record: Value = crate::protocol::json::parse_strict(&line, 16)
             .map_err(|e| bad(line_no, format!("not a JSON record ({e})")))?;
         let field = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or_default();
         if record.get("seq").and_then(Value::as_u64) != Some(records) {
@@ -75,6 +77,18 @@ pub fn verify_file(
                     record.get("seq").unwrap_or(&Value::Null)
                 ),
             ));
+        }
+        match (&chain, record.get("chain").and_then(Value::as_str)) {
+            (None, c) => chain = Some(c.map(str::to_owned)),
+            (Some(expected), c) if expected.as_deref() != c => {
+                return Err(bad(
+                    line_no,
+                    format!(
+                        "record of chain {c:?} in a file of chain {expected:?} (moved between files)"
+                    ),
+                ));
+            }
+            _ => {}
         }
         if field("prev_hash") != prev {
             return Err(bad(
@@ -135,18 +149,22 @@ pub fn verify_file(
 #[cfg(test)]
 mod tests {
     use super::super::chain::CheckpointSigner;
-    use super::super::file::{ChainFile, Fsync};
+    use super::super::file::ChainFile;
+    use super::super::record::AuditRecord;
     use super::*;
-    use serde_json::json;
 
     fn write(dir: &Path, n: u64) -> (std::path::PathBuf, HashMap<String, VerifyingKey>) {
         let signer = CheckpointSigner::from_seed([3; 32], "k1");
         let keys = HashMap::from([("k1".to_string(), signer.verifying_key())]);
         let path = dir.join("audit.ndjson");
-        let mut f = ChainFile::create(&path, Some(signer), 4, Fsync::Never).expect("create");
+        let mut f = ChainFile::create(&path, Some(signer), 4).expect("create");
         for i in 0..n {
-            f.append(json!({"kind": "decision", "decision": "allow", "n": i}))
-                .expect("append");
+            f.append(AuditRecord {
+                decision: Some("allow"),
+                method: Some(format!("n{i}")),
+                ..AuditRecord::new("decision")
+            })
+            .expect("append");
         }
         f.finish("shutdown").expect("finish");
         (path, keys)
@@ -218,6 +236,19 @@ mod tests {
             forged.iter().map(|v| v.to_string()).collect(),
             4,
             "prev_hash",
+        );
+        // A duplicated key (two readings of one record).
+        let mut dup = orig.clone();
+        dup[3] = dup[3].replacen('{', "{\"decision\":\"deny\",", 1);
+        check("a duplicated key", dup, 4, "not a JSON record");
+        // A record moved in from another file (same position, other chain).
+        let mut moved = orig.clone();
+        moved[2] = moved[2].replace("\"chain\":\"audit\"", "\"chain\":\"other\"");
+        check(
+            "a record from another chain",
+            moved,
+            3,
+            "moved between files",
         );
         // A checkpoint signed by someone else.
         let mut other = orig.clone();

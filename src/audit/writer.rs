@@ -1,24 +1,28 @@
-//! The file sink's writer: records come through a bounded queue to one task that chains and
-//! writes them (on the blocking pool), so the request path never waits on the disk.
+//! The audit writer: records come through one bounded queue to one task that chains each
+//! record once and hands the same line to every sink (file, collector spool, stdout) on the
+//! blocking pool, so the request path never waits on a disk or a network.
 //!
-//! When the queue is full, [`OnFull`] decides: `block` waits (back-pressure on the calls
-//! being recorded) and `fail_closed` refuses the record at once, so the caller can refuse
-//! the call it describes until the writer catches up. Nothing is dropped silently: a refused
-//! or unwritable record is counted. Files rotate by size and by UTC day, each with its own
-//! chain and a final `rotation` checkpoint; a checkpoint is also written every
-//! `checkpoint_every` records, every `checkpoint_interval`, and at shutdown. File names sort
-//! by time: `audit-20261124T072811Z-000001.ndjson`.
+//! A call reserves its queue slot when it is decided ([`AuditTrail::reserve`]) and fills it
+//! when its answer has ended, so the record carries status, body hashes and latencies without
+//! the call ever waiting for the writer. When the queue is full, [`OnFull`] decides: `block`
+//! waits for room (back-pressure on the calls being recorded), `fail_closed` refuses at once
+//! so the call is refused until the writer catches up. Nothing is dropped silently: a refused
+//! or unwritable record is counted (`sec0_gateway_audit_records_total{result="failed"}`).
+//!
+//! Chains rotate by size and by UTC day (each chain is one file, ending in a `rotation`
+//! checkpoint); a checkpoint is also written every `checkpoint_every` records, every
+//! `checkpoint_interval`, and at shutdown.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::chain::CheckpointSigner;
-use super::file::{ChainFile, Fsync};
+use super::chain::{Chain, CheckpointSigner};
+use super::file::Fsync;
+use super::record::{AuditRecord, instance_id};
+use super::sink::LineSink;
+use crate::metrics::AuditMetrics;
 
 /// What happens to a record when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +33,9 @@ pub enum OnFull {
     FailClosed,
 }
 
-/// The file sink's settings.
-pub struct FileSinkConfig {
-    /// Directory of the audit files (created if missing).
-    pub dir: PathBuf,
+/// The writer's settings.
+#[derive(Clone)]
+pub struct TrailConfig {
     /// Records queued at most.
     pub queue: usize,
     /// Policy when the queue is full.
@@ -41,12 +44,12 @@ pub struct FileSinkConfig {
     pub checkpoint_every: u64,
     /// And at least this often while records arrive.
     pub checkpoint_interval: Duration,
-    /// Rotate when a file passes this size.
-    pub max_file_bytes: u64,
-    /// When data reaches the disk.
+    /// A new chain (file) when the current one passes this size.
+    pub max_chain_bytes: u64,
+    /// When lines reach stable storage.
     pub fsync: Fsync,
     /// Signs checkpoints (unsigned without).
-    pub signer: Option<Arc<dyn Fn() -> CheckpointSigner + Send + Sync>>,
+    pub signer: Option<CheckpointSigner>,
 }
 
 /// Why a record was not taken.
@@ -60,53 +63,69 @@ pub enum AuditError {
     Stopped,
 }
 
-/// Counters the sink keeps (exported as metrics by the caller).
-#[derive(Debug, Default)]
-pub struct SinkStats {
-    /// Records written.
-    pub written: AtomicU64,
-    /// Records refused (queue full under `fail_closed`) or lost to a write error.
-    pub failed: AtomicU64,
-    /// Files started.
-    pub files: AtomicU64,
-}
-
 /// The handle the request path records through.
 #[derive(Clone)]
-pub struct AuditSink {
-    tx: mpsc::Sender<Value>,
+pub struct AuditTrail {
+    tx: mpsc::Sender<Box<AuditRecord>>,
     on_full: OnFull,
-    /// The sink's counters.
-    pub stats: Arc<SinkStats>,
+    metrics: Arc<AuditMetrics>,
 }
 
-impl AuditSink {
-    /// Queue one record.
-    pub async fn record(&self, record: Value) -> Result<(), AuditError> {
-        let sent = match self.on_full {
-            OnFull::Block => self.tx.send(record).await.map_err(|_| AuditError::Stopped),
-            OnFull::FailClosed => self.tx.try_send(record).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => AuditError::Full,
-                mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
-            }),
+/// A reserved place in the queue: sending through it cannot fail or wait.
+pub struct Slot(mpsc::OwnedPermit<Box<AuditRecord>>);
+
+impl Slot {
+    /// Queue the record.
+    pub fn send(self, record: AuditRecord) {
+        self.0.send(Box::new(record));
+    }
+}
+
+impl AuditTrail {
+    /// Reserve a place for one record: under `block` this waits for room, under
+    /// `fail_closed` a full queue is an error now.
+    pub async fn reserve(&self) -> Result<Slot, AuditError> {
+        let r = match self.on_full {
+            OnFull::Block => self
+                .tx
+                .clone()
+                .reserve_owned()
+                .await
+                .map_err(|_| AuditError::Stopped),
+            OnFull::FailClosed => self.try_reserve_inner(),
         };
-        if sent.is_err() {
-            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        if r.is_err() {
+            self.metrics.failed("queue", 1);
         }
-        sent
+        r.map(Slot)
+    }
+
+    fn try_reserve_inner(&self) -> Result<mpsc::OwnedPermit<Box<AuditRecord>>, AuditError> {
+        self.tx.clone().try_reserve_owned().map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => AuditError::Full,
+            mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
+        })
+    }
+
+    /// Queue one record (waiting for room under `block`).
+    pub async fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        self.reserve().await?.send(record);
+        Ok(())
     }
 
     /// Queue one record without waiting (for code that cannot wait, such as a response
     /// stream's hook); a full queue counts the record as failed whatever the policy.
-    pub fn try_record(&self, record: Value) -> Result<(), AuditError> {
-        let sent = self.tx.try_send(record).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => AuditError::Full,
-            mpsc::error::TrySendError::Closed(_) => AuditError::Stopped,
-        });
-        if sent.is_err() {
-            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+    pub fn try_record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        match self.try_reserve_inner() {
+            Ok(p) => {
+                p.send(Box::new(record));
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.failed("queue", 1);
+                Err(e)
+            }
         }
-        sent
     }
 
     /// Whether a full queue refuses calls (`fail_closed`).
@@ -114,124 +133,239 @@ impl AuditSink {
         self.on_full == OnFull::FailClosed
     }
 
-    /// Records waiting in the queue.
+    /// Records waiting in the queue (reserved places included).
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
+
+    /// The trail's metrics.
+    pub fn metrics(&self) -> &Arc<AuditMetrics> {
+        &self.metrics
+    }
 }
 
-/// Start the writer task; it ends (with a final checkpoint) when every [`AuditSink`] clone is
-/// dropped. The returned handle resolves when everything is on disk.
-pub fn start_file_sink(
-    cfg: FileSinkConfig,
-) -> std::io::Result<(AuditSink, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    std::fs::create_dir_all(&cfg.dir)?;
+/// Start the writer task with `sinks`; it ends (final checkpoint written, sinks closed) when
+/// every [`AuditTrail`] clone and reserved [`Slot`] is gone.
+pub fn start(
+    cfg: TrailConfig,
+    sinks: Vec<Box<dyn LineSink>>,
+    metrics: Arc<AuditMetrics>,
+) -> (AuditTrail, tokio::task::JoinHandle<std::io::Result<()>>) {
     let (tx, rx) = mpsc::channel(cfg.queue.max(1));
-    let stats = Arc::new(SinkStats::default());
-    let sink = AuditSink {
+    let trail = AuditTrail {
         tx,
         on_full: cfg.on_full,
-        stats: stats.clone(),
+        metrics: metrics.clone(),
     };
-    let task = tokio::spawn(write_loop(Arc::new(cfg), rx, stats));
-    Ok((sink, task))
+    let task = tokio::spawn(write_loop(cfg, rx, sinks, metrics));
+    (trail, task)
 }
 
-/// The open file and when it was last checkpointed.
-struct Current {
-    file: Option<(ChainFile, String)>,
-    last_checkpoint: std::time::Instant,
+/// The writer's state between batches (moved to the blocking pool and back).
+struct Writer {
+    cfg: TrailConfig,
+    metrics: Arc<AuditMetrics>,
+    sinks: Vec<Box<dyn LineSink>>,
+    chain: Option<Chain>,
+    chains: u64,
+    chain_day: String,
+    chain_bytes: u64,
+    last_checkpoint: Instant,
+    last_sync: Instant,
+    unsynced: bool,
+    /// Records written since the last checkpoint (a quiet chain gets no timer checkpoint).
+    uncheckpointed: bool,
+    buf: Vec<u8>,
+    lines: u64,
 }
 
-/// The writer: waits for batches (or the checkpoint timer) without blocking a runtime
-/// thread, and does the file work on the blocking pool.
+/// Waits for batches (or a timer) without blocking a runtime thread and does the sink work
+/// on the blocking pool.
 async fn write_loop(
-    cfg: Arc<FileSinkConfig>,
-    mut rx: mpsc::Receiver<Value>,
-    stats: Arc<SinkStats>,
+    cfg: TrailConfig,
+    mut rx: mpsc::Receiver<Box<AuditRecord>>,
+    sinks: Vec<Box<dyn LineSink>>,
+    metrics: Arc<AuditMetrics>,
 ) -> std::io::Result<()> {
-    let mut cur = Current {
-        file: None,
-        last_checkpoint: std::time::Instant::now(),
+    let tick = match cfg.fsync {
+        Fsync::Every(d) => d.min(cfg.checkpoint_interval),
+        _ => cfg.checkpoint_interval,
+    }
+    .max(Duration::from_millis(1));
+    let mut w = Writer {
+        cfg,
+        metrics: metrics.clone(),
+        sinks,
+        chain: None,
+        chains: 0,
+        chain_day: String::new(),
+        chain_bytes: 0,
+        last_checkpoint: Instant::now(),
+        last_sync: Instant::now(),
+        unsynced: false,
+        uncheckpointed: false,
+        buf: Vec::with_capacity(1 << 16),
+        lines: 0,
     };
     loop {
         let mut batch = Vec::with_capacity(512);
-        let closed = match tokio::time::timeout(
-            cfg.checkpoint_interval,
-            rx.recv_many(&mut batch, 512),
-        )
+        let closed = matches!(
+            tokio::time::timeout(tick, rx.recv_many(&mut batch, 512)).await,
+            Ok(0)
+        );
+        metrics.queue_depth.set(rx.len() as i64);
+        w = tokio::task::spawn_blocking(move || {
+            w.write(batch);
+            w
+        })
         .await
-        {
-            Ok(0) => true,
-            Ok(_) | Err(_) => false,
-        };
-        let (c, s) = (cfg.clone(), stats.clone());
-        cur = tokio::task::spawn_blocking(move || write_batch(cur, batch, &c, &s))
-            .await
-            .map_err(std::io::Error::other)??;
+        .map_err(std::io::Error::other)?;
         if closed {
             break;
         }
     }
-    tokio::task::spawn_blocking(move || match cur.file {
-        Some((f, _)) => f.finish("shutdown"),
-        None => Ok(()),
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || w.close())
+        .await
+        .map_err(std::io::Error::other)?
 }
 
-/// Write one batch (rotating as needed), then checkpoint if the timer is due, else flush.
-fn write_batch(
-    mut cur: Current,
-    batch: Vec<Value>,
-    cfg: &FileSinkConfig,
-    stats: &SinkStats,
-) -> std::io::Result<Current> {
-    for record in batch {
-        let day = utc_day(SystemTime::now());
-        let rotate = match &cur.file {
-            None => true,
-            Some((f, d)) => *d != day || file_len(f.path()) >= cfg.max_file_bytes,
-        };
-        if rotate {
-            if let Some((f, _)) = cur.file.take() {
-                f.finish("rotation")?;
+impl Writer {
+    /// Chain and write one batch (rotating as needed), then a timer checkpoint if due, then
+    /// flush (and sync when the policy says so).
+    fn write(&mut self, batch: Vec<Box<AuditRecord>>) {
+        for mut record in batch {
+            let day = utc_day(SystemTime::now());
+            if self.chain.is_none()
+                || self.chain_day != day
+                || self.chain_bytes >= self.cfg.max_chain_bytes
+            {
+                self.rotate(day);
             }
-            let n = stats.files.fetch_add(1, Ordering::Relaxed) + 1;
-            let path = cfg.dir.join(file_name(SystemTime::now(), n));
-            let signer = cfg.signer.as_ref().map(|s| s());
-            cur.file = Some((
-                ChainFile::create(&path, signer, cfg.checkpoint_every, cfg.fsync)?,
-                day,
-            ));
-            cur.last_checkpoint = std::time::Instant::now();
+            if let Some(chain) = &mut self.chain {
+                let before = self.buf.len();
+                let lines = chain.append(&mut record, &mut self.buf);
+                self.lines += lines;
+                // Two lines: the record and an interval checkpoint.
+                self.uncheckpointed = lines == 1;
+                self.chain_bytes += (self.buf.len() - before) as u64;
+            }
+            if self.buf.len() >= 1 << 20 {
+                self.emit();
+            }
         }
-        if let Some((f, _)) = &mut cur.file {
-            match f.append(record) {
+        if let Some(chain) = &mut self.chain {
+            if self.last_checkpoint.elapsed() >= self.cfg.checkpoint_interval && self.uncheckpointed
+            {
+                self.uncheckpointed = false;
+                chain.checkpoint("timer", &mut self.buf);
+                self.lines += 1;
+                self.last_checkpoint = Instant::now();
+            }
+        }
+        if !self.buf.is_empty() {
+            self.emit();
+            self.unsynced = true;
+        }
+        if self.unsynced {
+            let sync = match self.cfg.fsync {
+                Fsync::EveryBatch => true,
+                Fsync::Never => false,
+                Fsync::Every(d) => self.last_sync.elapsed() >= d,
+            };
+            if sync || self.cfg.fsync == Fsync::Never {
+                self.flush(sync);
+                self.unsynced = false;
+                self.last_sync = Instant::now();
+            } else {
+                self.flush(false);
+            }
+        }
+    }
+
+    /// Hand the buffered lines to every sink.
+    fn emit(&mut self) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        for sink in &mut self.sinks {
+            match sink.write_lines(&self.buf, self.lines) {
+                Ok(()) if sink.name() == "http" => {
+                    self.metrics
+                        .records
+                        .with_label_values(&["http", "spooled"])
+                        .inc_by(self.lines);
+                }
                 Ok(()) => {
-                    stats.written.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.written(sink.name(), self.lines);
+                    self.metrics
+                        .last_delivery
+                        .with_label_values(&[sink.name()])
+                        .set(now);
                 }
                 Err(e) => {
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %e, "audit record could not be written");
+                    self.metrics.failed(sink.name(), self.lines);
+                    tracing::error!(sink = sink.name(), records = self.lines, error = %e, "audit records could not be written");
                 }
             }
         }
+        self.buf.clear();
+        self.lines = 0;
     }
-    if let Some((f, _)) = &mut cur.file {
-        if cur.last_checkpoint.elapsed() >= cfg.checkpoint_interval {
-            f.checkpoint("timer")?;
-            cur.last_checkpoint = std::time::Instant::now();
-        } else {
-            f.flush_batch()?;
+
+    fn flush(&mut self, sync: bool) {
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.flush(sync) {
+                tracing::error!(sink = sink.name(), error = %e, "audit sink could not flush");
+            }
         }
     }
-    Ok(cur)
-}
 
-fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    /// End the current chain (rotation checkpoint) and start a new one.
+    fn rotate(&mut self, day: String) {
+        if let Some(mut chain) = self.chain.take() {
+            chain.checkpoint("rotation", &mut self.buf);
+            self.lines += 1;
+            self.emit();
+            for sink in &mut self.sinks {
+                if let Err(e) = sink.end_chain() {
+                    tracing::error!(sink = sink.name(), error = %e, "audit chain could not be closed");
+                }
+            }
+        }
+        self.chains += 1;
+        let id = chain_name(SystemTime::now(), instance_id(), self.chains);
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.start_chain(&id) {
+                tracing::error!(sink = sink.name(), chain = %id, error = %e, "audit chain could not be started");
+            }
+        }
+        self.chain = Some(Chain::new(
+            &id,
+            self.cfg.signer.clone(),
+            self.cfg.checkpoint_every,
+        ));
+        self.chain_day = day;
+        self.chain_bytes = 0;
+        self.uncheckpointed = false;
+        self.last_checkpoint = Instant::now();
+    }
+
+    /// Final checkpoint, then close every sink.
+    fn close(mut self) -> std::io::Result<()> {
+        if let Some(chain) = &mut self.chain {
+            chain.checkpoint("shutdown", &mut self.buf);
+            self.lines += 1;
+            self.emit();
+        }
+        let mut first_err = None;
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.close() {
+                tracing::error!(sink = sink.name(), error = %e, "audit sink could not be closed");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
 }
 
 /// `2026-11-24` of a time (UTC).
@@ -239,33 +373,56 @@ fn utc_day(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
 }
 
-/// `audit-20261124T072811Z-000001.ndjson`: sorts by time, then by file number.
-fn file_name(t: SystemTime, n: u64) -> String {
+/// `audit-20261124T072811Z-<instance>-000001`: sorts by time, then by number; unique across
+/// gateway instances and restarts.
+fn chain_name(t: SystemTime, instance: &str, n: u64) -> String {
     let stamp: String = humantime::format_rfc3339_seconds(t)
         .to_string()
         .chars()
         .filter(|c| *c != '-' && *c != ':')
         .collect();
-    format!("audit-{stamp}-{n:06}.ndjson")
+    format!("audit-{stamp}-{instance}-{n:06}")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::file::FileSink;
     use super::super::verify::verify_file;
     use super::*;
-    use serde_json::json;
     use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
 
-    fn cfg(dir: &Path, queue: usize, on_full: OnFull, max_file_bytes: u64) -> FileSinkConfig {
-        FileSinkConfig {
-            dir: dir.to_path_buf(),
+    fn cfg(queue: usize, on_full: OnFull, max_chain_bytes: u64) -> TrailConfig {
+        TrailConfig {
             queue,
             on_full,
             checkpoint_every: 100,
             checkpoint_interval: Duration::from_secs(60),
-            max_file_bytes,
+            max_chain_bytes,
             fsync: Fsync::Never,
-            signer: Some(Arc::new(|| CheckpointSigner::from_seed([1; 32], "k"))),
+            signer: Some(CheckpointSigner::from_seed([1; 32], "k")),
+        }
+    }
+
+    fn start_files(
+        dir: &Path,
+        c: TrailConfig,
+    ) -> (
+        AuditTrail,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+        Arc<AuditMetrics>,
+    ) {
+        let m = Arc::new(AuditMetrics::unregistered());
+        let sink = FileSink::new(dir).expect("sink");
+        let (t, task) = start(c, vec![Box::new(sink)], m.clone());
+        (t, task, m)
+    }
+
+    fn record(i: u64) -> AuditRecord {
+        AuditRecord {
+            method: Some(format!("m{i}")),
+            detail: Some("x".repeat(64)),
+            ..AuditRecord::error(None, 200, "test", String::new())
         }
     }
 
@@ -281,75 +438,101 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_record_lands_in_verifiable_rotated_files() {
         let dir = tempfile::tempdir().expect("dir");
-        let (sink, task) =
-            start_file_sink(cfg(dir.path(), 64, OnFull::Block, 64 << 10)).expect("start");
+        let (trail, task, m) = start_files(dir.path(), cfg(64, OnFull::Block, 64 << 10));
         let mut senders = Vec::new();
         for t in 0..4 {
-            let s = sink.clone();
+            let s = trail.clone();
             senders.push(tokio::spawn(async move {
                 for i in 0..1000 {
-                    s.record(json!({"kind": "decision", "t": t, "i": i, "pad": "x".repeat(64)}))
-                        .await
-                        .expect("queued");
+                    s.record(record(t * 1000 + i)).await.expect("queued");
                 }
             }));
         }
         for s in senders {
             s.await.expect("sender");
         }
-        let stats = sink.stats.clone();
-        drop(sink);
+        drop(trail);
         task.await.expect("task").expect("writer");
-        assert_eq!(stats.written.load(Ordering::Relaxed), 4000);
-        assert_eq!(stats.failed.load(Ordering::Relaxed), 0);
+        assert_eq!(m.count("queue", "failed"), 0);
         let fs = files(dir.path());
         assert!(fs.len() >= 3, "rotated by size: {fs:?}");
         let key = CheckpointSigner::from_seed([1; 32], "k").verifying_key();
         let keys = HashMap::from([("k".to_string(), key)]);
-        let mut decisions = 0;
+        let mut seen = std::collections::HashSet::new();
+        let mut lines = 0;
         for f in &fs {
             verify_file(f, &keys, true).unwrap_or_else(|e| panic!("{e}"));
-            decisions += std::fs::read_to_string(f)
-                .expect("read")
-                .lines()
-                .filter(|l| l.contains("\"kind\":\"decision\""))
-                .count();
+            for l in std::fs::read_to_string(f).expect("read").lines() {
+                lines += 1;
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                assert_eq!(
+                    v["chain"].as_str(),
+                    f.file_stem().and_then(|s| s.to_str()),
+                    "a record names the chain (file) it belongs to"
+                );
+                if v["kind"] == "error" {
+                    assert!(seen.insert(v["method"].as_str().expect("m").to_string()));
+                }
+            }
         }
-        assert_eq!(decisions, 4000, "each record exactly once across the files");
+        assert_eq!(
+            seen.len(),
+            4000,
+            "each record exactly once across the files"
+        );
+        assert_eq!(m.count("file", "written"), lines, "every line counted");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_under_fail_closed_and_counts_it() {
         let dir = tempfile::tempdir().expect("dir");
-        let (sink, task) =
-            start_file_sink(cfg(dir.path(), 1, OnFull::FailClosed, 1 << 30)).expect("start");
+        let (trail, task, m) = start_files(dir.path(), cfg(1, OnFull::FailClosed, 1 << 30));
         let mut refused = 0;
         for i in 0..10_000 {
-            if sink.record(json!({"kind": "decision", "i": i})).await == Err(AuditError::Full) {
+            if trail.record(record(i)).await == Err(AuditError::Full) {
                 refused += 1;
             }
         }
         assert!(refused > 0, "a one-slot queue fills under a burst");
-        let stats = sink.stats.clone();
-        drop(sink);
+        drop(trail);
         task.await.expect("task").expect("writer");
+        assert_eq!(m.count("queue", "failed"), refused);
+        let written = std::fs::read_to_string(&files(dir.path())[0])
+            .expect("read")
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"error\""))
+            .count() as u64;
         assert_eq!(
-            stats.written.load(Ordering::Relaxed) + stats.failed.load(Ordering::Relaxed),
+            written + refused,
             10_000,
-            "every record is either written or counted as failed"
+            "every record is written or counted as failed"
         );
-        assert_eq!(stats.failed.load(Ordering::Relaxed), refused);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_quiet_sink_still_checkpoints_on_its_timer() {
+    async fn a_reserved_slot_keeps_the_writer_open_until_it_is_used() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut c = cfg(dir.path(), 8, OnFull::Block, 1 << 30);
+        let (trail, task, _m) = start_files(dir.path(), cfg(8, OnFull::Block, 1 << 30));
+        let slot = trail.reserve().await.expect("slot");
+        drop(trail);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !task.is_finished(),
+            "a pending record holds the writer open"
+        );
+        slot.send(record(1));
+        task.await.expect("task").expect("writer");
+        let text = std::fs::read_to_string(&files(dir.path())[0]).expect("read");
+        assert!(text.contains("\"method\":\"m1\""));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quiet_trail_still_checkpoints_on_its_timer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut c = cfg(8, OnFull::Block, 1 << 30);
         c.checkpoint_interval = Duration::from_millis(50);
-        let (sink, task) = start_file_sink(c).expect("start");
-        sink.record(json!({"kind": "decision"}))
-            .await
-            .expect("queued");
+        let (trail, task, _m) = start_files(dir.path(), c);
+        trail.record(record(0)).await.expect("queued");
         let file = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -363,16 +546,19 @@ mod tests {
         })
         .await
         .expect("a timer checkpoint within 10 s");
-        drop(sink);
+        drop(trail);
         task.await.expect("task").expect("writer");
         let text = std::fs::read_to_string(&file).expect("read");
         assert!(text.trim_end().ends_with('}') && text.contains("\"reason\":\"shutdown\""));
     }
 
     #[test]
-    fn file_names_sort_by_time() {
+    fn chain_names_sort_by_time() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_500_000);
-        assert_eq!(file_name(t, 7), "audit-20261124T060000Z-000007.ndjson");
+        assert_eq!(
+            chain_name(t, "00ff00ff00ff00ff", 7),
+            "audit-20261124T060000Z-00ff00ff00ff00ff-000007"
+        );
         assert_eq!(utc_day(t), "2026-11-24");
     }
 }

@@ -110,6 +110,30 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             "must be allow, deny or escalate (a descriptor cannot be redacted)".into(),
         );
     }
+    let a = &cfg.audit;
+    if a.queue == 0 {
+        bad("audit.queue".into(), "must be at least 1".into());
+    }
+    if a.checkpoint_every == 0 {
+        bad("audit.checkpoint_every".into(), "must be at least 1".into());
+    }
+    if a.key_id.is_some() && a.signing_key.is_none() {
+        bad(
+            "audit.key_id".into(),
+            "names a key, but no audit.signing_key is set".into(),
+        );
+    }
+    if let Some(h) = &a.http {
+        if let Err(e) = check_upstream_url(&h.url) {
+            bad("audit.http.url".into(), e);
+        }
+        if h.batch_records == 0 {
+            bad(
+                "audit.http.batch_records".into(),
+                "must be at least 1".into(),
+            );
+        }
+    }
     if cfg.routes.is_empty() {
         bad("routes".into(), "at least one route is needed".into());
     }

@@ -77,8 +77,12 @@ pub struct ResponseGuard {
     /// Events of the gateway's own to send ahead of the upstream's (a partly forwarded
     /// batch's refusals).
     pub injected: std::collections::VecDeque<Bytes>,
-    /// Where decision records go (never waited for on the response path).
-    pub audit: Option<crate::audit::writer::AuditSink>,
+    /// Where decision records go (never waited for on the response path), with the ids of
+    /// the call whose answer this is.
+    pub audit: Option<(
+        crate::audit::writer::AuditTrail,
+        Option<Arc<crate::audit::exchange::CallIds>>,
+    )>,
 }
 
 /// What happens to one message.
@@ -136,9 +140,16 @@ impl ResponseGuard {
         };
         let d = self.policy.decide(&facts);
         self.metrics.record_decision(&self.route.name, &facts, &d);
-        if let Some(sink) = &self.audit {
-            let record = crate::audit::record::decision_record(&self.route.name, &facts, &d);
-            if sink.try_record(record).is_err() {
+        if let Some((trail, ids)) = &self.audit {
+            let mut record =
+                crate::audit::record::AuditRecord::decision(&self.route.name, &facts, &d);
+            if let Some(ids) = ids {
+                record.run_id = ids.run_id.clone();
+                record.hop_id = Some(ids.hop_id.clone());
+                record.parent_hop = ids.parent_hop.clone();
+                record.trace_id = ids.trace_id.clone();
+            }
+            if trail.try_record(record).is_err() {
                 tracing::error!(route = %self.route.name, "audit record of a response decision not queued");
             }
         }

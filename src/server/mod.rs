@@ -73,7 +73,7 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
-    audit_task: Option<AuditTask>,
+    audit_task: Option<AuditClose>,
 }
 
 impl Gateway {
@@ -119,13 +119,24 @@ impl Gateway {
             ))),
             _ => None,
         };
-        let (audit, audit_task) = match &cfg.audit.file {
-            Some(f) => {
-                let (sink, task) = start_audit_file(f)?;
-                tracing::info!(dir = %f.dir.display(), signed = f.signing_key.is_some(), "audit trail to files");
-                (Some(sink), Some(task))
-            }
-            None => (None, None),
+        let (audit, audit_task) = if cfg.audit.enabled() {
+            let (trail, task) = start_audit(&cfg.audit, metrics.audit.clone())?;
+            tracing::info!(
+                file = ?cfg.audit.file.as_ref().map(|f| &f.dir),
+                collector = ?cfg.audit.http.as_ref().map(|h| &h.url),
+                stdout = cfg.audit.stdout,
+                signed = cfg.audit.signing_key.is_some(),
+                "audit trail on"
+            );
+            let wait = std::time::Duration::from_secs(30)
+                + cfg
+                    .audit
+                    .http
+                    .as_ref()
+                    .map_or(std::time::Duration::ZERO, |h| h.shutdown_timeout);
+            (Some(trail), Some((task, wait)))
+        } else {
+            (None, None)
         };
         let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy, audit)?);
 
@@ -209,51 +220,110 @@ impl Gateway {
     }
 }
 
-/// Start the audit file sink (reading the signing key now, so a bad key stops start-up).
-fn start_audit_file(
-    f: &crate::config::FileAuditConfig,
-) -> Result<(crate::audit::writer::AuditSink, AuditTask), ServerError> {
+/// Start the audit trail's writer with the configured sinks, and the collector delivery
+/// (reading the signing key and opening the spool now, so a bad key or directory stops
+/// start-up).
+fn start_audit(
+    a: &crate::config::AuditConfig,
+    metrics: Arc<crate::metrics::AuditMetrics>,
+) -> Result<(crate::audit::writer::AuditTrail, AuditTask), ServerError> {
     use crate::audit::chain::CheckpointSigner;
-    use crate::audit::file::Fsync;
-    use crate::audit::writer::{FileSinkConfig, OnFull, start_file_sink};
+    use crate::audit::deliver::Collector;
+    use crate::audit::file::{FileSink, Fsync};
+    use crate::audit::sink::{LineSink, StdoutSink};
+    use crate::audit::writer::{OnFull, TrailConfig, start};
     use crate::config::{AuditFsync, AuditOnFull};
-    let signer = match &f.signing_key {
+    let err = |what: &dyn std::fmt::Display, e: &dyn std::fmt::Display| {
+        ServerError::Audit(format!("{what}: {e}"))
+    };
+    let signer = match &a.signing_key {
         Some(path) => {
-            let key_id = f.key_id.clone().unwrap_or_else(|| {
+            let key_id = a.key_id.clone().unwrap_or_else(|| {
                 path.file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "audit".into())
             });
-            // Read once at start-up (a bad key stops it); every file signs with this key.
-            let signer = CheckpointSigner::from_pem_file(path, &key_id)
-                .map_err(|e| ServerError::Audit(e.to_string()))?;
-            let make: Arc<dyn Fn() -> CheckpointSigner + Send + Sync> =
-                Arc::new(move || signer.clone());
-            Some(make)
+            Some(
+                CheckpointSigner::from_pem_file(path, &key_id)
+                    .map_err(|e| ServerError::Audit(e.to_string()))?,
+            )
         }
         None => None,
     };
-    let cfg = FileSinkConfig {
-        dir: f.dir.clone(),
-        queue: f.queue,
-        on_full: match f.on_full {
+    let mut sinks: Vec<Box<dyn LineSink>> = Vec::new();
+    if let Some(f) = &a.file {
+        sinks.push(Box::new(
+            FileSink::new(&f.dir).map_err(|e| err(&f.dir.display(), &e))?,
+        ));
+    }
+    let mut delivery = None;
+    if let Some(h) = &a.http {
+        let (writer, reader) = crate::audit::spool::open(&h.spool_dir, h.spool_max_size.as_u64())
+            .map_err(|e| err(&h.spool_dir.display(), &e))?;
+        let authorization = match &h.authorization_file {
+            Some(p) => {
+                let v = std::fs::read_to_string(p).map_err(|e| err(&p.display(), &e))?;
+                let mut v =
+                    http::HeaderValue::from_str(v.trim()).map_err(|e| err(&p.display(), &e))?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        let collector = Collector {
+            url: h.url.parse().map_err(|e| err(&"audit.http.url", &e))?,
+            gzip: h.gzip,
+            batch_records: h.batch_records.max(1),
+            batch_bytes: h.batch_size.as_u64().max(1),
+            timeout: h.timeout,
+            retry_initial: h.retry_initial,
+            retry_max: h.retry_max.max(h.retry_initial),
+            shutdown_timeout: h.shutdown_timeout,
+            authorization,
+        };
+        sinks.push(Box::new(writer));
+        delivery = Some((reader, collector));
+    }
+    if a.stdout {
+        sinks.push(Box::new(StdoutSink::new()));
+    }
+    let cfg = TrailConfig {
+        queue: a.queue,
+        on_full: match a.on_full {
             AuditOnFull::Block => OnFull::Block,
             AuditOnFull::FailClosed => OnFull::FailClosed,
         },
-        checkpoint_every: f.checkpoint_every,
-        checkpoint_interval: f.checkpoint_interval,
-        max_file_bytes: f.max_file_size.as_u64(),
-        fsync: match f.fsync {
+        checkpoint_every: a.checkpoint_every,
+        checkpoint_interval: a.checkpoint_interval,
+        max_chain_bytes: a.max_file_size.as_u64(),
+        fsync: match a.fsync {
             AuditFsync::EveryBatch => Fsync::EveryBatch,
+            AuditFsync::Every(d) => Fsync::Every(d),
             AuditFsync::Never => Fsync::Never,
         },
         signer,
     };
-    start_file_sink(cfg).map_err(|e| ServerError::Audit(format!("{}: {e}", f.dir.display())))
+    let (trail, writer) = start(cfg, sinks, metrics.clone());
+    let delivery = delivery.map(|(r, c)| tokio::spawn(crate::audit::deliver::run(r, c, metrics)));
+    let task = tokio::spawn(async move {
+        let written = writer.await.map_err(std::io::Error::other)?;
+        if let Some(d) = delivery {
+            match d.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "audit delivery stopped"),
+                Err(e) => tracing::error!(error = %e, "audit delivery failed"),
+            }
+        }
+        written
+    });
+    Ok((trail, task))
 }
 
 /// The audit writer; it ends (final checkpoint written) once the proxy has let go of it.
 type AuditTask = JoinHandle<std::io::Result<()>>;
+
+/// The audit task and how long shutdown waits for it.
+type AuditClose = (AuditTask, std::time::Duration);
 
 fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)
@@ -278,14 +348,14 @@ impl RunningGateway {
     /// Wait until the proxy has drained, then stop the admin listener.
     pub async fn wait(self) {
         let _ = self.proxy_task.await;
-        if let Some(task) = self.audit_task {
+        if let Some((task, within)) = self.audit_task {
             // The proxy's state (and its audit handles) is gone once it drained, so the
             // writer drains its queue and writes the final checkpoint.
-            match tokio::time::timeout(std::time::Duration::from_secs(30), task).await {
+            match tokio::time::timeout(within, task).await {
                 Ok(Ok(Ok(()))) => tracing::info!("audit trail closed"),
                 Ok(Ok(Err(e))) => tracing::error!(error = %e, "audit trail could not be closed"),
                 Ok(Err(e)) => tracing::error!(error = %e, "audit writer failed"),
-                Err(_) => tracing::error!("audit trail not closed within 30 s"),
+                Err(_) => tracing::error!(?within, "audit trail not closed in time"),
             }
         }
         let _ = self.admin_stop.send(true);

@@ -19,11 +19,13 @@ use crate::forward::ForwardError;
 use crate::forward::body::{GuardedBody, ProxyBody};
 use std::sync::Arc;
 
+use crate::audit::exchange::CallAudit;
 use crate::guard::{Direction, Finding, Located, redact_json};
 use crate::inspect::ToolsListFilter;
 use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
 use crate::inspect::legacy_sse::session_from_query;
 use crate::policy::CallFacts;
+use crate::policy::{Decision, DecisionKind as Kind};
 use crate::policy::{DecisionKind, Policy};
 use crate::protocol::Envelope;
 use crate::protocol::a2a::{message_text, method_alias};
@@ -34,6 +36,15 @@ use crate::protocol::jsonrpc::{message_slices, parse_envelope, select_batch};
 use crate::protocol::mcp::{call_parts, check_mirrored_headers};
 use crate::protocol::{ProtocolError, body_codings, check_json_request_headers, declares_json};
 use crate::routing::Route;
+
+/// The JSON-RPC error code a request gets when `d` refuses it (none when it goes on).
+fn refusal_code(d: &Decision, on_timeout: Kind) -> Option<i64> {
+    match (d.decision, on_timeout) {
+        (Kind::Deny, _) => Some(crate::error::CODE_DENIED),
+        (Kind::Escalate, Kind::Deny) => Some(crate::error::CODE_ESCALATION_TIMEOUT),
+        _ => None,
+    }
+}
 
 /// What the request side hands to the forward step.
 pub(super) enum Prepared {
@@ -65,12 +76,16 @@ impl ProxyState {
         host: Option<&str>,
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
+        audit: &mut Option<CallAudit>,
     ) -> Result<Prepared, Failure> {
         let codings = check_json_request_headers(&parts.headers, self.compressed)
             .map_err(|e| (e.into(), None))?;
         let bytes = self
             .read_body(body, &codings, route, &mut parts.headers)
             .await?;
+        if let Some(a) = audit {
+            a.request_body(&bytes);
+        }
         // Parse once, strictly; what could be read two ways never reaches the upstream.
         let envelope = match parse_envelope(&bytes, DEFAULT_MAX_DEPTH) {
             Ok(e) => e,
@@ -169,9 +184,13 @@ impl ProxyState {
                 self.metrics.record_decision(&route.name, &facts, &d);
                 d
             } else {
-                self.decide(&policy, route, &facts)
+                self.decide(&policy, route, &facts, audit)
             };
-            self.audit_decision(route, &facts, &decision).await?;
+            let refused_code = (msg.kind == MessageKind::Request)
+                .then(|| refusal_code(&decision, self.escalation.on_timeout))
+                .flatten();
+            self.audit_decision(audit, route, &facts, &decision, refused_code)
+                .await?;
             to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
             decided.push((msg, decision));
         }
@@ -229,6 +248,9 @@ impl ProxyState {
         }
         out.response_guard =
             self.response_guard(&policy, route, &envelope, parts, &mut out.tools_filter);
+        if let (Some(g), Some(a)) = (&mut out.response_guard, audit.as_ref()) {
+            g.audit = Some((a.trail().clone(), Some(a.ids().clone())));
+        }
         Ok(Prepared::Forward(Box::new(out)))
     }
 
@@ -281,7 +303,7 @@ impl ProxyState {
             tools_filter: None,
             descriptors: self.descriptors.clone(),
             injected: Default::default(),
-            audit: self.audit.clone(),
+            audit: self.audit.clone().map(|t| (t, None)),
         }
     }
 
@@ -292,6 +314,7 @@ impl ProxyState {
         host: Option<&str>,
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
+        audit: &mut Option<CallAudit>,
     ) -> Result<Prepared, Failure> {
         let policy = self.policy.as_ref().map(|p| p.load_full());
         // A JSON body is read (capped, strictly parsed) only when a rule looks at it.
@@ -305,6 +328,9 @@ impl ProxyState {
             let bytes = self
                 .read_body(body, &codings, route, &mut parts.headers)
                 .await?;
+            if let Some(a) = audit {
+                a.request_body(&bytes);
+            }
             let json = if bytes.is_empty() {
                 None
             } else {
@@ -314,7 +340,10 @@ impl ProxyState {
             };
             (full(bytes), json)
         } else {
-            (body.boxed_unsync(), None)
+            match audit {
+                Some(a) => (a.tally_request(body).boxed_unsync(), None),
+                None => (body.boxed_unsync(), None),
+            }
         };
         if let Some(policy) = &policy {
             let facts = CallFacts {
@@ -326,8 +355,9 @@ impl ProxyState {
                 args: json.as_ref(),
                 ..route.facts()
             };
-            let decision = self.decide(policy, route, &facts);
-            self.audit_decision(route, &facts, &decision).await?;
+            let decision = self.decide(policy, route, &facts, audit);
+            self.audit_decision(audit, route, &facts, &decision, None)
+                .await?;
             if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
                 return Ok(Prepared::Answered(refusal));
             }

@@ -20,7 +20,9 @@ use ipnet::IpNet;
 
 use arc_swap::ArcSwap;
 
-use crate::audit::writer::AuditSink;
+use crate::audit::exchange::CallAudit;
+use crate::audit::record::AuditRecord;
+use crate::audit::writer::AuditTrail;
 use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
@@ -51,8 +53,8 @@ pub struct ProxyState {
     compressed: CompressedRequests,
     /// Tool descriptors seen per upstream (rug-pull defence).
     descriptors: Arc<DescriptorStore>,
-    /// Where decision records go (`audit.file`); `None`: nothing is recorded.
-    audit: Option<AuditSink>,
+    /// Where audit records go; `None`: nothing is recorded.
+    audit: Option<AuditTrail>,
 }
 
 impl ProxyState {
@@ -61,7 +63,7 @@ impl ProxyState {
         cfg: &Config,
         metrics: Metrics,
         policy: Option<Arc<ArcSwap<Policy>>>,
-        audit: Option<AuditSink>,
+        audit: Option<AuditTrail>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -111,44 +113,99 @@ impl ProxyState {
         down: Arc<Downstream>,
     ) -> Response<ProxyBody> {
         let mut in_flight = Some(GaugeGuard::new(&self.metrics.in_flight));
+        let mut audit = self
+            .audit
+            .as_ref()
+            .map(|t| CallAudit::new(t.clone(), req.headers()));
         if !path_is_unambiguous(req.uri().path()) {
             let err = RequestError::AmbiguousPath.into();
             let resp = respond(&err, None, None);
-            self.audit_error(None, resp.status(), &err);
-            return self.finish_unrouted(resp, in_flight);
+            self.unrouted.inc(resp.status());
+            let resp = self.close_audit(audit, resp, None, Some(&err)).await;
+            return attach_guard(resp, in_flight);
         }
         let host = request_host(&req);
         let Some(route) = self.routes.find(host.as_deref(), req.uri().path()).cloned() else {
             tracing::debug!(?host, path = req.uri().path(), "no route");
             let err = RequestError::NoRoute.into();
             let resp = respond(&err, None, None);
-            self.audit_error(None, resp.status(), &err);
-            return self.finish_unrouted(resp, in_flight);
+            self.unrouted.inc(resp.status());
+            let resp = self.close_audit(audit, resp, None, Some(&err)).await;
+            return attach_guard(resp, in_flight);
         };
-        let resp = match self
-            .forward(&route, req, host.as_deref(), &down, &mut in_flight)
+        let method = req.method().clone();
+        let (resp, err) = match self
+            .forward(
+                &route,
+                req,
+                host.as_deref(),
+                &down,
+                &mut in_flight,
+                &mut audit,
+            )
             .await
         {
-            Ok(resp) => resp,
+            Ok(resp) => (resp, None),
             Err((err, body)) => {
                 self.log_failure(&route, &err);
                 let id = body.as_deref().and_then(peek_id);
-                let resp = respond(&err, Some(route.protocol), id);
-                self.audit_error(Some(&route.name), resp.status(), &err);
-                resp
+                (respond(&err, Some(route.protocol), id), Some(err))
             }
         };
         self.route_metrics[route.index].requests.inc(resp.status());
+        let resp = match err {
+            Some(err) => {
+                self.close_audit(audit, resp, Some(&route), Some(&err))
+                    .await
+            }
+            None => {
+                if let Some(a) = &mut audit {
+                    if !a.has_records() {
+                        // No policy decided this call: it is recorded as allowed anyway.
+                        a.failed(unpoliced_record(&route, &method)).await;
+                    }
+                }
+                self.close_audit(audit, resp, Some(&route), None).await
+            }
+        };
         attach_guard(resp, in_flight)
     }
 
-    fn finish_unrouted(
+    /// Record an error answer (annotating the call's decisions, or as its own record when
+    /// nothing was decided) and attach the audit to the answer.
+    async fn close_audit(
         &self,
+        audit: Option<CallAudit>,
         resp: Response<ProxyBody>,
-        in_flight: Option<GaugeGuard>,
+        route: Option<&Route>,
+        err: Option<&GatewayError>,
     ) -> Response<ProxyBody> {
-        self.unrouted.inc(resp.status());
-        attach_guard(resp, in_flight)
+        let Some(mut a) = audit else {
+            return resp;
+        };
+        if let Some(err) = err {
+            let reason = crate::error::reason_of(err);
+            if a.has_records() {
+                a.failed_after_decision(reason, err.to_string());
+            } else {
+                let mut r = AuditRecord::error(
+                    route.map(|r| r.name.as_str()),
+                    resp.status().as_u16(),
+                    reason,
+                    err.to_string(),
+                );
+                if let Some(route) = route {
+                    r.boundary = Some(route.boundary.as_str());
+                    r.protocol = Some(route.protocol.as_str());
+                    r.upstream = Some(Arc::from(route.upstream_name.as_str()));
+                    if route.protocol.is_jsonrpc() {
+                        r.jsonrpc_code = Some(crate::error::rpc_code_of(err));
+                    }
+                }
+                a.failed(r).await;
+            }
+        }
+        a.finish(resp)
     }
 
     fn log_failure(&self, route: &Route, err: &GatewayError) {
@@ -170,6 +227,7 @@ impl ProxyState {
         host: Option<&str>,
         down: &Downstream,
         in_flight: &mut Option<GaugeGuard>,
+        audit: &mut Option<CallAudit>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let rm = &self.route_metrics[route.index];
         let upstream = &self.upstreams[route.upstream];
@@ -191,9 +249,10 @@ impl ProxyState {
         // JSON-RPC calls are small and must be read whole to be understood; everything
         // else (uploads, egress bodies) streams through under the same cap.
         let prepared = if route.protocol.is_jsonrpc() && parts.method == Method::POST {
-            self.jsonrpc_call(route, host, &mut parts, body).await?
+            self.jsonrpc_call(route, host, &mut parts, body, audit)
+                .await?
         } else {
-            self.http_call(route, host, &mut parts, body).await?
+            self.http_call(route, host, &mut parts, body, audit).await?
         };
         let mut sent = match prepared {
             Prepared::Answered(resp) => return Ok(resp),
@@ -223,52 +282,59 @@ impl ProxyState {
             Err(e) => return Err((e.into(), sent.buffered)),
         };
         rm.upstream_latency.observe(took.as_secs_f64());
+        if let Some(a) = audit {
+            a.upstream_took(took);
+        }
         self.answer(route, resp, sent, stream_open, in_flight).await
     }
 
     /// Decide one call, counting and timing the decision.
-    fn decide(&self, policy: &Policy, route: &Route, facts: &CallFacts<'_>) -> Decision {
+    fn decide(
+        &self,
+        policy: &Policy,
+        route: &Route,
+        facts: &CallFacts<'_>,
+        audit: &mut Option<CallAudit>,
+    ) -> Decision {
         let started = std::time::Instant::now();
         let d = policy.decide(facts);
-        self.metrics
-            .policy_eval
-            .observe(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.metrics.policy_eval.observe(took.as_secs_f64());
         self.metrics.record_decision(&route.name, facts, &d);
+        if let Some(a) = audit {
+            a.policy_took(took);
+        }
         d
     }
 
-    /// Record a decision in the audit trail. Under `fail_closed` a record that cannot be
-    /// queued refuses the call; under `block` this waits for room.
+    /// Record a decision in the audit trail (its record is completed when the answer ends).
+    /// Under `fail_closed` a record that cannot be queued refuses the call; under `block`
+    /// this waits for room.
     async fn audit_decision(
         &self,
+        audit: &mut Option<CallAudit>,
         route: &Route,
         facts: &CallFacts<'_>,
         d: &Decision,
+        refused_code: Option<i64>,
     ) -> Result<(), Failure> {
-        let Some(sink) = &self.audit else {
+        let Some(a) = audit else {
             return Ok(());
         };
-        let record = crate::audit::record::decision_record(&route.name, facts, d);
-        match sink.record(record).await {
+        let mut record = AuditRecord::decision(&route.name, facts, d);
+        record.jsonrpc_code = refused_code;
+        if d.decision == crate::policy::DecisionKind::Escalate {
+            record.escalation = Some(crate::audit::record::Escalation {
+                id: d.decision_id.clone(),
+                outcome: self.escalation.on_timeout.as_str(),
+                state: "expired",
+            });
+        }
+        match a.decided(record).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::error!(route = %route.name, error = %e, "audit record not queued");
                 Err((RequestError::AuditUnavailable.into(), None))
-            }
-        }
-    }
-
-    /// Record an answer the gateway wrote itself for a failed call (never waits).
-    fn audit_error(&self, route: Option<&str>, status: http::StatusCode, err: &GatewayError) {
-        if let Some(sink) = &self.audit {
-            let record = crate::audit::record::error_record(
-                route,
-                status.as_u16(),
-                crate::error::reason_of(err),
-                &err.to_string(),
-            );
-            if sink.try_record(record).is_err() {
-                tracing::error!("audit record of a failed call not queued");
             }
         }
     }
@@ -279,6 +345,22 @@ impl ProxyState {
             v4 => v4,
         };
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The record of a call forwarded without a policy (nothing decided it).
+fn unpoliced_record(route: &Route, method: &Method) -> AuditRecord {
+    AuditRecord {
+        boundary: Some(route.boundary.as_str()),
+        decision: Some("allow"),
+        enforced: Some("allow"),
+        method: Some(method.as_str().to_owned()),
+        mode: Some("enforce"),
+        protocol: Some(route.protocol.as_str()),
+        reason: Some(Arc::from("no_policy")),
+        route: Some(Arc::from(route.name.as_str())),
+        upstream: Some(Arc::from(route.upstream_name.as_str())),
+        ..AuditRecord::new("decision")
     }
 }
 

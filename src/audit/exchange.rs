@@ -1,0 +1,416 @@
+//! The audit of one exchange (one HTTP request through the gateway and its answer).
+//!
+//! Decisions reserve their queue slot when they are taken (so `fail_closed` can still refuse
+//! the call), and the records are sent when the answer has ended: then they carry the HTTP
+//! status, the SHA-256 and size of both bodies, and the latencies. Hashing happens as the
+//! bytes stream past ([`AuditedBody`], [`TalliedBody`]); nothing is buffered for it.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, Response};
+use http_body::{Body, Frame, SizeHint};
+use sha2::{Digest, Sha256};
+
+use super::record::{AuditRecord, Latency};
+use super::writer::{AuditError, AuditTrail, Slot};
+use crate::forward::body::{BoxError, ProxyBody};
+
+/// The ids that tie a call to its run, its caller's hop and its trace. Until verified
+/// identity exists (the identity work), `run_id`, `parent_hop` and `trace_id` are what the
+/// caller sent — validated for shape and length, recorded as claims, never used to decide.
+#[derive(Debug, Clone, Default)]
+pub struct CallIds {
+    /// `x-sec0-run-id`, else the sec0 SDK's `x-agent-ref`.
+    pub run_id: Option<String>,
+    /// Minted here: this hop's id.
+    pub hop_id: String,
+    /// `x-sec0-hop-id`, else the sec0 SDK's `x-cause-span`: the calling hop.
+    pub parent_hop: Option<String>,
+    /// The trace id of a W3C `traceparent`, else the sec0 SDK's `x-cause-trace`.
+    pub trace_id: Option<String>,
+}
+
+/// Longest id accepted from a header.
+const MAX_ID: usize = 128;
+
+impl CallIds {
+    /// Read the ids a caller sent (ill-formed values are ignored) and mint a hop id.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let id = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| {
+                    !v.is_empty() && v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic())
+                })
+                .map(str::to_owned)
+        };
+        let trace = h
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace_id_of)
+            .or_else(|| id("x-cause-trace"));
+        Self {
+            run_id: id("x-sec0-run-id").or_else(|| id("x-agent-ref")),
+            hop_id: next_hop_id(),
+            parent_hop: id("x-sec0-hop-id").or_else(|| id("x-cause-span")),
+            trace_id: trace,
+        }
+    }
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed and
+/// not all zeros.
+fn trace_id_of(tp: &str) -> Option<String> {
+    let mut parts = tp.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    (hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0'))
+    .then(|| trace.to_owned())
+}
+
+fn next_hop_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let inst = super::record::instance_id();
+    format!("{}{n:08x}", &inst[..8])
+}
+
+/// What a streamed request body looked like (filled as it streams upstream).
+#[derive(Default)]
+struct Tally {
+    hasher: Sha256,
+    bytes: u64,
+    complete: bool,
+}
+
+/// The audit of one exchange; see the module docs.
+pub struct CallAudit {
+    trail: AuditTrail,
+    started: Instant,
+    arrived: SystemTime,
+    ids: Arc<CallIds>,
+    pending: Vec<(Slot, AuditRecord)>,
+    request: Option<(String, u64)>,
+    streamed: Option<Arc<Mutex<Tally>>>,
+    policy: Duration,
+    upstream: Option<Duration>,
+}
+
+impl CallAudit {
+    /// Start the audit of a request with these headers.
+    pub fn new(trail: AuditTrail, headers: &HeaderMap) -> Self {
+        Self {
+            trail,
+            started: Instant::now(),
+            arrived: SystemTime::now(),
+            ids: Arc::new(CallIds::from_headers(headers)),
+            pending: Vec::new(),
+            request: None,
+            streamed: None,
+            policy: Duration::ZERO,
+            upstream: None,
+        }
+    }
+
+    /// The call's ids (response-direction records carry them too).
+    pub fn ids(&self) -> &Arc<CallIds> {
+        &self.ids
+    }
+
+    /// The trail (for records taken while the answer streams).
+    pub fn trail(&self) -> &AuditTrail {
+        &self.trail
+    }
+
+    /// The request body, read whole (JSON-RPC, inspected JSON bodies).
+    pub fn request_body(&mut self, body: &[u8]) {
+        self.request = Some((hex::encode(Sha256::digest(body)), body.len() as u64));
+    }
+
+    /// A streamed request body: hashed as it goes upstream.
+    pub fn tally_request<B>(&mut self, body: B) -> TalliedBody<B> {
+        let t = Arc::new(Mutex::new(Tally::default()));
+        self.streamed = Some(t.clone());
+        TalliedBody {
+            inner: body,
+            tally: t,
+        }
+    }
+
+    /// Time spent deciding.
+    pub fn policy_took(&mut self, d: Duration) {
+        self.policy += d;
+    }
+
+    /// Time from sending upstream to the response head.
+    pub fn upstream_took(&mut self, d: Duration) {
+        self.upstream = Some(d);
+    }
+
+    /// Whether a record is pending (a decision was recorded).
+    pub fn has_records(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// A decision was taken: reserve its record's place now (under `fail_closed` a full
+    /// queue is an error the caller turns into a refusal; under `block` this waits).
+    pub async fn decided(&mut self, record: AuditRecord) -> Result<(), AuditError> {
+        let slot = self.trail.reserve().await?;
+        self.pending.push((slot, record));
+        Ok(())
+    }
+
+    /// The call failed or was refused without a decision: its record, whatever the queue
+    /// policy (a full queue under `fail_closed` is counted and logged; the call is refused
+    /// anyway).
+    pub async fn failed(&mut self, record: AuditRecord) {
+        match self.trail.reserve().await {
+            Ok(slot) => self.pending.push((slot, record)),
+            Err(e) => tracing::error!(error = %e, "audit record of a failed call not queued"),
+        }
+    }
+
+    /// The call failed after it was decided (upstream down, answer too large…): its
+    /// decision records say so instead of a separate error record.
+    pub fn failed_after_decision(&mut self, reason: &'static str, detail: String) {
+        for (_, r) in &mut self.pending {
+            r.error = Some(reason);
+            r.detail = Some(detail.clone());
+        }
+    }
+
+    /// Attach the audit to the answer: the records are sent when its body ends (or is
+    /// dropped: client gone, stream cut).
+    pub fn finish(self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        let status = resp.status().as_u16();
+        let (parts, inner) = resp.into_parts();
+        if inner.is_end_stream() {
+            // Nothing to stream (e.g. 202): complete now; hyper may never poll the body.
+            self.complete(status, Some(EMPTY_SHA256.to_string()), 0, "complete");
+            return Response::from_parts(parts, inner);
+        }
+        let body = AuditedBody {
+            inner,
+            audit: Some(self),
+            status,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
+    }
+
+    fn complete(
+        self,
+        status: u16,
+        response_sha256: Option<String>,
+        bytes_out: u64,
+        outcome: &'static str,
+    ) {
+        let total = self.started.elapsed();
+        let (request_sha256, bytes_in) = match (&self.request, &self.streamed) {
+            (Some((h, n)), _) => (Some(h.clone()), Some(*n)),
+            (None, Some(t)) => match t.lock() {
+                Ok(t) if t.complete => (
+                    Some(hex::encode(t.hasher.clone().finalize())),
+                    Some(t.bytes),
+                ),
+                Ok(t) => (None, Some(t.bytes)),
+                Err(_) => (None, None),
+            },
+            (None, None) => (Some(EMPTY_SHA256.to_string()), Some(0)),
+        };
+        let latency = Latency {
+            policy: micros(self.policy),
+            total: micros(total),
+            upstream: self.upstream.map(micros),
+        };
+        for (slot, mut r) in self.pending {
+            r.ts = super::record::Timestamp(self.arrived);
+            r.run_id = self.ids.run_id.clone();
+            r.hop_id = Some(self.ids.hop_id.clone());
+            r.parent_hop = self.ids.parent_hop.clone();
+            r.trace_id = self.ids.trace_id.clone();
+            r.http_status = Some(status);
+            r.request_sha256 = request_sha256.clone();
+            r.response_sha256 = response_sha256.clone();
+            r.bytes_in = bytes_in;
+            r.bytes_out = Some(bytes_out);
+            r.latency_us = Some(latency);
+            r.outcome = Some(outcome);
+            slot.send(r);
+        }
+    }
+}
+
+/// SHA-256 of nothing.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The answer's body: hashed and counted as it streams; the exchange's records are sent when
+/// it ends.
+struct AuditedBody {
+    inner: ProxyBody,
+    audit: Option<CallAudit>,
+    status: u16,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl AuditedBody {
+    fn end(&mut self, outcome: &'static str) {
+        if let Some(a) = self.audit.take() {
+            let hash = (outcome == "complete")
+                .then(|| hex::encode(std::mem::take(&mut self.hasher).finalize()));
+            a.complete(self.status, hash, self.bytes, outcome);
+        }
+    }
+}
+
+impl Body for AuditedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.hasher.update(data);
+                    this.bytes += data.len() as u64;
+                }
+                if this.inner.is_end_stream() {
+                    this.end("complete");
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.end("aborted"),
+            Poll::Ready(None) => this.end("complete"),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        self.end("aborted");
+    }
+}
+
+/// A streamed request body on its way upstream, hashed and counted.
+pub struct TalliedBody<B> {
+    inner: B,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl<B> Body for TalliedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Ok(mut t) = this.tally.lock() {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        t.hasher.update(data);
+                        t.bytes += data.len() as u64;
+                    }
+                    if this.inner.is_end_stream() {
+                        t.complete = true;
+                    }
+                }
+                Poll::Ready(None) => t.complete = true,
+                _ => {}
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            if let Ok(mut t) = self.tally.lock() {
+                t.complete = true;
+            }
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_come_only_from_well_formed_traceparents() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            trace_id_of(ok).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f35-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_from_headers_ignore_ill_formed_values() {
+        let mut h = HeaderMap::new();
+        h.insert("x-agent-ref", "run-42".parse().expect("hv"));
+        h.insert("x-sec0-hop-id", "has space".parse().expect("hv"));
+        h.insert("x-cause-span", "00f067aa0ba902b7".parse().expect("hv"));
+        let ids = CallIds::from_headers(&h);
+        assert_eq!(ids.run_id.as_deref(), Some("run-42"));
+        assert_eq!(ids.parent_hop.as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(ids.hop_id.len(), 16);
+        assert_ne!(ids.hop_id, CallIds::from_headers(&h).hop_id);
+        h.insert("x-sec0-run-id", "r".repeat(MAX_ID + 1).parse().expect("hv"));
+        assert_eq!(CallIds::from_headers(&h).run_id.as_deref(), Some("run-42"));
+    }
+}
