@@ -1,65 +1,71 @@
-//! The audit trail through the real proxy: every decision (and every call the gateway
-//! answered with an error itself) leaves one record in hash-chained, checkpoint-signed files
-//! that `audit verify` accepts after a graceful shutdown.
+//! The audit trail through the real proxy: every decision path (allow, deny, redact,
+//! escalate, observe, response-side redaction, no policy) and every error answer (malformed,
+//! unroutable, too large, upstream timeout after a decision) leaves exactly one record with
+//! the right fields, in hash-chained, checkpoint-signed files that `audit verify` accepts;
+//! rotation under load loses nothing; `audit run` prints one run's trajectory.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use common::{Upstream, post_json};
-use http::Method;
+use common::{Upstream, full, post_json};
+use http::{Method, Response};
+use http_body_util::BodyExt;
 use sec0_gateway::audit::chain::public_key_from_pem_file;
 use sec0_gateway::audit::verify::verify_file;
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-const RULES: &str = "version: 1\nrules:\n  - { id: no-shell, when: { tool: shell_exec }, decision: deny, reason: shell_forbidden }\n  - { id: no-keys, when: { method: tools/call, findings: { detectors: secrets } }, decision: deny, reason: secret_in_arguments }\n";
+const RULES: &str = r#"version: 1
+rules:
+  - { id: no-shell, when: { tool: shell_exec }, decision: deny, reason: shell_forbidden }
+  - { id: no-keys, when: { method: tools/call, findings: { detectors: secrets } }, decision: deny, reason: secret_in_arguments }
+  - { id: mask-pii, when: { method: tools/call, findings: { detectors: pii, direction: request } }, decision: redact, reason: pii_in_arguments }
+  - { id: mask-result-keys, when: { findings: { detectors: secrets, direction: response } }, decision: redact, reason: secret_in_result }
+  - { id: review-wires, when: { tool: wire_money }, decision: escalate, reason: money_moves }
+  - { id: try-delete, when: { tool: delete_all }, decision: deny, reason: destructive, mode: observe }
+"#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_decision_and_error_answer_leaves_one_verifiable_record() {
-    let dir = tempfile::tempdir().expect("dir");
-    let audit_dir = dir.path().join("audit");
-    let private = common::test_key("audit-test.pem");
-    let public = common::test_key("audit-test.pub");
-    let up = Upstream::echo("up").await;
-    let (gw, _rules) = common::gateway_with_rules(
-        RULES,
-        &format!(
-            "audit: {{ file: {{ dir: {:?} }}, signing_key: {:?}, checkpoint_every: 3 }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
-            audit_dir,
-            private,
-            up.url()
-        ),
-    )
-    .await;
-    let addr = gw.proxy_addr;
-    let call = |id: u32, tool: &str, args: &str| {
-        format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{args}}}}}"#
-        )
-    };
-    post_json(addr, "/mcp", &call(1, "echo", "{}")).await;
-    post_json(addr, "/mcp", &call(2, "shell_exec", "{}")).await;
-    post_json(
-        addr,
-        "/mcp",
-        &call(3, "send", r#"{"k":"AKIAIOSFODNN7EXAMPLE"}"#),
-    )
-    .await;
-    post_json(addr, "/mcp", "{not json").await;
-    common::send(addr, Method::GET, "/nowhere", &[], None).await;
-    gw.shutdown().await;
+/// An MCP-ish upstream: answers a `tools/call` with a text result — a live-looking key for
+/// `leak`, a late answer for `slow`, `ok` otherwise.
+async fn tool_server() -> Upstream {
+    Upstream::start(|req: http::Request<hyper::body::Incoming>| async move {
+        let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+        let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let tool = msg.pointer("/params/name").and_then(Value::as_str).unwrap_or("");
+        if tool == "slow" {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        let text = if tool == "leak" { "key AKIAIOSFODNN7EXAMPLE here" } else { "ok" };
+        let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": [{"type": "text", "text": text}]}});
+        let mut resp = Response::new(full(answer.to_string()));
+        resp.headers_mut()
+            .insert("content-type", "application/json".parse().expect("hv"));
+        resp
+    })
+    .await
+}
 
-    let keys = HashMap::from([(
-        "audit-test".to_string(),
-        public_key_from_pem_file(&public).expect("key"),
-    )]);
-    let mut records: Vec<Value> = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&audit_dir)
+fn audit_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("audit dir")
         .map(|e| e.expect("entry").path())
         .collect();
     files.sort();
-    assert!(!files.is_empty());
+    files
+}
+
+/// Verify every file with the test key and return all records in order.
+fn verified_records(dir: &Path) -> Vec<Value> {
+    let keys = HashMap::from([(
+        "audit-test".to_string(),
+        public_key_from_pem_file(&common::test_key("audit-test.pub")).expect("key"),
+    )]);
+    let mut records = Vec::new();
+    let files = audit_files(dir);
+    assert!(!files.is_empty(), "no audit files in {}", dir.display());
     for f in &files {
         let v = verify_file(f, &keys, true).unwrap_or_else(|e| panic!("{e}"));
         assert!(v.checkpoints >= 1);
@@ -67,44 +73,379 @@ async fn every_decision_and_error_answer_leaves_one_verifiable_record() {
             records.push(serde_json::from_str(line).expect("json"));
         }
     }
-    let decisions: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
-    assert_eq!(decisions.len(), 3, "one record per decision: {decisions:?}");
-    assert_eq!(
-        (
-            decisions[0]["tool"].as_str(),
-            decisions[0]["decision"].as_str()
+    records
+}
+
+fn call(id: u32, tool: &str, args: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+        .to_string()
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let up = tool_server().await;
+    let (gw, _rules) = common::gateway_with_rules(
+        RULES,
+        &format!(
+            "audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?}, checkpoint_every: 3 }}\n\
+             limits: {{ max_request_body: 4KiB }}\n\
+             upstreams: {{ u: {{ url: \"{}\", response_header_timeout: 500ms }} }}\n\
+             routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            common::test_key("audit-test.pem"),
+            up.url()
         ),
-        (Some("echo"), Some("allow"))
+    )
+    .await;
+    let addr = gw.proxy_addr;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    // 1: allowed, with run and trace context (recorded as the caller's claims).
+    let allowed_body = call(1, "echo", json!({}));
+    let allowed = common::send(
+        addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("x-agent-ref", "run-7"),
+            ("x-cause-span", "00f067aa0ba902b7"),
+            ("traceparent", traceparent),
+        ],
+        Some(&allowed_body),
+    )
+    .await;
+    assert_eq!(allowed.status, 200);
+    // 2: denied by a rule; 3: denied on a finding; 4: redacted on the way up.
+    let denied = post_json(addr, "/mcp", &call(2, "shell_exec", json!({}))).await;
+    assert_eq!(denied.json()["error"]["code"], -32030);
+    post_json(
+        addr,
+        "/mcp",
+        &call(3, "send", json!({"k": "AKIAIOSFODNN7EXAMPLE"})),
+    )
+    .await;
+    post_json(
+        addr,
+        "/mcp",
+        &call(4, "mail", json!({"to": "ann@example.com"})),
+    )
+    .await;
+    // 5: escalated, nobody answers in the hold time, denied (-32031).
+    let escalated = post_json(addr, "/mcp", &call(5, "wire_money", json!({}))).await;
+    assert_eq!(escalated.json()["error"]["code"], -32031);
+    // 6: observe mode: would be denied, goes through.
+    assert!(
+        post_json(addr, "/mcp", &call(6, "delete_all", json!({})))
+            .await
+            .json()["result"]
+            .is_object()
     );
-    assert_eq!(decisions[1]["reason"], "shell_forbidden");
-    assert_eq!(decisions[1]["rules"], serde_json::json!(["no-shell"]));
-    assert_eq!(decisions[2]["reason"], "secret_in_arguments");
-    assert_eq!(decisions[2]["findings"][0]["type"], "aws_access_key_id");
-    assert_eq!(decisions[2]["findings"][0]["path"], "$.params.arguments.k");
-    for d in &decisions {
-        assert_eq!(d["schema"], 1);
-        assert_eq!(d["route"], "tools");
-        assert_eq!(d["boundary"], "agent_to_tool");
-        assert_eq!(d["decision_id"].as_str().map(str::len), Some(32));
-        assert!(d["policy_version"].as_str().is_some_and(|v| v.len() == 16));
-    }
+    // 7: the result carries a key: allowed on the way up, redacted on the way back.
+    let leaked = post_json(addr, "/mcp", &call(7, "leak", json!({}))).await;
+    assert!(!String::from_utf8_lossy(&leaked.body).contains("AKIA"));
+    // 8: allowed, then the upstream is too slow (one record: the decision, with the error).
+    let slow = post_json(addr, "/mcp", &call(8, "slow", json!({}))).await;
+    assert_eq!(slow.status, 504);
+    // Errors without a decision: malformed, unroutable, too large.
+    post_json(addr, "/mcp", "{not json").await;
+    common::send(addr, Method::GET, "/nowhere", &[], None).await;
+    let big = call(9, "echo", json!({"pad": "x".repeat(8 << 10)}));
+    assert_eq!(post_json(addr, "/mcp", &big).await.status, 413);
+    let metrics = common::metrics(&gw).await;
+    gw.shutdown().await;
+
+    let records = verified_records(&audit_dir);
     let all = serde_json::to_string(&records).expect("json");
     assert!(
         !all.contains("AKIAIOSFODNN7EXAMPLE"),
         "no secret value in the audit trail"
     );
-    let errors: Vec<(&str, u64)> = records
+    assert!(
+        !all.contains("ann@example.com"),
+        "no personal data in the audit trail"
+    );
+    let decisions: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    let summary: Vec<(String, &str, &str, &str)> = decisions
+        .iter()
+        .map(|d| {
+            (
+                d["tool"].as_str().unwrap_or("-").to_string(),
+                d["direction"].as_str().unwrap_or("-"),
+                d["decision"].as_str().unwrap_or("-"),
+                d["enforced"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    let expect =
+        |t: &str, dir: &'static str, d: &'static str, e: &'static str| (t.to_string(), dir, d, e);
+    let mut got = summary.clone();
+    got.sort();
+    let mut want = vec![
+        expect("echo", "request", "allow", "allow"),
+        expect("shell_exec", "request", "deny", "deny"),
+        expect("send", "request", "deny", "deny"),
+        expect("mail", "request", "redact", "redact"),
+        expect("wire_money", "request", "escalate", "escalate"),
+        expect("delete_all", "request", "deny", "allow"),
+        expect("leak", "request", "allow", "allow"),
+        expect("leak", "response", "redact", "redact"),
+        expect("slow", "request", "allow", "allow"),
+    ];
+    want.sort();
+    assert_eq!(got, want, "exactly one record per decision");
+    let by_tool = |t: &str, dir: &str| -> &Value {
+        decisions
+            .iter()
+            .find(|d| d["tool"] == t && d["direction"] == dir)
+            .unwrap_or_else(|| panic!("no {dir} record of {t}"))
+    };
+    // Every field the schema promises, on the allowed call.
+    let a = by_tool("echo", "request");
+    for (k, v) in [
+        ("schema", json!(1)),
+        ("route", json!("tools")),
+        ("boundary", json!("agent_to_tool")),
+        ("upstream", json!("u")),
+        ("protocol", json!("mcp")),
+        ("method", json!("tools/call")),
+        ("mode", json!("enforce")),
+        ("http_status", json!(200)),
+        ("outcome", json!("complete")),
+        ("run_id", json!("run-7")),
+        ("parent_hop", json!("00f067aa0ba902b7")),
+        ("trace_id", json!("4bf92f3577b34da6a3ce929d0e0e4736")),
+        ("redactions", json!(0)),
+        ("findings", json!([])),
+        ("rules", json!([])),
+    ] {
+        assert_eq!(a[k], v, "{k} in {a}");
+    }
+    assert_eq!(a["request_sha256"], sha256(allowed_body.as_bytes()));
+    assert_eq!(a["response_sha256"], sha256(&allowed.body));
+    assert_eq!(a["bytes_in"], allowed_body.len());
+    assert_eq!(a["bytes_out"], allowed.body.len());
+    let lat = &a["latency_us"];
+    let (total, upstream) = (
+        lat["total"].as_u64().expect("total"),
+        lat["upstream"].as_u64().expect("upstream"),
+    );
+    assert!(
+        total >= upstream && lat["policy"].as_u64().is_some(),
+        "{lat}"
+    );
+    assert_eq!(a["hop_id"].as_str().map(str::len), Some(16));
+    assert_eq!(a["decision_id"].as_str().map(str::len), Some(32));
+    assert!(a["policy_version"].as_str().is_some_and(|v| v.len() == 16));
+    assert!(a["record_id"].as_str().is_some_and(|v| !v.is_empty()));
+    // Refusals carry the JSON-RPC code the client got.
+    let shell = by_tool("shell_exec", "request");
+    assert_eq!(
+        (shell["jsonrpc_code"].as_i64(), shell["reason"].as_str()),
+        (Some(-32030), Some("shell_forbidden"))
+    );
+    assert_eq!(shell["rules"], json!(["no-shell"]));
+    assert_eq!(
+        by_tool("send", "request")["findings"][0]["type"],
+        "aws_access_key_id"
+    );
+    assert_eq!(
+        by_tool("send", "request")["findings"][0]["path"],
+        "$.params.arguments.k"
+    );
+    let mail = by_tool("mail", "request");
+    assert_eq!(
+        (mail["redactions"].as_u64(), mail["jsonrpc_code"].as_i64()),
+        (Some(1), None)
+    );
+    let wire = by_tool("wire_money", "request");
+    assert_eq!(wire["jsonrpc_code"], -32031);
+    assert_eq!(
+        wire["escalation"],
+        json!({"id": wire["decision_id"], "outcome": "deny", "state": "expired"})
+    );
+    assert_eq!(by_tool("delete_all", "request")["mode"], "observe");
+    let leak_back = by_tool("leak", "response");
+    assert_eq!(leak_back["findings"][0]["path"], "$.result.content[0].text");
+    assert_eq!(
+        leak_back["hop_id"],
+        by_tool("leak", "request")["hop_id"],
+        "both directions name the same hop"
+    );
+    let slow_rec = by_tool("slow", "request");
+    assert_eq!(
+        (slow_rec["http_status"].as_u64(), slow_rec["error"].as_str()),
+        (Some(504), Some("upstream_timeout"))
+    );
+    assert_eq!(slow_rec["jsonrpc_code"], Value::Null);
+    // Errors without a decision: their own records.
+    let errors: Vec<(&str, u64, Option<i64>)> = records
         .iter()
         .filter(|r| r["kind"] == "error")
         .map(|r| {
             (
                 r["reason"].as_str().unwrap_or(""),
                 r["http_status"].as_u64().unwrap_or(0),
+                r["jsonrpc_code"].as_i64(),
             )
         })
         .collect();
-    assert_eq!(errors, vec![("parse_error", 400), ("no_route", 404)]);
+    assert_eq!(
+        errors,
+        vec![
+            ("parse_error", 400, Some(-32700)),
+            ("no_route", 404, None),
+            ("body_too_large", 413, Some(-32600))
+        ]
+    );
+    let ids: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r["record_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), records.len(), "record ids are unique");
     let last = records.last().expect("records");
-    assert_eq!(last["kind"], "checkpoint");
-    assert_eq!(last["reason"], "shutdown");
+    assert_eq!(
+        (last["kind"].as_str(), last["reason"].as_str()),
+        (Some("checkpoint"), Some("shutdown"))
+    );
+    assert!(
+        common::metric_value(
+            &metrics,
+            "sec0_gateway_audit_records_total{result=\"written\",sink=\"file\"}"
+        )
+        .is_some_and(|v| v >= 9.0),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sec0_gateway_audit_queue_depth"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_without_a_policy_are_recorded_and_runs_can_be_replayed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let up = tool_server().await;
+    let gw = common::gateway(&format!(
+        "audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?} }}\n\
+         upstreams: {{ u: {{ url: \"{}\" }} }}\n\
+         routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        common::test_key("audit-test.pem"),
+        up.url()
+    ))
+    .await;
+    for (n, tool) in ["plan", "search", "write"].iter().enumerate() {
+        let body = call(n as u32, tool, json!({}));
+        common::send(
+            gw.proxy_addr,
+            Method::POST,
+            "/mcp",
+            &[
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+                ("x-sec0-run-id", "run-a"),
+            ],
+            Some(&body),
+        )
+        .await;
+    }
+    post_json(gw.proxy_addr, "/mcp", &call(9, "elsewhere", json!({}))).await;
+    gw.shutdown().await;
+    let records = verified_records(&audit_dir);
+    let decisions: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(
+        decisions.len(),
+        4,
+        "one record per call even without a policy"
+    );
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d["reason"] == "no_policy" && d["decision"] == "allow")
+    );
+
+    let files = audit_files(&audit_dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+        .args(["audit", "run", "run-a"])
+        .args(&files)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let steps: Vec<&str> = text.lines().collect();
+    assert_eq!(steps.len(), 3, "{text}");
+    assert!(
+        steps[0].contains("POST") && steps[0].contains("allow") && steps[0].contains("200"),
+        "{text}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+        .args(["audit", "run", "no-such-run"])
+        .args(&files)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no records of run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_under_load_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let up = tool_server().await;
+    let (gw, _rules) = common::gateway_with_rules(
+        RULES,
+        &format!(
+            "audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?}, max_file_size: 32KiB, checkpoint_every: 50, queue: 64 }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\n\
+             routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            common::test_key("audit-test.pem"),
+            up.url()
+        ),
+    )
+    .await;
+    let addr = gw.proxy_addr;
+    let (workers, each) = (8u32, 100u32);
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        tasks.push(tokio::spawn(async move {
+            for i in 0..each {
+                let tool = if i % 5 == 0 { "shell_exec" } else { "echo" };
+                let a = post_json(addr, "/mcp", &call(w * 1000 + i, tool, json!({"w": w}))).await;
+                assert_eq!(a.status, 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("worker");
+    }
+    gw.shutdown().await;
+    let files = audit_files(&audit_dir);
+    assert!(files.len() >= 4, "rotated by size: {} files", files.len());
+    let records = verified_records(&audit_dir);
+    let decisions: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(
+        decisions.len() as u32,
+        workers * each,
+        "every call recorded once"
+    );
+    let ids: HashSet<&str> = decisions
+        .iter()
+        .filter_map(|r| r["decision_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids.len() as u32,
+        workers * each,
+        "no decision recorded twice"
+    );
+    let denied = decisions.iter().filter(|d| d["decision"] == "deny").count() as u32;
+    assert_eq!(denied, workers * each / 5);
+    let rotations = records.iter().filter(|r| r["reason"] == "rotation").count();
+    assert_eq!(
+        rotations,
+        files.len() - 1,
+        "every file but the last ends in a rotation checkpoint"
+    );
 }
