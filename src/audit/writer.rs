@@ -167,7 +167,6 @@ struct Writer {
     metrics: Arc<AuditMetrics>,
     sinks: Vec<Box<dyn LineSink>>,
     chain: Option<Chain>,
-    chains: u64,
     chain_day: String,
     chain_bytes: u64,
     last_checkpoint: Instant,
@@ -197,7 +196,6 @@ async fn write_loop(
         metrics: metrics.clone(),
         sinks,
         chain: None,
-        chains: 0,
         chain_day: String::new(),
         chain_bytes: 0,
         last_checkpoint: Instant::now(),
@@ -332,8 +330,11 @@ impl Writer {
                 }
             }
         }
-        self.chains += 1;
-        let id = chain_name(SystemTime::now(), instance_id(), self.chains);
+        // Numbered per process, not per writer: two trails in one process (tests, an
+        // embedding) never name two chains alike.
+        static CHAINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = CHAINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = chain_name(SystemTime::now(), instance_id(), n);
         for sink in &mut self.sinks {
             if let Err(e) = sink.start_chain(&id) {
                 tracing::error!(sink = sink.name(), chain = %id, error = %e, "audit chain could not be started");
