@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sec0_gateway::audit::chain::CheckpointSigner;
 use sec0_gateway::audit::file::ChainFile;
-use sec0_gateway::audit::record::{AuditRecord, FindingRecord, Latency};
+use sec0_gateway::audit::record::{AuditRecord, FindingRecord, HopId, Latency, Sha256Hex};
 
 fn record(i: u64) -> AuditRecord {
     AuditRecord {
@@ -26,7 +26,7 @@ fn record(i: u64) -> AuditRecord {
             span: (0, 17),
             kind: "email".into(),
         }]),
-        hop_id: Some(format!("5f0c1d2e{i:08x}")),
+        hop_id: Some(HopId(i)),
         http_status: Some(200),
         latency_us: Some(Latency {
             policy: 3,
@@ -40,12 +40,8 @@ fn record(i: u64) -> AuditRecord {
         protocol: Some("mcp"),
         reason: Some("default".into()),
         redactions: Some(0),
-        request_sha256: Some(
-            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
-        ),
-        response_sha256: Some(
-            "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into(),
-        ),
+        request_sha256: Some(Sha256Hex([0x9f; 32])),
+        response_sha256: Some(Sha256Hex([0x60; 32])),
         route: Some("tools".into()),
         rules: Some(vec![]),
         run_id: Some("run-42".into()),

@@ -15,7 +15,7 @@ use http::{HeaderMap, Response};
 use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
-use super::record::{AuditRecord, Latency};
+use super::record::{AuditRecord, HopId, Latency, Sha256Hex};
 use super::writer::{AuditError, AuditTrail, Slot};
 use crate::forward::body::{BoxError, ProxyBody};
 
@@ -27,7 +27,7 @@ pub struct CallIds {
     /// `x-sec0-run-id`, else the sec0 SDK's `x-agent-ref`.
     pub run_id: Option<String>,
     /// Minted here: this hop's id.
-    pub hop_id: String,
+    pub hop_id: HopId,
     /// `x-sec0-hop-id`, else the sec0 SDK's `x-cause-span`: the calling hop.
     pub parent_hop: Option<String>,
     /// The trace id of a W3C `traceparent`, else the sec0 SDK's `x-cause-trace`.
@@ -56,7 +56,7 @@ impl CallIds {
             .or_else(|| id("x-cause-trace"));
         Self {
             run_id: id("x-sec0-run-id").or_else(|| id("x-agent-ref")),
-            hop_id: next_hop_id(),
+            hop_id: HopId::next(),
             parent_hop: id("x-sec0-hop-id").or_else(|| id("x-cause-span")),
             trace_id: trace,
         }
@@ -81,14 +81,6 @@ fn trace_id_of(tp: &str) -> Option<String> {
     .then(|| trace.to_owned())
 }
 
-fn next_hop_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let inst = super::record::instance_id();
-    format!("{}{n:08x}", &inst[..8])
-}
-
 /// What a streamed request body looked like (filled as it streams upstream).
 #[derive(Default)]
 struct Tally {
@@ -104,7 +96,7 @@ pub struct CallAudit {
     arrived: SystemTime,
     ids: Arc<CallIds>,
     pending: Vec<(Slot, AuditRecord)>,
-    request: Option<(String, u64)>,
+    request: Option<(Sha256Hex, u64)>,
     streamed: Option<Arc<Mutex<Tally>>>,
     policy: Duration,
     upstream: Option<Duration>,
@@ -138,7 +130,7 @@ impl CallAudit {
 
     /// The request body, read whole (JSON-RPC, inspected JSON bodies).
     pub fn request_body(&mut self, body: &[u8]) {
-        self.request = Some((hex::encode(Sha256::digest(body)), body.len() as u64));
+        self.request = Some((Sha256Hex(Sha256::digest(body).into()), body.len() as u64));
     }
 
     /// A streamed request body: hashed as it goes upstream.
@@ -200,7 +192,7 @@ impl CallAudit {
         let (parts, inner) = resp.into_parts();
         if inner.is_end_stream() {
             // Nothing to stream (e.g. 202): complete now; hyper may never poll the body.
-            self.complete(status, Some(EMPTY_SHA256.to_string()), 0, "complete");
+            self.complete(status, Some(EMPTY_SHA256), 0, "complete");
             return Response::from_parts(parts, inner);
         }
         let body = AuditedBody {
@@ -216,22 +208,22 @@ impl CallAudit {
     fn complete(
         self,
         status: u16,
-        response_sha256: Option<String>,
+        response_sha256: Option<Sha256Hex>,
         bytes_out: u64,
         outcome: &'static str,
     ) {
         let total = self.started.elapsed();
         let (request_sha256, bytes_in) = match (&self.request, &self.streamed) {
-            (Some((h, n)), _) => (Some(h.clone()), Some(*n)),
+            (Some((h, n)), _) => (Some(*h), Some(*n)),
             (None, Some(t)) => match t.lock() {
                 Ok(t) if t.complete => (
-                    Some(hex::encode(t.hasher.clone().finalize())),
+                    Some(Sha256Hex(t.hasher.clone().finalize().into())),
                     Some(t.bytes),
                 ),
                 Ok(t) => (None, Some(t.bytes)),
                 Err(_) => (None, None),
             },
-            (None, None) => (Some(EMPTY_SHA256.to_string()), Some(0)),
+            (None, None) => (Some(EMPTY_SHA256), Some(0)),
         };
         let latency = Latency {
             policy: micros(self.policy),
@@ -241,12 +233,12 @@ impl CallAudit {
         for (slot, mut r) in self.pending {
             r.ts = super::record::Timestamp(self.arrived);
             r.run_id = self.ids.run_id.clone();
-            r.hop_id = Some(self.ids.hop_id.clone());
+            r.hop_id = Some(self.ids.hop_id);
             r.parent_hop = self.ids.parent_hop.clone();
             r.trace_id = self.ids.trace_id.clone();
             r.http_status = Some(status);
-            r.request_sha256 = request_sha256.clone();
-            r.response_sha256 = response_sha256.clone();
+            r.request_sha256 = request_sha256;
+            r.response_sha256 = response_sha256;
             r.bytes_in = bytes_in;
             r.bytes_out = Some(bytes_out);
             r.latency_us = Some(latency);
@@ -256,8 +248,11 @@ impl CallAudit {
     }
 }
 
-/// SHA-256 of nothing.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// SHA-256 of nothing (e3b0c442…b855).
+const EMPTY_SHA256: Sha256Hex = Sha256Hex([
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+]);
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -277,7 +272,7 @@ impl AuditedBody {
     fn end(&mut self, outcome: &'static str) {
         if let Some(a) = self.audit.take() {
             let hash = (outcome == "complete")
-                .then(|| hex::encode(std::mem::take(&mut self.hasher).finalize()));
+                .then(|| Sha256Hex(std::mem::take(&mut self.hasher).finalize().into()));
             a.complete(self.status, hash, self.bytes, outcome);
         }
     }
@@ -382,6 +377,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_empty_digest_is_sha256_of_nothing() {
+        assert_eq!(EMPTY_SHA256.0, <[u8; 32]>::from(Sha256::digest(b"")));
+    }
+
+    #[test]
     fn trace_ids_come_only_from_well_formed_traceparents() {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         assert_eq!(
@@ -408,7 +408,7 @@ mod tests {
         let ids = CallIds::from_headers(&h);
         assert_eq!(ids.run_id.as_deref(), Some("run-42"));
         assert_eq!(ids.parent_hop.as_deref(), Some("00f067aa0ba902b7"));
-        assert_eq!(ids.hop_id.len(), 16);
+        assert_eq!(ids.hop_id.to_string().len(), 16);
         assert_ne!(ids.hop_id, CallIds::from_headers(&h).hop_id);
         h.insert("x-sec0-run-id", "r".repeat(MAX_ID + 1).parse().expect("hv"));
         assert_eq!(CallIds::from_headers(&h).run_id.as_deref(), Some("run-42"));

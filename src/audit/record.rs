@@ -67,7 +67,7 @@ pub struct AuditRecord {
     pub findings: Option<Vec<FindingRecord>>,
     /// This hop's id (one per exchange through the gateway).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hop_id: Option<String>,
+    pub hop_id: Option<HopId>,
     /// HTTP status of the answer to the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
@@ -111,7 +111,7 @@ pub struct AuditRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Arc<str>>,
     /// Unique id of the record (`<instance>-<counter>`), so a receiver can drop duplicates.
-    pub record_id: String,
+    pub record_id: RecordId,
     /// Checkpoints: records before it in the chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<u64>,
@@ -120,13 +120,13 @@ pub struct AuditRecord {
     pub redactions: Option<u64>,
     /// Hex SHA-256 of the request body as received (decoded when it was compressed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_sha256: Option<String>,
+    pub request_sha256: Option<Sha256Hex>,
     /// MCP `resources/read`: the resource URI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// Hex SHA-256 of the response body as sent to the client.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_sha256: Option<String>,
+    pub response_sha256: Option<Sha256Hex>,
     /// The route's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<Arc<str>>,
@@ -223,13 +223,72 @@ impl From<&Finding> for FindingRecord {
     }
 }
 
-/// Record ids: a random per-process instance prefix and a counter, unique across restarts
-/// and instances without a system call per record.
-pub fn next_record_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{n:x}", instance_id())
+/// A record id: this process's instance id and a counter (`<instance>-<hex>`), unique across
+/// restarts and instances without a system call or an allocation per record; written out
+/// only by the writer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RecordId(pub u64);
+
+impl RecordId {
+    /// The next id.
+    pub fn next() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        Self(COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for RecordId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{:x}", instance_id(), self.0)
+    }
+}
+
+impl Serialize for RecordId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A hop id: 16 hex digits (the instance's first 8 and a counter), minted per exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct HopId(pub u64);
+
+impl HopId {
+    /// The next id.
+    pub fn next() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        Self(COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for HopId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{:08x}", &instance_id()[..8], self.0 as u32)
+    }
+}
+
+impl Serialize for HopId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A SHA-256 digest, written as lowercase hex (formatted by the writer, not the call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha256Hex(pub [u8; 32]);
+
+impl Serialize for Sha256Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 64];
+        // 32 bytes always fit 64 hex digits, and hex digits are ASCII.
+        let hex = hex::encode_to_slice(self.0, &mut buf)
+            .ok()
+            .and_then(|()| std::str::from_utf8(&buf).ok())
+            .unwrap_or_default();
+        s.serialize_str(hex)
+    }
 }
 
 /// This process's random id (16 hex digits), also in audit file names.
@@ -248,7 +307,7 @@ impl AuditRecord {
             kind,
             schema: SCHEMA_VERSION,
             ts: Timestamp(SystemTime::now()),
-            record_id: next_record_id(),
+            record_id: RecordId::next(),
             ..Self::default()
         }
     }
@@ -338,7 +397,7 @@ mod tests {
                 span: (3, 19),
                 kind: "email".into(),
             }]),
-            hop_id: Some("h".into()),
+            hop_id: Some(HopId(1)),
             http_status: Some(200),
             jsonrpc_code: Some(-32030),
             key_id: Some("k".into()),
@@ -357,12 +416,12 @@ mod tests {
             prompt: Some("pr".into()),
             protocol: Some("mcp"),
             reason: Some("r".into()),
-            record_id: "id".into(),
+            record_id: RecordId(1),
             records: Some(4),
             redactions: Some(1),
-            request_sha256: Some("a".into()),
+            request_sha256: Some(Sha256Hex([1; 32])),
             resource: Some("file:///x".into()),
-            response_sha256: Some("b".into()),
+            response_sha256: Some(Sha256Hex([2; 32])),
             route: Some("tools".into()),
             rules: Some(vec!["r1".into()]),
             run_id: Some("run".into()),
@@ -392,8 +451,13 @@ mod tests {
 
     #[test]
     fn record_ids_are_unique_and_carry_the_instance() {
-        let (a, b) = (next_record_id(), next_record_id());
+        let (a, b) = (RecordId::next().to_string(), RecordId::next().to_string());
         assert_ne!(a, b);
         assert!(a.starts_with(instance_id()) && instance_id().len() == 16);
+        assert_eq!(HopId::next().to_string().len(), 16);
+        assert_eq!(
+            serde_json::to_string(&Sha256Hex([0xab; 32])).expect("json"),
+            format!("\"{}\"", "ab".repeat(32))
+        );
     }
 }

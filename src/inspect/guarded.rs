@@ -145,7 +145,7 @@ impl ResponseGuard {
                 crate::audit::record::AuditRecord::decision(&self.route.name, &facts, &d);
             if let Some(ids) = ids {
                 record.run_id = ids.run_id.clone();
-                record.hop_id = Some(ids.hop_id.clone());
+                record.hop_id = Some(ids.hop_id);
                 record.parent_hop = ids.parent_hop.clone();
                 record.trace_id = ids.trace_id.clone();
             }
