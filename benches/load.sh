@@ -124,7 +124,7 @@ cat > "$RUN/gateway-audit.yaml" <<YAML
 listen: 127.0.0.1:$GWA
 admin: { listen: 127.0.0.1:$GWA_ADMIN }
 policy: { rules: $PWD/$RUN/rules.yaml }
-audit: { file: { dir: $PWD/$RUN/audit, signing_key: $PWD/$RUN/audit.pem } }
+audit: { file: { dir: $PWD/$RUN/audit }, signing_key: $PWD/$RUN/audit.pem }
 upstreams:
   tools: { url: "http://127.0.0.1:$UP" }
 routes:

@@ -2,7 +2,7 @@
 //! stopped and restarted (and once loses an acknowledgement, so a batch arrives twice);
 //! afterwards the collector holds every record id exactly once after dedupe, in chain order,
 //! the same records the files hold. A gateway stopped with a non-empty spool (collector
-//! down) delivers it on its next start.
+//! down) delivers it on its next start (that one framed as JSON arrays, as Fluent Bit reads).
 
 mod common;
 
@@ -67,10 +67,12 @@ impl Collector {
                                 .headers()
                                 .get("content-encoding")
                                 .is_some_and(|v| v == "gzip");
-                            let ndjson = req
+                            let ctype = req
                                 .headers()
                                 .get("content-type")
-                                .is_some_and(|v| v == "application/x-ndjson");
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
                             let body = req
                                 .into_body()
                                 .collect()
@@ -86,14 +88,19 @@ impl Collector {
                             } else {
                                 String::from_utf8_lossy(&body).into_owned()
                             };
-                            assert!(
-                                ndjson && text.ends_with('\n'),
-                                "NDJSON batches of whole lines"
-                            );
-                            lines
-                                .lock()
-                                .expect("lines")
-                                .extend(text.lines().map(str::to_owned));
+                            let batch: Vec<String> = match ctype.as_str() {
+                                "application/x-ndjson" => {
+                                    assert!(text.ends_with('\n'), "NDJSON batches of whole lines");
+                                    text.lines().map(str::to_owned).collect()
+                                }
+                                "application/json" => {
+                                    let arr: Vec<Value> = serde_json::from_str(&text)
+                                        .expect("a JSON array of records");
+                                    arr.iter().map(Value::to_string).collect()
+                                }
+                                other => panic!("unexpected content type {other:?}"),
+                            };
+                            lines.lock().expect("lines").extend(batch);
                             let lost = lose
                                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                                     n.checked_sub(1)
@@ -302,7 +309,7 @@ async fn a_spool_left_by_a_stopped_gateway_is_delivered_by_the_next_start() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let up = tool_server().await;
     let audit = format!(
-        "http: {{ url: \"http://{addr}/ingest\", spool_dir: {:?}, gzip: false, retry_initial: 20ms, retry_max: 100ms, shutdown_timeout: 200ms }}",
+        "http: {{ url: \"http://{addr}/ingest\", spool_dir: {:?}, gzip: false, format: json_array, retry_initial: 20ms, retry_max: 100ms, shutdown_timeout: 200ms }}",
         dir.path().join("spool")
     );
     // The collector is down for the whole life of the first gateway.

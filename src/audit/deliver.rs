@@ -27,6 +27,8 @@ pub struct Collector {
     pub url: Uri,
     /// Compress batches (`Content-Encoding: gzip`).
     pub gzip: bool,
+    /// How a batch is framed.
+    pub format: BatchFormat,
     /// Records per batch at most.
     pub batch_records: u64,
     /// Bytes per batch (before compression), about.
@@ -41,6 +43,16 @@ pub struct Collector {
     pub shutdown_timeout: Duration,
     /// `Authorization` header value, if the collector needs one (never logged).
     pub authorization: Option<http::HeaderValue>,
+}
+
+/// How a batch of records is framed in the POST body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// One record per line (`application/x-ndjson`): Vector's `http_server` source with
+    /// newline-delimited framing, Loki, most collectors.
+    Ndjson,
+    /// One JSON array of records (`application/json`): Fluent Bit's `http` input.
+    JsonArray,
 }
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -178,18 +190,25 @@ async fn post(
     collector: &Collector,
     batch: &Batch,
 ) -> Result<(), DeliveryError> {
-    let mut req =
-        Request::post(collector.url.clone()).header(header::CONTENT_TYPE, "application/x-ndjson");
+    let framed;
+    let (content_type, payload): (&str, &[u8]) = match collector.format {
+        BatchFormat::Ndjson => ("application/x-ndjson", &batch.lines),
+        BatchFormat::JsonArray => {
+            framed = json_array(&batch.lines);
+            ("application/json", &framed)
+        }
+    };
+    let mut req = Request::post(collector.url.clone()).header(header::CONTENT_TYPE, content_type);
     let body = if collector.gzip {
         req = req.header(header::CONTENT_ENCODING, "gzip");
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(batch.lines.len() / 4),
             flate2::Compression::fast(),
         );
-        enc.write_all(&batch.lines)?;
+        enc.write_all(payload)?;
         Bytes::from(enc.finish()?)
     } else {
-        Bytes::from(batch.lines.clone())
+        Bytes::copy_from_slice(payload)
     };
     if let Some(auth) = &collector.authorization {
         req = req.header(header::AUTHORIZATION, auth.clone());
@@ -215,10 +234,39 @@ async fn post(
     }
 }
 
+/// `[line,line,…]` from newline-terminated lines (each a JSON object).
+fn json_array(lines: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lines.len() + 2);
+    out.push(b'[');
+    for (i, line) in lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(line);
+    }
+    out.push(b']');
+    out
+}
+
 /// A number in [0, 1) that differs between calls (backoff jitter; not security relevant).
 fn pseudo_random() -> f64 {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     f64::from(nanos % 1000) / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_json_array_batch_holds_every_line() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&super::json_array(b"{\"a\":1}\n{\"b\":2}\n")).expect("json");
+        assert_eq!(v, serde_json::json!([{"a": 1}, {"b": 2}]));
+        assert_eq!(super::json_array(b""), b"[]");
+    }
 }

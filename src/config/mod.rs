@@ -131,6 +131,10 @@ pub struct HttpAuditConfig {
     /// Compress batches (`Content-Encoding: gzip`).
     #[serde(default = "yes")]
     pub gzip: bool,
+    /// `ndjson` (default; one record per line) or `json_array` (one JSON array per batch,
+    /// what Fluent Bit's `http` input reads).
+    #[serde(default)]
+    pub format: AuditBatchFormat,
     /// Records per batch at most.
     #[serde(default = "default_batch_records")]
     pub batch_records: u64,
@@ -153,6 +157,17 @@ pub struct HttpAuditConfig {
     /// needs one; kept out of the config so it is never printed with it.
     #[serde(default)]
     pub authorization_file: Option<PathBuf>,
+}
+
+/// How the collector sink frames a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditBatchFormat {
+    /// One record per line, `application/x-ndjson`.
+    #[default]
+    Ndjson,
+    /// One JSON array, `application/json`.
+    JsonArray,
 }
 
 /// What happens when the audit queue is full.

@@ -273,6 +273,14 @@ fn start_audit(
         let collector = Collector {
             url: h.url.parse().map_err(|e| err(&"audit.http.url", &e))?,
             gzip: h.gzip,
+            format: match h.format {
+                crate::config::AuditBatchFormat::Ndjson => {
+                    crate::audit::deliver::BatchFormat::Ndjson
+                }
+                crate::config::AuditBatchFormat::JsonArray => {
+                    crate::audit::deliver::BatchFormat::JsonArray
+                }
+            },
             batch_records: h.batch_records.max(1),
             batch_bytes: h.batch_size.as_u64().max(1),
             timeout: h.timeout,
