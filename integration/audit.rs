@@ -449,3 +449,172 @@ async fn rotation_under_load_loses_and_repeats_nothing() {
         "every file but the last ends in a rotation checkpoint"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_admin_request_is_an_audit_event() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "s3cr3t-admin-token-0123456789\n").expect("token");
+    let up = tool_server().await;
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0, token_file: {token:?} }}\n\
+         audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?} }}\n\
+         upstreams: {{ u: {{ url: \"{}\" }} }}\n\
+         routes:\n  - {{ upstream: u, protocol: http, boundary: tool_to_api }}\n",
+        common::test_key("audit-test.pem"),
+        up.url()
+    );
+    let cfg = sec0_gateway::config::load_from_str(&yaml, "<test>", Some(Default::default()))
+        .expect("config");
+    let gw = sec0_gateway::Gateway::start(cfg).await.expect("start");
+    let refused = common::send(
+        gw.admin_addr,
+        Method::POST,
+        "/v1/reload",
+        &[("authorization", "Bearer guess")],
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    let fine = common::send(
+        gw.admin_addr,
+        Method::GET,
+        "/metrics",
+        &[("authorization", "Bearer s3cr3t-admin-token-0123456789")],
+        None,
+    )
+    .await;
+    assert_eq!(fine.status, 200);
+    gw.shutdown().await;
+    let records = verified_records(&audit_dir);
+    let refusals: Vec<&Value> = records.iter().filter(|r| r["kind"] == "error").collect();
+    assert_eq!(refusals.len(), 1, "the refused request only: {refusals:?}");
+    let r = refusals[0];
+    assert_eq!(
+        (
+            r["route"].as_str(),
+            r["reason"].as_str(),
+            r["http_status"].as_u64(),
+            r["method"].as_str()
+        ),
+        (Some("admin"), Some("unauthorized"), Some(401), Some("POST"))
+    );
+    let all = serde_json::to_string(&records).expect("json");
+    assert!(
+        !all.contains("guess") && !all.contains("s3cr3t"),
+        "no presented or real token in the trail"
+    );
+}
+
+#[test]
+fn the_stdout_sink_prints_chained_records_of_the_real_binary() {
+    use std::io::BufRead;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let up = rt.block_on(tool_server());
+    let mut gw = common::GatewayProcess::start(&format!(
+        "audit: {{ stdout: true }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        up.url()
+    ));
+    let addr = gw.proxy_addr;
+    rt.block_on(async {
+        for i in 0..3 {
+            assert_eq!(
+                post_json(addr, "/mcp", &call(i, "echo", json!({})))
+                    .await
+                    .status,
+                200
+            );
+        }
+    });
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(0));
+    let lines: Vec<Value> = std::io::BufReader::new(gw.stdout.take().expect("stdout"))
+        .lines()
+        .map(|l| serde_json::from_str(&l.expect("line")).expect("every stdout line is a record"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["decision", "decision", "decision", "checkpoint"],
+        "{lines:?}"
+    );
+    // The same chain a file would hold: seq from 0, each linked to the one before.
+    for (n, r) in lines.iter().enumerate() {
+        assert_eq!(r["seq"], n);
+        if n > 0 {
+            assert_eq!(r["prev_hash"], lines[n - 1]["hash"]);
+        }
+    }
+    assert_eq!(lines[3]["reason"], "shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let up = tool_server().await;
+    // One queue slot: a call holds it from its decision until its answer ends.
+    let (gw, _rules) = common::gateway_with_rules(
+        RULES,
+        &format!(
+            "audit: {{ file: {{ dir: {audit_dir:?} }}, queue: 1, on_full: fail_closed }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\n\
+             routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let addr = gw.proxy_addr;
+    let held =
+        tokio::spawn(async move { post_json(addr, "/mcp", &call(1, "slow", json!({}))).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = post_json(addr, "/mcp", &call(2, "echo", json!({}))).await;
+    assert_eq!(
+        refused.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let body = refused.json();
+    assert_eq!(body["id"], 2, "the refusal echoes the call's id");
+    assert_eq!(body["error"]["data"]["reason"], "audit_unavailable");
+    assert_eq!(held.await.expect("held call").status, 200);
+    // Room again: calls go through.
+    assert_eq!(
+        post_json(addr, "/mcp", &call(3, "echo", json!({})))
+            .await
+            .status,
+        200
+    );
+    let m = common::metrics(&gw).await;
+    assert!(
+        common::metric_value(
+            &m,
+            "sec0_gateway_audit_records_total{result=\"failed\",sink=\"queue\"}"
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{m}"
+    );
+    gw.shutdown().await;
+    let records: Vec<Value> = audit_files(&audit_dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tools: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .filter_map(|r| r["tool"].as_str())
+        .collect();
+    assert_eq!(
+        tools,
+        ["slow", "echo"],
+        "the refused call was not forwarded, so it has no decision record"
+    );
+}

@@ -306,6 +306,8 @@ pub fn metric_value(text: &str, prefix: &str) -> Option<f64> {
 /// The gateway binary running as a child process.
 pub struct GatewayProcess {
     pub child: Child,
+    /// The child's stdout (only audit records go there, with `audit.stdout`).
+    pub stdout: Option<std::process::ChildStdout>,
     pub proxy_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     _config: tempfile::NamedTempFile,
@@ -322,10 +324,11 @@ impl GatewayProcess {
             .args(["--log-format", "json", "run", "-c"])
             .arg(file.path())
             .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn gateway");
+        let stdout = child.stdout.take();
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let (proxy_addr, admin_addr) = loop {
@@ -354,6 +357,7 @@ impl GatewayProcess {
         std::thread::spawn(move || for _ in lines.by_ref() {});
         Self {
             child,
+            stdout,
             proxy_addr,
             admin_addr,
             _config: file,

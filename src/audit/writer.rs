@@ -144,6 +144,43 @@ impl AuditTrail {
     }
 }
 
+/// A handle that does not keep the writer alive (for services that outlive the proxy, such
+/// as the admin listener): records are taken while the trail is open, refused after.
+#[derive(Clone)]
+pub struct WeakAuditTrail {
+    tx: mpsc::WeakSender<Box<AuditRecord>>,
+    metrics: Arc<AuditMetrics>,
+}
+
+impl AuditTrail {
+    /// A handle that does not keep the writer alive.
+    pub fn downgrade(&self) -> WeakAuditTrail {
+        WeakAuditTrail {
+            tx: self.tx.downgrade(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl WeakAuditTrail {
+    /// Queue one record without waiting, if the trail is still open (a full queue or a
+    /// closed trail counts the record as failed).
+    pub fn try_record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        match self.tx.upgrade() {
+            Some(tx) => AuditTrail {
+                tx,
+                on_full: OnFull::FailClosed,
+                metrics: self.metrics.clone(),
+            }
+            .try_record(record),
+            None => {
+                self.metrics.failed("queue", 1);
+                Err(AuditError::Stopped)
+            }
+        }
+    }
+}
+
 /// Start the writer task with `sinks`; it ends (final checkpoint written, sinks closed) when
 /// every [`AuditTrail`] clone and reserved [`Slot`] is gone.
 pub fn start(

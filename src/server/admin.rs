@@ -33,6 +33,9 @@ pub struct AdminState {
     pub token: Option<String>,
     /// Reloads the rules (`POST /v1/reload`); `None` without a policy.
     pub reloader: Option<Arc<crate::policy::reload::Reloader>>,
+    /// Where refused admin requests are recorded (a failed authentication is an audit
+    /// event); weak, so the audit trail can close before the admin listener does.
+    pub audit: Option<crate::audit::writer::WeakAuditTrail>,
 }
 
 impl AdminState {
@@ -53,6 +56,20 @@ impl AdminState {
                 }
             }
             _ if !self.authorized(&req) => {
+                if let Some(trail) = &self.audit {
+                    let record = crate::audit::record::AuditRecord {
+                        method: Some(req.method().as_str().to_owned()),
+                        ..crate::audit::record::AuditRecord::error(
+                            Some("admin"),
+                            401,
+                            "unauthorized",
+                            format!("{path}: admin token missing or wrong"),
+                        )
+                    };
+                    if trail.try_record(record).is_err() {
+                        tracing::warn!("audit record of a refused admin request not queued");
+                    }
+                }
                 let mut resp = json_response(
                     StatusCode::UNAUTHORIZED,
                     br#"{"error":{"status":401,"reason":"unauthorized","message":"admin token required"}}"#.to_vec(),

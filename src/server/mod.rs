@@ -138,6 +138,7 @@ impl Gateway {
         } else {
             (None, None)
         };
+        let admin_audit = audit.as_ref().map(|t| t.downgrade());
         let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy, audit)?);
 
         let bind = |addr: SocketAddr| async move {
@@ -185,6 +186,7 @@ impl Gateway {
             metrics: metrics.clone(),
             token,
             reloader: reloader.clone(),
+            audit: admin_audit,
         });
         let admin_opts = ListenerOptions {
             max_connections: 64,

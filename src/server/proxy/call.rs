@@ -190,7 +190,8 @@ impl ProxyState {
                 .then(|| refusal_code(&decision, self.escalation.on_timeout))
                 .flatten();
             self.audit_decision(audit, route, &facts, &decision, refused_code)
-                .await?;
+                .await
+                .map_err(|e| (e, out.buffered.clone()))?;
             to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
             decided.push((msg, decision));
         }
@@ -357,7 +358,8 @@ impl ProxyState {
             };
             let decision = self.decide(policy, route, &facts, audit);
             self.audit_decision(audit, route, &facts, &decision, None)
-                .await?;
+                .await
+                .map_err(|e| (e, None))?;
             if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
                 return Ok(Prepared::Answered(refusal));
             }

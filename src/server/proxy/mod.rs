@@ -317,7 +317,7 @@ impl ProxyState {
         facts: &CallFacts<'_>,
         d: &Decision,
         refused_code: Option<i64>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), GatewayError> {
         let Some(a) = audit else {
             return Ok(());
         };
@@ -334,7 +334,7 @@ impl ProxyState {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::error!(route = %route.name, error = %e, "audit record not queued");
-                Err((RequestError::AuditUnavailable.into(), None))
+                Err(RequestError::AuditUnavailable.into())
             }
         }
     }
