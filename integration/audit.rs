@@ -57,23 +57,33 @@ fn audit_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Verify every file with the test key and return all records in order.
+/// Every record of every file in `dir`, in file order.
+fn all_records(dir: &Path) -> Vec<Value> {
+    let files = audit_files(dir);
+    assert!(!files.is_empty(), "no audit files in {}", dir.display());
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Verify every file with the test key, then return all records in order.
 fn verified_records(dir: &Path) -> Vec<Value> {
     let keys = HashMap::from([(
         "audit-test".to_string(),
         public_key_from_pem_file(&common::test_key("audit-test.pub")).expect("key"),
     )]);
-    let mut records = Vec::new();
-    let files = audit_files(dir);
-    assert!(!files.is_empty(), "no audit files in {}", dir.display());
-    for f in &files {
+    for f in &audit_files(dir) {
         let v = verify_file(f, &keys, true).unwrap_or_else(|e| panic!("{e}"));
         assert!(v.checkpoints >= 1);
-        for line in std::fs::read_to_string(f).expect("read").lines() {
-            records.push(serde_json::from_str(line).expect("json"));
-        }
     }
-    records
+    all_records(dir)
 }
 
 fn call(id: u32, tool: &str, args: Value) -> String {
@@ -597,16 +607,7 @@ async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
         "{m}"
     );
     gw.shutdown().await;
-    let records: Vec<Value> = audit_files(&audit_dir)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .expect("read")
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let records = all_records(&audit_dir);
     let tools: Vec<&str> = records
         .iter()
         .filter(|r| r["kind"] == "decision")
