@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Upstream, full, post_json};
@@ -618,4 +619,64 @@ async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
         ["slow", "echo"],
         "the refused call was not forwarded, so it has no decision record"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_client_abandons_is_recorded_as_aborted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    // An upstream that answers with one SSE event and then keeps the stream open.
+    let senders = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = senders.clone();
+    let up = Upstream::start(move |_req| {
+        let keep = keep.clone();
+        async move {
+            let (tx, body) = common::channel_body();
+            tx.send(common::sse_event(
+                r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+            ))
+            .await
+            .expect("first event");
+            keep.lock().expect("senders").push(tx);
+            let mut resp = Response::new(body);
+            resp.headers_mut()
+                .insert("content-type", "text/event-stream".parse().expect("hv"));
+            resp
+        }
+    })
+    .await;
+    let gw = common::gateway(&format!(
+        "audit: {{ file: {{ dir: {audit_dir:?} }} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\n\
+         routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        up.url()
+    ))
+    .await;
+    let req = http::Request::post(format!("http://{}/mcp", gw.proxy_addr))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(full(call(1, "long", json!({}))))
+        .expect("request");
+    let resp = common::client().request(req).await.expect("response");
+    let mut body = resp.into_body();
+    let first = common::within("the first event", body.frame()).await;
+    assert!(first.is_some_and(|f| f.is_ok()), "one event arrives");
+    drop(body); // the client goes away mid-stream
+    // The record is sent as soon as the gateway notices; shutdown flushes it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.shutdown().await;
+    let records = all_records(&audit_dir);
+    let d: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["outcome"], "aborted");
+    assert!(
+        d[0]["bytes_out"].as_u64().is_some_and(|n| n > 0),
+        "{}",
+        d[0]
+    );
+    assert_eq!(
+        d[0]["response_sha256"],
+        Value::Null,
+        "no hash of a cut answer"
+    );
+    drop(senders);
 }
