@@ -34,6 +34,9 @@ pub enum Command {
         #[arg(short, long, default_value = "config/gateway.yaml")]
         config: PathBuf,
     },
+    /// Certificates for trying TLS and mTLS.
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -63,6 +66,22 @@ pub enum Command {
         /// gateway's rug-pull defence).
         #[arg(long)]
         rug_pull: bool,
+    },
+}
+
+/// `sec0-gateway certs …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CertsCommand {
+    /// Write a development CA, a server certificate for localhost/127.0.0.1 and a client
+    /// certificate with a SPIFFE-style URI SAN (keys readable by the owner only; never
+    /// overwrites).
+    Dev {
+        /// Directory to write into.
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// The client certificate's identity (URI SAN).
+        #[arg(long, default_value = crate::devcerts::DEV_CLIENT_ID)]
+        client_id: String,
     },
 }
 
@@ -176,6 +195,24 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit(cmd) => audit(cmd),
+        Command::Certs(CertsCommand::Dev { out, client_id }) => {
+            match crate::devcerts::write_dev_certs(&out, &client_id) {
+                Ok(done) => {
+                    for f in &done.files {
+                        println!("wrote {}", f.display());
+                    }
+                    println!(
+                        "try: tls: {{ cert: {0}/server.pem, key: {0}/server-key.pem, client_ca: {0}/ca.pem, client_auth: optional }}",
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config } => {
             telemetry::init(cli.log_format, &cli.log_level);
             run(&config)

@@ -32,6 +32,9 @@ pub enum RequestError {
     /// the writer stopped): the call is refused rather than left unrecorded.
     #[error("the audit trail cannot record this call now")]
     AuditUnavailable,
+    /// The caller could not be identified as the route requires (no or bad credentials).
+    #[error("authentication failed: {0}")]
+    Unauthenticated(#[from] crate::identify::IdentityError),
     /// `Content-Length` already announces more than the route accepts.
     #[error("request body of {length} bytes exceeds the limit of {limit} bytes")]
     DeclaredTooLarge {
@@ -79,6 +82,18 @@ fn answer(err: &GatewayError) -> Answer {
             "no_route",
             codes::INVALID_REQUEST,
             "no route for this host and path".into(),
+        ),
+        GatewayError::Request(R::Unauthenticated(e)) => a(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            CODE_UNAUTHENTICATED,
+            match e {
+                crate::identify::IdentityError::Required => {
+                    "this route needs a verified caller (client certificate, bearer token or API key)".into()
+                }
+                // The verifier's words, never the credential itself.
+                other => other.to_string(),
+            },
         ),
         GatewayError::Request(R::AuditUnavailable) => a(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -268,6 +283,9 @@ pub enum RefusalKind {
     /// `deny`.
     EscalationTimedOut,
 }
+
+/// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
+pub const CODE_UNAUTHENTICATED: i64 = -32001;
 
 /// JSON-RPC code for a call denied by policy.
 pub const CODE_DENIED: i64 = -32030;

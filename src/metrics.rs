@@ -32,6 +32,10 @@ pub struct Metrics {
     pub open_connections: IntGauge,
     /// Downstream connections accepted since start.
     pub connections: IntCounter,
+    /// TLS handshakes on the proxy listener that failed.
+    pub tls_handshake_failures: IntCounter,
+    /// TLS certificate reloads by result (`ok`, `error`).
+    pub tls_reloads: IntCounterVec,
     /// Policy decisions, by decision, boundary, route, reason and mode.
     pub decisions: IntCounterVec,
     /// Time to decide one call.
@@ -255,6 +259,16 @@ impl Metrics {
             "Downstream connections accepted.",
         ));
         must(registry.register(Box::new(connections.clone())));
+        let tls_handshake_failures = must(IntCounter::new(
+            "sec0_gateway_tls_handshake_failures_total",
+            "TLS handshakes on the proxy listener that failed (bad or missing client certificate, timeout, not TLS).",
+        ));
+        must(registry.register(Box::new(tls_handshake_failures.clone())));
+        let tls_reloads = counter_vec(
+            "sec0_gateway_tls_reloads_total",
+            "TLS certificate reloads, by result (ok, error).",
+            &["result"],
+        );
         let decisions = counter_vec(
             "sec0_gateway_decisions_total",
             "Policy decisions, by decision, boundary, route, reason and mode (enforce/observe).",
@@ -323,6 +337,8 @@ impl Metrics {
             bytes_out,
             open_connections,
             connections,
+            tls_handshake_failures,
+            tls_reloads,
             decisions,
             policy_eval,
             policy_version,

@@ -25,6 +25,8 @@ pub struct Route {
     pub max_request_body: u64,
     /// `a2a` routes: the target agent's name (configured, else the upstream's name).
     pub agent: Option<String>,
+    /// Which proofs of identity the route accepts.
+    pub auth: crate::config::RouteAuth,
     host: HostPattern,
     /// Normalised prefix without trailing '/'; empty matches every path.
     prefix: String,
@@ -32,15 +34,17 @@ pub struct Route {
 }
 
 impl Route {
-    /// The facts every call on this route has (the caller is `anonymous` until identity
-    /// exists).
-    pub fn facts(&self) -> crate::policy::CallFacts<'_> {
-        crate::policy::CallFacts::on_route(
-            self.boundary,
-            &self.name,
-            &self.upstream_name,
-            self.protocol,
-        )
+    /// The facts every call on this route by `caller` has.
+    pub fn facts<'a>(&'a self, caller: &'a str) -> crate::policy::CallFacts<'a> {
+        crate::policy::CallFacts {
+            caller,
+            ..crate::policy::CallFacts::on_route(
+                self.boundary,
+                &self.name,
+                &self.upstream_name,
+                self.protocol,
+            )
+        }
     }
 }
 
@@ -114,6 +118,7 @@ impl RouteTable {
                         .as_u64(),
                     agent: (r.protocol == Protocol::A2a)
                         .then(|| r.agent.clone().unwrap_or_else(|| r.upstream.clone())),
+                    auth: r.auth.clone(),
                     host,
                     prefix: r
                         .path_prefix

@@ -110,6 +110,48 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             "must be allow, deny or escalate (a descriptor cannot be redacted)".into(),
         );
     }
+    if let Some(t) = &cfg.tls {
+        if t.client_auth != crate::config::ClientAuth::None && t.client_ca.is_none() {
+            bad(
+                "tls.client_ca".into(),
+                "client_auth optional/required needs the CA that client certificates chain to".into(),
+            );
+        }
+    }
+    if let Some(j) = &cfg.identity.jwt {
+        match (&j.jwks_file, &j.jwks_url, &j.hs256_secret_file) {
+            (Some(_), Some(_), _) => bad(
+                "identity.jwt".into(),
+                "jwks_file and jwks_url: choose one".into(),
+            ),
+            (None, None, None) => bad(
+                "identity.jwt".into(),
+                "needs keys: jwks_file, jwks_url or hs256_secret_file".into(),
+            ),
+            _ => {}
+        }
+        if j.audience.is_empty() {
+            bad("identity.jwt.audience".into(), "at least one audience".into());
+        }
+    }
+    let mtls = cfg
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_auth != crate::config::ClientAuth::None);
+    for (i, r) in cfg.routes.iter().enumerate() {
+        use crate::config::AuthMethod as M;
+        let usable = r.auth.methods.iter().any(|m| match m {
+            M::Mtls => mtls,
+            M::Jwt => cfg.identity.jwt.is_some(),
+            M::ApiKey => cfg.identity.api_keys.is_some(),
+        });
+        if !r.auth.anonymous && !usable {
+            bad(
+                format!("routes[{i}].auth"),
+                "anonymous callers are refused, but none of the accepted methods is configured (tls.client_auth, identity.jwt, identity.api_keys)".into(),
+            );
+        }
+    }
     let a = &cfg.audit;
     if a.queue == 0 {
         bad("audit.queue".into(), "must be at least 1".into());

@@ -130,6 +130,8 @@ pub struct Downstream {
     pub scheme: &'static str,
     /// Whether the peer is a trusted proxy whose forwarding headers are kept.
     pub trusted_proxy: bool,
+    /// The caller named by the connection's verified client certificate (mTLS).
+    pub cert_caller: Option<std::sync::Arc<str>>,
     peer_ip: String,
     peer_ip_value: HeaderValue,
     forwarded_node: String,
@@ -148,6 +150,7 @@ impl Downstream {
             peer,
             scheme,
             trusted_proxy,
+            cert_caller: None,
             // An IP address is always a valid header value.
             peer_ip_value: HeaderValue::from_str(&peer_ip)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),

@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod headers;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -133,11 +134,21 @@ impl Upstream {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
+        let tls = tls::client_config(&cfg.tls)
+            .map_err(|e| UpstreamSetupError::Tls(name.to_string(), e))?;
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| UpstreamSetupError::Tls(name.to_string(), e.to_string()))?
-            .https_or_http()
-            .enable_http1();
+            .with_tls_config(tls)
+            .https_or_http();
+        let builder = match &cfg.tls.server_name {
+            Some(sni) => {
+                let sni = rustls_pki_types::ServerName::try_from(sni.clone()).map_err(|e| {
+                    UpstreamSetupError::Tls(name.to_string(), format!("server_name: {e}"))
+                })?;
+                builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(sni))
+            }
+            None => builder,
+        }
+        .enable_http1();
         let connector = if cfg.http2 {
             builder.enable_http2().wrap_connector(http)
         } else {
@@ -257,6 +268,7 @@ mod tests {
             http2: false,
             pool_idle_timeout: Duration::from_secs(1),
             pool_max_idle_per_host: 1,
+            tls: Default::default(),
         };
         Upstream::new("u", &cfg).expect("upstream")
     }

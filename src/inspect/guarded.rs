@@ -54,6 +54,8 @@ pub struct RouteInfo {
     pub protocol: Protocol,
     /// A2A target agent.
     pub agent: Option<String>,
+    /// The verified caller whose answer this is (`anonymous` without one).
+    pub caller: Arc<str>,
     /// The MCP session the answer belongs to, when there is one.
     pub session: Option<String>,
 }
@@ -131,6 +133,7 @@ impl ResponseGuard {
             agent: self.route.agent.as_deref(),
             phase: Direction::Response,
             findings,
+            caller: &self.route.caller,
             ..CallFacts::on_route(
                 self.route.boundary,
                 &self.route.name,

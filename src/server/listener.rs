@@ -1,5 +1,7 @@
-//! Accept loop shared by the proxy and admin listeners: connection cap, HTTP/1.1 and h2c
-//! (prior knowledge) on one port, slowloris defence, graceful drain.
+//! Accept loop shared by the proxy and admin listeners: connection cap, optional TLS (the
+//! handshake runs in the connection's own task, under the header read timeout), HTTP/1.1 and
+//! HTTP/2 on one port (ALPN with TLS, prior knowledge without), slowloris defence, graceful
+//! drain.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,7 +20,22 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use rustls_pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::tls::TlsTerminator;
 use crate::forward::body::{GaugeGuard, ProxyBody};
+
+/// What is known about a connection before its first request.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// The client's verified certificate (leaf), when it presented one.
+    pub client_cert: Option<CertificateDer<'static>>,
+}
 
 /// Connection-level settings of one listener.
 #[derive(Debug, Clone)]
@@ -40,24 +57,28 @@ pub struct ConnectionMetrics {
     pub open: IntGauge,
     /// Accepted connections.
     pub accepted: IntCounter,
+    /// TLS handshakes that failed (bad certificate, timeout, not TLS).
+    pub tls_failures: IntCounter,
 }
 
 /// Serve `listener` until `shutdown` turns true, then drain: stop accepting, let open
 /// connections finish their requests (streams included) for up to `drain_timeout`, then
-/// cut what is left. `per_connection` is called once per accepted connection with the
-/// peer address and returns that connection's request handler, so per-connection facts
-/// are computed once, not per request.
+/// cut what is left. `per_connection` is called once per connection (after the TLS
+/// handshake) and returns that connection's request handler, so per-connection facts are
+/// computed once, not per request.
 pub async fn serve<M, H, Fut>(
     listener: TcpListener,
     per_connection: M,
     opts: ListenerOptions,
     conn_metrics: Option<ConnectionMetrics>,
+    tls: Option<Arc<TlsTerminator>>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    M: Fn(SocketAddr) -> H,
+    M: Fn(ConnInfo) -> H + Send + Sync + 'static,
     H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
+    let per_connection = Arc::new(per_connection);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -104,19 +125,52 @@ pub async fn serve<M, H, Fut>(
             m.accepted.inc();
             GaugeGuard::new(&m.open)
         });
-        let h = per_connection(peer);
-        let svc = service_fn(move |req| {
-            let fut = h(req);
-            async move { Ok::<_, Infallible>(fut.await) }
-        });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
         let name = opts.name;
+        let (builder, watcher, per_connection) =
+            (builder.clone(), graceful.watcher(), per_connection.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let (handshake_timeout, tls_failures) = (
+            opts.header_read_timeout,
+            conn_metrics.as_ref().map(|m| m.tls_failures.clone()),
+        );
         conns.spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(listener = name, %peer, error = %e, "connection ended with error");
+            match acceptor {
+                None => {
+                    let info = ConnInfo {
+                        peer,
+                        tls: false,
+                        client_cert: None,
+                    };
+                    let h = per_connection(info);
+                    serve_one(&builder, watcher, stream, h, name, peer).await;
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let client_cert = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| c.clone().into_owned());
+                            let info = ConnInfo {
+                                peer,
+                                tls: true,
+                                client_cert,
+                            };
+                            let h = per_connection(info);
+                            serve_one(&builder, watcher, tls_stream, h, name, peer).await;
+                        }
+                        Ok(Err(e)) => {
+                            tls_failures.iter().for_each(IntCounter::inc);
+                            tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            tls_failures.iter().for_each(IntCounter::inc);
+                            tracing::debug!(listener = name, %peer, "TLS handshake timed out");
+                        }
+                    }
+                }
             }
             drop(permit);
             drop(guard);
@@ -141,4 +195,29 @@ pub async fn serve<M, H, Fut>(
         }
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Serve one connection's requests with `handler`, watched for graceful shutdown.
+async fn serve_one<S, H, Fut>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    stream: S,
+    handler: H,
+    name: &'static str,
+    peer: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let fut = handler(req);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), svc)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(listener = name, %peer, error = %e, "connection ended with error");
+    }
 }

@@ -7,6 +7,7 @@
 mod admin;
 mod listener;
 mod proxy;
+pub mod tls;
 
 pub use admin::Health;
 pub use proxy::ProxyState;
@@ -43,6 +44,12 @@ pub enum ServerError {
     /// The rules could not be loaded.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// Caller identity could not be set up (JWKS, secrets, API key file).
+    #[error("identity: {0}")]
+    Identity(String),
+    /// TLS could not be set up (certificate, key, CA).
+    #[error("tls: {0}")]
+    Tls(String),
     /// The audit trail could not be set up (directory, signing key).
     #[error("audit: {0}")]
     Audit(String),
@@ -139,7 +146,18 @@ impl Gateway {
             (None, None)
         };
         let admin_audit = audit.as_ref().map(|t| t.downgrade());
-        let state = Arc::new(ProxyState::new(&cfg, metrics.clone(), policy, audit)?);
+        let identifier = Arc::new(
+            crate::identify::Identifier::new(&cfg.identity)
+                .await
+                .map_err(|e| ServerError::Identity(e.to_string()))?,
+        );
+        let state = Arc::new(ProxyState::new(
+            &cfg,
+            metrics.clone(),
+            policy,
+            audit,
+            identifier.clone(),
+        )?);
 
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
@@ -153,6 +171,9 @@ impl Gateway {
 
         let (proxy_stop, proxy_rx) = watch::channel(false);
         let (admin_stop, admin_rx) = watch::channel(false);
+        if let Some(j) = identifier.jwt() {
+            tokio::spawn(j.clone().watch(proxy_rx.clone()));
+        }
         if let (Some(r), Some(p)) = (&reloader, &cfg.policy) {
             if !p.reload_interval.is_zero() {
                 tokio::spawn(r.clone().watch(p.reload_interval, proxy_rx.clone()));
@@ -168,16 +189,31 @@ impl Gateway {
         let conn_metrics = ConnectionMetrics {
             open: metrics.open_connections.clone(),
             accepted: metrics.connections.clone(),
+            tls_failures: metrics.tls_handshake_failures.clone(),
+        };
+        let tls = match &cfg.tls {
+            Some(t) => {
+                let term = Arc::new(
+                    tls::TlsTerminator::load(t).map_err(|e| ServerError::Tls(e.to_string()))?,
+                );
+                tokio::spawn(
+                    term.clone()
+                        .watch(metrics.tls_reloads.clone(), proxy_rx.clone()),
+                );
+                Some(term)
+            }
+            None => None,
         };
         let proxy_task = tokio::spawn(serve(
             proxy_listener,
-            move |peer| {
+            move |conn| {
                 let state = state.clone();
-                let down = Arc::new(state.downstream(peer));
+                let down = Arc::new(state.downstream(&conn));
                 move |req| state.clone().handle(req, down.clone())
             },
             proxy_opts,
             Some(conn_metrics),
+            tls,
             proxy_rx,
         ));
 
@@ -201,6 +237,7 @@ impl Gateway {
                 move |req| admin_state.clone().handle(req)
             },
             admin_opts,
+            None,
             None,
             admin_rx,
         ));

@@ -81,6 +81,7 @@ impl ProxyState {
                     tools_filter,
                     stream_open,
                     &sent.buffered,
+                    &sent.caller,
                 )
                 .await?
             }
@@ -107,6 +108,7 @@ impl ProxyState {
         tools_filter: Option<ToolsListFilter>,
         stream_open: bool,
         buffered: &Option<Bytes>,
+        caller: &Arc<str>,
     ) -> Result<ProxyBody, Failure> {
         Ok(match tools_filter {
             Some(f) if parts.status == StatusCode::OK => {
@@ -130,7 +132,7 @@ impl ProxyState {
                     .policy
                     .as_ref()
                     .map(|p| p.load_full())
-                    .map(|p| self.guard_for(p, route, Vec::new()));
+                    .map(|p| self.guard_for(p, route, Vec::new(), caller.clone()));
                 let tap = LegacyTap::new(self.legacy.clone(), route.upstream).with_guard(guard);
                 SseEvents::new(body, tap).boxed_unsync()
             }
@@ -241,6 +243,7 @@ impl ProxyState {
         policy: &Arc<Policy>,
         route: &Route,
         envelope: &Envelope,
+        caller: Arc<str>,
     ) -> Option<ToolsListFilter> {
         if envelope.batch || route.protocol != Protocol::Mcp {
             return None;
@@ -256,6 +259,7 @@ impl ProxyState {
             snapshot.never_callable(&CallFacts {
                 method: Some("tools/call"),
                 tool: Some(tool),
+                caller: &caller,
                 ..CallFacts::on_route(boundary, &route_name, &upstream_name, protocol)
             })
         };

@@ -20,6 +20,7 @@ use crate::forward::body::{GuardedBody, ProxyBody};
 use std::sync::Arc;
 
 use crate::audit::exchange::CallAudit;
+use crate::identify::Identity;
 use crate::guard::{Direction, Finding, Located, redact_json};
 use crate::inspect::ToolsListFilter;
 use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
@@ -66,6 +67,8 @@ pub(super) struct Outgoing {
     pub partial: Option<PartialBatch>,
     /// The guard for the answer (response-direction rules, tool descriptors).
     pub response_guard: Option<ResponseGuard>,
+    /// The verified caller (for guards set up when the answer arrives).
+    pub caller: Arc<str>,
 }
 
 impl ProxyState {
@@ -77,6 +80,7 @@ impl ProxyState {
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
         audit: &mut Option<CallAudit>,
+        who: &Identity,
     ) -> Result<Prepared, Failure> {
         let codings = check_json_request_headers(&parts.headers, self.compressed)
             .map_err(|e| (e.into(), None))?;
@@ -109,6 +113,7 @@ impl ProxyState {
             tools_filter: None,
             partial: None,
             response_guard: None,
+            caller: who.caller.clone(),
         };
         let Some(policy) = &self.policy else {
             return Ok(Prepared::Forward(Box::new(out)));
@@ -166,7 +171,7 @@ impl ProxyState {
                 headers: &parts.headers,
                 args: call.args,
                 findings: &findings,
-                ..route.facts()
+                ..route.facts(&who.caller)
             };
             let withheld = route.protocol == Protocol::Mcp
                 && self.descriptors.has_changes()
@@ -236,7 +241,7 @@ impl ProxyState {
                 out.partial = Some(part);
             }
         }
-        out.tools_filter = self.tools_list_filter(&policy, route, &envelope);
+        out.tools_filter = self.tools_list_filter(&policy, route, &envelope, who.caller.clone());
         // Legacy HTTP+SSE: answers arrive on the session's GET stream, not on this POST;
         // the stream's tap filters the tool list and guards the answers there.
         if let Some(session) = parts.uri.query().and_then(session_from_query) {
@@ -247,8 +252,14 @@ impl ProxyState {
             self.legacy
                 .expect_answers(route.upstream, session, asked_of(&envelope));
         }
-        out.response_guard =
-            self.response_guard(&policy, route, &envelope, parts, &mut out.tools_filter);
+        out.response_guard = self.response_guard(
+            &policy,
+            route,
+            &envelope,
+            parts,
+            &mut out.tools_filter,
+            who.caller.clone(),
+        );
         if let (Some(g), Some(a)) = (&mut out.response_guard, audit.as_ref()) {
             g.audit = Some((a.trail().clone(), Some(a.ids().clone())));
         }
@@ -265,6 +276,7 @@ impl ProxyState {
         envelope: &Envelope,
         parts: &Parts,
         tools_filter: &mut Option<ToolsListFilter>,
+        caller: Arc<str>,
     ) -> Option<ResponseGuard> {
         let lists_tools = route.protocol == Protocol::Mcp
             && envelope
@@ -274,7 +286,7 @@ impl ProxyState {
         if !policy.scans(Direction::Response) && !lists_tools {
             return None;
         }
-        let mut guard = self.guard_for(policy.clone(), route, asked_of(envelope));
+        let mut guard = self.guard_for(policy.clone(), route, asked_of(envelope), caller);
         guard.route.session = session_of(parts);
         guard.tools_filter = tools_filter.take();
         Some(guard)
@@ -286,6 +298,7 @@ impl ProxyState {
         policy: Arc<Policy>,
         route: &Route,
         asked: Vec<Asked>,
+        caller: Arc<str>,
     ) -> ResponseGuard {
         ResponseGuard {
             policy,
@@ -297,6 +310,7 @@ impl ProxyState {
                 boundary: route.boundary,
                 protocol: route.protocol,
                 agent: route.agent.clone(),
+                caller,
                 session: None,
             },
             asked,
@@ -316,6 +330,7 @@ impl ProxyState {
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
         audit: &mut Option<CallAudit>,
+        who: &Identity,
     ) -> Result<Prepared, Failure> {
         let policy = self.policy.as_ref().map(|p| p.load_full());
         // A JSON body is read (capped, strictly parsed) only when a rule looks at it.
@@ -354,7 +369,7 @@ impl ProxyState {
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 args: json.as_ref(),
-                ..route.facts()
+                ..route.facts(&who.caller)
             };
             let decision = self.decide(policy, route, &facts, audit);
             self.audit_decision(audit, route, &facts, &decision, None)
@@ -371,6 +386,7 @@ impl ProxyState {
             tools_filter: None,
             partial: None,
             response_guard: None,
+            caller: who.caller.clone(),
         })))
     }
 

@@ -8,7 +8,7 @@
 mod answer;
 mod call;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use arc_swap::ArcSwap;
 use crate::audit::exchange::CallAudit;
 use crate::audit::record::AuditRecord;
 use crate::audit::writer::AuditTrail;
+use crate::identify::{Identifier, Identity};
 use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
@@ -34,6 +35,7 @@ use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, Policy};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
+use super::listener::ConnInfo;
 use call::Prepared;
 
 /// Everything the proxy service needs, built once from the config.
@@ -55,6 +57,8 @@ pub struct ProxyState {
     descriptors: Arc<DescriptorStore>,
     /// Where audit records go; `None`: nothing is recorded.
     audit: Option<AuditTrail>,
+    /// Verifies who is calling.
+    identifier: Arc<Identifier>,
 }
 
 impl ProxyState {
@@ -64,6 +68,7 @@ impl ProxyState {
         metrics: Metrics,
         policy: Option<Arc<ArcSwap<Policy>>>,
         audit: Option<AuditTrail>,
+        identifier: Arc<Identifier>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -98,12 +103,20 @@ impl ProxyState {
             compressed: cfg.limits.compressed_requests,
             descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
             audit,
+            identifier,
         })
     }
 
     /// Facts of a new downstream connection, computed once for all its requests.
-    pub fn downstream(&self, peer: SocketAddr) -> Downstream {
-        Downstream::new(peer, "http", self.is_trusted(peer.ip()))
+    pub fn downstream(&self, conn: &ConnInfo) -> Downstream {
+        let scheme = if conn.tls { "https" } else { "http" };
+        let mut down = Downstream::new(conn.peer, scheme, self.is_trusted(conn.peer.ip()));
+        down.cert_caller = conn
+            .client_cert
+            .as_ref()
+            .and_then(crate::identify::mtls::caller_of)
+            .map(Arc::from);
+        down
     }
 
     /// Handle one request arriving on the connection described by `down`.
@@ -121,7 +134,7 @@ impl ProxyState {
             let err = RequestError::AmbiguousPath.into();
             let resp = respond(&err, None, None);
             self.unrouted.inc(resp.status());
-            let resp = self.close_audit(audit, resp, None, Some(&err)).await;
+            let resp = self.close_audit(audit, resp, None, None, Some(&err)).await;
             return attach_guard(resp, in_flight);
         }
         let host = request_host(&req);
@@ -130,10 +143,34 @@ impl ProxyState {
             let err = RequestError::NoRoute.into();
             let resp = respond(&err, None, None);
             self.unrouted.inc(resp.status());
-            let resp = self.close_audit(audit, resp, None, Some(&err)).await;
+            let resp = self.close_audit(audit, resp, None, None, Some(&err)).await;
             return attach_guard(resp, in_flight);
         };
         let method = req.method().clone();
+        let mut req = req;
+        let who = match self
+            .identifier
+            .identify(req.headers_mut(), down.cert_caller.as_ref(), &route.auth)
+            .await
+        {
+            Ok(who) => who,
+            Err(e) => {
+                tracing::info!(route = %route.name, peer = %down.peer, error = %e, "call refused: not authenticated");
+                let err = RequestError::Unauthenticated(e).into();
+                let mut resp = respond(&err, Some(route.protocol), None);
+                if self.identifier.takes_bearer() {
+                    resp.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"sec0-gateway\""),
+                    );
+                }
+                self.route_metrics[route.index].requests.inc(resp.status());
+                let resp = self
+                    .close_audit(audit, resp, Some(&route), None, Some(&err))
+                    .await;
+                return attach_guard(resp, in_flight);
+            }
+        };
         let (resp, err) = match self
             .forward(
                 &route,
@@ -142,6 +179,7 @@ impl ProxyState {
                 &down,
                 &mut in_flight,
                 &mut audit,
+                &who,
             )
             .await
         {
@@ -155,17 +193,19 @@ impl ProxyState {
         self.route_metrics[route.index].requests.inc(resp.status());
         let resp = match err {
             Some(err) => {
-                self.close_audit(audit, resp, Some(&route), Some(&err))
+                self.close_audit(audit, resp, Some(&route), Some(&who.caller), Some(&err))
                     .await
             }
             None => {
                 if let Some(a) = &mut audit {
                     if !a.has_records() {
                         // No policy decided this call: it is recorded as allowed anyway.
-                        a.failed(unpoliced_record(&route, &method)).await;
+                        a.failed(unpoliced_record(&route, &method, &who.caller))
+                            .await;
                     }
                 }
-                self.close_audit(audit, resp, Some(&route), None).await
+                self.close_audit(audit, resp, Some(&route), Some(&who.caller), None)
+                    .await
             }
         };
         attach_guard(resp, in_flight)
@@ -178,6 +218,7 @@ impl ProxyState {
         audit: Option<CallAudit>,
         resp: Response<ProxyBody>,
         route: Option<&Route>,
+        caller: Option<&Arc<str>>,
         err: Option<&GatewayError>,
     ) -> Response<ProxyBody> {
         let Some(mut a) = audit else {
@@ -194,6 +235,7 @@ impl ProxyState {
                     reason,
                     err.to_string(),
                 );
+                r.caller = caller.cloned();
                 if let Some(route) = route {
                     r.boundary = Some(route.boundary.as_str());
                     r.protocol = Some(route.protocol.as_str());
@@ -228,6 +270,7 @@ impl ProxyState {
         down: &Downstream,
         in_flight: &mut Option<GaugeGuard>,
         audit: &mut Option<CallAudit>,
+        who: &Identity,
     ) -> Result<Response<ProxyBody>, Failure> {
         let rm = &self.route_metrics[route.index];
         let upstream = &self.upstreams[route.upstream];
@@ -249,10 +292,11 @@ impl ProxyState {
         // JSON-RPC calls are small and must be read whole to be understood; everything
         // else (uploads, egress bodies) streams through under the same cap.
         let prepared = if route.protocol.is_jsonrpc() && parts.method == Method::POST {
-            self.jsonrpc_call(route, host, &mut parts, body, audit)
+            self.jsonrpc_call(route, host, &mut parts, body, audit, who)
                 .await?
         } else {
-            self.http_call(route, host, &mut parts, body, audit).await?
+            self.http_call(route, host, &mut parts, body, audit, who)
+                .await?
         };
         let mut sent = match prepared {
             Prepared::Answered(resp) => return Ok(resp),
@@ -349,9 +393,10 @@ impl ProxyState {
 }
 
 /// The record of a call forwarded without a policy (nothing decided it).
-fn unpoliced_record(route: &Route, method: &Method) -> AuditRecord {
+fn unpoliced_record(route: &Route, method: &Method, caller: &Arc<str>) -> AuditRecord {
     AuditRecord {
         boundary: Some(route.boundary.as_str()),
+        caller: Some(caller.clone()),
         decision: Some("allow"),
         enforced: Some("allow"),
         method: Some(method.as_str().to_owned()),
