@@ -73,7 +73,9 @@ pub fn write_dev_certs(out: &Path, client_id: &str) -> Result<DevCerts, DevCertE
     server
         .subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-    server.distinguished_name.push(DnType::CommonName, "localhost");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_cert = server.signed_by(&server_key, &issuer)?;
 
@@ -141,13 +143,17 @@ mod tests {
             reload_interval: std::time::Duration::from_secs(5),
         };
         crate::server::tls::server_config(&cfg).expect("a server config from the dev files");
-        let client = crate::server::tls::certs_from(&dir.path().join("client.pem")).expect("client");
+        let client =
+            crate::server::tls::certs_from(&dir.path().join("client.pem")).expect("client");
         assert_eq!(
             crate::identify::mtls::caller_of(&client[0]).as_deref(),
             Some(DEV_CLIENT_ID)
         );
         assert!(
-            matches!(write_dev_certs(dir.path(), DEV_CLIENT_ID), Err(DevCertError::Exists(_))),
+            matches!(
+                write_dev_certs(dir.path(), DEV_CLIENT_ID),
+                Err(DevCertError::Exists(_))
+            ),
             "never overwrites"
         );
     }

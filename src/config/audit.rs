@@ -198,4 +198,3 @@ fn default_retry_max() -> Duration {
 fn default_http_shutdown() -> Duration {
     Duration::from_secs(10)
 }
-

@@ -114,7 +114,8 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         if t.client_auth != crate::config::ClientAuth::None && t.client_ca.is_none() {
             bad(
                 "tls.client_ca".into(),
-                "client_auth optional/required needs the CA that client certificates chain to".into(),
+                "client_auth optional/required needs the CA that client certificates chain to"
+                    .into(),
             );
         }
     }
@@ -131,7 +132,10 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             _ => {}
         }
         if j.audience.is_empty() {
-            bad("identity.jwt.audience".into(), "at least one audience".into());
+            bad(
+                "identity.jwt.audience".into(),
+                "at least one audience".into(),
+            );
         }
     }
     let mtls = cfg

@@ -17,9 +17,7 @@ pub fn client_config(cfg: &UpstreamTlsConfig) -> Result<ClientConfig, String> {
     match &cfg.ca {
         Some(ca) => {
             for c in certs_from(ca).map_err(|e| e.to_string())? {
-                roots
-                    .add(c)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+                roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
             }
         }
         None => {
@@ -34,12 +32,11 @@ pub fn client_config(cfg: &UpstreamTlsConfig) -> Result<ClientConfig, String> {
             }
         }
     }
-    let builder = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots);
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots);
     let config = match (&cfg.client_cert, &cfg.client_key) {
         (Some(c), Some(k)) => builder
             .with_client_auth_cert(

@@ -63,6 +63,9 @@ mod tests {
         assert_eq!(keys.caller_of("k-123"), Some("billing-agent"));
         assert_eq!(keys.caller_of("k-124"), None);
         assert_eq!(ApiKeys::parse("abc x").err().map(|e| e.0), Some(1));
-        assert_eq!(ApiKeys::parse(&format!("{h} a\n{h} b")).err().map(|e| e.0), Some(2));
+        assert_eq!(
+            ApiKeys::parse(&format!("{h} a\n{h} b")).err().map(|e| e.0),
+            Some(2)
+        );
     }
 }

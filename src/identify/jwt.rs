@@ -56,7 +56,8 @@ impl JwtVerifier {
     pub async fn new(cfg: &JwtConfig) -> Result<Self, IdentityError> {
         let hs256 = match &cfg.hs256_secret_file {
             Some(p) => {
-                let secret = std::fs::read(p).map_err(|e| IdentityError::Setup(format!("{}: {e}", p.display())))?;
+                let secret = std::fs::read(p)
+                    .map_err(|e| IdentityError::Setup(format!("{}: {e}", p.display())))?;
                 let secret = secret.trim_ascii();
                 if secret.len() < 32 {
                     return Err(IdentityError::Setup(format!(
@@ -68,10 +69,16 @@ impl JwtVerifier {
             }
             None => None,
         };
-        let client = cfg.jwks_url.as_ref().map(|u| super::fetch::Fetcher::new(u)).transpose()?;
+        let client = cfg
+            .jwks_url
+            .as_ref()
+            .map(|u| super::fetch::Fetcher::new(u))
+            .transpose()?;
         let v = Self {
             cfg: cfg.clone(),
-            keys: ArcSwap::from_pointee(Keys { by_kid: HashMap::new() }),
+            keys: ArcSwap::from_pointee(Keys {
+                by_kid: HashMap::new(),
+            }),
             hs256,
             last_fetch: std::sync::Mutex::new(Instant::now()),
             client,
@@ -93,8 +100,8 @@ impl JwtVerifier {
         if let Ok(mut t) = self.last_fetch.lock() {
             *t = Instant::now();
         }
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| IdentityError::Setup(format!("JWKS: {e}")))?;
+        let set: JwkSet =
+            serde_json::from_str(&text).map_err(|e| IdentityError::Setup(format!("JWKS: {e}")))?;
         let mut by_kid = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else {
@@ -142,7 +149,11 @@ impl JwtVerifier {
         let (key, alg) = match header.alg {
             Algorithm::HS256 => match &self.hs256 {
                 Some(k) => (k.clone(), Algorithm::HS256),
-                None => return Err(IdentityError::Invalid("HS256 tokens are not accepted".into())),
+                None => {
+                    return Err(IdentityError::Invalid(
+                        "HS256 tokens are not accepted".into(),
+                    ));
+                }
             },
             Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA => {
                 let kid = header

@@ -122,7 +122,9 @@ impl TlsTerminator {
             current: ArcSwap::from_pointee(config),
             stamps: std::sync::Mutex::new(Vec::new()),
         };
-        *t.stamps.lock().map_err(|_| TlsError::Rustls("poisoned".into()))? = t.stamps_now();
+        *t.stamps
+            .lock()
+            .map_err(|_| TlsError::Rustls("poisoned".into()))? = t.stamps_now();
         Ok(t)
     }
 

@@ -38,14 +38,21 @@ fn is_json(headers: &http::HeaderMap) -> bool {
         })
 }
 
+/// What the answer side needs to know about the call it answers (the parts of
+/// [`Outgoing`] that are shared across awaits).
+struct About<'a> {
+    buffered: &'a Option<Bytes>,
+    caller: &'a Arc<str>,
+    stream_open: bool,
+}
+
 impl ProxyState {
     /// The client's response for the upstream's answer to `sent`.
     pub(super) async fn answer(
         &self,
         route: &Route,
         upstream: Response<Incoming>,
-        sent: Outgoing,
-        stream_open: bool,
+        mut sent: Outgoing,
         in_flight: &mut Option<GaugeGuard>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let rm = &self.route_metrics[route.index];
@@ -57,7 +64,7 @@ impl ProxyState {
                 .merge_batch_answer(route, parts, body, part, sent.response_guard)
                 .await;
         }
-        let body: ProxyBody = match (sent.response_guard, sent.tools_filter) {
+        let body: ProxyBody = match (sent.response_guard.take(), sent.tools_filter.take()) {
             (Some(g), _) if parts.status.is_success() => {
                 if is_event_stream(&parts.headers) {
                     parts.headers.remove(header::CONTENT_LENGTH);
@@ -74,16 +81,13 @@ impl ProxyState {
                 }
             }
             (_, tools_filter) => {
-                self.plain_answer(
-                    route,
-                    &mut parts,
-                    body,
-                    tools_filter,
-                    stream_open,
-                    &sent.buffered,
-                    &sent.caller,
-                )
-                .await?
+                let about = About {
+                    buffered: &sent.buffered,
+                    caller: &sent.caller,
+                    stream_open: sent.stream_open,
+                };
+                self.plain_answer(route, &mut parts, body, tools_filter, about)
+                    .await?
             }
         };
         let mut out = GuardedBody::new(body)
@@ -106,10 +110,9 @@ impl ProxyState {
         parts: &mut http::response::Parts,
         body: Incoming,
         tools_filter: Option<ToolsListFilter>,
-        stream_open: bool,
-        buffered: &Option<Bytes>,
-        caller: &Arc<str>,
+        sent: About<'_>,
     ) -> Result<ProxyBody, Failure> {
+        let (buffered, caller) = (sent.buffered, sent.caller);
         Ok(match tools_filter {
             Some(f) if parts.status == StatusCode::OK => {
                 if is_event_stream(&parts.headers) {
@@ -125,7 +128,7 @@ impl ProxyState {
                     full(f.apply_to_json(whole))
                 }
             }
-            _ if stream_open && is_event_stream(&parts.headers) => {
+            _ if sent.stream_open && is_event_stream(&parts.headers) => {
                 // A GET stream may be a legacy HTTP+SSE session: answers to its POSTs arrive
                 // here, so the tap guards them (with the policy of the moment it opened).
                 let guard = self

@@ -20,8 +20,8 @@ use crate::forward::body::{GuardedBody, ProxyBody};
 use std::sync::Arc;
 
 use crate::audit::exchange::CallAudit;
-use crate::identify::Identity;
 use crate::guard::{Direction, Finding, Located, redact_json};
+use crate::identify::Identity;
 use crate::inspect::ToolsListFilter;
 use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
 use crate::inspect::legacy_sse::session_from_query;
@@ -69,6 +69,8 @@ pub(super) struct Outgoing {
     pub response_guard: Option<ResponseGuard>,
     /// The verified caller (for guards set up when the answer arrives).
     pub caller: Arc<str>,
+    /// An MCP GET: the answer may be a legacy HTTP+SSE session stream.
+    pub stream_open: bool,
 }
 
 impl ProxyState {
@@ -114,6 +116,7 @@ impl ProxyState {
             partial: None,
             response_guard: None,
             caller: who.caller.clone(),
+            stream_open: false,
         };
         let Some(policy) = &self.policy else {
             return Ok(Prepared::Forward(Box::new(out)));
@@ -387,6 +390,7 @@ impl ProxyState {
             partial: None,
             response_guard: None,
             caller: who.caller.clone(),
+            stream_open: false,
         })))
     }
 

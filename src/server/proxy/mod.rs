@@ -20,22 +20,22 @@ use ipnet::IpNet;
 
 use arc_swap::ArcSwap;
 
+use super::listener::ConnInfo;
 use crate::audit::exchange::CallAudit;
 use crate::audit::record::AuditRecord;
 use crate::audit::writer::AuditTrail;
-use crate::identify::{Identifier, Identity};
 use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::{Downstream, prepare_upstream_request};
 use crate::forward::{Upstream, UpstreamSetupError};
+use crate::identify::{Identifier, Identity};
 use crate::inspect::descriptors::DescriptorStore;
 use crate::inspect::legacy_sse::LegacySessions;
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, Policy};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
-use super::listener::ConnInfo;
 use call::Prepared;
 
 /// Everything the proxy service needs, built once from the config.
@@ -178,8 +178,10 @@ impl ProxyState {
                 host.as_deref(),
                 &down,
                 &mut in_flight,
-                &mut audit,
-                &who,
+                &mut Exchange {
+                    audit: &mut audit,
+                    who: &who,
+                },
             )
             .await
         {
@@ -269,9 +271,9 @@ impl ProxyState {
         host: Option<&str>,
         down: &Downstream,
         in_flight: &mut Option<GaugeGuard>,
-        audit: &mut Option<CallAudit>,
-        who: &Identity,
+        ex: &mut Exchange<'_>,
     ) -> Result<Response<ProxyBody>, Failure> {
+        let (audit, who) = (&mut *ex.audit, ex.who);
         let rm = &self.route_metrics[route.index];
         let upstream = &self.upstreams[route.upstream];
         let (mut parts, body) = req.into_parts();
@@ -302,7 +304,7 @@ impl ProxyState {
             Prepared::Answered(resp) => return Ok(resp),
             Prepared::Forward(out) => *out,
         };
-        let stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
+        sent.stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
 
         let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
@@ -329,7 +331,7 @@ impl ProxyState {
         if let Some(a) = audit {
             a.upstream_took(took);
         }
-        self.answer(route, resp, sent, stream_open, in_flight).await
+        self.answer(route, resp, sent, in_flight).await
     }
 
     /// Decide one call, counting and timing the decision.
@@ -407,6 +409,14 @@ fn unpoliced_record(route: &Route, method: &Method, caller: &Arc<str>) -> AuditR
         upstream: Some(Arc::from(route.upstream_name.as_str())),
         ..AuditRecord::new("decision")
     }
+}
+
+/// One call's own state on its way through the forward step.
+struct Exchange<'a> {
+    /// Its audit (records completed when the answer ends).
+    audit: &'a mut Option<CallAudit>,
+    /// Its verified caller.
+    who: &'a Identity,
 }
 
 /// A failure, with the buffered JSON-RPC body (if any) so the answer can echo its id.
