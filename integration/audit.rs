@@ -105,6 +105,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
         RULES,
         &format!(
             "audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?}, checkpoint_every: 3 }}\n\
+             context: {{ trusted_networks: [127.0.0.0/8] }}\n\
              limits: {{ max_request_body: 4KiB }}\n\
              upstreams: {{ u: {{ url: \"{}\", response_header_timeout: 500ms }} }}\n\
              routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
@@ -115,7 +116,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
     .await;
     let addr = gw.proxy_addr;
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    // 1: allowed, with run and trace context (recorded as the caller's claims).
+    // 1: allowed, with run and trace context (continued: loopback is a trusted network here).
     let allowed_body = call(1, "echo", json!({}));
     let allowed = common::send(
         addr,
@@ -342,6 +343,7 @@ async fn calls_without_a_policy_are_recorded_and_runs_can_be_replayed() {
     let up = tool_server().await;
     let gw = common::gateway(&format!(
         "audit: {{ file: {{ dir: {audit_dir:?} }}, signing_key: {:?} }}\n\
+         context: {{ trusted_networks: [127.0.0.0/8] }}\n\
          upstreams: {{ u: {{ url: \"{}\" }} }}\n\
          routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
         common::test_key("audit-test.pem"),

@@ -86,28 +86,35 @@ async fn post(
     ))
 }
 
-/// An MCP-ish upstream answering every call with a result that echoes the headers it saw.
-async fn tool_server() -> Upstream {
-    Upstream::start(|req: Request<hyper::body::Incoming>| async move {
-        let headers: serde_json::Map<String, Value> = req
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or(""))))
-            .collect();
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"headers": headers}});
-        let mut resp = http::Response::new(full(answer.to_string()));
-        resp.headers_mut()
-            .insert("content-type", "application/json".parse().expect("hv"));
-        resp
+/// An MCP-ish upstream answering every call with a result that echoes the headers it saw,
+/// and the count of requests that reached it.
+async fn tool_server() -> (Upstream, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let up = Upstream::start(move |req: Request<hyper::body::Incoming>| {
+        h.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let headers: serde_json::Map<String, Value> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or(""))))
+                .collect();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"headers": headers}});
+            let mut resp = http::Response::new(full(answer.to_string()));
+            resp.headers_mut()
+                .insert("content-type", "application/json".parse().expect("hv"));
+            resp
+        }
     })
-    .await
+    .await;
+    (up, hits)
 }
 
 /// A rule that names the caller back: calling `whoami` as `who` is denied with reason
@@ -131,7 +138,7 @@ async fn client_certificates_name_the_caller_and_strict_routes_refuse_the_rest()
     let dir = tempfile::tempdir().expect("dir");
     write_dev_certs(dir.path(), DEV_CLIENT_ID).expect("certs");
     let p = |n: &str| dir.path().join(n);
-    let up = tool_server().await;
+    let (up, hits) = tool_server().await;
     let (gw, _rules) = common::gateway_with_rules(
         &whoami_rules(&[DEV_CLIENT_ID, "anonymous"]),
         &format!(
@@ -172,7 +179,7 @@ async fn client_certificates_name_the_caller_and_strict_routes_refuse_the_rest()
         .await
         .expect("strict with cert");
     assert_eq!(s, StatusCode::OK);
-    let before = up.accepted.load(Ordering::SeqCst);
+    let before = hits.load(Ordering::SeqCst);
     let (s, v, _) = post(&without, &format!("{base}/strict"), &call(4, "echo"), &[])
         .await
         .expect("strict without cert");
@@ -180,7 +187,7 @@ async fn client_certificates_name_the_caller_and_strict_routes_refuse_the_rest()
     assert_eq!(v["error"]["code"], -32001);
     assert_eq!(v["error"]["data"]["reason"], "unauthenticated");
     assert_eq!(
-        up.accepted.load(Ordering::SeqCst),
+        hits.load(Ordering::SeqCst),
         before,
         "a refused caller never reaches the upstream"
     );
@@ -203,7 +210,7 @@ async fn required_client_auth_refuses_the_handshake_without_a_trusted_certificat
     write_dev_certs(dir.path(), DEV_CLIENT_ID).expect("certs");
     write_dev_certs(other.path(), "spiffe://elsewhere/agent/x").expect("foreign certs");
     let p = |n: &str| dir.path().join(n);
-    let up = tool_server().await;
+    let (up, _hits) = tool_server().await;
     let gw = common::gateway(&format!(
         "tls: {{ cert: {:?}, key: {:?}, client_ca: {:?}, client_auth: required }}\n\
          upstreams: {{ u: {{ url: \"{}\" }} }}\n\
@@ -259,7 +266,7 @@ async fn a_new_certificate_is_picked_up_under_traffic_without_dropping_connectio
     };
     copy(first.path(), "server.pem");
     copy(first.path(), "server-key.pem");
-    let up = tool_server().await;
+    let (up, _hits) = tool_server().await;
     let gw = common::gateway(&format!(
         "tls: {{ cert: {:?}, key: {:?}, reload_interval: 100ms }}\n\
          upstreams: {{ u: {{ url: \"{}\" }} }}\n\
@@ -404,7 +411,7 @@ async fn bearer_tokens_and_api_keys_name_the_caller_or_are_refused() {
         ),
     )
     .expect("api keys");
-    let up = tool_server().await;
+    let (up, hits) = tool_server().await;
     let (gw, _rules) = common::gateway_with_rules(
         &whoami_rules(&["alice", "bob", "carol", "dave", "billing-agent", "erin"]),
         &format!(
@@ -543,7 +550,7 @@ async fn bearer_tokens_and_api_keys_name_the_caller_or_are_refused() {
         ),
         ("nothing", vec![]),
     ];
-    let before = up.accepted.load(Ordering::SeqCst);
+    let before = hits.load(Ordering::SeqCst);
     for (what, hdrs) in cases {
         let a = with(hdrs, "whoami").await;
         assert_eq!(
@@ -569,7 +576,7 @@ async fn bearer_tokens_and_api_keys_name_the_caller_or_are_refused() {
         );
     }
     assert_eq!(
-        up.accepted.load(Ordering::SeqCst),
+        hits.load(Ordering::SeqCst),
         before,
         "refused callers never reach the upstream"
     );

@@ -35,6 +35,9 @@ pub enum RequestError {
     /// The caller could not be identified as the route requires (no or bad credentials).
     #[error("authentication failed: {0}")]
     Unauthenticated(#[from] crate::identify::IdentityError),
+    /// The context headers are inconsistent or malformed (`x-agent-state`, …).
+    #[error("context headers refused: {0}")]
+    BadContext(#[from] crate::context::ContextError),
     /// `Content-Length` already announces more than the route accepts.
     #[error("request body of {length} bytes exceeds the limit of {limit} bytes")]
     DeclaredTooLarge {
@@ -94,6 +97,12 @@ fn answer(err: &GatewayError) -> Answer {
                 // The verifier's words, never the credential itself.
                 other => other.to_string(),
             },
+        ),
+        GatewayError::Request(R::BadContext(e)) => a(
+            StatusCode::BAD_REQUEST,
+            "bad_context",
+            codes::INVALID_REQUEST,
+            e.to_string(),
         ),
         GatewayError::Request(R::AuditUnavailable) => a(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ pub mod act;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod devcerts;
 pub mod error;

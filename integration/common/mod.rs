@@ -134,6 +134,21 @@ impl Upstream {
         Self::start(move |req| echo_handler(tag, req)).await
     }
 
+    /// [`Upstream::echo`] that also counts the requests reaching it.
+    #[allow(dead_code)] // not every test target uses it
+    pub async fn echo_counting(
+        tag: &'static str,
+    ) -> (Self, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let h = hits.clone();
+        let up = Self::start(move |req| {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            echo_handler(tag, req)
+        })
+        .await;
+        (up, hits)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

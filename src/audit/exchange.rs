@@ -118,6 +118,11 @@ impl CallAudit {
         }
     }
 
+    /// Replace the ids read at arrival with the ones the context step established.
+    pub fn set_ids(&mut self, ids: CallIds) {
+        self.ids = Arc::new(ids);
+    }
+
     /// The call's ids (response-direction records carry them too).
     pub fn ids(&self) -> &Arc<CallIds> {
         &self.ids

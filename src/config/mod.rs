@@ -37,6 +37,9 @@ pub struct Config {
     /// How callers prove who they are.
     #[serde(default)]
     pub identity: IdentityConfig,
+    /// Run and trace context: who may continue a run, context header limits.
+    #[serde(default)]
+    pub context: ContextConfig,
     /// Limits and timeouts applied to every downstream connection and request.
     #[serde(default)]
     pub limits: Limits,

@@ -134,6 +134,29 @@ fn default_api_key_header() -> String {
     "x-api-key".into()
 }
 
+/// Who may continue a run and how context headers are checked.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextConfig {
+    /// Callers with a verified identity may continue a run (`x-sec0-run-id`, `x-agent-ref`)
+    /// and name their hop as the parent.
+    pub trust_verified_callers: bool,
+    /// Peers in these networks may too (e.g. the orchestrator's subnet).
+    pub trusted_networks: Vec<ipnet::IpNet>,
+    /// Largest `x-agent-state` accepted.
+    pub max_agent_state: bytesize::ByteSize,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        Self {
+            trust_verified_callers: true,
+            trusted_networks: Vec::new(),
+            max_agent_state: bytesize::ByteSize::kib(8),
+        }
+    }
+}
+
 /// What a route accepts.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -20,6 +20,7 @@ use crate::forward::body::{GuardedBody, ProxyBody};
 use std::sync::Arc;
 
 use crate::audit::exchange::CallAudit;
+use crate::context::DecisionTag;
 use crate::guard::{Direction, Finding, Located, redact_json};
 use crate::identify::Identity;
 use crate::inspect::ToolsListFilter;
@@ -37,6 +38,35 @@ use crate::protocol::jsonrpc::{message_slices, parse_envelope, select_batch};
 use crate::protocol::mcp::{call_parts, check_mirrored_headers};
 use crate::protocol::{ProtocolError, body_codings, check_json_request_headers, declares_json};
 use crate::routing::Route;
+
+/// The decision a call carries upstream and to the client: the most severe of its
+/// messages' decisions (what was enforced).
+fn call_decision<'d>(decisions: impl Iterator<Item = &'d Decision>) -> Option<DecisionTag> {
+    let severity = |k: Kind| match k {
+        Kind::Deny => 3,
+        Kind::Escalate => 2,
+        Kind::Redact => 1,
+        Kind::Allow => 0,
+    };
+    decisions
+        .max_by_key(|d| severity(d.decision))
+        .map(|d| DecisionTag {
+            decision: d.decision.as_str(),
+            decision_id: d.decision_id.clone(),
+            policy_version: d.policy_version.clone(),
+        })
+}
+
+/// `resp` with the call's decision attached (for the client's `x-sec0-decision-id`).
+fn tagged(
+    mut resp: http::Response<ProxyBody>,
+    tag: &Option<DecisionTag>,
+) -> http::Response<ProxyBody> {
+    if let Some(t) = tag {
+        resp.extensions_mut().insert(t.clone());
+    }
+    resp
+}
 
 /// The JSON-RPC error code a request gets when `d` refuses it (none when it goes on).
 fn refusal_code(d: &Decision, on_timeout: Kind) -> Option<i64> {
@@ -71,6 +101,8 @@ pub(super) struct Outgoing {
     pub caller: Arc<str>,
     /// An MCP GET: the answer may be a legacy HTTP+SSE session stream.
     pub stream_open: bool,
+    /// The call's decision, sent upstream in `x-sec0-decision*` headers.
+    pub decision: Option<DecisionTag>,
 }
 
 impl ProxyState {
@@ -117,6 +149,7 @@ impl ProxyState {
             response_guard: None,
             caller: who.caller.clone(),
             stream_open: false,
+            decision: None,
         };
         let Some(policy) = &self.policy else {
             return Ok(Prepared::Forward(Box::new(out)));
@@ -221,13 +254,14 @@ impl ProxyState {
             out.body = full(redacted.clone());
             out.buffered = Some(redacted);
         }
+        out.decision = call_decision(decided.iter().map(|(_, d)| d));
         match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
             Action::Forward => {}
-            Action::Answer(resp) => return Ok(Prepared::Answered(resp)),
+            Action::Answer(resp) => return Ok(Prepared::Answered(tagged(resp, &out.decision))),
             Action::Refused(answer) => {
                 let query = parts.uri.query();
                 let resp = self.deliver_refusal(route, query, envelope.batch, &answer);
-                return Ok(Prepared::Answered(resp));
+                return Ok(Prepared::Answered(tagged(resp, &out.decision)));
             }
             Action::ForwardPart(part) => {
                 // Only the allowed elements go on, each byte for byte.
@@ -364,6 +398,7 @@ impl ProxyState {
                 None => (body.boxed_unsync(), None),
             }
         };
+        let mut tag = None;
         if let Some(policy) = &policy {
             let facts = CallFacts {
                 method: Some(parts.method.as_str()),
@@ -378,8 +413,9 @@ impl ProxyState {
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await
                 .map_err(|e| (e, None))?;
+            tag = call_decision(std::iter::once(&decision));
             if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
-                return Ok(Prepared::Answered(refusal));
+                return Ok(Prepared::Answered(tagged(refusal, &tag)));
             }
         }
         Ok(Prepared::Forward(Box::new(Outgoing {
@@ -391,6 +427,7 @@ impl ProxyState {
             response_guard: None,
             caller: who.caller.clone(),
             stream_open: false,
+            decision: tag,
         })))
     }
 

@@ -22,9 +22,11 @@ use arc_swap::ArcSwap;
 
 use super::listener::ConnInfo;
 use crate::audit::exchange::CallAudit;
+use crate::audit::exchange::CallIds;
 use crate::audit::record::AuditRecord;
 use crate::audit::writer::AuditTrail;
 use crate::config::{CompressedRequests, Config, EscalationConfig, Protocol};
+use crate::context::{CallContext, ContextPolicy, DecisionTag};
 use crate::error::{GatewayError, RequestError, respond};
 use crate::forward::body::{GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::{Downstream, prepare_upstream_request};
@@ -59,6 +61,8 @@ pub struct ProxyState {
     audit: Option<AuditTrail>,
     /// Verifies who is calling.
     identifier: Arc<Identifier>,
+    /// Who may continue a run; context header limits.
+    context: ContextPolicy,
 }
 
 impl ProxyState {
@@ -104,6 +108,12 @@ impl ProxyState {
             descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
             audit,
             identifier,
+            context: ContextPolicy {
+                trust_verified: cfg.context.trust_verified_callers,
+                trusted_networks: cfg.context.trusted_networks.clone(),
+                max_agent_state: usize::try_from(cfg.context.max_agent_state.as_u64())
+                    .unwrap_or(usize::MAX),
+            },
         })
     }
 
@@ -171,6 +181,27 @@ impl ProxyState {
                 return attach_guard(resp, in_flight);
             }
         };
+        let ctx = match CallContext::establish(req.headers(), &who, down.peer.ip(), &self.context) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                tracing::info!(route = %route.name, error = %e, "call refused: context headers");
+                let err = RequestError::BadContext(e).into();
+                let resp = respond(&err, Some(route.protocol), None);
+                self.route_metrics[route.index].requests.inc(resp.status());
+                let resp = self
+                    .close_audit(audit, resp, Some(&route), Some(&who.caller), Some(&err))
+                    .await;
+                return attach_guard(resp, in_flight);
+            }
+        };
+        if let Some(a) = &mut audit {
+            a.set_ids(CallIds {
+                run_id: Some(ctx.run_id.clone()),
+                hop_id: ctx.hop_id,
+                parent_hop: ctx.parent_hop.clone(),
+                trace_id: Some(ctx.trace_id.clone()),
+            });
+        }
         let (resp, err) = match self
             .forward(
                 &route,
@@ -181,6 +212,7 @@ impl ProxyState {
                 &mut Exchange {
                     audit: &mut audit,
                     who: &who,
+                    ctx: &ctx,
                 },
             )
             .await
@@ -193,6 +225,12 @@ impl ProxyState {
             }
         };
         self.route_metrics[route.index].requests.inc(resp.status());
+        let mut resp = resp;
+        let decision_id = resp
+            .extensions()
+            .get::<DecisionTag>()
+            .map(|d| d.decision_id.clone());
+        ctx.to_client(resp.headers_mut(), decision_id.as_deref());
         let resp = match err {
             Some(err) => {
                 self.close_audit(audit, resp, Some(&route), Some(&who.caller), Some(&err))
@@ -318,6 +356,8 @@ impl ProxyState {
             Err(e) => return Err((e.into(), sent.buffered)),
         };
         prepare_upstream_request(&mut parts.headers, down, client_host, upstream.host_rule());
+        ex.ctx
+            .to_upstream(&mut parts.headers, sent.decision.as_ref());
         parts.uri = target;
         // The upstream connection decides the wire version; hyper refuses a mismatch.
         parts.version = Version::HTTP_11;
@@ -331,7 +371,12 @@ impl ProxyState {
         if let Some(a) = audit {
             a.upstream_took(took);
         }
-        self.answer(route, resp, sent, in_flight).await
+        let tag = sent.decision.clone();
+        let mut resp = self.answer(route, resp, sent, in_flight).await?;
+        if let Some(tag) = tag {
+            resp.extensions_mut().insert(tag);
+        }
+        Ok(resp)
     }
 
     /// Decide one call, counting and timing the decision.
@@ -417,6 +462,8 @@ struct Exchange<'a> {
     audit: &'a mut Option<CallAudit>,
     /// Its verified caller.
     who: &'a Identity,
+    /// Its run and trace context.
+    ctx: &'a CallContext,
 }
 
 /// A failure, with the buffered JSON-RPC body (if any) so the answer can echo its id.
