@@ -161,17 +161,15 @@ async fn headers_are_cleaned_and_forwarded() {
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     let h = &v["headers"];
-    for gone in [
-        "x-client-hop",
-        "keep-alive",
-        "x-sec0-run-id",
-        "x-sec0-decision",
-    ] {
+    for gone in ["x-client-hop", "keep-alive", "x-sec0-decision"] {
         assert!(
             h.get(gone).is_none(),
             "{gone} must not reach the upstream: {h}"
         );
     }
+    // The gateway sets its own run id (no policy: no decision headers); the caller's is gone.
+    assert_eq!(h["x-sec0-run-id"].as_array().map(Vec::len), Some(1));
+    assert_ne!(h["x-sec0-run-id"][0], "forged-run");
     assert_eq!(
         h["x-forwarded-for"][0], "127.0.0.1",
         "untrusted XFF replaced"
