@@ -48,6 +48,7 @@ fn decision(i: u64) -> Decision {
         mode: Mode::Enforce,
         reason: "default".into(),
         rules: vec![],
+        labels: vec![],
         redact: vec![],
         decision_id: format!("9e1f00aa{i:024x}"),
         policy_version: "a49802b5e181e330".into(),

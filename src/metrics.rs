@@ -36,6 +36,8 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// TLS certificate reloads by result (`ok`, `error`).
     pub tls_reloads: IntCounterVec,
+    /// Run histories dropped (expired or over `context.max_runs`).
+    pub run_evictions: IntCounter,
     /// Policy decisions, by decision, boundary, route, reason and mode.
     pub decisions: IntCounterVec,
     /// Time to decide one call.
@@ -269,6 +271,11 @@ impl Metrics {
             "TLS certificate reloads, by result (ok, error).",
             &["result"],
         );
+        let run_evictions = must(IntCounter::new(
+            "sec0_gateway_run_evictions_total",
+            "Run histories dropped because they expired or more than context.max_runs were tracked.",
+        ));
+        must(registry.register(Box::new(run_evictions.clone())));
         let decisions = counter_vec(
             "sec0_gateway_decisions_total",
             "Policy decisions, by decision, boundary, route, reason and mode (enforce/observe).",
@@ -339,6 +346,7 @@ impl Metrics {
             connections,
             tls_handshake_failures,
             tls_reloads,
+            run_evictions,
             decisions,
             policy_eval,
             policy_version,

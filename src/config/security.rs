@@ -145,6 +145,11 @@ pub struct ContextConfig {
     pub trusted_networks: Vec<ipnet::IpNet>,
     /// Largest `x-agent-state` accepted.
     pub max_agent_state: bytesize::ByteSize,
+    /// How long a run's history is kept after its last call.
+    #[serde(with = "humantime_serde")]
+    pub run_ttl: std::time::Duration,
+    /// Runs tracked at most (the least recently active go first).
+    pub max_runs: usize,
 }
 
 impl Default for ContextConfig {
@@ -153,6 +158,8 @@ impl Default for ContextConfig {
             trust_verified_callers: true,
             trusted_networks: Vec::new(),
             max_agent_state: bytesize::ByteSize::kib(8),
+            run_ttl: std::time::Duration::from_secs(3600),
+            max_runs: 100_000,
         }
     }
 }

@@ -28,6 +28,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use serde_json::Value;
 
+pub mod runs;
+
 use crate::audit::record::HopId;
 use crate::identify::Identity;
 

@@ -94,6 +94,33 @@ pub struct Conditions {
     text: Vec<regex::Regex>,
     /// The guard findings condition.
     findings: Option<FindingsTest>,
+    /// The run-history condition.
+    run: Option<RunTest>,
+}
+
+/// A compiled `run` condition.
+#[derive(Debug)]
+struct RunTest {
+    called: Option<Patterns>,
+    read: Option<Patterns>,
+    labels: Vec<String>,
+    count_gt: Option<u64>,
+}
+
+impl RunTest {
+    fn holds(&self, run: Option<&crate::context::runs::RunHistory>) -> bool {
+        let empty = crate::context::runs::RunHistory::default();
+        let h = run.unwrap_or(&empty);
+        self.called
+            .as_ref()
+            .is_none_or(|p| h.called.iter().any(|t| p.matches(Some(t))))
+            && self
+                .read
+                .as_ref()
+                .is_none_or(|p| h.read.iter().any(|r| p.matches(Some(r))))
+            && (self.labels.is_empty() || self.labels.iter().any(|l| h.labels.contains(l.as_str())))
+            && self.count_gt.is_none_or(|n| h.calls > n)
+    }
 }
 
 /// A compiled `findings` condition.
@@ -188,6 +215,15 @@ impl Conditions {
             headers,
             args,
             text: text_tests(&w.text, prefix)?,
+            run: match &w.run {
+                Some(r) => Some(RunTest {
+                    called: opt(&r.called, prefix, "run.called")?,
+                    read: opt(&r.read, prefix, "run.read")?,
+                    labels: r.labels.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
+                    count_gt: r.count_gt,
+                }),
+                None => None,
+            },
             findings: w.findings.as_ref().map(|f| FindingsTest {
                 names: f
                     .detectors
@@ -207,6 +243,7 @@ impl Conditions {
             && self.args.is_empty()
             && self.text.is_empty()
             && self.findings.is_none()
+            && self.run.is_none()
             && self.resource.is_none()
             && self.prompt.is_none()
             && self.host.is_none()
@@ -245,6 +282,7 @@ impl Conditions {
                 .findings
                 .as_ref()
                 .is_none_or(|t| f.findings.iter().any(|x| t.selects(x)))
+            && self.run.as_ref().is_none_or(|t| t.holds(f.run))
     }
 }
 
@@ -263,6 +301,8 @@ pub struct CompiledRule {
     unless: Option<Conditions>,
     /// Exact tool names when every `when.tool` pattern is a literal (for the index).
     pub exact_tools: Option<Vec<String>>,
+    /// Labels the rule attaches to the run of a call it matches.
+    pub labels: Vec<Arc<str>>,
 }
 
 impl CompiledRule {
@@ -286,7 +326,20 @@ impl CompiledRule {
                 .map(|u| Conditions::compile(u, "unless"))
                 .transpose()?,
             exact_tools,
+            labels: rule
+                .label
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default()
+                .iter()
+                .map(|l| Arc::from(l.as_str()))
+                .collect(),
         })
+    }
+
+    /// Whether the rule looks at the run's history.
+    pub fn reads_run(&self) -> bool {
+        self.when.run.is_some() || self.unless.as_ref().is_some_and(|u| u.run.is_some())
     }
 
     /// Whether the rule's outcome for a tool depends only on caller, route and tool name.

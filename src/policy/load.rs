@@ -100,6 +100,7 @@ impl Policy {
     /// Compile rules from `(file name, YAML text)` pairs.
     pub fn from_sources(sources: &[(PathBuf, String)], mode: Mode) -> Result<Self, PolicyError> {
         let mut rules = Vec::new();
+        let mut limits = Vec::new();
         let mut default: Option<(DecisionKind, PathBuf)> = None;
         let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
         let warnings = Vec::new();
@@ -239,6 +240,32 @@ impl Policy {
                 }
                 rules.push(compiled);
             }
+            for limit in &file.limits {
+                let (l, c) = locate(text, "id", Some(&limit.id));
+                if let Some(prev) = ids.insert(limit.id.clone(), path.clone()) {
+                    return Err(at(
+                        l,
+                        c,
+                        format!("duplicate id {:?} (also in {})", limit.id, prev.display()),
+                    ));
+                }
+                if !(limit.rate.is_finite() && limit.rate > 0.0) || limit.burst == 0 {
+                    return Err(at(
+                        l,
+                        c,
+                        format!("limit {:?}: rate must be > 0 and burst ≥ 1", limit.id),
+                    ));
+                }
+                let when = crate::policy::compile::Conditions::compile(&limit.when, "when")
+                    .map_err(|m| at(l, c, format!("limit {:?}: {m}", limit.id)))?;
+                limits.push(crate::policy::CompiledLimit {
+                    id: Arc::from(limit.id.as_str()),
+                    when,
+                    per: limit.per,
+                    rate: limit.rate,
+                    burst: f64::from(limit.burst),
+                });
+            }
         }
         let index = RuleIndex::build(&rules).map_err(|m| PolicyError::Invalid {
             path: sources.first().map(|(p, _)| p.clone()).unwrap_or_default(),
@@ -262,7 +289,10 @@ impl Policy {
                 message: format!("built-in detectors do not compile: {e}"),
             })?;
         }
+        let tracks_runs = rules.iter().any(|r| r.reads_run() || !r.labels.is_empty());
         Ok(Self {
+            tracks_runs,
+            limits,
             reads_http_body,
             scans_requests,
             scans_responses,

@@ -11,6 +11,7 @@ pub mod args;
 pub mod compile;
 pub mod load;
 pub mod model;
+pub mod ratelimit;
 pub mod reload;
 
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ pub struct CallFacts<'a> {
     pub phase: Direction,
     /// What the guard found in that data.
     pub findings: &'a [Finding],
+    /// What the call's run did before it (`None`: not known, e.g. on the response side).
+    pub run: Option<&'a crate::context::runs::RunHistory>,
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -103,6 +106,7 @@ impl<'a> CallFacts<'a> {
             args: None,
             phase: Direction::Request,
             findings: &[],
+            run: None,
         }
     }
 }
@@ -120,6 +124,8 @@ pub struct Decision {
     pub reason: Arc<str>,
     /// Ids of every matching rule.
     pub rules: Vec<Arc<str>>,
+    /// Labels the matching rules attach to the call's run (when the call goes through).
+    pub labels: Vec<Arc<str>>,
     /// For a `redact` decision: the findings (indexes into the decided facts' findings)
     /// to replace.
     pub redact: Vec<usize>,
@@ -169,13 +175,45 @@ pub struct Policy {
     /// The detectors when these files declare custom ones (built-in plus custom); `None`:
     /// the shared built-in set.
     custom_guard: Option<Arc<Guard>>,
+    /// Rate limits.
+    limits: Vec<CompiledLimit>,
+    /// Whether some rule reads a run's history or labels runs (else runs are not tracked).
+    tracks_runs: bool,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
     unredactable_reason: Arc<str>,
 }
 
+/// A compiled rate limit.
+#[derive(Debug)]
+pub struct CompiledLimit {
+    /// Its id.
+    pub id: Arc<str>,
+    /// Which calls count.
+    pub when: compile::Conditions,
+    /// One bucket per caller or per run.
+    pub per: model::LimitKey,
+    /// Calls per second refilled.
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: f64,
+}
+
 impl Policy {
+    /// Whether runs must be tracked for this policy (`when.run` or `label` in some rule).
+    pub fn tracks_runs(&self) -> bool {
+        self.tracks_runs
+    }
+
+    /// The rate limits whose conditions hold for the request `facts`.
+    pub fn limits_for<'p>(
+        &'p self,
+        facts: &'p CallFacts<'_>,
+    ) -> impl Iterator<Item = &'p CompiledLimit> + 'p {
+        self.limits.iter().filter(move |l| l.when.hold(facts))
+    }
+
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()
@@ -246,6 +284,7 @@ impl Policy {
             reason: Arc::from(reason),
             redact: Vec::new(),
             rules: vec![Arc::from(rule)],
+            labels: Vec::new(),
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }
@@ -256,6 +295,7 @@ impl Policy {
         let mut enforced: Option<&CompiledRule> = None;
         let mut any: Option<&CompiledRule> = None;
         let mut ids = Vec::new();
+        let mut labels: Vec<Arc<str>> = Vec::new();
         let mut redactors: Vec<&CompiledRule> = Vec::new();
         for i in self.index.candidates(facts.tool) {
             let rule = &self.rules[i];
@@ -263,6 +303,7 @@ impl Policy {
                 continue;
             }
             ids.push(rule.id.clone());
+            labels.extend(rule.labels.iter().cloned());
             if rule.decision == DecisionKind::Redact && rule.mode == Mode::Enforce {
                 redactors.push(rule);
             }
@@ -326,6 +367,7 @@ impl Policy {
             reason,
             redact,
             rules: ids,
+            labels,
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }

@@ -36,6 +36,9 @@ pub struct RuleFile {
     /// built-in ones; rules of any file name them in `when.findings.detectors`.
     #[serde(default)]
     pub detectors: Vec<crate::guard::CustomDetector>,
+    /// Rate limits.
+    #[serde(default)]
+    pub limits: Vec<LimitRule>,
 }
 
 /// One rule.
@@ -60,6 +63,55 @@ pub struct Rule {
     /// `observe`: record the would-be decision, let the call through.
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// Labels attached to the call's run when the rule matches and the call goes through
+    /// (e.g. `private_data` on reading a sensitive resource), for `when.run.labels`.
+    #[serde(default)]
+    pub label: Option<OneOrMany<String>>,
+}
+
+/// A condition on what the call's run did before it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCondition {
+    /// The run called any of these tools (globs).
+    #[serde(default)]
+    pub called: Option<OneOrMany<String>>,
+    /// The run read any of these resources (globs).
+    #[serde(default)]
+    pub read: Option<OneOrMany<String>>,
+    /// The run carries any of these labels.
+    #[serde(default)]
+    pub labels: Option<OneOrMany<String>>,
+    /// The run made more than this many calls before this one.
+    #[serde(default)]
+    pub count_gt: Option<u64>,
+}
+
+/// A rate limit (token bucket per caller or per run), refusing calls beyond it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRule {
+    /// Unique id (reported with refusals).
+    pub id: String,
+    /// Which calls count (same keys as a rule's `when`; request facts only).
+    #[serde(default)]
+    pub when: When,
+    /// One bucket per `caller` or per `run`.
+    pub per: LimitKey,
+    /// Calls per second refilled.
+    pub rate: f64,
+    /// Bucket size (calls allowed in a burst).
+    pub burst: u32,
+}
+
+/// What a rate limit counts separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKey {
+    /// Each verified caller (`anonymous` shares one bucket).
+    Caller,
+    /// Each run.
+    Run,
 }
 
 /// One value or a list of values (any-of).
@@ -127,6 +179,9 @@ pub struct When {
     /// direction is evaluated on what comes back (results, events, tool descriptors).
     #[serde(default)]
     pub findings: Option<crate::guard::FindingsFilter>,
+    /// What the call's run did before it (calls through this gateway instance).
+    #[serde(default)]
+    pub run: Option<RunCondition>,
 }
 
 /// A condition on a message's text.

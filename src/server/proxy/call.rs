@@ -19,10 +19,9 @@ use crate::forward::ForwardError;
 use crate::forward::body::{GuardedBody, ProxyBody};
 use std::sync::Arc;
 
-use crate::audit::exchange::CallAudit;
+use super::Exchange;
 use crate::context::DecisionTag;
 use crate::guard::{Direction, Finding, Located, redact_json};
-use crate::identify::Identity;
 use crate::inspect::ToolsListFilter;
 use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
 use crate::inspect::legacy_sse::session_from_query;
@@ -55,6 +54,39 @@ fn call_decision<'d>(decisions: impl Iterator<Item = &'d Decision>) -> Option<De
             decision_id: d.decision_id.clone(),
             policy_version: d.policy_version.clone(),
         })
+}
+
+/// `resp` with `Retry-After` when a rate limit refused part of it.
+fn with_retry_after(
+    mut resp: http::Response<ProxyBody>,
+    wait: Option<std::time::Duration>,
+) -> http::Response<ProxyBody> {
+    if let Some(w) = wait {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, retry_secs(w).into());
+    }
+    resp
+}
+
+fn retry_secs(w: std::time::Duration) -> u64 {
+    w.as_secs() + u64::from(w.subsec_nanos() > 0)
+}
+
+/// The 429 answer of a plain HTTP call beyond a rate limit.
+fn too_many(d: &Decision, wait: std::time::Duration) -> http::Response<ProxyBody> {
+    let body = serde_json::json!({"error": {
+        "status": 429,
+        "reason": "rate_limited",
+        "message": "too many calls; retry later",
+        "rules": d.rules,
+        "decision_id": d.decision_id,
+        "retry_after": retry_secs(wait),
+    }});
+    let resp = crate::error::json_response(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    );
+    with_retry_after(resp, Some(wait))
 }
 
 /// `resp` with the call's decision attached (for the client's `x-sec0-decision-id`).
@@ -113,9 +145,9 @@ impl ProxyState {
         host: Option<&str>,
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
-        audit: &mut Option<CallAudit>,
-        who: &Identity,
+        ex: &mut Exchange<'_>,
     ) -> Result<Prepared, Failure> {
+        let (audit, who, ctx) = (&mut *ex.audit, ex.who, ex.ctx);
         let codings = check_json_request_headers(&parts.headers, self.compressed)
             .map_err(|e| (e.into(), None))?;
         let bytes = self
@@ -179,6 +211,9 @@ impl ProxyState {
         } else {
             None
         };
+        // The run's history, when some rule reads it or labels runs.
+        let history = policy.tracks_runs().then(|| self.runs.history(&ctx.run_id));
+        let mut retry_after: Option<std::time::Duration> = None;
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
@@ -207,15 +242,22 @@ impl ProxyState {
                 headers: &parts.headers,
                 args: call.args,
                 findings: &findings,
+                run: history.as_ref(),
                 ..route.facts(&who.caller)
             };
+            let limited = self.rate_limited(&policy, &facts, who, ctx);
             let withheld = route.protocol == Protocol::Mcp
                 && self.descriptors.has_changes()
                 && call.tool.is_some_and(|t| {
                     self.descriptors
                         .is_withheld(route.upstream, session.as_deref(), t)
                 });
-            let decision = if withheld {
+            let decision = if let Some((limit, wait)) = limited {
+                retry_after = retry_after.max(Some(wait));
+                let d = policy.fixed_decision(DecisionKind::Deny, "rate_limited", &limit);
+                self.metrics.record_decision(&route.name, &facts, &d);
+                d
+            } else if withheld {
                 // The tool's descriptor changed since it was first seen (rug pull).
                 let d = policy.fixed_decision(
                     DecisionKind::Deny,
@@ -257,11 +299,15 @@ impl ProxyState {
         out.decision = call_decision(decided.iter().map(|(_, d)| d));
         match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
             Action::Forward => {}
-            Action::Answer(resp) => return Ok(Prepared::Answered(tagged(resp, &out.decision))),
+            Action::Answer(resp) => {
+                let resp = with_retry_after(tagged(resp, &out.decision), retry_after);
+                return Ok(Prepared::Answered(resp));
+            }
             Action::Refused(answer) => {
                 let query = parts.uri.query();
                 let resp = self.deliver_refusal(route, query, envelope.batch, &answer);
-                return Ok(Prepared::Answered(tagged(resp, &out.decision)));
+                let resp = with_retry_after(tagged(resp, &out.decision), retry_after);
+                return Ok(Prepared::Answered(resp));
             }
             Action::ForwardPart(part) => {
                 // Only the allowed elements go on, each byte for byte.
@@ -277,6 +323,9 @@ impl ProxyState {
                 out.body = full(kept);
                 out.partial = Some(part);
             }
+        }
+        if policy.tracks_runs() {
+            self.record_run_steps(route, &ctx.run_id, &decided);
         }
         out.tools_filter = self.tools_list_filter(&policy, route, &envelope, who.caller.clone());
         // Legacy HTTP+SSE: answers arrive on the session's GET stream, not on this POST;
@@ -366,9 +415,9 @@ impl ProxyState {
         host: Option<&str>,
         parts: &mut Parts,
         body: GuardedBody<Incoming>,
-        audit: &mut Option<CallAudit>,
-        who: &Identity,
+        ex: &mut Exchange<'_>,
     ) -> Result<Prepared, Failure> {
+        let (audit, who, ctx) = (&mut *ex.audit, ex.who, ex.ctx);
         let policy = self.policy.as_ref().map(|p| p.load_full());
         // A JSON body is read (capped, strictly parsed) only when a rule looks at it.
         let read_json = route.protocol == Protocol::Http
@@ -409,6 +458,14 @@ impl ProxyState {
                 args: json.as_ref(),
                 ..route.facts(&who.caller)
             };
+            if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx) {
+                let d = policy.fixed_decision(DecisionKind::Deny, "rate_limited", &limit);
+                self.metrics.record_decision(&route.name, &facts, &d);
+                self.audit_decision(audit, route, &facts, &d, None)
+                    .await
+                    .map_err(|e| (e, None))?;
+                return Ok(Prepared::Answered(too_many(&d, wait)));
+            }
             let decision = self.decide(policy, route, &facts, audit);
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await

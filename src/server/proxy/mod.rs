@@ -63,6 +63,10 @@ pub struct ProxyState {
     identifier: Arc<Identifier>,
     /// Who may continue a run; context header limits.
     context: ContextPolicy,
+    /// What each run did (for `when.run` rules and labels).
+    runs: crate::context::runs::RunStore,
+    /// Rate-limit buckets (kept across policy reloads).
+    limiter: crate::policy::ratelimit::RateLimiter,
 }
 
 impl ProxyState {
@@ -93,6 +97,7 @@ impl ProxyState {
                 .with_label_values(&[&p.load().version])
                 .set(1);
         }
+        let run_evictions = metrics.run_evictions.clone();
         Ok(Self {
             routes,
             policy,
@@ -108,6 +113,12 @@ impl ProxyState {
             descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
             audit,
             identifier,
+            runs: crate::context::runs::RunStore::new(
+                cfg.context.run_ttl,
+                cfg.context.max_runs,
+                run_evictions,
+            ),
+            limiter: Default::default(),
             context: ContextPolicy {
                 trust_verified: cfg.context.trust_verified_callers,
                 trusted_networks: cfg.context.trusted_networks.clone(),
@@ -311,7 +322,6 @@ impl ProxyState {
         in_flight: &mut Option<GaugeGuard>,
         ex: &mut Exchange<'_>,
     ) -> Result<Response<ProxyBody>, Failure> {
-        let (audit, who) = (&mut *ex.audit, ex.who);
         let rm = &self.route_metrics[route.index];
         let upstream = &self.upstreams[route.upstream];
         let (mut parts, body) = req.into_parts();
@@ -332,11 +342,9 @@ impl ProxyState {
         // JSON-RPC calls are small and must be read whole to be understood; everything
         // else (uploads, egress bodies) streams through under the same cap.
         let prepared = if route.protocol.is_jsonrpc() && parts.method == Method::POST {
-            self.jsonrpc_call(route, host, &mut parts, body, audit, who)
-                .await?
+            self.jsonrpc_call(route, host, &mut parts, body, ex).await?
         } else {
-            self.http_call(route, host, &mut parts, body, audit, who)
-                .await?
+            self.http_call(route, host, &mut parts, body, ex).await?
         };
         let mut sent = match prepared {
             Prepared::Answered(resp) => return Ok(resp),
@@ -368,7 +376,7 @@ impl ProxyState {
             Err(e) => return Err((e.into(), sent.buffered)),
         };
         rm.upstream_latency.observe(took.as_secs_f64());
-        if let Some(a) = audit {
+        if let Some(a) = ex.audit.as_mut() {
             a.upstream_took(took);
         }
         let tag = sent.decision.clone();
@@ -377,6 +385,47 @@ impl ProxyState {
             resp.extensions_mut().insert(tag);
         }
         Ok(resp)
+    }
+
+    /// The first rate limit whose bucket for this call is empty: its id and the wait.
+    fn rate_limited(
+        &self,
+        policy: &Policy,
+        facts: &CallFacts<'_>,
+        who: &Identity,
+        ctx: &CallContext,
+    ) -> Option<(Arc<str>, Duration)> {
+        policy.limits_for(facts).find_map(|l| {
+            let key = match l.per {
+                crate::policy::model::LimitKey::Caller => &*who.caller,
+                crate::policy::model::LimitKey::Run => ctx.run_id.as_str(),
+            };
+            self.limiter.take(l, key).err().map(|w| (l.id.clone(), w))
+        })
+    }
+
+    /// Remember in the run what its forwarded messages did (tools, resources, labels).
+    fn record_run_steps(
+        &self,
+        route: &Route,
+        run: &str,
+        decided: &[(&crate::protocol::jsonrpc::Message, Decision)],
+    ) {
+        use crate::policy::DecisionKind as K;
+        for (msg, d) in decided {
+            if matches!(d.decision, K::Allow | K::Redact) {
+                let call = crate::protocol::mcp::call_parts(msg);
+                self.runs.record(
+                    run,
+                    &crate::context::runs::Step {
+                        route: &route.name,
+                        tool: call.tool,
+                        resource: call.resource,
+                        labels: &d.labels,
+                    },
+                );
+            }
+        }
     }
 
     /// Decide one call, counting and timing the decision.
@@ -457,13 +506,13 @@ fn unpoliced_record(route: &Route, method: &Method, caller: &Arc<str>) -> AuditR
 }
 
 /// One call's own state on its way through the forward step.
-struct Exchange<'a> {
+pub(super) struct Exchange<'a> {
     /// Its audit (records completed when the answer ends).
-    audit: &'a mut Option<CallAudit>,
+    pub audit: &'a mut Option<CallAudit>,
     /// Its verified caller.
-    who: &'a Identity,
+    pub who: &'a Identity,
     /// Its run and trace context.
-    ctx: &'a CallContext,
+    pub ctx: &'a CallContext,
 }
 
 /// A failure, with the buffered JSON-RPC body (if any) so the answer can echo its id.
