@@ -13,6 +13,9 @@ use super::CompiledLimit;
 /// Buckets kept at most.
 const MAX_BUCKETS: usize = 100_000;
 
+/// A bucket's key: the limit's id and the caller or run it counts.
+type BucketKey = (Arc<str>, Arc<str>);
+
 struct Bucket {
     tokens: f64,
     last: Instant,
@@ -21,7 +24,7 @@ struct Bucket {
 /// The buckets of every limit (kept across policy reloads, keyed by limit id).
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: DashMap<(Arc<str>, Arc<str>), Bucket>,
+    buckets: DashMap<BucketKey, Bucket>,
 }
 
 impl RateLimiter {
@@ -59,7 +62,7 @@ impl RateLimiter {
         self.buckets
             .retain(|_, b| now.duration_since(b.last) < idle);
         if self.buckets.len() > MAX_BUCKETS {
-            let mut ages: Vec<(Instant, (Arc<str>, Arc<str>))> = self
+            let mut ages: Vec<(Instant, BucketKey)> = self
                 .buckets
                 .iter()
                 .map(|e| (e.value().last, e.key().clone()))
