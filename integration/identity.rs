@@ -413,9 +413,10 @@ async fn bearer_tokens_and_api_keys_name_the_caller_or_are_refused() {
     .expect("api keys");
     let (up, hits) = tool_server().await;
     let (gw, _rules) = common::gateway_with_rules(
-        &whoami_rules(&["alice", "bob", "carol", "dave", "billing-agent", "erin"]),
+        &(whoami_rules(&["alice", "bob", "carol", "dave", "billing-agent", "erin"])
+            + "  - { id: admins-only, when: { tool: admin_tool }, unless: { claims: { roles: admin } }, decision: deny, reason: not_admin }\n"),
         &format!(
-            "identity:\n  jwt: {{ jwks_file: {jwks:?}, hs256_secret_file: {secret:?}, issuer: {ISSUER:?}, audience: [{AUDIENCE:?}], leeway: 5s }}\n  api_keys: {{ file: {api_keys:?} }}\n\
+            "identity:\n  jwt: {{ jwks_file: {jwks:?}, hs256_secret_file: {secret:?}, issuer: {ISSUER:?}, audience: [{AUDIENCE:?}], leeway: 5s, claims: [roles] }}\n  api_keys: {{ file: {api_keys:?} }}\n\
              upstreams: {{ u: {{ url: \"{}\" }} }}\n\
              routes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool, auth: {{ methods: [jwt, api_key], anonymous: false }} }}\n",
             up.url()
@@ -461,6 +462,28 @@ async fn bearer_tokens_and_api_keys_name_the_caller_or_are_refused() {
     )
     .await;
     assert_eq!(reason(&a.json()), Some("it_is_4"), "API key");
+
+    // Claims reach rules: only a token with the admin role may call admin_tool.
+    let mut admin = claims("alice");
+    admin["roles"] = json!(["reader", "admin"]);
+    let a = with(
+        bearer(token(Algorithm::ES256, Some("es-1"), &k.es, admin)),
+        "admin_tool",
+    )
+    .await;
+    assert_eq!(reason(&a.json()), None, "admin role: allowed: {}", a.json());
+    let a = with(
+        bearer(token(Algorithm::ES256, Some("es-1"), &k.es, claims("bob"))),
+        "admin_tool",
+    )
+    .await;
+    assert_eq!(reason(&a.json()), Some("not_admin"));
+    let a = with(
+        vec![("x-api-key".into(), "key-for-billing".into())],
+        "admin_tool",
+    )
+    .await;
+    assert_eq!(reason(&a.json()), Some("not_admin"), "no claims: no admin");
 
     // Verified credentials are not passed on.
     let a = with(

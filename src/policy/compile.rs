@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::CallFacts;
 use super::args::ArgTest;
 use super::model::{DecisionKind, Mode, OneOrMany, Rule, TextCondition, When};
@@ -96,6 +98,8 @@ pub struct Conditions {
     findings: Option<FindingsTest>,
     /// The run-history condition.
     run: Option<RunTest>,
+    /// Claim name → patterns.
+    claims: Vec<(String, Patterns)>,
 }
 
 /// A compiled `run` condition.
@@ -215,6 +219,15 @@ impl Conditions {
             headers,
             args,
             text: text_tests(&w.text, prefix)?,
+            claims: w
+                .claims
+                .iter()
+                .map(|(k, v)| {
+                    Patterns::compile(v)
+                        .map(|p| (k.clone(), p))
+                        .map_err(|e| format!("{prefix}.claims.{k}: {e}"))
+                })
+                .collect::<Result<_, _>>()?,
             run: match &w.run {
                 Some(r) => Some(RunTest {
                     called: opt(&r.called, prefix, "run.called")?,
@@ -244,6 +257,7 @@ impl Conditions {
             && self.text.is_empty()
             && self.findings.is_none()
             && self.run.is_none()
+            && self.claims.is_empty()
             && self.resource.is_none()
             && self.prompt.is_none()
             && self.host.is_none()
@@ -283,6 +297,18 @@ impl Conditions {
                 .as_ref()
                 .is_none_or(|t| f.findings.iter().any(|x| t.selects(x)))
             && self.run.as_ref().is_none_or(|t| t.holds(f.run))
+            && self
+                .claims
+                .iter()
+                .all(|(name, p)| match f.claims.and_then(|c| c.get(name)) {
+                    Some(Value::String(s)) => p.matches(Some(s)),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .any(|i| i.as_str().is_some_and(|s| p.matches(Some(s)))),
+                    Some(Value::Bool(b)) => p.matches(Some(if *b { "true" } else { "false" })),
+                    Some(Value::Number(n)) => p.matches(Some(&n.to_string())),
+                    _ => false,
+                })
     }
 }
 

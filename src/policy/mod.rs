@@ -73,6 +73,8 @@ pub struct CallFacts<'a> {
     pub findings: &'a [Finding],
     /// What the call's run did before it (`None`: not known, e.g. on the response side).
     pub run: Option<&'a crate::context::runs::RunHistory>,
+    /// The caller's verified JWT claims (those exposed to rules).
+    pub claims: Option<&'a serde_json::Map<String, Value>>,
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -107,6 +109,7 @@ impl<'a> CallFacts<'a> {
             phase: Direction::Request,
             findings: &[],
             run: None,
+            claims: None,
         }
     }
 }

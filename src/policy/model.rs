@@ -182,6 +182,11 @@ pub struct When {
     /// What the call's run did before it (calls through this gateway instance).
     #[serde(default)]
     pub run: Option<RunCondition>,
+    /// Claims of the caller's verified JWT (those listed in `identity.jwt.claims`): claim
+    /// name → globs; a string claim must match one, an array claim must hold one matching
+    /// element; all named claims must hold. A caller without the claim does not match.
+    #[serde(default)]
+    pub claims: BTreeMap<String, OneOrMany<String>>,
 }
 
 /// A condition on a message's text.

@@ -243,6 +243,7 @@ impl ProxyState {
                 args: call.args,
                 findings: &findings,
                 run: history.as_ref(),
+                claims: Some(&who.claims),
                 ..route.facts(&who.caller)
             };
             let limited = self.rate_limited(&policy, &facts, who, ctx);
@@ -456,6 +457,7 @@ impl ProxyState {
                 query: parts.uri.query(),
                 headers: &parts.headers,
                 args: json.as_ref(),
+                claims: Some(&who.claims),
                 ..route.facts(&who.caller)
             };
             if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx) {
