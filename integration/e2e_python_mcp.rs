@@ -176,3 +176,55 @@ async fn official_python_client_sees_a_denial_as_one_failed_call() {
         "the guard redacted the result: {v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_over_tls_with_a_client_certificate() {
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let certs = tempfile::tempdir().expect("dir");
+    sec0_gateway::devcerts::write_dev_certs(certs.path(), sec0_gateway::devcerts::DEV_CLIENT_ID)
+        .expect("certs");
+    let p = |n: &str| certs.path().join(n);
+    let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
+    let (gw, _rules) = common::gateway_with_rules(
+        &format!(
+            "version: 1\nrules:\n  - {{ id: no-shell-for-dev, when: {{ tool: shell_exec, caller: {:?} }}, decision: deny, reason: no_shell_for_dev }}\n",
+            sec0_gateway::devcerts::DEV_CLIENT_ID
+        ),
+        &format!(
+            "tls: {{ cert: {:?}, key: {:?}, client_ca: {:?}, client_auth: required }}\n\
+             upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\n\
+             routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool, auth: {{ methods: [mtls], anonymous: false }} }}\n",
+            p("server.pem"),
+            p("server-key.pem"),
+            p("ca.pem"),
+        ),
+    )
+    .await;
+    let url = format!("https://localhost:{}/mcp", gw.proxy_addr.port());
+    let mut cmd = Command::new(&py);
+    cmd.arg(common::peers::python_script("tls_client.py"))
+        .arg(&url)
+        .arg(p("ca.pem"))
+        .arg(p("client.pem"))
+        .arg(p("client-key.pem"));
+    let v = common::peers::run_client(cmd).await;
+    assert_eq!(v["server"], "e2e-tools");
+    assert_eq!(v["add"], "42");
+    assert_eq!(
+        v["refusal"],
+        serde_json::json!({"code": -32030, "reason": "no_shell_for_dev"}),
+        "the certificate's identity decided: {v}"
+    );
+    // Without a client certificate the official client cannot connect at all.
+    let out = Command::new(&py)
+        .arg(common::peers::python_script("tls_client.py"))
+        .arg(&url)
+        .arg(p("ca.pem"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("ran");
+    assert!(!out.status.success(), "no certificate, no session");
+}
