@@ -172,6 +172,21 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         text.contains("error -32030 \"denied by policy: tool_descriptor_changed\""),
         "{text}"
     );
+    // Two identities, two decisions; a run escalated because of what it did before.
+    assert!(
+        text.contains("error -32030 \"denied by policy: reports_are_for_analysts\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "error -32031 \"escalated for review and not approved in time: private_data_may_leave\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("analyst-agent, run-demo-2: the same mail in a fresh run"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -25,7 +25,15 @@ struct Demo {
     tools: SampleServer,
     session: Option<String>,
     step: usize,
+    /// The API key the agent presents (`None`: anonymous).
+    agent_key: Option<&'static str>,
+    /// The run the agent continues (`x-sec0-run-id`; believed from verified agents only).
+    run: Option<&'static str>,
 }
+
+/// The demo's two agents and their API keys (the gateway stores only their hashes).
+const ANALYST_KEY: &str = "demo-key-analyst-7f3a";
+const PLANNER_KEY: &str = "demo-key-planner-91c2";
 
 fn body(bytes: Vec<u8>) -> ProxyBody {
     Full::new(Bytes::from(bytes))
@@ -54,17 +62,31 @@ async fn walkthrough(keep_running: bool) -> Result<(), BoxError> {
     std::fs::create_dir_all(&rules_dir)?;
     let rules_path = rules_dir.join("demo-rules.yaml");
     std::fs::write(&rules_path, DEMO_RULES)?;
+    let keys_path = rules_dir.join("api-keys");
+    let hash = |k: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(k.as_bytes()))
+    };
+    std::fs::write(
+        &keys_path,
+        format!(
+            "{} analyst-agent\n{} planner-agent\n",
+            hash(ANALYST_KEY),
+            hash(PLANNER_KEY)
+        ),
+    )?;
     let yaml = format!(
         r#"
 listen: 127.0.0.1:0
 admin: {{ listen: 127.0.0.1:0 }}
 policy: {{ rules: {:?} }}
+identity: {{ api_keys: {{ file: {:?} }} }}
 upstreams:
   sample-tools: {{ url: "http://{}" }}
 routes:
   - {{ name: tools-mcp, path_prefix: /mcp, upstream: sample-tools, protocol: mcp, boundary: agent_to_tool }}
 "#,
-        rules_path, tools.addr
+        rules_path, keys_path, tools.addr
     );
     let cfg = load_from_str(&yaml, "<demo>", Some(HashMap::new()))?;
     let gateway = Gateway::start(cfg).await?;
@@ -75,6 +97,8 @@ routes:
         tools,
         session: None,
         step: 0,
+        agent_key: None,
+        run: None,
     };
     demo.intro();
     demo.session_walk().await?;
@@ -128,6 +152,25 @@ rules:
     when: { findings: { detectors: [pii, secrets], direction: response } }
     decision: redact
     reason: sensitive_result
+  - id: reports-for-analysts
+    description: only the analyst agent reads reports
+    when:
+      tool: read_file
+      args: [ { path: "$.path", matches: "^/reports/" } ]
+    unless: { caller: analyst-agent }
+    decision: deny
+    reason: reports_are_for_analysts
+  - id: customer-data-is-private
+    description: reading a customer record marks the run
+    when: { tool: lookup_customer }
+    decision: allow
+    reason: customer_record_read
+    label: private_data
+  - id: no-mail-after-private-data
+    description: a run that read customer data needs a person before it sends mail
+    when: { tool: send_email, run: { labels: private_data } }
+    decision: escalate
+    reason: private_data_may_leave
   - id: no-poisoned-tools
     description: a tool whose description tries to instruct the agent is hidden
     when: { method: tools/list, findings: { detectors: prompt_injection, direction: response } }
@@ -270,6 +313,8 @@ impl Demo {
             "       reviewer yet the tool is withheld until it changes back; see guard.on_descriptor_change)"
         );
 
+        self.identity_walk().await?;
+        println!();
         self.plain(
             "GET /mcp (server stream; this server has none)",
             Method::GET,
@@ -280,6 +325,69 @@ impl Demo {
             .await?;
         self.plain("POST /admin (no route matches)", Method::POST, "/admin")
             .await?;
+        Ok(())
+    }
+
+    /// Two agents with verified identities (API keys) get different decisions for the same
+    /// call, and a run is escalated because of what it did earlier.
+    async fn identity_walk(&mut self) -> Result<(), BoxError> {
+        println!(
+            "\n  Two agents now identify themselves with API keys (the gateway keeps only their hashes)."
+        );
+        let report = |id: u64| {
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                "params":{"name":"read_file","arguments":{"path":"/reports/q3.md"}}})
+        };
+        self.agent_key = Some(ANALYST_KEY);
+        self.call_sse(
+            "analyst-agent: tools/call read_file /reports/q3.md",
+            report(20),
+        )
+        .await?;
+        self.agent_key = Some(PLANNER_KEY);
+        let (_, v) = self
+            .call(
+                "planner-agent: the same call (rule reports-for-analysts)",
+                report(21),
+            )
+            .await?;
+        print_refusal(&v);
+
+        println!(
+            "\n  The analyst agent works in run run-demo-1 (a verified agent may continue its run)."
+        );
+        self.agent_key = Some(ANALYST_KEY);
+        self.run = Some("run-demo-1");
+        let lookup = json!({"jsonrpc":"2.0","id":22,"method":"tools/call",
+            "params":{"name":"lookup_customer","arguments":{"id":1042}}});
+        let (_, v) = self
+            .call(
+                "analyst-agent, run-demo-1: lookup_customer (labels the run private_data)",
+                lookup,
+            )
+            .await?;
+        println!("      result: {}", first_text(&v));
+        let mail = |id: u64| {
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                "params":{"name":"send_email","arguments":{"to":"dana@example.com","subject":"Q3","body":"numbers attached"}}})
+        };
+        let (_, v) = self
+            .call("analyst-agent, run-demo-1: send_email to a colleague (rule no-mail-after-private-data)", mail(23))
+            .await?;
+        print_refusal(&v);
+        println!(
+            "      (the same mail was allowed earlier: what decides is what this run did before it)"
+        );
+        self.run = Some("run-demo-2");
+        let (_, v) = self
+            .call(
+                "analyst-agent, run-demo-2: the same mail in a fresh run",
+                mail(24),
+            )
+            .await?;
+        println!("      result: {}", first_text(&v));
+        self.agent_key = None;
+        self.run = None;
         Ok(())
     }
 
@@ -296,6 +404,12 @@ impl Demo {
             .header("mcp-protocol-version", "2025-06-18");
         if let Some(s) = &self.session {
             b = b.header("mcp-session-id", s.as_str());
+        }
+        if let Some(k) = self.agent_key {
+            b = b.header("x-api-key", k);
+        }
+        if let Some(r) = self.run {
+            b = b.header("x-sec0-run-id", r);
         }
         Ok(match body_bytes {
             Some(bytes) => b
