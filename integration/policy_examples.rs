@@ -294,3 +294,58 @@ fn guard_findings() {
         Allow
     );
 }
+
+#[test]
+fn run_flows_escalate_private_data_leaving_and_label_reads() {
+    use sec0_gateway::context::runs::RunHistory;
+    let p = load("examples/80-run-flows.yaml");
+    assert!(p.tracks_runs());
+    let decide = |method: &str, tool: Option<&str>, resource: Option<&str>, run: &RunHistory| {
+        let d = p.decide(&CallFacts {
+            method: Some(method),
+            tool,
+            resource,
+            run: Some(run),
+            ..CallFacts::on_route(Boundary::AgentToTool, "r", "u", Protocol::Mcp)
+        });
+        (
+            d.decision,
+            d.reason.to_string(),
+            d.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    let fresh = RunHistory::default();
+    let read = decide(
+        "resources/read",
+        None,
+        Some("file:///private/hr.csv"),
+        &fresh,
+    );
+    assert_eq!(
+        read.2,
+        vec!["private_data".to_string()],
+        "the read labels the run"
+    );
+    assert_eq!(
+        decide("tools/call", Some("web_post"), None, &fresh).0,
+        DecisionKind::Allow
+    );
+    let mut labelled = RunHistory::default();
+    labelled.labels.insert("private_data".into());
+    assert_eq!(
+        decide("tools/call", Some("web_post"), None, &labelled).1,
+        "private_data_to_open_world"
+    );
+    assert_eq!(
+        decide("tools/call", Some("web_post"), None, &labelled).0,
+        DecisionKind::Escalate
+    );
+    let busy = RunHistory {
+        calls: 501,
+        ..RunHistory::default()
+    };
+    assert_eq!(
+        decide("tools/call", Some("t"), None, &busy).1,
+        "runaway_run"
+    );
+}
