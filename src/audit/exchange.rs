@@ -52,7 +52,8 @@ impl CallIds {
         let trace = h
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
-            .and_then(trace_id_of)
+            .and_then(|tp| crate::context::parse_traceparent(tp.trim()))
+            .map(|(trace, _)| trace)
             .or_else(|| id("x-cause-trace"));
         Self {
             run_id: id("x-sec0-run-id").or_else(|| id("x-agent-ref")),
@@ -61,24 +62,6 @@ impl CallIds {
             trace_id: trace,
         }
     }
-}
-
-/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed and
-/// not all zeros.
-fn trace_id_of(tp: &str) -> Option<String> {
-    let mut parts = tp.trim().split('-');
-    let (version, trace, parent, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    (hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && hex(parent, 16)
-        && hex(flags, 2)
-        && trace.bytes().any(|b| b != b'0'))
-    .then(|| trace.to_owned())
 }
 
 /// What a streamed request body looked like (filled as it streams upstream).
@@ -389,6 +372,7 @@ mod tests {
     #[test]
     fn trace_ids_come_only_from_well_formed_traceparents() {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let trace_id_of = |tp: &str| crate::context::parse_traceparent(tp).map(|(t, _)| t);
         assert_eq!(
             trace_id_of(ok).as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")

@@ -212,8 +212,9 @@ fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// `(trace id, flags)` of a valid `traceparent`.
-fn parse_traceparent(tp: &str) -> Option<(String, String)> {
+/// `(trace id, flags)` of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids
+/// not all zeros, version not `ff`).
+pub fn parse_traceparent(tp: &str) -> Option<(String, String)> {
     let mut parts = tp.split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
