@@ -673,3 +673,205 @@ fn certs_dev_writes_a_working_set_and_never_overwrites() {
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("exists"));
 }
+
+/// An HTTPS upstream (dev certificates) that requires a client certificate from `ca`, and
+/// answers every request with the caller it saw.
+async fn tls_upstream(dir: &Path) -> std::net::SocketAddr {
+    let cfg = sec0_gateway::config::TlsConfig {
+        cert: dir.join("server.pem"),
+        key: dir.join("server-key.pem"),
+        client_ca: Some(dir.join("ca.pem")),
+        client_auth: sec0_gateway::config::ClientAuth::Required,
+        reload_interval: Duration::from_secs(60),
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(
+        sec0_gateway::server::tls::server_config(&cfg).expect("upstream tls"),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let peer = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(sec0_gateway::identify::mtls::caller_of)
+                    .unwrap_or_default();
+                let svc = hyper::service::service_fn(move |_req| {
+                    let peer = peer.clone();
+                    async move {
+                        let body =
+                            json!({"jsonrpc": "2.0", "id": 1, "result": {"upstream_saw": peer}});
+                        let mut resp = http::Response::new(full(body.to_string()));
+                        resp.headers_mut()
+                            .insert("content-type", "application/json".parse().expect("hv"));
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_tls_verifies_the_server_and_presents_a_client_certificate() {
+    let dir = tempfile::tempdir().expect("dir");
+    write_dev_certs(dir.path(), "spiffe://sec0.dev/gateway").expect("certs");
+    let p = |n: &str| dir.path().join(n);
+    let up = tls_upstream(dir.path()).await;
+    let gw = common::gateway(&format!(
+        "upstreams:\n\
+         \x20 good: {{ url: \"https://localhost:{port}\", tls: {{ ca: {ca:?}, client_cert: {cc:?}, client_key: {ck:?} }} }}\n\
+         \x20 by-ip: {{ url: \"https://127.0.0.1:{port}\", tls: {{ ca: {ca:?}, client_cert: {cc:?}, client_key: {ck:?}, server_name: localhost }} }}\n\
+         \x20 no-client-cert: {{ url: \"https://localhost:{port}\", tls: {{ ca: {ca:?} }} }}\n\
+         \x20 system-roots: {{ url: \"https://localhost:{port}\" }}\n\
+         routes:\n\
+         \x20 - {{ path_prefix: /good, upstream: good, protocol: mcp, boundary: tool_to_api }}\n\
+         \x20 - {{ path_prefix: /by-ip, upstream: by-ip, protocol: mcp, boundary: tool_to_api }}\n\
+         \x20 - {{ path_prefix: /no-cert, upstream: no-client-cert, protocol: mcp, boundary: tool_to_api }}\n\
+         \x20 - {{ path_prefix: /untrusted, upstream: system-roots, protocol: mcp, boundary: tool_to_api }}\n",
+        port = up.port(),
+        ca = p("ca.pem"),
+        cc = p("client.pem"),
+        ck = p("client-key.pem"),
+    ))
+    .await;
+    let body = call(1, "t");
+    let post = |path: &'static str| {
+        let body = body.clone();
+        async move {
+            common::send(
+                gw.proxy_addr,
+                Method::POST,
+                path,
+                &[
+                    ("content-type", "application/json"),
+                    ("accept", "application/json"),
+                ],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let ok = post("/good").await;
+    assert_eq!(
+        ok.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&ok.body)
+    );
+    assert_eq!(
+        ok.json()["result"]["upstream_saw"],
+        "spiffe://sec0.dev/gateway",
+        "the gateway's client certificate"
+    );
+    assert_eq!(
+        post("/by-ip").await.status,
+        StatusCode::OK,
+        "server_name sets SNI and the name checked"
+    );
+    assert_eq!(
+        post("/no-cert").await.status,
+        StatusCode::BAD_GATEWAY,
+        "the upstream wants a client certificate"
+    );
+    assert_eq!(
+        post("/untrusted").await.status,
+        StatusCode::BAD_GATEWAY,
+        "a private CA is not in the system roots"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_from_a_url_and_refused_callers_in_the_audit_trail() {
+    let dir = tempfile::tempdir().expect("dir");
+    let k = keys();
+    let jwks = k.jwks.to_string();
+    let idp = Upstream::start(move |_req: Request<hyper::body::Incoming>| {
+        let jwks = jwks.clone();
+        async move {
+            let mut resp = http::Response::new(full(jwks));
+            resp.headers_mut()
+                .insert("content-type", "application/json".parse().expect("hv"));
+            resp
+        }
+    })
+    .await;
+    let (up, _hits) = tool_server().await;
+    let audit_dir = dir.path().join("audit");
+    let (gw, _rules) = common::gateway_with_rules(
+        &whoami_rules(&["alice"]),
+        &format!(
+            "identity: {{ jwt: {{ jwks_url: \"{}/.well-known/jwks.json\", issuer: {ISSUER:?}, audience: [{AUDIENCE:?}] }} }}\n\
+             audit: {{ file: {{ dir: {audit_dir:?} }} }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\n\
+             routes:\n  - {{ name: strict, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool, auth: {{ methods: [jwt], anonymous: false }} }}\n",
+            idp.url(),
+            up.url()
+        ),
+    )
+    .await;
+    let send = |auth: Option<String>| {
+        let addr = gw.proxy_addr;
+        async move {
+            let mut h = vec![("content-type".to_string(), "application/json".to_string())];
+            if let Some(a) = auth {
+                h.push(("authorization".into(), a));
+            }
+            let h: Vec<(&str, &str)> = h.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            common::send(addr, Method::POST, "/mcp", &h, Some(&call(1, "whoami"))).await
+        }
+    };
+    let t = token(Algorithm::EdDSA, Some("ed-1"), &k.ed, claims("alice"));
+    let a = send(Some(format!("Bearer {t}"))).await;
+    assert_eq!(
+        reason(&a.json()),
+        Some("it_is_0"),
+        "keys fetched from the JWKS URL: {}",
+        a.json()
+    );
+    assert_eq!(send(None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(Some("Bearer nonsense".into())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    gw.shutdown().await;
+    let records: Vec<Value> = std::fs::read_dir(&audit_dir)
+        .expect("audit dir")
+        .flat_map(|e| {
+            std::fs::read_to_string(e.expect("entry").path())
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let refused: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["reason"] == "unauthenticated")
+        .collect();
+    assert_eq!(refused.len(), 2, "every refused caller leaves a record");
+    assert!(
+        refused.iter().all(|r| r["kind"] == "error"
+            && r["http_status"] == 401
+            && r["jsonrpc_code"] == -32001)
+    );
+    assert!(
+        !serde_json::to_string(&records)
+            .expect("json")
+            .contains("nonsense"),
+        "no presented credential in the trail"
+    );
+}
