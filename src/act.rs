@@ -3,8 +3,9 @@
 //! All messages may pass: the call is forwarded unchanged. Otherwise the gateway answers
 //! itself: a refused request gets a JSON-RPC error echoing its id (HTTP 200, so MCP clients
 //! see one failed call, not a broken transport); a refused notification or client response
-//! cannot be answered and is dropped (202). Escalated calls are held for
-//! `escalation.hold_timeout` (no reviewer can answer yet) and then get `on_timeout`.
+//! cannot be answered and is dropped (202). Escalated calls wait for a reviewer
+//! ([`crate::review`]) up to `escalation.hold_timeout`: approved, they go on; rejected, they
+//! are refused (-32032); unanswered, they get `on_timeout`.
 //! A batch is decided element by element: refused elements are taken out and answered here,
 //! the rest is forwarded as a smaller batch, and the upstream's answer is merged with the
 //! gateway's refusals ([`crate::inspect::batch`]).
@@ -17,6 +18,7 @@ use crate::error::{RefusalKind, accepted, http_refusal, json_response, refusal_o
 use crate::forward::body::ProxyBody;
 use crate::policy::{Decision, DecisionKind};
 use crate::protocol::jsonrpc::{Message, MessageKind};
+use crate::review::State;
 
 /// What to do with a call.
 pub enum Action {
@@ -58,32 +60,39 @@ enum Outcome {
     Refuse(RefusalKind),
 }
 
-async fn outcomes(decisions: &[&Decision], escalation: &EscalationConfig) -> Vec<Outcome> {
-    let escalated = decisions
-        .iter()
-        .any(|d| d.decision == DecisionKind::Escalate);
-    if escalated && !escalation.hold_timeout.is_zero() {
-        tokio::time::sleep(escalation.hold_timeout).await;
-    }
+/// What each decision means, given the reviewers' answers to the escalated ones (`None`
+/// for a decision that was not escalated; an escalation without an answer expired).
+fn outcomes(
+    decisions: &[&Decision],
+    answers: &[Option<State>],
+    escalation: &EscalationConfig,
+) -> Vec<Outcome> {
     decisions
         .iter()
-        .map(|d| match d.decision {
+        .enumerate()
+        .map(|(i, d)| match d.decision {
             DecisionKind::Allow | DecisionKind::Redact => Outcome::Pass,
             DecisionKind::Deny => Outcome::Refuse(RefusalKind::Denied),
-            DecisionKind::Escalate if escalation.on_timeout == DecisionKind::Allow => Outcome::Pass,
-            DecisionKind::Escalate => Outcome::Refuse(RefusalKind::EscalationTimedOut),
+            DecisionKind::Escalate => match answers.get(i).copied().flatten() {
+                Some(State::Approved) => Outcome::Pass,
+                Some(State::Rejected) => Outcome::Refuse(RefusalKind::Rejected),
+                _ if escalation.on_timeout == DecisionKind::Allow => Outcome::Pass,
+                _ => Outcome::Refuse(RefusalKind::EscalationTimedOut),
+            },
         })
         .collect()
 }
 
-/// Act on the decisions for the messages of a JSON-RPC body (same order).
-pub async fn on_jsonrpc(
+/// Act on the decisions for the messages of a JSON-RPC body (same order); `answers` are
+/// the reviewers' answers to escalated ones.
+pub fn on_jsonrpc(
     decided: &[(&Message, Decision)],
+    answers: &[Option<State>],
     batch: bool,
     escalation: &EscalationConfig,
 ) -> Action {
     let decisions: Vec<&Decision> = decided.iter().map(|(_, d)| d).collect();
-    let outcomes = outcomes(&decisions, escalation).await;
+    let outcomes = outcomes(&decisions, answers, escalation);
     if outcomes.iter().all(|o| matches!(o, Outcome::Pass)) {
         return Action::Forward;
     }
@@ -118,11 +127,12 @@ pub async fn on_jsonrpc(
 }
 
 /// Act on the decision for a plain HTTP call: `Some` answer (403) when it is refused.
-pub async fn on_http(
+pub fn on_http(
     decision: &Decision,
+    answer: Option<State>,
     escalation: &EscalationConfig,
 ) -> Option<Response<ProxyBody>> {
-    match outcomes(&[decision], escalation).await.pop() {
+    match outcomes(&[decision], &[answer], escalation).pop() {
         Some(Outcome::Refuse(kind)) => Some(http_refusal(decision, kind)),
         _ => None,
     }

@@ -291,6 +291,8 @@ pub enum RefusalKind {
     /// The call was escalated, nobody answered within the hold time, and `on_timeout` is
     /// `deny`.
     EscalationTimedOut,
+    /// The call was escalated and a reviewer rejected it.
+    Rejected,
 }
 
 /// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
@@ -300,6 +302,8 @@ pub const CODE_UNAUTHENTICATED: i64 = -32001;
 pub const CODE_DENIED: i64 = -32030;
 /// JSON-RPC code for an escalated call that was not approved in time.
 pub const CODE_ESCALATION_TIMEOUT: i64 = -32031;
+/// JSON-RPC code for an escalated call a reviewer rejected.
+pub const CODE_REJECTED: i64 = -32032;
 
 fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::Value {
     let mut data = serde_json::json!({
@@ -309,8 +313,15 @@ fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::V
         "decision_id": d.decision_id,
         "policy_version": d.policy_version,
     });
-    if kind == RefusalKind::EscalationTimedOut {
-        data["on_timeout"] = serde_json::Value::from("deny");
+    match kind {
+        RefusalKind::EscalationTimedOut => {
+            data["on_timeout"] = serde_json::Value::from("deny");
+            data["escalation_id"] = serde_json::Value::from(d.decision_id.as_str());
+        }
+        RefusalKind::Rejected => {
+            data["escalation_id"] = serde_json::Value::from(d.decision_id.as_str());
+        }
+        RefusalKind::Denied => {}
     }
     data
 }
@@ -330,6 +341,10 @@ pub fn refusal_object(
                 d.reason
             ),
         ),
+        RefusalKind::Rejected => (
+            CODE_REJECTED,
+            format!("escalated for review and rejected: {}", d.reason),
+        ),
     };
     serde_json::json!({
         "jsonrpc": "2.0",
@@ -348,6 +363,7 @@ pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<
             "escalated for review and not approved in time: {}",
             d.reason
         ),
+        RefusalKind::Rejected => format!("escalated for review and rejected: {}", d.reason),
     });
     json_response(
         StatusCode::FORBIDDEN,

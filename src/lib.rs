@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod policy;
 pub mod protocol;
+pub mod review;
 pub mod routing;
 pub mod server;
 pub mod telemetry;

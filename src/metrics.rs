@@ -38,6 +38,10 @@ pub struct Metrics {
     pub tls_reloads: IntCounterVec,
     /// Run histories dropped (expired or over `context.max_runs`).
     pub run_evictions: IntCounter,
+    /// Escalations answered or expired, by state (`approved`, `rejected`, `expired`).
+    pub escalations: IntCounterVec,
+    /// Escalations waiting for a reviewer now.
+    pub escalations_pending: IntGauge,
     /// Policy decisions, by decision, boundary, route, reason and mode.
     pub decisions: IntCounterVec,
     /// Time to decide one call.
@@ -276,6 +280,15 @@ impl Metrics {
             "Run histories dropped because they expired or more than context.max_runs were tracked.",
         ));
         must(registry.register(Box::new(run_evictions.clone())));
+        let escalations = counter_vec(
+            "sec0_gateway_escalations_total",
+            "Escalations decided, by state (approved, rejected, expired).",
+            &["state"],
+        );
+        let escalations_pending = gauge(
+            "sec0_gateway_escalations_pending",
+            "Escalations waiting for a reviewer.",
+        );
         let decisions = counter_vec(
             "sec0_gateway_decisions_total",
             "Policy decisions, by decision, boundary, route, reason and mode (enforce/observe).",
@@ -347,6 +360,8 @@ impl Metrics {
             tls_handshake_failures,
             tls_reloads,
             run_evictions,
+            escalations,
+            escalations_pending,
             decisions,
             policy_eval,
             policy_version,

@@ -164,6 +164,19 @@ impl CallAudit {
         }
     }
 
+    /// Set what became of the escalation of decision `id` on its pending record.
+    pub fn set_escalation(&mut self, id: &str, state: &'static str, outcome: &'static str) {
+        for (_, r) in &mut self.pending {
+            if r.decision_id.as_deref() == Some(id) {
+                r.escalation = Some(super::record::Escalation {
+                    id: id.to_string(),
+                    outcome,
+                    state,
+                });
+            }
+        }
+    }
+
     /// The call failed after it was decided (upstream down, answer too large…): its
     /// decision records say so instead of a separate error record.
     pub fn failed_after_decision(&mut self, reason: &'static str, detail: String) {

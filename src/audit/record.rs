@@ -40,6 +40,9 @@ pub struct AuditRecord {
     pub caller: Option<Arc<str>>,
     /// Which chain (file) the record belongs to; set by the writer.
     pub chain: Arc<str>,
+    /// Escalation records: the reviewer's comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// `allow` | `deny` | `redact` | `escalate` as reported (the would-be one under observe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<&'static str>,
@@ -127,6 +130,9 @@ pub struct AuditRecord {
     /// Hex SHA-256 of the response body as sent to the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_sha256: Option<Sha256Hex>,
+    /// Escalation records: who answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
     /// The route's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<Arc<str>>,
@@ -161,9 +167,9 @@ pub struct AuditRecord {
 pub struct Escalation {
     /// The escalation's id (the decision id).
     pub id: String,
-    /// What was applied: `allow` or `deny`.
+    /// What was applied: `allow` or `deny` (`pending` while it waits).
     pub outcome: &'static str,
-    /// `expired` (no reviewer answered within the hold time).
+    /// `pending`, `approved`, `rejected` or `expired` (nobody answered in time).
     pub state: &'static str,
 }
 
@@ -379,6 +385,7 @@ mod tests {
             bytes_out: Some(96),
             caller: Some("spiffe://x/agent/a".into()),
             chain: "audit-x".into(),
+            comment: Some("c".into()),
             decision: Some("deny"),
             decision_id: Some("d1".into()),
             detail: Some("why \"quoted\" é\u{1}".into()),
@@ -422,6 +429,7 @@ mod tests {
             request_sha256: Some(Sha256Hex([1; 32])),
             resource: Some("file:///x".into()),
             response_sha256: Some(Sha256Hex([2; 32])),
+            reviewer: Some("r".into()),
             route: Some("tools".into()),
             rules: Some(vec!["r1".into()]),
             run_id: Some("run".into()),
@@ -446,7 +454,7 @@ mod tests {
             "AuditRecord's fields (and nested structs') must stay in byte order of their names"
         );
         // Every field is present in the fully populated record (none skipped by accident).
-        assert_eq!(value.as_object().expect("object").len(), 45);
+        assert_eq!(value.as_object().expect("object").len(), 47);
     }
 
     #[test]

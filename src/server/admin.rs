@@ -36,6 +36,8 @@ pub struct AdminState {
     /// Where refused admin requests are recorded (a failed authentication is an audit
     /// event); weak, so the audit trail can close before the admin listener does.
     pub audit: Option<crate::audit::writer::WeakAuditTrail>,
+    /// Escalations for review (`/v1/escalations`).
+    pub reviews: Arc<crate::review::ReviewStore>,
 }
 
 impl AdminState {
@@ -81,6 +83,39 @@ impl AdminState {
                 resp
             }
             (&Method::POST, "/v1/reload") => self.reload().await,
+            (&Method::GET, "/v1/escalations") => {
+                let filter = escalation_filter(req.uri().query().unwrap_or(""));
+                match filter {
+                    Ok(f) => json_response(
+                        StatusCode::OK,
+                        serde_json::to_vec(&serde_json::json!({
+                            "escalations": self.reviews.list(&f)
+                        }))
+                        .unwrap_or_default(),
+                    ),
+                    Err(e) => json_response(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::to_vec(&serde_json::json!({"error": e})).unwrap_or_default(),
+                    ),
+                }
+            }
+            (&Method::GET, p) if p.starts_with("/v1/escalations/") => {
+                let id = &p["/v1/escalations/".len()..];
+                match self.reviews.get(id) {
+                    Some(e) => json_response(
+                        StatusCode::OK,
+                        serde_json::to_vec(&e).unwrap_or_default(),
+                    ),
+                    None => json_response(
+                        StatusCode::NOT_FOUND,
+                        br#"{"error":"no such escalation"}"#.to_vec(),
+                    ),
+                }
+            }
+            (&Method::POST, p) if p.starts_with("/v1/escalations/") => {
+                let rest = p["/v1/escalations/".len()..].to_string();
+                self.answer_escalation(&rest, req).await
+            }
             (&Method::GET, "/metrics") => {
                 let mut resp = text(StatusCode::OK, &self.metrics.render());
                 resp.headers_mut().insert(
@@ -127,6 +162,64 @@ impl AdminState {
         json_response(status, serde_json::to_vec(&body).unwrap_or_default())
     }
 
+    /// `POST /v1/escalations/{id}/approve` or `/reject` with
+    /// `{"reviewer": "...", "comment": "..."}`.
+    async fn answer_escalation(&self, rest: &str, req: Request<Incoming>) -> Response<ProxyBody> {
+        let bad = |status: StatusCode, msg: String| {
+            json_response(
+                status,
+                serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap_or_default(),
+            )
+        };
+        let (id, approve) = match rest.rsplit_once('/') {
+            Some((id, "approve")) => (id.to_string(), true),
+            Some((id, "reject")) => (id.to_string(), false),
+            _ => {
+                return bad(
+                    StatusCode::NOT_FOUND,
+                    "POST /v1/escalations/{id}/approve or /reject".into(),
+                );
+            }
+        };
+        let body = match http_body_util::Limited::new(req.into_body(), 64 << 10)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return bad(
+                    StatusCode::BAD_REQUEST,
+                    "body unreadable or over 64 KiB".into(),
+                );
+            }
+        };
+        let v = match crate::protocol::json::parse_strict(&body, 8) {
+            Ok(v) => v,
+            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("body: {e}")),
+        };
+        let Some(reviewer) = v
+            .get("reviewer")
+            .and_then(serde_json::Value::as_str)
+            .filter(|r| !r.trim().is_empty() && r.len() <= 256)
+        else {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "body needs {\"reviewer\": \"name\"} (and optionally \"comment\")".into(),
+            );
+        };
+        let comment = v.get("comment").and_then(serde_json::Value::as_str);
+        match self.reviews.resolve(&id, approve, reviewer, comment) {
+            Ok(e) => {
+                tracing::info!(escalation = %id, reviewer, approve, "escalation answered");
+                json_response(StatusCode::OK, serde_json::to_vec(&e).unwrap_or_default())
+            }
+            Err(e @ crate::review::ReviewError::NotFound(_)) => {
+                bad(StatusCode::NOT_FOUND, e.to_string())
+            }
+            Err(e) => bad(StatusCode::CONFLICT, e.to_string()),
+        }
+    }
+
     fn authorized(&self, req: &Request<Incoming>) -> bool {
         let Some(token) = &self.token else {
             return true;
@@ -153,4 +246,60 @@ fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
+}
+
+/// `state`, `route`, `tool`, `caller`, `run_id` from a query string.
+fn escalation_filter(query: &str) -> Result<crate::review::Filter, String> {
+    use crate::review::{Filter, State};
+    let mut f = Filter::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "state" => {
+                f.state = Some(match v.as_str() {
+                    "pending" => State::Pending,
+                    "approved" => State::Approved,
+                    "rejected" => State::Rejected,
+                    "expired" => State::Expired,
+                    other => return Err(format!("unknown state {other:?}")),
+                })
+            }
+            "route" => f.route = Some(v),
+            "tool" => f.tool = Some(v),
+            "caller" => f.caller = Some(v),
+            "run_id" => f.run_id = Some(v),
+            other => {
+                return Err(format!(
+                    "unknown filter {other:?} (state, route, tool, caller, run_id)"
+                ));
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// `%XX` and `+` decoding of a query value (invalid escapes kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
+                    Ok(x) => {
+                        out.push(x);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -151,12 +151,14 @@ impl Gateway {
                 .await
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
+        let reviews = Arc::new(crate::review::ReviewStore::default());
         let state = Arc::new(ProxyState::new(
             &cfg,
             metrics.clone(),
             policy,
             audit,
             identifier.clone(),
+            reviews.clone(),
         )?);
 
         let bind = |addr: SocketAddr| async move {
@@ -223,6 +225,7 @@ impl Gateway {
             token,
             reloader: reloader.clone(),
             audit: admin_audit,
+            reviews,
         });
         let admin_opts = ListenerOptions {
             max_connections: 64,

@@ -216,6 +216,7 @@ impl ProxyState {
         let mut retry_after: Option<std::time::Duration> = None;
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
+        let mut escalations = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
             let located = scanned.get(n).map(Vec::as_slice).unwrap_or_default();
             let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
@@ -277,6 +278,10 @@ impl ProxyState {
                 .await
                 .map_err(|e| (e, out.buffered.clone()))?;
             to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
+            escalations.push(
+                super::review::is_escalated(&decision)
+                    .then(|| self.escalate(route, &facts, &decision, &ctx.run_id)),
+            );
             decided.push((msg, decision));
         }
         if !to_redact.is_empty() {
@@ -298,7 +303,8 @@ impl ProxyState {
             out.buffered = Some(redacted);
         }
         out.decision = call_decision(decided.iter().map(|(_, d)| d));
-        match act::on_jsonrpc(&decided, envelope.batch, &self.escalation).await {
+        let answers = self.await_answers(escalations, audit).await;
+        match act::on_jsonrpc(&decided, &answers, envelope.batch, &self.escalation) {
             Action::Forward => {}
             Action::Answer(resp) => {
                 let resp = with_retry_after(tagged(resp, &out.decision), retry_after);
@@ -473,7 +479,10 @@ impl ProxyState {
                 .await
                 .map_err(|e| (e, None))?;
             tag = call_decision(std::iter::once(&decision));
-            if let Some(refusal) = act::on_http(&decision, &self.escalation).await {
+            let open = super::review::is_escalated(&decision)
+                .then(|| self.escalate(route, &facts, &decision, &ctx.run_id));
+            let answer = self.await_answers(vec![open], audit).await.pop().flatten();
+            if let Some(refusal) = act::on_http(&decision, answer, &self.escalation) {
                 return Ok(Prepared::Answered(tagged(refusal, &tag)));
             }
         }

@@ -7,6 +7,7 @@
 
 mod answer;
 mod call;
+mod review;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct ProxyState {
     runs: crate::context::runs::RunStore,
     /// Rate-limit buckets (kept across policy reloads).
     limiter: crate::policy::ratelimit::RateLimiter,
+    /// Escalations waiting for (or answered by) reviewers.
+    reviews: Arc<crate::review::ReviewStore>,
 }
 
 impl ProxyState {
@@ -77,6 +80,7 @@ impl ProxyState {
         policy: Option<Arc<ArcSwap<Policy>>>,
         audit: Option<AuditTrail>,
         identifier: Arc<Identifier>,
+        reviews: Arc<crate::review::ReviewStore>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -119,6 +123,7 @@ impl ProxyState {
                 run_evictions,
             ),
             limiter: Default::default(),
+            reviews,
             context: ContextPolicy {
                 trust_verified: cfg.context.trust_verified_callers,
                 trusted_networks: cfg.context.trusted_networks.clone(),

@@ -1,0 +1,255 @@
+//! Human review through the admin API: an escalated call is held; a reviewer lists it,
+//! sees its context, and approves it (the call goes through) or rejects it (-32032);
+//! unanswered, it expires into `on_timeout` (-32031). Answers are validated (unknown id,
+//! answered twice, no reviewer), and every state change is an audit record linked to the
+//! decision.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Upstream, gateway_with_rules};
+use http::Method;
+use serde_json::{Value, json};
+
+const RULES: &str = "version: 1\nrules:\n  - { id: review-wires, when: { tool: wire_money }, decision: escalate, reason: money_moves }\n";
+
+fn call(id: u32) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "wire_money", "arguments": {"amount": 5000}}}).to_string()
+}
+
+async fn pending(gw: &sec0_gateway::RunningGateway) -> Vec<Value> {
+    let a = common::send(
+        gw.admin_addr,
+        Method::GET,
+        "/v1/escalations?state=pending",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    a.json()["escalations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Wait until exactly one escalation is pending and return it.
+async fn one_pending(gw: &sec0_gateway::RunningGateway) -> Value {
+    common::within("an escalation to be pending", async {
+        loop {
+            let p = pending(gw).await;
+            if p.len() == 1 {
+                return p[0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+async fn answer(
+    gw: &sec0_gateway::RunningGateway,
+    id: &str,
+    verb: &str,
+    body: &str,
+) -> common::Answer {
+    common::send(
+        gw.admin_addr,
+        Method::POST,
+        &format!("/v1/escalations/{id}/{verb}"),
+        &[("content-type", "application/json")],
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_approve_and_reject_held_calls() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation: {{ hold_timeout: 20s }}\naudit: {{ file: {{ dir: {audit_dir:?} }} }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let addr = gw.proxy_addr;
+    // Approved: the held call goes through to the upstream.
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(1)).await });
+    let e = one_pending(&gw).await;
+    assert_eq!(
+        (
+            e["tool"].as_str(),
+            e["reason"].as_str(),
+            e["caller"].as_str()
+        ),
+        (Some("wire_money"), Some("money_moves"), Some("anonymous"))
+    );
+    assert_eq!(e["rules"], json!(["review-wires"]));
+    let id = e["id"].as_str().expect("id").to_string();
+    let got = common::send(
+        gw.admin_addr,
+        Method::GET,
+        &format!("/v1/escalations/{id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got.json()["state"], "pending");
+    let a = answer(
+        &gw,
+        &id,
+        "approve",
+        r#"{"reviewer":"ops-bob","comment":"known vendor"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["state"], "approved");
+    let done = held.await.expect("held call");
+    assert_eq!(done.status, 200);
+    assert!(
+        done.json()["tag"] == "u",
+        "approved: forwarded to the upstream: {}",
+        done.json()
+    );
+    assert_eq!(
+        answer(&gw, &id, "reject", r#"{"reviewer":"eve"}"#)
+            .await
+            .status,
+        409,
+        "answered once"
+    );
+    assert_eq!(
+        answer(&gw, "no-such-id", "approve", r#"{"reviewer":"bob"}"#)
+            .await
+            .status,
+        404
+    );
+
+    // Rejected: -32032 for that call, with the escalation id.
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(2)).await });
+    let e = one_pending(&gw).await;
+    let id2 = e["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        answer(&gw, &id2, "reject", r#"{"comment":"who?"}"#)
+            .await
+            .status,
+        400,
+        "a reviewer must be named"
+    );
+    assert_eq!(
+        answer(&gw, &id2, "reject", r#"{"reviewer":"ops-ann"}"#)
+            .await
+            .status,
+        200
+    );
+    let refused = held.await.expect("held call").json();
+    assert_eq!(refused["error"]["code"], -32032, "{refused}");
+    assert_eq!(refused["error"]["data"]["escalation_id"], id2.as_str());
+    let m = common::metrics(&gw).await;
+    assert!(
+        common::metric_value(&m, "sec0_gateway_escalations_total{state=\"approved\"}")
+            .is_some_and(|v| v >= 1.0),
+        "{m}"
+    );
+    assert!(m.contains("sec0_gateway_escalations_pending 0"), "{m}");
+    gw.shutdown().await;
+
+    let records: Vec<Value> = std::fs::read_dir(&audit_dir)
+        .expect("audit dir")
+        .flat_map(|e| {
+            std::fs::read_to_string(e.expect("entry").path())
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let states: Vec<(String, String)> = records
+        .iter()
+        .filter(|r| r["kind"] == "escalation")
+        .map(|r| {
+            (
+                r["decision_id"].as_str().unwrap_or("").to_string(),
+                r["escalation"]["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (id.clone(), "pending".into()),
+            (id.clone(), "approved".into()),
+            (id2.clone(), "pending".into()),
+            (id2.clone(), "rejected".into())
+        ]
+    );
+    let approved = records
+        .iter()
+        .find(|r| r["kind"] == "escalation" && r["escalation"]["state"] == "approved")
+        .expect("record");
+    assert_eq!(
+        (approved["reviewer"].as_str(), approved["comment"].as_str()),
+        (Some("ops-bob"), Some("known vendor"))
+    );
+    let decision = records
+        .iter()
+        .find(|r| r["kind"] == "decision" && r["decision_id"] == id.as_str())
+        .expect("decision record");
+    assert_eq!(
+        decision["escalation"],
+        json!({"id": id, "outcome": "allow", "state": "approved"}),
+        "the decision record says what became of it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_escalation_expires_into_on_timeout() {
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation: {{ hold_timeout: 200ms }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let refused = common::post_json(gw.proxy_addr, "/mcp", &call(3))
+        .await
+        .json();
+    assert_eq!(refused["error"]["code"], -32031);
+    let id = refused["error"]["data"]["escalation_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let got = common::send(
+        gw.admin_addr,
+        Method::GET,
+        &format!("/v1/escalations/{id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got.json()["state"], "expired");
+    assert_eq!(
+        answer(&gw, &id, "approve", r#"{"reviewer":"late"}"#)
+            .await
+            .status,
+        409,
+        "too late"
+    );
+    let bad = common::send(
+        gw.admin_addr,
+        Method::GET,
+        "/v1/escalations?colour=red",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+}

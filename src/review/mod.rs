@@ -1,0 +1,342 @@
+//! Review: escalated calls wait for a person. An escalation is created when a call is
+//! escalated, listed and answered through the admin API (`/v1/escalations`), and the held
+//! call goes on (approved), is refused with -32032 (rejected) or gets `on_timeout` when
+//! nobody answered within `escalation.hold_timeout` (expired). Every state change is an
+//! audit record linked to the decision.
+//!
+//! This is the in-memory store (one replica). Still to come (issue 7): the `defer` flow,
+//! the Redis store shared by replicas, notifications, the SSE feed, precedents.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// Where an escalation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Waiting for a reviewer.
+    Pending,
+    /// A reviewer let it through.
+    Approved,
+    /// A reviewer refused it.
+    Rejected,
+    /// Nobody answered in time; `on_timeout` applied.
+    Expired,
+}
+
+impl State {
+    /// The name used in records and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// What a reviewer sees of an escalated call. Arguments are never stored: findings name
+/// types and locations only.
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    /// The escalation's id (the decision id).
+    pub id: String,
+    /// Where it stands.
+    pub state: State,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it is decided by `on_timeout` if nobody answers (RFC 3339).
+    pub expires: String,
+    /// The route.
+    pub route: String,
+    /// The verified caller.
+    pub caller: String,
+    /// The run.
+    pub run_id: Option<String>,
+    /// JSON-RPC method (or HTTP method).
+    pub method: Option<String>,
+    /// The tool called.
+    pub tool: Option<String>,
+    /// The resource read.
+    pub resource: Option<String>,
+    /// Why it was escalated.
+    pub reason: String,
+    /// The matching rules.
+    pub rules: Vec<String>,
+    /// Finding types (`pii/email`, …).
+    pub findings: Vec<String>,
+    /// Who answered.
+    pub reviewer: Option<String>,
+    /// Their comment.
+    pub comment: Option<String>,
+}
+
+/// Why an answer was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    /// No such escalation (or it was forgotten).
+    #[error("no escalation {0:?}")]
+    NotFound(String),
+    /// It was already decided.
+    #[error("escalation {id:?} is already {state}")]
+    Decided {
+        /// The escalation.
+        id: String,
+        /// Its state.
+        state: &'static str,
+    },
+}
+
+/// Filters for listing.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Only this state (default: all).
+    pub state: Option<State>,
+    /// Only this route.
+    pub route: Option<String>,
+    /// Only this tool.
+    pub tool: Option<String>,
+    /// Only this caller.
+    pub caller: Option<String>,
+    /// Only this run.
+    pub run_id: Option<String>,
+}
+
+struct Entry {
+    escalation: Escalation,
+    tx: watch::Sender<State>,
+}
+
+/// Decided escalations kept for the API at most (oldest forgotten first).
+const KEEP_DECIDED: usize = 10_000;
+
+/// The escalations of this replica.
+#[derive(Default)]
+pub struct ReviewStore {
+    entries: Mutex<HashMap<String, Entry>>,
+    order: Mutex<std::collections::VecDeque<String>>,
+}
+
+impl ReviewStore {
+    /// Register a pending escalation; the receiver turns when it is answered.
+    pub fn create(&self, mut e: Escalation, hold: Duration) -> watch::Receiver<State> {
+        let now = SystemTime::now();
+        e.state = State::Pending;
+        e.created = humantime::format_rfc3339_millis(now).to_string();
+        e.expires = humantime::format_rfc3339_millis(now + hold).to_string();
+        let (tx, rx) = watch::channel(State::Pending);
+        let id = e.id.clone();
+        if let (Ok(mut m), Ok(mut o)) = (self.entries.lock(), self.order.lock()) {
+            m.insert(id.clone(), Entry { escalation: e, tx });
+            o.push_back(id);
+            while o.len() > KEEP_DECIDED {
+                let Some(old) = o.pop_front() else { break };
+                if m.get(&old)
+                    .is_some_and(|x| x.escalation.state == State::Pending)
+                {
+                    o.push_back(old); // never forget a pending one
+                    break;
+                }
+                m.remove(&old);
+            }
+        }
+        rx
+    }
+
+    /// Answer an escalation.
+    pub fn resolve(
+        &self,
+        id: &str,
+        approve: bool,
+        reviewer: &str,
+        comment: Option<&str>,
+    ) -> Result<Escalation, ReviewError> {
+        let mut m = self
+            .entries
+            .lock()
+            .map_err(|_| ReviewError::NotFound(id.to_string()))?;
+        let e = m
+            .get_mut(id)
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        if e.escalation.state != State::Pending {
+            return Err(ReviewError::Decided {
+                id: id.to_string(),
+                state: e.escalation.state.as_str(),
+            });
+        }
+        let state = if approve {
+            State::Approved
+        } else {
+            State::Rejected
+        };
+        e.escalation.state = state;
+        e.escalation.reviewer = Some(reviewer.to_string());
+        e.escalation.comment = comment.map(str::to_string);
+        let _ = e.tx.send(state);
+        Ok(e.escalation.clone())
+    }
+
+    /// Mark a pending escalation expired (its hold time passed); `None` when it was
+    /// answered meanwhile.
+    pub fn expire(&self, id: &str) -> Option<Escalation> {
+        let mut m = self.entries.lock().ok()?;
+        let e = m.get_mut(id)?;
+        if e.escalation.state != State::Pending {
+            return None;
+        }
+        e.escalation.state = State::Expired;
+        let _ = e.tx.send(State::Expired);
+        Some(e.escalation.clone())
+    }
+
+    /// One escalation.
+    pub fn get(&self, id: &str) -> Option<Escalation> {
+        self.entries
+            .lock()
+            .ok()?
+            .get(id)
+            .map(|e| e.escalation.clone())
+    }
+
+    /// Escalations matching `f`, newest first.
+    pub fn list(&self, f: &Filter) -> Vec<Escalation> {
+        let Ok(m) = self.entries.lock() else {
+            return Vec::new();
+        };
+        let mut v: Vec<Escalation> = m
+            .values()
+            .map(|e| &e.escalation)
+            .filter(|e| {
+                f.state.is_none_or(|s| e.state == s)
+                    && f.route.as_ref().is_none_or(|r| &e.route == r)
+                    && f.tool.as_ref().is_none_or(|t| e.tool.as_ref() == Some(t))
+                    && f.caller.as_ref().is_none_or(|c| &e.caller == c)
+                    && f.run_id
+                        .as_ref()
+                        .is_none_or(|r| e.run_id.as_ref() == Some(r))
+            })
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.created.cmp(&a.created));
+        v
+    }
+
+    /// Pending escalations now.
+    pub fn pending(&self) -> usize {
+        self.entries
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e.escalation.state == State::Pending)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Wait for the answer to an escalation for at most `hold`; `Expired` when none came.
+pub async fn wait(
+    store: &Arc<ReviewStore>,
+    id: &str,
+    mut rx: watch::Receiver<State>,
+    hold: Duration,
+) -> State {
+    let answered = tokio::time::timeout(hold, async {
+        loop {
+            let s = *rx.borrow_and_update();
+            if s != State::Pending {
+                return s;
+            }
+            if rx.changed().await.is_err() {
+                return State::Expired;
+            }
+        }
+    })
+    .await;
+    match answered {
+        Ok(s) => s,
+        // The hold passed: expire it (unless an answer raced in).
+        Err(_) => match store.expire(id) {
+            Some(_) => State::Expired,
+            None => store.get(id).map_or(State::Expired, |e| e.state),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(id: &str) -> Escalation {
+        Escalation {
+            id: id.into(),
+            state: State::Pending,
+            created: String::new(),
+            expires: String::new(),
+            route: "tools".into(),
+            caller: "alice".into(),
+            run_id: Some("run-1".into()),
+            method: Some("tools/call".into()),
+            tool: Some("wire_money".into()),
+            resource: None,
+            reason: "money_moves".into(),
+            rules: vec!["review-wires".into()],
+            findings: vec![],
+            reviewer: None,
+            comment: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_releases_the_held_call_once() {
+        let s = Arc::new(ReviewStore::default());
+        let rx = s.create(esc("e1"), Duration::from_secs(10));
+        assert_eq!(s.pending(), 1);
+        let waiter = {
+            let s = s.clone();
+            tokio::spawn(async move { wait(&s, "e1", rx, Duration::from_secs(10)).await })
+        };
+        let done = s.resolve("e1", true, "bob", Some("ok")).expect("resolved");
+        assert_eq!(done.reviewer.as_deref(), Some("bob"));
+        assert_eq!(waiter.await.expect("waiter"), State::Approved);
+        assert_eq!(
+            s.resolve("e1", false, "eve", None).err(),
+            Some(ReviewError::Decided {
+                id: "e1".into(),
+                state: "approved"
+            })
+        );
+        assert_eq!(
+            s.resolve("nope", true, "bob", None).err(),
+            Some(ReviewError::NotFound("nope".into()))
+        );
+        assert_eq!(
+            s.list(&Filter {
+                tool: Some("wire_money".into()),
+                ..Filter::default()
+            })
+            .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn nobody_answering_expires_it() {
+        let s = Arc::new(ReviewStore::default());
+        let rx = s.create(esc("e2"), Duration::from_millis(20));
+        assert_eq!(
+            wait(&s, "e2", rx, Duration::from_millis(20)).await,
+            State::Expired
+        );
+        assert_eq!(s.get("e2").map(|e| e.state), Some(State::Expired));
+        assert!(
+            s.resolve("e2", true, "late", None).is_err(),
+            "too late to answer"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Escalations on the request path: open one for each escalated decision, wait for the
+//! reviewers' answers (all of a call's escalations at once, up to the hold time), and record
+//! every state change in the audit trail, linked to the decision.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::ProxyState;
+use crate::audit::exchange::CallAudit;
+use crate::audit::record::{AuditRecord, Escalation as EscalationNote};
+use crate::policy::{CallFacts, Decision, DecisionKind};
+use crate::review::{Escalation, State};
+use crate::routing::Route;
+
+/// An escalation waiting for its answer.
+pub(super) struct Open {
+    id: String,
+    rx: watch::Receiver<State>,
+}
+
+impl ProxyState {
+    /// Open an escalation for `d` (an escalated decision on the call `facts` describes).
+    pub(super) fn escalate(
+        &self,
+        route: &Route,
+        facts: &CallFacts<'_>,
+        d: &Decision,
+        run_id: &str,
+    ) -> Open {
+        let e = Escalation {
+            id: d.decision_id.clone(),
+            state: State::Pending,
+            created: String::new(),
+            expires: String::new(),
+            route: route.name.clone(),
+            caller: facts.caller.to_string(),
+            run_id: Some(run_id.to_string()),
+            method: facts.method.map(str::to_owned),
+            tool: facts.tool.map(str::to_owned),
+            resource: facts.resource.map(str::to_owned),
+            reason: d.reason.to_string(),
+            rules: d.rules.iter().map(|r| r.to_string()).collect(),
+            findings: facts
+                .findings
+                .iter()
+                .map(|f| format!("{}/{}", f.detector, f.kind))
+                .collect(),
+            reviewer: None,
+            comment: None,
+        };
+        self.record_escalation(&e, "pending", None);
+        tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
+        let rx = self.reviews.create(e, self.escalation.hold_timeout);
+        self.metrics
+            .escalations_pending
+            .set(self.reviews.pending() as i64);
+        Open {
+            id: d.decision_id.clone(),
+            rx,
+        }
+    }
+
+    /// Wait for the answers to `open` (one slot per message; `None` where nothing was
+    /// escalated), record them, and note them on the call's decision records.
+    pub(super) async fn await_answers(
+        &self,
+        open: Vec<Option<Open>>,
+        audit: &mut Option<CallAudit>,
+    ) -> Vec<Option<State>> {
+        let hold = self.escalation.hold_timeout;
+        let waits = open.into_iter().map(|o| {
+            let store = self.reviews.clone();
+            async move {
+                match o {
+                    Some(o) => Some((crate::review::wait(&store, &o.id, o.rx, hold).await, o.id)),
+                    None => None,
+                }
+            }
+        });
+        let answers = futures_util::future::join_all(waits).await;
+        self.metrics
+            .escalations_pending
+            .set(self.reviews.pending() as i64);
+        answers
+            .into_iter()
+            .map(|a| {
+                let (state, id) = a?;
+                let outcome = match state {
+                    State::Approved => "allow",
+                    State::Rejected => "deny",
+                    _ => self.escalation.on_timeout.as_str(),
+                };
+                if let Some(e) = self.reviews.get(&id) {
+                    self.record_escalation(&e, outcome, Some(&id));
+                }
+                if let Some(a) = audit.as_mut() {
+                    a.set_escalation(&id, state.as_str(), outcome);
+                }
+                self.metrics
+                    .escalations
+                    .with_label_values(&[state.as_str()])
+                    .inc();
+                Some(state)
+            })
+            .collect()
+    }
+
+    /// An audit record of an escalation's state (never waits).
+    fn record_escalation(&self, e: &Escalation, outcome: &'static str, _decided: Option<&str>) {
+        let Some(trail) = &self.audit else {
+            return;
+        };
+        let record = AuditRecord {
+            caller: Some(Arc::from(e.caller.as_str())),
+            comment: e.comment.clone(),
+            decision_id: Some(e.id.clone()),
+            escalation: Some(EscalationNote {
+                id: e.id.clone(),
+                outcome,
+                state: e.state.as_str(),
+            }),
+            method: e.method.clone(),
+            reason: Some(Arc::from(e.reason.as_str())),
+            resource: e.resource.clone(),
+            reviewer: e.reviewer.clone(),
+            route: Some(Arc::from(e.route.as_str())),
+            rules: Some(e.rules.iter().map(|r| Arc::from(r.as_str())).collect()),
+            run_id: e.run_id.clone(),
+            tool: e.tool.clone(),
+            ..AuditRecord::new("escalation")
+        };
+        if trail.try_record(record).is_err() {
+            tracing::error!(escalation = %e.id, "audit record of an escalation not queued");
+        }
+    }
+}
+
+/// Whether `d` waits for a reviewer.
+pub(super) fn is_escalated(d: &Decision) -> bool {
+    d.decision == DecisionKind::Escalate
+}
