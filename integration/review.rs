@@ -253,3 +253,90 @@ async fn an_unanswered_escalation_expires_into_on_timeout() {
     .await;
     assert_eq!(bad.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation: {{ hold_timeout: 20s }}\nlearn: {{ auto_allow_after: 2 }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let addr = gw.proxy_addr;
+    let pay = |id: u32, amount: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "wire_money", "arguments": {"amount": amount, "to": "https://pay.vendor.test/x"}}}).to_string()
+    };
+    for (n, amount) in [(1u32, 5000u64), (2, 6200)] {
+        let body = pay(n, amount);
+        let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
+        let e = one_pending(&gw).await;
+        let id = e["id"].as_str().expect("id").to_string();
+        assert_eq!(
+            answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(held.await.expect("held").status, 200);
+    }
+    // Same shape (same vendor host, same magnitude): allowed at once, by precedent.
+    let started = std::time::Instant::now();
+    let third = common::post_json(addr, "/mcp", &pay(3, 7100)).await;
+    assert_eq!(
+        third.json()["tag"],
+        "u",
+        "forwarded without review: {}",
+        third.json()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "not held for review"
+    );
+    let list = common::send(gw.admin_addr, Method::GET, "/v1/precedents", &[], None)
+        .await
+        .json();
+    let precedents = list["precedents"].as_array().cloned().unwrap_or_default();
+    assert_eq!(precedents.len(), 1, "{list}");
+    assert_eq!(precedents[0]["verdict"], "allow");
+    // Another shape (ten times more): escalated as before.
+    let body = pay(4, 71_000);
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
+    let e = one_pending(&gw).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        answer(&gw, &id, "reject", r#"{"reviewer":"ops"}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(held.await.expect("held").json()["error"]["code"], -32032);
+    // Revoked by an operator: the first shape needs review again.
+    let pid = precedents[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        common::send(
+            gw.admin_addr,
+            Method::DELETE,
+            &format!("/v1/precedents/{pid}"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let body = pay(5, 5500);
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
+    let e = one_pending(&gw).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(held.await.expect("held").status, 200);
+}

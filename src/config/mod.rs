@@ -54,9 +54,12 @@ pub struct Config {
     /// The rules that decide each call; without it every routed call is forwarded.
     #[serde(default)]
     pub policy: Option<PolicyConfig>,
-    /// What happens to escalated calls (until the review flow exists).
+    /// What happens to escalated calls: how long they wait for a reviewer.
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// Learning from reviewers' answers.
+    #[serde(default)]
+    pub learn: LearnConfig,
     /// The guard's settings that are not rules.
     #[serde(default)]
     pub guard: GuardConfig,
@@ -112,6 +115,44 @@ pub struct EscalationConfig {
     pub hold_timeout: Duration,
     /// `deny` (default, fail closed) or `allow`.
     pub on_timeout: crate::policy::DecisionKind,
+}
+
+/// Learning from reviewers' answers (precedents).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LearnConfig {
+    /// Whether precedents are formed and applied.
+    pub enabled: bool,
+    /// Approvals, with no rejection, after which calls of the same fingerprint are allowed.
+    pub auto_allow_after: u32,
+    /// Rejections after which calls of the same fingerprint are denied.
+    pub auto_deny_after: u32,
+    /// Answers older than this no longer count.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            auto_allow_after: 3,
+            auto_deny_after: 2,
+            window: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl LearnConfig {
+    /// The review module's settings.
+    pub fn to_learn(&self) -> crate::review::learn::LearnConfig {
+        crate::review::learn::LearnConfig {
+            enabled: self.enabled,
+            auto_allow_after: self.auto_allow_after,
+            auto_deny_after: self.auto_deny_after,
+            window: self.window,
+        }
+    }
 }
 
 impl Default for EscalationConfig {

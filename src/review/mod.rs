@@ -7,6 +7,8 @@
 //! This is the in-memory store (one replica). Still to come (issue 7): the `defer` flow,
 //! the Redis store shared by replicas, notifications, the SSE feed, precedents.
 
+pub mod learn;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -38,6 +38,8 @@ pub struct AdminState {
     pub audit: Option<crate::audit::writer::WeakAuditTrail>,
     /// Escalations for review (`/v1/escalations`).
     pub reviews: Arc<crate::review::ReviewStore>,
+    /// Precedents (`/v1/precedents`).
+    pub precedents: Arc<crate::review::learn::Precedents>,
 }
 
 impl AdminState {
@@ -83,6 +85,23 @@ impl AdminState {
                 resp
             }
             (&Method::POST, "/v1/reload") => self.reload().await,
+            (&Method::GET, "/v1/precedents") => json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&serde_json::json!({
+                    "precedents": self.precedents.list(std::time::Instant::now())
+                }))
+                .unwrap_or_default(),
+            ),
+            (&Method::DELETE, p) if p.starts_with("/v1/precedents/") => {
+                if self.precedents.revoke(&p["/v1/precedents/".len()..]) {
+                    json_response(StatusCode::OK, br#"{"revoked":true}"#.to_vec())
+                } else {
+                    json_response(
+                        StatusCode::NOT_FOUND,
+                        br#"{"error":"no such precedent"}"#.to_vec(),
+                    )
+                }
+            }
             (&Method::GET, "/v1/escalations") => {
                 let filter = escalation_filter(req.uri().query().unwrap_or(""));
                 match filter {

@@ -152,6 +152,7 @@ impl Gateway {
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
         let reviews = Arc::new(crate::review::ReviewStore::default());
+        let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
         let state = Arc::new(ProxyState::new(
             &cfg,
             metrics.clone(),
@@ -159,6 +160,7 @@ impl Gateway {
             audit,
             identifier.clone(),
             reviews.clone(),
+            precedents.clone(),
         )?);
 
         let bind = |addr: SocketAddr| async move {
@@ -226,6 +228,7 @@ impl Gateway {
             reloader: reloader.clone(),
             audit: admin_audit,
             reviews,
+            precedents,
         });
         let admin_opts = ListenerOptions {
             max_connections: 64,

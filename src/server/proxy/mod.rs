@@ -70,6 +70,8 @@ pub struct ProxyState {
     limiter: crate::policy::ratelimit::RateLimiter,
     /// Escalations waiting for (or answered by) reviewers.
     reviews: Arc<crate::review::ReviewStore>,
+    /// What reviewers' answers taught (precedents).
+    precedents: Arc<crate::review::learn::Precedents>,
 }
 
 impl ProxyState {
@@ -81,6 +83,7 @@ impl ProxyState {
         audit: Option<AuditTrail>,
         identifier: Arc<Identifier>,
         reviews: Arc<crate::review::ReviewStore>,
+        precedents: Arc<crate::review::learn::Precedents>,
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
@@ -124,6 +127,7 @@ impl ProxyState {
             ),
             limiter: Default::default(),
             reviews,
+            precedents,
             context: ContextPolicy {
                 trust_verified: cfg.context.trust_verified_callers,
                 trusted_networks: cfg.context.trusted_networks.clone(),
@@ -442,7 +446,18 @@ impl ProxyState {
         audit: &mut Option<CallAudit>,
     ) -> Decision {
         let started = std::time::Instant::now();
-        let d = policy.decide(facts);
+        let mut d = policy.decide(facts);
+        if d.decision == crate::policy::DecisionKind::Escalate {
+            // A precedent answers what reviewers have answered the same way before.
+            let fp = review::fingerprint(&route.name, facts);
+            if let Some((id, verdict)) = self.precedents.decide(&fp, started) {
+                let kind = match verdict {
+                    crate::review::learn::Verdict::Allow => crate::policy::DecisionKind::Allow,
+                    crate::review::learn::Verdict::Deny => crate::policy::DecisionKind::Deny,
+                };
+                d = policy.fixed_decision(kind, "precedent", &id);
+            }
+        }
         let took = started.elapsed();
         self.metrics.policy_eval.observe(took.as_secs_f64());
         self.metrics.record_decision(&route.name, facts, &d);

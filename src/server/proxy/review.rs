@@ -10,6 +10,7 @@ use super::ProxyState;
 use crate::audit::exchange::CallAudit;
 use crate::audit::record::{AuditRecord, Escalation as EscalationNote};
 use crate::policy::{CallFacts, Decision, DecisionKind};
+use crate::review::learn::Fingerprint;
 use crate::review::{Escalation, State};
 use crate::routing::Route;
 
@@ -17,6 +18,19 @@ use crate::routing::Route;
 pub(super) struct Open {
     id: String,
     rx: watch::Receiver<State>,
+    fingerprint: Fingerprint,
+}
+
+/// The fingerprint precedents group an escalated call by.
+pub(super) fn fingerprint(route: &str, facts: &CallFacts<'_>) -> Fingerprint {
+    let kinds: Vec<String> = facts.findings.iter().map(|f| f.kind.to_string()).collect();
+    Fingerprint::of(
+        route,
+        facts.tool.or(facts.method).unwrap_or("-"),
+        facts.caller,
+        facts.args,
+        &kinds,
+    )
 }
 
 impl ProxyState {
@@ -58,6 +72,7 @@ impl ProxyState {
         Open {
             id: d.decision_id.clone(),
             rx,
+            fingerprint: fingerprint(&route.name, facts),
         }
     }
 
@@ -73,7 +88,11 @@ impl ProxyState {
             let store = self.reviews.clone();
             async move {
                 match o {
-                    Some(o) => Some((crate::review::wait(&store, &o.id, o.rx, hold).await, o.id)),
+                    Some(o) => Some((
+                        crate::review::wait(&store, &o.id, o.rx, hold).await,
+                        o.id,
+                        o.fingerprint,
+                    )),
                     None => None,
                 }
             }
@@ -85,7 +104,12 @@ impl ProxyState {
         answers
             .into_iter()
             .map(|a| {
-                let (state, id) = a?;
+                let (state, id, fp) = a?;
+                match state {
+                    State::Approved => self.precedents.learn(&fp, true, std::time::Instant::now()),
+                    State::Rejected => self.precedents.learn(&fp, false, std::time::Instant::now()),
+                    _ => {}
+                }
                 let outcome = match state {
                     State::Approved => "allow",
                     State::Rejected => "deny",
