@@ -37,6 +37,28 @@ pub enum Command {
     /// Certificates for trying TLS and mTLS.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Replay a trace of labelled calls through the decision engine (rules, guard,
+    /// precedents) without network, answering escalations from the labels; or generate one.
+    Replay {
+        /// Trace to replay (JSONL: route, boundary, caller, tool, args, label safe|unsafe).
+        #[arg(long, conflicts_with = "generate")]
+        trace: Option<PathBuf>,
+        /// Rules file or directory (default: the config's `policy.rules`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Gateway config (for `policy.rules` and `learn`).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Calls per reported window.
+        #[arg(long, default_value_t = 100)]
+        window: usize,
+        /// Write a synthetic trace of this many calls to stdout instead.
+        #[arg(long)]
+        generate: Option<usize>,
+        /// Seed of the generated trace.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -113,6 +135,66 @@ pub enum AuditCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+fn replay(
+    trace: Option<PathBuf>,
+    rules: Option<PathBuf>,
+    config: Option<PathBuf>,
+    window: usize,
+    generate: Option<usize>,
+    seed: u64,
+) -> ExitCode {
+    use crate::review::replay;
+    if let Some(n) = generate {
+        for c in replay::generate(n, seed) {
+            println!("{}", serde_json::to_string(&c).unwrap_or_default());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let fail = |m: String| {
+        eprintln!("{m}");
+        ExitCode::FAILURE
+    };
+    let cfg = match &config {
+        Some(p) => match crate::config::load(p) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => None,
+    };
+    let Some(rules) = rules.or_else(|| {
+        cfg.as_ref()
+            .and_then(|c| c.policy.as_ref().map(|p| p.rules.clone()))
+    }) else {
+        return fail("replay needs rules: --rules PATH, or -c CONFIG with policy.rules".into());
+    };
+    let policy = match crate::policy::Policy::load(&rules, crate::policy::Mode::Enforce) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let Some(trace) = trace else {
+        return fail("replay needs --trace FILE (or --generate N to make one)".into());
+    };
+    let text = match std::fs::read_to_string(&trace) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: {e}", trace.display())),
+    };
+    let mut calls = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<replay::TraceCall>(line) {
+            Ok(c) => calls.push(c),
+            Err(e) => return fail(format!("{}:{}: {e}", trace.display(), n + 1)),
+        }
+    }
+    let learn = cfg.map(|c| c.learn).unwrap_or_default().to_learn();
+    let windows = replay::replay(&policy, learn, &calls, window);
+    print!("{}", replay::table(&windows, window));
+    ExitCode::SUCCESS
 }
 
 fn audit(cmd: AuditCommand) -> ExitCode {
@@ -195,6 +277,14 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit(cmd) => audit(cmd),
+        Command::Replay {
+            trace,
+            rules,
+            config,
+            window,
+            generate,
+            seed,
+        } => replay(trace, rules, config, window, generate, seed),
         Command::Certs(CertsCommand::Dev { out, client_id }) => {
             match crate::devcerts::write_dev_certs(&out, &client_id) {
                 Ok(done) => {
