@@ -81,6 +81,8 @@ listen: 127.0.0.1:0
 admin: {{ listen: 127.0.0.1:0 }}
 policy: {{ rules: {:?} }}
 identity: {{ api_keys: {{ file: {:?} }} }}
+escalation: {{ hold_timeout: 30s }}
+learn: {{ auto_allow_after: 1 }}
 upstreams:
   sample-tools: {{ url: "http://{}" }}
 routes:
@@ -371,12 +373,23 @@ impl Demo {
             json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
                 "params":{"name":"send_email","arguments":{"to":"dana@example.com","subject":"Q3","body":"numbers attached"}}})
         };
-        let (_, v) = self
-            .call("analyst-agent, run-demo-1: send_email to a colleague (rule no-mail-after-private-data)", mail(23))
-            .await?;
-        print_refusal(&v);
+        self.reviewed_call(
+            "analyst-agent, run-demo-1: send_email to a colleague (rule no-mail-after-private-data)",
+            mail(23),
+        )
+        .await?;
         println!(
-            "      (the same mail was allowed earlier: what decides is what this run did before it)"
+            "      (the same mail was allowed earlier without review: what decides is what this run did before it)"
+        );
+        let (_, v) = self
+            .call(
+                "analyst-agent, run-demo-1: the same kind of mail again (precedent)",
+                mail(25),
+            )
+            .await?;
+        println!("      result: {}", first_text(&v));
+        println!(
+            "      (one approval of this call's shape made a precedent: no reviewer needed; see /v1/precedents)"
         );
         self.run = Some("run-demo-2");
         let (_, v) = self
@@ -388,6 +401,63 @@ impl Demo {
         println!("      result: {}", first_text(&v));
         self.agent_key = None;
         self.run = None;
+        Ok(())
+    }
+
+    /// A call that is escalated and held: the demo plays the reviewer, finds it through the
+    /// admin API and approves it, and the held call goes through.
+    async fn reviewed_call(&mut self, title: &str, msg: Value) -> Result<(), BoxError> {
+        let text = msg.to_string();
+        self.announce(title, &format!("POST /mcp {}", abbreviate(&text, 90)));
+        let started = Instant::now();
+        let req = self.request(Method::POST, "/mcp", Some(text.into_bytes()))?;
+        let held = tokio::spawn(self.client.request(req));
+        let admin = format!("http://{}", self.gateway.admin_addr);
+        let get = |url: String| Request::get(url).body(empty());
+        let pending = loop {
+            let resp = self
+                .client
+                .request(get(format!("{admin}/v1/escalations?state=pending"))?)
+                .await?;
+            let v: Value = serde_json::from_slice(&resp.into_body().collect().await?.to_bytes())?;
+            if let Some(e) = v["escalations"].as_array().and_then(|a| a.first()).cloned() {
+                break e;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                return Err("the escalation never showed up in /v1/escalations".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let id = pending["id"].as_str().unwrap_or_default().to_string();
+        println!(
+            "      gateway holds the call: escalation {}… (tool {}, caller {}, reason {})",
+            id.chars().take(12).collect::<String>(),
+            pending["tool"].as_str().unwrap_or("?"),
+            pending["caller"].as_str().unwrap_or("?"),
+            pending["reason"].as_str().unwrap_or("?")
+        );
+        println!(
+            "      reviewer → admin API   POST /v1/escalations/{}…/approve {{\"reviewer\":\"ops-dana\"}}",
+            id.chars().take(12).collect::<String>()
+        );
+        let approve = Request::post(format!("{admin}/v1/escalations/{id}/approve"))
+            .header("content-type", "application/json")
+            .body(body(
+                br#"{"reviewer":"ops-dana","comment":"colleague, fine"}"#.to_vec(),
+            ))?;
+        let answered = self.client.request(approve).await?;
+        println!("      admin API → reviewer   {}", answered.status());
+        let resp = held.await??;
+        let (parts, b) = resp.into_parts();
+        let v: Value = serde_json::from_slice(&b.collect().await?.to_bytes())?;
+        self.show_upstream_view();
+        println!(
+            "      sample-tools → agent   {} {}  {:.1} ms (held for review)",
+            parts.status,
+            content_type(&parts.headers),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        println!("      result: {}", first_text(&v));
         Ok(())
     }
 
