@@ -177,10 +177,16 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         text.contains("error -32030 \"denied by policy: reports_are_for_analysts\""),
         "{text}"
     );
+    // Escalated, approved through the admin API, then the same kind of call by precedent.
     assert!(
-        text.contains(
-            "error -32031 \"escalated for review and not approved in time: private_data_may_leave\""
-        ),
+        text.contains("gateway holds the call: escalation")
+            && text.contains("reason private_data_may_leave)"),
+        "{text}"
+    );
+    assert!(text.contains("admin API → reviewer   200 OK"), "{text}");
+    assert!(text.contains("(held for review)"), "{text}");
+    assert!(
+        text.contains("the same kind of mail again (precedent)\n      agent → gateway"),
         "{text}"
     );
     assert!(
