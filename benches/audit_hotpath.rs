@@ -49,6 +49,7 @@ fn decision(i: u64) -> Decision {
         reason: "default".into(),
         rules: vec![],
         labels: vec![],
+        flow: None,
         redact: vec![],
         decision_id: format!("9e1f00aa{i:024x}"),
         policy_version: "a49802b5e181e330".into(),

@@ -340,3 +340,80 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     );
     assert_eq!(held.await.expect("held").status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        "version: 1\nrules:\n  - { id: review-wires, when: { tool: wire_money }, decision: escalate, reason: money_moves, flow: defer }\n",
+        &format!(
+            "learn: {{ enabled: false }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let first = common::post_json(gw.proxy_addr, "/mcp", &call(1))
+        .await
+        .json();
+    assert_eq!(first["error"]["code"], -32031, "{first}");
+    let id = first["error"]["data"]["escalation_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(
+        first["error"]["data"]["status_url"],
+        format!("/v1/escalations/{id}")
+    );
+    // Not approved yet: the same call is deferred again (a new escalation).
+    let again = common::post_json(gw.proxy_addr, "/mcp", &call(2))
+        .await
+        .json();
+    assert_eq!(again["error"]["code"], -32031);
+    assert_eq!(
+        answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
+            .await
+            .status,
+        200
+    );
+    // Approved: the same call, naming the approval, goes through — once.
+    let approved = common::send(
+        gw.proxy_addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("x-sec0-approval", &id),
+        ],
+        Some(&call(3)),
+    )
+    .await;
+    assert_eq!(
+        approved.json()["tag"],
+        "u",
+        "forwarded: {}",
+        approved.json()
+    );
+    let seen = &approved.json()["headers"];
+    assert!(
+        seen.get("x-sec0-approval").is_none(),
+        "the approval header is the gateway's, not the upstream's"
+    );
+    let once_more = common::send(
+        gw.proxy_addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("x-sec0-approval", &id),
+        ],
+        Some(&call(4)),
+    )
+    .await;
+    assert_eq!(
+        once_more.json()["error"]["code"],
+        -32031,
+        "an approval is used once"
+    );
+}

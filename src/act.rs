@@ -76,6 +76,7 @@ fn outcomes(
             DecisionKind::Escalate => match answers.get(i).copied().flatten() {
                 Some(State::Approved) => Outcome::Pass,
                 Some(State::Rejected) => Outcome::Refuse(RefusalKind::Rejected),
+                Some(State::Pending) => Outcome::Refuse(RefusalKind::Deferred),
                 _ if escalation.on_timeout == DecisionKind::Allow => Outcome::Pass,
                 _ => Outcome::Refuse(RefusalKind::EscalationTimedOut),
             },

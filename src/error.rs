@@ -293,6 +293,8 @@ pub enum RefusalKind {
     EscalationTimedOut,
     /// The call was escalated and a reviewer rejected it.
     Rejected,
+    /// The call was escalated for a later answer (`defer`): call again once approved.
+    Deferred,
 }
 
 /// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
@@ -321,6 +323,11 @@ fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::V
         RefusalKind::Rejected => {
             data["escalation_id"] = serde_json::Value::from(d.decision_id.as_str());
         }
+        RefusalKind::Deferred => {
+            data["escalation_id"] = serde_json::Value::from(d.decision_id.as_str());
+            data["status_url"] =
+                serde_json::Value::from(format!("/v1/escalations/{}", d.decision_id));
+        }
         RefusalKind::Denied => {}
     }
     data
@@ -345,6 +352,13 @@ pub fn refusal_object(
             CODE_REJECTED,
             format!("escalated for review and rejected: {}", d.reason),
         ),
+        RefusalKind::Deferred => (
+            CODE_ESCALATION_TIMEOUT,
+            format!(
+                "escalated for review: {}; call again once approved",
+                d.reason
+            ),
+        ),
     };
     serde_json::json!({
         "jsonrpc": "2.0",
@@ -364,6 +378,10 @@ pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<
             d.reason
         ),
         RefusalKind::Rejected => format!("escalated for review and rejected: {}", d.reason),
+        RefusalKind::Deferred => format!(
+            "escalated for review: {}; call again once approved",
+            d.reason
+        ),
     });
     json_response(
         StatusCode::FORBIDDEN,

@@ -115,6 +115,11 @@ pub struct EscalationConfig {
     pub hold_timeout: Duration,
     /// `deny` (default, fail closed) or `allow`.
     pub on_timeout: crate::policy::DecisionKind,
+    /// `hold` (default) or `defer`, for rules that name none.
+    pub flow: crate::policy::model::EscalationFlow,
+    /// How long a deferred escalation waits for an answer, and an approval for its call.
+    #[serde(with = "humantime_serde")]
+    pub defer_ttl: Duration,
 }
 
 /// Learning from reviewers' answers (precedents).
@@ -160,6 +165,8 @@ impl Default for EscalationConfig {
         Self {
             hold_timeout: Duration::ZERO,
             on_timeout: crate::policy::DecisionKind::Deny,
+            flow: crate::policy::model::EscalationFlow::Hold,
+            defer_ttl: Duration::from_secs(3600),
         }
     }
 }

@@ -329,6 +329,8 @@ pub struct CompiledRule {
     pub exact_tools: Option<Vec<String>>,
     /// Labels the rule attaches to the run of a call it matches.
     pub labels: Vec<Arc<str>>,
+    /// For `escalate` rules: the flow, when the rule names one.
+    pub flow: Option<super::model::EscalationFlow>,
 }
 
 impl CompiledRule {
@@ -360,6 +362,7 @@ impl CompiledRule {
                 .iter()
                 .map(|l| Arc::from(l.as_str()))
                 .collect(),
+            flow: rule.flow,
         })
     }
 

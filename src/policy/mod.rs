@@ -129,6 +129,8 @@ pub struct Decision {
     pub rules: Vec<Arc<str>>,
     /// Labels the matching rules attach to the call's run (when the call goes through).
     pub labels: Vec<Arc<str>>,
+    /// For `escalate`: the flow the deciding rule names (`None`: `escalation.flow`).
+    pub flow: Option<model::EscalationFlow>,
     /// For a `redact` decision: the findings (indexes into the decided facts' findings)
     /// to replace.
     pub redact: Vec<usize>,
@@ -288,6 +290,7 @@ impl Policy {
             redact: Vec::new(),
             rules: vec![Arc::from(rule)],
             labels: Vec::new(),
+            flow: None,
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }
@@ -371,6 +374,7 @@ impl Policy {
             redact,
             rules: ids,
             labels,
+            flow: enforced.and_then(|r| r.flow),
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }

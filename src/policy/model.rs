@@ -67,6 +67,22 @@ pub struct Rule {
     /// (e.g. `private_data` on reading a sensitive resource), for `when.run.labels`.
     #[serde(default)]
     pub label: Option<OneOrMany<String>>,
+    /// For `escalate`: `hold` (the call waits for a reviewer) or `defer` (answered at once;
+    /// once approved, the same call is allowed when it comes again). Default:
+    /// `escalation.flow`.
+    #[serde(default)]
+    pub flow: Option<EscalationFlow>,
+}
+
+/// How an escalated call waits for its reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationFlow {
+    /// Held open up to `escalation.hold_timeout`.
+    #[default]
+    Hold,
+    /// Answered at once (-32031 with the escalation id); allowed once after approval.
+    Defer,
 }
 
 /// A condition on what the call's run did before it.

@@ -77,6 +77,10 @@ pub struct Escalation {
     pub reviewer: Option<String>,
     /// Their comment.
     pub comment: Option<String>,
+    /// `hold` or `defer`.
+    pub flow: &'static str,
+    /// The call's fingerprint id (a deferred approval is for this shape of call).
+    pub fingerprint: String,
 }
 
 /// Why an answer was not taken.
@@ -113,6 +117,11 @@ pub struct Filter {
 struct Entry {
     escalation: Escalation,
     tx: watch::Sender<State>,
+    /// Until when it may be answered (deferred escalations), then until when its approval
+    /// may be used.
+    deadline: std::time::Instant,
+    /// Deferred approvals are used once.
+    used: bool,
 }
 
 /// Decided escalations kept for the API at most (oldest forgotten first).
@@ -126,6 +135,33 @@ pub struct ReviewStore {
 }
 
 impl ReviewStore {
+    /// A deferred escalation's approval for this call, used up: the call is allowed once.
+    /// The caller and the call's fingerprint must be the same, and either the run is too or
+    /// `approval` (the `x-sec0-approval` header) names the escalation.
+    pub fn take_grant(
+        &self,
+        caller: &str,
+        run: &str,
+        fingerprint: &str,
+        approval: Option<&str>,
+    ) -> Option<String> {
+        let mut m = self.entries.lock().ok()?;
+        let now = std::time::Instant::now();
+        let hit = m.values_mut().find(|e| {
+            let x = &e.escalation;
+            x.flow == "defer"
+                && x.state == State::Approved
+                && !e.used
+                && now < e.deadline
+                && x.caller == caller
+                // Always the same call (shape); named by the approval, or in the same run.
+                && x.fingerprint == fingerprint
+                && (approval == Some(x.id.as_str()) || x.run_id.as_deref() == Some(run))
+        })?;
+        hit.used = true;
+        Some(hit.escalation.id.clone())
+    }
+
     /// Register a pending escalation; the receiver turns when it is answered.
     pub fn create(&self, mut e: Escalation, hold: Duration) -> watch::Receiver<State> {
         let now = SystemTime::now();
@@ -135,7 +171,15 @@ impl ReviewStore {
         let (tx, rx) = watch::channel(State::Pending);
         let id = e.id.clone();
         if let (Ok(mut m), Ok(mut o)) = (self.entries.lock(), self.order.lock()) {
-            m.insert(id.clone(), Entry { escalation: e, tx });
+            m.insert(
+                id.clone(),
+                Entry {
+                    escalation: e,
+                    tx,
+                    deadline: std::time::Instant::now() + hold,
+                    used: false,
+                },
+            );
             o.push_back(id);
             while o.len() > KEEP_DECIDED {
                 let Some(old) = o.pop_front() else { break };
@@ -166,6 +210,12 @@ impl ReviewStore {
         let e = m
             .get_mut(id)
             .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        let now = std::time::Instant::now();
+        if e.escalation.state == State::Pending && e.escalation.flow == "defer" && now >= e.deadline
+        {
+            // A deferred escalation nobody answered in time.
+            e.escalation.state = State::Expired;
+        }
         if e.escalation.state != State::Pending {
             return Err(ReviewError::Decided {
                 id: id.to_string(),
@@ -178,6 +228,13 @@ impl ReviewStore {
             State::Rejected
         };
         e.escalation.state = state;
+        // An approved deferred call may come again for as long as the escalation could
+        // have waited (at least a minute).
+        let ttl = e
+            .deadline
+            .saturating_duration_since(now)
+            .max(Duration::from_secs(60));
+        e.deadline = now + ttl;
         e.escalation.reviewer = Some(reviewer.to_string());
         e.escalation.comment = comment.map(str::to_string);
         let _ = e.tx.send(state);
@@ -292,7 +349,43 @@ mod tests {
             findings: vec![],
             reviewer: None,
             comment: None,
+            flow: "hold",
+            fingerprint: "fp".into(),
         }
+    }
+
+    #[test]
+    fn a_deferred_approval_is_used_once_by_the_same_call() {
+        let s = ReviewStore::default();
+        let mut e = esc("d1");
+        e.flow = "defer";
+        let _rx = s.create(e, Duration::from_secs(60));
+        assert_eq!(
+            s.take_grant("alice", "run-1", "fp", None),
+            None,
+            "not approved yet"
+        );
+        s.resolve("d1", true, "bob", None).expect("approved");
+        assert_eq!(
+            s.take_grant("mallory", "run-1", "fp", Some("d1")),
+            None,
+            "another caller"
+        );
+        assert_eq!(
+            s.take_grant("alice", "run-2", "other", None),
+            None,
+            "another call"
+        );
+        assert_eq!(
+            s.take_grant("alice", "run-1", "other", Some("d1")),
+            None,
+            "another shape"
+        );
+        assert_eq!(
+            s.take_grant("alice", "run-1", "fp", None).as_deref(),
+            Some("d1")
+        );
+        assert_eq!(s.take_grant("alice", "run-1", "fp", None), None, "once");
     }
 
     #[tokio::test]

@@ -269,7 +269,7 @@ impl ProxyState {
                 self.metrics.record_decision(&route.name, &facts, &d);
                 d
             } else {
-                self.decide(&policy, route, &facts, audit)
+                self.decide(&policy, route, &facts, audit, &ctx.run_id)
             };
             let refused_code = (msg.kind == MessageKind::Request)
                 .then(|| refusal_code(&decision, self.escalation.on_timeout))
@@ -474,7 +474,7 @@ impl ProxyState {
                     .map_err(|e| (e, None))?;
                 return Ok(Prepared::Answered(too_many(&d, wait)));
             }
-            let decision = self.decide(policy, route, &facts, audit);
+            let decision = self.decide(policy, route, &facts, audit, &ctx.run_id);
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await
                 .map_err(|e| (e, None))?;

@@ -444,13 +444,21 @@ impl ProxyState {
         route: &Route,
         facts: &CallFacts<'_>,
         audit: &mut Option<CallAudit>,
+        run: &str,
     ) -> Decision {
         let started = std::time::Instant::now();
         let mut d = policy.decide(facts);
         if d.decision == crate::policy::DecisionKind::Escalate {
             // A precedent answers what reviewers have answered the same way before.
             let fp = review::fingerprint(&route.name, facts);
-            if let Some((id, verdict)) = self.precedents.decide(&fp, started) {
+            let approval = facts
+                .headers
+                .get("x-sec0-approval")
+                .and_then(|v| v.to_str().ok());
+            if let Some(grant) = self.reviews.take_grant(facts.caller, run, &fp.id, approval) {
+                // A deferred escalation of this very call was approved: allowed once.
+                d = policy.fixed_decision(crate::policy::DecisionKind::Allow, "approved", &grant);
+            } else if let Some((id, verdict)) = self.precedents.decide(&fp, started) {
                 let kind = match verdict {
                     crate::review::learn::Verdict::Allow => crate::policy::DecisionKind::Allow,
                     crate::review::learn::Verdict::Deny => crate::policy::DecisionKind::Deny,

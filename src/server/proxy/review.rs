@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::ProxyState;
 use crate::audit::exchange::CallAudit;
 use crate::audit::record::{AuditRecord, Escalation as EscalationNote};
+use crate::policy::model::EscalationFlow;
 use crate::policy::{CallFacts, Decision, DecisionKind};
 use crate::review::learn::Fingerprint;
 use crate::review::{Escalation, State};
@@ -19,6 +20,8 @@ pub(super) struct Open {
     id: String,
     rx: watch::Receiver<State>,
     fingerprint: Fingerprint,
+    /// Answered at once (`defer`); the approval comes later, for the call's next attempt.
+    deferred: bool,
 }
 
 /// The fingerprint precedents group an escalated call by.
@@ -42,7 +45,11 @@ impl ProxyState {
         d: &Decision,
         run_id: &str,
     ) -> Open {
+        let fp = fingerprint(&route.name, facts);
+        let deferred = d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
         let e = Escalation {
+            flow: if deferred { "defer" } else { "hold" },
+            fingerprint: fp.id.clone(),
             id: d.decision_id.clone(),
             state: State::Pending,
             created: String::new(),
@@ -65,14 +72,20 @@ impl ProxyState {
         };
         self.record_escalation(&e, "pending", None);
         tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
-        let rx = self.reviews.create(e, self.escalation.hold_timeout);
+        let wait = if deferred {
+            self.escalation.defer_ttl
+        } else {
+            self.escalation.hold_timeout
+        };
+        let rx = self.reviews.create(e, wait);
         self.metrics
             .escalations_pending
             .set(self.reviews.pending() as i64);
         Open {
             id: d.decision_id.clone(),
             rx,
-            fingerprint: fingerprint(&route.name, facts),
+            fingerprint: fp,
+            deferred,
         }
     }
 
@@ -88,6 +101,8 @@ impl ProxyState {
             let store = self.reviews.clone();
             async move {
                 match o {
+                    // Deferred: answered now; the reviewer's answer is for a later attempt.
+                    Some(o) if o.deferred => Some((State::Pending, o.id, o.fingerprint)),
                     Some(o) => Some((
                         crate::review::wait(&store, &o.id, o.rx, hold).await,
                         o.id,
@@ -105,6 +120,12 @@ impl ProxyState {
             .into_iter()
             .map(|a| {
                 let (state, id, fp) = a?;
+                if state == State::Pending {
+                    if let Some(a) = audit.as_mut() {
+                        a.set_escalation(&id, "pending", "deny");
+                    }
+                    return Some(State::Pending);
+                }
                 match state {
                     State::Approved => self.precedents.learn(&fp, true, std::time::Instant::now()),
                     State::Rejected => self.precedents.learn(&fp, false, std::time::Instant::now()),
