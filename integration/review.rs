@@ -417,3 +417,67 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
         "an approval is used once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_streams_new_escalations_and_answers() {
+    use http_body_util::BodyExt;
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation: {{ hold_timeout: 20s }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let feed = common::client()
+        .request(
+            http::Request::get(format!("http://{}/v1/escalations/feed", gw.admin_addr))
+                .body(common::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("feed");
+    assert_eq!(feed.headers()["content-type"], "text/event-stream");
+    let mut body = feed.into_body();
+    let mut seen = String::new();
+    let mut next_event = async move || -> Value {
+        loop {
+            if let Some(end) = seen.find("\n\n") {
+                let event: String = seen.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).expect("json event");
+                }
+                continue;
+            }
+            let frame = body.frame().await.expect("stream open").expect("frame");
+            if let Ok(d) = frame.into_data() {
+                seen.push_str(&String::from_utf8_lossy(&d));
+            }
+        }
+    };
+    let addr = gw.proxy_addr;
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(1)).await });
+    let created = common::within("a new escalation on the feed", next_event()).await;
+    assert_eq!(
+        (created["state"].as_str(), created["tool"].as_str()),
+        (Some("pending"), Some("wire_money"))
+    );
+    let id = created["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        answer(&gw, &id, "approve", r#"{"reviewer":"bot"}"#)
+            .await
+            .status,
+        200
+    );
+    let answered = common::within("the answer on the feed", next_event()).await;
+    assert_eq!(
+        (
+            answered["id"].as_str(),
+            answered["state"].as_str(),
+            answered["reviewer"].as_str()
+        ),
+        (Some(id.as_str()), Some("approved"), Some("bot"))
+    );
+    assert_eq!(held.await.expect("held").status, 200);
+}

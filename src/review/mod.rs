@@ -128,13 +128,30 @@ struct Entry {
 const KEEP_DECIDED: usize = 10_000;
 
 /// The escalations of this replica.
-#[derive(Default)]
 pub struct ReviewStore {
     entries: Mutex<HashMap<String, Entry>>,
     order: Mutex<std::collections::VecDeque<String>>,
+    /// Every new escalation and every answer, for the SSE feed and notifiers.
+    events: tokio::sync::broadcast::Sender<Escalation>,
+}
+
+impl Default for ReviewStore {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            order: Mutex::default(),
+            events: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
 }
 
 impl ReviewStore {
+    /// New escalations and state changes as they happen (a slow reader misses events
+    /// rather than slowing the gateway; it is told how many).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Escalation> {
+        self.events.subscribe()
+    }
+
     /// A deferred escalation's approval for this call, used up: the call is allowed once.
     /// The caller and the call's fingerprint must be the same, and either the run is too or
     /// `approval` (the `x-sec0-approval` header) names the escalation.
@@ -170,6 +187,7 @@ impl ReviewStore {
         e.expires = humantime::format_rfc3339_millis(now + hold).to_string();
         let (tx, rx) = watch::channel(State::Pending);
         let id = e.id.clone();
+        let _ = self.events.send(e.clone());
         if let (Ok(mut m), Ok(mut o)) = (self.entries.lock(), self.order.lock()) {
             m.insert(
                 id.clone(),
@@ -238,6 +256,7 @@ impl ReviewStore {
         e.escalation.reviewer = Some(reviewer.to_string());
         e.escalation.comment = comment.map(str::to_string);
         let _ = e.tx.send(state);
+        let _ = self.events.send(e.escalation.clone());
         Ok(e.escalation.clone())
     }
 
@@ -251,6 +270,7 @@ impl ReviewStore {
         }
         e.escalation.state = State::Expired;
         let _ = e.tx.send(State::Expired);
+        let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
     }
 

@@ -118,6 +118,7 @@ impl AdminState {
                     ),
                 }
             }
+            (&Method::GET, "/v1/escalations/feed") => self.feed(),
             (&Method::GET, p) if p.starts_with("/v1/escalations/") => {
                 let id = &p["/v1/escalations/".len()..];
                 match self.reviews.get(id) {
@@ -179,6 +180,48 @@ impl AdminState {
             ),
         };
         json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    /// `GET /v1/escalations/feed`: server-sent events, one `event: escalation` per new
+    /// escalation and per state change (JSON of the escalation), for a review UI or a bot.
+    fn feed(&self) -> Response<ProxyBody> {
+        let rx = self.reviews.subscribe();
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            loop {
+                let frame = match rx.recv().await {
+                    Ok(e) => format!(
+                        "event: escalation\ndata: {}\n\n",
+                        serde_json::to_string(&e).unwrap_or_default()
+                    ),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                };
+                return Some((
+                    Ok::<_, crate::forward::body::BoxError>(hyper::body::Frame::data(Bytes::from(
+                        frame,
+                    ))),
+                    rx,
+                ));
+            }
+        });
+        // A comment first, so the client sees the stream open at once.
+        let hello = futures_util::stream::once(async {
+            Ok::<_, crate::forward::body::BoxError>(hyper::body::Frame::data(Bytes::from_static(
+                b": sec0-gateway escalations\n\n",
+            )))
+        });
+        use futures_util::StreamExt;
+        let body = http_body_util::StreamBody::new(hello.chain(stream)).boxed_unsync();
+        let mut resp = Response::new(body);
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
     }
 
     /// `POST /v1/escalations/{id}/approve` or `/reject` with
