@@ -481,3 +481,85 @@ async fn the_feed_streams_new_escalations_and_answers() {
     );
     assert_eq!(held.await.expect("held").status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_escalations_are_announced_to_webhooks_with_retries() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let (g, n) = (got.clone(), attempts.clone());
+    // The first delivery attempt fails: the gateway retries.
+    let (hooks, _) = Upstream::counting(move |body| {
+        let first = n.fetch_add(1, Ordering::SeqCst) == 0;
+        if !first {
+            g.lock()
+                .expect("lock")
+                .push(serde_json::from_slice(&body).expect("json body"));
+        }
+        let mut resp = http::Response::new(common::full(""));
+        if first {
+            *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+        }
+        resp
+    })
+    .await;
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation:\n  hold_timeout: 100ms\n  webhooks:\n    - {{ url: \"{0}/hooks/json\" }}\n    - {{ url: \"{0}/hooks/slack\", format: slack }}\n\
+             upstreams: {{ u: {{ url: \"{1}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            hooks.url(),
+            up.url()
+        ),
+    )
+    .await;
+    let refused = common::post_json(gw.proxy_addr, "/mcp", &call(1))
+        .await
+        .json();
+    let id = refused["error"]["data"]["escalation_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let bodies = common::within("both webhooks to get the escalation", async {
+        loop {
+            let b = got.lock().expect("lock").clone();
+            if b.len() == 2 {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        3,
+        "one failed attempt, retried"
+    );
+    let json = bodies
+        .iter()
+        .find(|b| b.get("event").is_some())
+        .expect("json body");
+    assert_eq!(json["event"], "escalation.created");
+    assert_eq!(json["escalation"]["id"], id.as_str());
+    assert_eq!(json["escalation"]["tool"], "wire_money");
+    let slack = bodies
+        .iter()
+        .find(|b| b.get("text").is_some())
+        .expect("slack body");
+    let text = slack["text"].as_str().expect("text");
+    assert!(
+        text.contains(&id) && text.contains("wire_money") && text.contains("money_moves"),
+        "{text}"
+    );
+    let m = common::metrics(&gw).await;
+    assert!(
+        common::metric_value(
+            &m,
+            "sec0_gateway_escalation_notifications_total{result=\"delivered\"}"
+        )
+        .is_some_and(|v| v >= 2.0),
+        "{m}"
+    );
+}

@@ -42,6 +42,8 @@ pub struct Metrics {
     pub escalations: IntCounterVec,
     /// Escalations waiting for a reviewer now.
     pub escalations_pending: IntGauge,
+    /// Webhook notifications by result (`delivered`, `failed`, `missed`).
+    pub escalation_notifications: IntCounterVec,
     /// Policy decisions, by decision, boundary, route, reason and mode.
     pub decisions: IntCounterVec,
     /// Time to decide one call.
@@ -285,6 +287,11 @@ impl Metrics {
             "Escalations decided, by state (approved, rejected, expired).",
             &["state"],
         );
+        let escalation_notifications = counter_vec(
+            "sec0_gateway_escalation_notifications_total",
+            "Escalation webhook notifications, by result (delivered, failed after retries, missed).",
+            &["result"],
+        );
         let escalations_pending = gauge(
             "sec0_gateway_escalations_pending",
             "Escalations waiting for a reviewer.",
@@ -362,6 +369,7 @@ impl Metrics {
             run_evictions,
             escalations,
             escalations_pending,
+            escalation_notifications,
             decisions,
             policy_eval,
             policy_version,

@@ -120,6 +120,8 @@ pub struct EscalationConfig {
     /// How long a deferred escalation waits for an answer, and an approval for its call.
     #[serde(with = "humantime_serde")]
     pub defer_ttl: Duration,
+    /// Where every new escalation is announced.
+    pub webhooks: Vec<crate::review::notify::Webhook>,
 }
 
 /// Learning from reviewers' answers (precedents).
@@ -167,6 +169,7 @@ impl Default for EscalationConfig {
             on_timeout: crate::policy::DecisionKind::Deny,
             flow: crate::policy::model::EscalationFlow::Hold,
             defer_ttl: Duration::from_secs(3600),
+            webhooks: Vec::new(),
         }
     }
 }

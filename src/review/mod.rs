@@ -8,6 +8,7 @@
 //! the Redis store shared by replicas, notifications, the SSE feed, precedents.
 
 pub mod learn;
+pub mod notify;
 pub mod replay;
 
 use std::collections::HashMap;

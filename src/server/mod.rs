@@ -152,6 +152,11 @@ impl Gateway {
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
         let reviews = Arc::new(crate::review::ReviewStore::default());
+        tokio::spawn(crate::review::notify::run(
+            reviews.clone(),
+            cfg.escalation.webhooks.clone(),
+            metrics.escalation_notifications.clone(),
+        ));
         let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
         let state = Arc::new(ProxyState::new(
             &cfg,
