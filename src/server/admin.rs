@@ -187,24 +187,22 @@ impl AdminState {
     fn feed(&self) -> Response<ProxyBody> {
         let rx = self.reviews.subscribe();
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            loop {
-                let frame = match rx.recv().await {
-                    Ok(e) => format!(
-                        "event: escalation\ndata: {}\n\n",
-                        serde_json::to_string(&e).unwrap_or_default()
-                    ),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n")
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                };
-                return Some((
-                    Ok::<_, crate::forward::body::BoxError>(hyper::body::Frame::data(Bytes::from(
-                        frame,
-                    ))),
-                    rx,
-                ));
-            }
+            let frame = match rx.recv().await {
+                Ok(e) => format!(
+                    "event: escalation\ndata: {}\n\n",
+                    serde_json::to_string(&e).unwrap_or_default()
+                ),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n")
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((
+                Ok::<_, crate::forward::body::BoxError>(hyper::body::Frame::data(Bytes::from(
+                    frame,
+                ))),
+                rx,
+            ))
         });
         // A comment first, so the client sees the stream open at once.
         let hello = futures_util::stream::once(async {
