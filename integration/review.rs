@@ -302,6 +302,9 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     let precedents = list["precedents"].as_array().cloned().unwrap_or_default();
     assert_eq!(precedents.len(), 1, "{list}");
     assert_eq!(precedents[0]["verdict"], "allow");
+    let m = common::metrics(&gw).await;
+    assert!(m.contains("sec0_gateway_precedents{verdict=\"allow\"} 1"), "{m}");
+    assert!(common::metric_value(&m, "sec0_gateway_escalation_answer_seconds_count").is_some_and(|v| v >= 2.0), "{m}");
     // Another shape (ten times more): escalated as before.
     let body = pay(4, 71_000);
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });

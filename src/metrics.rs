@@ -44,6 +44,10 @@ pub struct Metrics {
     pub escalations_pending: IntGauge,
     /// Webhook notifications by result (`delivered`, `failed`, `missed`).
     pub escalation_notifications: IntCounterVec,
+    /// Seconds from an escalation to its answer (held escalations).
+    pub escalation_answer_seconds: Histogram,
+    /// Precedents in force, by verdict.
+    pub precedents: prometheus::IntGaugeVec,
     /// Policy decisions, by decision, boundary, route, reason and mode.
     pub decisions: IntCounterVec,
     /// Time to decide one call.
@@ -292,6 +296,24 @@ impl Metrics {
             "Escalation webhook notifications, by result (delivered, failed after retries, missed).",
             &["result"],
         );
+        let escalation_answer_seconds = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "sec0_gateway_escalation_answer_seconds",
+                "Time from an escalation to its answer (held escalations; expiries included).",
+            )
+            .buckets(vec![
+                1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+            ]),
+        ));
+        must(registry.register(Box::new(escalation_answer_seconds.clone())));
+        let precedents = must(prometheus::IntGaugeVec::new(
+            Opts::new(
+                "sec0_gateway_precedents",
+                "Precedents in force, by verdict (allow, deny).",
+            ),
+            &["verdict"],
+        ));
+        must(registry.register(Box::new(precedents.clone())));
         let escalations_pending = gauge(
             "sec0_gateway_escalations_pending",
             "Escalations waiting for a reviewer.",
@@ -370,6 +392,8 @@ impl Metrics {
             escalations,
             escalations_pending,
             escalation_notifications,
+            escalation_answer_seconds,
+            precedents,
             decisions,
             policy_eval,
             policy_version,

@@ -82,6 +82,8 @@ pub struct Escalation {
     pub flow: &'static str,
     /// The call's fingerprint id (a deferred approval is for this shape of call).
     pub fingerprint: String,
+    /// The fingerprint in words (route, tool, caller, argument shape, finding types).
+    pub shape: String,
 }
 
 /// Why an answer was not taken.
@@ -372,6 +374,7 @@ mod tests {
             comment: None,
             flow: "hold",
             fingerprint: "fp".into(),
+            shape: "route tools, wire_money".into(),
         }
     }
 

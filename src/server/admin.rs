@@ -271,6 +271,15 @@ impl AdminState {
         match self.reviews.resolve(&id, approve, reviewer, comment) {
             Ok(e) => {
                 tracing::info!(escalation = %id, reviewer, approve, "escalation answered");
+                if e.flow == "defer" {
+                    // A held call teaches precedents when its wait ends; a deferred one now.
+                    let fp = crate::review::learn::Fingerprint {
+                        id: e.fingerprint.clone(),
+                        text: e.shape.clone(),
+                    };
+                    self.precedents
+                        .learn(&fp, approve, std::time::Instant::now());
+                }
                 json_response(StatusCode::OK, serde_json::to_vec(&e).unwrap_or_default())
             }
             Err(e @ crate::review::ReviewError::NotFound(_)) => {

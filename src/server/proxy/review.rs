@@ -50,6 +50,7 @@ impl ProxyState {
         let e = Escalation {
             flow: if deferred { "defer" } else { "hold" },
             fingerprint: fp.id.clone(),
+            shape: fp.text.clone(),
             id: d.decision_id.clone(),
             state: State::Pending,
             created: String::new(),
@@ -97,6 +98,7 @@ impl ProxyState {
         audit: &mut Option<CallAudit>,
     ) -> Vec<Option<State>> {
         let hold = self.escalation.hold_timeout;
+        let asked = std::time::Instant::now();
         let waits = open.into_iter().map(|o| {
             let store = self.reviews.clone();
             async move {
@@ -120,6 +122,11 @@ impl ProxyState {
             .into_iter()
             .map(|a| {
                 let (state, id, fp) = a?;
+                if state != State::Pending {
+                    self.metrics
+                        .escalation_answer_seconds
+                        .observe(asked.elapsed().as_secs_f64());
+                }
                 if state == State::Pending {
                     if let Some(a) = audit.as_mut() {
                         a.set_escalation(&id, "pending", "deny");
@@ -131,6 +138,7 @@ impl ProxyState {
                     State::Rejected => self.precedents.learn(&fp, false, std::time::Instant::now()),
                     _ => {}
                 }
+                self.count_precedents();
                 let outcome = match state {
                     State::Approved => "allow",
                     State::Rejected => "deny",
@@ -149,6 +157,27 @@ impl ProxyState {
                 Some(state)
             })
             .collect()
+    }
+
+    /// Refresh the precedents gauge.
+    fn count_precedents(&self) {
+        let list = self.precedents.list(std::time::Instant::now());
+        for verdict in ["allow", "deny"] {
+            let n = list
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        (p.verdict, verdict),
+                        (crate::review::learn::Verdict::Allow, "allow")
+                            | (crate::review::learn::Verdict::Deny, "deny")
+                    )
+                })
+                .count();
+            self.metrics
+                .precedents
+                .with_label_values(&[verdict])
+                .set(n as i64);
+        }
     }
 
     /// An audit record of an escalation's state (never waits).
