@@ -303,8 +303,15 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     assert_eq!(precedents.len(), 1, "{list}");
     assert_eq!(precedents[0]["verdict"], "allow");
     let m = common::metrics(&gw).await;
-    assert!(m.contains("sec0_gateway_precedents{verdict=\"allow\"} 1"), "{m}");
-    assert!(common::metric_value(&m, "sec0_gateway_escalation_answer_seconds_count").is_some_and(|v| v >= 2.0), "{m}");
+    assert!(
+        m.contains("sec0_gateway_precedents{verdict=\"allow\"} 1"),
+        "{m}"
+    );
+    assert!(
+        common::metric_value(&m, "sec0_gateway_escalation_answer_seconds_count")
+            .is_some_and(|v| v >= 2.0),
+        "{m}"
+    );
     // Another shape (ten times more): escalated as before.
     let body = pay(4, 71_000);
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
@@ -564,5 +571,154 @@ async fn new_escalations_are_announced_to_webhooks_with_retries() {
         )
         .is_some_and(|v| v >= 2.0),
         "{m}"
+    );
+}
+
+/// Every operation in `docs/admin-openapi.yaml` exists on the server, answers with a status
+/// the document lists, needs the token where the document says so, and returns escalations
+/// with the documented required fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_server() {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/admin-openapi.yaml"),
+        )
+        .expect("openapi file"),
+    )
+    .expect("YAML");
+    let dir = tempfile::tempdir().expect("dir");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, RULES).expect("rules");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "an-admin-token-for-the-openapi-test").expect("token");
+    let up = Upstream::echo("u").await;
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0, token_file: {token_file:?} }}\npolicy: {{ rules: {rules:?} }}\n\
+         escalation: {{ hold_timeout: 20s }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\n\
+         routes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        up.url()
+    );
+    let cfg = sec0_gateway::config::load_from_str(&yaml, "<test>", Some(Default::default()))
+        .expect("config");
+    let gw = sec0_gateway::Gateway::start(cfg).await.expect("start");
+    let addr = gw.proxy_addr;
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(1)).await });
+    let auth = (
+        "authorization",
+        "Bearer an-admin-token-for-the-openapi-test",
+    );
+    let id = common::within("a pending escalation", async {
+        loop {
+            let a = common::send(
+                gw.admin_addr,
+                Method::GET,
+                "/v1/escalations?state=pending",
+                &[auth],
+                None,
+            )
+            .await;
+            if let Some(id) = a.json()["escalations"][0]["id"].as_str() {
+                return id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let required: Vec<String> = doc["components"]["schemas"]["Escalation"]["required"]
+        .as_sequence()
+        .expect("required")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    // Operations in an order that exercises each (approve before reject: reject is then 409).
+    let mut ops: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().expect("operations") {
+            ops.push((
+                path.as_str().expect("path").to_string(),
+                method.as_str().expect("method").to_string(),
+            ));
+        }
+    }
+    ops.sort_by_key(|(p, m)| {
+        (
+            p.ends_with("/reject"),
+            p.contains("{id}") && m == "delete",
+            p.clone(),
+        )
+    });
+    assert!(ops.len() >= 11, "{ops:?}");
+    for (path, method) in &ops {
+        let op = &doc["paths"][path.as_str()][method.as_str()];
+        let documented: Vec<u16> = op["responses"]
+            .as_mapping()
+            .expect("responses")
+            .keys()
+            .filter_map(|k| k.as_str().and_then(|s| s.parse().ok()))
+            .collect();
+        let public = op["security"].as_sequence().is_some_and(|s| s.is_empty());
+        let concrete = path.replace(
+            "{id}",
+            if path.starts_with("/v1/precedents") {
+                "precedent-none"
+            } else {
+                &id
+            },
+        );
+        let m: Method = method.to_uppercase().parse().expect("method");
+        let body = (m == Method::POST && concrete.contains("/escalations/"))
+            .then_some(r#"{"reviewer":"openapi-test"}"#);
+        if path == "/v1/escalations/feed" {
+            let resp = common::client()
+                .request(
+                    http::Request::get(format!("http://{}{concrete}", gw.admin_addr))
+                        .header(auth.0, auth.1)
+                        .body(common::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("feed");
+            assert!(documented.contains(&resp.status().as_u16()), "{path}");
+            assert_eq!(resp.headers()["content-type"], "text/event-stream");
+            continue;
+        }
+        let headers = [auth, ("content-type", "application/json")];
+        let a = common::send(gw.admin_addr, m.clone(), &concrete, &headers, body).await;
+        assert!(
+            documented.contains(&a.status.as_u16()),
+            "{method} {path}: {} is not documented ({documented:?}): {}",
+            a.status,
+            String::from_utf8_lossy(&a.body)
+        );
+        if !public {
+            let anon = common::send(
+                gw.admin_addr,
+                m,
+                &concrete,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await;
+            assert_eq!(anon.status, 401, "{method} {path} needs the token");
+        }
+        let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+        let escalations: Vec<&Value> = match v.get("escalations") {
+            Some(list) => list.as_array().expect("array").iter().collect(),
+            None if v.get("id").is_some() && v.get("state").is_some() => vec![&v],
+            None => vec![],
+        };
+        for e in escalations {
+            for k in &required {
+                assert!(
+                    e.get(k).is_some(),
+                    "{method} {path}: escalation lacks {k}: {e}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        held.await.expect("held").status,
+        200,
+        "approved through the documented operation"
     );
 }
