@@ -124,7 +124,12 @@ fn default_caller_claim() -> String {
 #[serde(deny_unknown_fields)]
 pub struct ApiKeysConfig {
     /// File of `<sha256 hex of the key> <caller name>` lines (`#` comments allowed).
-    pub file: PathBuf,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Or: the name of an environment variable holding the same lines (`;` or newlines
+    /// between entries), e.g. from a Kubernetes Secret.
+    #[serde(default)]
+    pub env: Option<String>,
     /// Header carrying the key (default `x-api-key`; `Authorization: ApiKey <key>` also works).
     #[serde(default = "default_api_key_header")]
     pub header: String,

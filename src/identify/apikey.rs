@@ -14,6 +14,24 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
+    /// Read the keys from the configured file or environment variable.
+    pub fn from_config(cfg: &crate::config::ApiKeysConfig) -> Result<Self, IdentityError> {
+        match (&cfg.file, &cfg.env) {
+            (Some(p), None) => Self::load(p),
+            (None, Some(var)) => {
+                let text = std::env::var(var).map_err(|_| {
+                    IdentityError::Setup(format!("api_keys.env: ${var} is not set (or not UTF-8)"))
+                })?;
+                Self::parse(&text.replace(';', "\n")).map_err(|(line, what)| {
+                    IdentityError::Setup(format!("${var} entry {line}: {what}"))
+                })
+            }
+            _ => Err(IdentityError::Setup(
+                "api_keys: set exactly one of file and env".into(),
+            )),
+        }
+    }
+
     /// Read the file (an unreadable file or a bad line stops start-up, naming the line).
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
         let text = std::fs::read_to_string(path)

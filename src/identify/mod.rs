@@ -74,7 +74,7 @@ impl Identifier {
         };
         let (api_keys, api_key_header) = match &cfg.api_keys {
             Some(k) => (
-                Some(apikey::ApiKeys::load(&k.file)?),
+                Some(apikey::ApiKeys::from_config(k)?),
                 HeaderName::from_bytes(k.header.as_bytes())
                     .map_err(|e| IdentityError::Setup(format!("api_keys.header: {e}")))?,
             ),
