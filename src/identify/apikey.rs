@@ -86,4 +86,22 @@ mod tests {
             Some(2)
         );
     }
+
+    #[test]
+    fn keys_can_come_from_the_environment() {
+        let h = hex::encode(Sha256::digest(b"k-env"));
+        // A variable name no other test uses.
+        let var = "SEC0_TEST_API_KEYS_7F3A";
+        // SAFETY: this test is the only user of this variable.
+        unsafe { std::env::set_var(var, format!("{h} env-agent;")) };
+        let cfg = crate::config::ApiKeysConfig {
+            file: None,
+            env: Some(var.into()),
+            header: "x-api-key".into(),
+        };
+        let keys = ApiKeys::from_config(&cfg).expect("keys");
+        assert_eq!(keys.caller_of("k-env"), Some("env-agent"));
+        let none = crate::config::ApiKeysConfig { env: None, ..cfg };
+        assert!(ApiKeys::from_config(&none).is_err(), "one source is needed");
+    }
 }
