@@ -848,16 +848,7 @@ async fn jwks_from_a_url_and_refused_callers_in_the_audit_trail() {
         StatusCode::UNAUTHORIZED
     );
     gw.shutdown().await;
-    let records: Vec<Value> = std::fs::read_dir(&audit_dir)
-        .expect("audit dir")
-        .flat_map(|e| {
-            std::fs::read_to_string(e.expect("entry").path())
-                .expect("read")
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let records = common::audit_records(&audit_dir);
     let refused: Vec<&Value> = records
         .iter()
         .filter(|r| r["reason"] == "unauthenticated")

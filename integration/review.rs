@@ -18,6 +18,26 @@ fn call(id: u32) -> String {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "wire_money", "arguments": {"amount": 5000}}}).to_string()
 }
 
+/// An echo upstream behind a gateway with the test rules and `hold_timeout: <hold>`.
+async fn held_for(
+    hold: &str,
+) -> (
+    Upstream,
+    sec0_gateway::RunningGateway,
+    tempfile::NamedTempFile,
+) {
+    let up = Upstream::echo("u").await;
+    let (gw, rules) = gateway_with_rules(
+        RULES,
+        &format!(
+            "escalation: {{ hold_timeout: {hold} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    (up, gw, rules)
+}
+
 async fn pending(gw: &sec0_gateway::RunningGateway) -> Vec<Value> {
     let a = common::send(
         gw.admin_addr,
@@ -160,16 +180,7 @@ async fn reviewers_approve_and_reject_held_calls() {
     assert!(m.contains("sec0_gateway_escalations_pending 0"), "{m}");
     gw.shutdown().await;
 
-    let records: Vec<Value> = std::fs::read_dir(&audit_dir)
-        .expect("audit dir")
-        .flat_map(|e| {
-            std::fs::read_to_string(e.expect("entry").path())
-                .expect("read")
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let records = common::audit_records(&audit_dir);
     let states: Vec<(String, String)> = records
         .iter()
         .filter(|r| r["kind"] == "escalation")
@@ -210,15 +221,7 @@ async fn reviewers_approve_and_reject_held_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_escalation_expires_into_on_timeout() {
-    let up = Upstream::echo("u").await;
-    let (gw, _r) = gateway_with_rules(
-        RULES,
-        &format!(
-            "escalation: {{ hold_timeout: 200ms }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
-            up.url()
-        ),
-    )
-    .await;
+    let (_up, gw, _r) = held_for("200ms").await;
     let refused = common::post_json(gw.proxy_addr, "/mcp", &call(3))
         .await
         .json();
@@ -431,15 +434,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_streams_new_escalations_and_answers() {
     use http_body_util::BodyExt;
-    let up = Upstream::echo("u").await;
-    let (gw, _r) = gateway_with_rules(
-        RULES,
-        &format!(
-            "escalation: {{ hold_timeout: 20s }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
-            up.url()
-        ),
-    )
-    .await;
+    let (_up, gw, _r) = held_for("20s").await;
     let feed = common::client()
         .request(
             http::Request::get(format!("http://{}/v1/escalations/feed", gw.admin_addr))

@@ -456,3 +456,23 @@ pub fn test_key(name: &str) -> std::path::PathBuf {
         .join("integration/data")
         .join(name)
 }
+
+/// Every audit record in the files of `dir` (NDJSON), file by file in name order.
+#[allow(dead_code)] // not every test target reads audit files
+pub fn audit_records(dir: &std::path::Path) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("audit dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json record"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
