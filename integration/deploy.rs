@@ -161,12 +161,19 @@ fn promtool_accepts_the_rules() {
     );
 }
 
+/// A child process killed when the test ends, whether it passes or panics.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Start a real Prometheus (Debian's package, installed by CI) scraping `target` every 200 ms
 /// with the shipped rules loaded; its address.
-fn start_prometheus(
-    dir: &Path,
-    target: std::net::SocketAddr,
-) -> Option<(std::process::Child, u16)> {
+fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Option<(Killed, u16)> {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(
         &cfg,
@@ -188,7 +195,7 @@ fn start_prometheus(
         .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
-    Some((child, port))
+    Some((Killed(child), port))
 }
 
 /// Every dashboard query and every rule expression evaluates without error on a real
@@ -213,7 +220,7 @@ async fn the_dashboard_queries_run_on_a_real_prometheus() {
         ),
     )
     .await;
-    let Some((mut prom, port)) = start_prometheus(dir.path(), gw.admin_addr) else {
+    let Some((_prometheus, port)) = start_prometheus(dir.path(), gw.admin_addr) else {
         assert!(
             std::env::var_os("CI").is_none(),
             "prometheus is missing under CI: .ci/run installs Debian's `prometheus` package"
@@ -269,8 +276,6 @@ async fn the_dashboard_queries_run_on_a_real_prometheus() {
             .unwrap_or_else(|e| panic!("{q}: {e}"));
         assert_eq!(v["status"], "success", "{q}: {v}");
     }
-    let _ = prom.kill();
-    let _ = prom.wait();
 }
 
 /// Percent-encode a query parameter.
