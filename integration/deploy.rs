@@ -57,6 +57,19 @@ fn expressions() -> Vec<String> {
     out
 }
 
+/// An upstream answering every call with an empty JSON-RPC result.
+async fn tool_server() -> Upstream {
+    Upstream::start(|_req: http::Request<hyper::body::Incoming>| async {
+        let mut resp = http::Response::new(full(
+            json!({"jsonrpc": "2.0", "id": 1, "result": {}}).to_string(),
+        ));
+        resp.headers_mut()
+            .insert("content-type", "application/json".parse().expect("hv"));
+        resp
+    })
+    .await
+}
+
 fn metric_names(exprs: &[String]) -> BTreeSet<String> {
     let re = regex::Regex::new(r"\bsec0_gateway_[a-z0-9_]+\b").expect("regex");
     exprs
@@ -78,15 +91,7 @@ async fn every_metric_the_rules_and_dashboard_query_exists() {
     // reload.
     let dir = tempfile::tempdir().expect("dir");
     let collector = Upstream::start(|_req| async { http::Response::new(full("")) }).await;
-    let up = Upstream::start(|_req: http::Request<hyper::body::Incoming>| async {
-        let mut resp = http::Response::new(full(
-            json!({"jsonrpc": "2.0", "id": 1, "result": {}}).to_string(),
-        ));
-        resp.headers_mut()
-            .insert("content-type", "application/json".parse().expect("hv"));
-        resp
-    })
-    .await;
+    let up = tool_server().await;
     let (gw, _rules) = gateway_with_rules(
         RULES,
         &format!(
@@ -203,15 +208,7 @@ fn start_prometheus(dir: &Path, target: std::net::SocketAddr) -> Option<(Killed,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_queries_run_on_a_real_prometheus() {
     let dir = tempfile::tempdir().expect("dir");
-    let up = Upstream::start(|_req: http::Request<hyper::body::Incoming>| async {
-        let mut resp = http::Response::new(full(
-            json!({"jsonrpc": "2.0", "id": 1, "result": {}}).to_string(),
-        ));
-        resp.headers_mut()
-            .insert("content-type", "application/json".parse().expect("hv"));
-        resp
-    })
-    .await;
+    let up = tool_server().await;
     let (gw, _rules) = gateway_with_rules(
         RULES,
         &format!(
