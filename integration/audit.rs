@@ -58,20 +58,14 @@ fn audit_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every record of every file in `dir`, in file order.
+/// Every record of every file in `dir`, in file order (there must be files).
 fn all_records(dir: &Path) -> Vec<Value> {
-    let files = audit_files(dir);
-    assert!(!files.is_empty(), "no audit files in {}", dir.display());
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .expect("read")
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    assert!(
+        !audit_files(dir).is_empty(),
+        "no audit files in {}",
+        dir.display()
+    );
+    common::audit_records(dir)
 }
 
 /// Verify every file with the test key, then return all records in order.

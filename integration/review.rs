@@ -389,18 +389,18 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
         200
     );
     // Approved: the same call, naming the approval, goes through — once.
-    let approved = common::send(
-        gw.proxy_addr,
-        Method::POST,
-        "/mcp",
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-            ("x-sec0-approval", &id),
-        ],
-        Some(&call(3)),
-    )
-    .await;
+    let with_approval = |n: u32| {
+        let (addr, id) = (gw.proxy_addr, id.clone());
+        async move {
+            let h = [
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+                ("x-sec0-approval", id.as_str()),
+            ];
+            common::send(addr, Method::POST, "/mcp", &h, Some(&call(n))).await
+        }
+    };
+    let approved = with_approval(3).await;
     assert_eq!(
         approved.json()["tag"],
         "u",
@@ -412,18 +412,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
         seen.get("x-sec0-approval").is_none(),
         "the approval header is the gateway's, not the upstream's"
     );
-    let once_more = common::send(
-        gw.proxy_addr,
-        Method::POST,
-        "/mcp",
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-            ("x-sec0-approval", &id),
-        ],
-        Some(&call(4)),
-    )
-    .await;
+    let once_more = with_approval(4).await;
     assert_eq!(
         once_more.json()["error"]["code"],
         -32031,
