@@ -7,11 +7,11 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Upstream, full, post_json};
+use common::{Upstream, audit_files, full, post_json};
 use http::{Method, Response};
 use http_body_util::BodyExt;
 use sec0_gateway::audit::chain::public_key_from_pem_file;
@@ -47,15 +47,6 @@ async fn tool_server() -> Upstream {
         resp
     })
     .await
-}
-
-fn audit_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("audit dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every record of every file in `dir`, in file order (there must be files).

@@ -38,6 +38,24 @@ async fn held_for(
     (up, gw, rules)
 }
 
+/// Send `body` (a call the rules escalate), wait for its escalation, answer it with `verb`
+/// as reviewer `ops`, and return what the held call finally got.
+async fn held_and_answered(
+    gw: &sec0_gateway::RunningGateway,
+    body: String,
+    verb: &str,
+) -> common::Answer {
+    let addr = gw.proxy_addr;
+    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
+    let e = one_pending(gw).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        answer(gw, &id, verb, r#"{"reviewer":"ops"}"#).await.status,
+        200
+    );
+    held.await.expect("held call")
+}
+
 async fn pending(gw: &sec0_gateway::RunningGateway) -> Vec<Value> {
     let a = common::send(
         gw.admin_addr,
@@ -275,16 +293,8 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     };
     for (n, amount) in [(1u32, 5000u64), (2, 6200)] {
         let body = pay(n, amount);
-        let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
-        let e = one_pending(&gw).await;
-        let id = e["id"].as_str().expect("id").to_string();
-        assert_eq!(
-            answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
-                .await
-                .status,
-            200
-        );
-        assert_eq!(held.await.expect("held").status, 200);
+        let got = held_and_answered(&gw, body, "approve").await;
+        assert_eq!(got.status, 200);
     }
     // Same shape (same vendor host, same magnitude): allowed at once, by precedent.
     let started = std::time::Instant::now();
@@ -317,16 +327,8 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     );
     // Another shape (ten times more): escalated as before.
     let body = pay(4, 71_000);
-    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
-    let e = one_pending(&gw).await;
-    let id = e["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        answer(&gw, &id, "reject", r#"{"reviewer":"ops"}"#)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(held.await.expect("held").json()["error"]["code"], -32032);
+    let got = held_and_answered(&gw, body, "reject").await;
+    assert_eq!(got.json()["error"]["code"], -32032);
     // Revoked by an operator: the first shape needs review again.
     let pid = precedents[0]["id"].as_str().expect("id").to_string();
     assert_eq!(
@@ -342,16 +344,8 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
         200
     );
     let body = pay(5, 5500);
-    let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
-    let e = one_pending(&gw).await;
-    let id = e["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(held.await.expect("held").status, 200);
+    let got = held_and_answered(&gw, body, "approve").await;
+    assert_eq!(got.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

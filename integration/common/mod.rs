@@ -457,15 +457,21 @@ pub fn test_key(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// Every audit record in the files of `dir` (NDJSON), file by file in name order.
+/// The audit files in `dir`, in name order (which is time order).
 #[allow(dead_code)] // not every test target reads audit files
-pub fn audit_records(dir: &std::path::Path) -> Vec<Value> {
+pub fn audit_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("audit dir")
         .map(|e| e.expect("entry").path())
         .collect();
     files.sort();
     files
+}
+
+/// Every audit record in the files of `dir` (NDJSON), file by file in name order.
+#[allow(dead_code)] // not every test target reads audit files
+pub fn audit_records(dir: &std::path::Path) -> Vec<Value> {
+    audit_files(dir)
         .iter()
         .flat_map(|f| {
             std::fs::read_to_string(f)

@@ -71,7 +71,7 @@ impl ProxyState {
             reviewer: None,
             comment: None,
         };
-        self.record_escalation(&e, "pending", None);
+        self.record_escalation(&e, "pending");
         tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
         let wait = if deferred {
             self.escalation.defer_ttl
@@ -145,7 +145,7 @@ impl ProxyState {
                     _ => self.escalation.on_timeout.as_str(),
                 };
                 if let Some(e) = self.reviews.get(&id) {
-                    self.record_escalation(&e, outcome, Some(&id));
+                    self.record_escalation(&e, outcome);
                 }
                 if let Some(a) = audit.as_mut() {
                     a.set_escalation(&id, state.as_str(), outcome);
@@ -181,7 +181,7 @@ impl ProxyState {
     }
 
     /// An audit record of an escalation's state (never waits).
-    fn record_escalation(&self, e: &Escalation, outcome: &'static str, _decided: Option<&str>) {
+    fn record_escalation(&self, e: &Escalation, outcome: &'static str) {
         let Some(trail) = &self.audit else {
             return;
         };
