@@ -193,3 +193,46 @@ impl TlsTerminator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_that_do_not_load_leave_the_working_configuration() {
+        let dir = tempfile::tempdir().expect("dir");
+        crate::devcerts::write_dev_certs(dir.path(), crate::devcerts::DEV_CLIENT_ID)
+            .expect("certs");
+        let cfg = TlsConfig {
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server-key.pem"),
+            client_ca: None,
+            client_auth: ClientAuth::None,
+            reload_interval: std::time::Duration::from_secs(5),
+        };
+        let t = TlsTerminator::load(&cfg).expect("loads");
+        assert!(
+            !t.reload_if_changed().expect("unchanged"),
+            "nothing changed"
+        );
+        let before = t.current.load_full();
+        std::fs::write(
+            &cfg.cert,
+            "-----BEGIN CERTIFICATE-----\nnot a certificate\n",
+        )
+        .expect("write");
+        assert!(t.reload_if_changed().is_err(), "a broken file is reported");
+        assert!(
+            Arc::ptr_eq(&before, &t.current.load_full()),
+            "and the old configuration keeps serving"
+        );
+        assert!(
+            !t.reload_if_changed().expect("same broken file"),
+            "not retried until it changes again"
+        );
+        assert!(
+            TlsTerminator::load(&cfg).is_err(),
+            "at start-up the same file is an error"
+        );
+    }
+}
