@@ -77,6 +77,7 @@ fn outcomes(
                 Some(State::Approved) => Outcome::Pass,
                 Some(State::Rejected) => Outcome::Refuse(RefusalKind::Rejected),
                 Some(State::Pending) => Outcome::Refuse(RefusalKind::Deferred),
+                Some(State::Unavailable) => Outcome::Refuse(RefusalKind::ReviewUnavailable),
                 _ if escalation.on_timeout == DecisionKind::Allow => Outcome::Pass,
                 _ => Outcome::Refuse(RefusalKind::EscalationTimedOut),
             },

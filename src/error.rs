@@ -295,6 +295,9 @@ pub enum RefusalKind {
     Rejected,
     /// The call was escalated for a later answer (`defer`): call again once approved.
     Deferred,
+    /// The call was escalated but the shared review store could not be reached
+    /// (`store.on_unavailable: fail_closed`): denied without review.
+    ReviewUnavailable,
 }
 
 /// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
@@ -328,9 +331,33 @@ fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::V
             data["status_url"] =
                 serde_json::Value::from(format!("/v1/escalations/{}", d.decision_id));
         }
+        RefusalKind::ReviewUnavailable => {
+            data["escalation_id"] = serde_json::Value::from(d.decision_id.as_str());
+            data["review"] = serde_json::Value::from("review_store_unavailable");
+        }
         RefusalKind::Denied => {}
     }
     data
+}
+
+/// The words a refusal is explained with (JSON-RPC `message`, HTTP `error.message`).
+fn refusal_message(d: &crate::policy::Decision, kind: RefusalKind) -> String {
+    match kind {
+        RefusalKind::Denied => format!("denied by policy: {}", d.reason),
+        RefusalKind::EscalationTimedOut => format!(
+            "escalated for review and not approved in time: {}",
+            d.reason
+        ),
+        RefusalKind::Rejected => format!("escalated for review and rejected: {}", d.reason),
+        RefusalKind::Deferred => format!(
+            "escalated for review: {}; call again once approved",
+            d.reason
+        ),
+        RefusalKind::ReviewUnavailable => format!(
+            "escalated for review ({}), but the review store is unavailable: denied",
+            d.reason
+        ),
+    }
 }
 
 /// The JSON-RPC error object answering a refused request with id `id`.
@@ -339,27 +366,12 @@ pub fn refusal_object(
     d: &crate::policy::Decision,
     kind: RefusalKind,
 ) -> serde_json::Value {
-    let (code, message) = match kind {
-        RefusalKind::Denied => (CODE_DENIED, format!("denied by policy: {}", d.reason)),
-        RefusalKind::EscalationTimedOut => (
-            CODE_ESCALATION_TIMEOUT,
-            format!(
-                "escalated for review and not approved in time: {}",
-                d.reason
-            ),
-        ),
-        RefusalKind::Rejected => (
-            CODE_REJECTED,
-            format!("escalated for review and rejected: {}", d.reason),
-        ),
-        RefusalKind::Deferred => (
-            CODE_ESCALATION_TIMEOUT,
-            format!(
-                "escalated for review: {}; call again once approved",
-                d.reason
-            ),
-        ),
+    let code = match kind {
+        RefusalKind::Denied | RefusalKind::ReviewUnavailable => CODE_DENIED,
+        RefusalKind::EscalationTimedOut | RefusalKind::Deferred => CODE_ESCALATION_TIMEOUT,
+        RefusalKind::Rejected => CODE_REJECTED,
     };
+    let message = refusal_message(d, kind);
     serde_json::json!({
         "jsonrpc": "2.0",
         "id": id,
@@ -371,18 +383,7 @@ pub fn refusal_object(
 pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<ProxyBody> {
     let mut error = refusal_data(d, kind);
     error["status"] = serde_json::Value::from(403);
-    error["message"] = serde_json::Value::from(match kind {
-        RefusalKind::Denied => format!("denied by policy: {}", d.reason),
-        RefusalKind::EscalationTimedOut => format!(
-            "escalated for review and not approved in time: {}",
-            d.reason
-        ),
-        RefusalKind::Rejected => format!("escalated for review and rejected: {}", d.reason),
-        RefusalKind::Deferred => format!(
-            "escalated for review: {}; call again once approved",
-            d.reason
-        ),
-    });
+    error["message"] = serde_json::Value::from(refusal_message(d, kind));
     json_response(
         StatusCode::FORBIDDEN,
         serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default(),

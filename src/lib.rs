@@ -24,6 +24,7 @@ pub mod protocol;
 pub mod review;
 pub mod routing;
 pub mod server;
+pub mod shared;
 pub mod telemetry;
 
 pub use config::Config;

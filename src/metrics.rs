@@ -42,6 +42,10 @@ pub struct Metrics {
     pub escalations: IntCounterVec,
     /// Escalations waiting for a reviewer now.
     pub escalations_pending: IntGauge,
+    /// Failed shared-store operations, by operation.
+    pub shared_state_errors: IntCounterVec,
+    /// Whether this replica follows the shared store's events.
+    pub shared_state_synced: IntGauge,
     /// Webhook notifications by result (`delivered`, `failed`, `missed`).
     pub escalation_notifications: IntCounterVec,
     /// Seconds from an escalation to its answer (held escalations).
@@ -314,6 +318,15 @@ impl Metrics {
             &["verdict"],
         ));
         must(registry.register(Box::new(precedents.clone())));
+        let shared_state_errors = counter_vec(
+            "sec0_gateway_shared_state_errors_total",
+            "Operations on the shared store (Redis) that failed or timed out, by operation.",
+            &["op"],
+        );
+        let shared_state_synced = gauge(
+            "sec0_gateway_shared_state_synced",
+            "1 while this replica follows the shared store's events (always 1 in memory).",
+        );
         let escalations_pending = gauge(
             "sec0_gateway_escalations_pending",
             "Escalations waiting for a reviewer.",
@@ -391,6 +404,8 @@ impl Metrics {
             run_evictions,
             escalations,
             escalations_pending,
+            shared_state_errors,
+            shared_state_synced,
             escalation_notifications,
             escalation_answer_seconds,
             precedents,

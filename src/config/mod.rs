@@ -8,10 +8,12 @@
 mod audit;
 mod load;
 mod security;
+mod store;
 mod validate;
 
 pub use audit::*;
 pub use security::*;
+pub use store::*;
 
 pub use load::{ConfigError, load, load_from_str};
 
@@ -60,6 +62,9 @@ pub struct Config {
     /// Learning from reviewers' answers.
     #[serde(default)]
     pub learn: LearnConfig,
+    /// Where state shared by replicas lives (memory, or Redis for several replicas).
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The guard's settings that are not rules.
     #[serde(default)]
     pub guard: GuardConfig,

@@ -104,6 +104,21 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             "must be allow or deny".into(),
         );
     }
+    match (&cfg.store.backend, &cfg.store.redis) {
+        (crate::config::StoreBackend::Redis, None) => bad(
+            "store.redis".into(),
+            "backend redis needs store.redis.url".into(),
+        ),
+        (crate::config::StoreBackend::Redis, Some(r)) if redis::Client::open(r.url.as_str()).is_err() => bad(
+            "store.redis.url".into(),
+            "not a redis:// or rediss:// URL".into(),
+        ),
+        (_, Some(r)) if r.timeout.is_zero() => bad(
+            "store.redis.timeout".into(),
+            "must be more than zero".into(),
+        ),
+        _ => {}
+    }
     if cfg.guard.on_descriptor_change == crate::policy::DecisionKind::Redact {
         bad(
             "guard.on_descriptor_change".into(),

@@ -85,6 +85,16 @@ pub enum EscalationFlow {
     Defer,
 }
 
+impl EscalationFlow {
+    /// The name used in the API and the shared store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::Defer => "defer",
+        }
+    }
+}
+
 /// A condition on what the call's run did before it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

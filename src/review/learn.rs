@@ -234,6 +234,31 @@ impl Precedents {
         v.into_values().collect()
     }
 
+    /// The learning window (answers older than it do not count).
+    pub fn window(&self) -> Duration {
+        self.cfg.window
+    }
+
+    /// Forget every answer and learn these instead (a replica loading the shared store's
+    /// answers); answers without a time (`None`) are skipped.
+    pub fn replace(&self, answers: impl IntoIterator<Item = (Fingerprint, bool, Option<Instant>)>) {
+        let mut fresh: HashMap<String, (Fingerprint, Tally)> = HashMap::new();
+        for (fp, approved, at) in answers {
+            let Some(at) = at else { continue };
+            let (_, t) = fresh
+                .entry(fp.id.clone())
+                .or_insert_with(|| (fp.clone(), Tally::default()));
+            if approved {
+                t.approvals.push(at);
+            } else {
+                t.rejections.push(at);
+            }
+        }
+        if let Ok(mut m) = self.tallies.lock() {
+            *m = fresh;
+        }
+    }
+
     /// Revoke a precedent (its fingerprint's answers are forgotten).
     pub fn revoke(&self, id: &str) -> bool {
         let key = id.strip_prefix("precedent-").unwrap_or(id);

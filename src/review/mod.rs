@@ -4,8 +4,8 @@
 //! nobody answered within `escalation.hold_timeout` (expired). Every state change is an
 //! audit record linked to the decision.
 //!
-//! This is the in-memory store (one replica). Still to come (issue 7): the `defer` flow,
-//! the Redis store shared by replicas, notifications, the SSE feed, precedents.
+//! This store is each replica's view. With a shared store (`crate::shared`, Redis) the
+//! answers are decided there, once for all replicas, and every replica's view follows.
 
 pub mod learn;
 pub mod notify;
@@ -15,11 +15,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::policy::model::EscalationFlow;
+use crate::shared::{Answered, Shared};
+
 /// Where an escalation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Waiting for a reviewer.
@@ -30,6 +33,9 @@ pub enum State {
     Rejected,
     /// Nobody answered in time; `on_timeout` applied.
     Expired,
+    /// The shared store could not be reached (`store.on_unavailable: fail_closed`): the
+    /// call was denied without review.
+    Unavailable,
 }
 
 impl State {
@@ -40,13 +46,26 @@ impl State {
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Expired => "expired",
+            Self::Unavailable => "unavailable",
         }
+    }
+
+    /// The state a name stands for.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "expired" => Self::Expired,
+            "unavailable" => Self::Unavailable,
+            _ => return None,
+        })
     }
 }
 
 /// What a reviewer sees of an escalated call. Arguments are never stored: findings name
 /// types and locations only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Escalation {
     /// The escalation's id (the decision id).
     pub id: String,
@@ -79,7 +98,7 @@ pub struct Escalation {
     /// Their comment.
     pub comment: Option<String>,
     /// `hold` or `defer`.
-    pub flow: &'static str,
+    pub flow: EscalationFlow,
     /// The call's fingerprint id (a deferred approval is for this shape of call).
     pub fingerprint: String,
     /// The fingerprint in words (route, tool, caller, argument shape, finding types).
@@ -100,6 +119,9 @@ pub enum ReviewError {
         /// Its state.
         state: &'static str,
     },
+    /// The shared store could not be reached (`fail_closed`); nothing was answered.
+    #[error("review store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Filters for listing.
@@ -130,35 +152,238 @@ struct Entry {
 /// Decided escalations kept for the API at most (oldest forgotten first).
 const KEEP_DECIDED: usize = 10_000;
 
-/// The escalations of this replica.
+/// The escalations this replica knows (all of them, with a shared store).
 pub struct ReviewStore {
     entries: Mutex<HashMap<String, Entry>>,
     order: Mutex<std::collections::VecDeque<String>>,
     /// Every new escalation and every answer, for the SSE feed and notifiers.
     events: tokio::sync::broadcast::Sender<Escalation>,
+    /// Where answers are decided once for all replicas.
+    shared: Arc<Shared>,
 }
 
 impl Default for ReviewStore {
     fn default() -> Self {
+        Self::new(Arc::new(Shared::memory()))
+    }
+}
+
+/// A deadline as this process's clock reads it, from an RFC 3339 time (now if unreadable).
+fn deadline_of(rfc3339: &str) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    humantime::parse_rfc3339(rfc3339)
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::now()).ok())
+        .map_or(now, |left| now + left)
+}
+
+impl ReviewStore {
+    /// A store whose answers are decided in `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
         Self {
             entries: Mutex::default(),
             order: Mutex::default(),
             events: tokio::sync::broadcast::channel(1024).0,
+            shared,
         }
     }
-}
 
-impl ReviewStore {
+    /// The shared store behind it.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Take in an escalation as another replica (or the shared store) tells it: a new one
+    /// is remembered and announced on the feed; an answer to a pending one releases its
+    /// held call here. Applying the same news twice changes nothing.
+    pub fn apply(&self, e: Escalation) {
+        let Ok(mut m) = self.entries.lock() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if let Some(x) = m.get_mut(&e.id) {
+            if x.escalation.state != State::Pending || e.state == State::Pending {
+                return;
+            }
+            x.escalation.state = e.state;
+            x.escalation.reviewer = e.reviewer;
+            x.escalation.comment = e.comment;
+            if e.state == State::Approved {
+                x.deadline = x.deadline.max(now + Duration::from_secs(60));
+            }
+            let _ = x.tx.send(e.state);
+            let _ = self.events.send(x.escalation.clone());
+            return;
+        }
+        let mut deadline = deadline_of(&e.expires);
+        if e.state == State::Approved {
+            deadline = deadline.max(now + Duration::from_secs(60));
+        }
+        let id = e.id.clone();
+        if e.state == State::Pending {
+            let _ = self.events.send(e.clone());
+        }
+        let (tx, _) = watch::channel(e.state);
+        m.insert(
+            id.clone(),
+            Entry {
+                escalation: e,
+                tx,
+                deadline,
+                used: false,
+            },
+        );
+        drop(m);
+        self.remember(id);
+    }
+
+    /// Keep the order of escalations and forget the oldest decided ones past the cap.
+    fn remember(&self, id: String) {
+        if let (Ok(mut m), Ok(mut o)) = (self.entries.lock(), self.order.lock()) {
+            o.push_back(id);
+            while o.len() > KEEP_DECIDED {
+                let Some(old) = o.pop_front() else { break };
+                if m.get(&old)
+                    .is_some_and(|x| x.escalation.state == State::Pending)
+                {
+                    o.push_back(old); // never forget a pending one
+                    break;
+                }
+                m.remove(&old);
+            }
+        }
+    }
+
+    /// Share a new escalation with the other replicas (stored, announced). Under
+    /// `fail_closed` with the store unreachable it is marked `unavailable` here and the
+    /// error returned: the call must then be denied.
+    pub async fn share(&self, id: &str, wait: Duration) -> Result<(), crate::shared::SharedError> {
+        if !self.shared.is_shared() {
+            return Ok(());
+        }
+        let Some(e) = self.get(id) else {
+            return Ok(());
+        };
+        let r = self.shared.open(&e, wait).await;
+        if r.is_err() {
+            self.set_state(id, State::Unavailable);
+        }
+        r
+    }
+
+    /// Set a pending escalation's state here (no shared store involved).
+    fn set_state(&self, id: &str, state: State) -> Option<Escalation> {
+        let mut m = self.entries.lock().ok()?;
+        let e = m.get_mut(id)?;
+        if e.escalation.state != State::Pending {
+            return None;
+        }
+        e.escalation.state = state;
+        let _ = e.tx.send(state);
+        let _ = self.events.send(e.escalation.clone());
+        Some(e.escalation.clone())
+    }
+
+    /// Answer an escalation: in the shared store when there is one (so only one answer
+    /// counts, whichever replica it reaches), else here.
+    pub async fn answer(
+        &self,
+        id: &str,
+        approve: bool,
+        reviewer: &str,
+        comment: Option<&str>,
+    ) -> Result<Escalation, ReviewError> {
+        let state = if approve { State::Approved } else { State::Rejected };
+        let shared = self
+            .shared
+            .answer(id, state.as_str(), reviewer, comment.unwrap_or(""))
+            .await
+            .map_err(|e| ReviewError::Unavailable(e.to_string()))?;
+        match shared {
+            None => self.resolve(id, approve, reviewer, comment),
+            Some(Answered::Missing) => Err(ReviewError::NotFound(id.to_string())),
+            Some(Answered::Decided(st)) => {
+                let st = State::parse(&st).unwrap_or(State::Expired);
+                self.set_state(id, st);
+                Err(ReviewError::Decided {
+                    id: id.to_string(),
+                    state: st.as_str(),
+                })
+            }
+            Some(Answered::Done(data)) => {
+                let mut e: Escalation = serde_json::from_str(&data)
+                    .map_err(|err| ReviewError::Unavailable(format!("stored escalation: {err}")))?;
+                e.state = state;
+                e.reviewer = Some(reviewer.to_string());
+                e.comment = comment.map(str::to_string);
+                self.apply(e.clone());
+                self.shared.announce(&e).await;
+                Ok(self.get(id).unwrap_or(e))
+            }
+        }
+    }
+
+    /// The hold time of a held escalation passed: expire it, unless it was answered
+    /// meanwhile (on any replica), and say how it ended.
+    pub async fn settle(&self, id: &str) -> State {
+        match self.shared.answer(id, "expired", "", "").await {
+            Ok(None | Some(Answered::Missing)) => match self.expire(id) {
+                Some(_) => State::Expired,
+                None => self.get(id).map_or(State::Expired, |e| e.state),
+            },
+            Ok(Some(Answered::Done(_))) => {
+                let e = self.expire(id);
+                if let Some(e) = &e {
+                    self.shared.announce(e).await;
+                }
+                State::Expired
+            }
+            Ok(Some(Answered::Decided(st))) => {
+                // Answered elsewhere; the news may not have reached this replica yet.
+                let st = State::parse(&st).unwrap_or(State::Expired);
+                self.set_state(id, st);
+                self.get(id).map_or(st, |e| e.state)
+            }
+            Err(_) => {
+                self.set_state(id, State::Unavailable);
+                State::Unavailable
+            }
+        }
+    }
+
+    /// A deferred approval for this call, used once across replicas (see
+    /// [`ReviewStore::take_local_grant`] for what matches).
+    pub async fn take_grant(
+        &self,
+        caller: &str,
+        run: &str,
+        fingerprint: &str,
+        approval: Option<&str>,
+    ) -> Option<String> {
+        if !self.shared.trusts_local_view() {
+            return None;
+        }
+        loop {
+            let id = self.take_local_grant(caller, run, fingerprint, approval)?;
+            match self.shared.claim_grant(&id, Duration::from_secs(24 * 3600)).await {
+                Ok(None | Some(true)) => return Some(id),
+                Ok(Some(false)) => continue, // used on another replica
+                Err(_) => return None,
+            }
+        }
+    }
+
+
     /// New escalations and state changes as they happen (a slow reader misses events
     /// rather than slowing the gateway; it is told how many).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Escalation> {
         self.events.subscribe()
     }
 
-    /// A deferred escalation's approval for this call, used up: the call is allowed once.
-    /// The caller and the call's fingerprint must be the same, and either the run is too or
-    /// `approval` (the `x-sec0-approval` header) names the escalation.
-    pub fn take_grant(
+    /// A deferred escalation's approval for this call, used up here: the call is allowed
+    /// once. The caller and the call's fingerprint must be the same, and either the run is
+    /// too or `approval` (the `x-sec0-approval` header) names the escalation.
+    pub fn take_local_grant(
         &self,
         caller: &str,
         run: &str,
@@ -169,7 +394,7 @@ impl ReviewStore {
         let now = std::time::Instant::now();
         let hit = m.values_mut().find(|e| {
             let x = &e.escalation;
-            x.flow == "defer"
+            x.flow == EscalationFlow::Defer
                 && x.state == State::Approved
                 && !e.used
                 && now < e.deadline
@@ -191,7 +416,7 @@ impl ReviewStore {
         let (tx, rx) = watch::channel(State::Pending);
         let id = e.id.clone();
         let _ = self.events.send(e.clone());
-        if let (Ok(mut m), Ok(mut o)) = (self.entries.lock(), self.order.lock()) {
+        if let Ok(mut m) = self.entries.lock() {
             m.insert(
                 id.clone(),
                 Entry {
@@ -201,22 +426,12 @@ impl ReviewStore {
                     used: false,
                 },
             );
-            o.push_back(id);
-            while o.len() > KEEP_DECIDED {
-                let Some(old) = o.pop_front() else { break };
-                if m.get(&old)
-                    .is_some_and(|x| x.escalation.state == State::Pending)
-                {
-                    o.push_back(old); // never forget a pending one
-                    break;
-                }
-                m.remove(&old);
-            }
         }
+        self.remember(id);
         rx
     }
 
-    /// Answer an escalation.
+    /// Answer an escalation here (no shared store involved).
     pub fn resolve(
         &self,
         id: &str,
@@ -232,7 +447,7 @@ impl ReviewStore {
             .get_mut(id)
             .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
         let now = std::time::Instant::now();
-        if e.escalation.state == State::Pending && e.escalation.flow == "defer" && now >= e.deadline
+        if e.escalation.state == State::Pending && e.escalation.flow == EscalationFlow::Defer && now >= e.deadline
         {
             // A deferred escalation nobody answered in time.
             e.escalation.state = State::Expired;
@@ -343,11 +558,8 @@ pub async fn wait(
     .await;
     match answered {
         Ok(s) => s,
-        // The hold passed: expire it (unless an answer raced in).
-        Err(_) => match store.expire(id) {
-            Some(_) => State::Expired,
-            None => store.get(id).map_or(State::Expired, |e| e.state),
-        },
+        // The hold passed: expire it (unless an answer raced in, here or elsewhere).
+        Err(_) => store.settle(id).await,
     }
 }
 
@@ -372,7 +584,7 @@ mod tests {
             findings: vec![],
             reviewer: None,
             comment: None,
-            flow: "hold",
+            flow: EscalationFlow::Hold,
             fingerprint: "fp".into(),
             shape: "route tools, wire_money".into(),
         }
@@ -382,34 +594,34 @@ mod tests {
     fn a_deferred_approval_is_used_once_by_the_same_call() {
         let s = ReviewStore::default();
         let mut e = esc("d1");
-        e.flow = "defer";
+        e.flow = EscalationFlow::Defer;
         let _rx = s.create(e, Duration::from_secs(60));
         assert_eq!(
-            s.take_grant("alice", "run-1", "fp", None),
+            s.take_local_grant("alice", "run-1", "fp", None),
             None,
             "not approved yet"
         );
         s.resolve("d1", true, "bob", None).expect("approved");
         assert_eq!(
-            s.take_grant("mallory", "run-1", "fp", Some("d1")),
+            s.take_local_grant("mallory", "run-1", "fp", Some("d1")),
             None,
             "another caller"
         );
         assert_eq!(
-            s.take_grant("alice", "run-2", "other", None),
+            s.take_local_grant("alice", "run-2", "other", None),
             None,
             "another call"
         );
         assert_eq!(
-            s.take_grant("alice", "run-1", "other", Some("d1")),
+            s.take_local_grant("alice", "run-1", "other", Some("d1")),
             None,
             "another shape"
         );
         assert_eq!(
-            s.take_grant("alice", "run-1", "fp", None).as_deref(),
+            s.take_local_grant("alice", "run-1", "fp", None).as_deref(),
             Some("d1")
         );
-        assert_eq!(s.take_grant("alice", "run-1", "fp", None), None, "once");
+        assert_eq!(s.take_local_grant("alice", "run-1", "fp", None), None, "once");
     }
 
     #[tokio::test]

@@ -93,13 +93,14 @@ impl AdminState {
                 .unwrap_or_default(),
             ),
             (&Method::DELETE, p) if p.starts_with("/v1/precedents/") => {
-                if self.precedents.revoke(&p["/v1/precedents/".len()..]) {
-                    json_response(StatusCode::OK, br#"{"revoked":true}"#.to_vec())
-                } else {
-                    json_response(
+                let id = &p["/v1/precedents/".len()..];
+                match self.reviews.shared().revoke(&self.precedents, id).await {
+                    Ok(true) => json_response(StatusCode::OK, br#"{"revoked":true}"#.to_vec()),
+                    Ok(false) => json_response(
                         StatusCode::NOT_FOUND,
                         br#"{"error":"no such precedent"}"#.to_vec(),
-                    )
+                    ),
+                    Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
                 }
             }
             (&Method::GET, "/v1/escalations") => {
@@ -225,12 +226,6 @@ impl AdminState {
     /// `POST /v1/escalations/{id}/approve` or `/reject` with
     /// `{"reviewer": "...", "comment": "..."}`.
     async fn answer_escalation(&self, rest: &str, req: Request<Incoming>) -> Response<ProxyBody> {
-        let bad = |status: StatusCode, msg: String| {
-            json_response(
-                status,
-                serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap_or_default(),
-            )
-        };
         let (id, approve) = match rest.rsplit_once('/') {
             Some((id, "approve")) => (id.to_string(), true),
             Some((id, "reject")) => (id.to_string(), false),
@@ -268,22 +263,27 @@ impl AdminState {
             );
         };
         let comment = v.get("comment").and_then(serde_json::Value::as_str);
-        match self.reviews.resolve(&id, approve, reviewer, comment) {
+        match self.reviews.answer(&id, approve, reviewer, comment).await {
             Ok(e) => {
                 tracing::info!(escalation = %id, reviewer, approve, "escalation answered");
-                if e.flow == "defer" {
+                if e.flow == crate::policy::model::EscalationFlow::Defer {
                     // A held call teaches precedents when its wait ends; a deferred one now.
                     let fp = crate::review::learn::Fingerprint {
                         id: e.fingerprint.clone(),
                         text: e.shape.clone(),
                     };
-                    self.precedents
-                        .learn(&fp, approve, std::time::Instant::now());
+                    self.reviews
+                        .shared()
+                        .learn(&self.precedents, &fp, approve)
+                        .await;
                 }
                 json_response(StatusCode::OK, serde_json::to_vec(&e).unwrap_or_default())
             }
             Err(e @ crate::review::ReviewError::NotFound(_)) => {
                 bad(StatusCode::NOT_FOUND, e.to_string())
+            }
+            Err(e @ crate::review::ReviewError::Unavailable(_)) => {
+                bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
             Err(e) => bad(StatusCode::CONFLICT, e.to_string()),
         }
@@ -301,6 +301,14 @@ impl AdminState {
             .unwrap_or("");
         constant_time_eq::constant_time_eq(presented.as_bytes(), token.as_bytes())
     }
+}
+
+/// A JSON error answer: `{"error": msg}`.
+fn bad(status: StatusCode, msg: String) -> Response<ProxyBody> {
+    json_response(
+        status,
+        serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap_or_default(),
+    )
 }
 
 fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {

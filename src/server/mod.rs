@@ -47,6 +47,9 @@ pub enum ServerError {
     /// Caller identity could not be set up (JWKS, secrets, API key file).
     #[error("identity: {0}")]
     Identity(String),
+    /// The shared store could not be set up.
+    #[error("store: {0}")]
+    Store(String),
     /// TLS could not be set up (certificate, key, CA).
     #[error("tls: {0}")]
     Tls(String),
@@ -151,13 +154,18 @@ impl Gateway {
                 .await
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
-        let reviews = Arc::new(crate::review::ReviewStore::default());
+        let shared = Arc::new(
+            crate::shared::Shared::new(&cfg.store, &metrics)
+                .map_err(|e| ServerError::Store(e.to_string()))?,
+        );
+        let reviews = Arc::new(crate::review::ReviewStore::new(shared.clone()));
         tokio::spawn(crate::review::notify::run(
             reviews.clone(),
             cfg.escalation.webhooks.clone(),
             metrics.escalation_notifications.clone(),
         ));
         let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
+        shared.follow(reviews.clone(), precedents.clone());
         let state = Arc::new(ProxyState::new(
             &cfg,
             metrics.clone(),

@@ -247,7 +247,7 @@ impl ProxyState {
                 claims: Some(&who.claims),
                 ..route.facts(&who.caller)
             };
-            let limited = self.rate_limited(&policy, &facts, who, ctx);
+            let limited = self.rate_limited(&policy, &facts, who, ctx).await;
             let withheld = route.protocol == Protocol::Mcp
                 && self.descriptors.has_changes()
                 && call.tool.is_some_and(|t| {
@@ -270,6 +270,7 @@ impl ProxyState {
                 d
             } else {
                 self.decide(&policy, route, &facts, audit, &ctx.run_id)
+                    .await
             };
             let refused_code = (msg.kind == MessageKind::Request)
                 .then(|| refusal_code(&decision, self.escalation.on_timeout))
@@ -466,7 +467,7 @@ impl ProxyState {
                 claims: Some(&who.claims),
                 ..route.facts(&who.caller)
             };
-            if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx) {
+            if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx).await {
                 let d = policy.fixed_decision(DecisionKind::Deny, "rate_limited", &limit);
                 self.metrics.record_decision(&route.name, &facts, &d);
                 self.audit_decision(audit, route, &facts, &d, None)
@@ -474,7 +475,9 @@ impl ProxyState {
                     .map_err(|e| (e, None))?;
                 return Ok(Prepared::Answered(too_many(&d, wait)));
             }
-            let decision = self.decide(policy, route, &facts, audit, &ctx.run_id);
+            let decision = self
+                .decide(policy, route, &facts, audit, &ctx.run_id)
+                .await;
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await
                 .map_err(|e| (e, None))?;

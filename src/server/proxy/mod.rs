@@ -397,20 +397,32 @@ impl ProxyState {
     }
 
     /// The first rate limit whose bucket for this call is empty: its id and the wait.
-    fn rate_limited(
+    /// Buckets are shared by replicas when the store is; a shared store that cannot be
+    /// reached under `fail_closed` refuses the call (`shared_state_unavailable`).
+    async fn rate_limited(
         &self,
         policy: &Policy,
         facts: &CallFacts<'_>,
         who: &Identity,
         ctx: &CallContext,
     ) -> Option<(Arc<str>, Duration)> {
-        policy.limits_for(facts).find_map(|l| {
+        for l in policy.limits_for(facts) {
             let key = match l.per {
                 crate::policy::model::LimitKey::Caller => &*who.caller,
                 crate::policy::model::LimitKey::Run => ctx.run_id.as_str(),
             };
-            self.limiter.take(l, key).err().map(|w| (l.id.clone(), w))
-        })
+            let shared = self.reviews.shared();
+            let verdict = match shared.take_token(&l.id, key, l.rate, l.burst).await {
+                Ok(Some(None)) => Ok(()),
+                Ok(Some(Some(wait))) => Err(wait),
+                Ok(None) => self.limiter.take(l, key),
+                Err(_) => return Some((Arc::from("shared_state_unavailable"), Duration::from_secs(1))),
+            };
+            if let Err(wait) = verdict {
+                return Some((l.id.clone(), wait));
+            }
+        }
+        None
     }
 
     /// Remember in the run what its forwarded messages did (tools, resources, labels).
@@ -438,7 +450,7 @@ impl ProxyState {
     }
 
     /// Decide one call, counting and timing the decision.
-    fn decide(
+    async fn decide(
         &self,
         policy: &Policy,
         route: &Route,
@@ -455,7 +467,11 @@ impl ProxyState {
                 .headers
                 .get("x-sec0-approval")
                 .and_then(|v| v.to_str().ok());
-            if let Some(grant) = self.reviews.take_grant(facts.caller, run, &fp.id, approval) {
+            let grant = self
+                .reviews
+                .take_grant(facts.caller, run, &fp.id, approval)
+                .await;
+            if let Some(grant) = grant {
                 // A deferred escalation of this very call was approved: allowed once.
                 d = policy.fixed_decision(crate::policy::DecisionKind::Allow, "approved", &grant);
             } else if let Some((id, verdict)) = self.precedents.decide(&fp, started) {
@@ -463,7 +479,13 @@ impl ProxyState {
                     crate::review::learn::Verdict::Allow => crate::policy::DecisionKind::Allow,
                     crate::review::learn::Verdict::Deny => crate::policy::DecisionKind::Deny,
                 };
-                d = policy.fixed_decision(kind, "precedent", &id);
+                // An auto-allow needs the whole truth (a rejection on another replica
+                // revokes it); an auto-deny is safe to apply from what this replica knows.
+                if kind == crate::policy::DecisionKind::Deny
+                    || self.reviews.shared().trusts_local_view()
+                {
+                    d = policy.fixed_decision(kind, "precedent", &id);
+                }
             }
         }
         let took = started.elapsed();

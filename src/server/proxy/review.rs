@@ -22,6 +22,8 @@ pub(super) struct Open {
     fingerprint: Fingerprint,
     /// Answered at once (`defer`); the approval comes later, for the call's next attempt.
     deferred: bool,
+    /// How long it may wait for its answer.
+    wait: std::time::Duration,
 }
 
 /// The fingerprint precedents group an escalated call by.
@@ -48,7 +50,11 @@ impl ProxyState {
         let fp = fingerprint(&route.name, facts);
         let deferred = d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
         let e = Escalation {
-            flow: if deferred { "defer" } else { "hold" },
+            flow: if deferred {
+                EscalationFlow::Defer
+            } else {
+                EscalationFlow::Hold
+            },
             fingerprint: fp.id.clone(),
             shape: fp.text.clone(),
             id: d.decision_id.clone(),
@@ -87,6 +93,7 @@ impl ProxyState {
             rx,
             fingerprint: fp,
             deferred,
+            wait,
         }
     }
 
@@ -102,26 +109,35 @@ impl ProxyState {
         let waits = open.into_iter().map(|o| {
             let store = self.reviews.clone();
             async move {
-                match o {
-                    // Deferred: answered now; the reviewer's answer is for a later attempt.
-                    Some(o) if o.deferred => Some((State::Pending, o.id, o.fingerprint)),
-                    Some(o) => Some((
-                        crate::review::wait(&store, &o.id, o.rx, hold).await,
-                        o.id,
-                        o.fingerprint,
-                    )),
-                    None => None,
+                let o = o?;
+                // Other replicas (and their reviewers) learn of it; if they cannot and the
+                // store fails closed, the call is denied without review.
+                if store.share(&o.id, o.wait).await.is_err() {
+                    return Some((State::Unavailable, o.id, o.fingerprint));
                 }
+                if o.deferred {
+                    // Answered now; the reviewer's answer is for a later attempt.
+                    return Some((State::Pending, o.id, o.fingerprint));
+                }
+                let state = crate::review::wait(&store, &o.id, o.rx, hold).await;
+                Some((state, o.id, o.fingerprint))
             }
         });
         let answers = futures_util::future::join_all(waits).await;
+        for (state, _, fp) in answers.iter().flatten() {
+            match state {
+                State::Approved => self.reviews.shared().learn(&self.precedents, fp, true).await,
+                State::Rejected => self.reviews.shared().learn(&self.precedents, fp, false).await,
+                _ => {}
+            }
+        }
         self.metrics
             .escalations_pending
             .set(self.reviews.pending() as i64);
         answers
             .into_iter()
             .map(|a| {
-                let (state, id, fp) = a?;
+                let (state, id, _) = a?;
                 if state != State::Pending {
                     self.metrics
                         .escalation_answer_seconds
@@ -133,15 +149,10 @@ impl ProxyState {
                     }
                     return Some(State::Pending);
                 }
-                match state {
-                    State::Approved => self.precedents.learn(&fp, true, std::time::Instant::now()),
-                    State::Rejected => self.precedents.learn(&fp, false, std::time::Instant::now()),
-                    _ => {}
-                }
                 self.count_precedents();
                 let outcome = match state {
                     State::Approved => "allow",
-                    State::Rejected => "deny",
+                    State::Rejected | State::Unavailable => "deny",
                     _ => self.escalation.on_timeout.as_str(),
                 };
                 if let Some(e) = self.reviews.get(&id) {
