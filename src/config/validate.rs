@@ -109,10 +109,14 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             "store.redis".into(),
             "backend redis needs store.redis.url".into(),
         ),
-        (crate::config::StoreBackend::Redis, Some(r)) if redis::Client::open(r.url.as_str()).is_err() => bad(
-            "store.redis.url".into(),
-            "not a redis:// or rediss:// URL".into(),
-        ),
+        (crate::config::StoreBackend::Redis, Some(r))
+            if redis::Client::open(r.url.as_str()).is_err() =>
+        {
+            bad(
+                "store.redis.url".into(),
+                "not a redis:// or rediss:// URL".into(),
+            )
+        }
         (_, Some(r)) if r.timeout.is_zero() => bad(
             "store.redis.timeout".into(),
             "must be more than zero".into(),

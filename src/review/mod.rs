@@ -293,7 +293,11 @@ impl ReviewStore {
         reviewer: &str,
         comment: Option<&str>,
     ) -> Result<Escalation, ReviewError> {
-        let state = if approve { State::Approved } else { State::Rejected };
+        let state = if approve {
+            State::Approved
+        } else {
+            State::Rejected
+        };
         let shared = self
             .shared
             .answer(id, state.as_str(), reviewer, comment.unwrap_or(""))
@@ -365,14 +369,17 @@ impl ReviewStore {
         }
         loop {
             let id = self.take_local_grant(caller, run, fingerprint, approval)?;
-            match self.shared.claim_grant(&id, Duration::from_secs(24 * 3600)).await {
+            match self
+                .shared
+                .claim_grant(&id, Duration::from_secs(24 * 3600))
+                .await
+            {
                 Ok(None | Some(true)) => return Some(id),
                 Ok(Some(false)) => continue, // used on another replica
                 Err(_) => return None,
             }
         }
     }
-
 
     /// New escalations and state changes as they happen (a slow reader misses events
     /// rather than slowing the gateway; it is told how many).
@@ -447,7 +454,9 @@ impl ReviewStore {
             .get_mut(id)
             .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
         let now = std::time::Instant::now();
-        if e.escalation.state == State::Pending && e.escalation.flow == EscalationFlow::Defer && now >= e.deadline
+        if e.escalation.state == State::Pending
+            && e.escalation.flow == EscalationFlow::Defer
+            && now >= e.deadline
         {
             // A deferred escalation nobody answered in time.
             e.escalation.state = State::Expired;
@@ -621,7 +630,11 @@ mod tests {
             s.take_local_grant("alice", "run-1", "fp", None).as_deref(),
             Some("d1")
         );
-        assert_eq!(s.take_local_grant("alice", "run-1", "fp", None), None, "once");
+        assert_eq!(
+            s.take_local_grant("alice", "run-1", "fp", None),
+            None,
+            "once"
+        );
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ use crate::config::{OnUnavailable, StoreBackend, StoreConfig};
 use crate::review::learn::{Fingerprint, Precedents};
 use crate::review::{Escalation, ReviewStore};
 
-pub use self::redis::{Answered, AnswerNote, Event, RedisStore};
+pub use self::redis::{AnswerNote, Answered, Event, RedisStore};
 
 /// Why the shared store did not answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,8 +37,11 @@ pub enum SharedError {
     /// The Redis settings are unusable.
     #[error("shared store configuration: {0}")]
     Config(String),
-    /// Redis answered with an error, or the connection failed.
-    #[error("shared store (Redis) unavailable: {0}")]
+    /// The connection to Redis failed (the command was not carried out).
+    #[error("shared store (Redis) unreachable: {0}")]
+    Connection(String),
+    /// Redis answered with an error.
+    #[error("shared store (Redis) failed: {0}")]
     Redis(String),
     /// Redis did not answer in time.
     #[error("shared store (Redis) did not answer within {0:?}")]
@@ -68,7 +71,9 @@ impl Shared {
             (StoreBackend::Memory, _) => None,
             (StoreBackend::Redis, Some(r)) => Some(RedisStore::new(r)?),
             (StoreBackend::Redis, None) => {
-                return Err(SharedError::Config("backend redis needs store.redis".into()));
+                return Err(SharedError::Config(
+                    "backend redis needs store.redis".into(),
+                ));
             }
         };
         let me = Self {
@@ -118,7 +123,7 @@ impl Shared {
     async fn attempt<'a, T, F>(
         &'a self,
         op: &'static str,
-        f: impl FnOnce(&'a RedisStore) -> F,
+        f: impl Fn(&'a RedisStore) -> F,
     ) -> Result<Option<T>, SharedError>
     where
         F: std::future::Future<Output = Result<T, SharedError>> + 'a,
@@ -126,7 +131,13 @@ impl Shared {
         let Some(r) = &self.redis else {
             return Ok(None);
         };
-        match f(r).await {
+        let mut result = f(r).await;
+        if matches!(result, Err(SharedError::Connection(_))) {
+            // The first command after Redis comes back finds the old connection broken
+            // and starts a new one: once more, on that one.
+            result = f(r).await;
+        }
+        match result {
             Ok(v) => Ok(Some(v)),
             Err(e) => {
                 self.errors.with_label_values(&[op]).inc();
@@ -164,7 +175,8 @@ impl Shared {
 
     /// Use a deferred approval once across replicas (`None`: use it in memory).
     pub async fn claim_grant(&self, id: &str, ttl: Duration) -> Result<Option<bool>, SharedError> {
-        self.attempt("claim_grant", |r| r.claim_grant(id, ttl)).await
+        self.attempt("claim_grant", |r| r.claim_grant(id, ttl))
+            .await
     }
 
     /// Take a token from a rate-limit bucket shared by replicas: `Ok(None)` to use the

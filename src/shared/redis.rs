@@ -256,7 +256,9 @@ impl RedisStore {
         Ok(rows
             .into_iter()
             .filter_map(|row| {
-                let [Some(data), Some(state), reviewer, comment] = <[Option<String>; 4]>::try_from(row).ok()? else {
+                let [Some(data), Some(state), reviewer, comment] =
+                    <[Option<String>; 4]>::try_from(row).ok()?
+                else {
                     return None; // expired meanwhile
                 };
                 let mut e: Escalation = serde_json::from_str(&data).ok()?;
@@ -329,11 +331,8 @@ impl RedisStore {
             bounded(self.timeout, c.hgetall(self.key(&["fingerprints"]))).await?;
         let mut out = Vec::new();
         for (fp, text) in fps {
-            let entries: Vec<String> = bounded(
-                self.timeout,
-                c.lrange(self.key(&["answers", &fp]), 0, -1),
-            )
-            .await?;
+            let entries: Vec<String> =
+                bounded(self.timeout, c.lrange(self.key(&["answers", &fp]), 0, -1)).await?;
             for e in entries {
                 let mut it = e.splitn(3, ':');
                 let (Some(kind), Some(at), Some(id)) = (it.next(), it.next(), it.next()) else {
@@ -382,6 +381,9 @@ async fn bounded<T>(
 ) -> Result<T, SharedError> {
     match tokio::time::timeout(limit, f).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() => {
+            Err(SharedError::Connection(e.to_string()))
+        }
         Ok(Err(e)) => Err(SharedError::Redis(e.to_string())),
         Err(_) => Err(SharedError::Timeout(limit)),
     }

@@ -475,9 +475,7 @@ impl ProxyState {
                     .map_err(|e| (e, None))?;
                 return Ok(Prepared::Answered(too_many(&d, wait)));
             }
-            let decision = self
-                .decide(policy, route, &facts, audit, &ctx.run_id)
-                .await;
+            let decision = self.decide(policy, route, &facts, audit, &ctx.run_id).await;
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await
                 .map_err(|e| (e, None))?;

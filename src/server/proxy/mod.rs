@@ -416,7 +416,12 @@ impl ProxyState {
                 Ok(Some(None)) => Ok(()),
                 Ok(Some(Some(wait))) => Err(wait),
                 Ok(None) => self.limiter.take(l, key),
-                Err(_) => return Some((Arc::from("shared_state_unavailable"), Duration::from_secs(1))),
+                Err(_) => {
+                    return Some((
+                        Arc::from("shared_state_unavailable"),
+                        Duration::from_secs(1),
+                    ));
+                }
             };
             if let Err(wait) = verdict {
                 return Some((l.id.clone(), wait));

@@ -126,8 +126,18 @@ impl ProxyState {
         let answers = futures_util::future::join_all(waits).await;
         for (state, _, fp) in answers.iter().flatten() {
             match state {
-                State::Approved => self.reviews.shared().learn(&self.precedents, fp, true).await,
-                State::Rejected => self.reviews.shared().learn(&self.precedents, fp, false).await,
+                State::Approved => {
+                    self.reviews
+                        .shared()
+                        .learn(&self.precedents, fp, true)
+                        .await
+                }
+                State::Rejected => {
+                    self.reviews
+                        .shared()
+                        .learn(&self.precedents, fp, false)
+                        .await
+                }
                 _ => {}
             }
         }
