@@ -317,6 +317,24 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_store_needs_a_usable_url() {
+        let tail = "upstreams: { a: { url: 'http://h:1' } }\nroutes:\n  - { upstream: a, protocol: mcp, boundary: agent_to_tool }\n";
+        let e = problems(&format!("{HEAD}store: {{ backend: redis }}\n{tail}"));
+        assert!(
+            e.contains("store.redis: backend redis needs store.redis.url"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{HEAD}store: {{ backend: redis, redis: {{ url: 'http://h:6379' }} }}\n{tail}"
+        ));
+        assert!(e.contains("store.redis.url: not a redis://"), "{e}");
+        let e = problems(&format!(
+            "{HEAD}store: {{ backend: redis, on_unavailable: maybe, redis: {{ url: 'redis://h' }} }}\n{tail}"
+        ));
+        assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
     fn guard_and_agent_settings_are_checked() {
         let y = format!(
             "{HEAD}guard: {{ on_descriptor_change: redact }}\nupstreams: {{ a: {{ url: 'http://h:1' }} }}\nroutes:\n  - {{ upstream: a, protocol: mcp, boundary: agent_to_tool, agent: x }}\n"

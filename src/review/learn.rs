@@ -316,4 +316,28 @@ mod tests {
         assert!(p.revoke(&format!("precedent-{}", fp.id)));
         assert_eq!(p.decide(&fp, t), None);
     }
+
+    #[test]
+    fn answers_loaded_from_the_shared_store_replace_what_was_known() {
+        let p = Precedents::new(cfg());
+        let fp = Fingerprint::of("r", "pay", "c", Some(&json!({"amount": 120})), &[]);
+        let other = Fingerprint::of("r", "pay", "c", Some(&json!({"amount": 12_000})), &[]);
+        let t = Instant::now();
+        p.learn(&other, false, t);
+        p.learn(&other, false, t);
+        assert!(p.decide(&other, t).is_some());
+        p.replace([
+            (fp.clone(), true, Some(t)),
+            (fp.clone(), true, Some(t)),
+            (fp.clone(), true, None), // no time: skipped
+            (fp.clone(), true, Some(t)),
+        ]);
+        assert_eq!(p.decide(&fp, t).map(|x| x.1), Some(Verdict::Allow));
+        assert_eq!(
+            p.decide(&other, t),
+            None,
+            "forgotten: not in the shared store"
+        );
+        assert_eq!(p.list(t)[0].approvals, 3);
+    }
 }

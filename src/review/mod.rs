@@ -10,6 +10,7 @@
 pub mod learn;
 pub mod notify;
 pub mod replay;
+mod replicated;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::policy::model::EscalationFlow;
-use crate::shared::{Answered, Shared};
+use crate::shared::Shared;
 
 /// Where an escalation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,15 +169,6 @@ impl Default for ReviewStore {
     }
 }
 
-/// A deadline as this process's clock reads it, from an RFC 3339 time (now if unreadable).
-fn deadline_of(rfc3339: &str) -> std::time::Instant {
-    let now = std::time::Instant::now();
-    humantime::parse_rfc3339(rfc3339)
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::now()).ok())
-        .map_or(now, |left| now + left)
-}
-
 impl ReviewStore {
     /// A store whose answers are decided in `shared`.
     pub fn new(shared: Arc<Shared>) -> Self {
@@ -191,50 +183,6 @@ impl ReviewStore {
     /// The shared store behind it.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    /// Take in an escalation as another replica (or the shared store) tells it: a new one
-    /// is remembered and announced on the feed; an answer to a pending one releases its
-    /// held call here. Applying the same news twice changes nothing.
-    pub fn apply(&self, e: Escalation) {
-        let Ok(mut m) = self.entries.lock() else {
-            return;
-        };
-        let now = std::time::Instant::now();
-        if let Some(x) = m.get_mut(&e.id) {
-            if x.escalation.state != State::Pending || e.state == State::Pending {
-                return;
-            }
-            x.escalation.state = e.state;
-            x.escalation.reviewer = e.reviewer;
-            x.escalation.comment = e.comment;
-            if e.state == State::Approved {
-                x.deadline = x.deadline.max(now + Duration::from_secs(60));
-            }
-            let _ = x.tx.send(e.state);
-            let _ = self.events.send(x.escalation.clone());
-            return;
-        }
-        let mut deadline = deadline_of(&e.expires);
-        if e.state == State::Approved {
-            deadline = deadline.max(now + Duration::from_secs(60));
-        }
-        let id = e.id.clone();
-        if e.state == State::Pending {
-            let _ = self.events.send(e.clone());
-        }
-        let (tx, _) = watch::channel(e.state);
-        m.insert(
-            id.clone(),
-            Entry {
-                escalation: e,
-                tx,
-                deadline,
-                used: false,
-            },
-        );
-        drop(m);
-        self.remember(id);
     }
 
     /// Keep the order of escalations and forget the oldest decided ones past the cap.
@@ -254,25 +202,8 @@ impl ReviewStore {
         }
     }
 
-    /// Share a new escalation with the other replicas (stored, announced). Under
-    /// `fail_closed` with the store unreachable it is marked `unavailable` here and the
-    /// error returned: the call must then be denied.
-    pub async fn share(&self, id: &str, wait: Duration) -> Result<(), crate::shared::SharedError> {
-        if !self.shared.is_shared() {
-            return Ok(());
-        }
-        let Some(e) = self.get(id) else {
-            return Ok(());
-        };
-        let r = self.shared.open(&e, wait).await;
-        if r.is_err() {
-            self.set_state(id, State::Unavailable);
-        }
-        r
-    }
-
     /// Set a pending escalation's state here (no shared store involved).
-    fn set_state(&self, id: &str, state: State) -> Option<Escalation> {
+    pub(crate) fn set_state(&self, id: &str, state: State) -> Option<Escalation> {
         let mut m = self.entries.lock().ok()?;
         let e = m.get_mut(id)?;
         if e.escalation.state != State::Pending {
@@ -282,103 +213,6 @@ impl ReviewStore {
         let _ = e.tx.send(state);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
-    }
-
-    /// Answer an escalation: in the shared store when there is one (so only one answer
-    /// counts, whichever replica it reaches), else here.
-    pub async fn answer(
-        &self,
-        id: &str,
-        approve: bool,
-        reviewer: &str,
-        comment: Option<&str>,
-    ) -> Result<Escalation, ReviewError> {
-        let state = if approve {
-            State::Approved
-        } else {
-            State::Rejected
-        };
-        let shared = self
-            .shared
-            .answer(id, state.as_str(), reviewer, comment.unwrap_or(""))
-            .await
-            .map_err(|e| ReviewError::Unavailable(e.to_string()))?;
-        match shared {
-            None => self.resolve(id, approve, reviewer, comment),
-            Some(Answered::Missing) => Err(ReviewError::NotFound(id.to_string())),
-            Some(Answered::Decided(st)) => {
-                let st = State::parse(&st).unwrap_or(State::Expired);
-                self.set_state(id, st);
-                Err(ReviewError::Decided {
-                    id: id.to_string(),
-                    state: st.as_str(),
-                })
-            }
-            Some(Answered::Done(data)) => {
-                let mut e: Escalation = serde_json::from_str(&data)
-                    .map_err(|err| ReviewError::Unavailable(format!("stored escalation: {err}")))?;
-                e.state = state;
-                e.reviewer = Some(reviewer.to_string());
-                e.comment = comment.map(str::to_string);
-                self.apply(e.clone());
-                self.shared.announce(&e).await;
-                Ok(self.get(id).unwrap_or(e))
-            }
-        }
-    }
-
-    /// The hold time of a held escalation passed: expire it, unless it was answered
-    /// meanwhile (on any replica), and say how it ended.
-    pub async fn settle(&self, id: &str) -> State {
-        match self.shared.answer(id, "expired", "", "").await {
-            Ok(None | Some(Answered::Missing)) => match self.expire(id) {
-                Some(_) => State::Expired,
-                None => self.get(id).map_or(State::Expired, |e| e.state),
-            },
-            Ok(Some(Answered::Done(_))) => {
-                let e = self.expire(id);
-                if let Some(e) = &e {
-                    self.shared.announce(e).await;
-                }
-                State::Expired
-            }
-            Ok(Some(Answered::Decided(st))) => {
-                // Answered elsewhere; the news may not have reached this replica yet.
-                let st = State::parse(&st).unwrap_or(State::Expired);
-                self.set_state(id, st);
-                self.get(id).map_or(st, |e| e.state)
-            }
-            Err(_) => {
-                self.set_state(id, State::Unavailable);
-                State::Unavailable
-            }
-        }
-    }
-
-    /// A deferred approval for this call, used once across replicas (see
-    /// [`ReviewStore::take_local_grant`] for what matches).
-    pub async fn take_grant(
-        &self,
-        caller: &str,
-        run: &str,
-        fingerprint: &str,
-        approval: Option<&str>,
-    ) -> Option<String> {
-        if !self.shared.trusts_local_view() {
-            return None;
-        }
-        loop {
-            let id = self.take_local_grant(caller, run, fingerprint, approval)?;
-            match self
-                .shared
-                .claim_grant(&id, Duration::from_secs(24 * 3600))
-                .await
-            {
-                Ok(None | Some(true)) => return Some(id),
-                Ok(Some(false)) => continue, // used on another replica
-                Err(_) => return None,
-            }
-        }
     }
 
     /// New escalations and state changes as they happen (a slow reader misses events
@@ -576,7 +410,7 @@ pub async fn wait(
 mod tests {
     use super::*;
 
-    fn esc(id: &str) -> Escalation {
+    pub(super) fn esc(id: &str) -> Escalation {
         Escalation {
             id: id.into(),
             state: State::Pending,
