@@ -334,13 +334,8 @@ fn escalation_filter(query: &str) -> Result<crate::review::Filter, String> {
         let v = percent_decode(v);
         match k {
             "state" => {
-                f.state = Some(match v.as_str() {
-                    "pending" => State::Pending,
-                    "approved" => State::Approved,
-                    "rejected" => State::Rejected,
-                    "expired" => State::Expired,
-                    other => return Err(format!("unknown state {other:?}")),
-                })
+                f.state =
+                    Some(State::parse(v.as_str()).ok_or_else(|| format!("unknown state {v:?}"))?)
             }
             "route" => f.route = Some(v),
             "tool" => f.tool = Some(v),
