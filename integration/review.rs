@@ -493,10 +493,12 @@ async fn new_escalations_are_announced_to_webhooks_with_retries() {
     })
     .await;
     let up = Upstream::echo("u").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
     let (gw, _r) = gateway_with_rules(
         RULES,
         &format!(
-            "escalation:\n  hold_timeout: 100ms\n  webhooks:\n    - {{ url: \"{0}/hooks/json\" }}\n    - {{ url: \"{0}/hooks/slack\", format: slack }}\n\
+            "audit: {{ file: {{ dir: {audit_dir:?} }} }}\nescalation:\n  hold_timeout: 100ms\n  webhooks:\n    - {{ url: \"{0}/hooks/json\" }}\n    - {{ url: \"{0}/hooks/slack\", format: slack }}\n\
              upstreams: {{ u: {{ url: \"{1}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
             hooks.url(),
             up.url()
@@ -549,6 +551,18 @@ async fn new_escalations_are_announced_to_webhooks_with_retries() {
         )
         .is_some_and(|v| v >= 2.0),
         "{m}"
+    );
+    // Each delivery is a state change in the audit trail, linked to the decision.
+    gw.shutdown().await;
+    let notified = common::audit_records(&audit_dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "escalation" && r["escalation"]["state"] == "notified")
+        .map(|r| r["decision_id"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        notified,
+        vec![id.clone(), id],
+        "one record per webhook that took it"
     );
 }
 

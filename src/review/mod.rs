@@ -148,6 +148,8 @@ struct Entry {
     deadline: std::time::Instant,
     /// Deferred approvals are used once.
     used: bool,
+    /// Opened by this replica (not learned from another).
+    here: bool,
 }
 
 /// Decided escalations kept for the API at most (oldest forgotten first).
@@ -265,6 +267,7 @@ impl ReviewStore {
                     tx,
                     deadline: std::time::Instant::now() + hold,
                     used: false,
+                    here: true,
                 },
             );
         }
@@ -333,6 +336,13 @@ impl ReviewStore {
         let _ = e.tx.send(State::Expired);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
+    }
+
+    /// Whether this replica opened the escalation (another replica's are announced there).
+    pub fn opened_here(&self, id: &str) -> bool {
+        self.entries
+            .lock()
+            .is_ok_and(|m| m.get(id).is_some_and(|e| e.here))
     }
 
     /// One escalation.

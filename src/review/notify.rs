@@ -59,12 +59,16 @@ pub fn body_of(e: &Escalation, format: WebhookFormat) -> Vec<u8> {
 }
 
 /// Deliver every new escalation to `hooks` until the store goes away.
-pub async fn run(store: Arc<ReviewStore>, hooks: Vec<Webhook>, results: IntCounterVec) {
+pub async fn run(
+    store: Arc<ReviewStore>,
+    hooks: Vec<Webhook>,
+    results: IntCounterVec,
+    notified: Arc<dyn Fn(&Escalation) + Send + Sync>,
+) {
     if hooks.is_empty() {
         return;
     }
     let mut rx = store.subscribe();
-    drop(store);
     let connector = match hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
     {
@@ -86,17 +90,26 @@ pub async fn run(store: Arc<ReviewStore>, hooks: Vec<Webhook>, results: IntCount
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        if e.state != State::Pending {
+        // Each escalation is announced by the replica that opened it, once.
+        if e.state != State::Pending || !store.opened_here(&e.id) {
             continue;
         }
         for hook in &hooks {
-            let (client, hook, e, results) =
-                (client.clone(), hook.clone(), e.clone(), results.clone());
+            let (client, hook, e, results, notified) = (
+                client.clone(),
+                hook.clone(),
+                e.clone(),
+                results.clone(),
+                notified.clone(),
+            );
             tokio::spawn(async move {
                 let ok = deliver(&client, &hook, &e).await;
                 results
                     .with_label_values(&[if ok { "delivered" } else { "failed" }])
                     .inc();
+                if ok {
+                    notified(&e);
+                }
             });
         }
     }

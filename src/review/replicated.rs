@@ -57,6 +57,7 @@ impl ReviewStore {
                 tx,
                 deadline,
                 used: false,
+                here: false,
             },
         );
         drop(m);

@@ -159,11 +159,6 @@ impl Gateway {
                 .map_err(|e| ServerError::Store(e.to_string()))?,
         );
         let reviews = Arc::new(crate::review::ReviewStore::new(shared.clone()));
-        tokio::spawn(crate::review::notify::run(
-            reviews.clone(),
-            cfg.escalation.webhooks.clone(),
-            metrics.escalation_notifications.clone(),
-        ));
         let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
         shared.follow(reviews.clone(), precedents.clone());
         let state = Arc::new(ProxyState::new(
@@ -175,6 +170,21 @@ impl Gateway {
             reviews.clone(),
             precedents.clone(),
         )?);
+        let notified: Arc<dyn Fn(&crate::review::Escalation) + Send + Sync> = {
+            // Weak: the notifier must not keep the audit trail open past shutdown.
+            let state = Arc::downgrade(&state);
+            Arc::new(move |e| {
+                if let Some(s) = state.upgrade() {
+                    s.record_notified(e);
+                }
+            })
+        };
+        tokio::spawn(crate::review::notify::run(
+            reviews.clone(),
+            cfg.escalation.webhooks.clone(),
+            metrics.escalation_notifications.clone(),
+            notified,
+        ));
 
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

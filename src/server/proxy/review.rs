@@ -77,7 +77,7 @@ impl ProxyState {
             reviewer: None,
             comment: None,
         };
-        self.record_escalation(&e, "pending");
+        self.record_escalation(&e, e.state.as_str(), "pending");
         tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
         let wait = if deferred {
             self.escalation.defer_ttl
@@ -166,7 +166,7 @@ impl ProxyState {
                     _ => self.escalation.on_timeout.as_str(),
                 };
                 if let Some(e) = self.reviews.get(&id) {
-                    self.record_escalation(&e, outcome);
+                    self.record_escalation(&e, e.state.as_str(), outcome);
                 }
                 if let Some(a) = audit.as_mut() {
                     a.set_escalation(&id, state.as_str(), outcome);
@@ -201,8 +201,14 @@ impl ProxyState {
         }
     }
 
+    /// An audit record that reviewers were notified of a pending escalation (a webhook took
+    /// it).
+    pub(crate) fn record_notified(&self, e: &Escalation) {
+        self.record_escalation(e, "notified", "pending");
+    }
+
     /// An audit record of an escalation's state (never waits).
-    fn record_escalation(&self, e: &Escalation, outcome: &'static str) {
+    fn record_escalation(&self, e: &Escalation, state: &'static str, outcome: &'static str) {
         let Some(trail) = &self.audit else {
             return;
         };
@@ -213,7 +219,7 @@ impl ProxyState {
             escalation: Some(EscalationNote {
                 id: e.id.clone(),
                 outcome,
-                state: e.state.as_str(),
+                state,
             }),
             method: e.method.clone(),
             reason: Some(Arc::from(e.reason.as_str())),
