@@ -325,6 +325,46 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
             .is_some_and(|v| v >= 2.0),
         "{m}"
     );
+    // Exported as rules (`learn export`), the precedent decides on a fresh gateway that
+    // never saw a reviewer: same shape allowed at once, another shape still escalated.
+    let rules_dir = tempfile::tempdir().expect("dir");
+    std::fs::write(rules_dir.path().join("00-rules.yaml"), RULES).expect("rules");
+    let exported = rules_dir.path().join("90-precedents.yaml");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))
+        .args([
+            "learn",
+            "export",
+            "--admin",
+            &format!("http://{}", gw.admin_addr),
+            "-o",
+        ])
+        .arg(&exported)
+        .status()
+        .expect("learn export");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&exported).expect("exported");
+    assert!(
+        text.contains("precedent: true") && text.contains("decision: allow"),
+        "{text}"
+    );
+    let fresh = common::gateway(&format!(
+        "policy: {{ rules: {:?} }}\nescalation: {{ hold_timeout: 0s }}\nlearn: {{ enabled: false }}\n\
+         upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        rules_dir.path(),
+        up.url()
+    ))
+    .await;
+    let same = common::post_json(fresh.proxy_addr, "/mcp", &pay(30, 6600)).await;
+    assert_eq!(
+        same.json()["tag"],
+        "u",
+        "allowed by the exported rule: {}",
+        same.json()
+    );
+    let other = common::post_json(fresh.proxy_addr, "/mcp", &pay(31, 66_000)).await;
+    assert_eq!(other.json()["error"]["code"], -32031, "{}", other.json());
+    fresh.shutdown().await;
+
     // Another shape (ten times more): escalated as before.
     let body = pay(4, 71_000);
     let got = held_and_answered(&gw, body, "reject").await;

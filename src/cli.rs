@@ -1,7 +1,7 @@
 //! Command line: `run`, `check`, `demo`. Parsing with clap; each subcommand is a small
 //! function over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +62,9 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Learning tools.
+    #[command(subcommand)]
+    Learn(LearnCommand),
     /// Validate a config file (and its environment overrides); exit 0 when usable.
     Check {
         /// Config file.
@@ -104,6 +107,24 @@ pub enum CertsCommand {
         /// The client certificate's identity (URI SAN).
         #[arg(long, default_value = crate::devcerts::DEV_CLIENT_ID)]
         client_id: String,
+    },
+}
+
+/// `sec0-gateway learn …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum LearnCommand {
+    /// Write the precedents a running gateway learned as a rules file (`precedent: true`
+    /// rules), to review and commit to `rules/`.
+    Export {
+        /// The gateway's admin listener.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        admin: String,
+        /// File holding the admin bearer token (`admin.token_file`).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -277,6 +298,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit(cmd) => audit(cmd),
+        Command::Learn(LearnCommand::Export {
+            admin,
+            token_file,
+            out,
+        }) => learn_export(&admin, token_file.as_deref(), out.as_deref()),
         Command::Replay {
             trace,
             rules,
@@ -401,6 +427,56 @@ fn run(path: &std::path::Path) -> ExitCode {
         gw.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// `learn export`: fetch the precedents, write the rules file.
+fn learn_export(admin: &str, token_file: Option<&Path>, out: Option<&Path>) -> ExitCode {
+    let token = match token_file.map(std::fs::read_to_string).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("token file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listed = match with_runtime_value(crate::review::export::fetch(admin, token.as_deref())) {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+        Err(code) => return code,
+    };
+    let text = crate::review::export::render(&listed, admin);
+    match out {
+        Some(path) => match std::fs::write(path, &text) {
+            Ok(()) => {
+                eprintln!("wrote {} precedents to {}", listed.len(), path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Run `f` on a new runtime and return its value.
+fn with_runtime_value<T>(f: impl std::future::Future<Output = T>) -> Result<T, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Ok(rt.block_on(f)),
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn with_runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {

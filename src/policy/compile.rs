@@ -100,6 +100,8 @@ pub struct Conditions {
     run: Option<RunTest>,
     /// Claim name → patterns.
     claims: Vec<(String, Patterns)>,
+    /// Fingerprint ids (`when.fingerprint`).
+    fingerprints: Vec<String>,
 }
 
 /// A compiled `run` condition.
@@ -216,6 +218,11 @@ impl Conditions {
             path: opt(&w.path, prefix, "path")?,
             query: opt(&w.query, prefix, "query")?,
             caller: opt(&w.caller, prefix, "caller")?,
+            fingerprints: w
+                .fingerprint
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default(),
             headers,
             args,
             text: text_tests(&w.text, prefix)?,
@@ -258,6 +265,7 @@ impl Conditions {
             && self.findings.is_none()
             && self.run.is_none()
             && self.claims.is_empty()
+            && self.fingerprints.is_empty()
             && self.resource.is_none()
             && self.prompt.is_none()
             && self.host.is_none()
@@ -289,6 +297,7 @@ impl Conditions {
                     .any(|v| v.to_str().is_ok_and(|s| p.matches(Some(s))))
             })
             && self.args.iter().all(|t| t.holds(f.args))
+            && (self.fingerprints.is_empty() || self.fingerprints.contains(&f.fingerprint_id()))
             && (self.text.is_empty()
                 || f.text
                     .is_some_and(|t| self.text.iter().all(|r| r.is_match(t))))
@@ -331,11 +340,16 @@ pub struct CompiledRule {
     pub labels: Vec<Arc<str>>,
     /// For `escalate` rules: the flow, when the rule names one.
     pub flow: Option<super::model::EscalationFlow>,
+    /// Answers escalations only (`precedent: true`, as `learn export` writes).
+    pub precedent: bool,
 }
 
 impl CompiledRule {
     /// Compile `rule`; `mode` is the file's (or policy's) mode when the rule sets none.
     pub fn compile(rule: &Rule, mode: Mode) -> Result<Self, String> {
+        if rule.precedent && !matches!(rule.decision, DecisionKind::Allow | DecisionKind::Deny) {
+            return Err("precedent: a precedent rule decides allow or deny".into());
+        }
         let exact_tools = rule
             .when
             .tool
@@ -363,6 +377,7 @@ impl CompiledRule {
                 .map(|l| Arc::from(l.as_str()))
                 .collect(),
             flow: rule.flow,
+            precedent: rule.precedent,
         })
     }
 

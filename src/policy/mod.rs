@@ -75,6 +75,9 @@ pub struct CallFacts<'a> {
     pub run: Option<&'a crate::context::runs::RunHistory>,
     /// The caller's verified JWT claims (those exposed to rules).
     pub claims: Option<&'a serde_json::Map<String, Value>>,
+    /// The call's fingerprint id when already worked out (`when.fingerprint`; else computed
+    /// when a rule asks).
+    pub fingerprint: Option<&'a str>,
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -110,6 +113,16 @@ impl<'a> CallFacts<'a> {
             findings: &[],
             run: None,
             claims: None,
+            fingerprint: None,
+        }
+    }
+
+    /// The call's fingerprint id (precedents group calls by it): the one already worked
+    /// out, else computed now.
+    pub fn fingerprint_id(&self) -> String {
+        match self.fingerprint {
+            Some(f) => f.to_string(),
+            None => crate::review::learn::Fingerprint::of_call(self).id,
         }
     }
 }
@@ -303,8 +316,14 @@ impl Policy {
         let mut ids = Vec::new();
         let mut labels: Vec<Arc<str>> = Vec::new();
         let mut redactors: Vec<&CompiledRule> = Vec::new();
+        let mut precedents: Vec<&CompiledRule> = Vec::new();
         for i in self.index.candidates(facts.tool) {
             let rule = &self.rules[i];
+            if rule.precedent {
+                // Looked at only if the call is escalated (below).
+                precedents.push(rule);
+                continue;
+            }
             if !rule.matches(facts) {
                 continue;
             }
@@ -342,6 +361,27 @@ impl Policy {
         } else {
             reason
         };
+        // Precedent rules (`learn export`) answer what would otherwise wait for a reviewer;
+        // they never override a denial (a denial is not an escalation).
+        let mut settled = false;
+        if decision == DecisionKind::Escalate && !precedents.is_empty() {
+            let fp = facts.fingerprint_id();
+            let facts = CallFacts {
+                fingerprint: Some(&fp),
+                ..*facts
+            };
+            let answer = precedents
+                .into_iter()
+                .filter(|r| r.mode == Mode::Enforce && r.matches(&facts))
+                .max_by_key(|r| r.decision);
+            if let Some(r) = answer {
+                decision = r.decision;
+                reason = r.reason.clone();
+                ids.push(r.id.clone());
+                settled = true;
+            }
+        }
+        let would_be = if settled { decision } else { would_be };
         // What a redact decision replaces: the findings its rules select.
         let redact = if decision == DecisionKind::Redact {
             (0..facts.findings.len())
@@ -374,7 +414,7 @@ impl Policy {
             redact,
             rules: ids,
             labels,
-            flow: enforced.and_then(|r| r.flow),
+            flow: enforced.and_then(|r| r.flow).filter(|_| !settled),
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
         }

@@ -72,6 +72,11 @@ pub struct Rule {
     /// `escalation.flow`.
     #[serde(default)]
     pub flow: Option<EscalationFlow>,
+    /// A precedent: the rule answers calls that would otherwise be escalated (with `allow`
+    /// or `deny`), and is not looked at otherwise; it never overrides a `deny`. What
+    /// `sec0-gateway learn export` writes from reviewers' answers.
+    #[serde(default)]
+    pub precedent: bool,
 }
 
 /// How an escalated call waits for its reviewer.
@@ -213,6 +218,10 @@ pub struct When {
     /// element; all named claims must hold. A caller without the claim does not match.
     #[serde(default)]
     pub claims: BTreeMap<String, OneOrMany<String>>,
+    /// The call's fingerprint id (route, tool, caller, argument shape, finding types; see
+    /// docs/review.md), as `learn export` writes it.
+    #[serde(default)]
+    pub fingerprint: Option<OneOrMany<String>>,
 }
 
 /// A condition on a message's text.

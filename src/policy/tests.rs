@@ -610,3 +610,70 @@ fn a_redaction_that_cannot_be_done_denies() {
         )
     );
 }
+
+#[test]
+fn precedent_rules_answer_escalations_only_and_never_override_a_denial() {
+    let h = HeaderMap::new();
+    let small = json!({"amount": 1200, "to": "https://pay.vendor.test/x"});
+    let small_fp = CallFacts {
+        args: Some(&small),
+        ..facts(&h, Some("pay"), None)
+    }
+    .fingerprint_id();
+    let yaml = format!(
+        r#"
+version: 1
+rules:
+  - {{ id: big-payments, when: {{ tool: pay, args: [{{ path: "$.amount", gt: 1000 }}] }}, decision: escalate, reason: large_payment }}
+  - {{ id: frozen, when: {{ tool: pay, headers: {{ x-account: frozen }} }}, decision: deny, reason: frozen }}
+  - {{ id: precedent-{small_fp}, precedent: true, when: {{ tool: pay, fingerprint: {small_fp} }}, decision: allow, reason: precedent }}
+"#
+    );
+    let p = policy(&yaml);
+    // The shape reviewers approved: allowed, by the precedent rule.
+    let d = p.decide(&CallFacts {
+        args: Some(&small),
+        ..facts(&h, Some("pay"), None)
+    });
+    assert_eq!(d.decision, DecisionKind::Allow);
+    assert_eq!(&*d.reason, "precedent");
+    assert_eq!(d.rules.len(), 2, "{:?}", d.rules);
+    assert_eq!(d.flow, None);
+    // Another magnitude is another shape: escalated as before.
+    let big = json!({"amount": 120000, "to": "https://pay.vendor.test/x"});
+    let d = p.decide(&CallFacts {
+        args: Some(&big),
+        ..facts(&h, Some("pay"), None)
+    });
+    assert_eq!(d.decision, DecisionKind::Escalate);
+    // A denial stays a denial, even for the very shape a precedent allows.
+    let mut frozen = HeaderMap::new();
+    frozen.insert("x-account", HeaderValue::from_static("frozen"));
+    let d = p.decide(&CallFacts {
+        args: Some(&small),
+        ..facts(&frozen, Some("pay"), None)
+    });
+    assert_eq!(d.decision, DecisionKind::Deny);
+    assert_eq!(&*d.reason, "frozen");
+    // A call that is not escalated never looks at precedents.
+    let tiny = json!({"amount": 5});
+    assert_eq!(
+        p.decide(&CallFacts {
+            args: Some(&tiny),
+            ..facts(&h, Some("pay"), None)
+        })
+        .decision,
+        DecisionKind::Allow
+    );
+    // A precedent decides allow or deny, nothing else.
+    let err = load(
+        "version: 1\nrules:\n  - { id: p, precedent: true, when: { tool: pay }, decision: escalate, reason: x }\n",
+        Mode::Enforce,
+    )
+    .expect_err("escalating precedent")
+    .to_string();
+    assert!(
+        err.contains("precedent rule decides allow or deny"),
+        "{err}"
+    );
+}

@@ -109,6 +109,18 @@ fn string_class(s: &str) -> String {
 }
 
 impl Fingerprint {
+    /// The fingerprint of the call `facts` describes.
+    pub fn of_call(facts: &crate::policy::CallFacts<'_>) -> Self {
+        let kinds: Vec<String> = facts.findings.iter().map(|f| f.kind.to_string()).collect();
+        Self::of(
+            facts.route,
+            facts.tool.or(facts.method).unwrap_or("-"),
+            facts.caller,
+            facts.args,
+            &kinds,
+        )
+    }
+
     /// The fingerprint of a call.
     pub fn of(
         route: &str,

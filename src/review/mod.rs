@@ -7,6 +7,7 @@
 //! This store is each replica's view. With a shared store (`crate::shared`, Redis) the
 //! answers are decided there, once for all replicas, and every replica's view follows.
 
+pub mod export;
 pub mod learn;
 pub mod notify;
 pub mod replay;

@@ -467,7 +467,7 @@ impl ProxyState {
         let mut d = policy.decide(facts);
         if d.decision == crate::policy::DecisionKind::Escalate {
             // A precedent answers what reviewers have answered the same way before.
-            let fp = review::fingerprint(&route.name, facts);
+            let fp = review::fingerprint(facts);
             let approval = facts
                 .headers
                 .get("x-sec0-approval")

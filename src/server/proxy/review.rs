@@ -27,15 +27,8 @@ pub(super) struct Open {
 }
 
 /// The fingerprint precedents group an escalated call by.
-pub(super) fn fingerprint(route: &str, facts: &CallFacts<'_>) -> Fingerprint {
-    let kinds: Vec<String> = facts.findings.iter().map(|f| f.kind.to_string()).collect();
-    Fingerprint::of(
-        route,
-        facts.tool.or(facts.method).unwrap_or("-"),
-        facts.caller,
-        facts.args,
-        &kinds,
-    )
+pub(super) fn fingerprint(facts: &CallFacts<'_>) -> Fingerprint {
+    Fingerprint::of_call(facts)
 }
 
 impl ProxyState {
@@ -47,7 +40,7 @@ impl ProxyState {
         d: &Decision,
         run_id: &str,
     ) -> Open {
-        let fp = fingerprint(&route.name, facts);
+        let fp = fingerprint(facts);
         let deferred = d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
         let e = Escalation {
             flow: if deferred {

@@ -1,0 +1,171 @@
+//! `sec0-gateway learn export`: the precedents a running gateway learned, written as a
+//! rules file, so learned behaviour is committed to `rules/` and reviewed like code.
+//!
+//! Each precedent becomes a rule with `precedent: true` and `when.fingerprint`: it answers
+//! calls of exactly that shape that a rule escalates (allow or deny), is not looked at
+//! otherwise, and never overrides a `deny` — the same meaning the learned precedent has.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+
+/// Why the export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The admin URL is unusable.
+    #[error("admin URL {0:?}: {1}")]
+    Url(String, String),
+    /// The gateway could not be asked.
+    #[error("GET {0}: {1}")]
+    Fetch(String, String),
+    /// It answered something else than a precedent list.
+    #[error("GET {0}: {1}")]
+    Answer(String, String),
+}
+
+/// A precedent as the admin API lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Listed {
+    /// `precedent-<fingerprint id>`.
+    pub id: String,
+    /// The fingerprint in words.
+    pub fingerprint: String,
+    /// `allow` or `deny`.
+    pub verdict: String,
+    /// Approvals counted.
+    pub approvals: usize,
+    /// Rejections counted.
+    pub rejections: usize,
+}
+
+#[derive(Serialize)]
+struct RulesFile {
+    version: u32,
+    rules: Vec<ExportedRule>,
+}
+
+#[derive(Serialize)]
+struct ExportedRule {
+    id: String,
+    description: String,
+    precedent: bool,
+    when: ExportedWhen,
+    decision: String,
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct ExportedWhen {
+    fingerprint: String,
+}
+
+/// Ask the gateway's admin listener (`http://host:port`) for its precedents.
+pub async fn fetch(admin: &str, token: Option<&str>) -> Result<Vec<Listed>, ExportError> {
+    let url = format!("{}/v1/precedents", admin.trim_end_matches('/'));
+    let mut req = http::Request::get(&url);
+    if let Some(t) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {}", t.trim()));
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ExportError::Url(admin.to_string(), e.to_string()))?;
+    let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| ExportError::Fetch(url.clone(), "no answer within 10s".into()))?
+        .map_err(|e| ExportError::Fetch(url.clone(), e.to_string()))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ExportError::Fetch(url.clone(), e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(ExportError::Answer(
+            url,
+            format!("{status}: {}", String::from_utf8_lossy(&body)),
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        precedents: Vec<Listed>,
+    }
+    serde_json::from_slice::<Answer>(&body)
+        .map(|a| a.precedents)
+        .map_err(|e| ExportError::Answer(url, e.to_string()))
+}
+
+/// The rules file for `precedents` (`source`: where they came from, for the header).
+pub fn render(precedents: &[Listed], source: &str) -> String {
+    let rules = precedents
+        .iter()
+        .filter(|p| matches!(p.verdict.as_str(), "allow" | "deny"))
+        .map(|p| ExportedRule {
+            id: p.id.clone(),
+            description: format!(
+                "{} ({} approvals, {} rejections)",
+                p.fingerprint, p.approvals, p.rejections
+            ),
+            precedent: true,
+            when: ExportedWhen {
+                fingerprint: p.id.strip_prefix("precedent-").unwrap_or(&p.id).to_string(),
+            },
+            decision: p.verdict.clone(),
+            reason: "precedent",
+        })
+        .collect();
+    let yaml = serde_yaml_ng::to_string(&RulesFile { version: 1, rules })
+        .unwrap_or_else(|e| format!("# could not render: {e}\n"));
+    format!(
+        "# Precedents learned from reviewers' answers, exported by `sec0-gateway learn export`\n\
+         # from {source} at {}.\n\
+         # Each rule answers escalated calls of one shape (route, tool, caller, argument shape,\n\
+         # finding types: see the description) and never overrides a deny. Review, then commit\n\
+         # to rules/.\n{yaml}",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedents_become_precedent_rules_the_engine_loads() {
+        let listed = vec![
+            Listed {
+                id: "precedent-00112233aabbccdd".into(),
+                fingerprint: "route tools, pay, caller a, args {amount: number:1e2}, findings []"
+                    .into(),
+                verdict: "allow".into(),
+                approvals: 3,
+                rejections: 0,
+            },
+            Listed {
+                id: "precedent-99887766aabbccdd".into(),
+                fingerprint: "route tools, pay, caller a, args {to: url:paste.test}, findings []"
+                    .into(),
+                verdict: "deny".into(),
+                approvals: 0,
+                rejections: 2,
+            },
+        ];
+        let text = render(&listed, "http://127.0.0.1:9090");
+        assert!(text.starts_with("# Precedents learned"), "{text}");
+        let policy = crate::policy::Policy::from_sources(
+            &[(
+                std::path::PathBuf::from("rules/90-precedents.yaml"),
+                text.clone(),
+            )],
+            crate::policy::model::Mode::Enforce,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(policy.len(), 2, "{text}");
+        assert!(text.contains("fingerprint: 00112233aabbccdd"), "{text}");
+        assert!(text.contains("(3 approvals, 0 rejections)"), "{text}");
+    }
+}
