@@ -278,3 +278,52 @@ fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("unknown key id \"ops\""));
 }
+
+#[test]
+fn probe_passes_on_a_healthy_gateway_and_fails_on_a_closed_port() {
+    let mut gw = std::process::Command::new(env!("CARGO_BIN_EXE_sec0-gateway"));
+    let cfg = write(
+        "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nupstreams:\n  u: { url: 'http://127.0.0.1:8000' }\nroutes:\n  - { path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }\n",
+    );
+    let mut child = gw
+        .args(["--log-format", "json", "run", "-c"])
+        .arg(cfg.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let admin = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l).ok()?;
+            v["admin_addr"].as_str().map(str::to_owned)
+        })
+        .expect("admin address logged");
+    let healthy = bin()
+        .args(["probe", &format!("http://{admin}/healthz")])
+        .output()
+        .expect("probe");
+    let missing = bin()
+        .args(["probe", &format!("http://{admin}/nope"), "--timeout", "2s"])
+        .output()
+        .expect("probe");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    assert!(!missing.status.success(), "a 404 is not healthy");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+    let closed = bin()
+        .args(["probe", "http://127.0.0.1:1/healthz", "--timeout", "2s"])
+        .output()
+        .expect("probe");
+    assert!(!closed.status.success());
+    assert!(
+        String::from_utf8_lossy(&closed.stderr).contains("GET http://127.0.0.1:1/healthz"),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+}

@@ -65,6 +65,16 @@ pub enum Command {
     /// Learning tools.
     #[command(subcommand)]
     Learn(LearnCommand),
+    /// Ask a health endpoint (for container HEALTHCHECKs: the image has no curl); exit 0
+    /// on a 2xx answer within the timeout.
+    Probe {
+        /// The URL to GET (plain HTTP).
+        #[arg(default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+        /// Longest wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
     /// Validate a config file (and its environment overrides); exit 0 when usable.
     Check {
         /// Config file.
@@ -298,6 +308,16 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit(cmd) => audit(cmd),
+        Command::Probe { url, timeout } => {
+            match with_runtime_value(crate::probe::get(&url, None, timeout)) {
+                Ok(Ok(_)) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+                Err(code) => code,
+            }
+        }
         Command::Learn(LearnCommand::Export {
             admin,
             token_file,

@@ -20,6 +20,7 @@ pub mod identify;
 pub mod inspect;
 pub mod metrics;
 pub mod policy;
+pub mod probe;
 pub mod protocol;
 pub mod review;
 pub mod routing;

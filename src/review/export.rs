@@ -5,26 +5,9 @@
 //! calls of exactly that shape that a rule escalates (allow or deny), is not looked at
 //! otherwise, and never overrides a `deny` — the same meaning the learned precedent has.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
-/// Why the export failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// The admin URL is unusable.
-    #[error("admin URL {0:?}: {1}")]
-    Url(String, String),
-    /// The gateway could not be asked.
-    #[error("GET {0}: {1}")]
-    Fetch(String, String),
-    /// It answered something else than a precedent list.
-    #[error("GET {0}: {1}")]
-    Answer(String, String),
-}
+use crate::probe::{ProbeError, get};
 
 /// A precedent as the admin API lists it.
 #[derive(Debug, Clone, Deserialize)]
@@ -63,40 +46,16 @@ struct ExportedWhen {
 }
 
 /// Ask the gateway's admin listener (`http://host:port`) for its precedents.
-pub async fn fetch(admin: &str, token: Option<&str>) -> Result<Vec<Listed>, ExportError> {
+pub async fn fetch(admin: &str, token: Option<&str>) -> Result<Vec<Listed>, ProbeError> {
     let url = format!("{}/v1/precedents", admin.trim_end_matches('/'));
-    let mut req = http::Request::get(&url);
-    if let Some(t) = token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {}", t.trim()));
-    }
-    let req = req
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| ExportError::Url(admin.to_string(), e.to_string()))?;
-    let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
-        .await
-        .map_err(|_| ExportError::Fetch(url.clone(), "no answer within 10s".into()))?
-        .map_err(|e| ExportError::Fetch(url.clone(), e.to_string()))?;
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ExportError::Fetch(url.clone(), e.to_string()))?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(ExportError::Answer(
-            url,
-            format!("{status}: {}", String::from_utf8_lossy(&body)),
-        ));
-    }
+    let body = get(&url, token, std::time::Duration::from_secs(10)).await?;
     #[derive(Deserialize)]
     struct Answer {
         precedents: Vec<Listed>,
     }
     serde_json::from_slice::<Answer>(&body)
         .map(|a| a.precedents)
-        .map_err(|e| ExportError::Answer(url, e.to_string()))
+        .map_err(|e| ProbeError::Status(url, format!("not a precedent list: {e}")))
 }
 
 /// The rules file for `precedents` (`source`: where they came from, for the header).
