@@ -348,18 +348,17 @@ impl ReviewStore {
 
     /// One escalation.
     pub fn get(&self, id: &str) -> Option<Escalation> {
-        self.entries
-            .lock()
-            .ok()?
-            .get(id)
-            .map(|e| e.escalation.clone())
+        let mut m = self.entries.lock().ok()?;
+        expire_overdue(&mut m);
+        m.get(id).map(|e| e.escalation.clone())
     }
 
     /// Escalations matching `f`, newest first.
     pub fn list(&self, f: &Filter) -> Vec<Escalation> {
-        let Ok(m) = self.entries.lock() else {
+        let Ok(mut m) = self.entries.lock() else {
             return Vec::new();
         };
+        expire_overdue(&mut m);
         let mut v: Vec<Escalation> = m
             .values()
             .map(|e| &e.escalation)
@@ -382,12 +381,29 @@ impl ReviewStore {
     pub fn pending(&self) -> usize {
         self.entries
             .lock()
-            .map(|m| {
+            .map(|mut m| {
+                expire_overdue(&mut m);
                 m.values()
                     .filter(|e| e.escalation.state == State::Pending)
                     .count()
             })
             .unwrap_or(0)
+    }
+}
+
+/// How long past its deadline a pending escalation may still be settled by its waiter.
+pub(crate) const SETTLE_GRACE: Duration = Duration::from_secs(5);
+
+/// Pending escalations nobody can answer any more (their hold or defer time passed; the
+/// replica holding the call settles it at the deadline, but it may have stopped) are shown
+/// as expired.
+fn expire_overdue(m: &mut HashMap<String, Entry>) {
+    let now = std::time::Instant::now();
+    for e in m.values_mut() {
+        if e.escalation.state == State::Pending && now > e.deadline + SETTLE_GRACE {
+            e.escalation.state = State::Expired;
+            let _ = e.tx.send(State::Expired);
+        }
     }
 }
 

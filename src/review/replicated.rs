@@ -9,13 +9,17 @@ use tokio::sync::watch;
 use super::{Entry, Escalation, ReviewError, ReviewStore, State};
 use crate::shared::Answered;
 
-/// A deadline as this process's clock reads it, from an RFC 3339 time (now if unreadable).
+/// A deadline as this process's clock reads it, from an RFC 3339 time (now if unreadable;
+/// in the past if it has passed).
 fn deadline_of(rfc3339: &str) -> std::time::Instant {
     let now = std::time::Instant::now();
-    humantime::parse_rfc3339(rfc3339)
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::now()).ok())
-        .map_or(now, |left| now + left)
+    let Ok(t) = humantime::parse_rfc3339(rfc3339) else {
+        return now;
+    };
+    match t.duration_since(SystemTime::now()) {
+        Ok(left) => now + left,
+        Err(passed) => now.checked_sub(passed.duration()).unwrap_or(now),
+    }
 }
 
 impl ReviewStore {
@@ -210,6 +214,17 @@ mod tests {
         answered.state = State::Rejected;
         s.apply(answered);
         assert_eq!(s.get("h1").map(|e| e.state), Some(State::Approved));
+    }
+
+    #[test]
+    fn an_escalation_whose_holder_is_gone_shows_as_expired_after_its_deadline() {
+        let s = ReviewStore::default();
+        let mut e = esc("gone");
+        e.expires = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(60))
+            .to_string();
+        s.apply(e);
+        assert_eq!(s.pending(), 0);
+        assert_eq!(s.get("gone").map(|e| e.state), Some(State::Expired));
     }
 
     #[tokio::test]

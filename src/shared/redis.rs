@@ -32,8 +32,8 @@ const ANSWER: &str = r#"
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {'missing', ''} end
 if st ~= 'pending' then return {'decided', st} end
-if ARGV[1] ~= 'expired' and redis.call('HGET', KEYS[1], 'flow') == 'defer'
-   and tonumber(ARGV[5]) >= tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0') then
+if ARGV[1] ~= 'expired'
+   and tonumber(ARGV[5]) >= tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0') + tonumber(ARGV[6]) then
   redis.call('HSET', KEYS[1], 'state', 'expired')
   return {'decided', 'expired'}
 end
@@ -215,7 +215,8 @@ impl RedisStore {
             .arg(reviewer)
             .arg(comment)
             .arg(KEEP_DECIDED.as_millis() as u64)
-            .arg(now_ms());
+            .arg(now_ms())
+            .arg(crate::review::SETTLE_GRACE.as_millis() as u64);
         let r: Vec<String> = bounded(self.timeout, inv.invoke_async(&mut c)).await?;
         match r.as_slice() {
             [k, data] if k == "done" => Ok(Answered::Done(data.clone())),
@@ -329,10 +330,18 @@ impl RedisStore {
         let mut c = self.conn.clone();
         let fps: std::collections::HashMap<String, String> =
             bounded(self.timeout, c.hgetall(self.key(&["fingerprints"]))).await?;
+        let fps: Vec<(String, String)> = fps.into_iter().collect();
+        let mut p = redis::pipe();
+        for (fp, _) in &fps {
+            p.lrange(self.key(&["answers", fp]), 0, -1);
+        }
+        let lists: Vec<Vec<String>> = if fps.is_empty() {
+            Vec::new()
+        } else {
+            bounded(self.timeout * 4, p.query_async(&mut c)).await?
+        };
         let mut out = Vec::new();
-        for (fp, text) in fps {
-            let entries: Vec<String> =
-                bounded(self.timeout, c.lrange(self.key(&["answers", &fp]), 0, -1)).await?;
+        for ((fp, text), entries) in fps.into_iter().zip(lists) {
             for e in entries {
                 let mut it = e.splitn(3, ':');
                 let (Some(kind), Some(at), Some(id)) = (it.next(), it.next(), it.next()) else {
