@@ -6,8 +6,9 @@
 //! compose file's mounts exist and its Prometheus config passes `promtool check config`;
 //! the Dockerfile runs as non-root with a health check that needs no curl.
 //!
-//! There is no Docker engine or compose plugin here, so the compose file is checked by these
-//! tests rather than by `docker compose config`.
+//! There is no Docker engine or compose plugin here, so instead of `docker compose config`
+//! the compose file is validated against the Compose Specification's JSON schema (as
+//! vendored by `check-jsonschema` from PyPI) and checked by these tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,18 +51,18 @@ fn check_config(config: &Path, env: &[(String, String)]) -> String {
     text
 }
 
-/// The `kubernetes-validate` of the test venv (integration/run installs it).
-fn kubernetes_validate() -> Option<PathBuf> {
-    let exe = root().join(".venv/bin/kubernetes-validate");
+/// A validator from the test venv (integration/run installs them).
+fn venv_tool(name: &str) -> Option<PathBuf> {
+    let exe = root().join(".venv/bin").join(name);
     if exe.exists() {
         return Some(exe);
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "kubernetes-validate is missing under CI: integration/run installs it into .venv"
+        "{name} is missing under CI: integration/run installs it into .venv"
     );
     eprintln!(
-        "SKIPPED: kubernetes-validate is not installed (.venv; run integration/run); the manifests were only checked structurally"
+        "SKIPPED: {name} is not installed (.venv; run integration/run); checked structurally only"
     );
     None
 }
@@ -170,7 +171,7 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     );
     assert!(out.contains("OK"), "{out}");
 
-    let Some(validate) = kubernetes_validate() else {
+    let Some(validate) = venv_tool("kubernetes-validate") else {
         return;
     };
     let examples: Vec<PathBuf> = std::fs::read_dir(k8s_dir().join("examples"))
@@ -262,6 +263,20 @@ fn the_compose_file_mounts_what_exists_and_configures_a_working_gateway() {
             );
             eprintln!("SKIPPED promtool check config: promtool is not installed");
         }
+    }
+    // The Compose Specification accepts it.
+    if let Some(check) = venv_tool("check-jsonschema") {
+        let out = Command::new(check)
+            .args(["--builtin-schema", "vendor.compose-spec"])
+            .arg(root().join("docker-compose.yml"))
+            .output()
+            .expect("check-jsonschema");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // Grafana gets a Prometheus datasource and the dashboard directory.
     let ds = yaml(&root().join("deploy/grafana/provisioning/datasources/prometheus.yml"));
