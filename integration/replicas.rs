@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::{GatewayProcess, Upstream};
 use http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const RULES: &str = "version: 1\nrules:\n  \
     - { id: review-wires, when: { tool: wire_money }, decision: escalate, reason: money_moves }\n  \
@@ -142,45 +142,16 @@ async fn synced(gw: &GatewayProcess) {
     .await;
 }
 
-async fn pending(admin: SocketAddr) -> Vec<Value> {
-    let a = common::send(
-        admin,
-        Method::GET,
-        "/v1/escalations?state=pending",
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(a.status, 200);
-    a.json()["escalations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// Wait until `admin` lists exactly one pending escalation and return its id.
 async fn one_pending(admin: SocketAddr) -> String {
-    common::within("an escalation to be pending", async {
-        loop {
-            let p = pending(admin).await;
-            if p.len() == 1 {
-                return p[0]["id"].as_str().expect("id").to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
+    common::one_pending(admin).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
 }
 
 async fn answer(admin: SocketAddr, id: &str, verb: &str) -> common::Answer {
-    common::send(
-        admin,
-        Method::POST,
-        &format!("/v1/escalations/{id}/{verb}"),
-        &[("content-type", "application/json")],
-        Some(r#"{"reviewer":"ops"}"#),
-    )
-    .await
+    common::answer_escalation(admin, id, verb, r#"{"reviewer":"ops"}"#).await
 }
 
 /// Send a call to `on`, and answer its escalation on `admin` with `verb`; what the held
@@ -237,7 +208,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
     });
     let id = one_pending(a.admin_addr).await;
     common::within("B to list it too", async {
-        while pending(b.admin_addr).await.len() != 1 {
+        while common::pending_escalations(b.admin_addr).await.len() != 1 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

@@ -47,59 +47,15 @@ async fn held_and_answered(
 ) -> common::Answer {
     let addr = gw.proxy_addr;
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &body).await });
-    let e = one_pending(gw).await;
+    let e = common::one_pending(gw.admin_addr).await;
     let id = e["id"].as_str().expect("id").to_string();
     assert_eq!(
-        answer(gw, &id, verb, r#"{"reviewer":"ops"}"#).await.status,
+        common::answer_escalation(gw.admin_addr, &id, verb, r#"{"reviewer":"ops"}"#)
+            .await
+            .status,
         200
     );
     held.await.expect("held call")
-}
-
-async fn pending(gw: &sec0_gateway::RunningGateway) -> Vec<Value> {
-    let a = common::send(
-        gw.admin_addr,
-        Method::GET,
-        "/v1/escalations?state=pending",
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(a.status, 200);
-    a.json()["escalations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Wait until exactly one escalation is pending and return it.
-async fn one_pending(gw: &sec0_gateway::RunningGateway) -> Value {
-    common::within("an escalation to be pending", async {
-        loop {
-            let p = pending(gw).await;
-            if p.len() == 1 {
-                return p[0].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-}
-
-async fn answer(
-    gw: &sec0_gateway::RunningGateway,
-    id: &str,
-    verb: &str,
-    body: &str,
-) -> common::Answer {
-    common::send(
-        gw.admin_addr,
-        Method::POST,
-        &format!("/v1/escalations/{id}/{verb}"),
-        &[("content-type", "application/json")],
-        Some(body),
-    )
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +75,7 @@ async fn reviewers_approve_and_reject_held_calls() {
     let addr = gw.proxy_addr;
     // Approved: the held call goes through to the upstream.
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(1)).await });
-    let e = one_pending(&gw).await;
+    let e = common::one_pending(gw.admin_addr).await;
     assert_eq!(
         (
             e["tool"].as_str(),
@@ -139,8 +95,8 @@ async fn reviewers_approve_and_reject_held_calls() {
     )
     .await;
     assert_eq!(got.json()["state"], "pending");
-    let a = answer(
-        &gw,
+    let a = common::answer_escalation(
+        gw.admin_addr,
         &id,
         "approve",
         r#"{"reviewer":"ops-bob","comment":"known vendor"}"#,
@@ -156,32 +112,37 @@ async fn reviewers_approve_and_reject_held_calls() {
         done.json()
     );
     assert_eq!(
-        answer(&gw, &id, "reject", r#"{"reviewer":"eve"}"#)
+        common::answer_escalation(gw.admin_addr, &id, "reject", r#"{"reviewer":"eve"}"#)
             .await
             .status,
         409,
         "answered once"
     );
     assert_eq!(
-        answer(&gw, "no-such-id", "approve", r#"{"reviewer":"bob"}"#)
-            .await
-            .status,
+        common::answer_escalation(
+            gw.admin_addr,
+            "no-such-id",
+            "approve",
+            r#"{"reviewer":"bob"}"#
+        )
+        .await
+        .status,
         404
     );
 
     // Rejected: -32032 for that call, with the escalation id.
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(2)).await });
-    let e = one_pending(&gw).await;
+    let e = common::one_pending(gw.admin_addr).await;
     let id2 = e["id"].as_str().expect("id").to_string();
     assert_eq!(
-        answer(&gw, &id2, "reject", r#"{"comment":"who?"}"#)
+        common::answer_escalation(gw.admin_addr, &id2, "reject", r#"{"comment":"who?"}"#)
             .await
             .status,
         400,
         "a reviewer must be named"
     );
     assert_eq!(
-        answer(&gw, &id2, "reject", r#"{"reviewer":"ops-ann"}"#)
+        common::answer_escalation(gw.admin_addr, &id2, "reject", r#"{"reviewer":"ops-ann"}"#)
             .await
             .status,
         200
@@ -258,7 +219,7 @@ async fn an_unanswered_escalation_expires_into_on_timeout() {
     .await;
     assert_eq!(got.json()["state"], "expired");
     assert_eq!(
-        answer(&gw, &id, "approve", r#"{"reviewer":"late"}"#)
+        common::answer_escalation(gw.admin_addr, &id, "approve", r#"{"reviewer":"late"}"#)
             .await
             .status,
         409,
@@ -417,7 +378,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
         .json();
     assert_eq!(again["error"]["code"], -32031);
     assert_eq!(
-        answer(&gw, &id, "approve", r#"{"reviewer":"ops"}"#)
+        common::answer_escalation(gw.admin_addr, &id, "approve", r#"{"reviewer":"ops"}"#)
             .await
             .status,
         200
@@ -493,7 +454,7 @@ async fn the_feed_streams_new_escalations_and_answers() {
     );
     let id = created["id"].as_str().expect("id").to_string();
     assert_eq!(
-        answer(&gw, &id, "approve", r#"{"reviewer":"bot"}"#)
+        common::answer_escalation(gw.admin_addr, &id, "approve", r#"{"reviewer":"bot"}"#)
             .await
             .status,
         200

@@ -482,3 +482,46 @@ pub fn audit_records(dir: &std::path::Path) -> Vec<Value> {
         })
         .collect()
 }
+
+/// The escalations pending on the gateway whose admin listener is `admin`.
+pub async fn pending_escalations(admin: SocketAddr) -> Vec<Value> {
+    let a = send(
+        admin,
+        Method::GET,
+        "/v1/escalations?state=pending",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    a.json()["escalations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Wait until exactly one escalation is pending at `admin` and return it.
+pub async fn one_pending(admin: SocketAddr) -> Value {
+    within("an escalation to be pending", async {
+        loop {
+            let p = pending_escalations(admin).await;
+            if p.len() == 1 {
+                return p[0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// Answer escalation `id` at `admin` with `verb` (`approve` or `reject`) and `body`.
+pub async fn answer_escalation(admin: SocketAddr, id: &str, verb: &str, body: &str) -> Answer {
+    send(
+        admin,
+        Method::POST,
+        &format!("/v1/escalations/{id}/{verb}"),
+        &[("content-type", "application/json")],
+        Some(body),
+    )
+    .await
+}

@@ -27,6 +27,23 @@ pub struct LearnConfig {
     pub window: Duration,
 }
 
+/// Count one answer for `fp` in `tallies`.
+fn count(
+    tallies: &mut HashMap<String, (Fingerprint, Tally)>,
+    fp: &Fingerprint,
+    approved: bool,
+    at: Instant,
+) {
+    let (_, t) = tallies
+        .entry(fp.id.clone())
+        .or_insert_with(|| (fp.clone(), Tally::default()));
+    if approved {
+        t.approvals.push(at);
+    } else {
+        t.rejections.push(at);
+    }
+}
+
 /// What a precedent decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,14 +201,7 @@ impl Precedents {
             return;
         }
         if let Ok(mut m) = self.tallies.lock() {
-            let (_, t) = m
-                .entry(fp.id.clone())
-                .or_insert_with(|| (fp.clone(), Tally::default()));
-            if approved {
-                t.approvals.push(at);
-            } else {
-                t.rejections.push(at);
-            }
+            count(&mut m, fp, approved, at);
         }
     }
 
@@ -256,14 +266,8 @@ impl Precedents {
     pub fn replace(&self, answers: impl IntoIterator<Item = (Fingerprint, bool, Option<Instant>)>) {
         let mut fresh: HashMap<String, (Fingerprint, Tally)> = HashMap::new();
         for (fp, approved, at) in answers {
-            let Some(at) = at else { continue };
-            let (_, t) = fresh
-                .entry(fp.id.clone())
-                .or_insert_with(|| (fp.clone(), Tally::default()));
-            if approved {
-                t.approvals.push(at);
-            } else {
-                t.rejections.push(at);
+            if let Some(at) = at {
+                count(&mut fresh, &fp, approved, at);
             }
         }
         if let Ok(mut m) = self.tallies.lock() {
