@@ -23,23 +23,9 @@ done
 
 RUN=benches/.run
 rm -rf "$RUN" && mkdir -p "$RUN/logs"
-RESULT='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"42"}],"isError":false}}'
-
 # (1) the fast upstream: nginx answering a fixed tools/call result, one worker.
-cat > "$RUN/upstream.conf" <<NGINX
-worker_processes 1;
-daemon on; pid $PWD/$RUN/upstream.pid; error_log $PWD/$RUN/logs/upstream.err warn;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $PWD/$RUN/ubody; proxy_temp_path $PWD/$RUN/uproxy;
-  fastcgi_temp_path $PWD/$RUN/ufcgi; uwsgi_temp_path $PWD/$RUN/uuwsgi; scgi_temp_path $PWD/$RUN/uscgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location /mcp { default_type application/json; return 200 '$RESULT'; }
-  }
-}
-NGINX
+. benches/upstream.sh
+write_upstream_conf "$RUN" "$UP"
 
 # (2) nginx as a plain reverse proxy with an upstream keep-alive pool (what ops would deploy).
 cat > "$RUN/proxy.conf" <<NGINX

@@ -15,20 +15,8 @@ for tool in nginx wrk redis-server python3; do
 done
 RUN=benches/.run-shared
 rm -rf "$RUN" && mkdir -p "$RUN/logs"
-cat > "$RUN/upstream.conf" <<NGINX
-worker_processes 1;
-daemon on; pid $PWD/$RUN/upstream.pid; error_log $PWD/$RUN/logs/upstream.err warn;
-events { worker_connections 4096; }
-http {
-  access_log off; client_body_temp_path $PWD/$RUN/b; proxy_temp_path $PWD/$RUN/p;
-  fastcgi_temp_path $PWD/$RUN/f; uwsgi_temp_path $PWD/$RUN/u; scgi_temp_path $PWD/$RUN/s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location /mcp { default_type application/json; return 200 '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"42"}],"isError":false}}'; }
-  }
-}
-NGINX
+. benches/upstream.sh
+write_upstream_conf "$RUN" "$UP"
 cat > "$RUN/rules.yaml" <<'YAML'
 version: 1
 default_decision: allow
