@@ -108,33 +108,9 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     }
     let docs: Vec<Value> = resources.iter().flat_map(|f| documents(f)).collect();
 
-    let deploy = find(&docs, "Deployment", "sec0-gateway");
-    let spec = &deploy["spec"];
-    assert!(
-        spec["replicas"].as_u64().is_some_and(|n| n >= 2),
-        "2+ replicas"
-    );
-    let pod = &spec["template"]["spec"];
-    let c = &pod["containers"][0];
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
-    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert!(c["resources"]["requests"].is_mapping() && c["resources"]["limits"].is_mapping());
-    assert!(c["lifecycle"]["preStop"].is_mapping(), "preStop");
-    // The grace period outlasts the gateway's drain (from the config the pods mount).
     let cfg_path = k8s_dir().join("config/gateway.yaml");
     let cfg = yaml(&cfg_path);
-    let drain = humantime::parse_duration(cfg["limits"]["drain_timeout"].as_str().unwrap_or("30s"))
-        .expect("drain_timeout");
-    let grace = pod["terminationGracePeriodSeconds"]
-        .as_u64()
-        .expect("grace");
-    assert!(
-        grace > drain.as_secs() + 5,
-        "grace {grace}s vs drain {drain:?} + preStop"
-    );
+    assert_deployment_promises(&docs, "sec0-gateway", &cfg);
     // Secrets are referenced, never written here.
     assert!(
         !docs.iter().any(|d| d["kind"] == "Secret"),
@@ -171,17 +147,54 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
     );
     assert!(out.contains("OK"), "{out}");
 
-    let Some(validate) = venv_tool("kubernetes-validate") else {
-        return;
-    };
     let examples: Vec<PathBuf> = std::fs::read_dir(k8s_dir().join("examples"))
         .expect("examples")
         .map(|e| e.expect("entry").path())
         .collect();
+    let files: Vec<PathBuf> = resources.iter().chain(&examples).cloned().collect();
+    validate_manifests(&files);
+}
+
+/// The properties every shipped gateway Deployment promises, given the config it mounts.
+fn assert_deployment_promises(docs: &[Value], name: &str, cfg: &Value) {
+    let deploy = find(docs, "Deployment", name);
+    let spec = &deploy["spec"];
+    let replicas = spec["replicas"].as_u64().or_else(|| {
+        docs.iter()
+            .find(|d| d["kind"] == "HorizontalPodAutoscaler")
+            .and_then(|h| h["spec"]["minReplicas"].as_u64())
+    });
+    assert!(replicas.is_some_and(|n| n >= 2), "2+ replicas");
+    let pod = &spec["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert!(c["resources"]["requests"].is_mapping() && c["resources"]["limits"].is_mapping());
+    assert!(c["lifecycle"]["preStop"].is_mapping(), "preStop");
+    // The grace period outlasts the gateway's drain and the preStop pause.
+    let drain = humantime::parse_duration(cfg["limits"]["drain_timeout"].as_str().unwrap_or("30s"))
+        .expect("drain_timeout");
+    let grace = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("grace");
+    assert!(
+        grace > drain.as_secs() + 5,
+        "grace {grace}s vs drain {drain:?} + preStop"
+    );
+}
+
+/// `kubernetes-validate --strict` over `files`; only custom resources (Prometheus
+/// Operator, Gateway API) may lack a schema.
+fn validate_manifests(files: &[PathBuf]) {
+    let Some(validate) = venv_tool("kubernetes-validate") else {
+        return;
+    };
     let out = Command::new(validate)
         .args(["--strict", "--quiet"])
-        .args(&resources)
-        .args(&examples)
+        .args(files)
         .output()
         .expect("kubernetes-validate");
     let text = format!(
@@ -190,11 +203,97 @@ fn the_kubernetes_manifests_validate_and_keep_their_promises() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    // Only the custom resources (Prometheus Operator, Gateway API) lack a built-in schema.
     for line in text.lines().filter(|l| l.contains("Couldn't find schema")) {
         assert!(
             line.contains("ServiceMonitor") || line.contains("HTTPRoute"),
             "unvalidated: {line}"
+        );
+    }
+}
+
+/// The Helm binary (integration/run installs it into integration/node with `npm ci`).
+fn helm() -> Option<PathBuf> {
+    let exe = root().join("integration/node/node_modules/.bin/helm");
+    if exe.exists() {
+        return Some(exe);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "helm is missing under CI: integration/run installs it into integration/node (npm ci)"
+    );
+    eprintln!("SKIPPED the Helm chart test: helm is not installed (run integration/run)");
+    None
+}
+
+#[test]
+fn the_helm_chart_lints_renders_valid_manifests_and_a_working_config() {
+    let Some(helm) = helm() else { return };
+    let chart = root().join("deploy/helm/sec0-gateway");
+    let run = |args: &[&str]| {
+        let out = Command::new(&helm).args(args).output().expect("helm");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let chart_arg = chart.to_str().expect("utf-8 path");
+    run(&["lint", "--strict", chart_arg]);
+    let dir = tempfile::tempdir().expect("dir");
+    for (case, sets) in [
+        ("defaults", ""),
+        (
+            "external-redis",
+            "serviceMonitor.enabled=true,ingress.enabled=true,ingress.tlsSecretName=tls,redis.enabled=false,redis.url=redis://redis.example:6379/,autoscaling.enabled=false,existingSecret=sec0-secrets",
+        ),
+    ] {
+        let mut args = vec!["template", "sec0-gateway", chart_arg, "--namespace", "sec0"];
+        if !sets.is_empty() {
+            args.extend(["--set", sets]);
+        }
+        let rendered = dir.path().join(format!("{case}.yaml"));
+        std::fs::write(&rendered, run(&args)).expect("write");
+        validate_manifests(std::slice::from_ref(&rendered));
+        let docs = documents(&rendered);
+        // The config the pods mount, and the rules, pass `check`.
+        let cm = find(&docs, "ConfigMap", "sec0-gateway-config");
+        let cfg_text = cm["data"]["gateway.yaml"].as_str().expect("gateway.yaml");
+        let cfg: Value = serde_yaml_ng::from_str(cfg_text).expect("config yaml");
+        assert_deployment_promises(&docs, "sec0-gateway", &cfg);
+        let rules_dir = dir.path().join(format!("{case}-rules"));
+        std::fs::create_dir_all(&rules_dir).expect("rules dir");
+        for (name, text) in find(&docs, "ConfigMap", "sec0-gateway-rules")["data"]
+            .as_mapping()
+            .expect("rules data")
+        {
+            std::fs::write(
+                rules_dir.join(name.as_str().expect("name")),
+                text.as_str().expect("text"),
+            )
+            .expect("write rules");
+        }
+        let cfg_file = dir.path().join(format!("{case}-gateway.yaml"));
+        std::fs::write(&cfg_file, cfg_text).expect("write config");
+        let out = check_config(
+            &cfg_file,
+            &[(
+                "SEC0_GATEWAY__POLICY__RULES".into(),
+                rules_dir.display().to_string(),
+            )],
+        );
+        assert!(out.contains("OK (1 upstreams, 1 routes)"), "{out}");
+        let expected_redis = if case == "defaults" {
+            "redis://sec0-gateway-redis:6379/"
+        } else {
+            "redis://redis.example:6379/"
+        };
+        assert_eq!(cfg["store"]["redis"]["url"], expected_redis, "{case}");
+        assert_eq!(
+            docs.iter().any(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "sec0-gateway-redis"),
+            case == "defaults",
+            "{case}: Redis deployed only when enabled"
         );
     }
 }
