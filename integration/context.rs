@@ -218,3 +218,160 @@ async fn agent_state_is_validated_and_passed_on() {
         "refused context never reaches the upstream"
     );
 }
+
+/// Each hop is a span in the call's trace, exported over OTLP/HTTP to a receiver that decodes
+/// it with the official OpenTelemetry protobuf definitions: the caller's trace and span are
+/// its trace and parent, the hop id the upstream saw is its span id, and the decision is on
+/// it. Unsampled traces are not exported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_hop_is_a_span_in_the_callers_trace_exported_over_otlp() {
+    let Some(py) = common::peers::python("otlp export") else {
+        return;
+    };
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import opentelemetry.proto"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        common::peers::missing(
+            "otlp export",
+            "opentelemetry-proto is not installed in the test venv (run integration/run)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("spans.jsonl");
+    let port = common::closed_port();
+    let _receiver = common::peers::start_python_server(
+        &py,
+        "otlp_receiver.py",
+        &[&port.to_string(), out.to_str().expect("utf-8")],
+        port,
+    )
+    .await;
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &config(
+            &up,
+            &format!(
+                "otlp: {{ endpoint: \"http://127.0.0.1:{port}/v1/traces\", interval: 50ms, service_name: sec0-test }}\n"
+            ),
+        ),
+    )
+    .await;
+    let send = |tool: &'static str, traceparent: &'static str| {
+        let addr = gw.proxy_addr;
+        async move {
+            let h = [
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+                ("traceparent", traceparent),
+            ];
+            common::send(addr, Method::POST, "/mcp", &h, Some(&call(tool))).await
+        }
+    };
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let allowed = send(
+        "echo",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .await;
+    let hop = seen(&allowed.json(), "x-sec0-hop-id")
+        .expect("hop id upstream")
+        .to_string();
+    let denied = send(
+        "shell_exec",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01",
+    )
+    .await;
+    assert_eq!(denied.json()["error"]["code"], -32030);
+    let unsampled = send(
+        "echo",
+        "00-aaf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+    )
+    .await;
+    assert_eq!(unsampled.status, 200);
+    // Shutdown flushes what is queued.
+    gw.shutdown().await;
+
+    let spans: Vec<Value> = common::within("the spans to arrive", async {
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let spans: Vec<Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok()) // a line being written is skipped
+                .collect();
+            if spans.len() >= 2 {
+                return spans;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        spans.len(),
+        2,
+        "the unsampled trace is not exported: {spans:#?}"
+    );
+    let a = spans
+        .iter()
+        .find(|s| s["parent_span_id"] == "00f067aa0ba902b7")
+        .expect("the allowed call's span");
+    assert_eq!(a["trace_id"], trace);
+    assert_eq!(
+        a["span_id"],
+        hop.as_str(),
+        "the hop id upstream is the span id"
+    );
+    assert_eq!(a["kind"], 2, "SPAN_KIND_SERVER");
+    assert_eq!(a["resource"]["service.name"], "sec0-test");
+    assert_eq!(a["scope"], "sec0-gateway");
+    assert_eq!(a["attributes"]["sec0.decision"], "allow");
+    assert_eq!(a["attributes"]["sec0.route"], "route-0");
+    assert_eq!(a["attributes"]["sec0.caller"], "anonymous");
+    assert_eq!(a["attributes"]["http.response.status_code"], 200);
+    assert!(a["end"].as_u64() >= a["start"].as_u64());
+    let d = spans
+        .iter()
+        .find(|s| s["parent_span_id"] == "00f067aa0ba902b8")
+        .expect("the denied call's span");
+    assert_eq!(d["trace_id"], trace);
+    assert_eq!(d["attributes"]["sec0.decision"], "deny");
+    assert_eq!(
+        d["attributes"]["sec0.decision_id"],
+        denied.json()["error"]["data"]["decision_id"]
+    );
+}
+
+/// A collector that is down costs the calls nothing: they are answered, and the spans that
+/// could not be exported are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_is_down_does_not_touch_the_calls() {
+    let up = Upstream::echo("u").await;
+    let dead = common::closed_port();
+    let (gw, _r) = gateway_with_rules(
+        RULES,
+        &config(
+            &up,
+            &format!("otlp: {{ endpoint: \"http://127.0.0.1:{dead}/v1/traces\", interval: 20ms, timeout: 1s }}\n"),
+        ),
+    )
+    .await;
+    for _ in 0..3 {
+        let a = common::post_json(gw.proxy_addr, "/mcp", &call("echo")).await;
+        assert_eq!(a.json()["tag"], "u");
+    }
+    common::within("the failed export to be counted", async {
+        loop {
+            let m = common::metrics(&gw).await;
+            if common::metric_value(&m, "sec0_gateway_otlp_spans_total{result=\"failed\"}")
+                .is_some_and(|v| v >= 3.0)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub shared_state_errors: IntCounterVec,
     /// Whether this replica follows the shared store's events.
     pub shared_state_synced: IntGauge,
+    /// Hop spans for OTLP export, by result.
+    pub otlp_spans: IntCounterVec,
     /// Webhook notifications by result (`delivered`, `failed`, `missed`).
     pub escalation_notifications: IntCounterVec,
     /// Seconds from an escalation to its answer (held escalations).
@@ -327,6 +329,11 @@ impl Metrics {
             "sec0_gateway_shared_state_synced",
             "1 while this replica follows the shared store's events (always 1 in memory).",
         );
+        let otlp_spans = counter_vec(
+            "sec0_gateway_otlp_spans_total",
+            "Hop spans for OTLP export, by result (exported, failed, dropped when the queue was full, invalid).",
+            &["result"],
+        );
         let escalations_pending = gauge(
             "sec0_gateway_escalations_pending",
             "Escalations waiting for a reviewer.",
@@ -406,6 +413,7 @@ impl Metrics {
             escalations_pending,
             shared_state_errors,
             shared_state_synced,
+            otlp_spans,
             escalation_notifications,
             escalation_answer_seconds,
             precedents,

@@ -53,7 +53,7 @@ impl CallIds {
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(|tp| crate::context::parse_traceparent(tp.trim()))
-            .map(|(trace, _)| trace)
+            .map(|t| t.trace_id)
             .or_else(|| id("x-cause-trace"));
         Self {
             run_id: id("x-sec0-run-id").or_else(|| id("x-agent-ref")),
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn trace_ids_come_only_from_well_formed_traceparents() {
         let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let trace_id_of = |tp: &str| crate::context::parse_traceparent(tp).map(|(t, _)| t);
+        let trace_id_of = |tp: &str| crate::context::parse_traceparent(tp).map(|t| t.trace_id);
         assert_eq!(
             trace_id_of(ok).as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")

@@ -9,11 +9,13 @@ mod audit;
 mod load;
 mod security;
 mod store;
+mod telemetry;
 mod validate;
 
 pub use audit::*;
 pub use security::*;
 pub use store::*;
+pub use telemetry::*;
 
 pub use load::{ConfigError, load, load_from_str};
 
@@ -65,6 +67,9 @@ pub struct Config {
     /// Where state shared by replicas lives (memory, or Redis for several replicas).
     #[serde(default)]
     pub store: StoreConfig,
+    /// OpenTelemetry trace export (OTLP/HTTP); off unless set.
+    #[serde(default)]
+    pub otlp: Option<OtlpConfig>,
     /// The guard's settings that are not rules.
     #[serde(default)]
     pub guard: GuardConfig,

@@ -123,6 +123,21 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         ),
         _ => {}
     }
+    if let Some(o) = &cfg.otlp {
+        match o.endpoint.parse::<http::Uri>() {
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {}
+            _ => bad(
+                "otlp.endpoint".into(),
+                format!("{:?} is not an http(s) URL", o.endpoint),
+            ),
+        }
+        if o.queue == 0 || o.batch == 0 || o.timeout.is_zero() || o.interval.is_zero() {
+            bad(
+                "otlp".into(),
+                "queue, batch, timeout and interval must be more than zero".into(),
+            );
+        }
+    }
     if cfg.guard.on_descriptor_change == crate::policy::DecisionKind::Redact {
         bad(
             "guard.on_descriptor_change".into(),
@@ -314,6 +329,22 @@ mod tests {
             e.contains("routes[0].upstream: unknown upstream \"b\" (known: a)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn otlp_needs_an_http_endpoint() {
+        let tail = "upstreams: { a: { url: 'http://h:1' } }\nroutes:\n  - { upstream: a, protocol: mcp, boundary: agent_to_tool }\n";
+        let e = problems(&format!(
+            "{HEAD}otlp: {{ endpoint: 'collector:4318' }}\n{tail}"
+        ));
+        assert!(
+            e.contains("otlp.endpoint: \"collector:4318\" is not an http(s) URL"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{HEAD}otlp: {{ endpoint: 'http://c:4318/v1/traces', batch: 0 }}\n{tail}"
+        ));
+        assert!(e.contains("otlp: queue, batch"), "{e}");
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct CallContext {
     pub parent_hop: Option<String>,
     /// W3C trace id (32 hex).
     pub trace_id: String,
+    /// The caller's span in that trace (from `traceparent`), if it sent one.
+    pub trace_parent: Option<String>,
     /// W3C trace flags (2 hex).
     pub trace_flags: String,
     /// `tracestate`, passed through.
@@ -137,8 +139,10 @@ impl CallContext {
             .then(|| id_from(headers, "x-sec0-hop-id").or_else(|| id_from(headers, "x-cause-span")))
             .flatten();
         let hop_id = HopId::next();
-        let (trace_id, trace_flags) = header(headers, "traceparent")
-            .and_then(parse_traceparent)
+        let inbound = header(headers, "traceparent").and_then(parse_traceparent);
+        let trace_parent = inbound.as_ref().map(|t| t.parent_id.clone());
+        let (trace_id, trace_flags) = inbound
+            .map(|t| (t.trace_id, t.flags))
             .unwrap_or_else(|| (new_trace_id(hop_id), "01".to_string()));
         Ok(Self {
             run_continued: claimed_run.is_some(),
@@ -147,6 +151,7 @@ impl CallContext {
             hop_id,
             parent_hop,
             trace_id,
+            trace_parent,
             trace_flags,
             tracestate: headers.get("tracestate").cloned(),
         })
@@ -212,9 +217,20 @@ fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// `(trace id, flags)` of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids
-/// not all zeros, version not `ff`).
-pub fn parse_traceparent(tp: &str) -> Option<(String, String)> {
+/// The parts of a W3C `traceparent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent {
+    /// 32 hex.
+    pub trace_id: String,
+    /// The caller's span (16 hex).
+    pub parent_id: String,
+    /// 2 hex (`01`: sampled).
+    pub flags: String,
+}
+
+/// The parts of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all
+/// zeros, version not `ff`).
+pub fn parse_traceparent(tp: &str) -> Option<TraceParent> {
     let mut parts = tp.split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -228,7 +244,11 @@ pub fn parse_traceparent(tp: &str) -> Option<(String, String)> {
         && hex(flags, 2)
         && trace.bytes().any(|b| b != b'0')
         && parent.bytes().any(|b| b != b'0'))
-    .then(|| (trace.to_owned(), flags.to_owned()))
+    .then(|| TraceParent {
+        trace_id: trace.to_owned(),
+        parent_id: parent.to_owned(),
+        flags: flags.to_owned(),
+    })
 }
 
 /// A new 32-hex trace id: this process's instance id and the hop counter, mixed so ids do

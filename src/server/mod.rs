@@ -47,6 +47,9 @@ pub enum ServerError {
     /// Caller identity could not be set up (JWKS, secrets, API key file).
     #[error("identity: {0}")]
     Identity(String),
+    /// OTLP export could not be set up.
+    #[error("otlp: {0}")]
+    Otlp(String),
     /// The shared store could not be set up.
     #[error("store: {0}")]
     Store(String),
@@ -84,6 +87,8 @@ pub struct RunningGateway {
     proxy_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
     audit_task: Option<AuditClose>,
+    /// The OTLP export task and how long its last export may take.
+    otlp_task: Option<(JoinHandle<()>, std::time::Duration)>,
 }
 
 impl Gateway {
@@ -161,15 +166,27 @@ impl Gateway {
         let reviews = Arc::new(crate::review::ReviewStore::new(shared.clone()));
         let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
         shared.follow(reviews.clone(), precedents.clone());
-        let state = Arc::new(ProxyState::new(
-            &cfg,
-            metrics.clone(),
-            policy,
-            audit,
-            identifier.clone(),
-            reviews.clone(),
-            precedents.clone(),
-        )?);
+        let (spans, otlp_task) = match &cfg.otlp {
+            Some(o) => {
+                let (spans, task) =
+                    crate::telemetry::otlp::HopSpans::start(o, metrics.otlp_spans.clone())
+                        .map_err(|e| ServerError::Otlp(e.to_string()))?;
+                (Some(spans), Some((task, o.timeout)))
+            }
+            None => (None, None),
+        };
+        let state = Arc::new(
+            ProxyState::new(
+                &cfg,
+                metrics.clone(),
+                policy,
+                audit,
+                identifier.clone(),
+                reviews.clone(),
+                precedents.clone(),
+            )?
+            .with_spans(spans),
+        );
         let notified: Arc<dyn Fn(&crate::review::Escalation) + Send + Sync> = {
             // Weak: the notifier must not keep the audit trail open past shutdown.
             let state = Arc::downgrade(&state);
@@ -284,6 +301,7 @@ impl Gateway {
             proxy_task,
             admin_task,
             audit_task,
+            otlp_task,
         })
     }
 }
@@ -432,6 +450,13 @@ impl RunningGateway {
                 Ok(Ok(Err(e))) => tracing::error!(error = %e, "audit trail could not be closed"),
                 Ok(Err(e)) => tracing::error!(error = %e, "audit writer failed"),
                 Err(_) => tracing::error!(?within, "audit trail not closed in time"),
+            }
+        }
+        if let Some((task, within)) = self.otlp_task {
+            // Every span's sender is gone with the proxy's state: the task sends what is
+            // left and ends.
+            if tokio::time::timeout(within, task).await.is_err() {
+                tracing::warn!(?within, "OTLP spans not all exported in time");
             }
         }
         let _ = self.admin_stop.send(true);

@@ -39,6 +39,7 @@ use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
 use crate::policy::{CallFacts, Decision, Policy};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
+use crate::telemetry::otlp::HopSpan;
 use call::Prepared;
 
 /// Everything the proxy service needs, built once from the config.
@@ -72,6 +73,8 @@ pub struct ProxyState {
     reviews: Arc<crate::review::ReviewStore>,
     /// What reviewers' answers taught (precedents).
     precedents: Arc<crate::review::learn::Precedents>,
+    /// Where hop spans go (OTLP export), when configured.
+    spans: Option<Arc<crate::telemetry::otlp::HopSpans>>,
 }
 
 impl ProxyState {
@@ -128,6 +131,7 @@ impl ProxyState {
             limiter: Default::default(),
             reviews,
             precedents,
+            spans: None,
             context: ContextPolicy {
                 trust_verified: cfg.context.trust_verified_callers,
                 trusted_networks: cfg.context.trusted_networks.clone(),
@@ -135,6 +139,12 @@ impl ProxyState {
                     .unwrap_or(usize::MAX),
             },
         })
+    }
+
+    /// Export a span per hop to `spans`.
+    pub fn with_spans(mut self, spans: Option<Arc<crate::telemetry::otlp::HopSpans>>) -> Self {
+        self.spans = spans;
+        self
     }
 
     /// Facts of a new downstream connection, computed once for all its requests.
@@ -155,6 +165,7 @@ impl ProxyState {
         req: Request<Incoming>,
         down: Arc<Downstream>,
     ) -> Response<ProxyBody> {
+        let arrived = std::time::SystemTime::now();
         let mut in_flight = Some(GaugeGuard::new(&self.metrics.in_flight));
         let mut audit = self
             .audit
@@ -251,6 +262,14 @@ impl ProxyState {
             .get::<DecisionTag>()
             .map(|d| d.decision_id.clone());
         ctx.to_client(resp.headers_mut(), decision_id.as_deref());
+        let resp = match &self.spans {
+            Some(spans) => {
+                let reason = err.as_ref().map(crate::error::reason_of);
+                let span = HopSpan::of(&route, &ctx, &method, &resp, reason, arrived);
+                spans.finish_with(span, resp)
+            }
+            None => resp,
+        };
         let resp = match err {
             Some(err) => {
                 self.close_audit(audit, resp, Some(&route), Some(&who.caller), Some(&err))

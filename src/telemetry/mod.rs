@@ -1,6 +1,8 @@
 //! Structured logs via `tracing`: human-readable on a terminal, JSON lines with
 //! `--log-format json` (for log shippers). `RUST_LOG` overrides the level filter.
 
+pub mod otlp;
+
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
