@@ -24,7 +24,7 @@ done
 RUN=benches/.run
 rm -rf "$RUN" && mkdir -p "$RUN/logs"
 # (1) the fast upstream: nginx answering a fixed tools/call result, one worker.
-. benches/upstream.sh
+. benches/lib.sh
 write_upstream_conf "$RUN" "$UP"
 
 # (2) nginx as a plain reverse proxy with an upstream keep-alive pool (what ops would deploy).
@@ -153,36 +153,5 @@ for port in $UP $NGX $GW $GWR $GWG $GWA; do
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
 done
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
-for r in $(seq "$ROUNDS"); do
-  for target in direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG gateway+100rules+audit:$GWA; do
-    name=${target%%:*} port=${target##*:}
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
-    echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
-  done
-done
-
-python3 - "$RUN" "$ROUNDS" <<'PY'
-import re, statistics, sys
-run, rounds = sys.argv[1], int(sys.argv[2])
-def ms(s):
-    v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-res = {}
-for name in ("direct", "nginx", "gateway", "gateway+100rules", "gateway+guard", "gateway+100rules+audit"):
-    rps, p50, p99, errs = [], [], [], 0
-    for r in range(1, rounds + 1):
-        t = open(f"{run}/{name}.{r}.txt").read()
-        rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))
-        p50.append(ms(re.search(r"\s50%\s+(\S+)", t).group(1)))
-        p99.append(ms(re.search(r"\s99%\s+(\S+)", t).group(1)))
-        m = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-        errs += int(m.group(1)) if m else 0
-    res[name] = (statistics.median(rps), statistics.median(p50), statistics.median(p99), errs)
-n = res["nginx"]
-g = res["gateway"]
-print("| target | req/s (median) | p50 ms | p99 ms | non-2xx | req/s vs nginx | p99 vs nginx | req/s vs gateway |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for name, (rps, p50, p99, errs) in res.items():
-    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / n[0]:.2f}x | {p99 / n[2]:.2f}x | {rps / g[0]:.2f}x |")
-PY
+run_rounds "$RUN" "$ROUNDS" direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG gateway+100rules+audit:$GWA
+summarize "$RUN" "$ROUNDS" nginx gateway direct nginx gateway gateway+100rules gateway+guard gateway+100rules+audit

@@ -15,7 +15,7 @@ for tool in nginx wrk redis-server python3; do
 done
 RUN=benches/.run-shared
 rm -rf "$RUN" && mkdir -p "$RUN/logs"
-. benches/upstream.sh
+. benches/lib.sh
 write_upstream_conf "$RUN" "$UP"
 cat > "$RUN/rules.yaml" <<'YAML'
 version: 1
@@ -63,34 +63,5 @@ PIDS="$PIDS $!"
 for port in $UP $MEM $RED; do
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds" >&2
-for r in $(seq "$ROUNDS"); do
-  for target in memory:$MEM redis:$RED; do
-    name=${target%%:*} port=${target##*:}
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$RUN/post.lua" "http://127.0.0.1:$port/mcp" > "$RUN/$name.$r.txt"
-    echo "  round $r $name: $(grep 'Requests/sec' "$RUN/$name.$r.txt")" >&2
-  done
-done
-python3 - "$RUN" "$ROUNDS" <<'PY'
-import re, statistics, sys
-run, rounds = sys.argv[1], int(sys.argv[2])
-def ms(s):
-    v, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-res = {}
-for name in ("memory", "redis"):
-    rps, p50, p99, errs = [], [], [], 0
-    for r in range(1, rounds + 1):
-        t = open(f"{run}/{name}.{r}.txt").read()
-        rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)))
-        p50.append(ms(re.search(r"\s50%\s+(\S+)", t).group(1)))
-        p99.append(ms(re.search(r"\s99%\s+(\S+)", t).group(1)))
-        m = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-        errs += int(m.group(1)) if m else 0
-    res[name] = (statistics.median(rps), statistics.median(p50), statistics.median(p99), errs)
-m = res["memory"]
-print("| store | req/s (median) | p50 ms | p99 ms | non-2xx | req/s vs memory | p99 vs memory |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for name, (rps, p50, p99, errs) in res.items():
-    print(f"| {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errs} | {rps / m[0]:.2f}x | {p99 / m[2]:.2f}x |")
-PY
+run_rounds "$RUN" "$ROUNDS" memory:$MEM redis:$RED
+summarize "$RUN" "$ROUNDS" memory - memory redis
