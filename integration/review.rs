@@ -715,3 +715,71 @@ async fn the_openapi_document_matches_the_server() {
         "approved through the documented operation"
     );
 }
+
+/// A reviewer sees the call's arguments, with what the guard found masked, and what the run
+/// did before; once decided, the arguments are no longer kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_see_masked_arguments_and_the_run_so_far() {
+    let up = Upstream::echo("u").await;
+    let (gw, _r) = gateway_with_rules(
+        "version: 1\nrules:\n  - { id: note-pii, when: { method: tools/call, findings: { detectors: pii } }, decision: allow, reason: pii_seen }\n  - { id: review-wires, when: { tool: wire_money }, decision: escalate, reason: money_moves }\n",
+        &format!(
+            "escalation: {{ hold_timeout: 20s }}\ncontext: {{ trusted_networks: [\"127.0.0.0/8\"] }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let in_run = |body: String| {
+        let addr = gw.proxy_addr;
+        async move {
+            let h = [
+                ("content-type", "application/json"),
+                ("accept", "application/json"),
+                ("x-sec0-run-id", "run-review-7"),
+            ];
+            common::send(addr, Method::POST, "/mcp", &h, Some(&body)).await
+        }
+    };
+    let read = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "read_file", "arguments": {"path": "/srv/a.txt"}}});
+    assert_eq!(in_run(read.to_string()).await.json()["tag"], "u");
+    let wire = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "wire_money", "arguments": {"amount": 5000, "memo": "invoice for ann@corp.test", "tags": ["q4"]}}});
+    let held = tokio::spawn(in_run(wire.to_string()));
+    let e = common::one_pending(gw.admin_addr).await;
+    let id = e["id"].as_str().expect("id").to_string();
+    let one = common::send(
+        gw.admin_addr,
+        Method::GET,
+        &format!("/v1/escalations/{id}"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        one["arguments"],
+        json!({"amount": 5000, "memo": "«pii/email»", "tags": ["q4"]}),
+        "{one}"
+    );
+    assert_eq!(one["trajectory"]["calls"], 1, "{one}");
+    assert_eq!(one["trajectory"]["called"], json!(["read_file"]));
+    assert_eq!(one["run_id"], "run-review-7");
+    assert_eq!(
+        common::answer_escalation(gw.admin_addr, &id, "reject", r#"{"reviewer":"ops"}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(held.await.expect("held").json()["error"]["code"], -32032);
+    let decided = common::send(
+        gw.admin_addr,
+        Method::GET,
+        &format!("/v1/escalations/{id}"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(decided["state"], "rejected");
+    assert!(decided.get("arguments").is_none(), "{decided}");
+}

@@ -289,8 +289,15 @@ impl Policy {
                 message: format!("built-in detectors do not compile: {e}"),
             })?;
         }
-        let tracks_runs = rules.iter().any(|r| r.reads_run() || !r.labels.is_empty());
+        let reads_runs = rules.iter().any(|r| r.reads_run());
+        // Runs are also recorded when calls can be escalated: a reviewer sees what the run
+        // did before the call.
+        let tracks_runs = reads_runs
+            || rules.iter().any(|r| {
+                !r.labels.is_empty() || r.decision == super::model::DecisionKind::Escalate
+            });
         Ok(Self {
+            reads_runs,
             tracks_runs,
             limits,
             reads_http_body,

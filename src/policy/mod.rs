@@ -197,6 +197,7 @@ pub struct Policy {
     limits: Vec<CompiledLimit>,
     /// Whether some rule reads a run's history or labels runs (else runs are not tracked).
     tracks_runs: bool,
+    reads_runs: bool,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
@@ -219,9 +220,16 @@ pub struct CompiledLimit {
 }
 
 impl Policy {
-    /// Whether runs must be tracked for this policy (`when.run` or `label` in some rule).
+    /// Whether the runs' steps are recorded for this policy (`when.run` or `label` in some
+    /// rule, or an `escalate` rule: reviewers see the run so far).
     pub fn tracks_runs(&self) -> bool {
         self.tracks_runs
+    }
+
+    /// Whether some rule looks at the run's history (`when.run`): only then is it read
+    /// for every call.
+    pub fn reads_runs(&self) -> bool {
+        self.reads_runs
     }
 
     /// The rate limits whose conditions hold for the request `facts`.

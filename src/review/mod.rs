@@ -65,8 +65,8 @@ impl State {
     }
 }
 
-/// What a reviewer sees of an escalated call. Arguments are never stored: findings name
-/// types and locations only.
+/// What a reviewer sees of an escalated call. Findings name types only; the arguments are
+/// kept, masked where the guard found something, only while the escalation is pending.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Escalation {
     /// The escalation's id (the decision id).
@@ -105,6 +105,118 @@ pub struct Escalation {
     pub fingerprint: String,
     /// The fingerprint in words (route, tool, caller, argument shape, finding types).
     pub shape: String,
+    /// The call's arguments, every string in which the guard found something replaced by
+    /// `«detector/type»`; absent when larger than [`MAX_ARGUMENTS`] (see `arguments_note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
+    /// Why `arguments` is absent, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments_note: Option<String>,
+    /// What the call's run did before it (forwarded calls through this replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<Trajectory>,
+}
+
+impl Escalation {
+    /// Move to `state`; a decided escalation no longer carries the call's arguments (they
+    /// were for its reviewer, and decided escalations are kept for a while).
+    pub fn settle(&mut self, state: State) {
+        self.state = state;
+        if state != State::Pending {
+            self.arguments = None;
+        }
+    }
+}
+
+/// What a run did before an escalated call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Trajectory {
+    /// Calls forwarded so far.
+    pub calls: u64,
+    /// Tools it called.
+    pub called: Vec<String>,
+    /// Resources it read.
+    pub read: Vec<String>,
+    /// Routes it crossed.
+    pub routes: Vec<String>,
+    /// Labels rules attached to it.
+    pub labels: Vec<String>,
+}
+
+impl From<&crate::context::runs::RunHistory> for Trajectory {
+    fn from(h: &crate::context::runs::RunHistory) -> Self {
+        let names =
+            |s: &std::collections::BTreeSet<Arc<str>>| s.iter().map(|x| x.to_string()).collect();
+        Self {
+            calls: h.calls,
+            called: names(&h.called),
+            read: names(&h.read),
+            routes: names(&h.routes),
+            labels: names(&h.labels),
+        }
+    }
+}
+
+/// Largest arguments (serialized) kept on an escalation for reviewers.
+pub const MAX_ARGUMENTS: usize = 16 * 1024;
+
+/// `args` for a reviewer: every string value at a path where the guard found something is
+/// replaced by `«detector/type»` (matched by path suffix, so in doubt more is masked, never
+/// less). `Err` with a note when the result is larger than [`MAX_ARGUMENTS`].
+pub fn masked_arguments(
+    args: &serde_json::Value,
+    findings: &[crate::guard::Finding],
+) -> Result<serde_json::Value, String> {
+    use crate::guard::json_walk::{Segment, render_path};
+    use serde_json::Value;
+    fn walk<'a>(
+        v: &'a Value,
+        path: &mut Vec<Segment<'a>>,
+        findings: &[crate::guard::Finding],
+    ) -> Value {
+        match v {
+            Value::String(_) => {
+                let rel = render_path(path);
+                let hit = findings.iter().find(|f| {
+                    f.path.ends_with(&rel[1..]) || (path.is_empty() && !f.path.is_empty())
+                });
+                match hit {
+                    Some(f) => Value::String(format!("«{}/{}»", f.detector, f.kind)),
+                    None => v.clone(),
+                }
+            }
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        path.push(Segment::Index(i));
+                        let out = walk(x, path, findings);
+                        path.pop();
+                        out
+                    })
+                    .collect(),
+            ),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| {
+                        path.push(Segment::Key(std::borrow::Cow::Borrowed(k.as_str())));
+                        let out = walk(x, path, findings);
+                        path.pop();
+                        (k.clone(), out)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let masked = walk(args, &mut Vec::new(), findings);
+    let size = serde_json::to_vec(&masked).map_or(usize::MAX, |b| b.len());
+    if size > MAX_ARGUMENTS {
+        return Err(format!(
+            "arguments omitted: {size} bytes (more than {MAX_ARGUMENTS})"
+        ));
+    }
+    Ok(masked)
 }
 
 /// Why an answer was not taken.
@@ -212,7 +324,7 @@ impl ReviewStore {
         if e.escalation.state != State::Pending {
             return None;
         }
-        e.escalation.state = state;
+        e.escalation.settle(state);
         let _ = e.tx.send(state);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
@@ -297,7 +409,7 @@ impl ReviewStore {
             && now >= e.deadline
         {
             // A deferred escalation nobody answered in time.
-            e.escalation.state = State::Expired;
+            e.escalation.settle(State::Expired);
         }
         if e.escalation.state != State::Pending {
             return Err(ReviewError::Decided {
@@ -310,7 +422,7 @@ impl ReviewStore {
         } else {
             State::Rejected
         };
-        e.escalation.state = state;
+        e.escalation.settle(state);
         // An approved deferred call may come again for as long as the escalation could
         // have waited (at least a minute).
         let ttl = e
@@ -333,7 +445,7 @@ impl ReviewStore {
         if e.escalation.state != State::Pending {
             return None;
         }
-        e.escalation.state = State::Expired;
+        e.escalation.settle(State::Expired);
         let _ = e.tx.send(State::Expired);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
@@ -401,7 +513,7 @@ fn expire_overdue(m: &mut HashMap<String, Entry>) {
     let now = std::time::Instant::now();
     for e in m.values_mut() {
         if e.escalation.state == State::Pending && now > e.deadline + SETTLE_GRACE {
-            e.escalation.state = State::Expired;
+            e.escalation.settle(State::Expired);
             let _ = e.tx.send(State::Expired);
         }
     }
@@ -457,7 +569,43 @@ mod tests {
             flow: EscalationFlow::Hold,
             fingerprint: "fp".into(),
             shape: "route tools, wire_money".into(),
+            arguments: None,
+            arguments_note: None,
+            trajectory: None,
         }
+    }
+
+    #[test]
+    fn arguments_are_masked_where_the_guard_found_something_and_capped() {
+        use serde_json::json;
+        let finding = |path: &str| crate::guard::Finding {
+            detector: "pii".into(),
+            kind: "email".into(),
+            severity: crate::guard::Severity::Medium,
+            path: path.into(),
+            span: (0, 3),
+            redactable: true,
+        };
+        let args =
+            json!({"to": "ann@corp.test", "n": 5, "cc": ["ok", "bob@corp.test"], "note": "hi"});
+        let masked = masked_arguments(
+            &args,
+            &[
+                finding("$.params.arguments.to"),
+                finding("$.params.arguments.cc[1]"),
+            ],
+        )
+        .expect("small");
+        assert_eq!(
+            masked,
+            json!({"to": "«pii/email»", "n": 5, "cc": ["ok", "«pii/email»"], "note": "hi"})
+        );
+        let big = json!({"blob": "x".repeat(MAX_ARGUMENTS)});
+        assert!(
+            masked_arguments(&big, &[])
+                .expect_err("too large")
+                .contains("arguments omitted")
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ impl ReviewStore {
     /// Take in an escalation as another replica (or the shared store) tells it: a new one
     /// is remembered and announced on the feed; an answer to a pending one releases its
     /// held call here. Applying the same news twice changes nothing.
-    pub fn apply(&self, e: Escalation) {
+    pub fn apply(&self, mut e: Escalation) {
         let Ok(mut m) = self.entries.lock() else {
             return;
         };
@@ -35,7 +35,7 @@ impl ReviewStore {
             if x.escalation.state != State::Pending || e.state == State::Pending {
                 return;
             }
-            x.escalation.state = e.state;
+            x.escalation.settle(e.state);
             x.escalation.reviewer = e.reviewer;
             x.escalation.comment = e.comment;
             if e.state == State::Approved {
@@ -44,6 +44,9 @@ impl ReviewStore {
             let _ = x.tx.send(e.state);
             let _ = self.events.send(x.escalation.clone());
             return;
+        }
+        if e.state != State::Pending {
+            e.arguments = None;
         }
         let mut deadline = deadline_of(&e.expires);
         if e.state == State::Approved {
@@ -118,7 +121,7 @@ impl ReviewStore {
             Some(Answered::Done(data)) => {
                 let mut e: Escalation = serde_json::from_str(&data)
                     .map_err(|err| ReviewError::Unavailable(format!("stored escalation: {err}")))?;
-                e.state = state;
+                e.settle(state);
                 e.reviewer = Some(reviewer.to_string());
                 e.comment = comment.map(str::to_string);
                 self.apply(e.clone());

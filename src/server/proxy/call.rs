@@ -211,8 +211,8 @@ impl ProxyState {
         } else {
             None
         };
-        // The run's history, when some rule reads it or labels runs.
-        let history = policy.tracks_runs().then(|| self.runs.history(&ctx.run_id));
+        // The run's history, when some rule reads it.
+        let history = policy.reads_runs().then(|| self.runs.history(&ctx.run_id));
         let mut retry_after: Option<std::time::Duration> = None;
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());

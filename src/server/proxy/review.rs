@@ -42,6 +42,14 @@ impl ProxyState {
     ) -> Open {
         let fp = fingerprint(facts);
         let deferred = d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
+        let (arguments, arguments_note) = match facts
+            .args
+            .map(|a| crate::review::masked_arguments(a, facts.findings))
+        {
+            Some(Ok(a)) => (Some(a), None),
+            Some(Err(note)) => (None, Some(note)),
+            None => (None, None),
+        };
         let e = Escalation {
             flow: if deferred {
                 EscalationFlow::Defer
@@ -50,6 +58,12 @@ impl ProxyState {
             },
             fingerprint: fp.id.clone(),
             shape: fp.text.clone(),
+            arguments,
+            arguments_note,
+            trajectory: Some(match facts.run {
+                Some(h) => crate::review::Trajectory::from(h),
+                None => crate::review::Trajectory::from(&self.runs.history(run_id)),
+            }),
             id: d.decision_id.clone(),
             state: State::Pending,
             created: String::new(),
