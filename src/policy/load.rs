@@ -290,15 +290,14 @@ impl Policy {
             })?;
         }
         let reads_runs = rules.iter().any(|r| r.reads_run());
-        // Runs are also recorded when calls can be escalated: a reviewer sees what the run
-        // did before the call.
-        let tracks_runs = reads_runs
-            || rules.iter().any(|r| {
-                !r.labels.is_empty() || r.decision == super::model::DecisionKind::Escalate
-            });
+        let tracks_runs = reads_runs || rules.iter().any(|r| !r.labels.is_empty());
+        let escalates = rules
+            .iter()
+            .any(|r| r.decision == super::model::DecisionKind::Escalate);
         Ok(Self {
             reads_runs,
             tracks_runs,
+            escalates,
             limits,
             reads_http_body,
             scans_requests,

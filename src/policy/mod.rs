@@ -198,6 +198,7 @@ pub struct Policy {
     /// Whether some rule reads a run's history or labels runs (else runs are not tracked).
     tracks_runs: bool,
     reads_runs: bool,
+    escalates: bool,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
     observe_reason: Arc<str>,
@@ -220,10 +221,16 @@ pub struct CompiledLimit {
 }
 
 impl Policy {
-    /// Whether the runs' steps are recorded for this policy (`when.run` or `label` in some
-    /// rule, or an `escalate` rule: reviewers see the run so far).
+    /// Whether every run's steps are recorded for this policy (`when.run` or `label` in some
+    /// rule).
     pub fn tracks_runs(&self) -> bool {
         self.tracks_runs
+    }
+
+    /// Whether some rule can escalate (then continued runs are recorded too, so a reviewer
+    /// sees what the run did before the call).
+    pub fn escalates(&self) -> bool {
+        self.escalates
     }
 
     /// Whether some rule looks at the run's history (`when.run`): only then is it read

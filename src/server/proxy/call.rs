@@ -332,7 +332,9 @@ impl ProxyState {
                 out.partial = Some(part);
             }
         }
-        if policy.tracks_runs() {
+        // Every run when rules read runs; otherwise, when calls can be escalated, the runs
+        // callers continue (a minted run id is new with each call: it has no "so far").
+        if policy.tracks_runs() || (policy.escalates() && ctx.run_continued) {
             self.record_run_steps(route, &ctx.run_id, &decided);
         }
         out.tools_filter = self.tools_list_filter(&policy, route, &envelope, who.caller.clone());
