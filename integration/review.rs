@@ -86,14 +86,7 @@ async fn reviewers_approve_and_reject_held_calls() {
     );
     assert_eq!(e["rules"], json!(["review-wires"]));
     let id = e["id"].as_str().expect("id").to_string();
-    let got = common::send(
-        gw.admin_addr,
-        Method::GET,
-        &format!("/v1/escalations/{id}"),
-        &[],
-        None,
-    )
-    .await;
+    let got = common::escalation(gw.admin_addr, &id).await;
     assert_eq!(got.json()["state"], "pending");
     let a = common::answer_escalation(
         gw.admin_addr,
@@ -209,14 +202,7 @@ async fn an_unanswered_escalation_expires_into_on_timeout() {
         .as_str()
         .expect("id")
         .to_string();
-    let got = common::send(
-        gw.admin_addr,
-        Method::GET,
-        &format!("/v1/escalations/{id}"),
-        &[],
-        None,
-    )
-    .await;
+    let got = common::escalation(gw.admin_addr, &id).await;
     assert_eq!(got.json()["state"], "expired");
     assert_eq!(
         common::answer_escalation(gw.admin_addr, &id, "approve", r#"{"reviewer":"late"}"#)
@@ -747,15 +733,7 @@ async fn reviewers_see_masked_arguments_and_the_run_so_far() {
     let held = tokio::spawn(in_run(wire.to_string()));
     let e = common::one_pending(gw.admin_addr).await;
     let id = e["id"].as_str().expect("id").to_string();
-    let one = common::send(
-        gw.admin_addr,
-        Method::GET,
-        &format!("/v1/escalations/{id}"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let one = common::escalation(gw.admin_addr, &id).await.json();
     assert_eq!(
         one["arguments"],
         json!({"amount": 5000, "memo": "«pii/email»", "tags": ["q4"]}),
@@ -771,15 +749,7 @@ async fn reviewers_see_masked_arguments_and_the_run_so_far() {
         200
     );
     assert_eq!(held.await.expect("held").json()["error"]["code"], -32032);
-    let decided = common::send(
-        gw.admin_addr,
-        Method::GET,
-        &format!("/v1/escalations/{id}"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let decided = common::escalation(gw.admin_addr, &id).await.json();
     assert_eq!(decided["state"], "rejected");
     assert!(decided.get("arguments").is_none(), "{decided}");
 }

@@ -525,3 +525,15 @@ pub async fn answer_escalation(admin: SocketAddr, id: &str, verb: &str, body: &s
     )
     .await
 }
+
+/// One escalation as the admin API at `admin` shows it.
+pub async fn escalation(admin: SocketAddr, id: &str) -> Answer {
+    send(
+        admin,
+        Method::GET,
+        &format!("/v1/escalations/{id}"),
+        &[],
+        None,
+    )
+    .await
+}

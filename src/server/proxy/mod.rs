@@ -165,7 +165,8 @@ impl ProxyState {
         req: Request<Incoming>,
         down: Arc<Downstream>,
     ) -> Response<ProxyBody> {
-        let arrived = std::time::SystemTime::now();
+        // When the call arrived, for its span (only when spans are exported).
+        let arrived = self.spans.as_ref().map(|_| std::time::SystemTime::now());
         let mut in_flight = Some(GaugeGuard::new(&self.metrics.in_flight));
         let mut audit = self
             .audit
@@ -262,13 +263,13 @@ impl ProxyState {
             .get::<DecisionTag>()
             .map(|d| d.decision_id.clone());
         ctx.to_client(resp.headers_mut(), decision_id.as_deref());
-        let resp = match &self.spans {
-            Some(spans) => {
+        let resp = match (&self.spans, arrived) {
+            (Some(spans), Some(arrived)) => {
                 let reason = err.as_ref().map(crate::error::reason_of);
                 let span = HopSpan::of(&route, &ctx, &method, &resp, reason, arrived);
                 spans.finish_with(span, resp)
             }
-            None => resp,
+            _ => resp,
         };
         let resp = match err {
             Some(err) => {
