@@ -218,9 +218,9 @@ impl Shared {
     /// Revoke a precedent here and on every replica; `false` when there was none here.
     pub async fn revoke(&self, precedents: &Precedents, id: &str) -> Result<bool, SharedError> {
         let fp = id.strip_prefix("precedent-").unwrap_or(id).to_string();
-        let known = precedents.revoke(&fp);
+        // The shared store first: if it cannot be reached under fail_closed, nothing changes.
         self.attempt("revoke", |r| r.revoke(&fp)).await?;
-        Ok(known)
+        Ok(precedents.revoke(&fp))
     }
 
     /// Follow the other replicas: load what the shared store holds, then apply every
