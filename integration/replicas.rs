@@ -376,6 +376,21 @@ async fn an_unreachable_redis_fails_closed_or_falls_back_to_memory() {
         "{m}"
     );
     assert!(m.contains("sec0_gateway_shared_state_synced 0"), "{m}");
+    // Revoking a precedent needs the shared store under fail_closed; locally it is this
+    // replica's business (there is none to revoke here).
+    let revoke = |admin| async move {
+        common::send(
+            admin,
+            Method::DELETE,
+            "/v1/precedents/precedent-00112233aabbccdd",
+            &[],
+            None,
+        )
+        .await
+        .status
+    };
+    assert_eq!(revoke(closed.admin_addr).await, 503);
+    assert_eq!(revoke(local.admin_addr).await, 404);
 
     // local: the replica carries on alone; its own reviewers answer its own calls.
     let got = held_on_answered_at(
