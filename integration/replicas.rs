@@ -265,21 +265,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
     assert_eq!(answer(b.admin_addr, &id, "approve").await.status, 200);
     let with_approval = |addr: SocketAddr, n: u32| {
         let id = id.clone();
-        async move {
-            let h = [
-                ("content-type", "application/json"),
-                ("accept", "application/json"),
-                ("x-sec0-approval", id.as_str()),
-            ];
-            common::send(
-                addr,
-                Method::POST,
-                "/mcp",
-                &h,
-                Some(&call(n, "wire_later", 1)),
-            )
-            .await
-        }
+        async move { common::post_with_approval(addr, &id, &call(n, "wire_later", 1)).await }
     };
     let used = common::within("the approval to reach B", async {
         loop {

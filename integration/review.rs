@@ -372,14 +372,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
     // Approved: the same call, naming the approval, goes through — once.
     let with_approval = |n: u32| {
         let (addr, id) = (gw.proxy_addr, id.clone());
-        async move {
-            let h = [
-                ("content-type", "application/json"),
-                ("accept", "application/json"),
-                ("x-sec0-approval", id.as_str()),
-            ];
-            common::send(addr, Method::POST, "/mcp", &h, Some(&call(n))).await
-        }
+        async move { common::post_with_approval(addr, &id, &call(n)).await }
     };
     let approved = with_approval(3).await;
     assert_eq!(

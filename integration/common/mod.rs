@@ -537,3 +537,14 @@ pub async fn escalation(admin: SocketAddr, id: &str) -> Answer {
     )
     .await
 }
+
+/// POST the JSON-RPC `body` to `/mcp` at `addr`, naming deferred approval `id`
+/// (`x-sec0-approval`).
+pub async fn post_with_approval(addr: SocketAddr, id: &str, body: &str) -> Answer {
+    let h = [
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+        ("x-sec0-approval", id),
+    ];
+    send(addr, Method::POST, "/mcp", &h, Some(body)).await
+}
