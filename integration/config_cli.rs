@@ -327,3 +327,18 @@ fn probe_passes_on_a_healthy_gateway_and_fails_on_a_closed_port() {
         String::from_utf8_lossy(&closed.stderr)
     );
 }
+
+#[test]
+fn learn_export_says_which_gateway_it_could_not_ask() {
+    let out = bin()
+        .args(["learn", "export", "--admin", "http://127.0.0.1:1"])
+        .output()
+        .expect("learn export");
+    assert!(!out.status.success(), "no gateway, no export");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GET http://127.0.0.1:1/v1/precedents"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing written on failure");
+}
