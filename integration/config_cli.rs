@@ -193,6 +193,17 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         text.contains("analyst-agent, run-demo-2: the same mail in a fresh run"),
         "{text}"
     );
+    // The demo records its decisions; the count is whatever the walk produced, but not none.
+    let audit = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("audit    "))
+        .unwrap_or_else(|| panic!("an audit line: {text}"));
+    let records: usize = audit
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a record count: {audit}"));
+    assert!(records >= 10, "{audit}");
 }
 
 #[test]

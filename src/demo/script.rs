@@ -29,6 +29,18 @@ struct Demo {
     agent_key: Option<&'static str>,
     /// The run the agent continues (`x-sec0-run-id`; believed from verified agents only).
     run: Option<&'static str>,
+    /// Where the demo's audit trail is written (in its temporary directory).
+    audit_dir: std::path::PathBuf,
+}
+
+/// Records (lines) in the audit files under `dir`.
+fn audit_lines(dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let text = std::fs::read(entry?.path())?;
+        n += text.iter().filter(|&&b| b == b'\n').count();
+    }
+    Ok(n)
 }
 
 /// The demo's two agents and their API keys (the gateway stores only their hashes).
@@ -83,12 +95,16 @@ policy: {{ rules: {:?} }}
 identity: {{ api_keys: {{ file: {:?} }} }}
 escalation: {{ hold_timeout: 30s }}
 learn: {{ auto_allow_after: 1 }}
+audit: {{ file: {{ dir: {:?} }} }}
 upstreams:
   sample-tools: {{ url: "http://{}" }}
 routes:
   - {{ name: tools-mcp, path_prefix: /mcp, upstream: sample-tools, protocol: mcp, boundary: agent_to_tool }}
 "#,
-        rules_path, keys_path, tools.addr
+        rules_path,
+        keys_path,
+        rules_dir.join("audit"),
+        tools.addr
     );
     let cfg = load_from_str(&yaml, "<demo>", Some(HashMap::new()))?;
     let gateway = Gateway::start(cfg).await?;
@@ -101,6 +117,7 @@ routes:
         step: 0,
         agent_key: None,
         run: None,
+        audit_dir: rules_dir.join("audit"),
     };
     demo.intro();
     demo.session_walk().await?;
@@ -654,8 +671,14 @@ impl Demo {
         println!(
             "  logs     stderr (--log-format json for a log shipper; RUST_LOG=debug for every request)"
         );
+        let audit_dir = self.audit_dir.clone();
+        let records = tokio::task::spawn_blocking(move || audit_lines(&audit_dir)).await??;
         println!(
-            "  audit    not implemented yet: decision records arrive with the audit trail (issue #5)"
+            "  audit    {records} hash-chained records so far in {} (one per decision; deleted when the demo ends;",
+            self.audit_dir.display()
+        );
+        println!(
+            "           `sec0-gateway audit verify FILE` checks such files, `audit run RUN FILE` prints a run; docs/audit.md)"
         );
         println!(
             "  policy   the rules above (README.md, \"Writing rules\"; more in rules/examples/)"
