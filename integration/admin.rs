@@ -1,6 +1,6 @@
 //! The admin listener: health, readiness, Prometheus metrics, bearer-token protection.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

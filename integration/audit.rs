@@ -4,7 +4,7 @@
 //! the right fields, in hash-chained, checkpoint-signed files that `audit verify` accepts;
 //! rotation under load loses nothing; `audit run` prints one run's trajectory.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

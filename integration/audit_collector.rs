@@ -4,7 +4,7 @@
 //! the same records the files hold. A gateway stopped with a non-empty spool (collector
 //! down) delivers it on its next start (that one framed as JSON arrays, as Fluent Bit reads).
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! (allowed neighbours in a batch may pass; the call itself never does).
 //! (A policy that can be bypassed by encoding tricks is worse than none.)
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::{Upstream, channel_body, within};

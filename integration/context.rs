@@ -5,7 +5,7 @@
 //! decision and trace ids; the sec0 SDK's agent state is validated (mismatches are a 400 and
 //! never forwarded) and passed on unchanged.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Upstream, gateway_with_rules};

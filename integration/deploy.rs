@@ -5,7 +5,7 @@
 //! data; and the rules pass `promtool check rules`. CI installs Prometheus; elsewhere a
 //! missing binary is a loud skip.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! with `npm ci`). Without Node or Python the test says SKIPPED loudly; under CI (`CI` set)
 //! a missing peer fails it.
 
-mod common;
+use crate::common;
 
 use tokio::process::Command;
 

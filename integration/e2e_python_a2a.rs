@@ -5,7 +5,7 @@
 //! the agent's answer; a message a rule refuses surfaces in the client as an error carrying
 //! our code and reason, and the next message works.
 
-mod common;
+use crate::common;
 
 use common::peers::{python_script, python_with_a2a, run_client, start_a2a_agent};
 use tokio::process::Command;

@@ -6,7 +6,7 @@
 //! The Python peers live in `.venv` (made by `integration/run`) or `$SEC0_TEST_PYTHON`.
 //! Without Python the test says SKIPPED loudly; under CI (`CI` set) a missing peer fails.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

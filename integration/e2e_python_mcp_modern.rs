@@ -5,7 +5,7 @@
 //! (probes `server/discover` first) both see the never-callable tool hidden, a denied call as
 //! one MCP error with our code and reason, and the next call work.
 
-mod common;
+use crate::common;
 
 use common::peers::{python_mcp2, python_script, run_client, start_python_server};
 use tokio::process::Command;

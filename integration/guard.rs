@@ -3,7 +3,7 @@
 //! way back; poisoned tool descriptors are removed from `tools/list`; a descriptor that
 //! changes after it was first seen (rug pull) is withheld and calls to it refused.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -5,7 +5,7 @@
 //! deciding `when.caller` rules; routes that refuse anonymous callers answer 401 and never
 //! reach the upstream; verified credentials are not passed on.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

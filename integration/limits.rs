@@ -1,7 +1,7 @@
 //! Limits through the real proxy: body size (413, declared and streamed), slowloris
 //! header timeout, stalled request bodies (408), and the connection cap.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! gateway cannot inspect, are refused with a JSON-RPC error and never forwarded. Valid
 //! messages of every kind (request, notification, response, batch) pass unchanged.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! rules and decision id) and never forwarded; notifications dropped; observe mode; batches;
 //! escalation hold and timeout; plain HTTP routes (403); decision metrics; `check`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! (mirrored headers checked against the body), and compressed bodies (refused, or decoded
 //! under a cap when configured).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

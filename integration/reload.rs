@@ -1,7 +1,7 @@
 //! Hot reload of the rules: `POST /v1/reload`, the file watch and SIGHUP swap in a new
 //! policy; a broken file never replaces a working one; traffic during reloads loses nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! The gateways are the real binary, two processes. Without `redis-server` on the PATH the
 //! tests are skipped loudly (and fail under CI, which installs it).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

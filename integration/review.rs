@@ -4,7 +4,7 @@
 //! answered twice, no reviewer), and every state change is an audit record linked to the
 //! decision.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Routing and header handling through the real proxy: host and longest-prefix matching,
 //! prefix stripping and rewriting, 404 for unrouted requests, h2c, header hygiene.
 
-mod common;
+use crate::common;
 
 use common::{Upstream, gateway, post_json, send};
 use http::{Method, Request, StatusCode};

@@ -3,7 +3,7 @@
 //! tool, while another run is not; `count_gt` counts a run's calls; rate limits per caller
 //! answer JSON-RPC calls with a refusal and `Retry-After`, plain HTTP calls with 429.
 
-mod common;
+use crate::common;
 
 use common::{Upstream, gateway_with_rules};
 use http::Method;

@@ -1,7 +1,7 @@
 //! Graceful shutdown of the real binary: on SIGTERM/SIGINT it stops accepting, fails
 //! readiness, lets open streams finish within the drain timeout, then exits 0.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! stream ends), silent streams are cut by the idle timeout, and a gibibyte moves through
 //! in both directions without the gateway holding it in memory.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

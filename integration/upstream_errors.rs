@@ -1,7 +1,7 @@
 //! Upstream failures: unreachable → 502, no answer in time → 504, broken answer → 502.
 //! On JSON-RPC routes the body is a JSON-RPC error echoing the request id exactly.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! was not read to the end, transparent retry when the upstream closed an idle connection,
 //! and HTTP/2 (h2c) upstreams.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,0 +1,37 @@
+//! The integration and end-to-end tests, one module per area, in one test binary: one link
+//! and one compile of the shared helpers instead of one per area (CI time and disk).
+//! Run one area with `cargo test --test integration <area>::`, e.g. `guard::`.
+//! Real sockets on 127.0.0.1 only; peers nobody here wrote (official MCP/A2A SDKs, Redis,
+//! promtool, Helm) are installed by `integration/run`.
+
+mod common;
+
+mod admin;
+mod audit;
+mod audit_collector;
+mod bypass;
+mod config_cli;
+mod context;
+mod deploy;
+mod e2e_node_mcp;
+mod e2e_python_a2a;
+mod e2e_python_mcp;
+mod e2e_python_mcp_modern;
+mod guard;
+mod guard_corpus;
+mod identity;
+mod limits;
+mod packaging;
+mod parsing;
+mod policy;
+mod policy_examples;
+mod protocols;
+mod reload;
+mod replicas;
+mod review;
+mod routing;
+mod runs;
+mod shutdown;
+mod streaming;
+mod upstream_errors;
+mod upstream_pool;
