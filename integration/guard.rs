@@ -341,10 +341,7 @@ async fn a_gib_of_sse_through_the_guard_with_bounded_memory() {
         let keep = tail.len().saturating_sub(15);
         let mut window = tail.split_off(keep);
         window.extend_from_slice(&data);
-        redacted += window
-            .windows(16)
-            .filter(|w| w == b"[REDACTED:email]")
-            .count() as u64;
+        redacted += memchr::memmem::find_iter(&window, b"[REDACTED:email]").count() as u64;
         tail = window;
     }
     assert!(

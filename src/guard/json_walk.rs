@@ -171,18 +171,17 @@ impl<'a> Walker<'a> {
         let start = self.i;
         let mut j = start + 1;
         let mut escaped = false;
-        while j < self.s.len() {
-            match self.s[j] {
-                b'\\' => {
-                    escaped = true;
-                    j += 2;
-                }
-                b'"' => break,
-                _ => j += 1,
+        // The closing quote, skipping escaped characters; memchr because every string of
+        // every inspected message passes here.
+        loop {
+            let k = memchr::memchr2(b'"', b'\\', self.s.get(j..)?)?;
+            j += k;
+            if self.s[j] == b'\\' {
+                escaped = true;
+                j += 2;
+            } else {
+                break;
             }
-        }
-        if j >= self.s.len() {
-            return None;
         }
         self.i = j + 1;
         let raw = &self.s[start..=j];

@@ -62,6 +62,12 @@ pub struct Parser {
     /// Where the next unscanned byte is.
     scanned: usize,
     max_event: usize,
+    fields: Fields,
+}
+
+/// The fields of the event being read.
+#[derive(Debug, Default)]
+struct Fields {
     event: Option<String>,
     id: Option<String>,
     data: Option<String>,
@@ -74,9 +80,7 @@ impl Parser {
             buf: BytesMut::new(),
             scanned: 0,
             max_event,
-            event: None,
-            id: None,
-            data: None,
+            fields: Fields::default(),
         }
     }
 
@@ -84,12 +88,10 @@ impl Parser {
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Event>, SseError> {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        loop {
-            let rest = &self.buf[self.scanned..];
-            let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
-                break;
-            };
-            let line_end = self.scanned + pos;
+        // memchr: this runs over every byte of every streamed answer the guard inspects.
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]) {
+            let line_start = self.scanned;
+            let line_end = line_start + pos;
             let term_len = match self.buf[line_end] {
                 b'\r' => match self.buf.get(line_end + 1) {
                     Some(b'\n') => 2,
@@ -98,19 +100,20 @@ impl Parser {
                 },
                 _ => 1,
             };
-            let line = String::from_utf8_lossy(&self.buf[self.scanned..line_end]).into_owned();
             self.scanned = line_end + term_len;
-            if line.is_empty() {
+            if line_end == line_start {
                 let raw = self.buf.split_to(self.scanned).freeze();
                 self.scanned = 0;
+                let f = std::mem::take(&mut self.fields);
                 events.push(Event {
                     raw,
-                    event: self.event.take(),
-                    id: self.id.take(),
-                    data: self.data.take(),
+                    event: f.event,
+                    id: f.id,
+                    data: f.data,
                 });
             } else {
-                self.field(&line);
+                self.fields
+                    .line(&String::from_utf8_lossy(&self.buf[line_start..line_end]));
             }
         }
         if self.buf.len() > self.max_event {
@@ -122,13 +125,14 @@ impl Parser {
     /// Bytes of an incomplete event still held (passed on unchanged at end of stream).
     pub fn take_rest(&mut self) -> Bytes {
         self.scanned = 0;
-        self.event = None;
-        self.id = None;
-        self.data = None;
+        self.fields = Fields::default();
         self.buf.split().freeze()
     }
+}
 
-    fn field(&mut self, line: &str) {
+impl Fields {
+    /// Take one non-blank line of the event.
+    fn line(&mut self, line: &str) {
         if line.starts_with(':') {
             return; // comment
         }
