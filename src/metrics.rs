@@ -289,7 +289,7 @@ impl Metrics {
         );
         let run_evictions = must(IntCounter::new(
             "sec0_gateway_run_evictions_total",
-            "Run histories dropped because they expired or more than context.max_runs were tracked.",
+            "Run histories dropped to make room under context.max_runs (least recently seen first; expired runs are the oldest).",
         ));
         must(registry.register(Box::new(run_evictions.clone())));
         let escalations = counter_vec(

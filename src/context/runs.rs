@@ -1,17 +1,34 @@
 //! What each run has done so far, so rules can look at it (`when.run`): tools called,
 //! resources read, routes crossed, labels attached by rules, and how many calls it made.
-//! In memory, per gateway instance, bounded: entries expire `ttl` after their last call and
-//! the oldest go first when more than `max_runs` are tracked; every eviction is counted.
+//! In memory, per gateway instance, bounded: entries expire `ttl` after their last call and,
+//! when more than `max_runs` are tracked, the least recently seen go first (expired ones are
+//! the least recently seen of all); every eviction is counted.
+//!
+//! The store is a few LRU lists (the `lru` crate) behind their own locks, a run's list chosen
+//! by a keyed hash of its id: every operation is O(1) and holds one small lock, so no call
+//! ever pays for looking at every run. (The first version sorted all runs when the store was
+//! full: with 100,000 runs that stalled single calls for up to 89 ms — benches/README.md.)
+//! LRU rather than a scan-resistant policy on purpose: a run is remembered until `max_runs`
+//! newer runs have come (about, per list), not only until a tenth of that — a flood of minted
+//! runs must not wash out the history a flow rule is waiting for any sooner.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
+use lru::LruCache;
 use prometheus::IntCounter;
 
 /// Most distinct tools, resources, routes or labels remembered per run.
 const MAX_ITEMS: usize = 256;
+
+/// Lists for a large store (fewer threads meet on one lock); a small store keeps one list so
+/// its bound and order are exact.
+const SHARDS: usize = 16;
+/// Below this many runs per list, one list.
+const MIN_RUNS_PER_SHARD: usize = 1024;
 
 /// One run's history (a snapshot is handed to the policy).
 #[derive(Debug, Clone, Default)]
@@ -33,11 +50,15 @@ struct Entry {
     last_seen: Instant,
 }
 
+/// One of the store's LRU lists.
+type Shard = LruCache<Arc<str>, Entry>;
+
 /// The runs this gateway has seen.
 pub struct RunStore {
-    runs: DashMap<Arc<str>, Entry>,
+    shards: Box<[Mutex<Shard>]>,
+    /// Keyed per process, so callers cannot aim many runs at one list.
+    hasher: RandomState,
     ttl: Duration,
-    max_runs: usize,
     evictions: IntCounter,
 }
 
@@ -62,17 +83,39 @@ fn add(set: &mut BTreeSet<Arc<str>>, v: &str) {
 impl RunStore {
     /// A store keeping runs for `ttl` after their last call, at most `max_runs`.
     pub fn new(ttl: Duration, max_runs: usize, evictions: IntCounter) -> Self {
+        let max_runs = max_runs.max(1);
+        let shards = if max_runs >= SHARDS * MIN_RUNS_PER_SHARD {
+            SHARDS
+        } else {
+            1
+        };
+        // Rounded down, so the lists together never hold more than `max_runs`.
+        let per_shard = NonZeroUsize::new(max_runs / shards).unwrap_or(NonZeroUsize::MIN);
         Self {
-            runs: DashMap::new(),
+            shards: (0..shards)
+                .map(|_| Mutex::new(LruCache::new(per_shard)))
+                .collect(),
+            hasher: RandomState::new(),
             ttl,
-            max_runs: max_runs.max(1),
             evictions,
         }
     }
 
+    fn shard(&self, run: &str) -> MutexGuard<'_, Shard> {
+        let i = if self.shards.len() == 1 {
+            0
+        } else {
+            (self.hasher.hash_one(run) % self.shards.len() as u64) as usize
+        };
+        // Every change under this lock is one LRU operation plus plain field updates; a
+        // panic in between cannot leave the list inconsistent, so a poisoned lock is used
+        // as it is.
+        self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The run's history so far (empty for a new or expired run).
     pub fn history(&self, run: &str) -> RunHistory {
-        match self.runs.get(run) {
+        match self.shard(run).peek(run) {
             Some(e) if e.last_seen.elapsed() < self.ttl => e.history.clone(),
             _ => RunHistory::default(),
         }
@@ -80,62 +123,51 @@ impl RunStore {
 
     /// Record a forwarded call.
     pub fn record(&self, run: &str, step: &Step<'_>) {
-        {
-            let mut e = self.runs.entry(Arc::from(run)).or_insert_with(|| Entry {
+        let now = Instant::now();
+        let mut shard = self.shard(run);
+        if shard.get_mut(run).is_none() {
+            let fresh = Entry {
                 history: RunHistory::default(),
-                last_seen: Instant::now(),
-            });
-            if e.last_seen.elapsed() >= self.ttl {
-                e.history = RunHistory::default();
-            }
-            e.last_seen = Instant::now();
-            let h = &mut e.history;
-            h.calls += 1;
-            add(&mut h.routes, step.route);
-            if let Some(t) = step.tool {
-                add(&mut h.called, t);
-            }
-            if let Some(r) = step.resource {
-                add(&mut h.read, r);
-            }
-            for l in step.labels {
-                add(&mut h.labels, l);
+                last_seen: now,
+            };
+            if shard.push(Arc::from(run), fresh).is_some() {
+                // The least recently seen run of this list made room.
+                self.evictions.inc();
             }
         }
-        if self.runs.len() > self.max_runs {
-            self.evict();
+        // Just found or pushed (the most recent entry: a push never evicts it).
+        let Some(e) = shard.get_mut(run) else {
+            return;
+        };
+        if now.duration_since(e.last_seen) >= self.ttl {
+            e.history = RunHistory::default();
         }
-    }
-
-    /// Drop expired runs, then the least recently seen until an eighth of the room is free.
-    fn evict(&self) {
-        let before = self.runs.len();
-        self.runs.retain(|_, e| e.last_seen.elapsed() < self.ttl);
-        let target = self.max_runs - self.max_runs / 8;
-        if self.runs.len() > target {
-            let mut ages: Vec<(Instant, Arc<str>)> = self
-                .runs
-                .iter()
-                .map(|e| (e.value().last_seen, e.key().clone()))
-                .collect();
-            ages.sort_unstable_by_key(|(t, _)| *t);
-            let excess = self.runs.len() - target;
-            for (_, k) in ages.into_iter().take(excess) {
-                self.runs.remove(&k);
-            }
+        e.last_seen = now;
+        let h = &mut e.history;
+        h.calls += 1;
+        add(&mut h.routes, step.route);
+        if let Some(t) = step.tool {
+            add(&mut h.called, t);
         }
-        self.evictions
-            .inc_by(before.saturating_sub(self.runs.len()) as u64);
+        if let Some(r) = step.resource {
+            add(&mut h.read, r);
+        }
+        for l in step.labels {
+            add(&mut h.labels, l);
+        }
     }
 
     /// Runs tracked now.
     pub fn len(&self) -> usize {
-        self.runs.len()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
     }
 
     /// Whether no run is tracked.
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.len() == 0
     }
 }
 
@@ -168,6 +200,69 @@ mod tests {
         }
         assert!(s.len() <= 16, "bounded: {}", s.len());
         assert!(ev.get() >= 84, "evictions counted: {}", ev.get());
+    }
+
+    #[test]
+    fn a_run_in_use_outlives_a_flood_of_new_runs() {
+        let ev = IntCounter::new("e", "e").expect("counter");
+        let s = RunStore::new(Duration::from_secs(60), 16, ev.clone());
+        s.record("hot", &step("t", &[]));
+        for i in 0..1000 {
+            s.record(&format!("run-{i}"), &step("t", &[]));
+            if i % 4 == 0 {
+                s.record("hot", &step("t", &[]));
+            }
+            assert!(s.len() <= 16, "bounded after every call: {}", s.len());
+        }
+        assert_eq!(
+            s.history("hot").calls,
+            251,
+            "the run in use kept its history"
+        );
+        assert_eq!(s.history("run-0").calls, 0, "an old unused run went");
+        assert_eq!(s.history("run-999").calls, 1, "the newest stayed");
+        assert_eq!(ev.get(), 1001 - 16, "every eviction counted once");
+    }
+
+    #[test]
+    fn a_large_store_is_split_and_still_bounded() {
+        let ev = IntCounter::new("e", "e").expect("counter");
+        let max = SHARDS * MIN_RUNS_PER_SHARD;
+        let s = RunStore::new(Duration::from_secs(60), max, ev.clone());
+        assert_eq!(s.shards.len(), SHARDS);
+        for i in 0..3 * max {
+            s.record(&format!("run-{i}"), &step("t", &[]));
+            if i % 8 == 0 {
+                s.record("hot", &step("t", &[]));
+            }
+        }
+        let len = s.len();
+        assert!(len <= max && len > max * 9 / 10, "bounded and used: {len}");
+        assert_eq!(
+            ev.get() as usize,
+            3 * max + 1 - len,
+            "every eviction counted"
+        );
+        assert!(s.history("hot").calls > 0, "the run in use stayed");
+        assert_eq!(s.history("run-0").calls, 0, "the oldest went");
+        assert_eq!(s.history(&format!("run-{}", 3 * max - 1)).calls, 1);
+    }
+
+    #[test]
+    fn expired_runs_go_before_live_ones() {
+        let ev = IntCounter::new("e", "e").expect("counter");
+        let s = RunStore::new(Duration::from_millis(30), 4, ev.clone());
+        for r in ["a", "b", "c"] {
+            s.record(r, &step("t", &[]));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        s.record("d", &step("t", &[]));
+        s.record("a", &step("t", &[])); // expired: starts over, now the most recent
+        s.record("e", &step("t", &[])); // five runs: the least recently seen (b) goes
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.history("a").calls, 1, "a started over");
+        assert_eq!(s.history("e").calls, 1);
+        assert_eq!(s.history("d").calls, 1);
     }
 
     #[test]
