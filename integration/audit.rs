@@ -32,11 +32,19 @@ rules:
 /// An MCP-ish upstream: answers a `tools/call` with a text result — a live-looking key for
 /// `leak`, a late answer for `slow`, `ok` otherwise.
 async fn tool_server() -> Upstream {
-    Upstream::start(|req: http::Request<hyper::body::Incoming>| async move {
+    tool_server_telling(Arc::new(tokio::sync::Notify::new())).await
+}
+
+/// [`tool_server`], notifying `slow_arrived` when a `slow` call has arrived.
+async fn tool_server_telling(slow_arrived: Arc<tokio::sync::Notify>) -> Upstream {
+    Upstream::start(move |req: http::Request<hyper::body::Incoming>| {
+        let slow_arrived = slow_arrived.clone();
+        async move {
         let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
         let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let tool = msg.pointer("/params/name").and_then(Value::as_str).unwrap_or("");
         if tool == "slow" {
+            slow_arrived.notify_one();
             tokio::time::sleep(Duration::from_secs(3)).await;
         }
         let text = if tool == "leak" { "key AKIAIOSFODNN7EXAMPLE here" } else { "ok" };
@@ -45,6 +53,7 @@ async fn tool_server() -> Upstream {
         resp.headers_mut()
             .insert("content-type", "application/json".parse().expect("hv"));
         resp
+        }
     })
     .await
 }
@@ -551,7 +560,8 @@ fn the_stdout_sink_prints_chained_records_of_the_real_binary() {
 async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
     let dir = tempfile::tempdir().expect("dir");
     let audit_dir = dir.path().join("audit");
-    let up = tool_server().await;
+    let slow_arrived = Arc::new(tokio::sync::Notify::new());
+    let up = tool_server_telling(slow_arrived.clone()).await;
     // One queue slot: a call holds it from its decision until its answer ends.
     let (gw, _rules) = common::gateway_with_rules(
         RULES,
@@ -566,7 +576,8 @@ async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
     let addr = gw.proxy_addr;
     let held =
         tokio::spawn(async move { post_json(addr, "/mcp", &call(1, "slow", json!({}))).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Forwarded means decided: the slot is taken.
+    common::within("the slow call upstream", slow_arrived.notified()).await;
     let refused = post_json(addr, "/mcp", &call(2, "echo", json!({}))).await;
     assert_eq!(
         refused.status,
@@ -578,6 +589,17 @@ async fn fail_closed_refuses_calls_while_the_trail_cannot_take_their_records() {
     assert_eq!(body["id"], 2, "the refusal echoes the call's id");
     assert_eq!(body["error"]["data"]["reason"], "audit_unavailable");
     assert_eq!(held.await.expect("held call").status, 200);
+    // The held call's record frees its slot when the writer takes it from the queue, which
+    // is before the record reaches the file: wait for the file (progress, not a fixed time).
+    common::within("the held call's record in the audit file", async {
+        while !common::audit_files(&audit_dir)
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(r#""tool":"slow""#)))
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     // Room again: calls go through.
     assert_eq!(
         post_json(addr, "/mcp", &call(3, "echo", json!({})))

@@ -17,6 +17,8 @@ use std::process::Command;
 
 use serde_yaml_ng::Value;
 
+use crate::common;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -59,12 +61,11 @@ fn venv_tool(name: &str) -> Option<PathBuf> {
     if exe.exists() {
         return Some(exe);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{name} is missing under CI: integration/run installs it into .venv"
-    );
-    eprintln!(
-        "SKIPPED: {name} is not installed (.venv; run integration/run); checked structurally only"
+    common::peers::missing(
+        "packaging",
+        &format!(
+            "{name} is not installed in .venv (integration/run installs it); checked structurally only"
+        ),
     );
     None
 }
@@ -219,11 +220,10 @@ fn helm() -> Option<PathBuf> {
     if exe.exists() {
         return Some(exe);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "helm is missing under CI: integration/run installs it into integration/node (npm ci)"
+    common::peers::missing(
+        "the Helm chart test",
+        "helm is not installed in integration/node (integration/run installs it with npm ci)",
     );
-    eprintln!("SKIPPED the Helm chart test: helm is not installed (run integration/run)");
     None
 }
 
@@ -357,13 +357,10 @@ fn the_compose_file_mounts_what_exists_and_configures_a_working_gateway() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "promtool is missing under CI: .ci/run installs Debian's `prometheus` package"
-            );
-            eprintln!("SKIPPED promtool check config: promtool is not installed");
-        }
+        Err(_) => common::peers::missing(
+            "promtool check config",
+            "promtool is not installed (Debian package `prometheus`, which .ci/run installs)",
+        ),
     }
     // The Compose Specification accepts it.
     if let Some(check) = venv_tool("check-jsonschema") {
@@ -403,12 +400,9 @@ fn compose_client_accepts(file: &Path) {
     {
         &["docker-compose"]
     } else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no compose client under CI: .ci/run installs Debian's `docker-compose`"
-        );
-        eprintln!(
-            "SKIPPED `docker compose config`: neither the compose plugin nor docker-compose is installed (Debian package `docker-compose`); only the schema check ran"
+        common::peers::missing(
+            "`docker compose config`",
+            "neither the compose plugin nor docker-compose is installed (Debian package `docker-compose`, which .ci/run installs); only the schema check ran",
         );
         return;
     };
