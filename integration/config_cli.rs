@@ -234,6 +234,30 @@ fn run_refuses_broken_rules_with_their_location() {
 }
 
 #[test]
+fn run_refuses_to_start_when_the_jwks_url_cannot_be_reached() {
+    // Without its keys the gateway could only refuse every bearer token or, worse, be
+    // configured around: it does not start, and says which URL failed.
+    let port = crate::common::closed_port();
+    let cfg = write(&format!(
+        "listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0 }}\n\
+         identity: {{ jwt: {{ jwks_url: \"http://127.0.0.1:{port}/jwks.json\", issuer: https://idp.test, audience: [gw] }} }}\n\
+         upstreams:\n  u: {{ url: 'http://127.0.0.1:8000' }}\n\
+         routes:\n  - {{ path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool, auth: {{ methods: [jwt], anonymous: false }} }}\n"
+    ));
+    let out = bin()
+        .args(["--log-format", "text", "run", "-c"])
+        .arg(cfg.path())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")),
+        "names the URL: {err}"
+    );
+}
+
+#[test]
 fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
     use sec0_gateway::audit::chain::CheckpointSigner;
     use sec0_gateway::audit::file::ChainFile;

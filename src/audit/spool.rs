@@ -393,6 +393,42 @@ mod tests {
     }
 
     #[test]
+    fn a_full_spool_makes_the_writer_wait_until_the_collector_takes_a_batch() {
+        let dir = tempfile::tempdir().expect("dir");
+        // The smallest spool there is: one segment.
+        let (mut w, mut r) = open(dir.path(), 0).expect("open");
+        let mut big = vec![b'a'; (1 << 20) - 1];
+        big.push(b'\n');
+        for _ in 0..8 {
+            w.write_lines(&big, 1).expect("fills the spool");
+        }
+        w.flush(false).expect("flush");
+        assert_eq!(r.shared().bytes.load(Ordering::Acquire), SEGMENT_BYTES);
+        // One more line does not fit: the write waits (nothing dropped, nothing written yet).
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let writer = std::thread::spawn(move || {
+            let res = w.write_lines(b"{\"after\":1}\n", 1);
+            let _ = done_tx.send(());
+            res.map(|()| w)
+        });
+        assert!(
+            done_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a write into a full spool returned instead of waiting"
+        );
+        // The collector acknowledges one batch: room again, the write completes.
+        let b = r.next_batch(1, 1 << 21).expect("read").expect("batch");
+        r.commit(&b).expect("commit");
+        done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the write completes once there is room");
+        let mut w = writer.join().expect("thread").expect("written");
+        w.flush(false).expect("flush");
+        let rest = drain(&mut r, 100);
+        assert_eq!(rest.len(), 8, "seven big lines and the one that waited");
+        assert_eq!(rest.last().map(String::as_str), Some("{\"after\":1}"));
+    }
+
+    #[test]
     fn a_corrupt_cursor_is_an_error_not_a_silent_restart() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("cursor"), "garbage").expect("write");

@@ -489,6 +489,52 @@ mod tests {
         v
     }
 
+    /// A sink whose every write fails, as a full or vanished disk would.
+    struct BrokenSink;
+
+    impl crate::audit::sink::LineSink for BrokenSink {
+        fn name(&self) -> &'static str {
+            "stdout"
+        }
+        fn write_lines(&mut self, _lines: &[u8], _count: u64) -> std::io::Result<()> {
+            Err(std::io::Error::other("no space left on device"))
+        }
+        fn flush(&mut self, _sync: bool) -> std::io::Result<()> {
+            Err(std::io::Error::other("no space left on device"))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_sink_counts_every_record_it_lost_and_the_others_get_them_all() {
+        let dir = tempfile::tempdir().expect("dir");
+        let m = Arc::new(AuditMetrics::unregistered());
+        let file = FileSink::new(dir.path()).expect("sink");
+        let (trail, task) = start(
+            cfg(64, OnFull::Block, 64 << 20),
+            vec![Box::new(BrokenSink), Box::new(file)],
+            m.clone(),
+        );
+        for i in 0..250 {
+            trail.record(record(i)).await.expect("queued");
+        }
+        drop(trail);
+        let closed = task.await.expect("task");
+        assert!(closed.is_err(), "closing a broken sink is reported");
+        let lines: usize = files(dir.path())
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("read").lines().count())
+            .sum();
+        // 250 records and the checkpoints (every 100 records, and the final one).
+        assert_eq!(lines, 253, "the healthy sink got every line");
+        assert_eq!(m.count("file", "written"), 253);
+        assert_eq!(
+            m.count("stdout", "failed"),
+            253,
+            "every line the broken sink lost is counted"
+        );
+        assert_eq!(m.count("queue", "failed"), 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_record_lands_in_verifiable_rotated_files() {
         let dir = tempfile::tempdir().expect("dir");
