@@ -55,9 +55,16 @@ pub enum Command {
         /// Write a synthetic trace of this many calls to stdout instead.
         #[arg(long)]
         generate: Option<usize>,
-        /// Seed of the generated trace.
+        /// Seed of the generated trace (and of the spot checks' sampling).
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Generate the hard trace (mixed shapes that differ by meaning, high-cardinality
+        /// ids, agents and tools arriving mid-trace) instead of the regular one.
+        #[arg(long, requires = "generate")]
+        hard: bool,
+        /// Print the report as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
     },
     /// Audit trail tools.
     #[command(subcommand)]
@@ -168,17 +175,37 @@ pub enum AuditCommand {
     },
 }
 
-fn replay(
+/// What `replay` was asked.
+struct ReplayArgs {
     trace: Option<PathBuf>,
     rules: Option<PathBuf>,
     config: Option<PathBuf>,
     window: usize,
     generate: Option<usize>,
     seed: u64,
-) -> ExitCode {
+    hard: bool,
+    json: bool,
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
     use crate::review::replay;
+    let ReplayArgs {
+        trace,
+        rules,
+        config,
+        window,
+        generate,
+        seed,
+        hard,
+        json,
+    } = args;
     if let Some(n) = generate {
-        for c in replay::generate(n, seed) {
+        let calls = if hard {
+            replay::generate::hard(n, seed)
+        } else {
+            replay::generate::regular(n, seed)
+        };
+        for c in calls {
             println!("{}", serde_json::to_string(&c).unwrap_or_default());
         }
         return ExitCode::SUCCESS;
@@ -223,8 +250,12 @@ fn replay(
         }
     }
     let learn = cfg.map(|c| c.learn).unwrap_or_default().to_learn();
-    let windows = replay::replay(&policy, learn, &calls, window);
-    print!("{}", replay::table(&windows, window));
+    let report = replay::replay(&policy, learn, &calls, window, seed);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", replay::table(&report));
+    }
     ExitCode::SUCCESS
 }
 
@@ -330,7 +361,18 @@ pub fn main() -> ExitCode {
             window,
             generate,
             seed,
-        } => replay(trace, rules, config, window, generate, seed),
+            hard,
+            json,
+        } => replay(ReplayArgs {
+            trace,
+            rules,
+            config,
+            window,
+            generate,
+            seed,
+            hard,
+            json,
+        }),
         Command::Certs(CertsCommand::Dev { out, client_id }) => {
             match crate::devcerts::write_dev_certs(&out, &client_id) {
                 Ok(done) => {

@@ -14,6 +14,7 @@ pub mod context;
 pub mod demo;
 pub mod devcerts;
 pub mod error;
+pub mod features;
 pub mod forward;
 pub mod guard;
 pub mod identify;

@@ -101,6 +101,10 @@ pub struct AuditRecord {
     /// Version of the policy that decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<Arc<str>>,
+    /// The learned precedent that decided the call, or that a spot check sent to a
+    /// reviewer (`{id, level, spot_check}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precedent: Option<crate::policy::PrecedentUse>,
     /// Hash of the record before this one in the chain; set by the writer.
     pub prev_hash: String,
     /// MCP `prompts/get`: the prompt's name.
@@ -332,6 +336,7 @@ impl AuditRecord {
             method: facts.method.map(str::to_owned),
             mode: Some(d.mode.as_str()),
             policy_version: Some(d.policy_version.clone()),
+            precedent: d.precedent.clone(),
             prompt: facts.prompt.map(str::to_owned),
             protocol: Some(facts.protocol.as_str()),
             reason: Some(d.reason.clone()),
@@ -419,6 +424,11 @@ mod tests {
             outcome: Some("complete"),
             parent_hop: Some("p".into()),
             policy_version: Some("v".into()),
+            precedent: Some(crate::policy::PrecedentUse {
+                id: "precedent-0011".into(),
+                level: "known",
+                spot_check: true,
+            }),
             prev_hash: "00".into(),
             prompt: Some("pr".into()),
             protocol: Some("mcp"),
@@ -454,7 +464,7 @@ mod tests {
             "AuditRecord's fields (and nested structs') must stay in byte order of their names"
         );
         // Every field is present in the fully populated record (none skipped by accident).
-        assert_eq!(value.as_object().expect("object").len(), 47);
+        assert_eq!(value.as_object().expect("object").len(), 48);
     }
 
     #[test]

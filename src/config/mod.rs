@@ -134,28 +134,44 @@ pub struct EscalationConfig {
     pub webhooks: Vec<crate::review::notify::Webhook>,
 }
 
-/// Learning from reviewers' answers (precedents).
+/// Learning from reviewers' answers (precedents); see `docs/review.md`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LearnConfig {
     /// Whether precedents are formed and applied.
     pub enabled: bool,
-    /// Approvals, with no rejection, after which calls of the same fingerprint are allowed.
+    /// Fewest approvals (since the last rejection) before a precedent allows.
     pub auto_allow_after: u32,
-    /// Rejections after which calls of the same fingerprint are denied.
+    /// Fewest rejections (since the last approval) before a precedent denies.
     pub auto_deny_after: u32,
     /// Answers older than this no longer count.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// Confidence (lower bound of the approving share) an allow needs, per level.
+    pub confidence: crate::review::learn::PerLevel,
+    /// The same for tools annotated — or presumed — destructive or open-world.
+    pub strict_confidence: crate::review::learn::PerLevel,
+    /// Confidence (lower bound of the rejecting share) a deny needs, per level.
+    pub deny_confidence: crate::review::learn::PerLevel,
+    /// Spot checks of precedents.
+    pub spot_checks: crate::review::learn::SpotChecks,
+    /// The organisation's own e-mail domains (recipients there are `internal`).
+    pub internal_domains: Vec<String>,
 }
 
 impl Default for LearnConfig {
     fn default() -> Self {
+        let d = crate::review::learn::LearnConfig::default();
         Self {
-            enabled: true,
-            auto_allow_after: 3,
-            auto_deny_after: 2,
-            window: Duration::from_secs(30 * 24 * 3600),
+            enabled: d.enabled,
+            auto_allow_after: d.min_approvals,
+            auto_deny_after: d.min_rejections,
+            window: d.window,
+            confidence: d.allow,
+            strict_confidence: d.allow_strict,
+            deny_confidence: d.deny,
+            spot_checks: d.spot_checks,
+            internal_domains: d.internal_domains,
         }
     }
 }
@@ -165,9 +181,14 @@ impl LearnConfig {
     pub fn to_learn(&self) -> crate::review::learn::LearnConfig {
         crate::review::learn::LearnConfig {
             enabled: self.enabled,
-            auto_allow_after: self.auto_allow_after,
-            auto_deny_after: self.auto_deny_after,
+            min_approvals: self.auto_allow_after,
+            min_rejections: self.auto_deny_after,
             window: self.window,
+            allow: self.confidence,
+            allow_strict: self.strict_confidence,
+            deny: self.deny_confidence,
+            spot_checks: self.spot_checks,
+            internal_domains: self.internal_domains.clone(),
         }
     }
 }

@@ -21,6 +21,13 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 use prometheus::IntCounter;
 
+/// The label the gateway attaches to a run when one of its calls was denied or rejected
+/// (learning keys on it; rules may read it with `when.run.labels`).
+pub const REFUSED: &str = "sec0:refused";
+/// The label the gateway attaches to a run when one of its calls handled something
+/// sensitive (credentials, keys, system configuration, secrets or personal data found).
+pub const SENSITIVE: &str = "sec0:sensitive";
+
 /// Most distinct tools, resources, routes or labels remembered per run.
 const MAX_ITEMS: usize = 256;
 
@@ -121,10 +128,8 @@ impl RunStore {
         }
     }
 
-    /// Record a forwarded call.
-    pub fn record(&self, run: &str, step: &Step<'_>) {
-        let now = Instant::now();
-        let mut shard = self.shard(run);
+    /// The run's entry, pushed if new (counting an eviction it causes), reset if expired.
+    fn entry<'s>(&self, shard: &'s mut Shard, run: &str, now: Instant) -> Option<&'s mut Entry> {
         if shard.get_mut(run).is_none() {
             let fresh = Entry {
                 history: RunHistory::default(),
@@ -136,13 +141,21 @@ impl RunStore {
             }
         }
         // Just found or pushed (the most recent entry: a push never evicts it).
-        let Some(e) = shard.get_mut(run) else {
-            return;
-        };
+        let e = shard.get_mut(run)?;
         if now.duration_since(e.last_seen) >= self.ttl {
             e.history = RunHistory::default();
         }
         e.last_seen = now;
+        Some(e)
+    }
+
+    /// Record a forwarded call.
+    pub fn record(&self, run: &str, step: &Step<'_>) {
+        let now = Instant::now();
+        let mut shard = self.shard(run);
+        let Some(e) = self.entry(&mut shard, run, now) else {
+            return;
+        };
         let h = &mut e.history;
         h.calls += 1;
         add(&mut h.routes, step.route);
@@ -154,6 +167,14 @@ impl RunStore {
         }
         for l in step.labels {
             add(&mut h.labels, l);
+        }
+    }
+
+    /// Attach `label` to the run (creating it if new) without counting a call.
+    pub fn mark(&self, run: &str, label: &str) {
+        let mut shard = self.shard(run);
+        if let Some(e) = self.entry(&mut shard, run, Instant::now()) {
+            add(&mut e.history.labels, label);
         }
     }
 

@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
 use crate::policy::DecisionKind;
+use crate::protocol::mcp::ToolAnnotations;
 
 /// What the gateway saw of a descriptor.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub struct DescriptorStore {
     /// Tools whose descriptor is currently changed (calls refused when that is the policy).
     changed: DashMap<Key, ()>,
     on_change: DecisionKind,
+    /// MCP annotations per upstream and tool, as last listed (`None`: the tool declared
+    /// none). Learning is stricter with destructive and open-world tools; rules read them
+    /// as `when.annotations`.
+    annotations: DashMap<(usize, String), Option<ToolAnnotations>>,
 }
 
 /// Upstream index, session (empty when stateless), tool name.
@@ -56,6 +61,7 @@ impl DescriptorStore {
             first_seen: DashMap::new(),
             changed: DashMap::new(),
             on_change,
+            annotations: DashMap::new(),
         }
     }
 
@@ -109,6 +115,23 @@ impl DescriptorStore {
         Sighting::Known
     }
 
+    /// Remember the annotations `tool` on `upstream` declared in its latest listing.
+    pub fn annotate(&self, upstream: usize, tool: &str, annotations: Option<ToolAnnotations>) {
+        let key = (upstream, tool.to_string());
+        if !self.annotations.contains_key(&key) && self.annotations.len() >= MAX_REMEMBERED {
+            self.annotations.clear();
+        }
+        self.annotations.insert(key, annotations);
+    }
+
+    /// The annotations `tool` on `upstream` declared when last listed; `None` when it was
+    /// never listed or declared none (the specification's defaults then apply).
+    pub fn annotations_of(&self, upstream: usize, tool: &str) -> Option<ToolAnnotations> {
+        self.annotations
+            .get(&(upstream, tool.to_string()))
+            .and_then(|a| *a)
+    }
+
     /// Whether any descriptor is currently changed (a cheap check before the real one).
     pub fn has_changes(&self) -> bool {
         !self.changed.is_empty()
@@ -123,6 +146,23 @@ impl DescriptorStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn annotations_are_remembered_per_upstream_and_tool() {
+        let s = DescriptorStore::new(DecisionKind::Deny);
+        let ro = ToolAnnotations {
+            read_only_hint: Some(true),
+            open_world_hint: Some(false),
+            ..ToolAnnotations::default()
+        };
+        s.annotate(0, "read", Some(ro));
+        s.annotate(0, "shell", None);
+        assert_eq!(s.annotations_of(0, "read"), Some(ro));
+        assert_eq!(s.annotations_of(1, "read"), None);
+        assert_eq!(s.annotations_of(0, "shell"), None);
+        assert!(!ToolAnnotations::strict(s.annotations_of(0, "read").as_ref()));
+        assert!(ToolAnnotations::strict(s.annotations_of(0, "shell").as_ref()));
+    }
+
     use super::*;
 
     #[test]

@@ -255,6 +255,11 @@ impl ResponseGuard {
                     .unwrap_or_default()
                     .to_string();
                 let bytes = serde_json::to_vec(&tool).unwrap_or_default();
+                self.descriptors.annotate(
+                    self.route.upstream_index,
+                    &name,
+                    crate::protocol::mcp::ToolAnnotations::of_descriptor(&tool),
+                );
                 if let Sighting::Changed { first, now } = self.descriptors.sight(
                     self.route.upstream_index,
                     self.route.session.as_deref(),

@@ -102,6 +102,8 @@ pub struct Conditions {
     claims: Vec<(String, Patterns)>,
     /// Fingerprint ids (`when.fingerprint`).
     fingerprints: Vec<String>,
+    /// Annotation hints and the value each must have (`when.annotations`).
+    annotations: Vec<(String, bool)>,
 }
 
 /// A compiled `run` condition.
@@ -223,6 +225,16 @@ impl Conditions {
                 .as_ref()
                 .map(OneOrMany::to_vec)
                 .unwrap_or_default(),
+            annotations: w
+                .annotations
+                .iter()
+                .map(|(k, v)| match crate::protocol::mcp::ToolAnnotations::hint(None, k) {
+                    Some(_) => Ok((k.clone(), *v)),
+                    None => Err(format!(
+                        "{prefix}.annotations.{k}: unknown hint (known: readOnlyHint, destructiveHint, idempotentHint, openWorldHint)"
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
             headers,
             args,
             text: text_tests(&w.text, prefix)?,
@@ -266,6 +278,7 @@ impl Conditions {
             && self.run.is_none()
             && self.claims.is_empty()
             && self.fingerprints.is_empty()
+            && self.annotations.is_empty()
             && self.resource.is_none()
             && self.prompt.is_none()
             && self.host.is_none()
@@ -298,6 +311,9 @@ impl Conditions {
             })
             && self.args.iter().all(|t| t.holds(f.args))
             && (self.fingerprints.is_empty() || self.fingerprints.contains(&f.fingerprint_id()))
+            && self.annotations.iter().all(|(hint, want)| {
+                crate::protocol::mcp::ToolAnnotations::hint(f.annotations, hint) == Some(*want)
+            })
             && (self.text.is_empty()
                 || f.text
                     .is_some_and(|t| self.text.iter().all(|r| r.is_match(t))))
@@ -379,6 +395,12 @@ impl CompiledRule {
             flow: rule.flow,
             precedent: rule.precedent,
         })
+    }
+
+    /// Whether the rule looks at the tool's MCP annotations.
+    pub fn reads_annotations(&self) -> bool {
+        !self.when.annotations.is_empty()
+            || self.unless.as_ref().is_some_and(|u| !u.annotations.is_empty())
     }
 
     /// Whether the rule looks at the run's history.

@@ -279,7 +279,8 @@ impl Policy {
                 .iter()
                 .any(|r| r.findings().is_some_and(|f| f.direction.covers(phase)))
         };
-        let scans_requests = scans(Direction::Request);
+        let scans_requests =
+            scans(Direction::Request) || rules.iter().any(|r| r.precedent);
         let scans_responses = scans(Direction::Response);
         if (scans_requests || scans_responses) && custom_guard.is_none() {
             Guard::built_in().map_err(|e| PolicyError::Invalid {
@@ -289,13 +290,18 @@ impl Policy {
                 message: format!("built-in detectors do not compile: {e}"),
             })?;
         }
-        let reads_runs = rules.iter().any(|r| r.reads_run());
+        // Precedent rules (`learn export`) match fingerprints, which hold the run's flags and
+        // the guard's findings: with such rules, runs are read and requests scanned.
+        let precedent_rules = rules.iter().any(|r| r.precedent);
+        let reads_runs = precedent_rules || rules.iter().any(|r| r.reads_run());
+        let reads_annotations = rules.iter().any(|r| r.reads_annotations());
         let tracks_runs = reads_runs || rules.iter().any(|r| !r.labels.is_empty());
         let escalates = rules
             .iter()
             .any(|r| r.decision == super::model::DecisionKind::Escalate);
         Ok(Self {
             reads_runs,
+            reads_annotations,
             tracks_runs,
             escalates,
             limits,

@@ -75,6 +75,11 @@ pub struct CallFacts<'a> {
     pub run: Option<&'a crate::context::runs::RunHistory>,
     /// The caller's verified JWT claims (those exposed to rules).
     pub claims: Option<&'a serde_json::Map<String, Value>>,
+    /// The tool's MCP annotations as its server declared them (`None`: not known).
+    pub annotations: Option<&'a crate::protocol::mcp::ToolAnnotations>,
+    /// The organisation's own e-mail domains (`learn.internal_domains`: fingerprints tell
+    /// internal recipients from external ones).
+    pub internal_domains: &'a [String],
     /// The call's fingerprint id when already worked out (`when.fingerprint`; else computed
     /// when a rule asks).
     pub fingerprint: Option<&'a str>,
@@ -113,17 +118,42 @@ impl<'a> CallFacts<'a> {
             findings: &[],
             run: None,
             claims: None,
+            annotations: None,
+            internal_domains: &[],
             fingerprint: None,
         }
     }
 
-    /// The call's fingerprint id (precedents group calls by it): the one already worked
-    /// out, else computed now.
+    /// The call's exact fingerprint id (precedents group calls by it): the one already
+    /// worked out, else computed now from its features, the findings in it and its run's
+    /// labels (see `crate::features`).
     pub fn fingerprint_id(&self) -> String {
         match self.fingerprint {
             Some(f) => f.to_string(),
-            None => crate::review::learn::Fingerprint::of_call(self).id,
+            None => self.features().exact().id,
         }
+    }
+
+    /// The call's features, as learning sees them.
+    pub fn features(&self) -> crate::features::CallFeatures {
+        let kinds: Vec<&str> = self.findings.iter().map(|f| &*f.kind).collect();
+        let labels: Vec<&str> = self
+            .run
+            .map(|h| h.labels.iter().map(|l| &**l).collect())
+            .unwrap_or_default();
+        let tool = self.tool.or(self.method).unwrap_or("-");
+        crate::features::CallFeatures::of(
+            self.route,
+            tool,
+            self.caller,
+            self.args,
+            &kinds,
+            &labels,
+            crate::features::Hints {
+                tool,
+                internal_domains: self.internal_domains,
+            },
+        )
     }
 }
 
@@ -151,6 +181,20 @@ pub struct Decision {
     pub decision_id: String,
     /// Version of the policy that decided.
     pub policy_version: Arc<str>,
+    /// The learned precedent that decided (or was spot-checked), when one did.
+    pub precedent: Option<PrecedentUse>,
+}
+
+/// A learned precedent's part in a decision (recorded in the audit trail).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PrecedentUse {
+    /// `precedent-<fingerprint id>`.
+    pub id: Arc<str>,
+    /// The level it learned at (`exact`, `known`, `any_caller`).
+    pub level: &'static str,
+    /// The precedent would have decided, but the call went to a reviewer as a spot check
+    /// (or, with `spot_checks.flow: after`, went through to be reviewed afterwards).
+    pub spot_check: bool,
 }
 
 /// Decision ids: a random per-process prefix and a counter, unique without a system call
@@ -198,6 +242,7 @@ pub struct Policy {
     /// Whether some rule reads a run's history or labels runs (else runs are not tracked).
     tracks_runs: bool,
     reads_runs: bool,
+    reads_annotations: bool,
     escalates: bool,
     /// Reason codes of decisions no rule took (shared, so a decision allocates none).
     default_reason: Arc<str>,
@@ -237,6 +282,12 @@ impl Policy {
     /// for every call.
     pub fn reads_runs(&self) -> bool {
         self.reads_runs
+    }
+
+    /// Whether some rule looks at tools' MCP annotations (`when.annotations`): only then
+    /// are they looked up for every call.
+    pub fn reads_annotations(&self) -> bool {
+        self.reads_annotations
     }
 
     /// The rate limits whose conditions hold for the request `facts`.
@@ -321,6 +372,7 @@ impl Policy {
             flow: None,
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
+            precedent: None,
         }
     }
 
@@ -432,6 +484,7 @@ impl Policy {
             flow: enforced.and_then(|r| r.flow).filter(|_| !settled),
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
+            precedent: None,
         }
     }
 }

@@ -218,10 +218,15 @@ pub struct When {
     /// element; all named claims must hold. A caller without the claim does not match.
     #[serde(default)]
     pub claims: BTreeMap<String, OneOrMany<String>>,
-    /// The call's fingerprint id (route, tool, caller, argument shape, finding types; see
-    /// docs/review.md), as `learn export` writes it.
+    /// The call's exact fingerprint id (route, tool, caller, argument features, finding
+    /// types, run flags; see docs/review.md), as `learn export` writes it.
     #[serde(default)]
     pub fingerprint: Option<OneOrMany<String>>,
+    /// The tool's MCP annotations as its server declared them in `tools/list`
+    /// (`readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint` → true/false;
+    /// undeclared hints take the specification's defaults); all must hold.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, bool>,
 }
 
 /// A condition on a message's text.

@@ -21,6 +21,70 @@ pub struct CallParts<'a> {
     pub args: Option<&'a Value>,
 }
 
+/// A tool's MCP annotations, as its server declares them in `tools/list` (hints, not
+/// guarantees: they come from the server). Absent hints take the specification's defaults:
+/// not read-only, destructive, open-world.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`: the tool changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// `destructiveHint`: its changes may destroy (meaningful when not read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// `idempotentHint`: calling it twice does no more than once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// `openWorldHint`: it reaches outside (the internet, other systems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// The annotations of a tool descriptor (`{"name": …, "annotations": {…}}`); `None`
+    /// when it declares none.
+    pub fn of_descriptor(tool: &Value) -> Option<Self> {
+        tool.get("annotations")
+            .filter(|a| a.is_object())
+            .and_then(|a| serde_json::from_value(a.clone()).ok())
+    }
+
+    /// Whether the tool is read-only (default no).
+    pub fn read_only(&self) -> bool {
+        self.read_only_hint.unwrap_or(false)
+    }
+
+    /// Whether the tool may destroy (default yes unless read-only).
+    pub fn destructive(&self) -> bool {
+        !self.read_only() && self.destructive_hint.unwrap_or(true)
+    }
+
+    /// Whether the tool reaches the open world (default yes).
+    pub fn open_world(&self) -> bool {
+        self.open_world_hint.unwrap_or(true)
+    }
+
+    /// Whether learning treats the tool strictly: destructive or open-world, as declared
+    /// or presumed (`None`: the tool declared nothing, which the defaults make strict).
+    pub fn strict(a: Option<&Self>) -> bool {
+        a.is_none_or(|a| a.destructive() || a.open_world())
+    }
+
+    /// The hint named `name` (`readOnlyHint`, …) after defaults, for `when.annotations`.
+    pub fn hint(a: Option<&Self>, name: &str) -> Option<bool> {
+        let d = Self::default();
+        let a = a.unwrap_or(&d);
+        match name {
+            "readOnlyHint" => Some(a.read_only()),
+            "destructiveHint" => Some(a.destructive()),
+            "idempotentHint" => Some(a.idempotent_hint.unwrap_or(false)),
+            "openWorldHint" => Some(a.open_world()),
+            _ => None,
+        }
+    }
+}
+
 /// Extract the parts of `msg`.
 pub fn call_parts(msg: &Message) -> CallParts<'_> {
     let method = msg.method();

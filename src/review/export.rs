@@ -1,9 +1,13 @@
 //! `sec0-gateway learn export`: the precedents a running gateway learned, written as a
 //! rules file, so learned behaviour is committed to `rules/` and reviewed like code.
 //!
-//! Each precedent becomes a rule with `precedent: true` and `when.fingerprint`: it answers
-//! calls of exactly that shape that a rule escalates (allow or deny), is not looked at
-//! otherwise, and never overrides a `deny` — the same meaning the learned precedent has.
+//! Each `exact`-level precedent becomes a rule with `precedent: true` and
+//! `when.fingerprint`: it answers calls with exactly those features that a rule escalates
+//! (allow or deny), is not looked at otherwise, and never overrides a `deny` — the same
+//! meaning the learned precedent has. Generalised precedents (`known`, `any_caller`) depend
+//! on which hosts, domains, directories and callers reviewers approved on that gateway, which
+//! a rule cannot express: they are listed after the rules, with their evidence, as comments
+//! to review — not as rules.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +26,16 @@ pub struct Listed {
     pub approvals: usize,
     /// Rejections counted.
     pub rejections: usize,
+    /// Its level (`exact` when the gateway does not say).
+    #[serde(default = "exact")]
+    pub level: String,
+    /// Its confidence (lower bound of the agreeing share).
+    #[serde(default)]
+    pub confidence: f64,
+}
+
+fn exact() -> String {
+    "exact".into()
 }
 
 #[derive(Serialize)]
@@ -60,14 +74,17 @@ pub async fn fetch(admin: &str, token: Option<&str>) -> Result<Vec<Listed>, Prob
 
 /// The rules file for `precedents` (`source`: where they came from, for the header).
 pub fn render(precedents: &[Listed], source: &str) -> String {
-    let rules = precedents
+    let (exact, general): (Vec<&Listed>, Vec<&Listed>) = precedents
         .iter()
         .filter(|p| matches!(p.verdict.as_str(), "allow" | "deny"))
+        .partition(|p| p.level == "exact");
+    let rules = exact
+        .into_iter()
         .map(|p| ExportedRule {
             id: p.id.clone(),
             description: format!(
-                "{} ({} approvals, {} rejections)",
-                p.fingerprint, p.approvals, p.rejections
+                "{} ({} approvals, {} rejections, confidence {:.2})",
+                p.fingerprint, p.approvals, p.rejections, p.confidence
             ),
             precedent: true,
             when: ExportedWhen {
@@ -79,12 +96,31 @@ pub fn render(precedents: &[Listed], source: &str) -> String {
         .collect();
     let yaml = serde_yaml_ng::to_string(&RulesFile { version: 1, rules })
         .unwrap_or_else(|e| format!("# could not render: {e}\n"));
+    let mut general_text = String::new();
+    if !general.is_empty() {
+        general_text.push_str(
+            "\n# Generalised precedents (not rules: they depend on which hosts, domains, directories\n\
+             # and callers reviewers approved on that gateway). Review them there.\n",
+        );
+        for p in general {
+            general_text.push_str(&format!(
+                "# - {} [{}] {}: {} ({} approvals, {} rejections, confidence {:.2})\n",
+                p.id,
+                p.level,
+                p.verdict,
+                p.fingerprint.replace('\n', " "),
+                p.approvals,
+                p.rejections,
+                p.confidence
+            ));
+        }
+    }
     format!(
         "# Precedents learned from reviewers' answers, exported by `sec0-gateway learn export`\n\
          # from {source} at {}.\n\
-         # Each rule answers escalated calls of one shape (route, tool, caller, argument shape,\n\
-         # finding types: see the description) and never overrides a deny. Review, then commit\n\
-         # to rules/.\n{yaml}",
+         # Each rule answers escalated calls with exactly the features in its description\n\
+         # (route, tool, caller, arguments, finding types, run flags) and never overrides a\n\
+         # deny. Review, then commit to rules/.\n{yaml}{general_text}",
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
     )
 }
@@ -103,6 +139,8 @@ mod tests {
                 verdict: "allow".into(),
                 approvals: 3,
                 rejections: 0,
+                level: "exact".into(),
+                confidence: 0.6,
             },
             Listed {
                 id: "precedent-99887766aabbccdd".into(),
@@ -111,6 +149,18 @@ mod tests {
                 verdict: "deny".into(),
                 approvals: 0,
                 rejections: 2,
+                level: "exact".into(),
+                confidence: 0.5,
+            },
+            Listed {
+                id: "precedent-5555666677778888".into(),
+                fingerprint: "route tools, tool pay, caller a, args {to=url https public known}"
+                    .into(),
+                verdict: "allow".into(),
+                approvals: 40,
+                rejections: 0,
+                level: "known".into(),
+                confidence: 0.91,
             },
         ];
         let text = render(&listed, "http://127.0.0.1:9090");
@@ -125,6 +175,10 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(policy.len(), 2, "{text}");
         assert!(text.contains("fingerprint: 00112233aabbccdd"), "{text}");
-        assert!(text.contains("(3 approvals, 0 rejections)"), "{text}");
+        assert!(text.contains("(3 approvals, 0 rejections"), "{text}");
+        assert!(
+            text.contains("# - precedent-5555666677778888 [known] allow"),
+            "generalised precedents are listed, not rules: {text}"
+        );
     }
 }

@@ -115,6 +115,18 @@ pub struct Escalation {
     /// What the call's run did before it (forwarded calls through this replica).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trajectory: Option<Trajectory>,
+    /// The call's features, as learning sees them (the answer teaches precedents with
+    /// them; see docs/review.md, "Features").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<crate::features::CallFeatures>,
+    /// Set when the escalation is a spot check of a learned precedent: which one, at which
+    /// level, and what it would have decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_check: Option<crate::review::learn::SpotCheck>,
+    /// The call went through already; the reviewer's answer only teaches (a spot check
+    /// with `learn.spot_checks.flow: after`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reviewed_after: bool,
 }
 
 impl Escalation {
@@ -572,6 +584,9 @@ mod tests {
             arguments: None,
             arguments_note: None,
             trajectory: None,
+            features: None,
+            spot_check: None,
+            reviewed_after: false,
         }
     }
 

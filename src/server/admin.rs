@@ -267,15 +267,14 @@ impl AdminState {
             Ok(e) => {
                 tracing::info!(escalation = %id, reviewer, approve, "escalation answered");
                 if e.flow == crate::policy::model::EscalationFlow::Defer {
-                    // A held call teaches precedents when its wait ends; a deferred one now.
-                    let fp = crate::review::learn::Fingerprint {
-                        id: e.fingerprint.clone(),
-                        text: e.shape.clone(),
-                    };
-                    self.reviews
-                        .shared()
-                        .learn(&self.precedents, &fp, approve)
-                        .await;
+                    // A held call teaches precedents when its wait ends; a deferred one (or
+                    // one reviewed after it went through) now.
+                    if let Some(f) = &e.features {
+                        self.reviews
+                            .shared()
+                            .learn(&self.precedents, f, approve, e.spot_check.clone())
+                            .await;
+                    }
                 }
                 json_response(StatusCode::OK, serde_json::to_vec(&e).unwrap_or_default())
             }

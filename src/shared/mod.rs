@@ -26,10 +26,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{OnUnavailable, StoreBackend, StoreConfig};
-use crate::review::learn::{Fingerprint, Precedents};
+use crate::features::CallFeatures;
+use crate::review::learn::{Precedents, SpotCheck};
 use crate::review::{Escalation, ReviewStore};
 
-pub use self::redis::{AnswerNote, Answered, Event, RedisStore};
+pub use self::redis::{Answered, Event, LessonNote, RedisStore};
 
 /// Why the shared store did not answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -192,35 +193,45 @@ impl Shared {
             .await
     }
 
-    /// Learn from a reviewer's answer here and tell the other replicas.
-    pub async fn learn(&self, precedents: &Precedents, fp: &Fingerprint, approved: bool) {
-        let note = AnswerNote {
-            id: uuid::Uuid::new_v4().to_string(),
-            fingerprint: fp.id.clone(),
-            text: fp.text.clone(),
-            approved,
-            at_ms: redis::now_ms(),
-        };
-        precedents.learn(fp, approved, Instant::now());
+    /// Learn from a reviewer's answer to a call with features `f` here, and tell the other
+    /// replicas (`spot_check`: the call was a spot check of that precedent).
+    pub async fn learn(
+        &self,
+        precedents: &Precedents,
+        f: &CallFeatures,
+        approved: bool,
+        spot_check: Option<SpotCheck>,
+    ) {
+        let lesson = precedents.learn(f, approved, spot_check, Instant::now());
         if self.redis.is_none() {
             return;
         }
+        let note = LessonNote {
+            id: uuid::Uuid::new_v4().to_string(),
+            lesson,
+            at_ms: redis::now_ms(),
+        };
         if let Ok(mut s) = self.seen.lock() {
             s.insert(note.id.clone());
         }
         let window = precedents.window();
         // A failed write leaves the answer known to this replica only (logged and counted).
         let _ = self
-            .attempt("record_answer", |r| r.record_answer(&note, window))
+            .attempt("record_lesson", |r| r.record_lesson(&note, window))
             .await;
     }
 
     /// Revoke a precedent here and on every replica; `false` when there was none here.
     pub async fn revoke(&self, precedents: &Precedents, id: &str) -> Result<bool, SharedError> {
-        let fp = id.strip_prefix("precedent-").unwrap_or(id).to_string();
+        let id = if id.starts_with("precedent-") {
+            id.to_string()
+        } else {
+            format!("precedent-{id}")
+        };
+        let at_ms = redis::now_ms();
         // The shared store first: if it cannot be reached under fail_closed, nothing changes.
-        self.attempt("revoke", |r| r.revoke(&fp)).await?;
-        Ok(precedents.revoke(&fp))
+        self.attempt("revoke", |r| r.revoke(&id, at_ms)).await?;
+        Ok(precedents.revoke(&id, Instant::now()))
     }
 
     /// Follow the other replicas: load what the shared store holds, then apply every
@@ -264,21 +275,20 @@ impl Shared {
         for e in r.escalations().await? {
             reviews.apply(e);
         }
-        let answers = r.answers().await?;
+        let (lessons, revoked) = r.lessons().await?;
         if let Ok(mut s) = self.seen.lock() {
             s.clear();
-            s.extend(answers.iter().map(|a| a.id.clone()));
+            s.extend(lessons.iter().map(|l| l.id.clone()));
         }
-        precedents.replace(answers.iter().map(|a| {
-            (
-                Fingerprint {
-                    id: a.fingerprint.clone(),
-                    text: a.text.clone(),
-                },
-                a.approved,
-                instant_of(a.at_ms),
-            )
+        precedents.replace(lessons.into_iter().map(|l| {
+            let at = instant_of(l.at_ms);
+            (l.lesson, at)
         }));
+        for (id, at_ms) in revoked {
+            if let Some(at) = instant_of(at_ms) {
+                precedents.revoke(&id, at);
+            }
+        }
         self.synced.store(true, Ordering::Relaxed);
         self.synced_gauge.set(1);
         tracing::info!("following the shared store");
@@ -289,25 +299,21 @@ impl Shared {
             };
             match serde_json::from_str::<Event>(&payload) {
                 Ok(Event::Escalation { escalation }) => reviews.apply(*escalation),
-                Ok(Event::Answer(a)) => {
+                Ok(Event::Lesson(l)) => {
                     let fresh = self.seen.lock().is_ok_and(|mut s| {
                         if s.len() > 100_000 {
                             s.clear();
                         }
-                        s.insert(a.id.clone())
+                        s.insert(l.id.clone())
                     });
-                    if fresh {
-                        let fp = Fingerprint {
-                            id: a.fingerprint,
-                            text: a.text,
-                        };
-                        if let Some(at) = instant_of(a.at_ms) {
-                            precedents.learn(&fp, a.approved, at);
-                        }
+                    if let (true, Some(at)) = (fresh, instant_of(l.at_ms)) {
+                        precedents.apply(&l.lesson, at);
                     }
                 }
-                Ok(Event::Revoke { fingerprint }) => {
-                    precedents.revoke(&fingerprint);
+                Ok(Event::Revoke { precedent, at_ms }) => {
+                    if let Some(at) = instant_of(at_ms) {
+                        precedents.revoke(&precedent, at);
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "unreadable shared store event ignored"),
             }

@@ -7,8 +7,10 @@
 //! - `escalations`: sorted set of escalation ids by creation time (for a replica that
 //!   starts or reconnects).
 //! - `grant:<id>`: set once when a deferred approval is used (used once, on any replica).
-//! - `answers:<fingerprint>`: list of reviewers' answers (`a|r:<unix ms>:<answer id>`);
-//!   `fingerprints`: hash of fingerprint id → its text.
+//! - `lessons`: list of reviewers' answers as learning took them (JSON: the call's
+//!   features, its fingerprints at every level, approved or not, the spot check it answered,
+//!   when, and a unique id), the newest [`MAX_LESSONS`] kept, expiring with the learning
+//!   window; `revoked`: hash of precedent id → Unix ms of its revocation.
 //! - `bucket:<limit>:<key>`: a token bucket (`tokens`, `ts`), refilled on Redis's clock.
 //! - channel `events`: every new escalation, answer and revocation, for the other replicas.
 
@@ -21,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::SharedError;
 use crate::config::RedisConfig;
 use crate::review::Escalation;
+
+/// Most lessons kept in Redis (older ones are trimmed; they are old answers of long-lived
+/// precedents, whose newer answers remain).
+pub const MAX_LESSONS: isize = 50_000;
 
 /// How long decided escalations stay in Redis for the API.
 const KEEP_DECIDED: Duration = Duration::from_secs(24 * 3600);
@@ -72,15 +78,11 @@ pub enum Answered {
 
 /// A reviewer's answer as stored and announced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AnswerNote {
+pub struct LessonNote {
     /// Unique id (a replica counts each answer once).
     pub id: String,
-    /// The fingerprint answered.
-    pub fingerprint: String,
-    /// The fingerprint in words.
-    pub text: String,
-    /// Approved (else rejected).
-    pub approved: bool,
+    /// What learning took from the answer.
+    pub lesson: crate::review::learn::Lesson,
     /// When (Unix ms).
     pub at_ms: u64,
 }
@@ -94,12 +96,14 @@ pub enum Event {
         /// The escalation as it stands.
         escalation: Box<Escalation>,
     },
-    /// A reviewer's answer taught a precedent.
-    Answer(AnswerNote),
-    /// A precedent was revoked (its answers forgotten).
+    /// A reviewer's answer taught precedents.
+    Lesson(Box<LessonNote>),
+    /// A precedent was revoked (its answers until then forgotten).
     Revoke {
-        /// The fingerprint id.
-        fingerprint: String,
+        /// `precedent-<fingerprint id>`.
+        precedent: String,
+        /// When (Unix ms).
+        at_ms: u64,
     },
 }
 
@@ -286,78 +290,53 @@ impl RedisStore {
     }
 
     /// Store a reviewer's answer for precedents and announce it.
-    pub async fn record_answer(&self, a: &AnswerNote, window: Duration) -> Result<(), SharedError> {
-        let key = self.key(&["answers", &a.fingerprint]);
-        let entry = format!(
-            "{}:{}:{}",
-            if a.approved { "a" } else { "r" },
-            a.at_ms,
-            a.id
-        );
+    pub async fn record_lesson(&self, l: &LessonNote, window: Duration) -> Result<(), SharedError> {
+        let key = self.key(&["lessons"]);
+        let json = serde_json::to_string(l).map_err(|e| SharedError::Data(e.to_string()))?;
         let mut c = self.conn.clone();
         let mut p = redis::pipe();
         p.atomic()
-            .rpush(&key, entry)
+            .rpush(&key, json)
             .ignore()
-            .ltrim(&key, -1000, -1)
+            .ltrim(&key, -MAX_LESSONS, -1)
             .ignore()
             .pexpire(&key, window.as_millis().min(i64::MAX as u128) as i64)
-            .ignore()
-            .hset(self.key(&["fingerprints"]), &a.fingerprint, &a.text)
             .ignore();
         let () = bounded(self.timeout, p.query_async(&mut c)).await?;
-        self.publish(&Event::Answer(a.clone())).await
+        self.publish(&Event::Lesson(Box::new(l.clone()))).await
     }
 
-    /// Forget a fingerprint's answers and announce it.
-    pub async fn revoke(&self, fingerprint: &str) -> Result<(), SharedError> {
+    /// Revoke a precedent for every replica (answers before `at_ms` no longer count for
+    /// it) and announce it.
+    pub async fn revoke(&self, precedent: &str, at_ms: u64) -> Result<(), SharedError> {
         let mut c = self.conn.clone();
-        let mut p = redis::pipe();
-        p.atomic()
-            .del(self.key(&["answers", fingerprint]))
-            .ignore()
-            .hdel(self.key(&["fingerprints"]), fingerprint)
-            .ignore();
-        let () = bounded(self.timeout, p.query_async(&mut c)).await?;
+        let () = bounded(
+            self.timeout,
+            c.hset(self.key(&["revoked"]), precedent, at_ms),
+        )
+        .await?;
         self.publish(&Event::Revoke {
-            fingerprint: fingerprint.to_string(),
+            precedent: precedent.to_string(),
+            at_ms,
         })
         .await
     }
 
-    /// Every stored answer, by fingerprint.
-    pub async fn answers(&self) -> Result<Vec<AnswerNote>, SharedError> {
+    /// Every stored lesson (unreadable ones skipped, with a warning) and every revocation.
+    pub async fn lessons(&self) -> Result<(Vec<LessonNote>, Vec<(String, u64)>), SharedError> {
         let mut c = self.conn.clone();
-        let fps: std::collections::HashMap<String, String> =
-            bounded(self.timeout, c.hgetall(self.key(&["fingerprints"]))).await?;
-        let fps: Vec<(String, String)> = fps.into_iter().collect();
-        let mut p = redis::pipe();
-        for (fp, _) in &fps {
-            p.lrange(self.key(&["answers", fp]), 0, -1);
-        }
-        let lists: Vec<Vec<String>> = if fps.is_empty() {
-            Vec::new()
-        } else {
-            bounded(self.timeout * 4, p.query_async(&mut c)).await?
-        };
-        let mut out = Vec::new();
-        for ((fp, text), entries) in fps.into_iter().zip(lists) {
-            for e in entries {
-                let mut it = e.splitn(3, ':');
-                let (Some(kind), Some(at), Some(id)) = (it.next(), it.next(), it.next()) else {
-                    continue;
-                };
-                let Ok(at_ms) = at.parse() else { continue };
-                out.push(AnswerNote {
-                    id: id.to_string(),
-                    fingerprint: fp.clone(),
-                    text: text.clone(),
-                    approved: kind == "a",
-                    at_ms,
-                });
+        let raw: Vec<String> =
+            bounded(self.timeout * 4, c.lrange(self.key(&["lessons"]), 0, -1)).await?;
+        let revoked: std::collections::HashMap<String, u64> =
+            bounded(self.timeout, c.hgetall(self.key(&["revoked"]))).await?;
+        let mut out = Vec::with_capacity(raw.len());
+        for r in raw {
+            match serde_json::from_str::<LessonNote>(&r) {
+                Ok(l) => out.push(l),
+                Err(e) => tracing::warn!(error = %e, "unreadable lesson in the shared store skipped"),
             }
         }
-        Ok(out)
+        Ok((out, revoked.into_iter().collect()))
     }
 
     /// Take a token from a shared bucket: `Ok(None)` when there was one, else the wait.

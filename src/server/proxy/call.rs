@@ -217,6 +217,8 @@ impl ProxyState {
         let mut to_redact: Vec<&Located> = Vec::new();
         let mut decided = Vec::with_capacity(envelope.messages.len());
         let mut escalations = Vec::with_capacity(envelope.messages.len());
+        // Per message: whether it handles something sensitive (marks its run).
+        let mut sensitive: Vec<bool> = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
             let located = scanned.get(n).map(Vec::as_slice).unwrap_or_default();
             let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
@@ -229,6 +231,11 @@ impl ProxyState {
                 return Err((e.into(), out.buffered));
             }
             let text = if a2a { message_text(msg) } else { None };
+            // Looked up only when some rule reads them (learning looks them up itself).
+            let annotations = call
+                .tool
+                .filter(|_| policy.reads_annotations())
+                .and_then(|t| self.descriptors.annotations_of(route.upstream, t));
             let facts = CallFacts {
                 method: call.method,
                 method_alias: call.method.filter(|_| a2a).and_then(method_alias),
@@ -245,6 +252,8 @@ impl ProxyState {
                 findings: &findings,
                 run: history.as_ref(),
                 claims: Some(&who.claims),
+                annotations: annotations.as_ref(),
+                internal_domains: &self.precedents.config().internal_domains,
                 ..route.facts(&who.caller)
             };
             let limited = self.rate_limited(&policy, &facts, who, ctx).await;
@@ -254,6 +263,7 @@ impl ProxyState {
                     self.descriptors
                         .is_withheld(route.upstream, session.as_deref(), t)
                 });
+            let mut learned = None;
             let decision = if let Some((limit, wait)) = limited {
                 retry_after = retry_after.max(Some(wait));
                 let d = policy.fixed_decision(DecisionKind::Deny, "rate_limited", &limit);
@@ -269,9 +279,16 @@ impl ProxyState {
                 self.metrics.record_decision(&route.name, &facts, &d);
                 d
             } else {
-                self.decide(&policy, route, &facts, audit, &ctx.run_id)
-                    .await
+                let (d, l) = self
+                    .decide(&policy, route, &facts, audit, &ctx.run_id)
+                    .await;
+                learned = l;
+                d
             };
+            sensitive.push(learned.as_ref().map_or_else(
+                || crate::features::findings_are_sensitive(findings.iter().map(|f| &*f.kind)),
+                |l| l.features.is_sensitive(),
+            ));
             let refused_code = (msg.kind == MessageKind::Request)
                 .then(|| refusal_code(&decision, self.escalation.on_timeout))
                 .flatten();
@@ -280,8 +297,8 @@ impl ProxyState {
                 .map_err(|e| (e, out.buffered.clone()))?;
             to_redact.extend(decision.redact.iter().filter_map(|&k| located.get(k)));
             escalations.push(
-                super::review::is_escalated(&decision)
-                    .then(|| self.escalate(route, &facts, &decision, &ctx.run_id)),
+                super::review::opens_escalation(&decision, learned.as_ref())
+                    .then(|| self.escalate(route, &facts, &decision, learned, &ctx.run_id)),
             );
             decided.push((msg, decision));
         }
@@ -305,6 +322,12 @@ impl ProxyState {
         }
         out.decision = call_decision(decided.iter().map(|(_, d)| d));
         let answers = self.await_answers(escalations, audit).await;
+        // Every run when rules read runs; otherwise, when calls can be escalated, the runs
+        // callers continue (a minted run id is new with each call: it has no "so far").
+        let remember_run = policy.tracks_runs() || (policy.escalates() && ctx.run_continued);
+        if remember_run {
+            self.mark_run_outcomes(&ctx.run_id, &decided, &answers, &sensitive);
+        }
         match act::on_jsonrpc(&decided, &answers, envelope.batch, &self.escalation) {
             Action::Forward => {}
             Action::Answer(resp) => {
@@ -332,10 +355,8 @@ impl ProxyState {
                 out.partial = Some(part);
             }
         }
-        // Every run when rules read runs; otherwise, when calls can be escalated, the runs
-        // callers continue (a minted run id is new with each call: it has no "so far").
-        if policy.tracks_runs() || (policy.escalates() && ctx.run_continued) {
-            self.record_run_steps(route, &ctx.run_id, &decided);
+        if remember_run {
+            self.record_run_steps(route, &ctx.run_id, &decided, &answers);
         }
         out.tools_filter = self.tools_list_filter(&policy, route, &envelope, who.caller.clone());
         // Legacy HTTP+SSE: answers arrive on the session's GET stream, not on this POST;
@@ -467,6 +488,7 @@ impl ProxyState {
                 headers: &parts.headers,
                 args: json.as_ref(),
                 claims: Some(&who.claims),
+                internal_domains: &self.precedents.config().internal_domains,
                 ..route.facts(&who.caller)
             };
             if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx).await {
@@ -477,13 +499,13 @@ impl ProxyState {
                     .map_err(|e| (e, None))?;
                 return Ok(Prepared::Answered(too_many(&d, wait)));
             }
-            let decision = self.decide(policy, route, &facts, audit, &ctx.run_id).await;
+            let (decision, learned) = self.decide(policy, route, &facts, audit, &ctx.run_id).await;
             self.audit_decision(audit, route, &facts, &decision, None)
                 .await
                 .map_err(|e| (e, None))?;
             tag = call_decision(std::iter::once(&decision));
-            let open = super::review::is_escalated(&decision)
-                .then(|| self.escalate(route, &facts, &decision, &ctx.run_id));
+            let open = super::review::opens_escalation(&decision, learned.as_ref())
+                .then(|| self.escalate(route, &facts, &decision, learned, &ctx.run_id));
             let answer = self.await_answers(vec![open], audit).await.pop().flatten();
             if let Some(refusal) = act::on_http(&decision, answer, &self.escalation) {
                 return Ok(Prepared::Answered(tagged(refusal, &tag)));

@@ -450,16 +450,17 @@ impl ProxyState {
         None
     }
 
-    /// Remember in the run what its forwarded messages did (tools, resources, labels).
+    /// Remember in the run what its forwarded messages did (tools, resources, labels):
+    /// messages allowed, redacted, or escalated and approved (`answers`, one per message).
     fn record_run_steps(
         &self,
         route: &Route,
         run: &str,
         decided: &[(&crate::protocol::jsonrpc::Message, Decision)],
+        answers: &[Option<crate::review::State>],
     ) {
-        use crate::policy::DecisionKind as K;
-        for (msg, d) in decided {
-            if matches!(d.decision, K::Allow | K::Redact) {
+        for (n, (msg, d)) in decided.iter().enumerate() {
+            if passed(d, answers.get(n).copied().flatten()) {
                 let call = crate::protocol::mcp::call_parts(msg);
                 self.runs.record(
                     run,
@@ -474,7 +475,27 @@ impl ProxyState {
         }
     }
 
-    /// Decide one call, counting and timing the decision.
+    /// Mark the run with what became of its messages: refused (denied or rejected), or
+    /// sensitive data handled by a message that went on (`sensitive`, one per message).
+    fn mark_run_outcomes(
+        &self,
+        run: &str,
+        decided: &[(&crate::protocol::jsonrpc::Message, Decision)],
+        answers: &[Option<crate::review::State>],
+        sensitive: &[bool],
+    ) {
+        for (n, (_, d)) in decided.iter().enumerate() {
+            let answer = answers.get(n).copied().flatten();
+            let refused = d.decision == crate::policy::DecisionKind::Deny
+                || answer == Some(crate::review::State::Rejected);
+            let handled = passed(d, answer) && sensitive.get(n).copied().unwrap_or(false);
+            self.mark_run(run, refused, handled);
+        }
+    }
+
+    /// Decide one call, counting and timing the decision. An escalated call is looked at
+    /// by learning (its features, and whether a precedent or a deferred approval answers
+    /// it); what learning made of it comes back for the escalation.
     async fn decide(
         &self,
         policy: &Policy,
@@ -482,36 +503,27 @@ impl ProxyState {
         facts: &CallFacts<'_>,
         audit: &mut Option<CallAudit>,
         run: &str,
-    ) -> Decision {
+    ) -> (Decision, Option<review::Learned>) {
         let started = std::time::Instant::now();
         let mut d = policy.decide(facts);
+        let mut learned = None;
         if d.decision == crate::policy::DecisionKind::Escalate {
-            // A precedent answers what reviewers have answered the same way before.
-            let fp = review::fingerprint(facts);
+            let mut l = self.learned(policy, route, facts, run);
             let approval = facts
                 .headers
                 .get("x-sec0-approval")
                 .and_then(|v| v.to_str().ok());
             let grant = self
                 .reviews
-                .take_grant(facts.caller, run, &fp.id, approval)
+                .take_grant(facts.caller, run, &l.features.exact().id, approval)
                 .await;
             if let Some(grant) = grant {
                 // A deferred escalation of this very call was approved: allowed once.
                 d = policy.fixed_decision(crate::policy::DecisionKind::Allow, "approved", &grant);
-            } else if let Some((id, verdict)) = self.precedents.decide(&fp, started) {
-                let kind = match verdict {
-                    crate::review::learn::Verdict::Allow => crate::policy::DecisionKind::Allow,
-                    crate::review::learn::Verdict::Deny => crate::policy::DecisionKind::Deny,
-                };
-                // An auto-allow needs the whole truth (a rejection on another replica
-                // revokes it); an auto-deny is safe to apply from what this replica knows.
-                if kind == crate::policy::DecisionKind::Deny
-                    || self.reviews.shared().trusts_local_view()
-                {
-                    d = policy.fixed_decision(kind, "precedent", &id);
-                }
+            } else if let Some(o) = self.precedents.decide(&l.features, l.strict, started) {
+                d = self.apply_precedent(policy, d, &o, &mut l);
             }
+            learned = Some(l);
         }
         let took = started.elapsed();
         self.metrics.policy_eval.observe(took.as_secs_f64());
@@ -519,7 +531,7 @@ impl ProxyState {
         if let Some(a) = audit {
             a.policy_took(took);
         }
-        d
+        (d, learned)
     }
 
     /// Record a decision in the audit trail (its record is completed when the answer ends).
@@ -560,6 +572,16 @@ impl ProxyState {
             v4 => v4,
         };
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Whether a message decided `d` (answered `answer` if escalated) goes on upstream.
+fn passed(d: &Decision, answer: Option<crate::review::State>) -> bool {
+    use crate::policy::DecisionKind as K;
+    match d.decision {
+        K::Allow | K::Redact => true,
+        K::Escalate => answer == Some(crate::review::State::Approved),
+        K::Deny => false,
     }
 }
 

@@ -1,6 +1,8 @@
-//! Escalations on the request path: open one for each escalated decision, wait for the
-//! reviewers' answers (all of a call's escalations at once, up to the hold time), and record
-//! every state change in the audit trail, linked to the decision.
+//! Escalations on the request path: what learning makes of an escalated call (its features,
+//! a precedent that answers it, a spot check), opening an escalation for each escalated
+//! decision, waiting for the reviewers' answers (all of a call's escalations at once, up to
+//! the hold time), teaching precedents with the answers, and recording every state change
+//! in the audit trail, linked to the decision.
 
 use std::sync::Arc;
 
@@ -9,39 +11,168 @@ use tokio::sync::watch;
 use super::ProxyState;
 use crate::audit::exchange::CallAudit;
 use crate::audit::record::{AuditRecord, Escalation as EscalationNote};
+use crate::features::CallFeatures;
+use crate::guard::{Direction, Finding};
 use crate::policy::model::EscalationFlow;
-use crate::policy::{CallFacts, Decision, DecisionKind};
-use crate::review::learn::Fingerprint;
+use crate::policy::{CallFacts, Decision, DecisionKind, Policy, PrecedentUse};
+use crate::protocol::mcp::ToolAnnotations;
+use crate::review::learn::{Outcome, SpotCheck, SpotFlow, Verdict};
 use crate::review::{Escalation, State};
 use crate::routing::Route;
+
+/// What learning made of an escalated call.
+pub(super) struct Learned {
+    /// Its features (the answer to its escalation teaches precedents with them).
+    pub features: CallFeatures,
+    /// Its tool is destructive or open-world (declared or presumed): stronger evidence.
+    pub strict: bool,
+    /// The precedent it spot-checks, when it is a spot check.
+    pub spot_check: Option<SpotCheck>,
+    /// Allowed now and reviewed afterwards (`learn.spot_checks.flow: after`).
+    pub review_after: bool,
+}
 
 /// An escalation waiting for its answer.
 pub(super) struct Open {
     id: String,
     rx: watch::Receiver<State>,
-    fingerprint: Fingerprint,
-    /// Answered at once (`defer`); the approval comes later, for the call's next attempt.
+    features: CallFeatures,
+    spot_check: Option<SpotCheck>,
+    /// Answered at once (`defer`, or reviewed after the call went through); the answer
+    /// comes later and teaches then.
     deferred: bool,
+    /// The call went through already (reviewed after the fact).
+    reviewed_after: bool,
     /// How long it may wait for its answer.
     wait: std::time::Duration,
 }
 
-/// The fingerprint precedents group an escalated call by.
-pub(super) fn fingerprint(facts: &CallFacts<'_>) -> Fingerprint {
-    Fingerprint::of_call(facts)
+/// Whether `d` (with what learning made of it) opens an escalation: it waits for a
+/// reviewer, or it went through to be reviewed afterwards.
+pub(super) fn opens_escalation(d: &Decision, learned: Option<&Learned>) -> bool {
+    d.decision == DecisionKind::Escalate || learned.is_some_and(|l| l.review_after)
 }
 
 impl ProxyState {
-    /// Open an escalation for `d` (an escalated decision on the call `facts` describes).
+    /// What learning sees of an escalated call: its features (the guard's findings in its
+    /// arguments even when no rule asked for them, its run's labels) and how strict its
+    /// tool's annotations make precedents.
+    pub(super) fn learned(
+        &self,
+        policy: &Policy,
+        route: &Route,
+        facts: &CallFacts<'_>,
+        run: &str,
+    ) -> Learned {
+        let found: Vec<Finding>;
+        let findings = if policy.scans(Direction::Request) {
+            facts.findings
+        } else {
+            let bytes = facts
+                .args
+                .and_then(|a| serde_json::to_vec(a).ok())
+                .unwrap_or_default();
+            found = policy
+                .guard()
+                .scan_json(&bytes)
+                .into_iter()
+                .map(|l| l.finding)
+                .collect();
+            &found
+        };
+        let history;
+        let run_history = match facts.run {
+            Some(h) => h,
+            None => {
+                history = self.runs.history(run);
+                &history
+            }
+        };
+        let annotations = facts.annotations.copied().or_else(|| {
+            facts
+                .tool
+                .and_then(|t| self.descriptors.annotations_of(route.upstream, t))
+        });
+        let seen = CallFacts {
+            findings,
+            run: Some(run_history),
+            internal_domains: &self.precedents.config().internal_domains,
+            ..*facts
+        };
+        Learned {
+            features: seen.features(),
+            strict: route.protocol != crate::config::Protocol::Mcp
+                || ToolAnnotations::strict(annotations.as_ref()),
+            spot_check: None,
+            review_after: false,
+        }
+    }
+
+    /// The decision a precedent's outcome `o` makes of the escalated decision `d`: its
+    /// verdict, or — for a spot check — the escalation it was, marked as one.
+    pub(super) fn apply_precedent(
+        &self,
+        policy: &Policy,
+        d: Decision,
+        o: &Outcome,
+        l: &mut Learned,
+    ) -> Decision {
+        let kind = match o.verdict {
+            Verdict::Allow => DecisionKind::Allow,
+            Verdict::Deny => DecisionKind::Deny,
+        };
+        // An auto-allow needs the whole truth (a rejection on another replica revokes it);
+        // an auto-deny is safe to apply from what this replica knows.
+        if kind == DecisionKind::Allow && !self.reviews.shared().trusts_local_view() {
+            return d;
+        }
+        let used = PrecedentUse {
+            id: Arc::from(o.precedent.as_str()),
+            level: o.level.as_str(),
+            spot_check: o.spot_check,
+        };
+        if !o.spot_check {
+            let mut decided = policy.fixed_decision(kind, "precedent", &o.precedent);
+            decided.precedent = Some(used);
+            return decided;
+        }
+        l.spot_check = Some(SpotCheck {
+            precedent: o.precedent.clone(),
+            level: o.level,
+            verdict: o.verdict,
+        });
+        let after = self.precedents.config().spot_checks.flow == SpotFlow::After;
+        if after && kind == DecisionKind::Allow {
+            // Through now; a reviewer looks at it afterwards and the answer teaches.
+            l.review_after = true;
+            let mut decided = policy.fixed_decision(kind, "precedent", &o.precedent);
+            decided.precedent = Some(used);
+            return decided;
+        }
+        let mut d = d;
+        d.precedent = Some(used);
+        d
+    }
+
+    /// Open an escalation for `d` (an escalated decision on the call `facts` describes, or
+    /// one allowed to be reviewed afterwards).
     pub(super) fn escalate(
         &self,
         route: &Route,
         facts: &CallFacts<'_>,
         d: &Decision,
+        learned: Option<Learned>,
         run_id: &str,
     ) -> Open {
-        let fp = fingerprint(facts);
-        let deferred = d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
+        let learned = learned.unwrap_or_else(|| Learned {
+            features: facts.features(),
+            strict: true,
+            spot_check: None,
+            review_after: false,
+        });
+        let exact = learned.features.exact();
+        let deferred = learned.review_after
+            || d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
         let (arguments, arguments_note) = match facts
             .args
             .map(|a| crate::review::masked_arguments(a, facts.findings))
@@ -56,14 +187,17 @@ impl ProxyState {
             } else {
                 EscalationFlow::Hold
             },
-            fingerprint: fp.id.clone(),
-            shape: fp.text.clone(),
+            fingerprint: exact.id.clone(),
+            shape: exact.text.clone(),
             arguments,
             arguments_note,
             trajectory: Some(match facts.run {
                 Some(h) => crate::review::Trajectory::from(h),
                 None => crate::review::Trajectory::from(&self.runs.history(run_id)),
             }),
+            features: Some(learned.features.clone()),
+            spot_check: learned.spot_check.clone(),
+            reviewed_after: learned.review_after,
             id: d.decision_id.clone(),
             state: State::Pending,
             created: String::new(),
@@ -74,7 +208,11 @@ impl ProxyState {
             method: facts.method.map(str::to_owned),
             tool: facts.tool.map(str::to_owned),
             resource: facts.resource.map(str::to_owned),
-            reason: d.reason.to_string(),
+            reason: if learned.spot_check.is_some() {
+                "spot_check".into()
+            } else {
+                d.reason.to_string()
+            },
             rules: d.rules.iter().map(|r| r.to_string()).collect(),
             findings: facts
                 .findings
@@ -98,14 +236,17 @@ impl ProxyState {
         Open {
             id: d.decision_id.clone(),
             rx,
-            fingerprint: fp,
+            features: learned.features,
+            spot_check: learned.spot_check,
             deferred,
+            reviewed_after: learned.review_after,
             wait,
         }
     }
 
     /// Wait for the answers to `open` (one slot per message; `None` where nothing was
-    /// escalated), record them, and note them on the call's decision records.
+    /// escalated), teach precedents with them, record them, and note them on the call's
+    /// decision records.
     pub(super) async fn await_answers(
         &self,
         open: Vec<Option<Open>>,
@@ -119,33 +260,30 @@ impl ProxyState {
                 let o = o?;
                 // Other replicas (and their reviewers) learn of it; if they cannot and the
                 // store fails closed, the call is denied without review.
-                if store.share(&o.id, o.wait).await.is_err() {
-                    return Some((State::Unavailable, o.id, o.fingerprint));
+                if store.share(&o.id, o.wait).await.is_err() && !o.reviewed_after {
+                    return Some((State::Unavailable, o));
                 }
                 if o.deferred {
                     // Answered now; the reviewer's answer is for a later attempt.
-                    return Some((State::Pending, o.id, o.fingerprint));
+                    return Some((State::Pending, o));
                 }
-                let state = crate::review::wait(&store, &o.id, o.rx, hold).await;
-                Some((state, o.id, o.fingerprint))
+                let rx = o.rx.clone();
+                let state = crate::review::wait(&store, &o.id, rx, hold).await;
+                Some((state, o))
             }
         });
         let answers = futures_util::future::join_all(waits).await;
-        for (state, _, fp) in answers.iter().flatten() {
-            match state {
-                State::Approved => {
-                    self.reviews
-                        .shared()
-                        .learn(&self.precedents, fp, true)
-                        .await
-                }
-                State::Rejected => {
-                    self.reviews
-                        .shared()
-                        .learn(&self.precedents, fp, false)
-                        .await
-                }
-                _ => {}
+        for (state, o) in answers.iter().flatten() {
+            if matches!(state, State::Approved | State::Rejected) {
+                self.reviews
+                    .shared()
+                    .learn(
+                        &self.precedents,
+                        &o.features,
+                        *state == State::Approved,
+                        o.spot_check.clone(),
+                    )
+                    .await;
             }
         }
         self.metrics
@@ -154,15 +292,16 @@ impl ProxyState {
         answers
             .into_iter()
             .map(|a| {
-                let (state, id, _) = a?;
+                let (state, o) = a?;
                 if state != State::Pending {
                     self.metrics
                         .escalation_answer_seconds
                         .observe(asked.elapsed().as_secs_f64());
                 }
                 if state == State::Pending {
+                    let outcome = if o.reviewed_after { "allow" } else { "deny" };
                     if let Some(a) = audit.as_mut() {
-                        a.set_escalation(&id, "pending", "deny");
+                        a.set_escalation(&o.id, "pending", outcome);
                     }
                     return Some(State::Pending);
                 }
@@ -172,11 +311,11 @@ impl ProxyState {
                     State::Rejected | State::Unavailable => "deny",
                     _ => self.escalation.on_timeout.as_str(),
                 };
-                if let Some(e) = self.reviews.get(&id) {
+                if let Some(e) = self.reviews.get(&o.id) {
                     self.record_escalation(&e, e.state.as_str(), outcome);
                 }
                 if let Some(a) = audit.as_mut() {
-                    a.set_escalation(&id, state.as_str(), outcome);
+                    a.set_escalation(&o.id, state.as_str(), outcome);
                 }
                 self.metrics
                     .escalations
@@ -188,22 +327,13 @@ impl ProxyState {
     }
 
     /// Refresh the precedents gauge.
-    fn count_precedents(&self) {
+    pub(crate) fn count_precedents(&self) {
         let list = self.precedents.list(std::time::Instant::now());
-        for verdict in ["allow", "deny"] {
-            let n = list
-                .iter()
-                .filter(|p| {
-                    matches!(
-                        (p.verdict, verdict),
-                        (crate::review::learn::Verdict::Allow, "allow")
-                            | (crate::review::learn::Verdict::Deny, "deny")
-                    )
-                })
-                .count();
+        for (verdict, name) in [(Verdict::Allow, "allow"), (Verdict::Deny, "deny")] {
+            let n = list.iter().filter(|p| p.verdict == verdict).count();
             self.metrics
                 .precedents
-                .with_label_values(&[verdict])
+                .with_label_values(&[name])
                 .set(n as i64);
         }
     }
@@ -229,6 +359,11 @@ impl ProxyState {
                 state,
             }),
             method: e.method.clone(),
+            precedent: e.spot_check.as_ref().map(|s| PrecedentUse {
+                id: Arc::from(s.precedent.as_str()),
+                level: s.level.as_str(),
+                spot_check: true,
+            }),
             reason: Some(Arc::from(e.reason.as_str())),
             resource: e.resource.clone(),
             reviewer: e.reviewer.clone(),
@@ -242,9 +377,16 @@ impl ProxyState {
             tracing::error!(escalation = %e.id, "audit record of an escalation not queued");
         }
     }
-}
 
-/// Whether `d` waits for a reviewer.
-pub(super) fn is_escalated(d: &Decision) -> bool {
-    d.decision == DecisionKind::Escalate
+    /// Remember in the run what became of its calls: a refusal (denied, or rejected by a
+    /// reviewer) and sensitive data handled mark it, so learning and rules
+    /// (`when.run.labels`) see what the run did before.
+    pub(super) fn mark_run(&self, run: &str, refused: bool, sensitive: bool) {
+        if refused {
+            self.runs.mark(run, crate::context::runs::REFUSED);
+        }
+        if sensitive {
+            self.runs.mark(run, crate::context::runs::SENSITIVE);
+        }
+    }
 }

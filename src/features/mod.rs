@@ -1,0 +1,364 @@
+//! What a call *means*, as learning sees it. Each argument value becomes typed features
+//! (see `docs/review.md`, "Features"): a **class** that is never generalised (`url https
+//! public`, `path credentials`, `command rm`, `sql update unbounded`, `money`, `id
+//! INV-dddd`, `text short`) and, where a reviewer would recognise one, an **identity**
+//! (the host, e-mail domain, directory, table, short word, or a number's magnitude) that
+//! precedents may generalise ("a host reviewers approved before" vs "a new host"). With the
+//! route, tool, caller, the guard's finding types and flags from the run's history, they
+//! make the call's fingerprint at every level precedents learn at.
+//!
+//! Every walk is bounded: depth, elements per array, features per call, and the length of
+//! every string analysed.
+
+pub mod paths;
+pub mod shell;
+pub mod sql;
+pub mod value;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Deepest object nesting described (deeper objects are `object`).
+const MAX_DEPTH: usize = 4;
+/// Most elements of one array described.
+const MAX_ELEMENTS: usize = 16;
+/// Most features one call keeps (beyond: one `more` feature).
+const MAX_FEATURES: usize = 64;
+/// Longest key kept in a feature's place (longer keys are cut).
+const MAX_KEY: usize = 64;
+
+/// The part of a feature that learning may generalise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    /// Nothing beyond the class.
+    None,
+    /// A host, domain, directory, table or short word.
+    Name(String),
+    /// A number's order of magnitude (floor of log10; `-1` below one).
+    Magnitude(i32),
+}
+
+impl Identity {
+    /// The identity as written in fingerprints.
+    pub fn exact(&self) -> String {
+        match self {
+            Identity::None => String::new(),
+            Identity::Name(n) => n.clone(),
+            Identity::Magnitude(m) if *m < 0 => "<1".into(),
+            Identity::Magnitude(m) => format!("1e{m}"),
+        }
+    }
+}
+
+/// One feature of a call's arguments.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Feature {
+    /// Where: the argument's path (`vendor`, `to[]`, `options.mode`) and, for values that
+    /// give several features, a facet (`cmd[kubectl delete]:arg`, `body~url`).
+    pub at: String,
+    /// What it is; never generalised.
+    pub class: String,
+    /// Which one; generalised at coarser levels.
+    pub identity: Identity,
+}
+
+impl Feature {
+    /// A feature with a class only.
+    pub fn class(at: &str, class: &str) -> Self {
+        Self {
+            at: at.to_string(),
+            class: class.to_string(),
+            identity: Identity::None,
+        }
+    }
+
+    /// `at=class identity`, as in fingerprints.
+    pub fn describe(&self) -> String {
+        self.describe_with(&self.identity.exact())
+    }
+
+    /// `at=class identity` with the identity written as `identity`.
+    pub fn describe_with(&self, identity: &str) -> String {
+        if identity.is_empty() {
+            format!("{}={}", self.at, self.class)
+        } else {
+            format!("{}={} {}", self.at, self.class, identity)
+        }
+    }
+}
+
+/// What feature extraction needs besides the value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hints<'a> {
+    /// The tool called (a shell tool's arguments are commands).
+    pub tool: &'a str,
+    /// E-mail domains that are the organisation's own (`email internal` vs `external`).
+    pub internal_domains: &'a [String],
+}
+
+impl Hints<'_> {
+    /// Whether `domain` is one of the organisation's own (or below one).
+    pub fn is_internal(&self, domain: &str) -> bool {
+        self.internal_domains.iter().any(|d| {
+            let d = d.trim_start_matches('@').to_ascii_lowercase();
+            domain == d || domain.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.'))
+        })
+    }
+}
+
+/// Everything a precedent may key on for one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallFeatures {
+    /// The route.
+    pub route: String,
+    /// The tool (or the method when there is no tool).
+    pub tool: String,
+    /// The verified caller.
+    pub caller: String,
+    /// The arguments' features, sorted, without duplicates.
+    pub features: Vec<Feature>,
+    /// The guard's finding types in the arguments, sorted, without duplicates.
+    pub findings: Vec<String>,
+    /// Flags from the run's history (`refused`, `sensitive`, labels rules attached), sorted.
+    pub context: Vec<String>,
+}
+
+impl CallFeatures {
+    /// The features of a call.
+    pub fn of(
+        route: &str,
+        tool: &str,
+        caller: &str,
+        args: Option<&Value>,
+        findings: &[&str],
+        context: &[&str],
+        hints: Hints<'_>,
+    ) -> Self {
+        let mut features = Vec::new();
+        if let Some(args) = args {
+            walk(&hints, args, "", "", false, 0, &mut features);
+        }
+        features.sort();
+        features.dedup();
+        if features.len() > MAX_FEATURES {
+            features.truncate(MAX_FEATURES);
+            features.push(Feature::class("…", "more"));
+        }
+        let mut findings: Vec<String> = findings.iter().map(|s| s.to_string()).collect();
+        findings.sort();
+        findings.dedup();
+        let mut context: Vec<String> = context.iter().map(|s| s.to_string()).collect();
+        context.sort();
+        context.dedup();
+        Self {
+            route: route.to_string(),
+            tool: tool.to_string(),
+            caller: caller.to_string(),
+            features,
+            findings,
+            context,
+        }
+    }
+
+    /// The fingerprint text with each feature's identity written by `identity` and the
+    /// caller as `caller`.
+    pub fn render(&self, caller: &str, identity: impl Fn(&Feature) -> String) -> String {
+        let args: Vec<String> = self
+            .features
+            .iter()
+            .map(|f| f.describe_with(&identity(f)))
+            .collect();
+        format!(
+            "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
+            self.route,
+            self.tool,
+            args.join(", "),
+            self.findings.join(", "),
+            self.context.join(", ")
+        )
+    }
+
+    /// The exact fingerprint: every identity as it is.
+    pub fn exact(&self) -> Fingerprint {
+        Fingerprint::of_text("exact", self.render(&self.caller, |f| f.identity.exact()))
+    }
+
+    /// Whether the call touches something sensitive (credentials, keys, system
+    /// configuration, or secrets and personal data the guard found): marks its run.
+    pub fn is_sensitive(&self) -> bool {
+        self.features.iter().any(|f| {
+            f.class.ends_with("credentials")
+                || f.class.ends_with(" keys")
+                || f.class.ends_with("system_config")
+                || f.class.contains("userinfo")
+        }) || findings_are_sensitive(self.findings.iter().map(String::as_str))
+    }
+}
+
+/// Whether any of these finding types is a secret or personal data (marks a run).
+pub fn findings_are_sensitive<'a>(mut kinds: impl Iterator<Item = &'a str>) -> bool {
+    kinds.any(|k| SENSITIVE_FINDINGS.iter().any(|s| k.contains(s)))
+}
+
+/// Finding types that mark a run as having handled sensitive data.
+const SENSITIVE_FINDINGS: &[&str] = &[
+    "key", "token", "secret", "password", "credential", "jwt", "private", "ssn", "card", "iban", "email", "phone", "passport",
+];
+
+/// A fingerprint: a stable id and the text it is the hash of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Hex of the first 8 bytes of SHA-256 over the level and the text.
+    pub id: String,
+    /// The fingerprint in words.
+    pub text: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `text` at `level`.
+    pub fn of_text(level: &str, text: String) -> Self {
+        let mut h = Sha256::new();
+        if level != "exact" {
+            h.update(level.as_bytes());
+            h.update(b"\n");
+        }
+        h.update(text.as_bytes());
+        Self {
+            id: hex::encode(&h.finalize()[..8]),
+            text,
+        }
+    }
+}
+
+fn walk(hints: &Hints<'_>, v: &Value, at: &str, key: &str, money: bool, depth: usize, out: &mut Vec<Feature>) {
+    if out.len() > MAX_FEATURES * 2 {
+        return;
+    }
+    let here = if at.is_empty() { "$" } else { at };
+    match v {
+        Value::Null => out.push(Feature::class(here, "null")),
+        Value::Bool(b) => out.push(Feature::class(here, if *b { "true" } else { "false" })),
+        Value::Number(n) => out.push(value::number(here, key, money, n.as_f64().unwrap_or(0.0))),
+        Value::String(s) => value::string(hints, key, here, s, out),
+        Value::Array(a) if a.is_empty() => out.push(Feature::class(here, "array empty")),
+        Value::Array(a) => {
+            let at = format!("{here}[]");
+            for x in a.iter().take(MAX_ELEMENTS) {
+                walk(hints, x, &at, key, money, depth + 1, out);
+            }
+        }
+        Value::Object(m) if m.is_empty() => out.push(Feature::class(here, "object empty")),
+        Value::Object(_) if depth >= MAX_DEPTH => out.push(Feature::class(here, "object")),
+        Value::Object(m) => {
+            let money = m.keys().any(|k| value::is_currency_key(k));
+            for (k, x) in m {
+                let k: &str = if k.len() > MAX_KEY {
+                    &k[..floor(k, MAX_KEY)]
+                } else {
+                    k
+                };
+                let child = if at.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{at}.{k}")
+                };
+                walk(hints, x, &child, k, money, depth + 1, out);
+            }
+        }
+    }
+}
+
+fn floor(s: &str, max: usize) -> usize {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn described(args: Value) -> Vec<String> {
+        CallFeatures::of("r", "t", "c", Some(&args), &[], &[], Hints::default())
+            .features
+            .iter()
+            .map(Feature::describe)
+            .collect()
+    }
+
+    #[test]
+    fn arguments_become_typed_features() {
+        let f = described(json!({
+            "vendor": "https://pay.acme.test/v1/pay?x=1",
+            "amount": 1234.5,
+            "currency": "eur",
+            "invoice": "INV-0042",
+            "to": ["ann@corp.test", "Bob <bob@outside.test>"],
+            "path": "/srv/reports/daily-7.csv",
+            "when": "2026-12-01T10:00:00Z",
+            "id": "8c0e2f4a-1b2c-4d5e-8f90-123456789abc",
+            "note": "please pay the invoice, details at https://paste.example/x",
+            "dry_run": false,
+        }));
+        for want in [
+            "amount=money 1e3",
+            "currency=word eur",
+            "invoice=id INV-dddd",
+            "to[]=email corp.test",
+            "to[]=email outside.test",
+            "path=path data /srv/reports",
+            "path:ext=ext csv",
+            "vendor=url https public pay.acme.test",
+            "vendor:path=url path v1",
+            "vendor:query=query short",
+            "when=time",
+            "id=id uuid",
+            "note=text short",
+            "note~url=url public paste.example",
+            "dry_run=false",
+        ] {
+            assert!(f.contains(&want.to_string()), "{want} not in {f:?}");
+        }
+    }
+
+    #[test]
+    fn meaning_separates_what_shape_would_not() {
+        let a = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "rm -rf /"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
+        let b = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "ls -la /srv/app"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
+        assert_ne!(a.exact().id, b.exact().id);
+        let c = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "ls -la /srv/app"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
+        assert_eq!(b.exact(), c.exact(), "deterministic");
+    }
+
+    #[test]
+    fn internal_domains_and_sensitivity() {
+        let domains = vec!["corp.test".to_string()];
+        let h = Hints {
+            tool: "mail",
+            internal_domains: &domains,
+        };
+        let f = CallFeatures::of("r", "mail", "c", Some(&json!({"to": "a@eu.corp.test"})), &[], &[], h);
+        assert_eq!(f.features[0].class, "email internal");
+        let f = CallFeatures::of("r", "mail", "c", Some(&json!({"to": "a@corp-test.example"})), &[], &[], h);
+        assert_eq!(f.features[0].class, "email external");
+        let f = CallFeatures::of("r", "read", "c", Some(&json!({"path": "~/.aws/credentials"})), &[], &[], h);
+        assert!(f.is_sensitive());
+    }
+
+    #[test]
+    fn walks_are_bounded() {
+        let mut deep = json!("x");
+        for _ in 0..100 {
+            deep = json!({ "a": deep });
+        }
+        assert_eq!(described(deep), vec!["a.a.a.a=object"]);
+        let wide: serde_json::Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
+        let f = CallFeatures::of("r", "t", "c", Some(&Value::Object(wide)), &[], &[], Hints::default());
+        assert_eq!(f.features.len(), MAX_FEATURES + 1);
+    }
+}

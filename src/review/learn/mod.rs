@@ -1,0 +1,708 @@
+//! Learning from answers. Every escalated call is described by its [`CallFeatures`]
+//! (`crate::features`); each reviewer's answer is evidence for the call's fingerprint at
+//! three **levels**, from the finest to the coarsest:
+//!
+//! - `exact`: route, tool, caller, every feature with its identity (host, domain,
+//!   directory, table, word, magnitude), finding types, run flags;
+//! - `known`: the same, each identity replaced by what reviewers made of it *for this tool
+//!   and argument*: `known` (in an approved call before), `refused` (only in rejected
+//!   calls), `new`; magnitudes by `in_range` / `above` / `below` the approved ones;
+//! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool.
+//!
+//! A call is decided at the finest level whose evidence is strong enough (the Wilson lower
+//! bound on agreeing answers over its threshold, see `evidence`); a level with too little
+//! evidence backs off to a coarser one only when what it has agrees with the coarser
+//! verdict, and a level whose answers disagree stops the back-off: the call goes to a
+//! person. Tools whose MCP annotations say destructive or open-world (or say nothing, which
+//! the specification reads the same way) need stronger evidence.
+//!
+//! Precedents keep being checked: a share of the calls a precedent decides (more while it is
+//! young) still goes to a reviewer as a **spot check**. A rejected spot check of an allow
+//! revokes it (its evidence now disagrees) and makes its level stricter for that tool.
+//!
+//! A precedent only ever replaces an escalation: a `deny` rule or a run flow rule is decided
+//! first and wins.
+
+pub mod evidence;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::features::{CallFeatures, Feature, Fingerprint, Identity};
+use evidence::{Answer, Counts, Tally};
+
+/// The levels precedents learn at, finest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Every identity as it is.
+    Exact,
+    /// Identities as reviewers know them (known / refused / new; magnitudes in range or not).
+    Known,
+    /// As `known`, and the caller as known or new for the tool.
+    AnyCaller,
+}
+
+impl Level {
+    /// The level's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Exact => "exact",
+            Level::Known => "known",
+            Level::AnyCaller => "any_caller",
+        }
+    }
+
+    /// Every level, finest first.
+    pub const ALL: [Level; 3] = [Level::Exact, Level::Known, Level::AnyCaller];
+}
+
+/// Confidence thresholds per level (lower bounds of the agreeing share).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerLevel {
+    /// At the `exact` level.
+    pub exact: f64,
+    /// At the `known` level.
+    pub known: f64,
+    /// At the `any_caller` level (`1.0` turns the level off).
+    pub any_caller: f64,
+}
+
+impl Default for PerLevel {
+    fn default() -> Self {
+        Self {
+            exact: 0.5,
+            known: 0.75,
+            any_caller: 0.85,
+        }
+    }
+}
+
+impl PerLevel {
+    fn at(&self, level: Level) -> f64 {
+        match level {
+            Level::Exact => self.exact,
+            Level::Known => self.known,
+            Level::AnyCaller => self.any_caller,
+        }
+    }
+}
+
+/// How a spot check reaches a reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpotFlow {
+    /// Like any escalation: held (or deferred, per the rule and `escalation.flow`).
+    #[default]
+    Escalate,
+    /// The call goes through; a reviewer looks at it afterwards and the answer teaches.
+    After,
+}
+
+/// Spot checks of precedents.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpotChecks {
+    /// Share of allow-precedent decisions sent to a reviewer.
+    pub rate: f64,
+    /// The share while the precedent is young (fewer than twice the approvals it needed).
+    pub young_rate: f64,
+    /// Share of deny-precedent decisions sent to a reviewer (safe calls they refuse).
+    pub deny_rate: f64,
+    /// How the spot-checked call reaches a reviewer.
+    pub flow: SpotFlow,
+}
+
+impl Default for SpotChecks {
+    fn default() -> Self {
+        Self {
+            rate: 0.02,
+            young_rate: 0.1,
+            deny_rate: 0.05,
+            flow: SpotFlow::Escalate,
+        }
+    }
+}
+
+/// Learning settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnConfig {
+    /// Whether precedents are formed and applied.
+    pub enabled: bool,
+    /// Fewest approvals (since the last rejection) before any precedent allows.
+    pub min_approvals: u32,
+    /// Fewest rejections (since the last approval) before any precedent denies.
+    pub min_rejections: u32,
+    /// Answers older than this do not count.
+    pub window: Duration,
+    /// Confidence an allow needs, per level.
+    pub allow: PerLevel,
+    /// Confidence an allow needs for tools annotated (or presumed) destructive or
+    /// open-world.
+    pub allow_strict: PerLevel,
+    /// Confidence a deny needs, per level.
+    pub deny: PerLevel,
+    /// Spot checks.
+    pub spot_checks: SpotChecks,
+    /// E-mail domains that are the organisation's own.
+    pub internal_domains: Vec<String>,
+}
+
+impl Default for LearnConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_approvals: 3,
+            min_rejections: 2,
+            window: Duration::from_secs(30 * 24 * 3600),
+            allow: PerLevel::default(),
+            allow_strict: PerLevel {
+                exact: 0.7,
+                known: 0.85,
+                any_caller: 0.92,
+            },
+            deny: PerLevel {
+                exact: 0.4,
+                known: 0.5,
+                any_caller: 0.6,
+            },
+            spot_checks: SpotChecks::default(),
+            internal_domains: Vec::new(),
+        }
+    }
+}
+
+/// What a precedent decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Allowed without review.
+    Allow,
+    /// Denied without review.
+    Deny,
+}
+
+/// What the precedents say of one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `precedent-<fingerprint id>` of the deciding precedent.
+    pub precedent: String,
+    /// Its level.
+    pub level: Level,
+    /// What it decides.
+    pub verdict: Verdict,
+    /// Its confidence (lower bound of the agreeing share).
+    pub confidence: f64,
+    /// The call goes to a reviewer anyway (a spot check of the precedent).
+    pub spot_check: bool,
+}
+
+/// One call's fingerprint at every level (worked out against what reviewers know).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keys {
+    /// Per level, finest first.
+    pub levels: Vec<(Level, Fingerprint)>,
+}
+
+impl Keys {
+    /// The exact fingerprint.
+    pub fn exact(&self) -> Option<&Fingerprint> {
+        self.levels.iter().find(|(l, _)| *l == Level::Exact).map(|(_, f)| f)
+    }
+}
+
+/// A reviewer's answer, as learned here and shared with other replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lesson {
+    /// The answered call's features.
+    pub features: CallFeatures,
+    /// Its fingerprints when it was answered.
+    pub keys: Keys,
+    /// Approved (else rejected).
+    pub approved: bool,
+    /// The precedent it spot-checked, if it was a spot check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_check: Option<SpotCheck>,
+}
+
+/// Which precedent a spot check looked at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpotCheck {
+    /// `precedent-<id>`.
+    pub precedent: String,
+    /// Its level.
+    pub level: Level,
+    /// What it had decided.
+    pub verdict: Verdict,
+}
+
+/// A precedent, as the admin API and `learn export` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Precedent {
+    /// `precedent-<fingerprint id>`.
+    pub id: String,
+    /// Its level.
+    pub level: Level,
+    /// The fingerprint it covers, in words.
+    pub fingerprint: String,
+    /// What it decides now.
+    pub verdict: Verdict,
+    /// Lower bound of the agreeing share.
+    pub confidence: f64,
+    /// The threshold it had to pass.
+    pub threshold: f64,
+    /// Approvals in the window.
+    pub approvals: usize,
+    /// Rejections in the window.
+    pub rejections: usize,
+    /// Approvals since the last rejection.
+    pub approvals_since_rejection: usize,
+    /// Spot checks answered, approved and rejected.
+    pub spot_checks: SpotCounts,
+    /// Calls it decided (on this replica).
+    pub uses: u64,
+}
+
+/// Spot-check outcomes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SpotCounts {
+    /// Approved by the reviewer.
+    pub approved: usize,
+    /// Rejected by the reviewer.
+    pub rejected: usize,
+}
+
+/// Most precedents (fingerprints with answers) kept; the least recently answered go first.
+const MAX_BUCKETS: usize = 200_000;
+/// Most identities remembered per tool argument.
+const MAX_KNOWN: usize = 4096;
+
+#[derive(Debug, Default)]
+struct Bucket {
+    level: Level,
+    /// Route and tool (strictness and level trust are per tool).
+    tool: String,
+    text: String,
+    tally: Tally,
+}
+
+impl Default for Level {
+    fn default() -> Self {
+        Level::Exact
+    }
+}
+
+/// What reviewers made of the identities seen in one tool argument.
+#[derive(Debug, Default)]
+struct Known {
+    approved: HashSet<String>,
+    refused: HashSet<String>,
+    magnitudes: Option<(i32, i32)>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    /// `route\0tool\0at\0class` → identities.
+    known: HashMap<String, Known>,
+    /// `route\0tool` → callers with an approved call.
+    callers: HashMap<String, HashSet<String>>,
+    /// `route\0tool\0level` → rejected spot checks (each makes the level stricter).
+    level_strikes: HashMap<String, Vec<Instant>>,
+    /// Spot-check sampling (xorshift).
+    rng: u64,
+}
+
+/// Answers by fingerprint at every level, and the precedents they make.
+pub struct Precedents {
+    cfg: LearnConfig,
+    state: Mutex<State>,
+}
+
+fn tool_key(f: &CallFeatures) -> String {
+    format!("{}\0{}", f.route, f.tool)
+}
+
+fn known_key(f: &CallFeatures, feat: &Feature) -> String {
+    format!("{}\0{}\0{}\0{}", f.route, f.tool, feat.at, feat.class)
+}
+
+impl State {
+    fn generalise(&self, f: &CallFeatures, feat: &Feature) -> String {
+        let k = self.known.get(&known_key(f, feat));
+        match &feat.identity {
+            Identity::None => String::new(),
+            Identity::Name(n) => match k {
+                Some(k) if k.approved.contains(n) => "known".into(),
+                Some(k) if k.refused.contains(n) => "refused".into(),
+                _ => "new".into(),
+            },
+            Identity::Magnitude(m) => match k.and_then(|k| k.magnitudes) {
+                Some((lo, hi)) if (lo..=hi).contains(m) => "in_range".into(),
+                Some((_, hi)) if *m > hi => "above".into(),
+                Some(_) => "below".into(),
+                None => "new".into(),
+            },
+        }
+    }
+
+    fn keys(&self, f: &CallFeatures) -> Keys {
+        let known_text = |caller: &str| f.render(caller, |feat| self.generalise(f, feat));
+        let caller_known = self
+            .callers
+            .get(&tool_key(f))
+            .is_some_and(|c| c.contains(&f.caller));
+        Keys {
+            levels: vec![
+                (Level::Exact, f.exact()),
+                (Level::Known, Fingerprint::of_text("known", known_text(&f.caller))),
+                (
+                    Level::AnyCaller,
+                    Fingerprint::of_text(
+                        "any_caller",
+                        known_text(if caller_known { "known" } else { "new" }),
+                    ),
+                ),
+            ],
+        }
+    }
+
+    fn next_random(&mut self) -> f64 {
+        let mut x = self.rng.max(1);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn strikes(&self, tool: &str, level: Level, now: Instant, window: Duration) -> usize {
+        self.level_strikes
+            .get(&format!("{tool}\0{}", level.as_str()))
+            .map_or(0, |v| {
+                v.iter()
+                    .filter(|t| now.saturating_duration_since(**t) <= window)
+                    .count()
+            })
+    }
+
+    fn remember(&mut self, f: &CallFeatures, approved: bool) {
+        if approved {
+            let callers = self.callers.entry(tool_key(f)).or_default();
+            if callers.len() < MAX_KNOWN {
+                callers.insert(f.caller.clone());
+            }
+        }
+        for feat in &f.features {
+            let k = self.known.entry(known_key(f, feat)).or_default();
+            match (&feat.identity, approved) {
+                (Identity::None, _) => {}
+                (Identity::Name(n), true) => {
+                    k.refused.remove(n);
+                    if k.approved.len() < MAX_KNOWN {
+                        k.approved.insert(n.clone());
+                    }
+                }
+                (Identity::Name(n), false) => {
+                    if !k.approved.contains(n) && k.refused.len() < MAX_KNOWN {
+                        k.refused.insert(n.clone());
+                    }
+                }
+                (Identity::Magnitude(m), true) => {
+                    k.magnitudes = Some(match k.magnitudes {
+                        Some((lo, hi)) => (lo.min(*m), hi.max(*m)),
+                        None => (*m, *m),
+                    });
+                }
+                (Identity::Magnitude(_), false) => {}
+            }
+        }
+    }
+
+    /// Drop the least recently answered buckets beyond the cap.
+    fn trim(&mut self) {
+        if self.buckets.len() <= MAX_BUCKETS {
+            return;
+        }
+        let mut by_age: Vec<(Option<Instant>, String)> = self
+            .buckets
+            .iter()
+            .map(|(id, b)| (b.tally.last(), id.clone()))
+            .collect();
+        by_age.sort();
+        let excess = self.buckets.len() - MAX_BUCKETS * 9 / 10;
+        for (_, id) in by_age.into_iter().take(excess) {
+            self.buckets.remove(&id);
+        }
+    }
+}
+
+impl Precedents {
+    /// An empty store (spot checks sampled from a random seed).
+    pub fn new(cfg: LearnConfig) -> Self {
+        let seed = uuid::Uuid::new_v4().as_u128() as u64;
+        Self::with_seed(cfg, seed)
+    }
+
+    /// An empty store whose spot checks follow `seed` (replays are reproducible).
+    pub fn with_seed(cfg: LearnConfig, seed: u64) -> Self {
+        Self {
+            cfg,
+            state: Mutex::new(State {
+                rng: seed | 1,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LearnConfig {
+        &self.cfg
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every change under this lock is a plain insert or push; a panic in between leaves
+        // nothing half-done that matters, so a poisoned lock is used as it is.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The call's fingerprints at every level, as things stand.
+    pub fn keys(&self, f: &CallFeatures) -> Keys {
+        self.state().keys(f)
+    }
+
+    fn threshold(&self, st: &State, tool: &str, level: Level, strict: bool, now: Instant) -> f64 {
+        let base = if strict {
+            self.cfg.allow_strict.at(level)
+        } else {
+            self.cfg.allow.at(level)
+        };
+        // Each rejected spot check at this level for this tool halves the doubt allowed.
+        let strikes = st.strikes(tool, level, now, self.cfg.window).min(16) as i32;
+        1.0 - (1.0 - base) * 0.5f64.powi(strikes)
+    }
+
+    /// What the precedents decide for a call with features `f` (`strict`: the tool is
+    /// destructive or open-world), or `None`: a person decides.
+    pub fn decide(&self, f: &CallFeatures, strict: bool, now: Instant) -> Option<Outcome> {
+        if !self.cfg.enabled {
+            return None;
+        }
+        let mut st = self.state();
+        let keys = st.keys(f);
+        let tool = tool_key(f);
+        // What finer levels' evidence leans to (a coarser verdict must agree with it).
+        let mut leaning: Option<Verdict> = None;
+        for (level, fp) in &keys.levels {
+            let Some(b) = st.buckets.get(&fp.id) else {
+                continue;
+            };
+            let c = b.tally.counts(now, self.cfg.window);
+            if !c.any() {
+                continue;
+            }
+            let allow_at = self.threshold(&st, &tool, *level, strict, now);
+            let deny_at = self.cfg.deny.at(*level);
+            let (ca, cd) = (c.allow_confidence(), c.deny_confidence());
+            let verdict = if ca >= allow_at
+                && c.approvals_since_rejection >= self.cfg.min_approvals as usize
+                && leaning != Some(Verdict::Deny)
+            {
+                Some((Verdict::Allow, ca, allow_at))
+            } else if cd >= deny_at
+                && c.rejections_since_approval >= self.cfg.min_rejections as usize
+                && leaning != Some(Verdict::Allow)
+            {
+                Some((Verdict::Deny, cd, deny_at))
+            } else {
+                None
+            };
+            if let Some((verdict, confidence, threshold)) = verdict {
+                let spot = self.spot_rate(&c, verdict, threshold);
+                let spot_check = spot > 0.0 && st.next_random() < spot;
+                if let Some(b) = st.buckets.get_mut(&fp.id) {
+                    b.tally.uses += 1;
+                }
+                return Some(Outcome {
+                    precedent: format!("precedent-{}", fp.id),
+                    level: *level,
+                    verdict,
+                    confidence,
+                    spot_check,
+                });
+            }
+            if c.approvals > 0 && c.rejections > 0 {
+                // Reviewers disagree at this level: nothing coarser may decide.
+                return None;
+            }
+            let lean = if c.approvals > 0 {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            };
+            match leaning {
+                Some(l) if l != lean => return None,
+                _ => leaning = Some(lean),
+            }
+        }
+        None
+    }
+
+    fn spot_rate(&self, c: &Counts, verdict: Verdict, threshold: f64) -> f64 {
+        let s = &self.cfg.spot_checks;
+        match verdict {
+            Verdict::Deny => s.deny_rate,
+            Verdict::Allow => {
+                let young = c.approvals_since_rejection < 2 * evidence::needed(threshold);
+                if young { s.young_rate } else { s.rate }
+            }
+        }
+    }
+
+    /// Learn from a reviewer's answer to a call with features `f` (`spot_check`: the call
+    /// was a spot check of that precedent). Returns the lesson to share with other replicas.
+    pub fn learn(
+        &self,
+        f: &CallFeatures,
+        approved: bool,
+        spot_check: Option<SpotCheck>,
+        at: Instant,
+    ) -> Lesson {
+        let keys = self.keys(f);
+        let lesson = Lesson {
+            features: f.clone(),
+            keys,
+            approved,
+            spot_check,
+        };
+        self.apply(&lesson, at);
+        lesson
+    }
+
+    /// Apply a lesson (learned here or on another replica) answered at `at`.
+    pub fn apply(&self, lesson: &Lesson, at: Instant) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let mut st = self.state();
+        let tool = tool_key(&lesson.features);
+        let spot_id = lesson.spot_check.as_ref().map(|s| s.precedent.as_str());
+        for (level, fp) in &lesson.keys.levels {
+            let b = st.buckets.entry(fp.id.clone()).or_insert_with(|| Bucket {
+                level: *level,
+                tool: tool.clone(),
+                text: fp.text.clone(),
+                tally: Tally::default(),
+            });
+            b.tally.push(Answer {
+                at,
+                approved: lesson.approved,
+                spot_check: spot_id.is_some_and(|s| s.strip_prefix("precedent-") == Some(fp.id.as_str())),
+            });
+        }
+        if let Some(s) = &lesson.spot_check {
+            let agreed = (s.verdict == Verdict::Allow) == lesson.approved;
+            if !agreed {
+                st.level_strikes
+                    .entry(format!("{tool}\0{}", s.level.as_str()))
+                    .or_default()
+                    .push(at);
+            }
+        }
+        st.remember(&lesson.features, lesson.approved);
+        st.trim();
+    }
+
+    /// Forget everything and apply these lessons instead, in time order (a replica loading
+    /// the shared store); lessons without a time are skipped.
+    pub fn replace(&self, lessons: impl IntoIterator<Item = (Lesson, Option<Instant>)>) {
+        let mut v: Vec<(Lesson, Instant)> = lessons
+            .into_iter()
+            .filter_map(|(l, at)| at.map(|at| (l, at)))
+            .collect();
+        v.sort_by_key(|(_, at)| *at);
+        {
+            let mut st = self.state();
+            let rng = st.rng;
+            *st = State {
+                rng,
+                ..State::default()
+            };
+        }
+        for (l, at) in &v {
+            self.apply(l, *at);
+        }
+    }
+
+    /// Revoke a precedent (`precedent-<id>` or `<id>`): answers before `at` no longer count
+    /// for it. `false` when there is no such fingerprint.
+    pub fn revoke(&self, id: &str, at: Instant) -> bool {
+        let key = id.strip_prefix("precedent-").unwrap_or(id);
+        let mut st = self.state();
+        match st.buckets.get_mut(key) {
+            Some(b) => {
+                b.tally.revoke(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every precedent that decides something now, by level then id.
+    pub fn list(&self, now: Instant) -> Vec<Precedent> {
+        let st = self.state();
+        let mut out: BTreeMap<(Level, String), Precedent> = BTreeMap::new();
+        for (id, b) in &st.buckets {
+            let c = b.tally.counts(now, self.cfg.window);
+            if !c.any() {
+                continue;
+            }
+            // Listed with the ordinary threshold; strict tools need more before they use it.
+            let allow_at = self.threshold(&st, &b.tool, b.level, false, now);
+            let deny_at = self.cfg.deny.at(b.level);
+            let verdict = if c.allow_confidence() >= allow_at
+                && c.approvals_since_rejection >= self.cfg.min_approvals as usize
+            {
+                (Verdict::Allow, c.allow_confidence(), allow_at)
+            } else if c.deny_confidence() >= deny_at
+                && c.rejections_since_approval >= self.cfg.min_rejections as usize
+            {
+                (Verdict::Deny, c.deny_confidence(), deny_at)
+            } else {
+                continue;
+            };
+            out.insert(
+                (b.level, id.clone()),
+                Precedent {
+                    id: format!("precedent-{id}"),
+                    level: b.level,
+                    fingerprint: b.text.clone(),
+                    verdict: verdict.0,
+                    confidence: (verdict.1 * 1000.0).round() / 1000.0,
+                    threshold: (verdict.2 * 1000.0).round() / 1000.0,
+                    approvals: c.approvals,
+                    rejections: c.rejections,
+                    approvals_since_rejection: c.approvals_since_rejection,
+                    spot_checks: SpotCounts {
+                        approved: c.spot_checks_approved,
+                        rejected: c.spot_checks_rejected,
+                    },
+                    uses: b.tally.uses,
+                },
+            );
+        }
+        out.into_values().collect()
+    }
+
+    /// The learning window (answers older than it do not count).
+    pub fn window(&self) -> Duration {
+        self.cfg.window
+    }
+}
+
+#[cfg(test)]
+mod tests;

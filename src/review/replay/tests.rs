@@ -1,0 +1,44 @@
+use super::*;
+use crate::review::learn::LearnConfig;
+
+const RULES: &str = "version: 1\nrules:\n  - { id: review-actions, when: { tool: [pay_invoice, http_post, write_file, send_email] }, decision: escalate, reason: needs_review }\n";
+const ALL_TOOLS: &str = "version: 1\nrules:\n  - { id: review-every-call, when: { method: tools/call }, decision: escalate, reason: needs_review }\n";
+
+fn policy(rules: &str) -> Policy {
+    Policy::from_sources(
+        &[(std::path::PathBuf::from("r.yaml"), rules.to_string())],
+        crate::policy::Mode::Enforce,
+    )
+    .expect("rules")
+}
+
+#[test]
+fn escalations_fall_as_reviewers_answer_and_nothing_unsafe_slips_through() {
+    let calls = generate::regular(3000, 7);
+    let r = replay(&policy(RULES), LearnConfig::default(), &calls, 100, 1);
+    assert_eq!(r.windows.len(), 30);
+    let (first, last) = (&r.windows[0], &r.windows[29]);
+    assert!(first.escalated_share() >= 80.0, "{}", table(&r));
+    assert!(last.escalated_share() <= 15.0, "{}", table(&r));
+    assert_eq!(r.total().unsafe_allowed, 0, "{}", table(&r));
+    // Without learning nothing changes.
+    let off = LearnConfig {
+        enabled: false,
+        ..LearnConfig::default()
+    };
+    assert_eq!(replay(&policy(RULES), off, &calls, 100, 1).windows[29].escalated_share(), 100.0);
+}
+
+/// The hard trace: the targets (≤ 10% escalated in the last 1,000 calls, ≤ 1% of
+/// unsafe calls allowed without review, ≤ 1% of safe calls denied), with every tool call
+/// escalated by rule and no rule asking for the guard.
+#[test]
+fn the_hard_trace_meets_the_targets() {
+    let calls = generate::hard(6000, 7);
+    let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 1);
+    let t = table(&r);
+    println!("{t}");
+    assert!(r.last(1000).escalated_share() <= 10.0, "{t}");
+    assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
+    assert!(r.safe_denied_share() <= 1.0, "{t}");
+}
