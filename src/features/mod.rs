@@ -36,7 +36,8 @@ pub enum Identity {
     None,
     /// A host, domain, directory, table or short word.
     Name(String),
-    /// A number's order of magnitude (floor of log10; `-1` below one).
+    /// A number's size: three steps per power of ten (`1e3` for 1,000–1,999, `2e3` for
+    /// 2,000–4,999, `5e3` for 5,000–9,999), as `3 × exponent + step`; below one: `-1`.
     Magnitude(i32),
 }
 
@@ -47,7 +48,7 @@ impl Identity {
             Identity::None => String::new(),
             Identity::Name(n) => n.clone(),
             Identity::Magnitude(m) if *m < 0 => "<1".into(),
-            Identity::Magnitude(m) => format!("1e{m}"),
+            Identity::Magnitude(m) => format!("{}e{}", [1, 2, 5][(m % 3) as usize], m / 3),
         }
     }
 }
@@ -77,6 +78,21 @@ impl Feature {
     /// `at=class identity`, as in fingerprints.
     pub fn describe(&self) -> String {
         self.describe_with(&self.identity.exact())
+    }
+
+    /// `at=class identity` for generalised levels: the identity written as `identity`, and
+    /// free text's size class dropped (a longer note is not another kind of call).
+    pub fn describe_general(&self, identity: &str) -> String {
+        let class = if self.class.starts_with("text ") {
+            "text"
+        } else {
+            self.class.as_str()
+        };
+        if identity.is_empty() {
+            format!("{}={class}", self.at)
+        } else {
+            format!("{}={class} {identity}", self.at)
+        }
     }
 
     /// `at=class identity` with the identity written as `identity`.
@@ -119,8 +135,12 @@ pub struct CallFeatures {
     pub caller: String,
     /// The arguments' features, sorted, without duplicates.
     pub features: Vec<Feature>,
-    /// The guard's finding types in the arguments, sorted, without duplicates.
+    /// The guard's findings in the arguments as `detector/type`, sorted, without duplicates.
     pub findings: Vec<String>,
+    /// Some finding is a secret, or personal data of high severity (card, id number…):
+    /// the call handles something sensitive (marks its run).
+    #[serde(default)]
+    pub sensitive_findings: bool,
     /// Flags from the run's history (`refused`, `sensitive`, labels rules attached), sorted.
     pub context: Vec<String>,
 }
@@ -132,7 +152,7 @@ impl CallFeatures {
         tool: &str,
         caller: &str,
         args: Option<&Value>,
-        findings: &[&str],
+        findings: &[crate::guard::Finding],
         context: &[&str],
         hints: Hints<'_>,
     ) -> Self {
@@ -146,7 +166,14 @@ impl CallFeatures {
             features.truncate(MAX_FEATURES);
             features.push(Feature::class("…", "more"));
         }
-        let mut findings: Vec<String> = findings.iter().map(|s| s.to_string()).collect();
+        let sensitive_findings = findings.iter().any(|f| {
+            &*f.detector == "secrets"
+                || (&*f.detector == "pii" && f.severity >= crate::guard::Severity::High)
+        });
+        let mut findings: Vec<String> = findings
+            .iter()
+            .map(|f| format!("{}/{}", f.detector, f.kind))
+            .collect();
         findings.sort();
         findings.dedup();
         let mut context: Vec<String> = context.iter().map(|s| s.to_string()).collect();
@@ -158,23 +185,20 @@ impl CallFeatures {
             caller: caller.to_string(),
             features,
             findings,
+            sensitive_findings,
             context,
         }
     }
 
-    /// The fingerprint text with each feature's identity written by `identity` and the
-    /// caller as `caller`.
-    pub fn render(&self, caller: &str, identity: impl Fn(&Feature) -> String) -> String {
-        let args: Vec<String> = self
-            .features
-            .iter()
-            .map(|f| f.describe_with(&identity(f)))
-            .collect();
+    /// The fingerprint text with each feature written by `describe` (the same text twice
+    /// counts once) and the caller as `caller`.
+    pub fn render(&self, caller: &str, describe: impl Fn(&Feature) -> String) -> String {
+        let args: std::collections::BTreeSet<String> = self.features.iter().map(describe).collect();
         format!(
             "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
             self.route,
             self.tool,
-            args.join(", "),
+            args.into_iter().collect::<Vec<_>>().join(", "),
             self.findings.join(", "),
             self.context.join(", ")
         )
@@ -182,7 +206,7 @@ impl CallFeatures {
 
     /// The exact fingerprint: every identity as it is.
     pub fn exact(&self) -> Fingerprint {
-        Fingerprint::of_text("exact", self.render(&self.caller, |f| f.identity.exact()))
+        Fingerprint::of_text("exact", self.render(&self.caller, Feature::describe))
     }
 
     /// Whether the call touches something sensitive (credentials, keys, system
@@ -193,19 +217,9 @@ impl CallFeatures {
                 || f.class.ends_with(" keys")
                 || f.class.ends_with("system_config")
                 || f.class.contains("userinfo")
-        }) || findings_are_sensitive(self.findings.iter().map(String::as_str))
+        }) || self.sensitive_findings
     }
 }
-
-/// Whether any of these finding types is a secret or personal data (marks a run).
-pub fn findings_are_sensitive<'a>(mut kinds: impl Iterator<Item = &'a str>) -> bool {
-    kinds.any(|k| SENSITIVE_FINDINGS.iter().any(|s| k.contains(s)))
-}
-
-/// Finding types that mark a run as having handled sensitive data.
-const SENSITIVE_FINDINGS: &[&str] = &[
-    "key", "token", "secret", "password", "credential", "jwt", "private", "ssn", "card", "iban", "email", "phone", "passport",
-];
 
 /// A fingerprint: a stable id and the text it is the hash of.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -243,10 +257,17 @@ fn walk(hints: &Hints<'_>, v: &Value, at: &str, key: &str, money: bool, depth: u
         Value::Number(n) => out.push(value::number(here, key, money, n.as_f64().unwrap_or(0.0))),
         Value::String(s) => value::string(hints, key, here, s, out),
         Value::Array(a) if a.is_empty() => out.push(Feature::class(here, "array empty")),
+        // A command line given as a list of words (`["get", "pods", "-n", "prod"]`) is one
+        // command line.
+        Value::Array(a) if value::is_arguments_key(key) && a.iter().all(Value::is_string) => {
+            let words: Vec<&str> = a.iter().take(256).filter_map(Value::as_str).collect();
+            value::string(hints, key, here, &shell_words::join(words), out);
+        }
+        // One value or a list of them means the same: `to: "a@x"` and `to: ["a@x", "b@y"]`
+        // give features at the same place.
         Value::Array(a) => {
-            let at = format!("{here}[]");
             for x in a.iter().take(MAX_ELEMENTS) {
-                walk(hints, x, &at, key, money, depth + 1, out);
+                walk(hints, x, at, key, money, depth + 1, out);
             }
         }
         Value::Object(m) if m.is_empty() => out.push(Feature::class(here, "object empty")),
@@ -309,8 +330,8 @@ mod tests {
             "amount=money 1e3",
             "currency=word eur",
             "invoice=id INV-dddd",
-            "to[]=email corp.test",
-            "to[]=email outside.test",
+            "to=email corp.test",
+            "to=email outside.test",
             "path=path data /srv/reports",
             "path:ext=ext csv",
             "vendor=url https public pay.acme.test",

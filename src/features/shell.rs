@@ -516,7 +516,11 @@ fn operand(facet: &str, o: &str, out: &mut Vec<Feature>) {
         return;
     }
     if o.bytes().any(|b| b.is_ascii_digit()) {
-        out.push(Feature::class(&at, &format!("id {}", value::pattern_of(o))));
+        out.push(Feature {
+            at,
+            class: "id".into(),
+            identity: Identity::Name(value::pattern_of(o)),
+        });
     } else {
         out.push(Feature {
             at,

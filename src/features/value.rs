@@ -61,16 +61,16 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
     text(hints, at, t, out);
 }
 
-/// Whether a key holds a command line's arguments (for tools named after a program).
-fn is_arguments_key(key: &str) -> bool {
+/// Whether a key holds a command line or its arguments (for tools named after a program).
+pub(super) fn is_arguments_key(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
         "args" | "argv" | "arguments" | "command" | "cmd" | "commandline" | "command_line" | "subcommand" | "input" | "cli"
     )
 }
 
-/// A number: magnitude (floor of log10; `-1` below one), `money` when the key or its
-/// siblings say so.
+/// A number: its size in three steps per power of ten (see [`Identity::Magnitude`]),
+/// `money` when the key or its siblings say so.
 pub(super) fn number(at: &str, key: &str, money: bool, x: f64) -> Feature {
     let money = money || is_money_key(key);
     let mut class = String::from(if money { "money" } else { "number" });
@@ -81,7 +81,16 @@ pub(super) fn number(at: &str, key: &str, money: bool, x: f64) -> Feature {
     let mag = if a < 1.0 || !a.is_finite() {
         -1
     } else {
-        a.log10().floor() as i32
+        let e = a.log10().floor();
+        let lead = a / 10f64.powf(e);
+        let step = if lead < 2.0 {
+            0
+        } else if lead < 5.0 {
+            1
+        } else {
+            2
+        };
+        (e as i32).min(300) * 3 + step
     };
     Feature {
         at: at.to_string(),
@@ -312,37 +321,37 @@ static TIME: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| unreachable!())
 });
 
-/// One token: an id by pattern, a time, a host, or a word (kept as identity).
+/// One token: an id (its pattern as identity), a time, a host, or a word (kept as
+/// identity).
 fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
-    let class = |c: String| Feature {
+    let _ = hints;
+    let id = |pattern: String| Feature {
         at: at.to_string(),
-        class: c,
-        identity: Identity::None,
+        class: "id".into(),
+        identity: Identity::Name(pattern),
     };
     if UUID.is_match(t) {
-        return class("id uuid".into());
+        return id("uuid".into());
     }
     if TIME.is_match(t) {
-        return class("time".into());
+        return Feature::class(at, "time");
     }
     if let Some(host) = hostname(t) {
-        let c = host_class(&host);
-        let _ = hints;
         return Feature {
             at: at.to_string(),
-            class: format!("host {c}"),
+            class: format!("host {}", host_class(&host)),
             identity: Identity::Name(host),
         };
     }
     let digits = t.bytes().filter(u8::is_ascii_digit).count();
     if digits == t.len() {
-        return class(format!("id {}", digit_run(t.len())));
+        return id(digit_run(t.len()));
     }
     if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return class("id hex".into());
+        return id("hex".into());
     }
     if digits > 0 || t.len() > 40 {
-        return class(format!("id {}", pattern_of(t)));
+        return id(pattern_of(t));
     }
     Feature {
         at: at.to_string(),
@@ -386,7 +395,10 @@ pub fn pattern_of(t: &str) -> String {
         } else if digits == seg.len() {
             out.push_str(&digit_run(seg.len()));
         } else if digits == 0 && letters == chars {
-            out.push_str(if chars <= 12 { seg } else { "a+" });
+            // Words stay; long or vowel-less letter runs (`wpfkm`) are random.
+            let vowels = seg.chars().filter(|c| "aeiouyAEIOUY".contains(*c)).count();
+            let random = chars > 12 || (chars >= 5 && vowels == 0);
+            out.push_str(if random { "a+" } else { seg });
         } else if chars <= 3 {
             // `v1`, `s3`, `x86`: names, not random ids.
             out.push_str(&seg.to_lowercase());
@@ -480,6 +492,7 @@ mod tests {
             ("ticket-abc123", "ticket-x+"),
             ("v1.2.3", "v1.d.d"),
             ("a8f3k2", "x+"),
+            ("crm-sync-x9z-wpfkm", "crm-sync-x9z-a+"),
             ("2026", "dddd"),
         ] {
             assert_eq!(pattern_of(t), p, "{t}");

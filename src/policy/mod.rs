@@ -136,7 +136,6 @@ impl<'a> CallFacts<'a> {
 
     /// The call's features, as learning sees them.
     pub fn features(&self) -> crate::features::CallFeatures {
-        let kinds: Vec<&str> = self.findings.iter().map(|f| &*f.kind).collect();
         let labels: Vec<&str> = self
             .run
             .map(|h| h.labels.iter().map(|l| &**l).collect())
@@ -147,7 +146,7 @@ impl<'a> CallFacts<'a> {
             tool,
             self.caller,
             self.args,
-            &kinds,
+            self.findings,
             &labels,
             crate::features::Hints {
                 tool,

@@ -24,6 +24,7 @@
 //! first and wins.
 
 pub mod evidence;
+pub mod familiar;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -44,6 +45,9 @@ pub enum Level {
     Known,
     /// As `known`, and the caller as known or new for the tool.
     AnyCaller,
+    /// Every feature, and every pair of features (caller and run flags included), approved
+    /// before for the tool (see `familiar`).
+    Features,
 }
 
 impl Level {
@@ -53,11 +57,12 @@ impl Level {
             Level::Exact => "exact",
             Level::Known => "known",
             Level::AnyCaller => "any_caller",
+            Level::Features => "features",
         }
     }
 
     /// Every level, finest first.
-    pub const ALL: [Level; 3] = [Level::Exact, Level::Known, Level::AnyCaller];
+    pub const ALL: [Level; 4] = [Level::Exact, Level::Known, Level::AnyCaller, Level::Features];
 }
 
 /// Confidence thresholds per level (lower bounds of the agreeing share).
@@ -70,6 +75,8 @@ pub struct PerLevel {
     pub known: f64,
     /// At the `any_caller` level (`1.0` turns the level off).
     pub any_caller: f64,
+    /// At the `features` level: the weakest feature or pair's bound (`1.0` turns it off).
+    pub features: f64,
 }
 
 impl Default for PerLevel {
@@ -78,6 +85,7 @@ impl Default for PerLevel {
             exact: 0.5,
             known: 0.75,
             any_caller: 0.85,
+            features: 0.5,
         }
     }
 }
@@ -88,6 +96,7 @@ impl PerLevel {
             Level::Exact => self.exact,
             Level::Known => self.known,
             Level::AnyCaller => self.any_caller,
+            Level::Features => self.features,
         }
     }
 }
@@ -121,8 +130,8 @@ impl Default for SpotChecks {
     fn default() -> Self {
         Self {
             rate: 0.02,
-            young_rate: 0.1,
-            deny_rate: 0.05,
+            young_rate: 0.05,
+            deny_rate: 0.03,
             flow: SpotFlow::Escalate,
         }
     }
@@ -164,11 +173,14 @@ impl Default for LearnConfig {
                 exact: 0.7,
                 known: 0.85,
                 any_caller: 0.92,
+                features: 0.6,
             },
             deny: PerLevel {
                 exact: 0.4,
                 known: 0.5,
                 any_caller: 0.6,
+                // One feature (or pair) that reviewers only ever rejected: six times over.
+                features: 0.6,
             },
             spot_checks: SpotChecks::default(),
             internal_domains: Vec::new(),
@@ -267,6 +279,27 @@ pub struct Precedent {
     pub uses: u64,
 }
 
+/// One level's view of a call (see [`Precedents::explain`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelView {
+    /// The level.
+    pub level: Level,
+    /// The precedent id the call has at this level.
+    pub precedent: String,
+    /// The fingerprint in words.
+    pub fingerprint: String,
+    /// The evidence.
+    pub counts: Counts,
+    /// Lower bound of the approving share that counts for an allow.
+    pub allow_confidence: f64,
+    /// What an allow needs here.
+    pub allow_threshold: f64,
+    /// Lower bound of the rejecting share that counts for a deny.
+    pub deny_confidence: f64,
+    /// What a deny needs here.
+    pub deny_threshold: f64,
+}
+
 /// Spot-check outcomes.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct SpotCounts {
@@ -313,6 +346,8 @@ struct State {
     callers: HashMap<String, HashSet<String>>,
     /// `route\0tool\0level` → rejected spot checks (each makes the level stricter).
     level_strikes: HashMap<String, Vec<Instant>>,
+    /// Evidence per feature and pair of features (the `features` level).
+    familiar: familiar::Familiar,
     /// Spot-check sampling (xorshift).
     rng: u64,
 }
@@ -351,7 +386,9 @@ impl State {
     }
 
     fn keys(&self, f: &CallFeatures) -> Keys {
-        let known_text = |caller: &str| f.render(caller, |feat| self.generalise(f, feat));
+        let known_text = |caller: &str| {
+            f.render(caller, |feat| feat.describe_general(&self.generalise(f, feat)))
+        };
         let caller_known = self
             .callers
             .get(&tool_key(f))
@@ -365,6 +402,16 @@ impl State {
                     Fingerprint::of_text(
                         "any_caller",
                         known_text(if caller_known { "known" } else { "new" }),
+                    ),
+                ),
+                (
+                    Level::Features,
+                    Fingerprint::of_text(
+                        "features",
+                        format!(
+                            "route {}, tool {}: every feature and pair of features approved before",
+                            f.route, f.tool
+                        ),
                     ),
                 ),
             ],
@@ -498,6 +545,9 @@ impl Precedents {
         // What finer levels' evidence leans to (a coarser verdict must agree with it).
         let mut leaning: Option<Verdict> = None;
         for (level, fp) in &keys.levels {
+            if *level == Level::Features {
+                return self.decide_familiar(&mut st, f, fp, strict, leaning, now);
+            }
             let Some(b) = st.buckets.get(&fp.id) else {
                 continue;
             };
@@ -550,6 +600,55 @@ impl Precedents {
             }
         }
         None
+    }
+
+    /// The `features` level: allow a call whose every feature and pair is familiar, deny
+    /// one with a feature or pair reviewers only ever rejected — each only where what finer
+    /// levels knew (`leaning`) agrees.
+    fn decide_familiar(
+        &self,
+        st: &mut State,
+        f: &CallFeatures,
+        fp: &Fingerprint,
+        strict: bool,
+        leaning: Option<Verdict>,
+        now: Instant,
+    ) -> Option<Outcome> {
+        let j = st
+            .familiar
+            .judge(f, now, self.cfg.window, self.cfg.min_rejections);
+        let allow_at = self.threshold(st, &tool_key(f), Level::Features, strict, now);
+        let deny_at = self.cfg.deny.at(Level::Features);
+        let (verdict, confidence, precedent, threshold) = if j.allow_confidence >= allow_at
+            && j.fewest_approvals >= self.cfg.min_approvals
+            && leaning != Some(Verdict::Deny)
+        {
+            (Verdict::Allow, j.allow_confidence, format!("precedent-{}", fp.id), allow_at)
+        } else {
+            match &j.deny {
+                Some((c, _, atom)) if *c >= deny_at && leaning != Some(Verdict::Allow) => {
+                    let id = Fingerprint::of_text("features-deny", atom.clone()).id;
+                    (Verdict::Deny, *c, format!("precedent-{id}"), deny_at)
+                }
+                _ => return None,
+            }
+        };
+        let counts = Counts {
+            approvals_since_rejection: j.fewest_approvals as usize,
+            ..Counts::default()
+        };
+        let spot = self.spot_rate(&counts, verdict, threshold);
+        let spot_check = spot > 0.0 && st.next_random() < spot;
+        if let Some(b) = st.buckets.get_mut(&fp.id) {
+            b.tally.uses += 1;
+        }
+        Some(Outcome {
+            precedent,
+            level: Level::Features,
+            verdict,
+            confidence,
+            spot_check,
+        })
     }
 
     fn spot_rate(&self, c: &Counts, verdict: Verdict, threshold: f64) -> f64 {
@@ -614,6 +713,8 @@ impl Precedents {
             }
         }
         st.remember(&lesson.features, lesson.approved);
+        let window = self.cfg.window;
+        st.familiar.learn(&lesson.features, lesson.approved, at, window);
         st.trim();
     }
 
@@ -646,6 +747,12 @@ impl Precedents {
         match st.buckets.get_mut(key) {
             Some(b) => {
                 b.tally.revoke(at);
+                if b.level == Level::Features {
+                    if let Some((route, tool)) = b.tool.split_once('\0') {
+                        let (route, tool) = (route.to_string(), tool.to_string());
+                        st.familiar.forget_tool(&route, &tool);
+                    }
+                }
                 true
             }
             None => false,
@@ -696,6 +803,41 @@ impl Precedents {
             );
         }
         out.into_values().collect()
+    }
+
+    /// How each level sees a call with features `f`: its fingerprint, the evidence, the
+    /// confidence and the threshold (`learn explain`, the admin API).
+    pub fn explain(&self, f: &CallFeatures, strict: bool, now: Instant) -> Vec<LevelView> {
+        let st = self.state();
+        let keys = st.keys(f);
+        let tool = tool_key(f);
+        keys.levels
+            .into_iter()
+            .map(|(level, fp)| {
+                let counts = st
+                    .buckets
+                    .get(&fp.id)
+                    .map(|b| b.tally.counts(now, self.cfg.window))
+                    .unwrap_or_default();
+                LevelView {
+                    level,
+                    precedent: format!("precedent-{}", fp.id),
+                    fingerprint: fp.text,
+                    allow_confidence: counts.allow_confidence(),
+                    allow_threshold: self.threshold(&st, &tool, level, strict, now),
+                    deny_confidence: counts.deny_confidence(),
+                    deny_threshold: self.cfg.deny.at(level),
+                    counts,
+                }
+            })
+            .collect()
+    }
+
+    /// What the `features` level says of a call (diagnostics).
+    pub fn familiarity(&self, f: &CallFeatures, now: Instant) -> familiar::Judgement {
+        self.state()
+            .familiar
+            .judge(f, now, self.cfg.window, self.cfg.min_rejections)
     }
 
     /// The learning window (answers older than it do not count).

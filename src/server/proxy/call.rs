@@ -285,10 +285,7 @@ impl ProxyState {
                 learned = l;
                 d
             };
-            sensitive.push(learned.as_ref().map_or_else(
-                || crate::features::findings_are_sensitive(findings.iter().map(|f| &*f.kind)),
-                |l| l.features.is_sensitive(),
-            ));
+            sensitive.push(learned.as_ref().is_some_and(|l| l.features.is_sensitive()));
             let refused_code = (msg.kind == MessageKind::Request)
                 .then(|| refusal_code(&decision, self.escalation.on_timeout))
                 .flatten();
