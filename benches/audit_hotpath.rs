@@ -53,6 +53,7 @@ fn decision(i: u64) -> Decision {
         redact: vec![],
         decision_id: format!("9e1f00aa{i:024x}"),
         policy_version: "a49802b5e181e330".into(),
+        precedent: None,
     }
 }
 

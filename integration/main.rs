@@ -20,6 +20,7 @@ mod e2e_python_mcp_modern;
 mod guard;
 mod guard_corpus;
 mod identity;
+mod learning;
 mod limits;
 mod packaging;
 mod parsing;

@@ -97,14 +97,32 @@ fn replica(
     on_unavailable: &str,
     rules: &tempfile::NamedTempFile,
 ) -> GatewayProcess {
+    replica_with(
+        up,
+        redis_url,
+        on_unavailable,
+        rules,
+        "spot_checks: { rate: 0, young_rate: 0, deny_rate: 0 }",
+    )
+}
+
+/// A replica whose learning samples spot checks as `spot` says.
+fn replica_with(
+    up: &Upstream,
+    redis_url: &str,
+    on_unavailable: &str,
+    rules: &tempfile::NamedTempFile,
+    spot: &str,
+) -> GatewayProcess {
     GatewayProcess::start(&format!(
         "policy: {{ rules: {:?} }}\n\
          store: {{ backend: redis, on_unavailable: {on_unavailable}, redis: {{ url: \"{redis_url}\", timeout: 300ms }} }}\n\
-         escalation: {{ hold_timeout: 20s }}\nlearn: {{ auto_allow_after: 2 }}\n\
+         escalation: {{ hold_timeout: 20s }}\n\
+         learn: {{ auto_allow_after: 2, confidence: {{ exact: 0.3 }}, strict_confidence: {{ exact: 0.3 }}, {spot} }}\n\
          upstreams: {{ u: {{ url: \"{}\" }} }}\n\
          routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
         rules.path(),
-        up.url()
+        up.url(),
     ))
 }
 
@@ -284,6 +302,87 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
         "used once: {}",
         again.json()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precedent_levels_evidence_and_spot_checks_are_shared() {
+    let Some(redis) = Redis::start() else { return };
+    let up = Upstream::echo("u").await;
+    let rules = rules_file();
+    // Every decision a precedent makes is spot-checked here.
+    let every = "spot_checks: { rate: 1.0, young_rate: 1.0, deny_rate: 0 }";
+    let a = replica_with(&up, &redis.url(), "fail_closed", &rules, every);
+    let b = replica_with(&up, &redis.url(), "fail_closed", &rules, every);
+    synced(&a).await;
+    synced(&b).await;
+    for (n, on, at) in [
+        (1, a.proxy_addr, b.admin_addr),
+        (2, b.proxy_addr, a.admin_addr),
+    ] {
+        let got = held_on_answered_at(on, at, call(n, "wire_money", 700), "approve").await;
+        assert_eq!(got.json()["tag"], "u");
+    }
+    // Both replicas list the precedent the two answers made: level, features, evidence.
+    let mut ids = Vec::new();
+    for gw in [&a, &b] {
+        let p = common::within("the precedent on every replica", async {
+            loop {
+                let list = common::send(gw.admin_addr, Method::GET, "/v1/precedents", &[], None)
+                    .await
+                    .json();
+                let found = list["precedents"].as_array().and_then(|ps| {
+                    ps.iter()
+                        .find(|p| p["verdict"] == "allow" && p["approvals"] == 2)
+                        .cloned()
+                });
+                if let Some(p) = found {
+                    return p;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        assert_eq!(p["level"], "exact", "{p}");
+        assert!(
+            p["fingerprint"]
+                .as_str()
+                .is_some_and(|f| f.contains("amount=money 5e2") && f.contains("tool wire_money")),
+            "{p}"
+        );
+        ids.push(p["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(ids[0], ids[1], "the same precedent on both replicas");
+    // A call of that shape on A is held as a spot check of the precedent; rejected
+    // through B, the precedent no longer allows anything, on either replica.
+    let held = tokio::spawn({
+        let addr = a.proxy_addr;
+        async move { common::post_json(addr, "/mcp", &call(3, "wire_money", 800)).await }
+    });
+    let e = common::one_pending(b.admin_addr).await;
+    assert_eq!(e["reason"], "spot_check", "{e}");
+    assert_eq!(e["spot_check"]["precedent"], ids[0].as_str(), "{e}");
+    let id = e["id"].as_str().expect("id");
+    assert_eq!(answer(b.admin_addr, id, "reject").await.status, 200);
+    let got = common::within("the held call", held).await.expect("held");
+    assert_eq!(got.json()["error"]["code"], -32032, "{}", got.json());
+    for gw in [&a, &b] {
+        common::within("the revocation to reach every replica", async {
+            loop {
+                let list = common::send(gw.admin_addr, Method::GET, "/v1/precedents", &[], None)
+                    .await
+                    .json();
+                let still = list["precedents"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["id"] == ids[0].as_str() && p["verdict"] == "allow")
+                });
+                if !still {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -228,7 +228,9 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
     let (gw, _r) = gateway_with_rules(
         RULES,
         &format!(
-            "escalation: {{ hold_timeout: 20s }}\nlearn: {{ auto_allow_after: 2 }}\n\
+            // Two agreeing answers make a precedent here (the Wilson lower bound of 2 of 2 is
+            // 0.34); the default needs more, and more again for tools not annotated safe.
+            "escalation: {{ hold_timeout: 20s }}\nlearn: {{ auto_allow_after: 2, confidence: {{ exact: 0.3 }}, strict_confidence: {{ exact: 0.3 }} }}\n\
              upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
             up.url()
         ),

@@ -252,7 +252,10 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let learn = cfg.map(|c| c.learn).unwrap_or_default().to_learn();
     let report = replay::replay(&policy, learn, &calls, window, seed);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         print!("{}", replay::table(&report));
     }

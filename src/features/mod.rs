@@ -119,7 +119,10 @@ impl Hints<'_> {
     pub fn is_internal(&self, domain: &str) -> bool {
         self.internal_domains.iter().any(|d| {
             let d = d.trim_start_matches('@').to_ascii_lowercase();
-            domain == d || domain.strip_suffix(d.as_str()).is_some_and(|p| p.ends_with('.'))
+            domain == d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|p| p.ends_with('.'))
         })
     }
 }
@@ -246,7 +249,15 @@ impl Fingerprint {
     }
 }
 
-fn walk(hints: &Hints<'_>, v: &Value, at: &str, key: &str, money: bool, depth: usize, out: &mut Vec<Feature>) {
+fn walk(
+    hints: &Hints<'_>,
+    v: &Value,
+    at: &str,
+    key: &str,
+    money: bool,
+    depth: usize,
+    out: &mut Vec<Feature>,
+) {
     if out.len() > MAX_FEATURES * 2 {
         return;
     }
@@ -349,10 +360,43 @@ mod tests {
 
     #[test]
     fn meaning_separates_what_shape_would_not() {
-        let a = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "rm -rf /"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
-        let b = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "ls -la /srv/app"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
+        let a = CallFeatures::of(
+            "r",
+            "shell",
+            "c",
+            Some(&json!({"cmd": "rm -rf /"})),
+            &[],
+            &[],
+            Hints {
+                tool: "shell",
+                ..Hints::default()
+            },
+        );
+        let b = CallFeatures::of(
+            "r",
+            "shell",
+            "c",
+            Some(&json!({"cmd": "ls -la /srv/app"})),
+            &[],
+            &[],
+            Hints {
+                tool: "shell",
+                ..Hints::default()
+            },
+        );
         assert_ne!(a.exact().id, b.exact().id);
-        let c = CallFeatures::of("r", "shell", "c", Some(&json!({"cmd": "ls -la /srv/app"})), &[], &[], Hints { tool: "shell", ..Hints::default() });
+        let c = CallFeatures::of(
+            "r",
+            "shell",
+            "c",
+            Some(&json!({"cmd": "ls -la /srv/app"})),
+            &[],
+            &[],
+            Hints {
+                tool: "shell",
+                ..Hints::default()
+            },
+        );
         assert_eq!(b.exact(), c.exact(), "deterministic");
     }
 
@@ -363,11 +407,35 @@ mod tests {
             tool: "mail",
             internal_domains: &domains,
         };
-        let f = CallFeatures::of("r", "mail", "c", Some(&json!({"to": "a@eu.corp.test"})), &[], &[], h);
+        let f = CallFeatures::of(
+            "r",
+            "mail",
+            "c",
+            Some(&json!({"to": "a@eu.corp.test"})),
+            &[],
+            &[],
+            h,
+        );
         assert_eq!(f.features[0].class, "email internal");
-        let f = CallFeatures::of("r", "mail", "c", Some(&json!({"to": "a@corp-test.example"})), &[], &[], h);
+        let f = CallFeatures::of(
+            "r",
+            "mail",
+            "c",
+            Some(&json!({"to": "a@corp-test.example"})),
+            &[],
+            &[],
+            h,
+        );
         assert_eq!(f.features[0].class, "email external");
-        let f = CallFeatures::of("r", "read", "c", Some(&json!({"path": "~/.aws/credentials"})), &[], &[], h);
+        let f = CallFeatures::of(
+            "r",
+            "read",
+            "c",
+            Some(&json!({"path": "~/.aws/credentials"})),
+            &[],
+            &[],
+            h,
+        );
         assert!(f.is_sensitive());
     }
 
@@ -378,8 +446,17 @@ mod tests {
             deep = json!({ "a": deep });
         }
         assert_eq!(described(deep), vec!["a.a.a.a=object"]);
-        let wide: serde_json::Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
-        let f = CallFeatures::of("r", "t", "c", Some(&Value::Object(wide)), &[], &[], Hints::default());
+        let wide: serde_json::Map<String, Value> =
+            (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
+        let f = CallFeatures::of(
+            "r",
+            "t",
+            "c",
+            Some(&Value::Object(wide)),
+            &[],
+            &[],
+            Hints::default(),
+        );
         assert_eq!(f.features.len(), MAX_FEATURES + 1);
     }
 }

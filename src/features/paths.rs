@@ -77,7 +77,10 @@ pub fn looks_like_path(s: &str) -> bool {
         || s.starts_with("./")
         || s.starts_with("../")
         || s.starts_with("\\\\")
-        || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/'))
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'\\' | b'/'))
         || s.starts_with("$HOME/")
         || s.starts_with("%USERPROFILE%")
         || (s.contains('/') && !s.contains("://") && has_extension(s))
@@ -85,8 +88,11 @@ pub fn looks_like_path(s: &str) -> bool {
 
 fn has_extension(s: &str) -> bool {
     let last = s.rsplit(['/', '\\']).next().unwrap_or("");
-    last.rsplit_once('.')
-        .is_some_and(|(stem, ext)| !stem.is_empty() && (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
+    last.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// A path normalised to `/`-separated segments: `..` resolved (never above the root),
@@ -107,12 +113,11 @@ pub fn normalise(path: &str) -> Vec<String> {
     for seg in rest.split('/') {
         match seg {
             "" | "." => {}
-            ".." => {
-                // Never climb above a home or a drive: `~/../x` stays under `~`'s parent rules.
-                if out.len() > 1 || out.first().is_some_and(|f| f != "~" && !is_drive(f)) {
-                    out.pop();
-                }
+            // Never climb above a home or a drive: `~/../x` stays under `~`.
+            ".." if out.len() > 1 || out.first().is_some_and(|f| f != "~" && !is_drive(f)) => {
+                out.pop();
             }
+            ".." => {}
             s if out.len() < MAX_SEGMENTS => out.push(s.to_string()),
             _ => {}
         }
@@ -182,19 +187,38 @@ pub fn class_of(segs: &[String]) -> PathClass {
         "authorized_keys2",
         "known_hosts",
     ];
-    let env_file = name.starts_with(".env.") && !name.ends_with(".example") && !name.ends_with(".sample") && !name.ends_with(".template");
+    let env_file = name.starts_with(".env.")
+        && !name.ends_with(".example")
+        && !name.ends_with(".sample")
+        && !name.ends_with(".template");
     if CREDENTIAL_NAMES.contains(&name) || env_file {
         return PathClass::Credentials;
     }
     if KEY_NAMES.contains(&name)
-        || [".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".gpg", ".asc"]
-            .iter()
-            .any(|e| name.ends_with(e))
+        || [
+            ".pem",
+            ".key",
+            ".p12",
+            ".pfx",
+            ".jks",
+            ".keystore",
+            ".ppk",
+            ".gpg",
+            ".asc",
+        ]
+        .iter()
+        .any(|e| name.ends_with(e))
     {
         return PathClass::Keys;
     }
     let has = |dir: &str| l.contains(&dir);
-    if has(".aws") || has(".azure") || has(".kube") || has(".docker") || has("gcloud") || has(".gcp") {
+    if has(".aws")
+        || has(".azure")
+        || has(".kube")
+        || has(".docker")
+        || has("gcloud")
+        || has(".gcp")
+    {
         return PathClass::Credentials;
     }
     if has(".ssh") || has(".gnupg") {
@@ -205,8 +229,17 @@ pub fn class_of(segs: &[String]) -> PathClass {
         };
     }
     if name == "authorized_keys"
-        || [".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".bash_login", ".bash_logout", "rc.local"]
-            .contains(&name)
+        || [
+            ".bashrc",
+            ".bash_profile",
+            ".profile",
+            ".zshrc",
+            ".zprofile",
+            ".bash_login",
+            ".bash_logout",
+            "rc.local",
+        ]
+        .contains(&name)
     {
         return PathClass::Persistence;
     }
@@ -215,8 +248,22 @@ pub fn class_of(segs: &[String]) -> PathClass {
     match first {
         "etc" => {
             if second.starts_with("sudoers")
-                || ["passwd", "group", "hosts", "fstab", "crontab", "pam.d", "security", "ssh", "profile", "profile.d", "ld.so.preload", "ld.so.conf", "resolv.conf"]
-                    .contains(&second)
+                || [
+                    "passwd",
+                    "group",
+                    "hosts",
+                    "fstab",
+                    "crontab",
+                    "pam.d",
+                    "security",
+                    "ssh",
+                    "profile",
+                    "profile.d",
+                    "ld.so.preload",
+                    "ld.so.conf",
+                    "resolv.conf",
+                ]
+                .contains(&second)
                 || second.starts_with("cron")
                 || second == "systemd"
                 || second == "init.d"
@@ -245,7 +292,9 @@ pub fn class_of(segs: &[String]) -> PathClass {
             _ => PathClass::Data,
         },
         d if is_drive(d) => match second {
-            "windows" | "program files" | "program files (x86)" | "programdata" => PathClass::System,
+            "windows" | "program files" | "program files (x86)" | "programdata" => {
+                PathClass::System
+            }
             "users" if l.len() >= 3 => PathClass::OtherHome,
             _ => PathClass::Data,
         },
@@ -278,8 +327,10 @@ pub fn dir_prefix(segs: &[String]) -> String {
 pub fn extension(segs: &[String]) -> Option<String> {
     let name = segs.last()?;
     let (stem, ext) = name.rsplit_once('.')?;
-    (!stem.is_empty() && (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then(|| ext.to_ascii_lowercase())
+    (!stem.is_empty()
+        && (1..=5).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then(|| ext.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -330,7 +381,10 @@ mod tests {
 
     #[test]
     fn prefixes_keep_directories_and_generalise_ids() {
-        assert_eq!(dir_prefix(&normalise("/srv/reports/daily-42.csv")), "/srv/reports");
+        assert_eq!(
+            dir_prefix(&normalise("/srv/reports/daily-42.csv")),
+            "/srv/reports"
+        );
         assert_eq!(dir_prefix(&normalise("/data/2026/11/x.csv")), "/data/dddd");
         assert_eq!(dir_prefix(&normalise("/x.csv")), "/");
         assert_eq!(extension(&normalise("/srv/a.CSV")).as_deref(), Some("csv"));
@@ -338,7 +392,13 @@ mod tests {
 
     #[test]
     fn path_detection() {
-        for p in ["/etc/passwd", "~/.ssh/id_rsa", "./run.sh", "C:\\Users\\a", "reports/q3.csv"] {
+        for p in [
+            "/etc/passwd",
+            "~/.ssh/id_rsa",
+            "./run.sh",
+            "C:\\Users\\a",
+            "reports/q3.csv",
+        ] {
             assert!(looks_like_path(p), "{p}");
         }
         for p in ["hello world", "https://x.test/a", "a/b", "word"] {

@@ -5,7 +5,9 @@
 //! share a fingerprint. Parsed with `sqlparser` (generic dialect, its own recursion limit);
 //! what does not parse keeps its leading keyword and says `unparsed`.
 
-use sqlparser::ast::{FromTable, ObjectName, SetExpr, Statement, TableFactor, TableObject, TableWithJoins};
+use sqlparser::ast::{
+    FromTable, ObjectName, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -19,13 +21,17 @@ const MAX_STATEMENTS: usize = 8;
 const MAX_TABLES: usize = 8;
 
 const KEYWORDS: &[&str] = &[
-    "select", "insert", "update", "delete", "drop", "truncate", "alter", "create", "grant", "revoke", "with", "merge", "replace", "upsert", "copy", "vacuum", "explain", "show", "describe", "set",
+    "select", "insert", "update", "delete", "drop", "truncate", "alter", "create", "grant",
+    "revoke", "with", "merge", "replace", "upsert", "copy", "vacuum", "explain", "show",
+    "describe", "set",
 ];
 
 /// Whether the key says its value is SQL.
 pub fn key_says_sql(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["sql", "query", "statement", "stmt"].iter().any(|w| k.contains(w))
+    ["sql", "query", "statement", "stmt"]
+        .iter()
+        .any(|w| k.contains(w))
 }
 
 /// Whether `t` reads as SQL: it starts with a statement keyword followed by a space, or its
@@ -53,7 +59,11 @@ pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> 
             true
         }
         _ => {
-            let first = t.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            let first = t
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if !surely_sql || !KEYWORDS.contains(&first.as_str()) {
                 return false;
             }
@@ -80,7 +90,10 @@ fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {
         Statement::Query(q) => {
             collect_set(&q.body, &mut tables);
             let bounded = q.limit_clause.is_some() || has_where(&q.body);
-            ("select".into(), if bounded { "bounded" } else { "unbounded" })
+            (
+                "select".into(),
+                if bounded { "bounded" } else { "unbounded" },
+            )
         }
         Statement::Insert(i) => {
             if let TableObject::TableName(n) = &i.table {
@@ -91,17 +104,25 @@ fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {
         Statement::Update(u) => {
             collect_joins(std::slice::from_ref(&u.table), &mut tables);
             let bounded = u.selection.is_some() || u.limit.is_some();
-            ("update".into(), if bounded { "bounded" } else { "unbounded" })
+            (
+                "update".into(),
+                if bounded { "bounded" } else { "unbounded" },
+            )
         }
         Statement::Delete(d) => {
             match &d.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => collect_joins(t, &mut tables),
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => {
+                    collect_joins(t, &mut tables)
+                }
             }
             for n in &d.tables {
                 tables.push(name(n));
             }
             let bounded = d.selection.is_some() || d.limit.is_some();
-            ("delete".into(), if bounded { "bounded" } else { "unbounded" })
+            (
+                "delete".into(),
+                if bounded { "bounded" } else { "unbounded" },
+            )
         }
         Statement::Truncate(t) => {
             for n in &t.table_names {
@@ -109,11 +130,16 @@ fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {
             }
             ("truncate".into(), "")
         }
-        Statement::Drop { object_type, names, .. } => {
+        Statement::Drop {
+            object_type, names, ..
+        } => {
             for n in names {
                 tables.push(name(n));
             }
-            (format!("drop {}", object_type.to_string().to_ascii_lowercase()), "")
+            (
+                format!("drop {}", object_type.to_string().to_ascii_lowercase()),
+                "",
+            )
         }
         Statement::Grant(_) | Statement::GrantRole(_) => ("grant".into(), "privileged"),
         Statement::Revoke(_) | Statement::RevokeRole(_) => ("revoke".into(), "privileged"),
@@ -127,10 +153,21 @@ fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {
         }
         other => {
             let text = other.to_string();
-            let first = text.split_whitespace().next().unwrap_or("other").to_ascii_lowercase();
-            let privileged = ["create user", "alter user", "drop user", "create role", "alter role", "set role"]
-                .iter()
-                .any(|p| text.to_ascii_lowercase().starts_with(p));
+            let first = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("other")
+                .to_ascii_lowercase();
+            let privileged = [
+                "create user",
+                "alter user",
+                "drop user",
+                "create role",
+                "alter role",
+                "set role",
+            ]
+            .iter()
+            .any(|p| text.to_ascii_lowercase().starts_with(p));
             (first, if privileged { "privileged" } else { "" })
         }
     };
@@ -216,16 +253,37 @@ mod tests {
             feats("update accounts set balance = 0"),
             ["q=sql update unbounded", "q[update]:table=table accounts"]
         );
-        assert_eq!(feats("DELETE FROM public.users"), ["q=sql delete unbounded", "q[delete]:table=table users"]);
-        assert_eq!(feats("DROP TABLE customers"), ["q=sql drop table", "q[drop table]:table=table customers"]);
-        assert_eq!(feats("GRANT ALL ON accounts TO PUBLIC"), ["q=sql grant privileged"]);
+        assert_eq!(
+            feats("DELETE FROM public.users"),
+            ["q=sql delete unbounded", "q[delete]:table=table users"]
+        );
+        assert_eq!(
+            feats("DROP TABLE customers"),
+            ["q=sql drop table", "q[drop table]:table=table customers"]
+        );
+        assert_eq!(
+            feats("GRANT ALL ON accounts TO PUBLIC"),
+            ["q=sql grant privileged"]
+        );
         assert_eq!(
             feats("SELECT id FROM orders o JOIN items i ON o.id = i.order_id WHERE o.id = 3"),
-            ["q=sql select bounded", "q[select]:table=table items", "q[select]:table=table orders"]
+            [
+                "q=sql select bounded",
+                "q[select]:table=table items",
+                "q[select]:table=table orders"
+            ]
         );
-        assert_eq!(feats("SELECT nonsense FROM WHERE"), ["q=sql select unparsed"]);
+        assert_eq!(
+            feats("SELECT nonsense FROM WHERE"),
+            ["q=sql select unparsed"]
+        );
         let mut out = Vec::new();
-        assert!(!features("note", "Update the README with the new numbers", false, &mut out));
+        assert!(!features(
+            "note",
+            "Update the README with the new numbers",
+            false,
+            &mut out
+        ));
     }
 
     #[test]

@@ -65,7 +65,16 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
 pub(super) fn is_arguments_key(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
-        "args" | "argv" | "arguments" | "command" | "cmd" | "commandline" | "command_line" | "subcommand" | "input" | "cli"
+        "args"
+            | "argv"
+            | "arguments"
+            | "command"
+            | "cmd"
+            | "commandline"
+            | "command_line"
+            | "subcommand"
+            | "input"
+            | "cli"
     )
 }
 
@@ -102,14 +111,34 @@ pub(super) fn number(at: &str, key: &str, money: bool, x: f64) -> Feature {
 /// Whether a key names an amount of money.
 pub(super) fn is_money_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["amount", "price", "total", "cost", "fee", "balance", "payment", "sum", "value_usd", "usd", "eur", "refund", "credit", "debit", "salary", "budget"]
-        .iter()
-        .any(|m| k == *m || k.ends_with(&format!("_{m}")) || k.starts_with(&format!("{m}_")))
+    [
+        "amount",
+        "price",
+        "total",
+        "cost",
+        "fee",
+        "balance",
+        "payment",
+        "sum",
+        "value_usd",
+        "usd",
+        "eur",
+        "refund",
+        "credit",
+        "debit",
+        "salary",
+        "budget",
+    ]
+    .iter()
+    .any(|m| k == *m || k.ends_with(&format!("_{m}")) || k.starts_with(&format!("{m}_")))
 }
 
 /// Whether a key names a currency (its sibling numbers are money).
 pub(super) fn is_currency_key(key: &str) -> bool {
-    matches!(key.to_ascii_lowercase().as_str(), "currency" | "currency_code" | "ccy")
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "currency" | "currency_code" | "ccy"
+    )
 }
 
 fn floor(s: &str, max: usize) -> usize {
@@ -125,7 +154,9 @@ fn floor(s: &str, max: usize) -> usize {
 
 static URL_START: LazyLock<Regex> =
     // Built-in pattern; `features::tests` compiles it.
-    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]{0,15}://").unwrap_or_else(|_| unreachable!()));
+    LazyLock::new(|| {
+        Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]{0,15}://").unwrap_or_else(|_| unreachable!())
+    });
 
 /// A whole-value URL: scheme, host class and userinfo as the class; the host as identity;
 /// the first path segment and a long query as facets.
@@ -138,7 +169,11 @@ fn url(at: &str, t: &str) -> Option<Vec<Feature>> {
 }
 
 fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
-    let host = u.host_str().unwrap_or("").trim_matches(['[', ']']).to_ascii_lowercase();
+    let host = u
+        .host_str()
+        .unwrap_or("")
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
     let mut class = format!("url {} {}", u.scheme(), host_class(&host));
     if !u.username().is_empty() || u.password().is_some() {
         class.push_str(" userinfo");
@@ -164,7 +199,10 @@ fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
     });
     if let Some(q) = u.query() {
         let size = if q.len() > 200 { "long" } else { "short" };
-        out.push(Feature::class(&format!("{at}:query"), &format!("query {size}")));
+        out.push(Feature::class(
+            &format!("{at}:query"),
+            &format!("query {size}"),
+        ));
     }
     out
 }
@@ -186,7 +224,17 @@ pub fn host_class(host: &str) -> &'static str {
     if !h.contains('.') {
         return "internal";
     }
-    const INTERNAL: &[&str] = &[".internal", ".local", ".lan", ".corp", ".home", ".intranet", ".svc", ".cluster.local", ".localdomain"];
+    const INTERNAL: &[&str] = &[
+        ".internal",
+        ".local",
+        ".lan",
+        ".corp",
+        ".home",
+        ".intranet",
+        ".svc",
+        ".cluster.local",
+        ".localdomain",
+    ];
     if INTERNAL.iter().any(|s| h.ends_with(s)) {
         "internal"
     } else {
@@ -231,8 +279,10 @@ fn ip_class(ip: IpAddr) -> &'static str {
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     // Built-in pattern; `features::tests` compiles it.
-    Regex::new(r"^[A-Za-z0-9._%+'-]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})$")
-        .unwrap_or_else(|_| unreachable!())
+    Regex::new(
+        r"^[A-Za-z0-9._%+'-]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})$",
+    )
+    .unwrap_or_else(|_| unreachable!())
 });
 
 /// One or more recipients (`a@x.test`, `a@x.test, b@y.test`): a feature per domain.
@@ -286,7 +336,11 @@ fn scp_remote(at: &str, t: &str) -> Option<Feature> {
     }
     let (user_host, _) = t.split_once(':')?;
     let (_, host) = user_host.split_once('@')?;
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
         return None;
     }
     Some(Feature {
@@ -317,8 +371,10 @@ static UUID: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TIME: LazyLock<Regex> = LazyLock::new(|| {
     // Built-in pattern; `features::tests` compiles it.
-    Regex::new(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
-        .unwrap_or_else(|_| unreachable!())
+    Regex::new(
+        r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$",
+    )
+    .unwrap_or_else(|_| unreachable!())
 });
 
 /// One token: an id (its pattern as identity), a time, a host, or a word (kept as
@@ -378,7 +434,11 @@ fn hostname(t: &str) -> Option<String> {
                 && !l.starts_with('-')
         });
     // `report.csv`, `main.rs`: file names, not hosts.
-    const FILE_TLDS: &[&str] = &["csv", "json", "txt", "md", "rs", "py", "js", "ts", "go", "yaml", "yml", "toml", "xml", "pdf", "png", "jpg", "gif", "html", "log", "sh", "sql", "zip", "gz", "tar", "doc", "docx", "xlsx", "ini", "conf", "cfg", "pem", "key", "env", "lock", "exe", "dll", "so"];
+    const FILE_TLDS: &[&str] = &[
+        "csv", "json", "txt", "md", "rs", "py", "js", "ts", "go", "yaml", "yml", "toml", "xml",
+        "pdf", "png", "jpg", "gif", "html", "log", "sh", "sql", "zip", "gz", "tar", "doc", "docx",
+        "xlsx", "ini", "conf", "cfg", "pem", "key", "env", "lock", "exe", "dll", "so",
+    ];
     (ok && !FILE_TLDS.contains(&tld.to_ascii_lowercase().as_str())).then(|| h.to_ascii_lowercase())
 }
 
@@ -434,12 +494,15 @@ static TEXT_URL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TEXT_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     // Built-in pattern; `features::tests` compiles it.
-    Regex::new(r"[A-Za-z0-9._%+-]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})\b")
-        .unwrap_or_else(|_| unreachable!())
+    Regex::new(
+        r"[A-Za-z0-9._%+-]{1,64}@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})\b",
+    )
+    .unwrap_or_else(|_| unreachable!())
 });
 static TEXT_PATH: LazyLock<Regex> = LazyLock::new(|| {
     // Built-in pattern; `features::tests` compiles it.
-    Regex::new(r"(?:^|[\s=:(\x22'])((?:~|/)[A-Za-z0-9._-]*(?:/[A-Za-z0-9._-]+)+)").unwrap_or_else(|_| unreachable!())
+    Regex::new(r"(?:^|[\s=:(\x22'])((?:~|/)[A-Za-z0-9._-]*(?:/[A-Za-z0-9._-]+)+)")
+        .unwrap_or_else(|_| unreachable!())
 });
 
 /// Free text: its size class, and the URLs' hosts, e-mail domains and sensitive paths it
@@ -464,7 +527,10 @@ fn text(hints: &Hints<'_>, at: &str, t: &str, out: &mut Vec<Feature>) {
             n += 1;
         }
     }
-    for caps in TEXT_EMAIL.captures_iter(t).take(MAX_ENTITIES - n.min(MAX_ENTITIES)) {
+    for caps in TEXT_EMAIL
+        .captures_iter(t)
+        .take(MAX_ENTITIES - n.min(MAX_ENTITIES))
+    {
         let domain = caps.get(1).map_or("", |m| m.as_str()).to_ascii_lowercase();
         let mut f = email_feature(hints, &format!("{at}~email"), domain);
         f.at = format!("{at}~email");
@@ -474,7 +540,10 @@ fn text(hints: &Hints<'_>, at: &str, t: &str, out: &mut Vec<Feature>) {
         let p = caps.get(1).map_or("", |m| m.as_str());
         let class = paths::class_of(&paths::normalise(p));
         if class != paths::PathClass::Data && class != paths::PathClass::Temp {
-            out.push(Feature::class(&format!("{at}~path"), &format!("path {}", class.as_str())));
+            out.push(Feature::class(
+                &format!("{at}~path"),
+                &format!("path {}", class.as_str()),
+            ));
         }
     }
 }

@@ -159,8 +159,12 @@ mod tests {
         assert_eq!(s.annotations_of(0, "read"), Some(ro));
         assert_eq!(s.annotations_of(1, "read"), None);
         assert_eq!(s.annotations_of(0, "shell"), None);
-        assert!(!ToolAnnotations::strict(s.annotations_of(0, "read").as_ref()));
-        assert!(ToolAnnotations::strict(s.annotations_of(0, "shell").as_ref()));
+        assert!(!ToolAnnotations::strict(
+            s.annotations_of(0, "read").as_ref()
+        ));
+        assert!(ToolAnnotations::strict(
+            s.annotations_of(0, "shell").as_ref()
+        ));
     }
 
     use super::*;

@@ -400,7 +400,10 @@ impl CompiledRule {
     /// Whether the rule looks at the tool's MCP annotations.
     pub fn reads_annotations(&self) -> bool {
         !self.when.annotations.is_empty()
-            || self.unless.as_ref().is_some_and(|u| !u.annotations.is_empty())
+            || self
+                .unless
+                .as_ref()
+                .is_some_and(|u| !u.annotations.is_empty())
     }
 
     /// Whether the rule looks at the run's history.

@@ -279,8 +279,7 @@ impl Policy {
                 .iter()
                 .any(|r| r.findings().is_some_and(|f| f.direction.covers(phase)))
         };
-        let scans_requests =
-            scans(Direction::Request) || rules.iter().any(|r| r.precedent);
+        let scans_requests = scans(Direction::Request) || rules.iter().any(|r| r.precedent);
         let scans_responses = scans(Direction::Response);
         if (scans_requests || scans_responses) && custom_guard.is_none() {
             Guard::built_in().map_err(|e| PolicyError::Invalid {

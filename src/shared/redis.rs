@@ -333,7 +333,9 @@ impl RedisStore {
         for r in raw {
             match serde_json::from_str::<LessonNote>(&r) {
                 Ok(l) => out.push(l),
-                Err(e) => tracing::warn!(error = %e, "unreadable lesson in the shared store skipped"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable lesson in the shared store skipped")
+                }
             }
         }
         Ok((out, revoked.into_iter().collect()))

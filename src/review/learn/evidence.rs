@@ -186,7 +186,10 @@ mod tests {
         tally.push(answer(20, false));
         let w = Duration::from_secs(3600);
         let c = tally.counts(t + Duration::from_secs(21), w);
-        assert_eq!((c.approvals, c.rejections, c.approvals_since_rejection), (20, 1, 0));
+        assert_eq!(
+            (c.approvals, c.rejections, c.approvals_since_rejection),
+            (20, 1, 0)
+        );
         assert_eq!(c.allow_confidence(), 0.0);
         for s in 21..40 {
             tally.push(answer(s, true));

@@ -17,7 +17,8 @@
 //! A rejection counts against the unfamiliar part of the call (the vendor it shares with a
 //! thousand approved payments is not what was wrong with it), or against all of it when
 //! everything was familiar (then the combination was). A feature or pair that reviewers only
-//! ever rejected, often enough, denies.
+//! ever rejected, often enough, denies — unless it is novelty itself (`~new`): a new payee
+//! goes to a person, it is not refused for being new.
 //!
 //! Evidence is kept as counts per feature and pair (the last answer's time bounds them by
 //! the learning window), capped in number; the oldest are forgotten first.
@@ -120,9 +121,9 @@ impl Familiar {
         for feat in &f.features {
             let e = format!("{prefix}{}", feat.describe_general(&feat.identity.exact()));
             let place = format!("{prefix}place {}={}", feat.at, feat.class);
-            let judged = if matches!(feat.identity, Identity::None) {
-                e.clone()
-            } else if self.stats(&e, now, window).is_some() {
+            let judged = if matches!(feat.identity, Identity::None)
+                || self.stats(&e, now, window).is_some()
+            {
                 e.clone()
             } else {
                 let n = feat.describe_general("~new");
@@ -136,11 +137,19 @@ impl Familiar {
                 judged[prefix.len()..].to_string(),
             ));
         }
-        forms.extend(f.findings.iter().map(|x| ("finding".to_string(), format!("finding={x}"))));
+        forms.extend(
+            f.findings
+                .iter()
+                .map(|x| ("finding".to_string(), format!("finding={x}"))),
+        );
         if f.findings.is_empty() {
             forms.push(("finding".into(), "finding=none".into()));
         }
-        forms.extend(f.context.iter().map(|x| ("run".to_string(), format!("run={x}"))));
+        forms.extend(
+            f.context
+                .iter()
+                .map(|x| ("run".to_string(), format!("run={x}"))),
+        );
         forms.sort();
         forms.dedup();
         let mut judged: Vec<String> = forms.iter().map(|(_, s)| format!("{prefix}{s}")).collect();
@@ -220,7 +229,13 @@ impl Familiar {
     }
 
     /// What the evidence says of a call with features `f` at `now`.
-    pub fn judge(&self, f: &CallFeatures, now: Instant, window: Duration, min_rejections: u32) -> Judgement {
+    pub fn judge(
+        &self,
+        f: &CallFeatures,
+        now: Instant,
+        window: Duration,
+        min_rejections: u32,
+    ) -> Judgement {
         let mut j = Judgement {
             allow_confidence: 1.0,
             fewest_approvals: u32::MAX,
@@ -234,7 +249,8 @@ impl Familiar {
             let s = self.stats(k, now, window).unwrap_or(Stats::empty(now));
             j.any |= s.approvals + s.rejections > 0;
             j.rejected |= s.rejections > 0;
-            let mut confidence = wilson_lower(s.approvals as usize, (s.approvals + s.rejections) as usize);
+            let mut confidence =
+                wilson_lower(s.approvals as usize, (s.approvals + s.rejections) as usize);
             // A new value is familiar only where new values are routine.
             let routine = k[a.prefix.len()..].split('\u{1}').all(|part| {
                 a.novel.iter().filter(|(n, _)| n == part).all(|(n, place)| {
@@ -253,7 +269,8 @@ impl Familiar {
                 j.fewest_approvals = s.approvals;
                 j.weakest = k.clone();
             }
-            if s.approvals == 0 && s.rejections >= min_rejections {
+            // Novelty is a question for a person, never a reason to deny by itself.
+            if s.approvals == 0 && s.rejections >= min_rejections && !k.contains("~new") {
                 let c = wilson_lower(s.rejections as usize, s.rejections as usize);
                 if j.deny.as_ref().is_none_or(|(best, _, _)| c > *best) {
                     j.deny = Some((c, s.rejections, k.replace(['\0', '\u{1}'], " ")));
@@ -282,7 +299,9 @@ mod tests {
             "tools",
             "pay",
             caller,
-            Some(&json!({"vendor": format!("https://{vendor}/pay"), "amount": amount, "invoice": format!("INV-{invoice:04}")})),
+            Some(
+                &json!({"vendor": format!("https://{vendor}/pay"), "amount": amount, "invoice": format!("INV-{invoice:04}")}),
+            ),
             &[],
             &[],
             Hints::default(),
@@ -290,7 +309,15 @@ mod tests {
     }
 
     fn fetch(host: &str) -> CallFeatures {
-        CallFeatures::of("tools", "fetch", "research", Some(&json!({"url": format!("https://{host}/page")})), &[], &[], Hints::default())
+        CallFeatures::of(
+            "tools",
+            "fetch",
+            "research",
+            Some(&json!({"url": format!("https://{host}/page")})),
+            &[],
+            &[],
+            Hints::default(),
+        )
     }
 
     #[test]
@@ -323,7 +350,10 @@ mod tests {
         assert!(bad.deny.is_some(), "{bad:?}");
         assert!(bad.rejected);
         fam.forget_tool("tools", "pay");
-        assert!(!fam.judge(&pay("billing", "evil.test", 310, 99), t, w, 2).any);
+        assert!(
+            !fam.judge(&pay("billing", "evil.test", 310, 99), t, w, 2)
+                .any
+        );
     }
 
     #[test]

@@ -36,10 +36,13 @@ pub use crate::features::{CallFeatures, Feature, Fingerprint, Identity};
 use evidence::{Answer, Counts, Tally};
 
 /// The levels precedents learn at, finest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Every identity as it is.
+    #[default]
     Exact,
     /// Identities as reviewers know them (known / refused / new; magnitudes in range or not).
     Known,
@@ -62,7 +65,12 @@ impl Level {
     }
 
     /// Every level, finest first.
-    pub const ALL: [Level; 4] = [Level::Exact, Level::Known, Level::AnyCaller, Level::Features];
+    pub const ALL: [Level; 4] = [
+        Level::Exact,
+        Level::Known,
+        Level::AnyCaller,
+        Level::Features,
+    ];
 }
 
 /// Confidence thresholds per level (lower bounds of the agreeing share).
@@ -223,7 +231,10 @@ pub struct Keys {
 impl Keys {
     /// The exact fingerprint.
     pub fn exact(&self) -> Option<&Fingerprint> {
-        self.levels.iter().find(|(l, _)| *l == Level::Exact).map(|(_, f)| f)
+        self.levels
+            .iter()
+            .find(|(l, _)| *l == Level::Exact)
+            .map(|(_, f)| f)
     }
 }
 
@@ -323,12 +334,6 @@ struct Bucket {
     tally: Tally,
 }
 
-impl Default for Level {
-    fn default() -> Self {
-        Level::Exact
-    }
-}
-
 /// What reviewers made of the identities seen in one tool argument.
 #[derive(Debug, Default)]
 struct Known {
@@ -387,7 +392,9 @@ impl State {
 
     fn keys(&self, f: &CallFeatures) -> Keys {
         let known_text = |caller: &str| {
-            f.render(caller, |feat| feat.describe_general(&self.generalise(f, feat)))
+            f.render(caller, |feat| {
+                feat.describe_general(&self.generalise(f, feat))
+            })
         };
         let caller_known = self
             .callers
@@ -396,7 +403,10 @@ impl State {
         Keys {
             levels: vec![
                 (Level::Exact, f.exact()),
-                (Level::Known, Fingerprint::of_text("known", known_text(&f.caller))),
+                (
+                    Level::Known,
+                    Fingerprint::of_text("known", known_text(&f.caller)),
+                ),
                 (
                     Level::AnyCaller,
                     Fingerprint::of_text(
@@ -623,7 +633,12 @@ impl Precedents {
             && j.fewest_approvals >= self.cfg.min_approvals
             && leaning != Some(Verdict::Deny)
         {
-            (Verdict::Allow, j.allow_confidence, format!("precedent-{}", fp.id), allow_at)
+            (
+                Verdict::Allow,
+                j.allow_confidence,
+                format!("precedent-{}", fp.id),
+                allow_at,
+            )
         } else {
             match &j.deny {
                 Some((c, _, atom)) if *c >= deny_at && leaning != Some(Verdict::Allow) => {
@@ -700,7 +715,8 @@ impl Precedents {
             b.tally.push(Answer {
                 at,
                 approved: lesson.approved,
-                spot_check: spot_id.is_some_and(|s| s.strip_prefix("precedent-") == Some(fp.id.as_str())),
+                spot_check: spot_id
+                    .is_some_and(|s| s.strip_prefix("precedent-") == Some(fp.id.as_str())),
             });
         }
         if let Some(s) = &lesson.spot_check {
@@ -714,7 +730,8 @@ impl Precedents {
         }
         st.remember(&lesson.features, lesson.approved);
         let window = self.cfg.window;
-        st.familiar.learn(&lesson.features, lesson.approved, at, window);
+        st.familiar
+            .learn(&lesson.features, lesson.approved, at, window);
         st.trim();
     }
 

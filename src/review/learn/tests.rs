@@ -15,7 +15,15 @@ fn cfg() -> LearnConfig {
 }
 
 fn call(caller: &str, args: serde_json::Value) -> CallFeatures {
-    CallFeatures::of("tools", "pay", caller, Some(&args), &[], &[], Hints::default())
+    CallFeatures::of(
+        "tools",
+        "pay",
+        caller,
+        Some(&args),
+        &[],
+        &[],
+        Hints::default(),
+    )
 }
 
 fn secs(t: Instant, s: u64) -> Instant {
@@ -26,19 +34,34 @@ fn secs(t: Instant, s: u64) -> Instant {
 fn exact_evidence_makes_a_precedent_and_a_rejection_revokes_it() {
     let p = Precedents::with_seed(cfg(), 1);
     let t = Instant::now();
-    let f = call("a", json!({"to": "https://pay.vendor.test/x", "amount": 120}));
+    let f = call(
+        "a",
+        json!({"to": "https://pay.vendor.test/x", "amount": 120}),
+    );
     let needed = evidence::needed(p.config().allow.exact);
     for s in 0..needed as u64 - 1 {
         p.learn(&f, true, None, secs(t, s));
-        assert_eq!(p.decide(&f, false, secs(t, s)), None, "{s} approvals are not enough");
+        assert_eq!(
+            p.decide(&f, false, secs(t, s)),
+            None,
+            "{s} approvals are not enough"
+        );
     }
     p.learn(&f, true, None, secs(t, 99));
     let o = p.decide(&f, false, secs(t, 100)).expect("a precedent");
     assert_eq!((o.verdict, o.level), (Verdict::Allow, Level::Exact));
     assert!(!o.spot_check);
-    assert_eq!(p.decide(&f, true, secs(t, 100)), None, "a strict tool needs more evidence");
+    assert_eq!(
+        p.decide(&f, true, secs(t, 100)),
+        None,
+        "a strict tool needs more evidence"
+    );
     p.learn(&f, false, None, secs(t, 101));
-    assert_eq!(p.decide(&f, false, secs(t, 102)), None, "a rejection revokes it");
+    assert_eq!(
+        p.decide(&f, false, secs(t, 102)),
+        None,
+        "a rejection revokes it"
+    );
 }
 
 #[test]
@@ -48,26 +71,47 @@ fn known_identities_generalise_and_new_ones_do_not() {
     // Many invoices to three known vendors, each call a new shape at the exact level.
     for i in 0..40u64 {
         let vendor = ["a.test", "b.test", "c.test"][(i % 3) as usize];
-        let f = call("billing", json!({"vendor": format!("https://{vendor}/pay"), "invoice": format!("INV-{i:04}"), "amount": 100 + i * 7}));
+        let f = call(
+            "billing",
+            json!({"vendor": format!("https://{vendor}/pay"), "invoice": format!("INV-{i:04}"), "amount": 100 + i * 7}),
+        );
         p.learn(&f, true, None, secs(t, i));
     }
-    let known = call("billing", json!({"vendor": "https://b.test/pay", "invoice": "INV-9999", "amount": 350}));
+    let known = call(
+        "billing",
+        json!({"vendor": "https://b.test/pay", "invoice": "INV-9999", "amount": 350}),
+    );
     let o = p.decide(&known, false, secs(t, 100)).expect("learned");
     assert_eq!(o.verdict, Verdict::Allow);
     // A vendor approved once: its exact shape has one approval (too few), the known level
     // (every call to a known vendor) decides.
-    let d = call("billing", json!({"vendor": "https://d.test/pay", "invoice": "INV-7777", "amount": 35}));
+    let d = call(
+        "billing",
+        json!({"vendor": "https://d.test/pay", "invoice": "INV-7777", "amount": 35}),
+    );
     p.learn(&d, true, None, secs(t, 50));
-    let again = call("billing", json!({"vendor": "https://d.test/pay", "invoice": "INV-7778", "amount": 36}));
+    let again = call(
+        "billing",
+        json!({"vendor": "https://d.test/pay", "invoice": "INV-7778", "amount": 36}),
+    );
     let o = p.decide(&again, false, secs(t, 100)).expect("generalised");
     assert_eq!((o.verdict, o.level), (Verdict::Allow, Level::Known));
     // A payee nobody approved, or an amount above every approved one: a person decides.
-    let new_payee = call("billing", json!({"vendor": "https://evil.test/pay", "invoice": "INV-9998", "amount": 350}));
+    let new_payee = call(
+        "billing",
+        json!({"vendor": "https://evil.test/pay", "invoice": "INV-9998", "amount": 350}),
+    );
     assert_eq!(p.decide(&new_payee, false, secs(t, 100)), None);
-    let outsized = call("billing", json!({"vendor": "https://b.test/pay", "invoice": "INV-9997", "amount": 350_000}));
+    let outsized = call(
+        "billing",
+        json!({"vendor": "https://b.test/pay", "invoice": "INV-9997", "amount": 350_000}),
+    );
     assert_eq!(p.decide(&outsized, false, secs(t, 100)), None);
     // Another caller: only the any-caller level could decide, and it needs more evidence.
-    let other = call("intern", json!({"vendor": "https://b.test/pay", "invoice": "INV-9996", "amount": 350}));
+    let other = call(
+        "intern",
+        json!({"vendor": "https://b.test/pay", "invoice": "INV-9996", "amount": 350}),
+    );
     assert_eq!(p.decide(&other, false, secs(t, 100)), None);
 }
 
@@ -76,18 +120,33 @@ fn rejections_of_new_payees_become_a_deny_that_spares_known_ones() {
     let p = Precedents::with_seed(cfg(), 1);
     let t = Instant::now();
     for i in 0..30u64 {
-        let f = call("billing", json!({"vendor": "https://a.test/pay", "amount": 100 + i}));
+        let f = call(
+            "billing",
+            json!({"vendor": "https://a.test/pay", "amount": 100 + i}),
+        );
         p.learn(&f, true, None, secs(t, i));
     }
     for i in 0..6u64 {
-        let f = call("billing", json!({"vendor": format!("https://payee-{i}.example/pay"), "amount": 150}));
+        let f = call(
+            "billing",
+            json!({"vendor": format!("https://payee-{i}.example/pay"), "amount": 150}),
+        );
         p.learn(&f, false, None, secs(t, 100 + i));
     }
-    let fresh = call("billing", json!({"vendor": "https://payee-77.example/pay", "amount": 150}));
+    let fresh = call(
+        "billing",
+        json!({"vendor": "https://payee-77.example/pay", "amount": 150}),
+    );
     let o = p.decide(&fresh, false, secs(t, 200)).expect("learned");
     assert_eq!((o.verdict, o.level), (Verdict::Deny, Level::Known));
-    let known = call("billing", json!({"vendor": "https://a.test/pay", "amount": 150}));
-    assert_eq!(p.decide(&known, false, secs(t, 200)).map(|o| o.verdict), Some(Verdict::Allow));
+    let known = call(
+        "billing",
+        json!({"vendor": "https://a.test/pay", "amount": 150}),
+    );
+    assert_eq!(
+        p.decide(&known, false, secs(t, 200)).map(|o| o.verdict),
+        Some(Verdict::Allow)
+    );
 }
 
 #[test]
@@ -96,10 +155,26 @@ fn disagreement_stops_the_back_off() {
     let t = Instant::now();
     // `cat` of data files is approved, of credentials rejected: both under `shell`, `cmd`.
     let shell = |cmd: &str| {
-        CallFeatures::of("tools", "shell", "ops", Some(&json!({ "cmd": cmd })), &[], &[], Hints { tool: "shell", ..Hints::default() })
+        CallFeatures::of(
+            "tools",
+            "shell",
+            "ops",
+            Some(&json!({ "cmd": cmd })),
+            &[],
+            &[],
+            Hints {
+                tool: "shell",
+                ..Hints::default()
+            },
+        )
     };
     for i in 0..30u64 {
-        p.learn(&shell(&format!("cat /srv/app/conf-{i}.yaml")), true, None, secs(t, i));
+        p.learn(
+            &shell(&format!("cat /srv/app/conf-{i}.yaml")),
+            true,
+            None,
+            secs(t, i),
+        );
     }
     assert_eq!(
         p.decide(&shell("cat /etc/shadow"), false, secs(t, 50)),
@@ -123,11 +198,16 @@ fn spot_checks_sample_precedents_and_a_rejected_one_tightens_the_level() {
     };
     let p = Precedents::with_seed(c, 42);
     let t = Instant::now();
-    let f = call("a", json!({"to": "https://pay.vendor.test/x", "amount": 120}));
+    let f = call(
+        "a",
+        json!({"to": "https://pay.vendor.test/x", "amount": 120}),
+    );
     for s in 0..20 {
         p.learn(&f, true, None, secs(t, s));
     }
-    let outcomes: Vec<Outcome> = (0..1000).filter_map(|s| p.decide(&f, false, secs(t, 100 + s))).collect();
+    let outcomes: Vec<Outcome> = (0..1000)
+        .filter_map(|s| p.decide(&f, false, secs(t, 100 + s)))
+        .collect();
     let spots = outcomes.iter().filter(|o| o.spot_check).count();
     assert_eq!(outcomes.len(), 1000);
     assert!((120..=280).contains(&spots), "{spots} spot checks of 1000");
@@ -141,8 +221,18 @@ fn spot_checks_sample_precedents_and_a_rejected_one_tightens_the_level() {
     p.learn(&f, false, Some(spot), secs(t, 2000));
     assert_eq!(p.decide(&f, false, secs(t, 2001)), None);
     let listed = p.list(secs(t, 2001));
-    assert!(listed.iter().all(|x| x.verdict != Verdict::Allow || x.level != Level::Exact));
-    let tightened = p.threshold(&p.state(), &tool_key(&f), Level::Exact, false, secs(t, 2001));
+    assert!(
+        listed
+            .iter()
+            .all(|x| x.verdict != Verdict::Allow || x.level != Level::Exact)
+    );
+    let tightened = p.threshold(
+        &p.state(),
+        &tool_key(&f),
+        Level::Exact,
+        false,
+        secs(t, 2001),
+    );
     assert!(tightened > p.config().allow.exact, "{tightened}");
 }
 
@@ -151,7 +241,10 @@ fn lessons_replay_on_another_replica_and_revocations_forget() {
     let a = Precedents::with_seed(cfg(), 1);
     let b = Precedents::with_seed(cfg(), 2);
     let t = Instant::now();
-    let f = call("a", json!({"to": "https://pay.vendor.test/x", "amount": 120}));
+    let f = call(
+        "a",
+        json!({"to": "https://pay.vendor.test/x", "amount": 120}),
+    );
     let mut lessons = Vec::new();
     for s in 0..10 {
         lessons.push((a.learn(&f, true, None, secs(t, s)), Some(secs(t, s))));
@@ -160,8 +253,14 @@ fn lessons_replay_on_another_replica_and_revocations_forget() {
     let back: Lesson = serde_json::from_str(&lesson_json).expect("lesson");
     assert_eq!(back.keys, lessons[0].0.keys);
     b.replace(lessons);
-    let (oa, ob) = (a.decide(&f, false, secs(t, 20)), b.decide(&f, false, secs(t, 20)));
-    assert_eq!(oa.as_ref().map(|o| &o.precedent), ob.as_ref().map(|o| &o.precedent));
+    let (oa, ob) = (
+        a.decide(&f, false, secs(t, 20)),
+        b.decide(&f, false, secs(t, 20)),
+    );
+    assert_eq!(
+        oa.as_ref().map(|o| &o.precedent),
+        ob.as_ref().map(|o| &o.precedent)
+    );
     let id = ob.expect("precedent").precedent;
     assert!(b.revoke(&id, secs(t, 30)));
     assert_ne!(

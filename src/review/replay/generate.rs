@@ -68,8 +68,16 @@ fn call(caller: &str, tool: &str, args: Value, unsafe_call: bool, kind: &str) ->
 pub fn regular(n: usize, seed: u64) -> Vec<TraceCall> {
     let mut r = Rng::new(seed);
     let agents = ["planner", "billing-agent", "research-agent", "ops-agent"];
-    let vendors = ["pay.acme-supplies.test", "billing.northwind.test", "invoices.globex.test"];
-    let partners = ["api.partner-crm.test", "hooks.analytics.test", "api.weather.test"];
+    let vendors = [
+        "pay.acme-supplies.test",
+        "billing.northwind.test",
+        "invoices.globex.test",
+    ];
+    let partners = [
+        "api.partner-crm.test",
+        "hooks.analytics.test",
+        "api.weather.test",
+    ];
     let folders = ["/srv/reports", "/srv/exports"];
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -84,7 +92,7 @@ pub fn regular(n: usize, seed: u64) -> Vec<TraceCall> {
             }),
             ("pay_invoice", true) => json!({
                 "vendor": format!("https://pay-{}.example.net/v1/pay", r.below(1_000_000)),
-                "amount": 100_000 + r.below(900_000),
+                "amount": 100_000 + r.below(90_0000),
                 "currency": "eur",
             }),
             ("http_post", false) => json!({
@@ -141,10 +149,26 @@ fn annotations(tool: &str) -> Option<ToolAnnotations> {
 /// The hard trace of `n` calls (see the module documentation).
 pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
     let mut r = Rng::new(seed);
-    let vendors = ["pay.acme-supplies.test", "billing.northwind.test", "invoices.globex.test", "pay.initech.test"];
+    let vendors = [
+        "pay.acme-supplies.test",
+        "billing.northwind.test",
+        "invoices.globex.test",
+        "pay.initech.test",
+    ];
     let early_partners = ["api.partner-crm.test", "hooks.analytics.test"];
     let late_partners = ["api.newco-logistics.test", "ingest.metrics-vendor.test"];
-    let public_sites = ["en.wikipedia.org", "docs.python.org", "developer.mozilla.org", "pypi.org", "github.com", "stackoverflow.com", "news.ycombinator.com", "arxiv.org", "www.bbc.co.uk", "www.reuters.com"];
+    let public_sites = [
+        "en.wikipedia.org",
+        "docs.python.org",
+        "developer.mozilla.org",
+        "pypi.org",
+        "github.com",
+        "stackoverflow.com",
+        "news.ycombinator.com",
+        "arxiv.org",
+        "www.bbc.co.uk",
+        "www.reuters.com",
+    ];
     let colleagues = ["dana", "lee", "sam", "kim", "ana", "joe", "mia", "raj"];
     let tables = ["orders", "shipments", "tickets", "invoices"];
     let mut out: Vec<TraceCall> = Vec::with_capacity(n);
@@ -152,7 +176,13 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
     let mut i = 0usize;
     while out.len() < n {
         let progress = out.len() as f64 / n as f64;
-        let mut agents = vec!["billing-agent", "research-agent", "ops-agent", "support-agent", "planner"];
+        let mut agents = vec![
+            "billing-agent",
+            "research-agent",
+            "ops-agent",
+            "support-agent",
+            "planner",
+        ];
         if progress > 0.4 {
             agents.push("data-agent");
         }
@@ -173,8 +203,17 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
             let unsafe_call = r.chance(8);
             let mut tools = match caller {
                 "billing-agent" => vec!["pay_invoice", "send_email", "sql_query", "read_file"],
-                "research-agent" => vec!["http_get", "http_get", "search", "write_file", "send_email"],
-                "ops-agent" => vec!["shell", "shell", "kubectl", "read_file", "read_file", "http_post"],
+                "research-agent" => {
+                    vec!["http_get", "http_get", "search", "write_file", "send_email"]
+                }
+                "ops-agent" => vec![
+                    "shell",
+                    "shell",
+                    "kubectl",
+                    "read_file",
+                    "read_file",
+                    "http_post",
+                ],
                 "support-agent" => vec!["create_ticket", "send_email", "sql_query", "http_post"],
                 "data-agent" => vec!["sql_query", "sql_query", "write_file", "http_post"],
                 "deploy-agent" => vec!["kubectl", "kubectl", "shell"],
@@ -188,7 +227,11 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
             }
             let tool = *r.pick(&tools);
             let partners: Vec<&str> = if progress > 0.5 {
-                early_partners.iter().chain(late_partners.iter()).copied().collect()
+                early_partners
+                    .iter()
+                    .chain(late_partners.iter())
+                    .copied()
+                    .collect()
             } else {
                 early_partners.to_vec()
             };
@@ -197,7 +240,7 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
                     json!({
                         "vendor": format!("https://{}/v1/pay", r.pick(&vendors)),
                         "invoice": format!("INV-{:04}", r.below(10_000)),
-                        "amount": (r.below(900_00) as f64 / 100.0) + 10.0,
+                        "amount": (r.below(90_000) as f64 / 100.0) + 10.0,
                         "currency": *r.pick(&["eur", "usd"]),
                         "memo": format!("invoice {} for {}", r.below(10_000), r.pick(&["march", "april", "q3 services", "licences"])),
                     }),
@@ -209,7 +252,7 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
                             json!({
                                 "vendor": format!("https://pay-{}.example.net/v1/pay", r.below(1_000_000)),
                                 "invoice": format!("INV-{:04}", r.below(10_000)),
-                                "amount": (r.below(900_00) as f64 / 100.0) + 10.0,
+                                "amount": (r.below(90_000) as f64 / 100.0) + 10.0,
                                 "currency": "eur",
                                 "memo": "urgent transfer",
                             }),
@@ -220,7 +263,7 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
                             json!({
                                 "vendor": format!("https://{}/v1/pay", r.pick(&vendors)),
                                 "invoice": format!("INV-{:04}", r.below(10_000)),
-                                "amount": 250_000.0 + r.below(900_000) as f64,
+                                "amount": 250_000.0 + r.below(90_0000) as f64,
                                 "currency": "eur",
                                 "memo": "prepayment",
                             }),
@@ -257,12 +300,10 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
                     json!({"path": format!("/srv/{}/{}-{}.{}", r.pick(&["reports", "exports", "app/config"]), r.pick(&["daily", "weekly", "settings"]), r.below(100_000), r.pick(&["csv", "yaml", "json"]))}),
                     "read_app_file",
                 ),
-                ("read_file", true) => {
-                    (
-                        json!({"path": *r.pick(&["/home/ops/.aws/credentials", "/root/.ssh/id_rsa", "/etc/shadow", "/srv/app/.env", "/home/ops/.kube/config"])}),
-                        "read_credentials",
-                    )
-                }
+                ("read_file", true) => (
+                    json!({"path": *r.pick(&["/home/ops/.aws/credentials", "/root/.ssh/id_rsa", "/etc/shadow", "/srv/app/.env", "/home/ops/.kube/config"])}),
+                    "read_credentials",
+                ),
                 ("write_file", false) => (
                     json!({"path": format!("/srv/reports/{}-{}.csv", r.pick(&["daily", "weekly", "adhoc"]), r.below(100_000)), "content": "id,amount\n1,12\n"}),
                     "write_report",
@@ -349,7 +390,10 @@ pub fn hard(n: usize, seed: u64) -> Vec<TraceCall> {
                     json!({"title": format!("Customer {} asks about order {}", r.below(100_000), r.below(1_000_000)), "priority": *r.pick(&["low", "normal", "high"]), "customer_id": format!("cus_{:08x}", r.next() as u32)}),
                     "ticket",
                 ),
-                (_, u) => (json!({"note": "noop"}), if u { "other_unsafe" } else { "other" }),
+                (_, u) => (
+                    json!({"note": "noop"}),
+                    if u { "other_unsafe" } else { "other" },
+                ),
             };
             // The label: only where the call itself is unsafe (search and tickets never are).
             let really_unsafe = unsafe_call && !matches!(tool, "search" | "create_ticket");
@@ -387,11 +431,20 @@ mod tests {
         let t = hard(6000, 7);
         assert_eq!(t.len(), 6000);
         let unsafe_share = t.iter().filter(|c| c.label == Label::Unsafe).count() as f64 / 60.0;
-        assert!((5.0..=10.0).contains(&unsafe_share), "{unsafe_share}% unsafe");
-        let late_agent = t.iter().position(|c| c.caller == "deploy-agent").unwrap_or(0);
+        assert!(
+            (5.0..=10.0).contains(&unsafe_share),
+            "{unsafe_share}% unsafe"
+        );
+        let late_agent = t
+            .iter()
+            .position(|c| c.caller == "deploy-agent")
+            .unwrap_or(0);
         assert!(late_agent > 3000, "agents arrive mid-trace: {late_agent}");
         let late_tool = t.iter().position(|c| c.tool == "sql_query").unwrap_or(0);
         assert!(late_tool > 1000, "tools arrive mid-trace: {late_tool}");
-        assert!(t.iter().any(|c| c.kind.as_deref() == Some("post_after_credentials")));
+        assert!(
+            t.iter()
+                .any(|c| c.kind.as_deref() == Some("post_after_credentials"))
+        );
     }
 }

@@ -160,6 +160,10 @@ pub struct Report {
     /// What was still sent to reviewers in the last 1,000 calls, by the call's `kind`:
     /// (escalations, of which spot checks).
     pub last_escalations_by_kind: BTreeMap<String, (usize, usize)>,
+    /// What happened to each call, in order (`allow`, `deny`, `redact`, `escalate`; a
+    /// spot check is `escalate`): the proxy test compares itself with it.
+    #[serde(skip)]
+    pub decisions: Vec<DecisionKind>,
     /// With `SEC0_REPLAY_DIAG` set: why escalated calls in the last 1,000 were not decided,
     /// by mechanism (label, evidence per level, strictness, new identities).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -223,7 +227,11 @@ pub fn replay(
         ..Report::default()
     };
     let mut runs: HashMap<String, Run> = HashMap::new();
-    type Fragments = (usize, [std::collections::HashSet<String>; 3], BTreeMap<String, usize>);
+    type Fragments = (
+        usize,
+        [std::collections::HashSet<String>; 3],
+        BTreeMap<String, usize>,
+    );
     let mut fragments: BTreeMap<String, Fragments> = BTreeMap::new();
     let start = Instant::now();
     let step = Duration::from_secs(10);
@@ -276,7 +284,7 @@ pub fn replay(
             // and which feature places vary within it (places and classes, never values).
             let keys = precedents.keys(&features);
             let kind = c.kind.clone().unwrap_or_default();
-            let e = fragments.entry(kind).or_insert_with(Default::default);
+            let e = fragments.entry(kind).or_default();
             e.0 += 1;
             for (i, (_, fp)) in keys.levels.iter().enumerate() {
                 e.1[i].insert(fp.id.clone());
@@ -296,12 +304,13 @@ pub fn replay(
         let mut reviewed_after = false;
         if decision == DecisionKind::Escalate {
             if let Some(o) = precedents.decide(&features, strict, now) {
-                let out = report.precedents.entry(o.precedent.clone()).or_insert_with(|| {
-                    PrecedentOutcome {
+                let out = report
+                    .precedents
+                    .entry(o.precedent.clone())
+                    .or_insert_with(|| PrecedentOutcome {
                         level: o.level.as_str().into(),
                         ..PrecedentOutcome::default()
-                    }
-                });
+                    });
                 if o.spot_check {
                     out.spot_checks += 1;
                     spot = Some(SpotCheck {
@@ -323,6 +332,7 @@ pub fn replay(
                 let _ = Level::Exact;
             }
         }
+        report.decisions.push(decision);
         let Some(w) = report.windows.last_mut() else {
             continue;
         };
@@ -363,7 +373,8 @@ pub fn replay(
         }
         if decision == DecisionKind::Escalate
             && spot.is_none()
-            && std::env::var("SEC0_REPLAY_EXPLAIN").is_ok_and(|k| c.kind.as_deref() == Some(k.as_str()))
+            && std::env::var("SEC0_REPLAY_EXPLAIN")
+                .is_ok_and(|k| c.kind.as_deref() == Some(k.as_str()))
         {
             // Diagnostics for tuning: how every level saw an escalated call of this kind.
             eprintln!("call {n} {}:", c.label.as_str());
@@ -414,7 +425,9 @@ pub fn replay(
                 .max()
                 .unwrap_or(0);
             let judged = precedents.familiarity(&features, now);
-            if std::env::var("SEC0_REPLAY_DIAG").is_ok_and(|v| v == "pairs") && c.label == Label::Safe {
+            if std::env::var("SEC0_REPLAY_DIAG").is_ok_and(|v| v == "pairs")
+                && c.label == Label::Safe
+            {
                 // The places (never the values) of the weakest feature or pair.
                 let places: Vec<String> = judged
                     .weakest
@@ -428,7 +441,11 @@ pub fn replay(
                     .collect();
                 *report
                     .diagnostics
-                    .entry(format!("weakest {} ({})", places.join(" × "), judged.fewest_approvals.min(4)))
+                    .entry(format!(
+                        "weakest {} ({})",
+                        places.join(" × "),
+                        judged.fewest_approvals.min(4)
+                    ))
                     .or_default() += 1;
             }
             let fam = match judged.fewest_approvals {
@@ -478,10 +495,14 @@ pub fn replay(
             }
         }
         if decision == DecisionKind::Deny || (decision == DecisionKind::Escalate && rejected) {
-            run.history.labels.insert(crate::context::runs::REFUSED.into());
+            run.history
+                .labels
+                .insert(crate::context::runs::REFUSED.into());
         }
         if went_through && features.is_sensitive() {
-            run.history.labels.insert(crate::context::runs::SENSITIVE.into());
+            run.history
+                .labels
+                .insert(crate::context::runs::SENSITIVE.into());
         }
     }
     for (kind, (n, levels, places)) in &fragments {
@@ -542,7 +563,11 @@ pub fn table(report: &Report) -> String {
         .filter(|(_, o)| o.unsafe_allowed + o.safe_denied > 0)
         .collect();
     worst.sort_by_key(|(_, o)| std::cmp::Reverse(o.unsafe_allowed + o.safe_denied));
-    let deciding = report.precedents.values().filter(|o| o.allowed + o.denied > 0).count();
+    let deciding = report
+        .precedents
+        .values()
+        .filter(|o| o.allowed + o.denied > 0)
+        .count();
     let _ = writeln!(
         s,
         "\nPrecedents that decided calls: {deciding}; with a mistake: {}.",

@@ -26,7 +26,10 @@ fn escalations_fall_as_reviewers_answer_and_nothing_unsafe_slips_through() {
         enabled: false,
         ..LearnConfig::default()
     };
-    assert_eq!(replay(&policy(RULES), off, &calls, 100, 1).windows[29].escalated_share(), 100.0);
+    assert_eq!(
+        replay(&policy(RULES), off, &calls, 100, 1).windows[29].escalated_share(),
+        100.0
+    );
 }
 
 /// The hard trace: the targets (≤ 10% escalated in the last 1,000 calls, ≤ 1% of

@@ -171,8 +171,8 @@ impl ProxyState {
             review_after: false,
         });
         let exact = learned.features.exact();
-        let deferred = learned.review_after
-            || d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
+        let deferred =
+            learned.review_after || d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
         let (arguments, arguments_note) = match facts
             .args
             .map(|a| crate::review::masked_arguments(a, facts.findings))
