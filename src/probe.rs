@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,12 +28,38 @@ const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// GET `url` (with a bearer `token`), the body of a 2xx answer within `timeout`.
 pub async fn get(url: &str, token: Option<&str>, timeout: Duration) -> Result<Bytes, ProbeError> {
-    let mut req = http::Request::get(url);
+    send(http::Method::GET, url, token, None, timeout).await
+}
+
+/// POST the JSON `body` to `url` (with a bearer `token`), the body of a 2xx answer within
+/// `timeout`.
+pub async fn post_json(
+    url: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Bytes, ProbeError> {
+    send(http::Method::POST, url, token, Some(body), timeout).await
+}
+
+async fn send(
+    method: http::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Bytes, ProbeError> {
+    let mut req = http::Request::builder().method(method).uri(url);
     if let Some(t) = token {
         req = req.header(http::header::AUTHORIZATION, format!("Bearer {}", t.trim()));
     }
+    if body.is_some() {
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
+    }
     let req = req
-        .body(Empty::<Bytes>::new())
+        .body(http_body_util::Full::new(Bytes::from(
+            body.unwrap_or_default(),
+        )))
         .map_err(|e| ProbeError::Url(url.to_string(), e.to_string()))?;
     let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let answer = async {

@@ -31,6 +31,38 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     if cfg.listen == cfg.admin.listen && cfg.listen.port() != 0 {
         bad("admin.listen".into(), "must differ from `listen`".into());
     }
+    for (name, levels) in [
+        ("learn.confidence", &cfg.learn.confidence),
+        ("learn.strict_confidence", &cfg.learn.strict_confidence),
+        ("learn.deny_confidence", &cfg.learn.deny_confidence),
+    ] {
+        for (level, v) in [
+            ("exact", levels.exact),
+            ("known", levels.known),
+            ("any_caller", levels.any_caller),
+            ("features", levels.features),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                bad(
+                    format!("{name}.{level}"),
+                    format!("must be above 0 and at most 1 (1 turns the level off), not {v}"),
+                );
+            }
+        }
+    }
+    let spot = &cfg.learn.spot_checks;
+    for (key, v) in [
+        ("rate", spot.rate),
+        ("young_rate", spot.young_rate),
+        ("deny_rate", spot.deny_rate),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            bad(
+                format!("learn.spot_checks.{key}"),
+                format!("must be a share between 0 and 1, not {v}"),
+            );
+        }
+    }
     if cfg.limits.max_connections == 0 {
         bad("limits.max_connections".into(), "must be at least 1".into());
     }
@@ -363,6 +395,20 @@ mod tests {
             "{HEAD}store: {{ backend: redis, on_unavailable: maybe, redis: {{ url: 'redis://h' }} }}\n{tail}"
         ));
         assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn learning_shares_and_confidences_are_checked() {
+        let tail = "upstreams: { a: { url: 'http://h:1' } }\nroutes:\n  - { upstream: a, protocol: mcp, boundary: agent_to_tool }\n";
+        let e = problems(&format!(
+            "{HEAD}learn: {{ confidence: {{ known: 1.5 }}, spot_checks: {{ rate: -0.1 }} }}\n{tail}"
+        ));
+        assert!(e.contains("learn.confidence.known: must be above 0"), "{e}");
+        assert!(e.contains("learn.spot_checks.rate: must be a share"), "{e}");
+        let e = problems(&format!(
+            "{HEAD}learn: {{ spot_checks: {{ flow: later }} }}\n{tail}"
+        ));
+        assert!(e.contains("later"), "{e}");
     }
 
     #[test]

@@ -207,6 +207,16 @@ impl CallFeatures {
         )
     }
 
+    /// Set the findings from their `detector/type` names (a call described by hand, as the
+    /// admin API's explain takes it): secrets found make the call sensitive.
+    pub fn set_findings(&mut self, names: &[String]) {
+        let mut v = names.to_vec();
+        v.sort();
+        v.dedup();
+        self.sensitive_findings = v.iter().any(|n| n.starts_with("secrets/"));
+        self.findings = v;
+    }
+
     /// The exact fingerprint: every identity as it is.
     pub fn exact(&self) -> Fingerprint {
         Fingerprint::of_text("exact", self.render(&self.caller, Feature::describe))

@@ -92,6 +92,7 @@ impl AdminState {
                 }))
                 .unwrap_or_default(),
             ),
+            (&Method::POST, "/v1/precedents/explain") => self.explain(req).await,
             (&Method::DELETE, p) if p.starts_with("/v1/precedents/") => {
                 let id = &p["/v1/precedents/".len()..];
                 match self.reviews.shared().revoke(&self.precedents, id).await {
@@ -223,6 +224,67 @@ impl AdminState {
         resp
     }
 
+    /// `POST /v1/precedents/explain` with `{"tool", "caller", "arguments", "route"?,
+    /// "findings"?, "run_labels"?, "strict"?}`: the call's features and how every level
+    /// sees it (fingerprint, evidence, confidence and threshold), and what the precedents
+    /// would decide — without deciding anything.
+    async fn explain(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Ask {
+            tool: String,
+            caller: String,
+            #[serde(default)]
+            arguments: Option<serde_json::Value>,
+            #[serde(default = "default_route")]
+            route: String,
+            #[serde(default)]
+            findings: Vec<String>,
+            #[serde(default)]
+            run_labels: Vec<String>,
+            #[serde(default = "strict_default")]
+            strict: bool,
+        }
+        fn default_route() -> String {
+            "tools".into()
+        }
+        fn strict_default() -> bool {
+            true
+        }
+        let v = match read_json(req, 64).await {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
+        let ask: Ask = match serde_json::from_value(v) {
+            Ok(a) => a,
+            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("body: {e}")),
+        };
+        let labels: Vec<&str> = ask.run_labels.iter().map(String::as_str).collect();
+        let mut f = crate::features::CallFeatures::of(
+            &ask.route,
+            &ask.tool,
+            &ask.caller,
+            ask.arguments.as_ref(),
+            &[],
+            &labels,
+            crate::features::Hints {
+                tool: &ask.tool,
+                internal_domains: &self.precedents.config().internal_domains,
+            },
+        );
+        f.set_findings(&ask.findings);
+        let now = std::time::Instant::now();
+        json_response(
+            StatusCode::OK,
+            serde_json::to_vec(&serde_json::json!({
+                "features": f,
+                "levels": self.precedents.explain(&f, ask.strict, now),
+                "decision": self.precedents.peek(&f, ask.strict, now),
+            }))
+            .unwrap_or_default(),
+        )
+    }
+
     /// `POST /v1/escalations/{id}/approve` or `/reject` with
     /// `{"reviewer": "...", "comment": "..."}`.
     async fn answer_escalation(&self, rest: &str, req: Request<Incoming>) -> Response<ProxyBody> {
@@ -236,21 +298,9 @@ impl AdminState {
                 );
             }
         };
-        let body = match http_body_util::Limited::new(req.into_body(), 64 << 10)
-            .collect()
-            .await
-        {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return bad(
-                    StatusCode::BAD_REQUEST,
-                    "body unreadable or over 64 KiB".into(),
-                );
-            }
-        };
-        let v = match crate::protocol::json::parse_strict(&body, 8) {
+        let v = match read_json(req, 8).await {
             Ok(v) => v,
-            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("body: {e}")),
+            Err(resp) => return resp,
         };
         let Some(reviewer) = v
             .get("reviewer")
@@ -303,6 +353,26 @@ impl AdminState {
 }
 
 /// A JSON error answer: `{"error": msg}`.
+/// A request's JSON body: at most 64 KiB, parsed strictly (duplicate keys, depth over
+/// `depth`, bad UTF-8 refused); else the 400 answer.
+async fn read_json(
+    req: Request<Incoming>,
+    depth: usize,
+) -> Result<serde_json::Value, Response<ProxyBody>> {
+    let body = http_body_util::Limited::new(req.into_body(), 64 << 10)
+        .collect()
+        .await
+        .map_err(|_| {
+            bad(
+                StatusCode::BAD_REQUEST,
+                "body unreadable or over 64 KiB".into(),
+            )
+        })?
+        .to_bytes();
+    crate::protocol::json::parse_strict(&body, depth)
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("body: {e}")))
+}
+
 fn bad(status: StatusCode, msg: String) -> Response<ProxyBody> {
     json_response(
         status,

@@ -207,7 +207,7 @@ pub enum Verdict {
 }
 
 /// What the precedents say of one call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     /// `precedent-<fingerprint id>` of the deciding precedent.
     pub precedent: String,
@@ -546,6 +546,22 @@ impl Precedents {
     /// What the precedents decide for a call with features `f` (`strict`: the tool is
     /// destructive or open-world), or `None`: a person decides.
     pub fn decide(&self, f: &CallFeatures, strict: bool, now: Instant) -> Option<Outcome> {
+        self.decide_as(f, strict, now, true)
+    }
+
+    /// What the precedents would decide for `f` now, without counting a use or sampling a
+    /// spot check (the admin API's explain).
+    pub fn peek(&self, f: &CallFeatures, strict: bool, now: Instant) -> Option<Outcome> {
+        self.decide_as(f, strict, now, false)
+    }
+
+    fn decide_as(
+        &self,
+        f: &CallFeatures,
+        strict: bool,
+        now: Instant,
+        commit: bool,
+    ) -> Option<Outcome> {
         if !self.cfg.enabled {
             return None;
         }
@@ -556,7 +572,7 @@ impl Precedents {
         let mut leaning: Option<Verdict> = None;
         for (level, fp) in &keys.levels {
             if *level == Level::Features {
-                return self.decide_familiar(&mut st, f, fp, strict, leaning, now);
+                return self.decide_familiar(&mut st, f, fp, (strict, commit), leaning, now);
             }
             let Some(b) = st.buckets.get(&fp.id) else {
                 continue;
@@ -583,8 +599,8 @@ impl Precedents {
             };
             if let Some((verdict, confidence, threshold)) = verdict {
                 let spot = self.spot_rate(&c, verdict, threshold);
-                let spot_check = spot > 0.0 && st.next_random() < spot;
-                if let Some(b) = st.buckets.get_mut(&fp.id) {
+                let spot_check = commit && spot > 0.0 && st.next_random() < spot;
+                if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
                     b.tally.uses += 1;
                 }
                 return Some(Outcome {
@@ -620,7 +636,7 @@ impl Precedents {
         st: &mut State,
         f: &CallFeatures,
         fp: &Fingerprint,
-        strict: bool,
+        (strict, commit): (bool, bool),
         leaning: Option<Verdict>,
         now: Instant,
     ) -> Option<Outcome> {
@@ -653,8 +669,8 @@ impl Precedents {
             ..Counts::default()
         };
         let spot = self.spot_rate(&counts, verdict, threshold);
-        let spot_check = spot > 0.0 && st.next_random() < spot;
-        if let Some(b) = st.buckets.get_mut(&fp.id) {
+        let spot_check = commit && spot > 0.0 && st.next_random() < spot;
+        if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
             b.tally.uses += 1;
         }
         Some(Outcome {

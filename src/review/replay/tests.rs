@@ -45,3 +45,28 @@ fn the_hard_trace_meets_the_targets() {
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
 }
+
+/// The acceptance trace (`integration/data/learning_acceptance/`), written by someone who
+/// never read the learner and never tuned against: its figures are reported in
+/// docs/review.md. The targets are **not** all met there (escalations stay far above
+/// 10% of the last 1,000 calls; see docs/review.md); this test holds what is reached, so a
+/// change that makes it worse fails.
+#[test]
+fn the_acceptance_trace_keeps_what_it_reached() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/integration/data/learning_acceptance/trace.jsonl"
+    );
+    let calls: Vec<TraceCall> = std::fs::read_to_string(path)
+        .expect("acceptance trace")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("trace line"))
+        .collect();
+    assert_eq!(calls.len(), 6000);
+    let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
+    let t = table(&r);
+    println!("{t}");
+    assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
+    assert!(r.safe_denied_share() <= 1.5, "{t}");
+    assert!(r.last(1000).escalated_share() <= 55.0, "{t}");
+}

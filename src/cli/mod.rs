@@ -1,10 +1,14 @@
 //! Command line: `run`, `check`, `demo`. Parsing with clap; each subcommand is a small
 //! function over the library.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod learn;
+
+pub use learn::LearnCommand;
 
 use crate::config;
 use crate::server::Gateway;
@@ -127,24 +131,6 @@ pub enum CertsCommand {
     },
 }
 
-/// `sec0-gateway learn …`.
-#[derive(Debug, clap::Subcommand)]
-pub enum LearnCommand {
-    /// Write the precedents a running gateway learned as a rules file (`precedent: true`
-    /// rules), to review and commit to `rules/`.
-    Export {
-        /// The gateway's admin listener.
-        #[arg(long, default_value = "http://127.0.0.1:9090")]
-        admin: String,
-        /// File holding the admin bearer token (`admin.token_file`).
-        #[arg(long)]
-        token_file: Option<PathBuf>,
-        /// Write here instead of stdout.
-        #[arg(short, long)]
-        out: Option<PathBuf>,
-    },
-}
-
 /// `sec0-gateway audit …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -173,93 +159,6 @@ pub enum AuditCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-}
-
-/// What `replay` was asked.
-struct ReplayArgs {
-    trace: Option<PathBuf>,
-    rules: Option<PathBuf>,
-    config: Option<PathBuf>,
-    window: usize,
-    generate: Option<usize>,
-    seed: u64,
-    hard: bool,
-    json: bool,
-}
-
-fn replay(args: ReplayArgs) -> ExitCode {
-    use crate::review::replay;
-    let ReplayArgs {
-        trace,
-        rules,
-        config,
-        window,
-        generate,
-        seed,
-        hard,
-        json,
-    } = args;
-    if let Some(n) = generate {
-        let calls = if hard {
-            replay::generate::hard(n, seed)
-        } else {
-            replay::generate::regular(n, seed)
-        };
-        for c in calls {
-            println!("{}", serde_json::to_string(&c).unwrap_or_default());
-        }
-        return ExitCode::SUCCESS;
-    }
-    let fail = |m: String| {
-        eprintln!("{m}");
-        ExitCode::FAILURE
-    };
-    let cfg = match &config {
-        Some(p) => match crate::config::load(p) {
-            Ok(c) => Some(c),
-            Err(e) => return fail(e.to_string()),
-        },
-        None => None,
-    };
-    let Some(rules) = rules.or_else(|| {
-        cfg.as_ref()
-            .and_then(|c| c.policy.as_ref().map(|p| p.rules.clone()))
-    }) else {
-        return fail("replay needs rules: --rules PATH, or -c CONFIG with policy.rules".into());
-    };
-    let policy = match crate::policy::Policy::load(&rules, crate::policy::Mode::Enforce) {
-        Ok(p) => p,
-        Err(e) => return fail(e.to_string()),
-    };
-    let Some(trace) = trace else {
-        return fail("replay needs --trace FILE (or --generate N to make one)".into());
-    };
-    let text = match std::fs::read_to_string(&trace) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("{}: {e}", trace.display())),
-    };
-    let mut calls = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        match serde_json::from_str::<replay::TraceCall>(line) {
-            Ok(c) => calls.push(c),
-            Err(e) => return fail(format!("{}:{}: {e}", trace.display(), n + 1)),
-        }
-    }
-    let learn = cfg.map(|c| c.learn).unwrap_or_default().to_learn();
-    let report = replay::replay(&policy, learn, &calls, window, seed);
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", replay::table(&report));
-    }
-    ExitCode::SUCCESS
 }
 
 fn audit(cmd: AuditCommand) -> ExitCode {
@@ -352,11 +251,7 @@ pub fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
-        Command::Learn(LearnCommand::Export {
-            admin,
-            token_file,
-            out,
-        }) => learn_export(&admin, token_file.as_deref(), out.as_deref()),
+        Command::Learn(cmd) => learn::learn(cmd),
         Command::Replay {
             trace,
             rules,
@@ -366,7 +261,7 @@ pub fn main() -> ExitCode {
             seed,
             hard,
             json,
-        } => replay(ReplayArgs {
+        } => learn::replay(learn::ReplayArgs {
             trace,
             rules,
             config,
@@ -495,43 +390,10 @@ fn run(path: &std::path::Path) -> ExitCode {
 }
 
 /// `learn export`: fetch the precedents, write the rules file.
-fn learn_export(admin: &str, token_file: Option<&Path>, out: Option<&Path>) -> ExitCode {
-    let token = match token_file.map(std::fs::read_to_string).transpose() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("token file: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listed = match with_runtime_value(crate::review::export::fetch(admin, token.as_deref())) {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-        Err(code) => return code,
-    };
-    let text = crate::review::export::render(&listed, admin);
-    match out {
-        Some(path) => match std::fs::write(path, &text) {
-            Ok(()) => {
-                eprintln!("wrote {} precedents to {}", listed.len(), path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", path.display());
-                ExitCode::FAILURE
-            }
-        },
-        None => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-    }
-}
-
 /// Run `f` on a new runtime and return its value.
-fn with_runtime_value<T>(f: impl std::future::Future<Output = T>) -> Result<T, ExitCode> {
+pub(crate) fn with_runtime_value<T>(
+    f: impl std::future::Future<Output = T>,
+) -> Result<T, ExitCode> {
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
