@@ -23,10 +23,15 @@
 //! A precedent only ever replaces an escalation: a `deny` rule or a run flow rule is decided
 //! first and wins.
 
+mod config;
 pub mod evidence;
 pub mod familiar;
+mod view;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+pub use config::{LearnConfig, PerLevel, SpotChecks, SpotFlow};
+pub use view::{LevelView, Precedent, SpotCounts};
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -71,129 +76,6 @@ impl Level {
         Level::AnyCaller,
         Level::Features,
     ];
-}
-
-/// Confidence thresholds per level (lower bounds of the agreeing share).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PerLevel {
-    /// At the `exact` level.
-    pub exact: f64,
-    /// At the `known` level.
-    pub known: f64,
-    /// At the `any_caller` level (`1.0` turns the level off).
-    pub any_caller: f64,
-    /// At the `features` level: the weakest feature or pair's bound (`1.0` turns it off).
-    pub features: f64,
-}
-
-impl Default for PerLevel {
-    fn default() -> Self {
-        Self {
-            exact: 0.5,
-            known: 0.75,
-            any_caller: 0.85,
-            features: 0.5,
-        }
-    }
-}
-
-impl PerLevel {
-    fn at(&self, level: Level) -> f64 {
-        match level {
-            Level::Exact => self.exact,
-            Level::Known => self.known,
-            Level::AnyCaller => self.any_caller,
-            Level::Features => self.features,
-        }
-    }
-}
-
-/// How a spot check reaches a reviewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpotFlow {
-    /// Like any escalation: held (or deferred, per the rule and `escalation.flow`).
-    #[default]
-    Escalate,
-    /// The call goes through; a reviewer looks at it afterwards and the answer teaches.
-    After,
-}
-
-/// Spot checks of precedents.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SpotChecks {
-    /// Share of allow-precedent decisions sent to a reviewer.
-    pub rate: f64,
-    /// The share while the precedent is young (fewer than twice the approvals it needed).
-    pub young_rate: f64,
-    /// Share of deny-precedent decisions sent to a reviewer (safe calls they refuse).
-    pub deny_rate: f64,
-    /// How the spot-checked call reaches a reviewer.
-    pub flow: SpotFlow,
-}
-
-impl Default for SpotChecks {
-    fn default() -> Self {
-        Self {
-            rate: 0.02,
-            young_rate: 0.05,
-            deny_rate: 0.03,
-            flow: SpotFlow::Escalate,
-        }
-    }
-}
-
-/// Learning settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LearnConfig {
-    /// Whether precedents are formed and applied.
-    pub enabled: bool,
-    /// Fewest approvals (since the last rejection) before any precedent allows.
-    pub min_approvals: u32,
-    /// Fewest rejections (since the last approval) before any precedent denies.
-    pub min_rejections: u32,
-    /// Answers older than this do not count.
-    pub window: Duration,
-    /// Confidence an allow needs, per level.
-    pub allow: PerLevel,
-    /// Confidence an allow needs for tools annotated (or presumed) destructive or
-    /// open-world.
-    pub allow_strict: PerLevel,
-    /// Confidence a deny needs, per level.
-    pub deny: PerLevel,
-    /// Spot checks.
-    pub spot_checks: SpotChecks,
-    /// E-mail domains that are the organisation's own.
-    pub internal_domains: Vec<String>,
-}
-
-impl Default for LearnConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            min_approvals: 3,
-            min_rejections: 2,
-            window: Duration::from_secs(30 * 24 * 3600),
-            allow: PerLevel::default(),
-            allow_strict: PerLevel {
-                exact: 0.7,
-                known: 0.85,
-                any_caller: 0.92,
-                features: 0.6,
-            },
-            deny: PerLevel {
-                exact: 0.4,
-                known: 0.5,
-                any_caller: 0.6,
-                // One feature (or pair) that reviewers only ever rejected: six times over.
-                features: 0.6,
-            },
-            spot_checks: SpotChecks::default(),
-            internal_domains: Vec::new(),
-        }
-    }
 }
 
 /// What a precedent decides.
@@ -261,63 +143,6 @@ pub struct SpotCheck {
     pub level: Level,
     /// What it had decided.
     pub verdict: Verdict,
-}
-
-/// A precedent, as the admin API and `learn export` show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Precedent {
-    /// `precedent-<fingerprint id>`.
-    pub id: String,
-    /// Its level.
-    pub level: Level,
-    /// The fingerprint it covers, in words.
-    pub fingerprint: String,
-    /// What it decides now.
-    pub verdict: Verdict,
-    /// Lower bound of the agreeing share.
-    pub confidence: f64,
-    /// The threshold it had to pass.
-    pub threshold: f64,
-    /// Approvals in the window.
-    pub approvals: usize,
-    /// Rejections in the window.
-    pub rejections: usize,
-    /// Approvals since the last rejection.
-    pub approvals_since_rejection: usize,
-    /// Spot checks answered, approved and rejected.
-    pub spot_checks: SpotCounts,
-    /// Calls it decided (on this replica).
-    pub uses: u64,
-}
-
-/// One level's view of a call (see [`Precedents::explain`]).
-#[derive(Debug, Clone, Serialize)]
-pub struct LevelView {
-    /// The level.
-    pub level: Level,
-    /// The precedent id the call has at this level.
-    pub precedent: String,
-    /// The fingerprint in words.
-    pub fingerprint: String,
-    /// The evidence.
-    pub counts: Counts,
-    /// Lower bound of the approving share that counts for an allow.
-    pub allow_confidence: f64,
-    /// What an allow needs here.
-    pub allow_threshold: f64,
-    /// Lower bound of the rejecting share that counts for a deny.
-    pub deny_confidence: f64,
-    /// What a deny needs here.
-    pub deny_threshold: f64,
-}
-
-/// Spot-check outcomes.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct SpotCounts {
-    /// Approved by the reviewer.
-    pub approved: usize,
-    /// Rejected by the reviewer.
-    pub rejected: usize,
 }
 
 /// Most precedents (fingerprints with answers) kept; the least recently answered go first.
@@ -790,87 +615,6 @@ impl Precedents {
             }
             None => false,
         }
-    }
-
-    /// Every precedent that decides something now, by level then id.
-    pub fn list(&self, now: Instant) -> Vec<Precedent> {
-        let st = self.state();
-        let mut out: BTreeMap<(Level, String), Precedent> = BTreeMap::new();
-        for (id, b) in &st.buckets {
-            let c = b.tally.counts(now, self.cfg.window);
-            if !c.any() {
-                continue;
-            }
-            // Listed with the ordinary threshold; strict tools need more before they use it.
-            let allow_at = self.threshold(&st, &b.tool, b.level, false, now);
-            let deny_at = self.cfg.deny.at(b.level);
-            let verdict = if c.allow_confidence() >= allow_at
-                && c.approvals_since_rejection >= self.cfg.min_approvals as usize
-            {
-                (Verdict::Allow, c.allow_confidence(), allow_at)
-            } else if c.deny_confidence() >= deny_at
-                && c.rejections_since_approval >= self.cfg.min_rejections as usize
-            {
-                (Verdict::Deny, c.deny_confidence(), deny_at)
-            } else {
-                continue;
-            };
-            out.insert(
-                (b.level, id.clone()),
-                Precedent {
-                    id: format!("precedent-{id}"),
-                    level: b.level,
-                    fingerprint: b.text.clone(),
-                    verdict: verdict.0,
-                    confidence: (verdict.1 * 1000.0).round() / 1000.0,
-                    threshold: (verdict.2 * 1000.0).round() / 1000.0,
-                    approvals: c.approvals,
-                    rejections: c.rejections,
-                    approvals_since_rejection: c.approvals_since_rejection,
-                    spot_checks: SpotCounts {
-                        approved: c.spot_checks_approved,
-                        rejected: c.spot_checks_rejected,
-                    },
-                    uses: b.tally.uses,
-                },
-            );
-        }
-        out.into_values().collect()
-    }
-
-    /// How each level sees a call with features `f`: its fingerprint, the evidence, the
-    /// confidence and the threshold (`learn explain`, the admin API).
-    pub fn explain(&self, f: &CallFeatures, strict: bool, now: Instant) -> Vec<LevelView> {
-        let st = self.state();
-        let keys = st.keys(f);
-        let tool = tool_key(f);
-        keys.levels
-            .into_iter()
-            .map(|(level, fp)| {
-                let counts = st
-                    .buckets
-                    .get(&fp.id)
-                    .map(|b| b.tally.counts(now, self.cfg.window))
-                    .unwrap_or_default();
-                LevelView {
-                    level,
-                    precedent: format!("precedent-{}", fp.id),
-                    fingerprint: fp.text,
-                    allow_confidence: counts.allow_confidence(),
-                    allow_threshold: self.threshold(&st, &tool, level, strict, now),
-                    deny_confidence: counts.deny_confidence(),
-                    deny_threshold: self.cfg.deny.at(level),
-                    counts,
-                }
-            })
-            .collect()
-    }
-
-    /// What the `features` level says of a call (diagnostics).
-    pub fn familiarity(&self, f: &CallFeatures, now: Instant) -> familiar::Judgement {
-        self.state()
-            .familiar
-            .judge(f, now, self.cfg.window, self.cfg.min_rejections)
     }
 
     /// The learning window (answers older than it do not count).

@@ -6,6 +6,7 @@
 //! denied, and per precedent what it decided. `--generate` writes synthetic traces
 //! (`generate`): a regular one and a hard one.
 
+mod diagnose;
 pub mod generate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -227,12 +228,7 @@ pub fn replay(
         ..Report::default()
     };
     let mut runs: HashMap<String, Run> = HashMap::new();
-    type Fragments = (
-        usize,
-        [std::collections::HashSet<String>; 3],
-        BTreeMap<String, usize>,
-    );
-    let mut fragments: BTreeMap<String, Fragments> = BTreeMap::new();
+    let mut diag = diagnose::Diagnostics::from_env();
     let start = Instant::now();
     let step = Duration::from_secs(10);
     for (n, c) in calls.iter().enumerate() {
@@ -279,26 +275,7 @@ pub fn replay(
             },
         );
         let strict = ToolAnnotations::strict(c.annotations.as_ref());
-        if std::env::var("SEC0_REPLAY_FRAGMENTS").is_ok() {
-            // Diagnostics for tuning: how many distinct fingerprints each kind spreads over,
-            // and which feature places vary within it (places and classes, never values).
-            let keys = precedents.keys(&features);
-            let kind = c.kind.clone().unwrap_or_default();
-            let e = fragments.entry(kind).or_default();
-            e.0 += 1;
-            for (i, (_, fp)) in keys.levels.iter().enumerate() {
-                e.1[i].insert(fp.id.clone());
-            }
-            for f in &features.features {
-                *e.2.entry(format!("{}={}", f.at, f.class)).or_insert(0) += 1;
-            }
-            for f in &features.findings {
-                *e.2.entry(format!("finding {f}")).or_insert(0) += 1;
-            }
-            for f in &features.context {
-                *e.2.entry(format!("run {f}")).or_insert(0) += 1;
-            }
-        }
+        diag.seen(&precedents, &features, c);
         let mut spot: Option<SpotCheck> = None;
         let mut decided_by: Option<String> = None;
         let mut reviewed_after = false;
@@ -371,104 +348,16 @@ pub fn replay(
                 out.safe_denied += usize::from(sd);
             }
         }
-        if decision == DecisionKind::Escalate
-            && spot.is_none()
-            && std::env::var("SEC0_REPLAY_EXPLAIN")
-                .is_ok_and(|k| c.kind.as_deref() == Some(k.as_str()))
-        {
-            // Diagnostics for tuning: how every level saw an escalated call of this kind.
-            eprintln!("call {n} {}:", c.label.as_str());
-            for v in precedents.explain(&features, strict, now) {
-                eprintln!(
-                    "  {} a={} r={} a_since={} ca={:.2}/{:.2} cd={:.2}/{:.2} {}",
-                    v.level.as_str(),
-                    v.counts.approvals,
-                    v.counts.rejections,
-                    v.counts.approvals_since_rejection,
-                    v.allow_confidence,
-                    v.allow_threshold,
-                    v.deny_confidence,
-                    v.deny_threshold,
-                    v.fingerprint
-                );
-            }
-        }
-        if decision == DecisionKind::Escalate
-            && spot.is_none()
-            && n + 1000 >= calls.len()
-            && std::env::var("SEC0_REPLAY_DIAG").is_ok()
-        {
-            // Diagnostics for tuning: why an escalated call was not decided, by mechanism
-            // (never by content): per level, none / too little / disagreeing evidence.
-            let views = precedents.explain(&features, strict, now);
-            let state: Vec<&str> = views
-                .iter()
-                .map(|v| {
-                    let c = &v.counts;
-                    if !c.any() {
-                        "none"
-                    } else if c.approvals > 0 && c.rejections > 0 {
-                        "mixed"
-                    } else if c.rejections > 0 {
-                        "rejected"
-                    } else {
-                        "few"
-                    }
-                })
-                .collect();
-            let new_ids = views
-                .get(1)
-                .map_or(0, |v| v.fingerprint.matches(" new").count());
-            let best = views
-                .iter()
-                .map(|v| v.counts.approvals_since_rejection)
-                .max()
-                .unwrap_or(0);
-            let judged = precedents.familiarity(&features, now);
-            if std::env::var("SEC0_REPLAY_DIAG").is_ok_and(|v| v == "pairs")
-                && c.label == Label::Safe
-            {
-                // The places (never the values) of the weakest feature or pair.
-                let places: Vec<String> = judged
-                    .weakest
-                    .split('\u{1}')
-                    .map(|a| {
-                        let a = a.rsplit('\0').next().unwrap_or(a);
-                        let (at, rest) = a.split_once('=').unwrap_or((a, ""));
-                        let class = rest.split(' ').next().unwrap_or("");
-                        format!("{at}={class}")
-                    })
-                    .collect();
-                *report
-                    .diagnostics
-                    .entry(format!(
-                        "weakest {} ({})",
-                        places.join(" × "),
-                        judged.fewest_approvals.min(4)
-                    ))
-                    .or_default() += 1;
-            }
-            let fam = match judged.fewest_approvals {
-                0 => "0",
-                1..=3 => "1-3",
-                _ => "4+",
-            };
-            let bucket = match best {
-                0..=3 => "0-3",
-                4..=8 => "4-8",
-                9..=15 => "9-15",
-                16..=30 => "16-30",
-                _ => "31+",
-            };
-            *report
-                .diagnostics
-                .entry(format!(
-                    "{} {} strict={strict} new_identities={} most_approvals={bucket} pair_min={fam}",
-                    c.label.as_str(),
-                    state[..3].join("/"),
-                    new_ids.min(3)
-                ))
-                .or_default() += 1;
+        if decision == DecisionKind::Escalate && spot.is_none() {
+            let late = n + 1000 >= calls.len();
+            diag.escalated(
+                &mut report.diagnostics,
+                &precedents,
+                &features,
+                (n, c, late),
+                strict,
+                now,
+            );
         }
         if decision == DecisionKind::Escalate && n + 1000 >= calls.len() {
             let k = report
@@ -505,19 +394,7 @@ pub fn replay(
                 .insert(crate::context::runs::SENSITIVE.into());
         }
     }
-    for (kind, (n, levels, places)) in &fragments {
-        eprintln!(
-            "{kind}: {n} calls, {} exact, {} known, {} any_caller",
-            levels[0].len(),
-            levels[1].len(),
-            levels[2].len()
-        );
-        for (p, k) in places {
-            if *k < *n {
-                eprintln!("    {k:>4} {p}");
-            }
-        }
-    }
+    diag.finish();
     report
 }
 
