@@ -7,6 +7,8 @@
 #
 # Needs: nginx and wrk (Debian packages `nginx-light` or `nginx`, and `wrk`), python3.
 # Usage: benches/load.sh [ROUNDS] [DURATION] [CONNECTIONS]   (defaults: 3 10s 64)
+# BASELINE_BIN=/path/to/an/older/sec0-gateway adds that binary as `baseline` (plain) and
+# `baseline+guard` in the same rounds: before/after figures measured in one run.
 # Everything binds to 127.0.0.1; everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,8 @@ DURATION=${2:-10s}
 CONNS=${3:-64}
 THREADS=${WRK_THREADS:-2}
 UP=18001 NGX=18002 GW=18003 GW_ADMIN=18004 GWR=18005 GWR_ADMIN=18006 GWG=18007 GWG_ADMIN=18008 GWA=18009 GWA_ADMIN=18010
+GWB=18011 GWB_ADMIN=18012 GWBG=18013 GWBG_ADMIN=18014
+BASELINE_BIN=${BASELINE_BIN:-}
 
 for tool in nginx wrk python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "benches/load.sh: $tool not found (apt-get install nginx-light wrk)" >&2; exit 1; }
@@ -132,6 +136,8 @@ cleanup() {
   [ -n "${GWR_PID:-}" ] && kill "$GWR_PID" 2>/dev/null || true
   [ -n "${GWG_PID:-}" ] && kill "$GWG_PID" 2>/dev/null || true
   [ -n "${GWA_PID:-}" ] && kill "$GWA_PID" 2>/dev/null || true
+  [ -n "${GWB_PID:-}" ] && kill "$GWB_PID" 2>/dev/null || true
+  [ -n "${GWBG_PID:-}" ] && kill "$GWBG_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 nginx -c "$PWD/$RUN/upstream.conf" -p "$PWD/$RUN" 2>/dev/null
@@ -144,14 +150,30 @@ GWR_PID=$!
 GWG_PID=$!
 ./target/release/sec0-gateway --log-level warn run -c "$RUN/gateway-audit.yaml" 2>"$RUN/logs/gateway-audit.err" &
 GWA_PID=$!
-for port in $UP $NGX $GW $GWR $GWG $GWA; do
+TARGETS="direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG gateway+100rules+audit:$GWA"
+NAMES="nginx gateway direct nginx gateway gateway+100rules gateway+guard gateway+100rules+audit"
+PORTS="$UP $NGX $GW $GWR $GWG $GWA"
+if [ -n "$BASELINE_BIN" ]; then
+  sed -e "s/127.0.0.1:$GW\$/127.0.0.1:$GWB/" -e "s/127.0.0.1:$GW_ADMIN/127.0.0.1:$GWB_ADMIN/" "$RUN/gateway.yaml" > "$RUN/baseline.yaml"
+  sed -e "s/127.0.0.1:$GWG\$/127.0.0.1:$GWBG/" -e "s/127.0.0.1:$GWG_ADMIN/127.0.0.1:$GWBG_ADMIN/" "$RUN/gateway-guard.yaml" > "$RUN/baseline-guard.yaml"
+  "$BASELINE_BIN" --log-level warn run -c "$RUN/baseline.yaml" 2>"$RUN/logs/baseline.err" &
+  GWB_PID=$!
+  "$BASELINE_BIN" --log-level warn run -c "$RUN/baseline-guard.yaml" 2>"$RUN/logs/baseline-guard.err" &
+  GWBG_PID=$!
+  TARGETS="$TARGETS baseline:$GWB baseline+guard:$GWBG"
+  NAMES="$NAMES baseline baseline+guard"
+  PORTS="$PORTS $GWB $GWBG"
+fi
+for port in $PORTS; do
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
-for port in $UP $NGX $GW $GWR $GWG $GWA; do
+for port in $PORTS; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}' "http://127.0.0.1:$port/mcp")
   [ "$code" = 200 ] || { echo "target on port $port answered $code" >&2; exit 1; }
 done
 
-run_rounds "$RUN" "$ROUNDS" direct:$UP nginx:$NGX gateway:$GW gateway+100rules:$GWR gateway+guard:$GWG gateway+100rules+audit:$GWA
-summarize "$RUN" "$ROUNDS" nginx gateway direct nginx gateway gateway+100rules gateway+guard gateway+100rules+audit
+# shellcheck disable=SC2086 # word splitting of the target lists is intended
+run_rounds "$RUN" "$ROUNDS" $TARGETS
+# shellcheck disable=SC2086
+summarize "$RUN" "$ROUNDS" $NAMES
