@@ -150,17 +150,36 @@ fn learn_explain(
 }
 
 /// What `replay` was asked.
+#[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
+    /// Trace to replay (JSONL: route, boundary, caller, tool, args, label safe|unsafe).
+    #[arg(long, conflicts_with = "generate")]
     pub trace: Option<PathBuf>,
+    /// Rules file or directory (default: the config's `policy.rules`).
+    #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Gateway config (for `policy.rules` and `learn`).
+    #[arg(short, long)]
     pub config: Option<PathBuf>,
+    /// Calls per reported window.
+    #[arg(long, default_value_t = 100)]
     pub window: usize,
+    /// Write a synthetic trace of this many calls to stdout instead.
+    #[arg(long)]
     pub generate: Option<usize>,
+    /// Seed of the generated trace (and of the spot checks' sampling).
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Generate the hard trace (mixed shapes that differ by meaning, high-cardinality
+    /// ids, agents and tools arriving mid-trace) instead of the regular one.
+    #[arg(long, requires = "generate")]
     pub hard: bool,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
     pub json: bool,
 }
 
+/// `replay`: generate a trace, or replay one and print the report.
 pub fn replay(args: ReplayArgs) -> ExitCode {
     use crate::review::replay;
     let ReplayArgs {

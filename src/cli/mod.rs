@@ -43,33 +43,7 @@ pub enum Command {
     Certs(CertsCommand),
     /// Replay a trace of labelled calls through the decision engine (rules, guard,
     /// precedents) without network, answering escalations from the labels; or generate one.
-    Replay {
-        /// Trace to replay (JSONL: route, boundary, caller, tool, args, label safe|unsafe).
-        #[arg(long, conflicts_with = "generate")]
-        trace: Option<PathBuf>,
-        /// Rules file or directory (default: the config's `policy.rules`).
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Gateway config (for `policy.rules` and `learn`).
-        #[arg(short, long)]
-        config: Option<PathBuf>,
-        /// Calls per reported window.
-        #[arg(long, default_value_t = 100)]
-        window: usize,
-        /// Write a synthetic trace of this many calls to stdout instead.
-        #[arg(long)]
-        generate: Option<usize>,
-        /// Seed of the generated trace (and of the spot checks' sampling).
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Generate the hard trace (mixed shapes that differ by meaning, high-cardinality
-        /// ids, agents and tools arriving mid-trace) instead of the regular one.
-        #[arg(long, requires = "generate")]
-        hard: bool,
-        /// Print the report as JSON instead of tables.
-        #[arg(long)]
-        json: bool,
-    },
+    Replay(learn::ReplayArgs),
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -252,25 +226,7 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Learn(cmd) => learn::learn(cmd),
-        Command::Replay {
-            trace,
-            rules,
-            config,
-            window,
-            generate,
-            seed,
-            hard,
-            json,
-        } => learn::replay(learn::ReplayArgs {
-            trace,
-            rules,
-            config,
-            window,
-            generate,
-            seed,
-            hard,
-            json,
-        }),
+        Command::Replay(args) => learn::replay(args),
         Command::Certs(CertsCommand::Dev { out, client_id }) => {
             match crate::devcerts::write_dev_certs(&out, &client_id) {
                 Ok(done) => {

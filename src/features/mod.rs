@@ -234,6 +234,19 @@ impl CallFeatures {
     }
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary (analysis is bounded; a value
+/// longer than what is analysed is read up to there).
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// A fingerprint: a stable id and the text it is the hash of.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -297,7 +310,7 @@ fn walk(
             let money = m.keys().any(|k| value::is_currency_key(k));
             for (k, x) in m {
                 let k: &str = if k.len() > MAX_KEY {
-                    &k[..floor(k, MAX_KEY)]
+                    cut(k, MAX_KEY)
                 } else {
                     k
                 };
@@ -310,14 +323,6 @@ fn walk(
             }
         }
     }
-}
-
-fn floor(s: &str, max: usize) -> usize {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ fn has_extension(s: &str) -> bool {
 /// `.` and empty segments dropped, `\` read as `/`, a drive letter or `~` kept as the first
 /// segment.
 pub fn normalise(path: &str) -> Vec<String> {
-    let path = &path[..floor_char_boundary(path, MAX_PATH)];
+    let path = super::cut(path, MAX_PATH);
     let unified = path.replace('\\', "/");
     let mut out: Vec<String> = Vec::new();
     let mut rest = unified.as_str();
@@ -128,17 +128,6 @@ pub fn normalise(path: &str) -> Vec<String> {
 fn is_drive(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
-}
-
-fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 /// The sensitivity class of a normalised path.

@@ -516,21 +516,10 @@ fn balanced(b: &[char], open: usize) -> Option<(String, usize)> {
 
 /// Add the features of the command `t` at `at`; `false` if it does not parse as one.
 pub fn features(at: &str, t: &str, out: &mut Vec<Feature>) -> bool {
-    let t = &t[..floor(t, MAX_COMMAND)];
+    let t = super::cut(t, MAX_COMMAND);
     let before = out.len();
     parse_into(at, t, 0, out);
     out.len() > before
-}
-
-fn floor(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 fn parse_into(at: &str, t: &str, depth: usize, out: &mut Vec<Feature>) {

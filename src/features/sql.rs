@@ -50,7 +50,7 @@ pub fn looks_like_sql(key: &str, t: &str) -> bool {
 /// Add the features of the SQL text `t` at `at`; `false` when it does not parse and
 /// `surely_sql` (its key or place says it is SQL) is not set: then it is read as text.
 pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> bool {
-    let t = &t[..floor(t, MAX_SQL)];
+    let t = super::cut(t, MAX_SQL);
     match Parser::parse_sql(&GenericDialect {}, t) {
         Ok(statements) if !statements.is_empty() => {
             for s in statements.iter().take(MAX_STATEMENTS) {
@@ -71,17 +71,6 @@ pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> 
             true
         }
     }
-}
-
-fn floor(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {

@@ -26,7 +26,7 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
         out.push(Feature::class(at, "empty"));
         return;
     }
-    let t = &t[..floor(t, MAX_ANALYSED)];
+    let t = super::cut(t, MAX_ANALYSED);
     if let Some(f) = url(at, t) {
         out.extend(f);
         return;
@@ -139,17 +139,6 @@ pub(super) fn is_currency_key(key: &str) -> bool {
         key.to_ascii_lowercase().as_str(),
         "currency" | "currency_code" | "ccy"
     )
-}
-
-fn floor(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 static URL_START: LazyLock<Regex> =
