@@ -330,6 +330,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn of(tool: &str, args: Value, h: Hints<'_>) -> CallFeatures {
+        CallFeatures::of("r", tool, "c", Some(&args), &[], &[], h)
+    }
+
     fn described(args: Value) -> Vec<String> {
         CallFeatures::of("r", "t", "c", Some(&args), &[], &[], Hints::default())
             .features
@@ -375,38 +379,26 @@ mod tests {
 
     #[test]
     fn meaning_separates_what_shape_would_not() {
-        let a = CallFeatures::of(
-            "r",
+        let a = of(
             "shell",
-            "c",
-            Some(&json!({"cmd": "rm -rf /"})),
-            &[],
-            &[],
+            json!({"cmd": "rm -rf /"}),
             Hints {
                 tool: "shell",
                 ..Hints::default()
             },
         );
-        let b = CallFeatures::of(
-            "r",
+        let b = of(
             "shell",
-            "c",
-            Some(&json!({"cmd": "ls -la /srv/app"})),
-            &[],
-            &[],
+            json!({"cmd": "ls -la /srv/app"}),
             Hints {
                 tool: "shell",
                 ..Hints::default()
             },
         );
         assert_ne!(a.exact().id, b.exact().id);
-        let c = CallFeatures::of(
-            "r",
+        let c = of(
             "shell",
-            "c",
-            Some(&json!({"cmd": "ls -la /srv/app"})),
-            &[],
-            &[],
+            json!({"cmd": "ls -la /srv/app"}),
             Hints {
                 tool: "shell",
                 ..Hints::default()
@@ -422,35 +414,11 @@ mod tests {
             tool: "mail",
             internal_domains: &domains,
         };
-        let f = CallFeatures::of(
-            "r",
-            "mail",
-            "c",
-            Some(&json!({"to": "a@eu.corp.test"})),
-            &[],
-            &[],
-            h,
-        );
+        let f = of("mail", json!({"to": "a@eu.corp.test"}), h);
         assert_eq!(f.features[0].class, "email internal");
-        let f = CallFeatures::of(
-            "r",
-            "mail",
-            "c",
-            Some(&json!({"to": "a@corp-test.example"})),
-            &[],
-            &[],
-            h,
-        );
+        let f = of("mail", json!({"to": "a@corp-test.example"}), h);
         assert_eq!(f.features[0].class, "email external");
-        let f = CallFeatures::of(
-            "r",
-            "read",
-            "c",
-            Some(&json!({"path": "~/.aws/credentials"})),
-            &[],
-            &[],
-            h,
-        );
+        let f = of("read", json!({"path": "~/.aws/credentials"}), h);
         assert!(f.is_sensitive());
     }
 
