@@ -18,6 +18,7 @@ mod e2e_python_a2a;
 mod e2e_python_mcp;
 mod e2e_python_mcp_modern;
 mod guard;
+mod guard_acceptance;
 mod guard_corpus;
 mod identity;
 mod learning;
