@@ -115,8 +115,9 @@ fn default_reload_interval() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Escalated calls. No reviewer can answer yet (the review flow is its own piece of work),
-/// so an escalated call is held for `hold_timeout` and then gets `on_timeout`.
+/// Escalated calls: held for a reviewer's answer (admin API, docs/review.md) up to
+/// `hold_timeout`, then `on_timeout`; or answered at once and allowed once when approved
+/// (`flow: defer`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EscalationConfig {

@@ -1,10 +1,17 @@
 //! Inspect: what comes back from the upstream, before it reaches the client.
 //!
-//! Today one thing: a `tools/list` result loses the tools the caller can never call (an
-//! enforced deny rule that depends only on caller, route and tool name), so agents do not
-//! plan with them. JSON answers are read whole (capped); SSE answers are parsed event by
-//! event and only the event carrying the result is rewritten; everything else passes on
-//! byte for byte, at once.
+//! - `tools/list` results lose the tools the caller can never call (an enforced deny rule
+//!   that depends only on caller, route and tool name), so agents do not plan with them
+//!   (this module);
+//! - the response guard scans results and events, redacts or refuses what rules say, checks
+//!   tool descriptors for poisoning and remembers them and their annotations (rug pulls,
+//!   learning's strictness): [`guarded`], [`descriptors`];
+//! - a batch answer is merged with the gateway's own refusals: [`batch`];
+//! - the legacy HTTP+SSE session stream is tapped: [`legacy_sse`].
+//!
+//! JSON answers are read whole (capped); SSE answers are parsed event by event
+//! ([`events`]) and only the events that must change are rewritten; everything else passes
+//! on byte for byte, at once.
 
 use std::sync::Arc;
 
