@@ -28,6 +28,7 @@ pub mod routing;
 pub mod server;
 pub mod shared;
 pub mod telemetry;
+pub mod vocab;
 
 pub use config::Config;
 pub use server::{Gateway, RunningGateway};

@@ -3,21 +3,20 @@
 //! Decisions reserve their queue slot when they are taken (so `fail_closed` can still refuse
 //! the call), and the records are sent when the answer has ended: then they carry the HTTP
 //! status, the SHA-256 and size of both bodies, and the latencies. Hashing happens as the
-//! bytes stream past ([`AuditedBody`], [`TalliedBody`]); nothing is buffered for it.
+//! bytes stream past (the answer and a streamed request body are
+//! [`Watched`](crate::vocab::Watched)); nothing is buffered for it.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use sha2::{Digest, Sha256};
 
 use super::record::{AuditRecord, HopId, Latency, Sha256Hex};
 use super::writer::{AuditError, AuditTrail, Slot};
-use crate::forward::body::{BoxError, ProxyBody};
+use crate::vocab::{ProxyBody, StreamOutcome, StreamWatch, Watched};
 
 /// The ids that tie a call to its run, its caller's hop and its trace. Until verified
 /// identity exists (the identity work), `run_id`, `parent_hop` and `trace_id` are what the
@@ -122,13 +121,10 @@ impl CallAudit {
     }
 
     /// A streamed request body: hashed as it goes upstream.
-    pub fn tally_request<B>(&mut self, body: B) -> TalliedBody<B> {
+    pub fn tally_request<B: Body>(&mut self, body: B) -> Watched<B, Tallied> {
         let t = Arc::new(Mutex::new(Tally::default()));
         self.streamed = Some(t.clone());
-        TalliedBody {
-            inner: body,
-            tally: t,
-        }
+        Watched::new(body, Tallied(t))
     }
 
     /// Time spent deciding.
@@ -196,13 +192,13 @@ impl CallAudit {
             self.complete(status, Some(EMPTY_SHA256), 0, "complete");
             return Response::from_parts(parts, inner);
         }
-        let body = AuditedBody {
-            inner,
-            audit: Some(self),
+        let watch = AnswerWatch {
+            audit: self,
             status,
             hasher: Sha256::new(),
             bytes: 0,
         };
+        let body = Watched::new(inner, watch);
         Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
     }
 
@@ -260,116 +256,46 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// The answer's body: hashed and counted as it streams; the exchange's records are sent when
-/// it ends.
-struct AuditedBody {
-    inner: ProxyBody,
-    audit: Option<CallAudit>,
+/// it ends (`complete`, or `aborted` when it failed or was cut).
+struct AnswerWatch {
+    audit: CallAudit,
     status: u16,
     hasher: Sha256,
     bytes: u64,
 }
 
-impl AuditedBody {
-    fn end(&mut self, outcome: &'static str) {
-        if let Some(a) = self.audit.take() {
-            let hash = (outcome == "complete")
-                .then(|| Sha256Hex(std::mem::take(&mut self.hasher).finalize().into()));
-            a.complete(self.status, hash, self.bytes, outcome);
+impl StreamWatch for AnswerWatch {
+    fn data(&mut self, chunk: &Bytes) {
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+    }
+
+    fn end(self, outcome: StreamOutcome) {
+        let complete = outcome == StreamOutcome::Complete;
+        let hash = complete.then(|| Sha256Hex(self.hasher.finalize().into()));
+        let outcome = if complete { "complete" } else { "aborted" };
+        self.audit.complete(self.status, hash, self.bytes, outcome);
+    }
+}
+
+/// A streamed request body on its way upstream, hashed and counted (complete only when it
+/// went through whole).
+pub struct Tallied(Arc<Mutex<Tally>>);
+
+impl StreamWatch for Tallied {
+    fn data(&mut self, chunk: &Bytes) {
+        if let Ok(mut t) = self.0.lock() {
+            t.hasher.update(chunk);
+            t.bytes += chunk.len() as u64;
         }
     }
-}
 
-impl Body for AuditedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.hasher.update(data);
-                    this.bytes += data.len() as u64;
-                }
-                if this.inner.is_end_stream() {
-                    this.end("complete");
-                }
-            }
-            Poll::Ready(Some(Err(_))) => this.end("aborted"),
-            Poll::Ready(None) => this.end("complete"),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for AuditedBody {
-    fn drop(&mut self) {
-        self.end("aborted");
-    }
-}
-
-/// A streamed request body on its way upstream, hashed and counted.
-pub struct TalliedBody<B> {
-    inner: B,
-    tally: Arc<Mutex<Tally>>,
-}
-
-impl<B> Body for TalliedBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Ok(mut t) = this.tally.lock() {
-            match &polled {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Some(data) = frame.data_ref() {
-                        t.hasher.update(data);
-                        t.bytes += data.len() as u64;
-                    }
-                    if this.inner.is_end_stream() {
-                        t.complete = true;
-                    }
-                }
-                Poll::Ready(None) => t.complete = true,
-                _ => {}
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        let end = self.inner.is_end_stream();
-        if end {
-            if let Ok(mut t) = self.tally.lock() {
+    fn end(self, outcome: StreamOutcome) {
+        if outcome == StreamOutcome::Complete {
+            if let Ok(mut t) = self.0.lock() {
                 t.complete = true;
             }
         }
-        end
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 

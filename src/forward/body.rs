@@ -11,15 +11,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::combinators::UnsyncBoxBody;
 use prometheus::{IntCounter, IntGauge};
 use tokio::time::{Instant, Sleep};
 
-/// Error type carried by every body inside the gateway.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The body type the gateway sends (to clients and upstreams).
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+pub use crate::vocab::{BoxError, ProxyBody};
 
 /// Why a guarded body stream was cut.
 #[derive(Debug, thiserror::Error)]

@@ -12,13 +12,9 @@
 //! batches with the official OTLP exporter (protobuf over HTTP); a full queue drops the span
 //! and counts it. At shutdown the queue is flushed.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -31,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::OtlpConfig;
-use crate::forward::body::{BoxError, ProxyBody};
+use crate::vocab::{ProxyBody, StreamOutcome, StreamWatch, Watched};
 
 /// Why export could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -175,10 +171,13 @@ impl HopSpans {
             return resp; // not sampled
         }
         let (parts, inner) = resp.into_parts();
-        let body = SpanBody {
+        let body = Watched::new(
             inner,
-            pending: Some((span, self.clone())),
-        };
+            SpanWatch {
+                span,
+                spans: self.clone(),
+            },
+        );
         http::Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
     }
 
@@ -265,54 +264,20 @@ async fn export(
     }
 }
 
-/// The answer's body; the hop's span ends with it.
-struct SpanBody {
-    inner: ProxyBody,
-    pending: Option<(HopSpan, Arc<HopSpans>)>,
+/// The hop's span, ended with the answer's body (`complete`, `error`, or `cut` when the
+/// client went away or the stream was cut).
+struct SpanWatch {
+    span: HopSpan,
+    spans: Arc<HopSpans>,
 }
 
-impl SpanBody {
-    fn end(&mut self, outcome: &'static str) {
-        if let Some((span, spans)) = self.pending.take() {
-            spans.end(span, outcome);
-        }
-    }
-}
-
-impl Body for SpanBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.end("complete"),
-            Poll::Ready(Some(Err(_))) => this.end("error"),
-            _ => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for SpanBody {
-    fn drop(&mut self) {
-        // Dropped before its end: the client went away or the stream was cut.
-        self.end(if self.inner.is_end_stream() {
-            "complete"
-        } else {
-            "cut"
-        });
+impl StreamWatch for SpanWatch {
+    fn end(self, outcome: StreamOutcome) {
+        let outcome = match outcome {
+            StreamOutcome::Complete => "complete",
+            StreamOutcome::Failed => "error",
+            StreamOutcome::Cut => "cut",
+        };
+        self.spans.end(self.span, outcome);
     }
 }

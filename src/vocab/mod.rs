@@ -1,0 +1,7 @@
+//! The ground floor: the words every step of a call's path shares, in one place that
+//! imports nothing from the rest of the crate. Everything else depends downward on it;
+//! it depends on nothing of ours (a test checks that).
+
+pub mod body;
+
+pub use body::{BoxError, ProxyBody, StreamOutcome, StreamWatch, Watched};
