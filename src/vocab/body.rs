@@ -142,7 +142,7 @@ mod tests {
     ) -> impl Body<Data = Bytes, Error = BoxError> + Unpin {
         StreamBody::new(futures_util::stream::iter(items.into_iter().map(|i| {
             i.map(|s| Frame::data(Bytes::from(s)))
-                .map_err(|e| BoxError::from(e))
+                .map_err(BoxError::from)
         })))
     }
 
