@@ -9,6 +9,7 @@
 //! find their spans and pass their checks (Luhn, IBAN mod-97, …). Raw values never leave
 //! this module: a [`Finding`] carries what and where, never the matched text.
 
+pub mod command;
 pub mod detectors;
 pub mod fold;
 pub mod json_walk;
