@@ -65,13 +65,13 @@ async fn tool_server(descriptions: Arc<Mutex<String>>) -> (Upstream, Arc<Mutex<V
                         {"name":"lookup","description":"Look up a customer","inputSchema":{"type":"object"}}
                     ]}}).to_string())
                 }
-                (_, "lookup") => ("application/json", result("Customer: Dana, dana@example.com, key AKIAIOSFODNN7EXAMPLE, 3 orders").to_string()),
+                (_, "lookup") => ("application/json", result("Customer: Dana, dana@example.com, key AKIAQYLPMN5HHHFPZAM2, 3 orders").to_string()),
                 (_, "plans") => ("application/json", result("Roadmap: project falcon ships in Q3").to_string()),
                 (_, "stream") => {
                     let events = [
                         json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p","progress":1,"total":2}}),
-                        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"mailing ops@example.com"}}),
-                        result("done; report sent to ops@example.com"),
+                        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"mailing olga.petrova@example.com"}}),
+                        result("done; report sent to olga.petrova@example.com"),
                     ];
                     let sse: String = events.iter().map(|e| format!("event: message\ndata: {e}\n\n")).collect();
                     ("text/event-stream", format!(": keep-alive\n\n{sse}"))
@@ -120,7 +120,7 @@ async fn request_findings_deny_or_redact_before_the_call_leaves() {
     let r = post_json(
         gw.proxy_addr,
         "/mcp",
-        &call(1, "send", json!({"note": "use AKIAIOSFODNN7EXAMPLE"})),
+        &call(1, "send", json!({"note": "use AKIAQYLPMN5HHHFPZAM2"})),
     )
     .await;
     let v = r.json();
@@ -189,7 +189,7 @@ async fn sse_answers_are_inspected_event_by_event() {
         text.contains(r#""progress":1"#),
         "progress passes untouched: {text}"
     );
-    assert!(!text.contains("ops@example.com"), "{text}");
+    assert!(!text.contains("olga.petrova@example.com"), "{text}");
     assert_eq!(
         text.matches("[REDACTED:email]").count(),
         2,
@@ -283,7 +283,7 @@ async fn a_gib_of_sse_through_the_guard_with_bounded_memory() {
     ));
     let marked = Bytes::from(format!(
         "event: message\ndata: {}\n\n",
-        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":format!("{filler} mail ops@example.com")}})
+        json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":format!("{filler} mail olga.petrova@example.com")}})
     ));
     let events = GIB / clean.len() as u64;
     let (c, m) = (clean.clone(), marked.clone());

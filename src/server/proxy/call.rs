@@ -622,7 +622,7 @@ mod tests {
             "mcp-param-note",
             format!("=?base64?{b64}?=").parse().expect("hv"),
         );
-        h.insert("mcp-param-key", "AKIAIOSFODNN7EXAMPLE".parse().expect("hv"));
+        h.insert("mcp-param-key", "AKIAQYLPMN5HHHFPZAM2".parse().expect("hv"));
         h.insert("mcp-name", "send".parse().expect("hv"));
         redact_param_headers(&guard, &mut h, &["email"]);
         assert_eq!(h["mcp-param-to"], "[REDACTED:email]");
@@ -636,7 +636,7 @@ mod tests {
             .expect("b64");
         assert_eq!(decoded, b"mail [REDACTED:email]");
         assert_eq!(
-            h["mcp-param-key"], "AKIAIOSFODNN7EXAMPLE",
+            h["mcp-param-key"], "AKIAQYLPMN5HHHFPZAM2",
             "only the redacted types"
         );
         assert_eq!(h["mcp-name"], "send");
