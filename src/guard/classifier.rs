@@ -13,6 +13,12 @@
 //! Each classifier has a timeout, a cache of answers by content hash (SHA-256), a cap on
 //! requests in flight, and `on_error: allow | deny` for when it cannot answer in time.
 //! Only the text is sent; findings carry the detector's name, never the text.
+//!
+//! The proxy asks before it scans ([`prefetch`], one async call on the request side and
+//! one on the response side); the synchronous scan ([`Guard::scan_json`]) then reads the
+//! answers from the cache by content hash, so classifier findings are decided on with the
+//! deterministic ones and never block a scan. Text no classifier was asked about (paths
+//! that do not prefetch) yields no classifier finding.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -53,6 +59,10 @@ pub enum Format {
 
 /// Longest text sent (classifiers read a few hundred tokens anyway).
 const MAX_SENT: usize = 16 << 10;
+/// Answers kept at least (per classifier), whatever `cache` says.
+const MIN_KEPT: usize = 1024;
+/// A failed question is asked again after this long.
+const RETRY_FAILED: Duration = Duration::from_secs(10);
 /// Largest answer read.
 const MAX_ANSWER: usize = 64 << 10;
 
@@ -70,7 +80,7 @@ pub struct Classifier {
     threshold: f64,
     format: Format,
     on_error: OnError,
-    cache: Option<Mutex<lru::LruCache<[u8; 32], bool>>>,
+    cache: Mutex<lru::LruCache<[u8; 32], (Verdict, std::time::Instant)>>,
     permits: tokio::sync::Semaphore,
     client: std::sync::OnceLock<Option<HttpClient>>,
     /// Requests sent (for tests and metrics).
@@ -126,7 +136,11 @@ impl Classifier {
             threshold,
             format: c.format.unwrap_or_default(),
             on_error: c.on_error.unwrap_or_default(),
-            cache: NonZeroUsize::new(cache).map(|n| Mutex::new(lru::LruCache::new(n))),
+            // Answers must outlive the scan that follows the question, so some are kept even
+            // with `cache: 0`.
+            cache: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(cache.max(MIN_KEPT)).unwrap_or(NonZeroUsize::MIN),
+            )),
             permits: tokio::sync::Semaphore::new(concurrency),
             client: std::sync::OnceLock::new(),
             sent: std::sync::atomic::AtomicU64::new(0),
@@ -147,35 +161,36 @@ impl Classifier {
             .as_ref()
     }
 
-    /// Ask about `text` (cached by its SHA-256; at most `max_concurrency` in flight; the
-    /// whole question bounded by `timeout`).
+    /// The cached answer for text of this SHA-256, if any.
+    pub fn cached(&self, key: &[u8; 32]) -> Option<Verdict> {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(key).map(|(v, _)| *v))
+    }
+
+    /// Ask about `text` unless a usable answer is cached (cached by its SHA-256; at most
+    /// `max_concurrency` in flight; the whole question bounded by `timeout`).
     pub async fn classify(&self, text: &str) -> Verdict {
         let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        if let Some(c) = &self.cache
-            && let Some(hit) = c.lock().ok().and_then(|mut c| c.get(&key).copied())
+        if let Some((v, at)) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&key).copied())
+            && (v != Verdict::Failed || at.elapsed() < RETRY_FAILED)
         {
-            return if hit {
-                Verdict::Injection
-            } else {
-                Verdict::Clean
-            };
+            return v;
         }
-        let asked = tokio::time::timeout(self.timeout, self.ask(text)).await;
-        match asked {
-            Ok(Some(injection)) => {
-                if let Some(c) = &self.cache
-                    && let Ok(mut c) = c.lock()
-                {
-                    c.put(key, injection);
-                }
-                if injection {
-                    Verdict::Injection
-                } else {
-                    Verdict::Clean
-                }
-            }
+        let verdict = match tokio::time::timeout(self.timeout, self.ask(text)).await {
+            Ok(Some(true)) => Verdict::Injection,
+            Ok(Some(false)) => Verdict::Clean,
             _ => Verdict::Failed,
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            c.put(key, (verdict, std::time::Instant::now()));
         }
+        verdict
     }
 
     async fn ask(&self, text: &str) -> Option<bool> {
@@ -242,56 +257,75 @@ pub fn parse_answer(format: Format, threshold: f64, body: &[u8]) -> Option<bool>
     }
 }
 
-/// Findings of `guard`'s classifiers in the string values of `json` that are at least their
-/// `min_chars` long: one question per classifier and field, asked concurrently (within each
-/// classifier's cap). A finding covers the whole string; `raw` offsets are shifted by
-/// `offset` (the message's place in a batch body).
-pub async fn scan_json(guard: &Guard, json: &[u8], offset: usize) -> Vec<Located> {
+/// Ask `guard`'s classifiers about every string value of `json` at least as long as their
+/// `min_chars` (at most 256 per message), concurrently within each classifier's cap, so
+/// the scan that follows finds the answers in the cache. Costs nothing without
+/// classifiers.
+pub async fn prefetch(guard: &Guard, json: &[u8]) {
     let classifiers = guard.classifiers();
     if classifiers.is_empty() {
-        return Vec::new();
+        return;
     }
     let floor = classifiers.iter().map(|c| c.min_chars).min().unwrap_or(0);
-    let mut fields: Vec<(String, std::ops::Range<usize>, String)> = Vec::new();
-    for_each_string(json, |path, v| {
-        if v.text.chars().count() >= floor && fields.len() < 256 {
-            fields.push((render_path(path), v.raw.clone(), v.text.into_owned()));
+    let mut texts: Vec<String> = Vec::new();
+    for_each_string(json, |_, v| {
+        if v.text.chars().count() >= floor && texts.len() < 256 {
+            texts.push(v.text.into_owned());
         }
         true
     });
     let mut asks = Vec::new();
     for c in classifiers {
-        for (path, raw, text) in &fields {
-            if text.chars().count() < c.min_chars {
-                continue;
+        for text in &texts {
+            if text.chars().count() >= c.min_chars {
+                asks.push(c.classify(text));
             }
-            let c = c.clone();
-            asks.push(async move {
-                let verdict = c.classify(text).await;
-                let kind: Option<Arc<str>> = match (verdict, c.on_error) {
-                    (Verdict::Injection, _) => Some(c.name.clone()),
-                    (Verdict::Failed, OnError::Deny) => Some(Arc::from("classifier_unavailable")),
-                    _ => None,
-                };
-                kind.map(|kind| Located {
-                    finding: Finding {
-                        detector: c.name.clone(),
-                        kind,
-                        severity: c.severity,
-                        path: path.clone(),
-                        span: (0, text.len()),
-                        redactable: true,
-                    },
-                    raw: raw.start + offset..raw.end + offset,
-                })
+        }
+    }
+    futures_util::future::join_all(asks).await;
+}
+
+/// The classifier findings for one string value, from the answers [`prefetch`] left in the
+/// cache: the detector's name when it said injection, `classifier_unavailable` when it
+/// failed and `on_error: deny`. Covers the whole string.
+pub fn cached_findings(
+    guard: &Guard,
+    text: &str,
+    path: &[super::json_walk::Segment<'_>],
+    raw: std::ops::Range<usize>,
+) -> Vec<Located> {
+    let classifiers = guard.classifiers();
+    if classifiers.is_empty()
+        || text.chars().count() < classifiers.iter().map(|c| c.min_chars).min().unwrap_or(0)
+    {
+        return Vec::new();
+    }
+    let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let mut out = Vec::new();
+    for c in classifiers {
+        if text.chars().count() < c.min_chars {
+            continue;
+        }
+        let kind: Option<Arc<str>> = match (c.cached(&key), c.on_error) {
+            (Some(Verdict::Injection), _) => Some(c.name.clone()),
+            (Some(Verdict::Failed), OnError::Deny) => Some(Arc::from("classifier_unavailable")),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            out.push(Located {
+                finding: Finding {
+                    detector: c.name.clone(),
+                    kind,
+                    severity: c.severity,
+                    path: render_path(path),
+                    span: (0, text.len()),
+                    redactable: !raw.is_empty(),
+                },
+                raw: raw.clone(),
             });
         }
     }
-    futures_util::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    out
 }
 
 #[cfg(test)]

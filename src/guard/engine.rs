@@ -1,14 +1,14 @@
-//! The scanning engine: one Aho-Corasick pass over a text finds the keywords of every
-//! keyword rule (provider prefixes, context words, command names, phrases in many
-//! languages); only rules whose keywords occur run their regex, and only on a window around
-//! each occurrence. Rules without keywords (number shapes: cards, phones, national ids) are
-//! compiled into one small `RegexSet`, so clean text costs one keyword pass and one set pass.
-//! Validators (checksums, entropy, allow-lists, shell and SQL parses) run on candidates only.
+//! The scanning engine: one `RegexSet` pass over a text tells which rules may match — for
+//! a keyword rule (provider prefixes, context words, command names, phrases in many
+//! languages) the alternation of its keywords, for a shape rule (cards, phones, national
+//! ids) its own pattern. Only those rules run: a keyword rule finds its keywords (a small
+//! literal search) and runs its regex on a window around each; a shape rule runs its regex
+//! over the text. Clean text costs the one pass. Validators (checksums, entropy,
+//! allow-lists, shell and SQL parses) run on candidates only.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::Severity;
@@ -63,8 +63,6 @@ pub struct Rule {
     /// Matches of this regex inside a span drop it (allow-lists).
     allow: Option<Regex>,
     family: u8,
-    /// Keywords must start a word (not follow a letter or digit).
-    word_start: bool,
 }
 
 /// Rules from a spec, or from a custom detector.
@@ -113,14 +111,15 @@ impl RuleSource {
 pub struct Engine {
     /// The rules, in priority order (earlier wins an overlap within a family).
     pub rules: Vec<Rule>,
-    keywords: Option<AhoCorasick>,
-    /// Keyword index → rules it triggers.
-    triggers: Vec<Vec<u32>>,
-    /// Keyword index → whether it starts with a letter or digit (and so must start a word
-    /// for the rules that ask for it).
-    alnum_start: Vec<bool>,
-    shapes: RegexSet,
-    shape_rules: Vec<u32>,
+    /// One pass over a text: each keyword rule's keywords as one alternation, and each shape
+    /// rule's own pattern. Pattern `i` belongs to rule `set_rules[i]`.
+    set: RegexSet,
+    set_rules: Vec<u32>,
+    /// Per keyword rule: its keyword alternation alone, to find where its keywords are once
+    /// the set says they occur.
+    finders: Vec<Option<Regex>>,
+    /// Set patterns after the rules': encoding hints for the derived views, with their bits.
+    hints: Vec<u8>,
 }
 
 /// Longest stretch before a keyword that a rule's regex sees.
@@ -128,40 +127,65 @@ const BEFORE: usize = 256;
 /// Longest line stretch after a keyword that a rule's regex sees.
 const LINE_AFTER: usize = 2048;
 
+/// A rule's keywords as one case-insensitive alternation; keywords that start with a letter
+/// or digit must start a word when the rule asks for it. A keyword written `^word` always
+/// must; one written `=Word` matches with its case as written.
+fn keyword_alternation(keywords: &[String], word_start: bool) -> String {
+    let alts: Vec<String> = keywords
+        .iter()
+        .map(|k| {
+            if let Some(exact) = k.strip_prefix('=') {
+                return format!("(?-i:{})", regex::escape(exact));
+            }
+            let (forced, k) = match k.strip_prefix('^') {
+                Some(rest) => (true, rest),
+                None => (false, k.as_str()),
+            };
+            let alnum = k.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric);
+            if (word_start || forced) && alnum {
+                format!("(?-u:\\b){}", regex::escape(k))
+            } else {
+                regex::escape(k)
+            }
+        })
+        .collect();
+    format!("(?i:{})", alts.join("|"))
+}
+
 impl Engine {
     /// Compile `sources`; `Err` names the rule whose regex does not compile.
     pub fn new(sources: Vec<RuleSource>) -> Result<Self, (String, String)> {
         let mut rules = Vec::with_capacity(sources.len());
-        let mut words: Vec<String> = Vec::new();
-        let mut triggers: Vec<Vec<u32>> = Vec::new();
-        let mut shape_patterns = Vec::new();
-        let mut shape_rules = Vec::new();
+        let mut set_patterns = Vec::new();
+        let mut set_rules = Vec::new();
+        let mut finders = Vec::with_capacity(sources.len());
         for (i, s) in sources.into_iter().enumerate() {
+            let bad = |e: regex::Error| (s.kind.to_string(), e.to_string());
             let regex = regex::RegexBuilder::new(&s.pattern)
                 .size_limit(32 << 20)
                 .build()
-                .map_err(|e| (s.kind.to_string(), e.to_string()))?;
+                .map_err(bad)?;
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
             if s.keywords.is_empty() {
-                shape_patterns.push(s.pattern.clone());
-                shape_rules.push(idx);
+                set_patterns.push(s.pattern.clone());
+                finders.push(None);
+            } else {
+                let alt = keyword_alternation(&s.keywords, word_start);
+                finders.push(Some(
+                    regex::RegexBuilder::new(&alt)
+                        .size_limit(32 << 20)
+                        .build()
+                        .map_err(bad)?,
+                ));
+                set_patterns.push(alt);
             }
-            for k in &s.keywords {
-                let k = k.to_ascii_lowercase();
-                match words.iter().position(|w| *w == k) {
-                    Some(at) => triggers[at].push(idx),
-                    None => {
-                        words.push(k);
-                        triggers.push(vec![idx]);
-                    }
-                }
-            }
+            set_rules.push(idx);
             let family = Families::bit(&s.detector);
             let named_v = regex
                 .capture_names()
                 .position(|n| n.is_some_and(|n| n.starts_with('v')));
             rules.push(Rule {
-                word_start: matches!(&*s.detector, "prompt_injection" | "unsafe_command"),
                 has_v: named_v.is_some() || s.group.is_some(),
                 group: s.group.or(named_v),
                 min_entropy: s.min_entropy,
@@ -175,84 +199,64 @@ impl Engine {
                 family,
             });
         }
-        let keywords = if words.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&words)
-                    .or_else(|_| {
-                        AhoCorasickBuilder::new()
-                            .ascii_case_insensitive(true)
-                            .match_kind(MatchKind::Standard)
-                            .build(&words)
-                    })
-                    .map_err(|e| ("(keywords)".to_string(), e.to_string()))?,
-            )
-        };
-        let alnum_start = words
-            .iter()
-            .map(|w| w.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric))
-            .collect();
-        let shapes = RegexSetBuilder::new(&shape_patterns)
-            .dfa_size_limit(16 << 20)
+        let hints = super::views::HINTS.iter().map(|(_, h)| *h).collect();
+        set_patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
+        let set = RegexSetBuilder::new(&set_patterns)
+            .dfa_size_limit(32 << 20)
             .size_limit(64 << 20)
             .build()
-            .map_err(|e| ("(shapes)".to_string(), e.to_string()))?;
+            .map_err(|e| ("(all)".to_string(), e.to_string()))?;
         Ok(Self {
             rules,
-            keywords,
-            triggers,
-            alnum_start,
-            shapes,
-            shape_rules,
+            set,
+            set_rules,
+            finders,
+            hints,
         })
     }
 
     /// Findings in `text` of the `families` asked for: (rule index, byte span), overlaps
     /// within a family resolved in favour of the earlier rule, sorted by position.
     pub fn scan(&self, text: &str, families: Families) -> Vec<(usize, Range<usize>)> {
+        self.scan_hinted(text, families).0
+    }
+
+    /// [`Self::scan`], and the encoding hints ([`super::views::HINTS`]) the text holds.
+    pub fn scan_hinted(&self, text: &str, families: Families) -> (Vec<(usize, Range<usize>)>, u8) {
         let mut cands: Vec<(usize, Range<usize>)> = Vec::new();
-        // Keyword rules: windows around each keyword, once per rule and position.
-        if let Some(ac) = &self.keywords {
-            let mut done_until: Vec<(u32, usize)> = Vec::new();
-            for m in ac.find_overlapping_iter(text) {
-                let hit = m.start();
-                let k = m.pattern().as_usize();
-                let left_ok = !self.alnum_start[k]
-                    || hit == 0
-                    || !text.as_bytes()[hit - 1].is_ascii_alphanumeric();
-                for &r in &self.triggers[k] {
-                    let rule = &self.rules[r as usize];
-                    if !families.has(rule.family) || (rule.word_start && !left_ok) {
-                        continue;
+        let hits = self.set.matches(text);
+        if !hits.matched_any() {
+            return (Vec::new(), 0);
+        }
+        let mut hints = 0;
+        for i in hits.iter() {
+            if let Some(h) = i.checked_sub(self.set_rules.len()) {
+                hints |= self.hints.get(h).copied().unwrap_or(0);
+                continue;
+            }
+            let r = self.set_rules[i] as usize;
+            let rule = &self.rules[r];
+            if !families.has(rule.family) {
+                continue;
+            }
+            match &self.finders[r] {
+                // A shape: the rule's regex over the whole text.
+                None => self.run(r, text, 0..text.len(), &mut cands),
+                // Keywords: the rule's regex on a window around each, once per stretch.
+                Some(finder) => {
+                    let mut done_until = 0;
+                    for m in finder.find_iter(text) {
+                        if m.start() < done_until {
+                            continue;
+                        }
+                        let w = window(text, m.start(), rule.reach);
+                        done_until = w.end;
+                        self.run(r, text, w, &mut cands);
                     }
-                    let slot = done_until.iter_mut().find(|(x, _)| *x == r);
-                    if slot.as_ref().is_some_and(|(_, until)| hit < *until) {
-                        continue;
-                    }
-                    let w = window(text, hit, rule.reach);
-                    match slot {
-                        Some(s) => s.1 = w.end,
-                        None => done_until.push((r, w.end)),
-                    }
-                    self.run(r as usize, text, w, &mut cands);
                 }
             }
         }
-        if !self.shape_rules.is_empty() {
-            let hits = self.shapes.matches(text);
-            for i in hits.iter() {
-                let r = self.shape_rules[i] as usize;
-                if families.has(self.rules[r].family) {
-                    self.run(r, text, 0..text.len(), &mut cands);
-                }
-            }
-        }
-        resolve(&self.rules, cands)
+        (resolve(&self.rules, cands), hints)
     }
 
     fn run(&self, r: usize, text: &str, w: Range<usize>, out: &mut Vec<(usize, Range<usize>)>) {

@@ -247,8 +247,8 @@ impl Guard {
         })
     }
 
-    /// The HTTP classifiers declared by custom detectors (asked by the proxy, not by the
-    /// scans here).
+    /// The HTTP classifiers declared by custom detectors: [`classifier::prefetch`] asks
+    /// them, the scans here read their cached answers.
     pub fn classifiers(&self) -> &[Arc<classifier::Classifier>] {
         &self.classifiers
     }
@@ -321,8 +321,8 @@ impl Guard {
     /// hinted base64 decoded); findings of a view report the original span.
     fn scan_text(&self, text: &str) -> Vec<(usize, Range<usize>)> {
         let text = cut(text, MAX_SCANNED_STRING);
-        let mut out = self.engine.scan(text, Families::ALL);
-        for view in views::derived(text) {
+        let (mut out, hints) = self.engine.scan_hinted(text, Families::ALL);
+        for view in views::derived(text, hints) {
             for (idx, span) in self.engine.scan(&view.text, view.families) {
                 let orig = view.original(&span);
                 let orig = engine::floor_char(text, orig.start)..engine::ceil_char(text, orig.end);
@@ -357,6 +357,14 @@ impl Guard {
         for_each_string(json, |path, value| {
             for (idx, span) in self.scan_text(&value.text) {
                 out.push(self.located(idx, span, path, value.raw.clone()));
+            }
+            if !self.classifiers.is_empty() {
+                out.extend(classifier::cached_findings(
+                    self,
+                    &value.text,
+                    path,
+                    value.raw.clone(),
+                ));
             }
             if value.text.len() <= MAX_JOINED_PART && joined.len() < MAX_JOINED {
                 if !joined.is_empty() {

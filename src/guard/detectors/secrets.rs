@@ -24,7 +24,9 @@ pub const SPECS: &[Spec] = &[
         64 << 10,
     ),
     spec(S, "aws_access_key_id", High,
-        &["akia", "asia", "abia", "acca", "a3t"],
+        &[
+        "^akia", "^asia", "^abia", "^acca", "^a3t",
+        ],
         r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?-u:\b)",
         Some(token),
     ),
@@ -64,7 +66,9 @@ pub const SPECS: &[Spec] = &[
         Some(token),
     ),
     spec(S, "discord_token", High,
-        &["discord", "bot"],
+        &[
+        "discord", "^bot ",
+        ],
         r"(?-u:\b)[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}(?-u:\b)",
         Some(token),
     ),
@@ -79,7 +83,9 @@ pub const SPECS: &[Spec] = &[
         Some(token),
     ),
     spec(S, "google_api_key", High,
-        &["aiza"],
+        &[
+        "^aiza",
+        ],
         r"(?-u:\b)AIza[0-9A-Za-z_-]{35}",
         Some(token),
     ),
@@ -94,15 +100,22 @@ pub const SPECS: &[Spec] = &[
         Some(token),
     ),
     spec(S, "openai_api_key", High,
-        &["sk-"],
+        &[
+        "^sk-",
+        ],
         r"(?-u:\b)sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,200}",
         Some(openai),
     ),
     spec(S, "ai_provider_key", High,
         &[
-        "hf_", "api_org_", "gsk_", "r8_", "pplx-", "xai-", "nvapi-", "fw_", "csk-",
+        "^hf_", "^api_org_", "^gsk_", "^r8_", "pplx-", "^xai-", "nvapi-", "^fw_", "^csk-",
         ],
         r"(?-u:\b)(?:hf_[A-Za-z]{34}|api_org_[A-Za-z]{34}|gsk_[A-Za-z0-9]{52}|r8_[A-Za-z0-9]{36,40}|pplx-[A-Za-z0-9]{48}|xai-[A-Za-z0-9]{80}|nvapi-[A-Za-z0-9_-]{64}|fw_[A-Za-z0-9]{24,}|csk-[a-z0-9]{48})(?-u:\b)",
+        Some(token),
+    ),
+    spec(S, "twilio_token", High,
+        &["twilio"],
+        r"(?i)twilio[^\n]{0,60}?(?-u:\b)(?P<v>SK[0-9a-fA-F]{32}|AC[0-9a-fA-F]{32})(?-u:\b)",
         Some(token),
     ),
     spec(S, "digitalocean_token", High,
@@ -116,7 +129,9 @@ pub const SPECS: &[Spec] = &[
         Some(token),
     ),
     spec(S, "databricks_token", High,
-        &["dapi"],
+        &[
+        "^dapi",
+        ],
         r"(?-u:\b)dapi[a-f0-9]{32}(?:-\d)?(?-u:\b)",
         Some(token),
     ),
@@ -127,12 +142,12 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(S, "saas_api_token", High,
         &[
-        "sg.", "shpat_", "shpca_", "shppa_", "shpss_", "sq0atp-", "sq0csp-", "eaaa", "atatt3",
-        "atbb", "lin_api_", "ntn_", "secret_", "pmak-", "nrak-", "glc_", "glsa_", "pul-",
+        "^sg.", "shpat_", "shpca_", "shppa_", "shpss_", "sq0atp-", "sq0csp-", "^eaaa", "atatt3",
+        "^atbb", "lin_api_", "ntn_", "secret_", "pmak-", "nrak-", "^glc_", "glsa_", "^pul-",
         "dp.pt.", "age-secret-key-1", "ops_eyj", "atlasv1", "nfp_", "sbp_", "pscale_", "squ_",
-        "sqp_", "sqa_", "akcp", "hrku-", "ccipat_", "ltai", "rzp_live_", "flwseck-",
-        "access-production-", "shippo_live_", "sk.eyj", "key-", "-us", "dckr_pat_", "sntrys_",
-        "sl.", "q~", "aaaaaaaaaaaaaaaaaaaaa", "figd_", "phc_", "re_",
+        "sqp_", "sqa_", "^akcp", "hrku-", "ccipat_", "^ltai", "rzp_live_", "flwseck-",
+        "access-production-", "shippo_live_", "sk.eyj", "^key-", "-us", "dckr_pat_", "sntrys_",
+        "^sl.", "q~", "aaaaaaaaaaaaaaaaaaaaa", "figd_", "^phc_", "^re_",
         ],
         r"(?-u:\b)(?:SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,43}|EAAA[0-9A-Za-z_-]{60}|ATATT3[A-Za-z0-9_=-]{150,}|ATBB[A-Za-z0-9_=.-]{32}|lin_api_[A-Za-z0-9]{40}|ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|NRAK-[A-Z0-9]{27}|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|pul-[a-f0-9]{40}|dp\.pt\.[A-Za-z0-9]{43}|AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}|ops_eyJ[A-Za-z0-9+/]{250,}={0,3}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}|nfp_[A-Za-z0-9]{36}|sbp_[a-f0-9]{40}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}|sq[upa]_[a-f0-9]{40}|AKCp[A-Za-z0-9]{69}|HRKU-[A-Za-z0-9_-]{60}|CCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40}|LTAI[A-Za-z0-9]{12,20}|rzp_live_[A-Za-z0-9]{14}|FLWSECK-[a-f0-9]{32}-X|access-production-[a-f0-9-]{36}|shippo_live_[a-f0-9]{40}|sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}|key-[0-9a-f]{32}|[0-9a-f]{32}-us\d{1,2}|dckr_pat_[A-Za-z0-9_-]{27}|sntrys_eyJ[A-Za-z0-9+/=_-]{60,}|sl\.[A-Za-z0-9_-]{130,152}|[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}|AAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,}|figd_[A-Za-z0-9_-]{40}|phc_[A-Za-z0-9]{43}|re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24})(?-u:\b)",
         Some(token),
@@ -185,9 +200,10 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(S, "cli_password", High,
         &[
-        "mysql", "mariadb", "sshpass", "password", "passwd", "--pass", "curl",
+        "mysql", "mariadb", "sshpass", "password", "passwd", "--pass", "curl", "redis-cli",
+        "login",
         ],
-        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?P<v>[^\s'"-][^\s'"]{3,})|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,}))"#,
+        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?P<v>[^\s'"-][^\s'"]{3,})|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,})|(?-u:\b)redis-cli\b[^\n]*?\s-a\s+["']?(?P<v5>[^\s'"]{4,})|(?-u:\b)(?:docker|podman|helm|oras|nerdctl)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+["']?(?P<v6>[^\s'"]{4,}))"#,
         Some(cli_value),
     ),
     spec(S, "framework_secret_key", Critical,
@@ -379,7 +395,24 @@ fn basic(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 fn cli_value(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let val = value(text, &m);
     let lower = val.to_ascii_lowercase();
-    if val.len() < 4 || val.starts_with('$') || is_placeholder(&val) || lower == "stdin" {
+    let word = matches!(
+        lower.as_str(),
+        "password"
+            | "passwd"
+            | "pass"
+            | "pwd"
+            | "secret"
+            | "token"
+            | "username"
+            | "user"
+            | "stdin"
+            | "prompt"
+            | "mypassword"
+            | "yourpassword"
+            | "pass123"
+            | "password123"
+    );
+    if val.len() < 4 || val.starts_with('$') || is_placeholder(&val) || word {
         return None;
     }
     Some(m)

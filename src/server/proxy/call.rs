@@ -188,6 +188,11 @@ impl ProxyState {
         };
         let policy = policy.load();
         let a2a = route.protocol == Protocol::A2a;
+        // HTTP classifiers (custom detectors), when declared, answer before the scan reads them.
+        if policy.scans(Direction::Request) {
+            let whole = out.buffered.as_deref().unwrap_or_default();
+            crate::guard::classifier::prefetch(policy.guard(), whole).await;
+        }
         // What the guard finds in each message, when some rule looks at request findings.
         let scanned: Vec<Vec<Located>> = if policy.scans(Direction::Request) {
             let whole = out.buffered.as_deref().unwrap_or_default();
@@ -415,6 +420,7 @@ impl ProxyState {
             descriptors: self.descriptors.clone(),
             injected: Default::default(),
             audit: self.audit.clone().map(|t| (t, None)),
+            held: Default::default(),
         }
     }
 
