@@ -112,9 +112,11 @@ pub struct Engine {
     /// The rules, in priority order (earlier wins an overlap within a family).
     pub rules: Vec<Rule>,
     /// One pass over a text: each keyword rule's keywords as one alternation, and each shape
-    /// rule's own pattern. Pattern `i` belongs to rule `set_rules[i]`.
-    set: RegexSet,
-    set_rules: Vec<u32>,
+    /// rule's own pattern, then the encoding hints. Two of them: `full` for any text, and
+    /// `ascii` (the ASCII keywords only, ASCII case folding) for ASCII text, which no other
+    /// keyword can match — the common case, and a smaller automaton.
+    full: Pass,
+    ascii: Pass,
     /// Per keyword rule: its keyword alternation alone, to find where its keywords are once
     /// the set says they occur.
     finders: Vec<Option<Regex>>,
@@ -122,18 +124,43 @@ pub struct Engine {
     hints: Vec<u8>,
 }
 
+/// One `RegexSet` and what its patterns stand for.
+struct Pass {
+    set: RegexSet,
+    /// Pattern `i` (below `rules.len()`) belongs to rule `rules[i]`; the ones after are
+    /// the hints.
+    rules: Vec<u32>,
+}
+
+impl Pass {
+    fn new(mut patterns: Vec<String>, rules: Vec<u32>) -> Result<Self, (String, String)> {
+        patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
+        let set = RegexSetBuilder::new(&patterns)
+            .dfa_size_limit(32 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| ("(all)".to_string(), e.to_string()))?;
+        Ok(Self { set, rules })
+    }
+}
+
 /// Longest stretch before a keyword that a rule's regex sees.
 const BEFORE: usize = 256;
 /// Longest line stretch after a keyword that a rule's regex sees.
-const LINE_AFTER: usize = 2048;
+const LINE_AFTER: usize = 512;
 
 /// A rule's keywords as one case-insensitive alternation; keywords that start with a letter
 /// or digit must start a word when the rule asks for it. A keyword written `^word` always
-/// must; one written `=Word` matches with its case as written.
-fn keyword_alternation(keywords: &[String], word_start: bool) -> String {
+/// must; one written `=Word` matches with its case as written; one written `~regex` is a
+/// pattern of its own (a keyword with a shape, such as a street name before a number).
+fn keyword_alternation(keywords: &[String], word_start: bool, ascii: bool) -> String {
     let alts: Vec<String> = keywords
         .iter()
+        .filter(|k| !ascii || k.is_ascii())
         .map(|k| {
+            if let Some(raw) = k.strip_prefix('~') {
+                return format!("(?:{raw})");
+            }
             if let Some(exact) = k.strip_prefix('=') {
                 return format!("(?-i:{})", regex::escape(exact));
             }
@@ -149,15 +176,20 @@ fn keyword_alternation(keywords: &[String], word_start: bool) -> String {
             }
         })
         .collect();
-    format!("(?i:{})", alts.join("|"))
+    if ascii {
+        // ASCII case folding: no Kelvin sign for `k`, no long s for `s`.
+        format!("(?i-u:{})", alts.join("|"))
+    } else {
+        format!("(?i:{})", alts.join("|"))
+    }
 }
 
 impl Engine {
     /// Compile `sources`; `Err` names the rule whose regex does not compile.
     pub fn new(sources: Vec<RuleSource>) -> Result<Self, (String, String)> {
         let mut rules = Vec::with_capacity(sources.len());
-        let mut set_patterns = Vec::new();
-        let mut set_rules = Vec::new();
+        let (mut full, mut full_rules) = (Vec::new(), Vec::new());
+        let (mut ascii, mut ascii_rules) = (Vec::new(), Vec::new());
         let mut finders = Vec::with_capacity(sources.len());
         for (i, s) in sources.into_iter().enumerate() {
             let bad = |e: regex::Error| (s.kind.to_string(), e.to_string());
@@ -168,19 +200,26 @@ impl Engine {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
             if s.keywords.is_empty() {
-                set_patterns.push(s.pattern.clone());
+                full.push(s.pattern.clone());
+                full_rules.push(idx);
+                ascii.push(s.pattern.clone());
+                ascii_rules.push(idx);
                 finders.push(None);
             } else {
-                let alt = keyword_alternation(&s.keywords, word_start);
+                let alt = keyword_alternation(&s.keywords, word_start, false);
                 finders.push(Some(
                     regex::RegexBuilder::new(&alt)
                         .size_limit(32 << 20)
                         .build()
                         .map_err(bad)?,
                 ));
-                set_patterns.push(alt);
+                full.push(alt);
+                full_rules.push(idx);
+                if s.keywords.iter().any(|k| k.is_ascii()) {
+                    ascii.push(keyword_alternation(&s.keywords, word_start, true));
+                    ascii_rules.push(idx);
+                }
             }
-            set_rules.push(idx);
             let family = Families::bit(&s.detector);
             let named_v = regex
                 .capture_names()
@@ -200,16 +239,10 @@ impl Engine {
             });
         }
         let hints = super::views::HINTS.iter().map(|(_, h)| *h).collect();
-        set_patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
-        let set = RegexSetBuilder::new(&set_patterns)
-            .dfa_size_limit(32 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| ("(all)".to_string(), e.to_string()))?;
         Ok(Self {
             rules,
-            set,
-            set_rules,
+            full: Pass::new(full, full_rules)?,
+            ascii: Pass::new(ascii, ascii_rules)?,
             finders,
             hints,
         })
@@ -224,17 +257,27 @@ impl Engine {
     /// [`Self::scan`], and the encoding hints ([`super::views::HINTS`]) the text holds.
     pub fn scan_hinted(&self, text: &str, families: Families) -> (Vec<(usize, Range<usize>)>, u8) {
         let mut cands: Vec<(usize, Range<usize>)> = Vec::new();
-        let hits = self.set.matches(text);
+        let pass = if text.is_ascii() {
+            &self.ascii
+        } else {
+            &self.full
+        };
+        // Most text has nothing: an earliest-match search answers that faster than the
+        // overlapping search that says which patterns match (and allocates).
+        if !pass.set.is_match(text) {
+            return (Vec::new(), 0);
+        }
+        let hits = pass.set.matches(text);
         if !hits.matched_any() {
             return (Vec::new(), 0);
         }
         let mut hints = 0;
         for i in hits.iter() {
-            if let Some(h) = i.checked_sub(self.set_rules.len()) {
+            if let Some(h) = i.checked_sub(pass.rules.len()) {
                 hints |= self.hints.get(h).copied().unwrap_or(0);
                 continue;
             }
-            let r = self.set_rules[i] as usize;
+            let r = pass.rules[i] as usize;
             let rule = &self.rules[r];
             if !families.has(rule.family) {
                 continue;

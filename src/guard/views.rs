@@ -235,28 +235,37 @@ fn leet(text: &str) -> Option<View> {
         _ => None,
     };
     let b = text.as_bytes();
-    let mut out = b.to_vec();
-    let mut words = 0;
+    // Words that mix letters with the digits and symbols leetspeak uses, found without
+    // allocating; a copy is made only when there are two or more.
+    let mut found: Vec<std::ops::Range<usize>> = Vec::new();
     let mut i = 0;
+    let part = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'$' | b'!');
     while i < b.len() {
-        if !(b[i].is_ascii_alphanumeric() || b[i] == b'@' || b[i] == b'$' || b[i] == b'!') {
+        if !part(b[i]) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'@' | b'$' | b'!')) {
+        while i < b.len() && part(b[i]) {
             i += 1;
         }
         let w = &b[start..i];
         let letters = w.iter().filter(|c| c.is_ascii_alphabetic()).count();
         let leets = w.iter().filter(|c| sub(**c).is_some()).count();
         if letters >= 1 && leets >= 1 && w.len() >= 3 && letters + leets == w.len() {
-            for (k, c) in w.iter().enumerate() {
-                if let Some(s) = sub(*c) {
-                    out[start + k] = s;
-                }
+            found.push(start..i);
+        }
+    }
+    if found.len() < 2 {
+        return None;
+    }
+    let mut out = b.to_vec();
+    let words = found.len();
+    for r in found {
+        for k in r {
+            if let Some(s) = sub(b[k]) {
+                out[k] = s;
             }
-            words += 1;
         }
     }
     if words < 2 {

@@ -216,8 +216,8 @@ pub const SPECS: &[Spec] = &[
         Some(assigned),
     ),
     spec(S, "credential_assignment", High,
-        &["password", "passcode", "passphrase", "passwort", "contraseña", "mot de passe", "senha", "пароль", "密码", "パスワード"],
-        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s+(?:is|was|will\s+be|ist|lautet|es|est|é|—|-|:)\s*[:\s]\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
+        &["password", "passcode", "passphrase", "passwort", "contraseña", "mot de passe", "senha", "пароль", "密码", "パスワード", "token", "api key", "access key", "secret key", "pass"],
+        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード|(?:api|access|auth|bearer|secret)\s+(?:key|token)|token|pass)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s*(?:\s(?:is|was|will\s+be|ist|lautet|es|est|é)|—|-|:|：)\s*[:\s]?\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
         Some(prose_password),
     ),
     spec(S, "credential_assignment", High,
@@ -260,7 +260,9 @@ pub fn is_placeholder(v: &str) -> bool {
     }
     // Runs of one character (`000000`, `aaaaaa`) and counting (`123456789`, `abcdefgh`).
     let b = v.as_bytes();
-    let same = b.windows(8).any(|w| w.iter().all(|&c| c == w[0]));
+    let same = b
+        .windows(8)
+        .any(|w| (w[0].is_ascii_alphanumeric() || w[0] == b'*') && w.iter().all(|&c| c == w[0]));
     let counting = b
         .windows(12)
         .any(|w| w.windows(2).all(|p| p[1] == p[0].wrapping_add(1)));
@@ -427,7 +429,11 @@ fn prose_password(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let other = v
         .chars()
         .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation());
-    (v.len() >= 6 && letters && other && !is_placeholder(v)).then_some(m)
+    if v.len() >= 16 {
+        // A token: random-looking, not a placeholder.
+        return entropic(text, m);
+    }
+    (v.len() >= 6 && letters && other && !is_placeholder(v) && !v.contains("://")).then_some(m)
 }
 
 /// `name = value` where the name says secret: a real-looking value, not a placeholder,
@@ -457,17 +463,21 @@ fn assignment(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         .rev()
         .collect::<String>()
         .to_ascii_lowercase();
-    let strong = [
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "api_key",
-        "apikey",
-        "api-key",
-    ]
-    .iter()
-    .any(|w| name.contains(w))
+    let strong = name == "pass"
+        || name.ends_with("_pass")
+        || name.ends_with("-pass")
+        || name.ends_with(".pass")
+        || [
+            "password",
+            "passwd",
+            "pwd",
+            "passphrase",
+            "api_key",
+            "apikey",
+            "api-key",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
         || name.ends_with("secret")
         || name.contains("client_secret");
     let code = v.contains('(')
@@ -563,8 +573,80 @@ fn assignment(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let mixed = v.bytes().any(|b| b.is_ascii_digit())
         || (v.bytes().any(|b| b.is_ascii_lowercase()) && v.bytes().any(|b| b.is_ascii_uppercase()))
         || v.bytes().any(|b| b.is_ascii_punctuation());
+    // Names that say the value is about a secret, not the secret (`password_policy`,
+    // `password_file`), or is not secret at all (`page_token`, `cache_key`, `public_key`).
+    const NOT_SECRET: &[&str] = &[
+        "policy",
+        "hint",
+        "label",
+        "field",
+        "length",
+        "_min",
+        "min_",
+        "_max",
+        "max_",
+        "reset",
+        "expir",
+        "changed",
+        "required",
+        "strength",
+        "rule",
+        "prompt",
+        "placeholder",
+        "_type",
+        "_mode",
+        "_format",
+        "hash",
+        "_url",
+        "_uri",
+        "_file",
+        "file_",
+        "path",
+        "page",
+        "next",
+        "cursor",
+        "continuation",
+        "pagination",
+        "etag",
+        "trace",
+        "request",
+        "idempotency",
+        "_count",
+        "count_",
+        "limit",
+        "csrf",
+        "xsrf",
+        "public",
+        "publishable",
+        "site_key",
+        "sitekey",
+        "cache",
+        "partition",
+        "sort",
+        "primary",
+        "foreign",
+        "object",
+        "_name",
+        "_id",
+        "fingerprint",
+        "prefix",
+        "_env",
+        "_var",
+        "location",
+        "header",
+        "param",
+        "tokens",
+        "tokenizer",
+        "usage",
+    ];
+    if NOT_SECRET.iter().any(|w| name.contains(w)) {
+        return None;
+    }
+    let alphabetic = v.bytes().all(|b| b.is_ascii_alphabetic());
     let ok = if strong {
-        v.len() >= 4 && (mixed || quoted || v.len() >= 6)
+        v.len() >= 4
+            && (mixed || quoted || v.len() >= 6)
+            && !(alphabetic && !quoted && v.len() < 12)
     } else {
         v.len() >= 12 && mixed && entropy(v) >= 3.0 && !v.contains(' ')
     };
