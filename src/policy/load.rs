@@ -221,7 +221,7 @@ impl Policy {
                                 l,
                                 c,
                                 format!(
-                                    "rule {:?}: unknown detector {n:?} (built in: secrets, pii, prompt_injection, unsafe_command or one of their types; or a custom detector's name)",
+                                    "rule {:?}: unknown detector {n:?} (built in: secrets, pii, prompt_injection, unsafe_command, network or one of their types; or a custom detector's name)",
                                     rule.id
                                 ),
                             ));

@@ -156,7 +156,7 @@ pub const SPECS: &[Spec] = &[
         "dropdatabase", ".drop(", "deletemany", ".remove(", "flushall", "flushdb", "-x delete",
         "-xdelete", "--request delete", "etcdctl", "dropallusers", "keyspace",
         ],
-        r#"(?i)(?:db\.dropDatabase\s*\(\s*\)|db\.(?:getCollection\([^)]*\)|[\w$]+)\.(?:drop\s*\(\s*\)|deleteMany\s*\(\s*\{\s*\}\s*\)|remove\s*\(\s*\{\s*\}\s*\))|(?:^|redis-cli[^\n]*\s|>\s*|[`"';]\s*)FLUSH(?:ALL|DB)(?:\s+(?:ASYNC|SYNC))?\s*(?:$|[`"';\n])|(?:-X\s*DELETE|--request\s+DELETE)\s+["']?https?://[^\s"']*/(?:_all|\*)["']?|etcdctl\s+del\s+(?:""|''|/)\s+--prefix|dropAllUsers\s*\(|DROP\s+KEYSPACE\s+\w+)"#,
+        r#"(?i)(?:(?-u:\b)db(?:\.getSiblingDB\([^)]*\))?\.dropDatabase\s*\(\s*\)|db\.(?:getCollection\([^)]*\)|[\w$]+)\.(?:drop\s*\(\s*\)|deleteMany\s*\(\s*\{\s*\}\s*\)|remove\s*\(\s*\{\s*\}\s*\))|(?:^|redis-cli[^\n]*\s|>\s*|[`"';]\s*)FLUSH(?:ALL|DB)(?:\s+(?:ASYNC|SYNC))?\s*(?:$|[`"';\n])|(?:-X\s*DELETE|--request\s+DELETE)\s+["']?https?://[^\s"']*/(?:_all|\*)["']?|etcdctl\s+del\s+(?:""|''|/)\s+--prefix|dropAllUsers\s*\(|DROP\s+KEYSPACE\s+\w+)"#,
         None,
     ),
     spec_reach(U, "destructive_sql", High,

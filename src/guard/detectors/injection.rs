@@ -16,7 +16,8 @@ const I: &str = "prompt_injection";
 /// Words an instruction to a model uses (any of them near a marker makes it one).
 #[rustfmt::skip]
 const AI_WORDS: &[&str] = &[
-    "ignore", "instruction", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "model", "agent",
+    "ignore", "previous instructions", "new instructions", "these instructions",
+    "following instructions", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "model", "agent",
     "llm", "you must", "you should", "you are", "you will", "your ", "do not tell", "don't tell",
     "do not mention", "do not reveal", "reveal", "system prompt", "comply", "obey", "override",
     "disregard", "from now on", "respond", "reply", "pretend", "act as", "exfiltrat", "send ",
@@ -29,13 +30,15 @@ const AI_WORDS: &[&str] = &[
 /// ordinary pages: `SYSTEM:` lines, HTML comments, hidden elements).
 #[rustfmt::skip]
 const STRONG_AI_WORDS: &[&str] = &[
-    "ignore", "instruction", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "language model",
+    "ignore", "previous instructions", "new instructions", "these instructions",
+    "following instructions", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "language model",
     " llm", "comply", "obey", "override", "disregard", "from now on", "pretend", "act as",
     "do not tell", "don't tell", "do not mention", "reveal", "system prompt", "jailbreak",
     "unrestricted", "you must", "you are now", "you will now", "you are an", "administrator",
-    "developer mode", "respond only", "new task", "exfiltrat", "the user is", "tell the user",
-    "the model", "the agent", "ai agent", "ai model", "chatbot", "secretly", "forward all",
-    "send all", "api key", "credentials", "password",
+    "developer mode", "respond only", "new task", "exfiltrat", "the user is an admin",
+    "the user is authorized", "the user is verified", "the user is trusted", "user has admin",
+    "tell the user", "the model", "ai agent", "ai model", "chatbot", "secretly", "forward all",
+    "send all", "all previous", "all prior", "your instructions", "your rules",
 ];
 
 /// The prompt-injection rules.
@@ -47,7 +50,7 @@ pub const SPECS: &[Spec] = &[
         "discard", "set aside", "do not follow", "don't follow", "stop following",
         "new instructions", "updated instructions", "new task", "real instructions",
         ],
-        r"(?i)(?-u:\b)(?:(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|set\s+aside|throw\s+out|do\s+not\s+follow|don'?t\s+follow|stop\s+following)\s+(?:all\s+|any\s+|every\s+|each\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:(?:previous|prior|above|earlier|preceding|original|initial|system|safety|existing|current|old|former|developer|default|preset|given|provided|foregoing|other)\s+(?:\w+\s+)?(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|messages?|context|commands|orders|constraints|restrictions|policies|programming|training)|(?:instructions?|guidelines|guardrails|rules|programming|training|system\s+prompt|directives|restrictions|safety\s+\w+)(?:\s+(?:above|before|you\s+(?:were|have\s+been)\s+given))?)|(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|previously|prior|(?:you\s+(?:were|have\s+been)\s+)?(?:told|said|given|instructed))|(?:ignore|disregard|forget)\s+(?:all\s+of\s+)?(?:the\s+)?(?:above|preceding|foregoing)(?:\s+(?:text|content|prompt|and)|\s*[,.;:!])|(?:ignore|disregard|forget)\s+(?:the\s+|your\s+)?(?:previous|prior)\s+(?:prompt|text|content|context)|(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions\s*(?:are\s*)?:|your\s+(?:new|real|actual|only)\s+(?:task|goal|job|objective|instructions?)\s+(?:is|are)(?-u:\b))",
+        r"(?i)(?-u:\b)(?:(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|set\s+aside|throw\s+out|do\s+not\s+follow|don'?t\s+follow|stop\s+following)\s+(?:all\s+|any\s+|every\s+|each\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:(?:previous|prior|above|earlier|preceding|original|initial|system|safety|existing|current|old|former|developer|default|preset|given|provided|foregoing|other)\s+(?:\w+\s+)?(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|messages?|context|commands|orders|constraints|restrictions|policies|programming|training)|(?:instructions?|guidelines|guardrails|rules|programming|training|system\s+prompt|directives|restrictions|safety\s+\w+)(?:\s+(?:above|before|you\s+(?:were|have\s+been)\s+given))?)|(?:ignore|disregard|forget)\s+(?:everything|all|anything|what)\s+(?:above|before|previously|prior|(?:you\s+(?:were|have\s+been)\s+)?(?:told|said|given|instructed))|(?:ignore|disregard|forget)\s+(?:all\s+of\s+)?(?:the\s+)?(?:above|preceding|foregoing)(?:\s+(?:text|content|prompt|and)|\s*[,.;:!])|(?:ignore|disregard|forget)\s+(?:the\s+|your\s+)?(?:previous|prior)\s+(?:prompt|text|content|context)|(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions\s*(?:are\s*)?:|your\s+(?:new|real|actual|only)\s+(?:task|goal|job|objective|instructions?)\s+(?:is|are)(?-u:\b))",
         Some(not_quoted_advice),
     ),
     spec(I, "instruction_override", High,
@@ -74,7 +77,7 @@ pub const SPECS: &[Spec] = &[
         "without any filters", "without ethical", "without safety", "without moral", "no ethical",
         "no moral", "no safety",
         ],
-        r"(?i)(?-u:\b)(?:(?:you\s+are\s+now|from\s+now\s+on,?\s+you\s+(?:are|will\s+be)|pretend\s+(?:to\s+be|you\s+are)|act\s+as|enter|switch\s+to)\s+(?:an?\s+|the\s+|in\s+|into\s+|my\s+|your\s+)?(?:DAN|STAN|DUDE|developer\s+mode|dev\s+mode|jailbr(?:oken|eak)|unrestricted|unfiltered|uncensored|evil|god\s+mode|root\s+mode|admin\s+mode|sudo\s+mode)|do\s+anything\s+now|DAN\s+mode|jailbreak(?:\s+mode|\s+prompt)?\s*(?:enabled|activated|:)|you\s+are\s+no\s+longer\s+(?:bound|restricted|an?\s+AI|limited|ChatGPT|Claude)|you\s+(?:have|'ve)\s+been\s+(?:freed|jailbroken|unlocked|liberated)|(?:respond|answer|act|operate)\s+without\s+(?:any\s+)?(?:restrictions|limitations|filters|censorship|ethical\s+guidelines|safety\s+guidelines)|(?:no|without)\s+(?:ethical|moral|safety)\s+(?:guidelines|restrictions|constraints|limits))",
+        r"(?i)(?-u:\b)(?:(?:you\s+are\s+now|from\s+now\s+on,?\s+you\s+(?:are|will\s+be)|pretend\s+(?:to\s+be|you\s+are)|act\s+as|enter|switch\s+to)\s+(?:an?\s+|the\s+|in\s+|into\s+|my\s+|your\s+)?(?:DAN|STAN|DUDE|developer\s+mode|dev\s+mode|jailbr(?:oken|eak)|unrestricted|unfiltered|uncensored|evil|god\s+mode|root\s+mode|admin\s+mode|sudo\s+mode)|do\s+anything\s+now|pretend\s+(?:to\s+be|you\s+are)\s+my\s+(?:late\s+|deceased\s+|dead\s+)?(?:grand(?:ma|mother|father|pa)|mother|father|mom|dad)(?-u:\b)[^.\n]{0,120}(?:keys?|passwords?|napalm|recipes?\s+for|serials?|licen[cs]es?|activation|exploits?)|DAN\s+mode|jailbreak(?:\s+mode|\s+prompt)?\s*(?:enabled|activated|:)|you\s+are\s+no\s+longer\s+(?:bound|restricted|an?\s+AI|limited|ChatGPT|Claude)|you\s+(?:have|'ve)\s+been\s+(?:freed|jailbroken|unlocked|liberated)|(?:respond|answer|act|operate)\s+without\s+(?:any\s+)?(?:restrictions|limitations|filters|censorship|ethical\s+guidelines|safety\s+guidelines)|(?:no|without)\s+(?:ethical|moral|safety)\s+(?:guidelines|restrictions|constraints|limits))",
         None,
     ),
     spec(I, "role_hijack", High,
@@ -136,7 +139,7 @@ pub const SPECS: &[Spec] = &[
         "to all ai", "for any ai", "for all ai", "for llm", "to llm", "important:", "attention:",
         "notice:", "warning:", "note:", "llms", "language model",
         ],
-        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:AI|LLM|assistant|language\s+model|AI\s+\w+)s?\s+(?:must|should|will|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:(?:AI|LLM|language\s+model|AI\s+\w+)s?\s+|assistant\s+)(?:must|should|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
         Some(imperative_follows),
     ),
     spec(I, "addressed_to_ai", Medium,
