@@ -268,7 +268,8 @@ fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if ROLE_MAILBOXES.contains(&base) || machine_domain(domain) {
         return None;
     }
-    let tail = before[before.len().saturating_sub(24)..].to_ascii_lowercase();
+    let from = crate::guard::engine::floor_char(before, before.len().saturating_sub(24));
+    let tail = before[from..].to_ascii_lowercase();
     if [
         "ssh ",
         "scp ",
