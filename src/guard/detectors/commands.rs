@@ -25,7 +25,7 @@ pub const SPECS: &[Spec] = &[
         &[
         "^rm", "find /", "find ~", "find $", "find \"/", "find '/",
         ],
-        r"(?i)(?-u:\b)(?:sudo\s+(?:-\S+\s+)*)?(?:rm|find)\s[^\n]*",
+        r"(?i)(?-u:\b)(?:sudo\s+(?:-\S+\s+)*)?(?:rm|find)\s",
         Some(shell_check::<{ Check::RecursiveDelete as u8 }>),
     ),
     spec(U, "recursive_delete", Critical,
@@ -39,7 +39,7 @@ pub const SPECS: &[Spec] = &[
         &[
         "curl", "wget", "^fetch ", "aria2c",
         ],
-        r"(?i)(?-u:\b)(?:curl|wget|fetch|aria2c)\s[^\n]*",
+        r"(?i)(?-u:\b)(?:curl|wget|fetch|aria2c)\s",
         Some(shell_check::<{ Check::Download as u8 }>),
     ),
     spec(U, "pipe_to_shell", Critical,
@@ -47,7 +47,7 @@ pub const SPECS: &[Spec] = &[
         "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget", "<( curl", "$( curl", "<(fetch",
         "$(fetch",
         ],
-        r"(?i)(?:(?-u:\b)(?:sudo\s+)?(?:ba|z|k|da)?sh|(?-u:\b)source|(?-u:\b)eval|(?-u:\b)python[23]?|(?-u:\b)perl|(?-u:\b)ruby|(?-u:\b)node)\s+[^\n]*?(?:<\(|\$\(|`)[^\n]*",
+        r"(?i)(?:(?-u:\b)(?:sudo\s+)?(?:ba|z|k|da)?sh|(?-u:\b)source|(?-u:\b)eval|(?-u:\b)python[23]?|(?-u:\b)perl|(?-u:\b)ruby|(?-u:\b)node)\s+[^\n]*?(?:<\(|\$\(|`)",
         Some(shell_check::<{ Check::Download as u8 }>),
     ),
     spec(U, "pipe_to_shell", Critical,
@@ -70,7 +70,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(U, "chmod_777", High,
         &["chmod"],
-        r"(?i)(?-u:\b)chmod\s[^\n]*",
+        r"(?i)(?-u:\b)chmod\s",
         Some(shell_check::<{ Check::Chmod as u8 }>),
     ),
     spec(U, "disk_wipe", Critical,
@@ -90,7 +90,7 @@ pub const SPECS: &[Spec] = &[
         &[
         "kill -", "killall5", "pkill -", "stop-process", "taskkill",
         ],
-        r"(?i)(?-u:\b)(?:sudo\s+)?(?:kill|killall5|pkill)\s[^\n]*|(?-u:\b)(?:stop-process\s[^\n]{0,60}-name\s+\*|taskkill(?:\.exe)?\s[^\n]{0,40}/im\s+\*)[^\n]*",
+        r"(?i)(?-u:\b)(?:sudo\s+)?(?:kill|killall5|pkill)\s|(?-u:\b)(?:stop-process\s[^\n]{0,60}-name\s+\*|taskkill(?:\.exe)?\s[^\n]{0,40}/im\s+\*)[^\n]*",
         Some(shell_check::<{ Check::KillAll as u8 }>),
     ),
     spec(U, "security_disabled", Critical,
@@ -101,7 +101,7 @@ pub const SPECS: &[Spec] = &[
         "^sc delete", "^sc config", "sc.exe", "set-netfirewallprofile", "spctl", "csrutil",
         "auditctl",
         ],
-        r#"(?i)(?:(?-u:\b)(?:sudo\s+)?(?:iptables|ip6tables|nft|ufw|systemctl|service|setenforce|auditctl|spctl|csrutil)\s[^\n]*|SELINUX=disabled|echo\s+0\s*>\s*/proc/sys/kernel/randomize_va_space|Set-MpPreference\s[^\n]{0,80}-Disable(?:RealtimeMonitoring|BehaviorMonitoring|IOAVProtection|ScriptScanning|IntrusionPreventionSystem|BlockAtFirstSeen)\s+(?:\$true|1)|Add-MpPreference\s[^\n]{0,20}-Exclusion(?:Path|Process|Extension)|netsh\s+(?:advfirewall\s+set\s+\w+\s+state\s+off|firewall\s+set\s+opmode\s+(?:mode=)?disable)|(?-u:\b)sc(?:\.exe)?\s+(?:stop|delete|config)\s+(?:WinDefend|MpsSvc|wscsvc|Sense|WdNisSvc)|Set-NetFirewallProfile\s[^\n]{0,60}-Enabled\s+(?:False|\$false|0))"#,
+        r#"(?i)(?:(?-u:\b)(?:sudo\s+)?(?:iptables|ip6tables|nft|ufw|systemctl|service|setenforce|auditctl|spctl|csrutil)\s|SELINUX=disabled|echo\s+0\s*>\s*/proc/sys/kernel/randomize_va_space|Set-MpPreference\s[^\n]{0,80}-Disable(?:RealtimeMonitoring|BehaviorMonitoring|IOAVProtection|ScriptScanning|IntrusionPreventionSystem|BlockAtFirstSeen)\s+(?:\$true|1)|Add-MpPreference\s[^\n]{0,20}-Exclusion(?:Path|Process|Extension)|netsh\s+(?:advfirewall\s+set\s+\w+\s+state\s+off|firewall\s+set\s+opmode\s+(?:mode=)?disable)|(?-u:\b)sc(?:\.exe)?\s+(?:stop|delete|config)\s+(?:WinDefend|MpsSvc|wscsvc|Sense|WdNisSvc)|Set-NetFirewallProfile\s[^\n]{0,60}-Enabled\s+(?:False|\$false|0))"#,
         Some(security_check),
     ),
     spec(U, "persistence", Critical,
@@ -130,7 +130,7 @@ pub const SPECS: &[Spec] = &[
         "pulumi stack", "cdk destroy", "helm uninstall", "helm delete", "docker system",
         "docker volume", "docker run", "podman system", "podman volume", "podman run",
         ],
-        r"(?i)(?-u:\b)(?:sudo\s+)?(?:kubectl|oc|terraform|tofu|terragrunt|pulumi|cdk|helm|docker|podman)\s[^\n]*",
+        r"(?i)(?-u:\b)(?:sudo\s+)?(?:kubectl|oc|terraform|tofu|terragrunt|pulumi|cdk|helm|docker|podman)\s",
         Some(shell_check::<{ Check::Infra as u8 }>),
     ),
     spec(U, "cloud_delete", Critical,
@@ -141,14 +141,14 @@ pub const SPECS: &[Spec] = &[
         "az cosmosdb", "az webapp", "az functionapp", "az network", "az resource", "az account",
         "az ad ", "az role", "doctl", "s3cmd", "rclone", "hcloud", "linode-cli",
         ],
-        r"(?i)(?-u:\b)(?:aws|gcloud|gsutil|az|doctl|s3cmd|rclone|hcloud|linode-cli)\s[^\n]*",
+        r"(?i)(?-u:\b)(?:aws|gcloud|gsutil|az|doctl|s3cmd|rclone|hcloud|linode-cli)\s",
         Some(shell_check::<{ Check::Cloud as u8 }>),
     ),
     spec(U, "git_history_rewrite", High,
         &[
         "git push", "git filter-", "git branch -", "git update-ref",
         ],
-        r"(?i)(?-u:\b)git\s[^\n]*",
+        r"(?i)(?-u:\b)git\s",
         Some(shell_check::<{ Check::Git as u8 }>),
     ),
     spec(U, "datastore_wipe", Critical,
@@ -191,7 +191,8 @@ fn region(text: &str, m: &Range<usize>) -> Range<usize> {
     let ticks_before = text[line_start..start].matches('`').count();
     let mut end = start;
     let b = text.as_bytes();
-    while end < b.len() && end - start < 4096 {
+    let limit = quoted_end(text, line_start, start).unwrap_or(b.len());
+    while end < limit && end - start < 4096 {
         match b[end] {
             b'\n' if end > 0 && b[end - 1] == b'\\' => end += 1,
             b'\n' => break,
@@ -200,6 +201,18 @@ fn region(text: &str, m: &Range<usize>) -> Range<usize> {
         }
     }
     start..crate::guard::engine::floor_char(text, end)
+}
+
+/// When `start` sits inside a double-quoted string on its line (a JSON string value, a
+/// `sh -c "…"` argument), where that string ends: the command or statement ends there too.
+fn quoted_end(text: &str, line_start: usize, start: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let unescaped = |i: usize| b[i] == b'"' && (i == 0 || b[i - 1] != b'\\');
+    let before = (line_start..start).filter(|&i| unescaped(i)).count();
+    if before % 2 == 0 {
+        return None;
+    }
+    (start..b.len()).find(|&i| unescaped(i) || b[i] == b'\n')
 }
 
 /// Prose that mentions a command: three or more ordinary English words among the
@@ -259,8 +272,53 @@ fn security_check(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     }
 }
 
+/// A command named in a sentence (release notes, documentation): inline code followed by
+/// prose about it (`` `terraform destroy` is blocked in CI ``), or a line that is a
+/// changelog entry.
+fn mentioned(text: &str, r: &Range<usize>) -> bool {
+    let line_start = text[..r.start].rfind('\n').map_or(0, |k| k + 1);
+    let head = text[line_start..r.start].trim_start().to_ascii_lowercase();
+    let changelog = [
+        "changelog",
+        "release notes",
+        "what's new",
+        "fixed:",
+        "added:",
+        "changed:",
+        "removed:",
+        "deprecated:",
+        "- fixed",
+        "- added",
+        "- changed",
+        "- removed",
+        "* fixed",
+        "* added",
+    ]
+    .iter()
+    .any(|w| head.starts_with(w));
+    let after = text[r.end..].strip_prefix('`').unwrap_or("");
+    let next_word = after
+        .trim_start()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    const ABOUT: &[&str] = &[
+        "is", "was", "now", "will", "can", "asks", "requires", "command", "commands", "has", "had",
+        "should", "must", "are", "were", "fails", "failed", "works", "prints", "returns",
+        "deletes", "removes", "destroys", "wipes", "needs", "takes", "does", "did", "gets", "got",
+        "no", "never", "would", "could", "may", "might", "isn't", "won't",
+    ];
+    changelog
+        || (!after.is_empty() || text[r.end..].starts_with('`'))
+            && ABOUT.contains(&next_word.as_str())
+}
+
 fn shell_check<const C: u8>(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let r = region(text, &m);
+    if mentioned(text, &r) {
+        return None;
+    }
     let parse = parse_shell(&text[r.clone()]);
     let hit = parse.pipelines.first().is_some_and(|p| {
         p.commands
@@ -312,7 +370,9 @@ fn check(c: u8, parse: &ShellParse) -> bool {
 /// The SQL statement a match starts: to its `;`, taking following lines that continue it
 /// (indented, or starting with a clause keyword), at most 4 KiB.
 fn statement(text: &str, start: usize) -> &str {
-    let rest = &text[start..crate::guard::engine::floor_char(text, start + 4096)];
+    let line_start = text[..start].rfind('\n').map_or(0, |k| k + 1);
+    let limit = quoted_end(text, line_start, start).unwrap_or(text.len());
+    let rest = &text[start..crate::guard::engine::floor_char(text, (start + 4096).min(limit))];
     let mut end = 0;
     for (i, line) in rest.split_inclusive('\n').enumerate() {
         let t = line.trim_start().to_ascii_lowercase();
