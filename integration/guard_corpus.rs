@@ -80,17 +80,27 @@ fn measure(guard: &Guard, corpus: &[Sample], wrap: impl Fn(&str) -> Vec<u8>) -> 
 
 #[test]
 fn precision_and_recall_per_detector() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/integration/data/guard_corpus.jsonl"
+    hold_corpus_figures(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/integration/data/guard_corpus.jsonl"
+        ),
+        400,
     );
+}
+
+/// Scan every sample of the JSONL corpus at `path` (`{"text", "detectors"}` per line) in
+/// both directions, print the figures and fail below precision 0.95, recall 0.90 or above
+/// 2% benign flagged in either direction. Shared by the tuning-set test and any other
+/// labelled set (the acceptance set's test can call it with its own path).
+pub fn hold_corpus_figures(path: &str, min_samples: usize) {
     let corpus: Vec<Sample> = std::fs::read_to_string(path)
         .expect("corpus")
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert!(corpus.len() >= 400, "{} samples", corpus.len());
+    assert!(corpus.len() >= min_samples, "{} samples", corpus.len());
     let guard = Guard::new(&[]).expect("built-ins");
     let request = |t: &str| {
         serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
