@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
     let mut n = 0;
     while size < 1 << 20 {
         let t = if n % 50 == 0 {
-            format!("row {n}: contact ops{n}@example.com, key AKIAIOSFODNN7EXAMPLE, status ok")
+            format!("row {n}: contact ops{n}@example.com, key AKIAQYLPMN5HHHFPZAM2, status ok")
         } else {
             format!("row {n}: shipped 14 parcels to warehouse B7 on schedule, status ok")
         };

@@ -47,7 +47,7 @@ async fn tool_server_telling(slow_arrived: Arc<tokio::sync::Notify>) -> Upstream
             slow_arrived.notify_one();
             tokio::time::sleep(Duration::from_secs(3)).await;
         }
-        let text = if tool == "leak" { "key AKIAIOSFODNN7EXAMPLE here" } else { "ok" };
+        let text = if tool == "leak" { "key AKIAQYLPMN5HHHFPZAM2 here" } else { "ok" };
         let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": [{"type": "text", "text": text}]}});
         let mut resp = Response::new(full(answer.to_string()));
         resp.headers_mut()
@@ -133,7 +133,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
     post_json(
         addr,
         "/mcp",
-        &call(3, "send", json!({"k": "AKIAIOSFODNN7EXAMPLE"})),
+        &call(3, "send", json!({"k": "AKIAQYLPMN5HHHFPZAM2"})),
     )
     .await;
     post_json(
@@ -169,7 +169,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
     let records = verified_records(&audit_dir);
     let all = serde_json::to_string(&records).expect("json");
     assert!(
-        !all.contains("AKIAIOSFODNN7EXAMPLE"),
+        !all.contains("AKIAQYLPMN5HHHFPZAM2"),
         "no secret value in the audit trail"
     );
     assert!(

@@ -10,26 +10,63 @@ pub fn fold(text: &str) -> Option<(String, Vec<usize>)> {
     if text.is_ascii() {
         return None;
     }
+    // Lookalike letters are folded only in words that also have ASCII letters (`Іgnоrе`,
+    // `АKIA…`): a word written wholly in Cyrillic or Greek is that language, not a disguise,
+    // and folding it would only make noise to scan. Fullwidth letters and digits and
+    // invisible characters are folded everywhere. Words are split at ASCII non-alphanumeric
+    // bytes only (cheap, and enough: a disguise sits inside a word).
+    let folds = |latin: bool, c: char| match fold_char(c) {
+        Folded::Keep => false,
+        Folded::Remove => true,
+        Folded::To(_) => latin || is_fullwidth(c),
+    };
+    let latin = |w: &str| w.bytes().any(|b| b.is_ascii_alphabetic());
+    let words = || {
+        text.split(|c: char| c.is_ascii() && !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_ascii())
+            .map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
+    };
+    // Outside words with ASCII letters only fullwidth forms (lead byte 0xEF) and invisible
+    // characters (0xE2, 0xC2, 0xEF) fold: a byte search rules most words out.
+    let may_fold =
+        |w: &str, l: bool| l || memchr::memchr3(0xEF, 0xE2, 0xC2, w.as_bytes()).is_some();
+    if !words().any(|(_, w)| {
+        let l = latin(w);
+        may_fold(w, l) && w.chars().any(|c| folds(l, c))
+    }) {
+        return None;
+    }
     let mut out = String::with_capacity(text.len());
     let mut map = Vec::with_capacity(text.len() + 1);
-    let mut changed = false;
-    for (at, c) in text.char_indices() {
-        match fold_char(c) {
-            Folded::Keep => {
+    let mut copied = 0;
+    for (start, w) in words() {
+        let l = latin(w);
+        out.push_str(&text[copied..start]);
+        map.extend(copied..start);
+        for (k, c) in w.char_indices() {
+            let at = start + k;
+            if folds(l, c) {
+                if let Folded::To(a) = fold_char(c) {
+                    out.push(a);
+                    map.push(at);
+                }
+            } else {
                 let before = out.len();
                 out.push(c);
                 map.extend(std::iter::repeat_n(at, out.len() - before));
             }
-            Folded::To(a) => {
-                changed = true;
-                out.push(a);
-                map.push(at);
-            }
-            Folded::Remove => changed = true,
         }
+        copied = start + w.len();
     }
+    out.push_str(&text[copied..]);
+    map.extend(copied..text.len());
     map.push(text.len());
-    changed.then_some((out, map))
+    Some((out, map))
+}
+
+/// Fullwidth letters and digits (fullwidth punctuation is ordinary CJK typography).
+fn is_fullwidth(c: char) -> bool {
+    matches!(c, '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}')
 }
 
 enum Folded {
@@ -123,6 +160,11 @@ mod tests {
         assert_eq!(&t[map[start]..map[f.len()]], "аll");
         assert_eq!(fold("plain ascii"), None);
         assert_eq!(fold("naïve café"), None, "real accents are not confusables");
+        assert_eq!(
+            fold("Отчёт за квартал"),
+            None,
+            "a Cyrillic word is not a disguise"
+        );
         let (f, _) = fold("ｉｇｎｏｒｅ").expect("fullwidth");
         assert_eq!(f, "ignore");
     }

@@ -9,21 +9,30 @@
 //! find their spans and pass their checks (Luhn, IBAN mod-97, …). Raw values never leave
 //! this module: a [`Finding`] carries what and where, never the matched text.
 
+pub mod classifier;
+pub mod command;
 pub mod detectors;
+pub mod engine;
 pub mod fold;
+pub mod gitleaks;
 pub mod json_walk;
+pub mod views;
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use detectors::{BUILT_IN, Validator};
+use engine::{Engine, Families, RuleSource};
 use json_walk::{Segment, for_each_string, render_path, splice};
 
+pub use classifier::OnError;
+
 /// How bad a finding is. Ordered: `low < medium < high < critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth knowing (e.g. an IP address).
@@ -31,6 +40,7 @@ pub enum Severity {
     /// Personal data, text addressed to an AI.
     Medium,
     /// Credentials, card numbers, injection phrasing.
+    #[default]
     High,
     /// Private keys, live payment keys, destructive commands.
     Critical,
@@ -48,12 +58,31 @@ impl Severity {
     }
 }
 
-/// A custom detector declared in a rules file: named regex patterns and/or keywords.
-#[derive(Debug, Clone, Deserialize)]
+/// What a custom detector is: patterns and keywords scanned with the built-in rules
+/// (`regex`, the default), a gitleaks rules file (`gitleaks`), or an HTTP classifier
+/// (`classifier`) asked about text fields over a size floor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorType {
+    /// Regex patterns and keywords.
+    #[default]
+    Regex,
+    /// Rules of a gitleaks-format TOML file (`file:`), each a finding type of its own.
+    Gitleaks,
+    /// An HTTP prompt-injection classifier (`url:`; see [`classifier`]).
+    Classifier,
+}
+
+/// A custom detector declared in a rules file: named regex patterns and/or keywords, the
+/// rules of a gitleaks TOML file, or an HTTP classifier.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomDetector {
     /// Its name: the finding type and what `when.findings.detectors` names.
     pub name: String,
+    /// What it is (default `regex`).
+    #[serde(default, rename = "type")]
+    pub kind: DetectorType,
     /// How bad a finding is (default `high`).
     #[serde(default = "default_severity")]
     pub severity: Severity,
@@ -63,6 +92,37 @@ pub struct CustomDetector {
     /// Words or phrases, matched case-insensitively anywhere.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Lowest Shannon entropy (bits per character) a match must have (generic token
+    /// shapes); none when absent.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    /// `gitleaks`: the TOML rules file (relative paths from the working directory).
+    #[serde(default)]
+    pub file: Option<std::path::PathBuf>,
+    /// `classifier`: the endpoint (`http://…/predict` of a text-classification server).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `classifier`: longest wait for an answer (default 2s).
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<std::time::Duration>,
+    /// `classifier`: shortest text field sent (default 64 characters).
+    #[serde(default)]
+    pub min_chars: Option<usize>,
+    /// `classifier`: answers kept by content hash (default 10000; 0 keeps none).
+    #[serde(default)]
+    pub cache: Option<usize>,
+    /// `classifier`: requests in flight at most (default 16; more wait within `timeout`).
+    #[serde(default)]
+    pub max_concurrency: Option<usize>,
+    /// `classifier`: what an error or a timeout counts as (default `allow`).
+    #[serde(default)]
+    pub on_error: Option<OnError>,
+    /// `classifier`: lowest score of an injection label that counts (default 0.5).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// `classifier`: the wire format (`hf`, the default, or `llm_guard`).
+    #[serde(default)]
+    pub format: Option<classifier::Format>,
 }
 
 fn default_severity() -> Severity {
@@ -72,8 +132,8 @@ fn default_severity() -> Severity {
 /// One thing found: what, how bad, where. Never the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Detector family (`secrets`, `pii`, `prompt_injection`, `unsafe_command`) or the
-    /// custom detector's name.
+    /// Detector family (`secrets`, `pii`, `prompt_injection`, `unsafe_command`,
+    /// `network`) or the custom detector's name.
     pub detector: Arc<str>,
     /// What was found (`aws_access_key_id`, `email`, a custom detector's name, …).
     #[serde(rename = "type")]
@@ -99,25 +159,17 @@ pub struct Located {
     pub raw: Range<usize>,
 }
 
-struct Pattern {
-    detector: Arc<str>,
-    kind: Arc<str>,
-    severity: Severity,
-    regex: Regex,
-    has_v: bool,
-    validate: Option<Validator>,
-}
-
 /// The compiled detectors (built-in plus custom), immutable and shared.
 pub struct Guard {
-    set: RegexSet,
-    patterns: Vec<Pattern>,
+    engine: Engine,
+    classifiers: Vec<Arc<classifier::Classifier>>,
 }
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
-            .field("patterns", &self.patterns.len())
+            .field("rules", &self.engine.rules.len())
+            .field("classifiers", &self.classifiers.len())
             .finish()
     }
 }
@@ -145,10 +197,10 @@ const MAX_JOINED: usize = 64 << 10;
 pub const MAX_SCANNED_STRING: usize = 8 << 20;
 
 impl Guard {
-    /// The built-in detectors alone, compiled once per process on first use (compiling the
-    /// set costs a few hundred milliseconds of CPU; policies without custom detectors share
-    /// it across reloads). `Err` only if a built-in pattern does not compile, which the tests
-    /// rule out; a policy that needs the guard then refuses to load (fail closed).
+    /// The built-in detectors alone, compiled once per process on first use (compiling
+    /// costs some CPU; policies without custom detectors share it across reloads). `Err`
+    /// only if a built-in pattern does not compile, which the tests rule out; a policy that
+    /// needs the guard then refuses to load (fail closed).
     pub fn built_in() -> Result<&'static Guard, &'static str> {
         static BUILT_IN_GUARD: std::sync::OnceLock<Result<Guard, String>> =
             std::sync::OnceLock::new();
@@ -162,62 +214,88 @@ impl Guard {
     pub fn empty() -> &'static Guard {
         static EMPTY: std::sync::OnceLock<Guard> = std::sync::OnceLock::new();
         EMPTY.get_or_init(|| Guard {
-            set: RegexSet::empty(),
-            patterns: Vec::new(),
+            // An engine without rules always compiles.
+            engine: Engine::new(Vec::new()).unwrap_or_else(|_| unreachable!("no rules")),
+            classifiers: Vec::new(),
         })
     }
 
     /// The built-in detectors plus `custom`.
     pub fn new(custom: &[CustomDetector]) -> Result<Self, GuardError> {
-        let mut patterns = Vec::new();
-        let mut sources = Vec::new();
-        for s in BUILT_IN {
-            // Built-in patterns are tested to compile (`every_pattern_compiles`).
-            let regex = Regex::new(s.pattern).map_err(|e| GuardError::Detector {
-                name: s.kind.into(),
-                detail: e.to_string(),
-            })?;
-            sources.push(s.pattern.to_string());
-            patterns.push(Pattern {
-                detector: Arc::from(s.detector),
-                kind: Arc::from(s.kind),
-                severity: s.severity,
-                has_v: regex.capture_names().any(|n| n == Some("v")),
-                regex,
-                validate: s.validate,
-            });
-        }
+        let mut sources: Vec<RuleSource> =
+            detectors::built_in().map(RuleSource::from_spec).collect();
+        let mut classifiers = Vec::new();
         for c in custom {
-            for (p, regex) in Self::compile_custom(c)? {
-                sources.push(p);
-                patterns.push(Pattern {
-                    detector: Arc::from(c.name.as_str()),
-                    kind: Arc::from(c.name.as_str()),
-                    severity: c.severity,
-                    has_v: regex.capture_names().any(|n| n == Some("v")),
-                    regex,
-                    validate: None,
-                });
+            match c.kind {
+                DetectorType::Classifier => {
+                    let cl =
+                        classifier::Classifier::new(c).map_err(|detail| GuardError::Detector {
+                            name: c.name.clone(),
+                            detail,
+                        })?;
+                    classifiers.push(Arc::new(cl));
+                }
+                DetectorType::Gitleaks => sources.extend(gitleaks::load(c)?),
+                DetectorType::Regex => sources.extend(Self::custom_sources(c)?),
             }
         }
-        let set = regex::RegexSetBuilder::new(&sources)
-            .dfa_size_limit(16 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| GuardError::Detector {
-                name: "(all)".into(),
-                detail: e.to_string(),
-            })?;
-        Ok(Self { set, patterns })
+        let engine =
+            Engine::new(sources).map_err(|(name, detail)| GuardError::Detector { name, detail })?;
+        Ok(Self {
+            engine,
+            classifiers,
+        })
+    }
+
+    /// The HTTP classifiers declared by custom detectors: [`classifier::prefetch`] asks
+    /// them, the scans here read their cached answers.
+    pub fn classifiers(&self) -> &[Arc<classifier::Classifier>] {
+        &self.classifiers
+    }
+
+    fn custom_sources(c: &CustomDetector) -> Result<Vec<RuleSource>, GuardError> {
+        let mut out = Vec::new();
+        for (i, (p, _)) in Self::compile_custom(c)?.into_iter().enumerate() {
+            let keywords = if i >= c.patterns.len() {
+                c.keywords.clone()
+            } else {
+                Vec::new()
+            };
+            out.push(RuleSource {
+                detector: Arc::from(c.name.as_str()),
+                kind: Arc::from(c.name.as_str()),
+                severity: c.severity,
+                pattern: p,
+                keywords,
+                validate: None,
+                reach: 0,
+                min_entropy: c.entropy,
+                group: None,
+                allow: None,
+            });
+        }
+        Ok(out)
     }
 
     /// A custom detector's patterns (keywords become one case-insensitive alternation),
-    /// compiled; an error names the detector and what is wrong with it.
+    /// compiled; an error names the detector and what is wrong with it. Classifier and
+    /// gitleaks detectors are checked here too (their settings, their file).
     pub fn compile_custom(c: &CustomDetector) -> Result<Vec<(String, Regex)>, GuardError> {
         let bad = |detail: String| GuardError::Detector {
             name: c.name.clone(),
             detail,
         };
+        match c.kind {
+            DetectorType::Classifier => {
+                classifier::Classifier::new(c).map_err(bad)?;
+                return Ok(Vec::new());
+            }
+            DetectorType::Gitleaks => {
+                gitleaks::load(c)?;
+                return Ok(Vec::new());
+            }
+            DetectorType::Regex => {}
+        }
         if c.patterns.is_empty() && c.keywords.is_empty() {
             return Err(bad("needs `patterns` or `keywords`".into()));
         }
@@ -237,63 +315,27 @@ impl Guard {
         Ok(out)
     }
 
-    /// Findings in one piece of text: (pattern index, byte span), overlaps resolved in
-    /// favour of the earlier pattern.
+    /// Findings in one piece of text: (rule index, byte span), overlaps within a family
+    /// resolved in favour of the earlier rule. The text is read as written and in its
+    /// derived views (escapes undone, lookalikes folded, spacing, leetspeak, ROT13 and
+    /// hinted base64 decoded); findings of a view report the original span.
     fn scan_text(&self, text: &str) -> Vec<(usize, Range<usize>)> {
         let text = cut(text, MAX_SCANNED_STRING);
-        let mut out = self.scan_exact(text);
-        // Lookalike letters, fullwidth forms and invisible characters inside words: scan
-        // what a reader sees too, and report the original span.
-        if let Some((folded, map)) = fold::fold(text) {
-            for (idx, span) in self.scan_exact(&folded) {
-                let orig = map[span.start]..map[span.end];
-                let family = &self.patterns[idx].detector;
+        let (mut out, hints) = self.engine.scan_hinted(text, Families::ALL);
+        for view in views::derived(text, hints) {
+            for (idx, span) in self.engine.scan(&view.text, view.families) {
+                let orig = view.original(&span);
+                let orig = engine::floor_char(text, orig.start)..engine::ceil_char(text, orig.end);
+                if orig.is_empty() {
+                    continue;
+                }
+                let family = &self.engine.rules[idx].detector;
                 if !out.iter().any(|(j, s)| {
-                    self.patterns[*j].detector == *family
+                    self.engine.rules[*j].detector == *family
                         && s.start < orig.end
                         && orig.start < s.end
                 }) {
                     out.push((idx, orig));
-                }
-            }
-            out.sort_by_key(|(_, s)| s.start);
-        }
-        out
-    }
-
-    fn scan_exact(&self, text: &str) -> Vec<(usize, Range<usize>)> {
-        let hits = self.set.matches(text);
-        if !hits.matched_any() {
-            return Vec::new();
-        }
-        let mut out: Vec<(usize, Range<usize>)> = Vec::new();
-        for idx in hits.iter() {
-            let p = &self.patterns[idx];
-            let mut push = |span: Range<usize>| {
-                if span.is_empty() || p.validate.is_some_and(|v| !v(text, span.clone())) {
-                    return;
-                }
-                // Overlaps are resolved within a detector family only: a command that
-                // contains an IP address is both an unsafe command and personal data.
-                let family = &self.patterns[idx].detector;
-                if out.iter().any(|(j, s)| {
-                    self.patterns[*j].detector == *family
-                        && s.start < span.end
-                        && span.start < s.end
-                }) {
-                    return;
-                }
-                out.push((idx, span));
-            };
-            if p.has_v {
-                for caps in p.regex.captures_iter(text) {
-                    if let Some(m) = caps.name("v").or_else(|| caps.get(0)) {
-                        push(m.range());
-                    }
-                }
-            } else {
-                for m in p.regex.find_iter(text) {
-                    push(m.range());
                 }
             }
         }
@@ -316,6 +358,14 @@ impl Guard {
             for (idx, span) in self.scan_text(&value.text) {
                 out.push(self.located(idx, span, path, value.raw.clone()));
             }
+            if !self.classifiers.is_empty() {
+                out.extend(classifier::cached_findings(
+                    self,
+                    &value.text,
+                    path,
+                    value.raw.clone(),
+                ));
+            }
             if value.text.len() <= MAX_JOINED_PART && joined.len() < MAX_JOINED {
                 if !joined.is_empty() {
                     joined.push(' ');
@@ -327,9 +377,9 @@ impl Guard {
         });
         if short >= 2 {
             for (idx, span) in self.scan_text(&joined) {
-                let p = &self.patterns[idx];
-                let splittable = matches!(&*p.detector, "prompt_injection" | "unsafe_command");
-                if splittable && !out.iter().any(|l| l.finding.kind == p.kind) {
+                let r = &self.engine.rules[idx];
+                let splittable = matches!(&*r.detector, "prompt_injection" | "unsafe_command");
+                if splittable && !out.iter().any(|l| l.finding.kind == r.kind) {
                     out.push(self.located(idx, span, &[], 0..0));
                 }
             }
@@ -344,12 +394,12 @@ impl Guard {
         path: &[Segment<'_>],
         raw: Range<usize>,
     ) -> Located {
-        let p = &self.patterns[idx];
+        let r = &self.engine.rules[idx];
         Located {
             finding: Finding {
-                detector: p.detector.clone(),
-                kind: p.kind.clone(),
-                severity: p.severity,
+                detector: r.detector.clone(),
+                kind: r.kind.clone(),
+                severity: r.severity,
                 path: render_path(path),
                 span: (span.start, span.end),
                 redactable: !raw.is_empty(),
@@ -363,11 +413,11 @@ impl Guard {
         self.scan_text(text)
             .into_iter()
             .map(|(idx, span)| {
-                let p = &self.patterns[idx];
+                let r = &self.engine.rules[idx];
                 Finding {
-                    detector: p.detector.clone(),
-                    kind: p.kind.clone(),
-                    severity: p.severity,
+                    detector: r.detector.clone(),
+                    kind: r.kind.clone(),
+                    severity: r.severity,
                     path: path.to_string(),
                     span: (span.start, span.end),
                     redactable: true,
@@ -381,11 +431,7 @@ fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..engine::floor_char(text, max)]
 }
 
 /// Replace the spans of `findings` (all in `text`) with `[REDACTED:<type>]`. Overlapping

@@ -24,6 +24,11 @@ pub trait EventHook: Unpin {
     fn poll_injected(&mut self, _cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         Poll::Pending
     }
+
+    /// Whether the hook still holds events to send (the stream does not end before).
+    fn holding(&self) -> bool {
+        false
+    }
 }
 
 /// An SSE body whose events go through `H` on the way to the client.
@@ -33,6 +38,8 @@ pub struct SseEvents<B, H> {
     out: VecDeque<Bytes>,
     hook: H,
     ended: bool,
+    /// A trailing incomplete event, sent after everything the hook still holds.
+    rest: Bytes,
 }
 
 impl<B, H: EventHook> SseEvents<B, H> {
@@ -44,6 +51,7 @@ impl<B, H: EventHook> SseEvents<B, H> {
             out: VecDeque::new(),
             hook,
             ended: false,
+            rest: Bytes::new(),
         }
     }
 }
@@ -67,6 +75,15 @@ where
                 return Poll::Ready(Some(Ok(Frame::data(b))));
             }
             if this.ended {
+                if let Poll::Ready(Some(ev)) = this.hook.poll_injected(cx) {
+                    return Poll::Ready(Some(Ok(Frame::data(ev))));
+                }
+                if this.hook.holding() {
+                    return Poll::Pending;
+                }
+                if !this.rest.is_empty() {
+                    return Poll::Ready(Some(Ok(Frame::data(std::mem::take(&mut this.rest)))));
+                }
                 return Poll::Ready(None);
             }
             // `out` is empty, so this is a boundary between upstream events.
@@ -77,10 +94,7 @@ where
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     this.ended = true;
-                    let rest = this.parser.take_rest();
-                    if !rest.is_empty() {
-                        this.out.push_back(rest);
-                    }
+                    this.rest = this.parser.take_rest();
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(Some(Ok(frame))) => {
@@ -102,7 +116,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended && self.out.is_empty()
+        self.ended && self.out.is_empty() && self.rest.is_empty() && !self.hook.holding()
     }
 
     fn size_hint(&self) -> SizeHint {

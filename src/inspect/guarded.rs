@@ -85,6 +85,16 @@ pub struct ResponseGuard {
         crate::audit::writer::AuditTrail,
         Option<Arc<crate::audit::exchange::CallIds>>,
     )>,
+    /// SSE events held, in order, while HTTP classifiers are asked about the first.
+    pub held: Held,
+}
+
+/// SSE events waiting for HTTP classifiers (custom detectors): the first one's question in
+/// flight, the others queued behind it so events keep their order.
+#[derive(Default)]
+pub struct Held {
+    events: std::collections::VecDeque<Event>,
+    asking: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
 /// What happens to one message.
@@ -323,6 +333,20 @@ impl ResponseGuard {
         }
     }
 
+    /// Ask the policy's HTTP classifiers (custom detectors) about a whole answer before
+    /// [`Self::apply_to_json`] scans it (they answer from their cache then). Nothing
+    /// without classifiers or response rules.
+    pub fn prefetch(&self, body: &Bytes) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let ask =
+            self.policy.scans(Direction::Response) && !self.policy.guard().classifiers().is_empty();
+        let (policy, body) = (self.policy.clone(), body.clone());
+        async move {
+            if ask {
+                crate::guard::classifier::prefetch(policy.guard(), &body).await;
+            }
+        }
+    }
+
     /// Inspect a whole JSON answer (one message or a batch's array).
     pub fn apply_to_json(&self, body: Bytes) -> Bytes {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
@@ -366,18 +390,9 @@ impl ResponseGuard {
     }
 }
 
-impl EventHook for ResponseGuard {
-    fn poll_injected(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Bytes>> {
-        match self.injected.pop_front() {
-            Some(ev) => std::task::Poll::Ready(Some(ev)),
-            None => std::task::Poll::Pending,
-        }
-    }
-
-    fn on_event(&mut self, event: Event) -> Bytes {
+impl ResponseGuard {
+    /// The bytes to send for one event, decided now.
+    fn pass_event(&self, event: Event) -> Bytes {
         let Some(data) = event.data.as_deref() else {
             return event.raw; // comments, keep-alives, retry-only events
         };
@@ -385,6 +400,77 @@ impl EventHook for ResponseGuard {
             Verdict::Pass => event.raw,
             Verdict::Replace(b) => event.with_data(std::str::from_utf8(&b).unwrap_or(data)),
             Verdict::Drop => Bytes::new(),
+        }
+    }
+
+    /// The question to the policy's HTTP classifiers an event needs first, if any.
+    fn question_for(
+        &self,
+        event: &Event,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+        let data = event.data.as_deref()?;
+        if self.policy.guard().classifiers().is_empty() || !self.policy.scans(Direction::Response) {
+            return None;
+        }
+        let policy = self.policy.clone();
+        let data = data.as_bytes().to_vec();
+        Some(Box::pin(async move {
+            crate::guard::classifier::prefetch(policy.guard(), &data).await;
+        }))
+    }
+}
+
+impl EventHook for ResponseGuard {
+    fn poll_injected(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Bytes>> {
+        use std::task::Poll;
+        loop {
+            if let Some(ev) = self.injected.pop_front() {
+                return Poll::Ready(Some(ev));
+            }
+            if let Some(q) = &mut self.held.asking {
+                if q.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.held.asking = None;
+                // The first held event's answers are in the classifiers' caches now.
+                if let Some(ev) = self.held.events.pop_front() {
+                    let b = self.pass_event(ev);
+                    self.injected.push_back(b);
+                }
+                continue;
+            }
+            let Some(ev) = self.held.events.pop_front() else {
+                return Poll::Pending;
+            };
+            match self.question_for(&ev) {
+                Some(q) => {
+                    self.held.asking = Some(q);
+                    self.held.events.push_front(ev);
+                }
+                None => {
+                    let b = self.pass_event(ev);
+                    self.injected.push_back(b);
+                }
+            }
+        }
+    }
+
+    fn holding(&self) -> bool {
+        !self.held.events.is_empty() || !self.injected.is_empty()
+    }
+
+    fn on_event(&mut self, event: Event) -> Bytes {
+        if !self.held.events.is_empty() {
+            self.held.events.push_back(event); // keep the order behind a held event
+            return Bytes::new();
+        }
+        match self.question_for(&event) {
+            Some(q) => {
+                self.held.asking = Some(q);
+                self.held.events.push_back(event);
+                Bytes::new()
+            }
+            None => self.pass_event(event),
         }
     }
 }

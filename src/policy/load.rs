@@ -85,9 +85,8 @@ pub fn version_of(sources: &[(PathBuf, String)]) -> String {
 
 /// Whether `name` is a built-in detector family or finding type.
 fn is_built_in_name(name: &str) -> bool {
-    crate::guard::detectors::BUILT_IN
-        .iter()
-        .any(|s| s.detector == name || s.kind == name)
+    crate::guard::detectors::FAMILIES.contains(&name)
+        || crate::guard::detectors::built_in().any(|s| s.kind == name)
 }
 
 impl Policy {
@@ -222,7 +221,7 @@ impl Policy {
                                 l,
                                 c,
                                 format!(
-                                    "rule {:?}: unknown detector {n:?} (built in: secrets, pii, prompt_injection, unsafe_command or one of their types; or a custom detector's name)",
+                                    "rule {:?}: unknown detector {n:?} (built in: secrets, pii, prompt_injection, unsafe_command, network or one of their types; or a custom detector's name)",
                                     rule.id
                                 ),
                             ));

@@ -339,7 +339,7 @@ rules:
     };
     use Direction::{Request, Response};
     assert_eq!(
-        decide(Request, "key AKIAIOSFODNN7EXAMPLE"),
+        decide(Request, "key AKIAQYLPMN5HHHFPZAM2"),
         (DecisionKind::Deny, "secret_in_arguments".into(), 0)
     );
     assert_eq!(
@@ -352,7 +352,7 @@ rules:
         (DecisionKind::Redact, "pii_in_result".into(), 2)
     );
     assert_eq!(
-        decide(Response, "key AKIAIOSFODNN7EXAMPLE"),
+        decide(Response, "key AKIAQYLPMN5HHHFPZAM2"),
         (DecisionKind::Allow, "default".into(), 0),
         "no-secrets-out looks at requests only"
     );

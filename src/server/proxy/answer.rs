@@ -75,6 +75,7 @@ impl ProxyState {
                         .await
                         .map_err(|e| (e, sent.buffered.clone()))?;
                     parts.headers.remove(header::CONTENT_LENGTH);
+                    g.prefetch(&whole).await;
                     full(g.apply_to_json(whole))
                 } else {
                     body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()
@@ -206,7 +207,10 @@ impl ProxyState {
                 }
             };
             let merged = match guard {
-                Some(g) => g.apply_to_json(merged),
+                Some(g) => {
+                    g.prefetch(&merged).await;
+                    g.apply_to_json(merged)
+                }
                 None => merged,
             };
             parts.headers.remove(header::CONTENT_LENGTH);

@@ -188,6 +188,11 @@ impl ProxyState {
         };
         let policy = policy.load();
         let a2a = route.protocol == Protocol::A2a;
+        // HTTP classifiers (custom detectors), when declared, answer before the scan reads them.
+        if policy.scans(Direction::Request) {
+            let whole = out.buffered.as_deref().unwrap_or_default();
+            crate::guard::classifier::prefetch(policy.guard(), whole).await;
+        }
         // What the guard finds in each message, when some rule looks at request findings.
         let scanned: Vec<Vec<Located>> = if policy.scans(Direction::Request) {
             let whole = out.buffered.as_deref().unwrap_or_default();
@@ -433,6 +438,7 @@ impl ProxyState {
             descriptors: self.descriptors.clone(),
             injected: Default::default(),
             audit: self.audit.clone().map(|t| (t, None)),
+            held: Default::default(),
         }
     }
 
@@ -641,7 +647,7 @@ mod tests {
             "mcp-param-note",
             format!("=?base64?{b64}?=").parse().expect("hv"),
         );
-        h.insert("mcp-param-key", "AKIAIOSFODNN7EXAMPLE".parse().expect("hv"));
+        h.insert("mcp-param-key", "AKIAQYLPMN5HHHFPZAM2".parse().expect("hv"));
         h.insert("mcp-name", "send".parse().expect("hv"));
         redact_param_headers(&guard, &mut h, &["email"]);
         assert_eq!(h["mcp-param-to"], "[REDACTED:email]");
@@ -655,7 +661,7 @@ mod tests {
             .expect("b64");
         assert_eq!(decoded, b"mail [REDACTED:email]");
         assert_eq!(
-            h["mcp-param-key"], "AKIAIOSFODNN7EXAMPLE",
+            h["mcp-param-key"], "AKIAQYLPMN5HHHFPZAM2",
             "only the redacted types"
         );
         assert_eq!(h["mcp-name"], "send");

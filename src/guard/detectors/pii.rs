@@ -1,0 +1,528 @@
+//! Personal data: e-mail addresses (also written out: `jane dot doe at gmail dot com`),
+//! phone numbers in international and national formats (validated against libphonenumber's
+//! metadata through the `phonenumber` crate), government ids with their checks (US SSN with
+//! or without separators, UK NI number, passports, tax ids, national ids of several
+//! countries), payment cards (Luhn), IBANs (mod-97), bank account numbers, dates of birth
+//! and postal addresses (with context words). Machine identities (`git@github.com`,
+//! `deploy@host`), role mailboxes (`noreply@`, `support@`) and IP addresses are not
+//! personal data (IP addresses are reported by the `network` family).
+
+use std::ops::Range;
+
+use super::ids::{
+    bank_account, national_id, national_id_context, passport, tax_id, valid_card, valid_iban,
+    valid_nino, valid_ssn,
+};
+use super::{Spec, context_has, digits, spec};
+use crate::guard::Severity::{High, Low, Medium};
+
+const P: &str = "pii";
+
+/// The personal-data rules (and `network`'s `ip_address`).
+#[rustfmt::skip]
+pub const SPECS: &[Spec] = &[
+    spec(P, "email", Medium,
+        &["@"],
+        r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?-u:\b)",
+        Some(personal_email),
+    ),
+    spec(P, "email", Medium,
+        &[
+        "[at]", "(at)", "{at}", "<at>", "[ at ]", "( at )", " dot ", "[dot]", "(dot)",
+        " arroba ",
+        ],
+        r"(?i)(?-u:\b)[a-z0-9][a-z0-9_-]{0,40}(?:\s*(?:\.|\[dot\]|\(dot\)|\{dot\}|\s+dot\s+)\s*[a-z0-9_-]{1,40}){0,3}\s*(?:\[\s*at\s*\]|\(\s*at\s*\)|\{\s*at\s*\}|<at>|\s+at\s+|\s+arroba\s+)\s*[a-z0-9-]{1,63}(?:\s*(?:\.|\[dot\]|\(dot\)|\{dot\}|\s+dot\s+|\s+punto\s+)\s*[a-z0-9-]{1,63}){0,2}\s*(?:\.|\[dot\]|\(dot\)|\{dot\}|\s+dot\s+|\s+punto\s+)\s*(?:com|org|net|io|de|co|uk|fr|es|it|nl|edu|gov|me|info|biz|us|ca|au|br|jp|cn|ru|in|ch|at|be|se|no|dk|fi|pl|pt|mx|ar|dev|app|ai|xyz|eu|ie|nz|za|kr|tw|hk|sg)(?-u:\b)",
+        Some(obfuscated_email),
+    ),
+    spec(P, "us_ssn", High,
+        &[],
+        r"(?:^|[^\w-])(?P<v>\d{3}-\d{2}-\d{4})(?:$|[^\w-])",
+        Some(valid_ssn),
+    ),
+    spec(P, "us_ssn", High,
+        &[
+        "ssn", "social security", "ss#", "soc sec", "soc. sec",
+        ],
+        r"(?i)(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?|ss#|soc\.?\s*sec\.?)[^\d\n]{0,24}(?P<v>\d{3}[ -]?\d{2}[ -]?\d{4})(?-u:\b)",
+        Some(valid_ssn),
+    ),
+    spec(P, "payment_card", High,
+        &[],
+        r"(?:^|[^\w.-])(?P<v>\d(?:[ -]?\d){12,18})(?:$|[^\w.-])",
+        Some(valid_card),
+    ),
+    spec(P, "iban", High,
+        &[],
+        r"(?-u:\b)(?P<v>[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?-u:\b)",
+        Some(valid_iban),
+    ),
+    spec(P, "uk_nino", High,
+        &[],
+        r"(?-u:\b)(?P<v>[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] \d{2} \d{2} \d{2} [A-D]|QQ \d{2} \d{2} \d{2} [A-D])(?-u:\b)",
+        Some(valid_nino),
+    ),
+    spec(P, "uk_nino", High,
+        &[
+        "national insurance", "nino", "ni number", "ni no", "ni:", "n.i.",
+        ],
+        r"(?i)(?:national\s+insurance|nino|ni\s+(?:number|no\.?)|ni:|n\.i\.)[^\n]{0,30}?(?-u:\b)(?P<v>(?-i:[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?(?-i:[A-D]))(?-u:\b)",
+        Some(valid_nino),
+    ),
+    spec(P, "passport_number", High,
+        &[
+        "passport", "reisepass", "pasaporte", "passeport", "passaporto", "passaporte",
+        "паспорт", "护照", "パスポート", "여권",
+        ],
+        r"(?i)(?:passport|reisepass|pasaporte|passeport|passaporto|passaporte|паспорт|护照|パスポート|여권)[^\n]{0,40}?(?-u:\b)(?P<v>[A-Z]{0,2}\d{6,9}[A-Z]?|[A-Z0-9]{9})(?-u:\b)",
+        Some(passport),
+    ),
+    spec(P, "tax_id", High,
+        &[
+        "^ein", "^tin", "tax id", "taxpayer", "^itin", "employer identification", "steuer", "^pan",
+        "^nif", "^cpf", "codice fiscale", "tax identification",
+        ],
+        r"(?i)(?:(?-u:\b)(?:EIN|TIN|ITIN|tax\s*id(?:entification)?(?:\s+number)?|taxpayer\s+id\w*|employer\s+identification\s+number)(?-u:\b)[^\d\n]{0,20}(?P<v>\d{2}-\d{7}|9\d{2}-?[5-9]\d-?\d{4}|\d{3}-\d{2}-\d{4})|steuer[-\s]?(?:id|identifikationsnummer|nummer)[^\d\n]{0,20}(?P<v2>\d{2} ?\d{3} ?\d{3} ?\d{3}|\d{2,3}/\d{3}/\d{4,5})|(?-u:\b)(?:PAN|NIF|CPF)(?-u:\b)[^\n]{0,20}?(?P<v3>(?-i:[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])|\d{8}(?-i:[A-Z])|\d{3}\.?\d{3}\.?\d{3}-?\d{2}))",
+        Some(tax_id),
+    ),
+    spec(P, "national_id", High,
+        &[],
+        r"(?-u:\b)(?P<v>[XYZ]?\d{7,8}-?[A-Z]|[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]|\d{3}\.\d{3}\.\d{3}-\d{2}|[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dX]|[A-Z][AEIOUX][A-Z]{2}\d{6}[HM][A-Z]{5}[0-9A-Z]\d|\d{6}-[1-4]\d{6})(?-u:\b)",
+        Some(national_id),
+    ),
+    spec(P, "national_id", High,
+        &[
+        "aadhaar", "aadhar", "uidai", "social insurance", "^sin", "sécurité sociale",
+        "securite sociale", "^nir", "insee", "carte vitale", "^bsn", "burgerservicenummer",
+        "pesel", "personnummer", "my number", "マイナンバー", "個人番号", "^dni", "^nie", "national id",
+        "id number", "id no", "identity number", "identity card", "id card", "driver's licen",
+        "drivers licen", "driver licen", "driving licen", "licence number", "license number",
+        "licence no", "license no", "licence #", "license #", "dl#", "personalausweis", "ausweis",
+        ],
+        r"(?i)(?:aadha?ar|uidai|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
+        Some(national_id_context),
+    ),
+    spec(P, "bank_account", High,
+        &[
+        "account number", "account no", "account #", "account num", "acct", "a/c", "kontonummer",
+        "konto", "cuenta", "compte", "routing", "sort code", "^bsb", "^aba",
+        ],
+        r"(?i)(?:(?:bank\s+)?account\s*(?:number|no\.?|#|num)|acct\.?\s*(?:no\.?|#|number)?|a/c(?:\s+no\.?)?|kontonummer|konto(?:nr\.?)?|n[úu]mero\s+de\s+cuenta|cuenta|num[ée]ro\s+de\s+compte|routing\s*(?:number|no\.?|#)?|(?-u:\b)aba(?-u:\b)|sort\s*code|(?-u:\b)bsb(?-u:\b))[^\d\n]{0,15}(?P<v>\d[\d -]{4,22}\d)(?-u:\b)",
+        Some(bank_account),
+    ),
+    spec(P, "date_of_birth", High,
+        &[
+        "^dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "^born",
+        "geburtsdatum", "geboren", "nacimiento", "nacido", "nacida", "naissance", "né le",
+        "née le", "nascita", "nato il", "nata il", "nascimento", "nascido", "nascida", "рождения",
+        "出生日期", "生年月日", "생년월일",
+        ],
+        r"(?i)(?:(?-u:\b)dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born(?:\s+on)?|geburtsdatum|geboren(?:\s+am)?|fecha\s+de\s+nacimiento|nacid[oa](?:\s+el)?|date\s+de\s+naissance|n[ée]e?\s+le|data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|nascid[oa]\s+em|дата\s+рождения|出生日期|生年月日|생년월일)(?:\s+(?:is|was|ist|war|es|era|est|était|é|è))?\s*[:：\-–]?\s*(?P<v>\d{1,4}[./ -]\d{1,2}[./ -]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?\p{L}{3,10}\.?,?\s+\d{4}|\p{L}{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일?)",
+        Some(birth_date),
+    ),
+    spec(P, "postal_address", Medium,
+        &[
+        "=Street", "=St.", "=St,", "=St ", "=Avenue", "=Ave", "=Road", "=Rd", "=Boulevard",
+        "=Blvd", "=Lane", "=Ln", "=Drive", "=Dr", "=Court", "=Ct", "=Way", "=Place", "=Pl",
+        "=Terrace", "=Close", "=Crescent", "=Parkway", "=Pkwy", "=Highway", "=Hwy", "=Square",
+        "=Sq",
+        ],
+        r"(?-u:\b)(?P<v>\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)(?-u:\b)\.?(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?(?:,\s*[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}){0,2}(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|\d{5}))?)",
+        Some(address),
+    ),
+    spec(P, "postal_address", Medium,
+        &[
+        "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan)\\s+\\d", "~straße\\s+\\d",
+        "~\\d\\s*,?\\s+(?:rue|avenue|boulevard|bd|place|chemin|impasse)\\s", "~\\d\\s*,?\\s+allée\\s",
+        "calle ", "c/ ",
+        "avenida ", "avda", "paseo ", "plaza ", "via ", "viale ", "piazza ", "corso ", "rua ",
+        "av. ", "ulica", "ul. ",
+        ],
+        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
+        Some(address),
+    ),
+    spec(P, "phone", Medium,
+        &[],
+        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-])",
+        Some(valid_phone),
+    ),
+    spec(P, "phone", Medium,
+        &[
+        "phone", "^tel", "mobile", "^mob", "^cell", "call me", "call us", "call him", "call her",
+        "call them", "whatsapp", "^fax", "^sms", "text me", "handy", "telefon", "teléfono",
+        "telefono", "celular", "móvil", "movil", "portable", "téléphone", "telephone", "cellulare",
+        "telefone", "телефон", "电话", "手机", "電話", "携帯", "전화", "휴대폰",
+        ],
+        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
+        Some(context_phone),
+    ),
+    spec("network", "ip_address", Low,
+        &[],
+        r"(?:^|[^\w.:])(?P<v>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?:$|[^\w.:])",
+        Some(valid_ip),
+    ),
+];
+
+/// Mailboxes of a role or a machine, not of a person.
+#[rustfmt::skip]
+const ROLE_MAILBOXES: &[&str] = &[
+    "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply", "support",
+    "security", "info", "admin", "administrator", "postmaster", "abuse", "hostmaster", "webmaster",
+    "sales", "billing", "help", "helpdesk", "contact", "team", "hello", "privacy", "legal",
+    "press", "media", "careers", "jobs", "hr", "marketing", "notifications", "notification",
+    "notify", "alerts", "alert", "ops", "devops", "sre", "oncall", "it", "accounts", "accounting",
+    "finance", "office", "service", "services", "feedback", "newsletter", "news", "mailer-daemon",
+    "bounce", "bounces", "reply", "invoices", "invoice", "orders", "order", "shop", "store",
+    "community", "partners", "events", "compliance", "dpo", "gdpr", "recruiting", "status", "root",
+    "dev", "developers", "engineering", "api", "system", "monitoring", "reports", "report",
+    "updates", "welcome", "enquiries", "inquiries", "customerservice", "customer-service", "care",
+    "payments", "receipts", "procurement", "editor", "tips", "licensing", "copyright", "dmca",
+    "trust", "safety", "fraud", "risk", "audit", "git", "deploy", "deployer", "ubuntu", "ec2-user",
+    "centos", "debian", "fedora", "pi", "jenkins", "ansible", "vagrant", "postgres", "mysql",
+    "www-data", "nginx", "apache", "build", "ci", "runner", "bot", "daemon", "nobody", "oracle",
+    "azureuser", "core", "alpine", "user", "username", "test", "example", "someone", "somebody",
+    "name", "you", "your.name", "firstname.lastname", "first.last", "john.doe.example", "email",
+    "mail", "hostmaster", "registrar", "cloud-platform", "github-actions", "dependabot",
+];
+
+/// Domains of machines and placeholders (not mailboxes of people).
+fn machine_domain(domain: &str) -> bool {
+    let d = domain.to_ascii_lowercase();
+    let tld = d.rsplit('.').next().unwrap_or_default();
+    d.ends_with(".local")
+        || d.ends_with(".internal")
+        || d.ends_with(".localdomain")
+        || d.ends_with(".lan")
+        || d.ends_with(".svc")
+        || d.ends_with(".cluster.local")
+        || d.ends_with("noreply.github.com")
+        || d == "localhost"
+        || d.ends_with(".iam.gserviceaccount.com")
+        || d.ends_with(".gserviceaccount.com")
+        || matches!(
+            tld,
+            "png"
+                | "jpg"
+                | "jpeg"
+                | "gif"
+                | "svg"
+                | "webp"
+                | "js"
+                | "ts"
+                | "css"
+                | "html"
+                | "json"
+                | "yaml"
+                | "yml"
+                | "txt"
+                | "md"
+                | "py"
+                | "rs"
+                | "go"
+                | "java"
+                | "zip"
+                | "gz"
+                | "tar"
+                | "log"
+                | "lock"
+                | "toml"
+                | "ico"
+                | "woff"
+                | "woff2"
+                | "map"
+                | "vue"
+                | "jsx"
+                | "tsx"
+                | "rb"
+                | "php"
+                | "sh"
+                | "exe"
+                | "dll"
+                | "so"
+                | "wasm"
+        )
+}
+
+/// A person's e-mail address: not URL credentials, not a role mailbox, not a machine
+/// identity (`git@github.com:org/repo`, `deploy@host` in scp/ssh), not a file name.
+fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    let (local, domain) = s.split_once('@')?;
+    let before = &text[..m.start];
+    if before.ends_with("://") || before.ends_with(':') && before.ends_with("://") {
+        return None;
+    }
+    // URL userinfo (`scheme://user:pass@host` is a secret, `https://token@host` too).
+    let line_start = before
+        .rfind(['\n', ' ', '"', '\'', '(', '<'])
+        .map_or(0, |k| k + 1);
+    if before[line_start..].contains("://") {
+        return None;
+    }
+    let after = &text[m.end..];
+    // `git@github.com:org/repo`, `user@host:/path` (scp), ssh targets.
+    if after.starts_with(':') && !after.starts_with(": ") {
+        return None;
+    }
+    let lower_local = local.to_ascii_lowercase();
+    let base = lower_local.split('+').next().unwrap_or_default();
+    if ROLE_MAILBOXES.contains(&base) || machine_domain(domain) {
+        return None;
+    }
+    let from = crate::guard::engine::floor_char(before, before.len().saturating_sub(24));
+    let tail = before[from..].to_ascii_lowercase();
+    if [
+        "ssh ",
+        "scp ",
+        "rsync ",
+        "sftp ",
+        "ssh-copy-id ",
+        "git clone ",
+        "-l ",
+    ]
+    .iter()
+    .any(|w| tail.ends_with(w) || tail.contains(&format!("{w}-")))
+    {
+        return None;
+    }
+    Some(m)
+}
+
+/// `jane dot doe at gmail dot com`, `jane.doe [at] gmail [dot] com`: written out to dodge
+/// scrapers, still a person's address. A plain ` at ` needs a written-out ` dot `, and the
+/// address must end in a known top-level domain.
+fn obfuscated_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = text[m.clone()].to_ascii_lowercase();
+    let bracketed = ["[at]", "(at)", "{at}", "<at>", "[ at ]", "( at )"]
+        .iter()
+        .any(|w| s.contains(w));
+    let spelled_dot = s.contains(" dot ")
+        || s.contains("[dot]")
+        || s.contains("(dot)")
+        || s.contains("{dot}")
+        || s.contains(" punto ");
+    if !bracketed && !spelled_dot {
+        return None;
+    }
+    let tld = s
+        .rsplit(['.', ' ', ']', ')', '}'])
+        .next()
+        .unwrap_or_default();
+    const TLDS: &[&str] = &[
+        "com", "org", "net", "io", "de", "co", "uk", "fr", "es", "it", "nl", "edu", "gov", "me",
+        "info", "biz", "us", "ca", "au", "br", "jp", "cn", "ru", "in", "ch", "at", "be", "se",
+        "no", "dk", "fi", "pl", "pt", "mx", "ar", "dev", "app", "ai", "xyz", "eu", "ie", "nz",
+        "za", "kr", "tw", "hk", "sg", "mail",
+    ];
+    let local = s
+        .split([' ', '[', '(', '{', '<'])
+        .next()
+        .unwrap_or_default();
+    if !TLDS.contains(&tld) || ROLE_MAILBOXES.contains(&local) {
+        return None;
+    }
+    Some(m)
+}
+
+/// A date of birth: the date has a plausible year (1900–2029).
+fn birth_date(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    let years = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok())
+        .any(|y| (1900..2030).contains(&y) || (s.len() <= 10 && y < 100));
+    years.then_some(m)
+}
+
+/// A street address: needs a city/postcode part or words saying it is an address.
+fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    let postcode = s.contains(',') && s.bytes().filter(u8::is_ascii_digit).count() >= 5
+        || s.split_whitespace().count() >= 6 && s.contains(',');
+    let said = context_has(
+        text,
+        m.start,
+        m.end,
+        80,
+        0,
+        &[
+            "address",
+            "lives at",
+            "live at",
+            "living at",
+            "resides",
+            "residence",
+            "home",
+            "ship to",
+            "deliver to",
+            "delivery",
+            "mailing",
+            "shipping",
+            "moved to",
+            "wohnt",
+            "adresse",
+            "anschrift",
+            "dirección",
+            "direccion",
+            "domicilio",
+            "indirizzo",
+            "endereço",
+            "endereco",
+            "residente",
+            "vive en",
+            "habite",
+        ],
+    );
+    (postcode || said).then_some(m)
+}
+
+/// Phone: 8 to 15 digits, not one repeated digit, not a date or a version; valid for its
+/// country in libphonenumber's metadata (international form), or shaped like a national
+/// number of a country whose metadata accepts it.
+fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    let d = digits(s);
+    if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) || looks_like_date(s) {
+        return None;
+    }
+    let before = &text[..m.start];
+    if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
+        return None;
+    }
+    phone_valid(s).then_some(m)
+}
+
+/// A number after a word that says it is a phone number.
+fn context_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    // `123456789:AA…` is a bot token, not a number.
+    if text[m.end..].starts_with(':') {
+        return None;
+    }
+    let d = digits(s);
+    if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
+        return None;
+    }
+    phone_valid(s).then_some(m)
+}
+
+/// Whether libphonenumber's metadata accepts `s` as a number: in international form for
+/// its own country, else for one of the countries whose national forms are common here.
+/// North American numbers are checked by the numbering plan's own rules (area code and
+/// exchange start with 2–9), so fictional `555` numbers count as phone numbers too.
+pub fn phone_valid(s: &str) -> bool {
+    use phonenumber::country::Id;
+    let d = digits(s);
+    let nanp = |d: &[u8]| d.len() == 10 && d[0] >= 2 && d[3] >= 2;
+    if !s.trim_start().starts_with('+') {
+        if nanp(&d) || (d.len() == 11 && d[0] == 1 && nanp(&d[1..])) {
+            return true;
+        }
+    } else if d.first() == Some(&1) && d.len() == 11 {
+        return nanp(&d[1..]);
+    }
+    // Numbering-plan shape alone (not a number the metadata lists as in use) is enough only
+    // for international or trunk-prefixed national numbers of ten digits or more.
+    let lead = s.trim_start().as_bytes().first().copied();
+    let lenient = matches!(lead, Some(b'+' | b'0' | b'(')) && d.len() >= 10;
+    let check = |region: Option<Id>| {
+        // The crate parses with its own grammar; any surprise is contained here.
+        std::panic::catch_unwind(|| {
+            phonenumber::parse(region, s).is_ok_and(|n| {
+                // Valid for its country, or of a length and shape the country's numbering
+                // plan allows (reserved fictional ranges such as UK 07700 900xxx count:
+                // they are what people write in examples of personal data).
+                let national = format!(
+                    "{}{}",
+                    "0".repeat(usize::from(n.national().zeros())),
+                    n.national().value()
+                );
+                phonenumber::is_valid(&n)
+                    || lenient
+                        && phonenumber::metadata::DATABASE
+                            .by_code(&n.code().value())
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|meta| meta.descriptors().general().is_match(&national))
+            })
+        })
+        .unwrap_or(false)
+    };
+    if s.trim_start().starts_with('+') {
+        return check(None);
+    }
+    // National forms: countries with a trunk prefix `0` when one is written, else the
+    // common ones dialled without (Spain, Italy, China, Poland, Mexico, Brazil, Russia).
+    let regions: &[Id] = if lead == Some(b'0') || lead == Some(b'(') {
+        &[
+            Id::GB,
+            Id::DE,
+            Id::FR,
+            Id::AU,
+            Id::JP,
+            Id::IT,
+            Id::NL,
+            Id::IN,
+            Id::KR,
+            Id::CH,
+            Id::AT,
+            Id::BE,
+            Id::IE,
+            Id::SE,
+            Id::BR,
+            Id::NZ,
+            Id::ZA,
+            Id::TR,
+        ]
+    } else if (9..=11).contains(&d.len()) {
+        &[Id::ES, Id::IT, Id::CN, Id::PL, Id::MX, Id::BR, Id::RU]
+    } else {
+        &[]
+    };
+    regions.iter().copied().any(|r| check(Some(r)))
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(['-', '.', '/', ' ']).collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let short = |p: &str| p.len() <= 2;
+    numeric
+        && parts.len() == 3
+        && ((parts[0].len() == 4 && short(parts[1]) && short(parts[2]))
+            || (parts[2].len() == 4 && short(parts[0]) && short(parts[1])))
+}
+
+/// IP address: parses as IPv4 or IPv6; IPv6 needs at least three groups with digits so a
+/// time (`12:30:45`) or a `::` separator alone is not one.
+pub(crate) fn valid_ip(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let s = &text[m.clone()];
+    if s.contains('.') {
+        return s.parse::<std::net::Ipv4Addr>().is_ok().then_some(m);
+    }
+    let groups = s.split(':').filter(|g| !g.is_empty()).count();
+    (groups >= 3 && s.parse::<std::net::Ipv6Addr>().is_ok()).then_some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_by_country() {
+        for p in [
+            "+44 7700 900123",
+            "(415) 555-2671",
+            "020 7946 0958",
+            "+55 11 91234-5678",
+            "030 12345678",
+            "06 12 34 56 78",
+            "090-1234-5678",
+        ] {
+            assert!(phone_valid(p), "{p}");
+        }
+        for p in ["+1 000 000 0000", "2026 1124 0001", "+44 12"] {
+            assert!(!phone_valid(p), "{p}");
+        }
+    }
+}

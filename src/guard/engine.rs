@@ -1,0 +1,408 @@
+//! The scanning engine: one `RegexSet` pass over a text tells which rules may match — for
+//! a keyword rule (provider prefixes, context words, command names, phrases in many
+//! languages) the alternation of its keywords, for a shape rule (cards, phones, national
+//! ids) its own pattern. Only those rules run: a keyword rule finds its keywords (a small
+//! literal search) and runs its regex on a window around each; a shape rule runs its regex
+//! over the text. Clean text costs the one pass. Validators (checksums, entropy,
+//! allow-lists, shell and SQL parses) run on candidates only.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+use super::Severity;
+use super::detectors::{Spec, Validator};
+
+/// Which detector families a scan looks for (derived views scan only some).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families(pub u8);
+
+impl Families {
+    /// Every family, custom detectors included.
+    pub const ALL: Families = Families(0xFF);
+    /// Prompt injection only.
+    pub const INJECTION: Families = Families(1 << 2);
+    /// Prompt injection and unsafe commands (decoded payloads).
+    pub const ACTIONS: Families = Families((1 << 2) | (1 << 3));
+
+    /// The bit of a detector family (custom detectors share one).
+    pub fn bit(detector: &str) -> u8 {
+        match detector {
+            "secrets" => 1,
+            "pii" => 1 << 1,
+            "prompt_injection" => 1 << 2,
+            "unsafe_command" => 1 << 3,
+            "network" => 1 << 4,
+            _ => 1 << 7,
+        }
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// One compiled rule.
+pub struct Rule {
+    /// Detector family or custom detector name.
+    pub detector: Arc<str>,
+    /// Finding type.
+    pub kind: Arc<str>,
+    /// Severity.
+    pub severity: Severity,
+    regex: Regex,
+    has_v: bool,
+    validate: Option<Validator>,
+    /// Bytes after a keyword the regex may need (0: to the end of the line).
+    reach: usize,
+    /// Lowest Shannon entropy of a reported span.
+    min_entropy: Option<f64>,
+    /// The capture group reported (a numbered group, or the first group named `v…`).
+    group: Option<usize>,
+    /// Matches of this regex inside a span drop it (allow-lists).
+    allow: Option<Regex>,
+    family: u8,
+}
+
+/// Rules from a spec, or from a custom detector.
+pub struct RuleSource {
+    /// Detector family or custom name.
+    pub detector: Arc<str>,
+    /// Finding type.
+    pub kind: Arc<str>,
+    /// Severity.
+    pub severity: Severity,
+    /// The regex.
+    pub pattern: String,
+    /// Keywords (empty: a shape rule run on every text).
+    pub keywords: Vec<String>,
+    /// Check on each candidate.
+    pub validate: Option<Validator>,
+    /// Bytes after a keyword the regex may need (0: the line).
+    pub reach: usize,
+    /// Lowest Shannon entropy of a reported span.
+    pub min_entropy: Option<f64>,
+    /// The capture group to report (default: the first group named `v…`, else the match).
+    pub group: Option<usize>,
+    /// Spans this regex matches in are dropped.
+    pub allow: Option<Regex>,
+}
+
+impl RuleSource {
+    /// A built-in spec as a source.
+    pub fn from_spec(s: &Spec) -> Self {
+        Self {
+            detector: Arc::from(s.detector),
+            kind: Arc::from(s.kind),
+            severity: s.severity,
+            pattern: s.pattern.to_string(),
+            keywords: s.keywords.iter().map(|k| k.to_string()).collect(),
+            validate: s.validate,
+            reach: s.reach,
+            min_entropy: None,
+            group: None,
+            allow: None,
+        }
+    }
+}
+
+/// The compiled rules.
+pub struct Engine {
+    /// The rules, in priority order (earlier wins an overlap within a family).
+    pub rules: Vec<Rule>,
+    /// One pass over a text: each keyword rule's keywords as one alternation, and each shape
+    /// rule's own pattern, then the encoding hints. Two of them: `full` for any text, and
+    /// `ascii` (the ASCII keywords only, ASCII case folding) for ASCII text, which no other
+    /// keyword can match — the common case, and a smaller automaton.
+    full: Pass,
+    ascii: Pass,
+    /// Per keyword rule: its keyword alternation alone, to find where its keywords are once
+    /// the set says they occur.
+    finders: Vec<Option<Regex>>,
+    /// Set patterns after the rules': encoding hints for the derived views, with their bits.
+    hints: Vec<u8>,
+}
+
+/// One `RegexSet` and what its patterns stand for.
+struct Pass {
+    set: RegexSet,
+    /// Pattern `i` (below `rules.len()`) belongs to rule `rules[i]`; the ones after are
+    /// the hints.
+    rules: Vec<u32>,
+}
+
+impl Pass {
+    fn new(mut patterns: Vec<String>, rules: Vec<u32>) -> Result<Self, (String, String)> {
+        patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
+        let set = RegexSetBuilder::new(&patterns)
+            .dfa_size_limit(32 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| ("(all)".to_string(), e.to_string()))?;
+        Ok(Self { set, rules })
+    }
+}
+
+/// Longest stretch before a keyword that a rule's regex sees.
+const BEFORE: usize = 256;
+/// Longest line stretch after a keyword that a rule's regex sees.
+const LINE_AFTER: usize = 512;
+
+/// A rule's keywords as one case-insensitive alternation; keywords that start with a letter
+/// or digit must start a word when the rule asks for it. A keyword written `^word` always
+/// must; one written `=Word` matches with its case as written; one written `~regex` is a
+/// pattern of its own (a keyword with a shape, such as a street name before a number).
+fn keyword_alternation(keywords: &[String], word_start: bool, ascii: bool) -> String {
+    let alts: Vec<String> = keywords
+        .iter()
+        .filter(|k| !ascii || k.is_ascii())
+        .map(|k| {
+            if let Some(raw) = k.strip_prefix('~') {
+                return format!("(?:{raw})");
+            }
+            if let Some(exact) = k.strip_prefix('=') {
+                return format!("(?-i:{})", regex::escape(exact));
+            }
+            let (forced, k) = match k.strip_prefix('^') {
+                Some(rest) => (true, rest),
+                None => (false, k.as_str()),
+            };
+            let alnum = k.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric);
+            if (word_start || forced) && alnum {
+                format!("(?-u:\\b){}", regex::escape(k))
+            } else {
+                regex::escape(k)
+            }
+        })
+        .collect();
+    if ascii {
+        // ASCII case folding: no Kelvin sign for `k`, no long s for `s`.
+        format!("(?i-u:{})", alts.join("|"))
+    } else {
+        format!("(?i:{})", alts.join("|"))
+    }
+}
+
+impl Engine {
+    /// Compile `sources`; `Err` names the rule whose regex does not compile.
+    pub fn new(sources: Vec<RuleSource>) -> Result<Self, (String, String)> {
+        let mut rules = Vec::with_capacity(sources.len());
+        let (mut full, mut full_rules) = (Vec::new(), Vec::new());
+        let (mut ascii, mut ascii_rules) = (Vec::new(), Vec::new());
+        let mut finders = Vec::with_capacity(sources.len());
+        for (i, s) in sources.into_iter().enumerate() {
+            let bad = |e: regex::Error| (s.kind.to_string(), e.to_string());
+            let regex = regex::RegexBuilder::new(&s.pattern)
+                .size_limit(32 << 20)
+                .build()
+                .map_err(bad)?;
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
+            if s.keywords.is_empty() {
+                full.push(s.pattern.clone());
+                full_rules.push(idx);
+                ascii.push(s.pattern.clone());
+                ascii_rules.push(idx);
+                finders.push(None);
+            } else {
+                let alt = keyword_alternation(&s.keywords, word_start, false);
+                finders.push(Some(
+                    regex::RegexBuilder::new(&alt)
+                        .size_limit(32 << 20)
+                        .build()
+                        .map_err(bad)?,
+                ));
+                full.push(alt);
+                full_rules.push(idx);
+                if s.keywords.iter().any(|k| k.is_ascii()) {
+                    ascii.push(keyword_alternation(&s.keywords, word_start, true));
+                    ascii_rules.push(idx);
+                }
+            }
+            let family = Families::bit(&s.detector);
+            let named_v = regex
+                .capture_names()
+                .position(|n| n.is_some_and(|n| n.starts_with('v')));
+            rules.push(Rule {
+                has_v: named_v.is_some() || s.group.is_some(),
+                group: s.group.or(named_v),
+                min_entropy: s.min_entropy,
+                allow: s.allow,
+                detector: s.detector,
+                kind: s.kind,
+                severity: s.severity,
+                regex,
+                validate: s.validate,
+                reach: s.reach,
+                family,
+            });
+        }
+        let hints = super::views::HINTS.iter().map(|(_, h)| *h).collect();
+        Ok(Self {
+            rules,
+            full: Pass::new(full, full_rules)?,
+            ascii: Pass::new(ascii, ascii_rules)?,
+            finders,
+            hints,
+        })
+    }
+
+    /// Findings in `text` of the `families` asked for: (rule index, byte span), overlaps
+    /// within a family resolved in favour of the earlier rule, sorted by position.
+    pub fn scan(&self, text: &str, families: Families) -> Vec<(usize, Range<usize>)> {
+        self.scan_hinted(text, families).0
+    }
+
+    /// [`Self::scan`], and the encoding hints ([`super::views::HINTS`]) the text holds.
+    pub fn scan_hinted(&self, text: &str, families: Families) -> (Vec<(usize, Range<usize>)>, u8) {
+        let mut cands: Vec<(usize, Range<usize>)> = Vec::new();
+        let pass = if text.is_ascii() {
+            &self.ascii
+        } else {
+            &self.full
+        };
+        // Most text has nothing: an earliest-match search answers that faster than the
+        // overlapping search that says which patterns match (and allocates).
+        if !pass.set.is_match(text) {
+            return (Vec::new(), 0);
+        }
+        let hits = pass.set.matches(text);
+        if !hits.matched_any() {
+            return (Vec::new(), 0);
+        }
+        let mut hints = 0;
+        for i in hits.iter() {
+            if let Some(h) = i.checked_sub(pass.rules.len()) {
+                hints |= self.hints.get(h).copied().unwrap_or(0);
+                continue;
+            }
+            let r = pass.rules[i] as usize;
+            let rule = &self.rules[r];
+            if !families.has(rule.family) {
+                continue;
+            }
+            match &self.finders[r] {
+                // A shape: the rule's regex over the whole text.
+                None => self.run(r, text, 0..text.len(), &mut cands),
+                // Keywords: the rule's regex on a window around each, once per stretch.
+                Some(finder) => {
+                    let mut done_until = 0;
+                    for m in finder.find_iter(text) {
+                        if m.start() < done_until {
+                            continue;
+                        }
+                        let w = window(text, m.start(), rule.reach);
+                        done_until = w.end;
+                        self.run(r, text, w, &mut cands);
+                    }
+                }
+            }
+        }
+        (resolve(&self.rules, cands), hints)
+    }
+
+    fn run(&self, r: usize, text: &str, w: Range<usize>, out: &mut Vec<(usize, Range<usize>)>) {
+        let rule = &self.rules[r];
+        let Some(hay) = text.get(w.clone()) else {
+            return;
+        };
+        let mut push = |span: Range<usize>| {
+            let abs = span.start + w.start..span.end + w.start;
+            let checked = match rule.validate {
+                Some(v) => v(text, abs),
+                None => Some(abs),
+            };
+            if let Some(s) = checked
+                && !s.is_empty()
+                && s.end <= text.len()
+                && text.is_char_boundary(s.start)
+                && text.is_char_boundary(s.end)
+                && rule
+                    .min_entropy
+                    .is_none_or(|e| super::detectors::secrets::entropy(&text[s.clone()]) >= e)
+                && rule
+                    .allow
+                    .as_ref()
+                    .is_none_or(|a| !a.is_match(&text[s.clone()]))
+                && !out.iter().any(|(j, x)| *j == r && *x == s)
+            {
+                out.push((r, s));
+            }
+        };
+        if rule.has_v {
+            for caps in rule.regex.captures_iter(hay) {
+                // The reported group, else the first `v…` group that took part, else all.
+                let named = rule.group.and_then(|g| caps.get(g)).or_else(|| {
+                    rule.regex
+                        .capture_names()
+                        .enumerate()
+                        .filter(|(_, n)| n.is_some_and(|n| n.starts_with('v')))
+                        .find_map(|(i, _)| caps.get(i))
+                });
+                if let Some(m) = named.or_else(|| caps.get(0)) {
+                    push(m.range());
+                }
+            }
+        } else {
+            for m in rule.regex.find_iter(hay) {
+                push(m.range());
+            }
+        }
+    }
+}
+
+/// Keep the earlier rule's finding when two of one family overlap; sort by position.
+fn resolve(rules: &[Rule], mut cands: Vec<(usize, Range<usize>)>) -> Vec<(usize, Range<usize>)> {
+    cands.sort_by_key(|(r, s)| (*r, s.start));
+    let mut out: Vec<(usize, Range<usize>)> = Vec::with_capacity(cands.len());
+    for (r, s) in cands {
+        let fam = rules[r].family;
+        let custom = fam == Families::bit("");
+        if out.iter().any(|(j, x)| {
+            rules[*j].family == fam
+                && (!custom || rules[*j].detector == rules[r].detector)
+                && x.start < s.end
+                && s.start < x.end
+        }) {
+            continue;
+        }
+        out.push((r, s));
+    }
+    out.sort_by_key(|(_, s)| s.start);
+    out
+}
+
+/// The part of `text` a rule's regex sees around a keyword at `hit`: from the start of its
+/// line (at most [`BEFORE`] bytes back) to the end of the line (at most [`LINE_AFTER`]), or
+/// `reach` bytes on for rules that span lines.
+fn window(text: &str, hit: usize, reach: usize) -> Range<usize> {
+    let b = text.as_bytes();
+    let lo = hit.saturating_sub(BEFORE);
+    let start = memchr::memrchr(b'\n', &b[lo..hit]).map_or(lo, |k| lo + k + 1);
+    let end = if reach > 0 {
+        (hit + reach).min(b.len())
+    } else {
+        let hi = (hit + LINE_AFTER).min(b.len());
+        memchr::memchr(b'\n', &b[hit..hi]).map_or(hi, |k| hit + k)
+    };
+    floor_char(text, start)..ceil_char(text, end)
+}
+
+/// The largest char boundary at or before `i`.
+pub fn floor_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest char boundary at or after `i`.
+pub fn ceil_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
