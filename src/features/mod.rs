@@ -295,7 +295,9 @@ fn walk(
         // command line.
         Value::Array(a) if value::is_arguments_key(key) && a.iter().all(Value::is_string) => {
             let words: Vec<&str> = a.iter().take(256).filter_map(Value::as_str).collect();
-            value::string(hints, key, here, &shell_words::join(words), out);
+            // A word that cannot be quoted (a NUL) leaves the list as it is: plain text.
+            let line = shlex::try_join(words.iter().copied()).unwrap_or_else(|_| words.join(" "));
+            value::string(hints, key, here, &line, out);
         }
         // One value or a list of them means the same: `to: "a@x"` and `to: ["a@x", "b@y"]`
         // give features at the same place.

@@ -5,6 +5,7 @@
 //! shares evidence with `kubectl get … -n prod` or `kubectl delete … -n staging`.
 
 use super::{Feature, Identity, paths, value};
+use crate::guard::command::shell::{RedirectOp, ShellParse, SimpleCommand, parse_shell};
 
 /// Longest command parsed.
 const MAX_COMMAND: usize = 8 << 10;
@@ -16,266 +17,56 @@ const MAX_OPERANDS: usize = 8;
 const MAX_DEPTH: usize = 3;
 
 /// Programs whose first word(s) after the program name say what they do.
+#[rustfmt::skip]
 const SUBCOMMANDS: &[(&str, usize)] = &[
-    ("git", 1),
-    ("kubectl", 1),
-    ("oc", 1),
-    ("docker", 1),
-    ("podman", 1),
-    ("helm", 1),
-    ("terraform", 1),
-    ("tofu", 1),
-    ("systemctl", 1),
-    ("service", 2),
-    ("npm", 1),
-    ("yarn", 1),
-    ("pnpm", 1),
-    ("pip", 1),
-    ("pip3", 1),
-    ("apt", 1),
-    ("apt-get", 1),
-    ("yum", 1),
-    ("dnf", 1),
-    ("brew", 1),
-    ("cargo", 1),
-    ("go", 1),
-    ("gh", 2),
-    ("aws", 2),
-    ("gcloud", 3),
-    ("gsutil", 1),
-    ("az", 2),
-    ("doctl", 2),
-    ("heroku", 1),
-    ("vault", 1),
-    ("redis-cli", 1),
-    ("crontab", 0),
-    ("ip", 2),
-    ("ufw", 1),
-    ("firewall-cmd", 0),
-    ("kubeadm", 1),
-    ("launchctl", 1),
-    ("sc", 1),
-    ("net", 1),
-    ("reg", 1),
+    ("git", 1), ("kubectl", 1), ("oc", 1), ("docker", 1), ("podman", 1), ("helm", 1),
+    ("terraform", 1), ("tofu", 1), ("systemctl", 1), ("service", 2), ("npm", 1), ("yarn", 1),
+    ("pnpm", 1), ("pip", 1), ("pip3", 1), ("apt", 1), ("apt-get", 1), ("yum", 1), ("dnf", 1),
+    ("brew", 1), ("cargo", 1), ("go", 1), ("gh", 2), ("aws", 2), ("gcloud", 3), ("gsutil", 1),
+    ("az", 2), ("doctl", 2), ("heroku", 1), ("vault", 1), ("redis-cli", 1), ("crontab", 0),
+    ("ip", 2), ("ufw", 1), ("firewall-cmd", 0), ("kubeadm", 1), ("launchctl", 1), ("sc", 1),
+    ("net", 1), ("reg", 1),
 ];
 
 /// Flags that take the next word as their value (so it is not read as an operand or a
 /// subcommand): the global flags of the multi-command tools.
+#[rustfmt::skip]
 const VALUE_FLAGS: &[&str] = &[
-    "-n",
-    "--namespace",
-    "--context",
-    "--kubeconfig",
-    "--profile",
-    "--region",
-    "--project",
-    "-o",
-    "--output",
-    "-c",
-    "-h",
-    "-p",
-    "-u",
-    "-U",
-    "-d",
-    "-e",
-    "--format",
-    "--zone",
-    "--resource-group",
-    "-g",
-    "--subscription",
-    "-C",
-];
-
-/// Wrappers skipped to find the real program (`sudo` is remembered as a flag).
-const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "env", "nohup", "time", "nice", "ionice", "exec", "command", "builtin",
-    "stdbuf", "xargs", "timeout", "watch",
+    "-n", "--namespace", "--context", "--kubeconfig", "--profile", "--region", "--project",
+    "-o", "--output", "-c", "-h", "-p", "-u", "-U", "-d", "-e", "--format", "--zone",
+    "--resource-group", "-g", "--subscription", "-C",
 ];
 
 /// Shells and interpreters: `| sh` runs whatever came before; `sh -c '…'` is parsed again.
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "fish", "ash", "busybox"];
+#[rustfmt::skip]
 const INTERPRETERS: &[&str] = &[
-    "python",
-    "python2",
-    "python3",
-    "perl",
-    "ruby",
-    "node",
-    "php",
-    "lua",
-    "powershell",
-    "pwsh",
-    "iex",
-    "invoke-expression",
-    "cmd",
-    "cmd.exe",
-    "osascript",
-    "source",
-    ".",
+    "python", "python2", "python3", "perl", "ruby", "node", "php", "lua", "powershell", "pwsh",
+    "iex", "invoke-expression", "cmd", "cmd.exe", "osascript", "source", ".",
 ];
 
 /// Programs commonly run by agents: a value starting with one (and an operand) is a command
 /// even when its key and tool do not say so.
+#[rustfmt::skip]
 const KNOWN_PROGRAMS: &[&str] = &[
-    "ls",
-    "cat",
-    "head",
-    "tail",
-    "less",
-    "grep",
-    "egrep",
-    "rg",
-    "find",
-    "rm",
-    "rmdir",
-    "mv",
-    "cp",
-    "chmod",
-    "chown",
-    "chattr",
-    "mkdir",
-    "touch",
-    "echo",
-    "printf",
-    "curl",
-    "wget",
-    "nc",
-    "ncat",
-    "netcat",
-    "socat",
-    "ssh",
-    "scp",
-    "rsync",
-    "tar",
-    "zip",
-    "unzip",
-    "gzip",
-    "dd",
-    "mkfs",
-    "shred",
-    "wipefs",
-    "fdisk",
-    "mount",
-    "umount",
-    "kill",
-    "killall",
-    "pkill",
-    "shutdown",
-    "reboot",
-    "halt",
-    "poweroff",
-    "iptables",
-    "ip6tables",
-    "nft",
-    "setenforce",
-    "history",
-    "unset",
-    "export",
-    "crontab",
-    "useradd",
-    "usermod",
-    "userdel",
-    "passwd",
-    "chpasswd",
-    "visudo",
-    "tee",
-    "sed",
-    "awk",
-    "sort",
-    "uniq",
-    "wc",
-    "cut",
-    "jq",
-    "du",
-    "df",
-    "ps",
-    "top",
-    "free",
-    "uptime",
-    "whoami",
-    "id",
-    "uname",
-    "env",
-    "printenv",
-    "git",
-    "kubectl",
-    "docker",
-    "helm",
-    "terraform",
-    "aws",
-    "gcloud",
-    "az",
-    "gsutil",
-    "psql",
-    "mysql",
-    "sqlite3",
-    "mongo",
-    "mongosh",
-    "redis-cli",
-    "python",
-    "python3",
-    "node",
-    "npm",
-    "pip",
-    "pip3",
-    "make",
-    "cargo",
-    "go",
-    "systemctl",
-    "service",
-    "journalctl",
-    "sudo",
-    "bash",
-    "sh",
-    "zsh",
-    "powershell",
-    "pwsh",
-    "certutil",
-    "bitsadmin",
-    "del",
-    "rd",
-    "format",
-    "reg",
-    "net",
-    "sc",
-    "vssadmin",
-    "wmic",
-    "schtasks",
-    "icacls",
-    "takeown",
-    "cipher",
-    "diskpart",
-    "bcdedit",
-    "wevtutil",
-    "set-mppreference",
-    "invoke-webrequest",
-    "iwr",
-    "invoke-expression",
-    "iex",
-    "remove-item",
-    "set-executionpolicy",
-    "stop-process",
-    "start-process",
-    "new-object",
-    "get-childitem",
-    "get-content",
-    "ping",
-    "dig",
-    "nslookup",
-    "traceroute",
-    "openssl",
-    "base64",
-    "xxd",
-    "mkfifo",
-    "telnet",
-    "ufw",
-    "firewall-cmd",
-    "vault",
-    "doctl",
-    "heroku",
-    "oc",
-    "ansible",
-    "ansible-playbook",
+    "ls", "cat", "head", "tail", "less", "grep", "egrep", "rg", "find", "rm", "rmdir", "mv",
+    "cp", "chmod", "chown", "chattr", "mkdir", "touch", "echo", "printf", "curl", "wget", "nc",
+    "ncat", "netcat", "socat", "ssh", "scp", "rsync", "tar", "zip", "unzip", "gzip", "dd",
+    "mkfs", "shred", "wipefs", "fdisk", "mount", "umount", "kill", "killall", "pkill",
+    "shutdown", "reboot", "halt", "poweroff", "iptables", "ip6tables", "nft", "setenforce",
+    "history", "unset", "export", "crontab", "useradd", "usermod", "userdel", "passwd",
+    "chpasswd", "visudo", "tee", "sed", "awk", "sort", "uniq", "wc", "cut", "jq", "du", "df",
+    "ps", "top", "free", "uptime", "whoami", "id", "uname", "env", "printenv", "git", "kubectl",
+    "docker", "helm", "terraform", "aws", "gcloud", "az", "gsutil", "psql", "mysql", "sqlite3",
+    "mongo", "mongosh", "redis-cli", "python", "python3", "node", "npm", "pip", "pip3", "make",
+    "cargo", "go", "systemctl", "service", "journalctl", "sudo", "bash", "sh", "zsh",
+    "powershell", "pwsh", "certutil", "bitsadmin", "del", "rd", "format", "reg", "net", "sc",
+    "vssadmin", "wmic", "schtasks", "icacls", "takeown", "cipher", "diskpart", "bcdedit",
+    "wevtutil", "set-mppreference", "invoke-webrequest", "iwr", "invoke-expression", "iex",
+    "remove-item", "set-executionpolicy", "stop-process", "start-process", "new-object",
+    "get-childitem", "get-content", "ping", "dig", "nslookup", "traceroute", "openssl",
+    "base64", "xxd", "mkfifo", "telnet", "ufw", "firewall-cmd", "vault", "doctl", "heroku",
+    "oc", "ansible", "ansible-playbook",
 ];
 
 /// Whether `t` should be read as a shell command: its key or tool says so, or it starts
@@ -358,265 +149,71 @@ fn program_name(word: &str) -> String {
         .unwrap_or(base)
 }
 
-/// One step of a pipeline, as read.
-#[derive(Debug, Default)]
-struct Step {
-    words: Vec<String>,
-    /// Its input comes from the previous step (`|`).
-    piped: bool,
-    /// Redirection targets (`> f`, `>> f`, `2> f`).
-    redirects: Vec<String>,
-}
-
-/// A command line split into steps at unquoted `|`, `||`, `&&`, `;`, `&` and newlines;
-/// `$(…)`, backticks and `<(…)` collected for a nested parse. `None` for unbalanced quotes.
-fn split(cmd: &str) -> Option<(Vec<Step>, Vec<String>)> {
-    let mut steps: Vec<Step> = Vec::new();
-    let mut nested: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let mut piped = false;
-    let b: Vec<char> = cmd.chars().collect();
-    let mut i = 0;
-    let mut quote: Option<char> = None;
-    let flush = |cur: &mut String, piped: bool, steps: &mut Vec<Step>| -> Option<()> {
-        let text = std::mem::take(cur);
-        if text.trim().is_empty() {
-            return Some(());
-        }
-        let words = shell_words::split(&text)
-            .unwrap_or_else(|_| text.split_whitespace().map(str::to_string).collect());
-        let mut step = Step {
-            piped,
-            ..Step::default()
-        };
-        let mut it = words.into_iter();
-        while let Some(w) = it.next() {
-            let op = w.trim_start_matches(|c: char| c.is_ascii_digit() || c == '&');
-            if op == ">" || op == ">>" || op == "<" || op == ">|" {
-                if let Some(t) = it.next() {
-                    if op != "<" {
-                        step.redirects.push(t);
-                    }
-                }
-            } else if (op.starts_with(">>") || op.starts_with('>'))
-                && op.len() > 1
-                && !op.starts_with(">&")
-            {
-                step.redirects.push(op.trim_start_matches('>').to_string());
-            } else if op.starts_with('<') && op.len() > 1 && !op.starts_with("<(") {
-            } else {
-                step.words.push(w);
-            }
-        }
-        if steps.len() < MAX_STEPS {
-            steps.push(step);
-        }
-        Some(())
-    };
-    while i < b.len() {
-        let c = b[i];
-        match quote {
-            Some('\'') => {
-                cur.push(c);
-                if c == '\'' {
-                    quote = None;
-                }
-            }
-            Some(q) => {
-                if c == '\\' && i + 1 < b.len() {
-                    cur.push(c);
-                    cur.push(b[i + 1]);
-                    i += 1;
-                } else {
-                    cur.push(c);
-                    if c == q {
-                        quote = None;
-                    } else if c == '$' && b.get(i + 1) == Some(&'(') {
-                        if let Some((inner, end)) = balanced(&b, i + 1) {
-                            nested.push(inner);
-                            cur.extend(&b[i + 1..=end]);
-                            i = end;
-                        }
-                    }
-                }
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    cur.push(c);
-                }
-                '\\' if i + 1 < b.len() => {
-                    cur.push(c);
-                    cur.push(b[i + 1]);
-                    i += 1;
-                }
-                '`' => {
-                    let end = b[i + 1..].iter().position(|&x| x == '`').map(|p| p + i + 1);
-                    match end {
-                        Some(e) => {
-                            nested.push(b[i + 1..e].iter().collect());
-                            cur.push_str("SUBST");
-                            i = e;
-                        }
-                        None => return None,
-                    }
-                }
-                '$' | '<' if b.get(i + 1) == Some(&'(') => {
-                    if let Some((inner, end)) = balanced(&b, i + 1) {
-                        nested.push(inner);
-                        cur.push_str("SUBST");
-                        i = end;
-                    } else {
-                        return None;
-                    }
-                }
-                '|' | ';' | '&' | '\n' => {
-                    let next = b.get(i + 1).copied();
-                    let is_pipe = c == '|' && next != Some('|');
-                    // `2>&1`, `&>`: part of a redirection, not a separator.
-                    if c == '&' && (cur.ends_with('>') || next == Some('>')) {
-                        cur.push(c);
-                    } else {
-                        flush(&mut cur, piped, &mut steps)?;
-                        piped = is_pipe;
-                        if (c == '|' && next == Some('|')) || (c == '&' && next == Some('&')) {
-                            i += 1;
-                        }
-                    }
-                }
-                _ => cur.push(c),
-            },
-        }
-        i += 1;
-    }
-    if quote.is_some() {
-        return None;
-    }
-    flush(&mut cur, piped, &mut steps)?;
-    Some((steps, nested))
-}
-
-/// The text inside the parentheses opening at `open`, and the index of the closing one.
-fn balanced(b: &[char], open: usize) -> Option<(String, usize)> {
-    let mut depth = 0usize;
-    for (j, &c) in b.iter().enumerate().skip(open) {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((b[open + 1..j].iter().collect(), j));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 /// Add the features of the command `t` at `at`; `false` if it does not parse as one.
 pub fn features(at: &str, t: &str, out: &mut Vec<Feature>) -> bool {
-    let t = super::cut(t, MAX_COMMAND);
     let before = out.len();
-    parse_into(at, t, 0, out);
+    walk(at, &parse_shell(super::cut(t, MAX_COMMAND)), 0, out);
     out.len() > before
 }
 
-fn parse_into(at: &str, t: &str, depth: usize, out: &mut Vec<Feature>) {
-    let Some((steps, nested)) = split(t) else {
-        out.push(Feature::class(at, "command unparsed"));
-        return;
-    };
-    if !nested.is_empty() {
-        out.push(Feature::class(&format!("{at}:subst"), "substitution"));
+fn walk(at: &str, parsed: &ShellParse, depth: usize, out: &mut Vec<Feature>) {
+    if parsed.truncated.is_some() {
+        out.push(Feature::class(at, "command truncated"));
     }
-    let mut prev: Option<String> = None;
-    for step in &steps {
-        let name = step_features(at, step, depth, out);
-        if step.piped {
-            if let (Some(p), Some(n)) = (&prev, &name) {
-                let into = if SHELLS.contains(&n.as_str()) || INTERPRETERS.contains(&n.as_str()) {
-                    "into interpreter"
-                } else {
-                    "into program"
-                };
+    for pipeline in parsed.pipelines.iter().take(MAX_STEPS) {
+        let mut prev: Option<String> = None;
+        for cmd in pipeline.commands.iter().take(MAX_STEPS) {
+            let name = command(at, cmd, depth, out);
+            if let Some(p) = &prev {
+                let into =
+                    if SHELLS.contains(&name.as_str()) || INTERPRETERS.contains(&name.as_str()) {
+                        "into interpreter"
+                    } else {
+                        "into program"
+                    };
                 out.push(Feature {
                     at: format!("{at}:pipe"),
-                    class: format!("{into} {n}"),
+                    class: format!("{into} {name}"),
                     identity: Identity::Name(p.clone()),
                 });
             }
-        }
-        prev = name;
-    }
-    if depth < MAX_DEPTH {
-        for inner in nested.iter().take(4) {
-            parse_into(at, inner, depth + 1, out);
+            prev = Some(name);
         }
     }
 }
 
-/// The features of one step; returns its program's name.
-fn step_features(at: &str, step: &Step, depth: usize, out: &mut Vec<Feature>) -> Option<String> {
-    let mut words = step.words.iter().peekable();
-    let mut sudo = false;
-    // Environment assignments and wrappers before the program.
-    let program = loop {
-        let w = words.next()?;
-        let name = program_name(w);
-        if w.contains('=')
-            && !w.starts_with('-')
-            && !w.starts_with('=')
-            && name
-                .split('=')
-                .next()
-                .is_some_and(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        {
-            continue;
-        }
-        if WRAPPERS.contains(&name.as_str()) {
-            sudo |= name == "sudo" || name == "doas";
-            // Skip the wrapper's own flags (`sudo -u root`, `timeout 5`).
-            while let Some(next) = words.peek() {
-                if next.starts_with('-') || next.bytes().all(|b| b.is_ascii_digit()) {
-                    let flag = words.next();
-                    if flag.is_some_and(|f| f == "-u" || f == "-g") {
-                        words.next();
-                    }
-                } else {
-                    break;
-                }
-            }
-            continue;
-        }
-        break name;
-    };
+/// The features of one command; returns its program's name.
+fn command(at: &str, cmd: &SimpleCommand, depth: usize, out: &mut Vec<Feature>) -> String {
+    let program = cmd.name();
+    let sudo = cmd.wrappers.iter().any(|w| {
+        let w = w.to_ascii_lowercase();
+        w == "sudo" || w == "doas"
+    });
     let levels = SUBCOMMANDS
         .iter()
         .find(|(p, _)| *p == program)
         .map_or(0, |(_, n)| *n);
     let mut sub: Vec<String> = Vec::new();
     let mut flags: Vec<String> = Vec::new();
-    let mut operands: Vec<String> = Vec::new();
+    let mut operands: Vec<&str> = Vec::new();
     // Values of flags (`-n prod`): operands for features, never a subcommand.
-    let mut values: Vec<String> = Vec::new();
-    let mut inline: Option<String> = None;
+    let mut values: Vec<&str> = Vec::new();
+    let mut inline: Option<&str> = None;
+    let mut words = cmd.args.iter();
     while let Some(w) = words.next() {
         if let Some(flag) = flag_of(w) {
             let takes_value = VALUE_FLAGS.contains(&w.as_str()) && !w.contains('=');
             if let Some((_, v)) = w.split_once('=').filter(|_| w.starts_with("--")) {
-                values.push(v.to_string());
+                values.push(v);
             }
-            for f in flag {
-                flags.push(f);
-            }
+            flags.extend(flag);
             if takes_value {
                 if let Some(v) = words.next() {
-                    // `sh -c '…'`, `python -c '…'`, `psql -c '…'`: the value is code.
+                    // `python -c '…'`, `psql -c '…'`: the value is code.
                     if w == "-c" || w == "-e" {
-                        inline = Some(v.clone());
+                        inline = Some(v);
                     } else {
-                        values.push(v.clone());
+                        values.push(v);
                     }
                 }
             }
@@ -625,7 +222,7 @@ fn step_features(at: &str, step: &Step, depth: usize, out: &mut Vec<Feature>) ->
         if sub.len() < levels && operands.is_empty() {
             sub.push(w.to_ascii_lowercase());
         } else if operands.len() < MAX_OPERANDS {
-            operands.push(w.clone());
+            operands.push(w);
         }
     }
     let mut name = program.clone();
@@ -647,29 +244,44 @@ fn step_features(at: &str, step: &Step, depth: usize, out: &mut Vec<Feature>) ->
     for o in operands.iter().chain(values.iter().take(MAX_OPERANDS)) {
         operand(&facet, o, out);
     }
-    for r in &step.redirects {
-        if r == "/dev/null" || r.starts_with('&') {
+    for r in &cmd.redirects {
+        let writes = matches!(
+            r.op,
+            RedirectOp::Out
+                | RedirectOp::Append
+                | RedirectOp::OutErr
+                | RedirectOp::AppendErr
+                | RedirectOp::ReadWrite
+        );
+        if !writes || r.target == "/dev/null" || r.target.starts_with('&') {
             continue;
         }
-        let segs = paths::normalise(r);
+        let segs = paths::normalise(&r.target);
         out.push(Feature {
             at: format!("{facet}:redirect"),
             class: format!("path {}", paths::class_of(&segs).as_str()),
             identity: Identity::Name(paths::dir_prefix(&segs)),
         });
     }
-    if let Some(code) = inline {
-        if depth < MAX_DEPTH {
-            if SHELLS.contains(&program.as_str()) {
-                parse_into(at, &code, depth + 1, out);
-            } else if matches!(program.as_str(), "psql" | "mysql" | "sqlite3") {
-                super::sql::features(&format!("{facet}:sql"), &code, true, out);
+    // `$(…)`, backticks, `<(…)`, `sh -c '…'`: parsed again, as their own commands.
+    if !cmd.nested.is_empty()
+        && !(SHELLS.contains(&program.as_str()) && flags.contains(&"-c".to_string()))
+    {
+        out.push(Feature::class(&format!("{at}:subst"), "substitution"));
+    }
+    if depth < MAX_DEPTH {
+        for n in cmd.nested.iter().take(4) {
+            walk(at, n, depth + 1, out);
+        }
+        if let Some(code) = inline.filter(|_| !SHELLS.contains(&program.as_str())) {
+            if matches!(program.as_str(), "psql" | "mysql" | "sqlite3") {
+                super::sql::features(&format!("{facet}:sql"), code, true, out);
             } else {
                 out.push(Feature::class(&format!("{facet}:code"), "inline code"));
             }
         }
     }
-    Some(program)
+    program
 }
 
 /// The flags a word carries: `-rf` → `-f -r`; `--force` and `--namespace=x` → the name;
@@ -826,10 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn unbalanced_quotes_are_said_so() {
-        assert_eq!(
-            feats("echo 'oops"),
-            vec!["cmd=command unparsed".to_string()]
-        );
+    fn unbalanced_quotes_still_name_the_program() {
+        assert!(feats("echo 'oops").contains(&"cmd=command echo".to_string()));
     }
 }

@@ -1,20 +1,14 @@
 //! SQL statements as learning sees them: per statement its kind (`select`, `update`,
-//! `drop`, …), whether a `WHERE` or `LIMIT` bounds it, whether it grants or revokes
-//! privileges, and the tables it touches (as identities, generalised like hosts).
+//! `drop table`, …), whether a `WHERE` or `LIMIT` bounds it, whether it grants privileges
+//! widely, and the tables it touches (as identities, generalised like hosts).
 //! `UPDATE orders SET status='shipped' WHERE id=5` and `UPDATE accounts SET balance=0` never
-//! share a fingerprint. Parsed with `sqlparser` (generic dialect, its own recursion limit);
-//! what does not parse keeps its leading keyword and says `unparsed`.
-
-use sqlparser::ast::{
-    FromTable, ObjectName, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
-};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
+//! share a fingerprint. The statements come from the guard's parser
+//! ([`crate::guard::command::sql`]); text no dialect accepts keeps its leading keyword and
+//! says `unparsed`.
 
 use super::{Feature, Identity};
+use crate::guard::command::sql::{SqlKind, parse_sql};
 
-/// Longest SQL text parsed.
-const MAX_SQL: usize = 16 << 10;
 /// Most statements read from one text.
 const MAX_STATEMENTS: usize = 8;
 /// Most tables taken per statement.
@@ -34,192 +28,74 @@ pub fn key_says_sql(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
-/// Whether `t` reads as SQL: it starts with a statement keyword followed by a space, or its
-/// key says so and it has one.
-pub fn looks_like_sql(key: &str, t: &str) -> bool {
-    let first = t
-        .split(|c: char| c.is_whitespace() || c == '(')
+fn first_keyword(t: &str) -> String {
+    t.split(|c: char| c.is_whitespace() || c == '(')
         .next()
         .unwrap_or("")
-        .to_ascii_lowercase();
-    let keyword = KEYWORDS.contains(&first.as_str());
-    let k = key.to_ascii_lowercase();
-    keyword && (t.contains(char::is_whitespace) || key_says_sql(&k))
-}
-
-/// Add the features of the SQL text `t` at `at`; `false` when it does not parse and
-/// `surely_sql` (its key or place says it is SQL) is not set: then it is read as text.
-pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> bool {
-    let t = super::cut(t, MAX_SQL);
-    match Parser::parse_sql(&GenericDialect {}, t) {
-        Ok(statements) if !statements.is_empty() => {
-            for s in statements.iter().take(MAX_STATEMENTS) {
-                statement(at, s, out);
-            }
-            true
-        }
-        _ => {
-            let first = t
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if !surely_sql || !KEYWORDS.contains(&first.as_str()) {
-                return false;
-            }
-            out.push(Feature::class(at, &format!("sql {first} unparsed")));
-            true
-        }
-    }
-}
-
-fn statement(at: &str, s: &Statement, out: &mut Vec<Feature>) {
-    let mut tables: Vec<String> = Vec::new();
-    let (kind, bound): (String, &str) = match s {
-        Statement::Query(q) => {
-            collect_set(&q.body, &mut tables);
-            let bounded = q.limit_clause.is_some() || has_where(&q.body);
-            (
-                "select".into(),
-                if bounded { "bounded" } else { "unbounded" },
-            )
-        }
-        Statement::Insert(i) => {
-            if let TableObject::TableName(n) = &i.table {
-                tables.push(name(n));
-            }
-            ("insert".into(), "")
-        }
-        Statement::Update(u) => {
-            collect_joins(std::slice::from_ref(&u.table), &mut tables);
-            let bounded = u.selection.is_some() || u.limit.is_some();
-            (
-                "update".into(),
-                if bounded { "bounded" } else { "unbounded" },
-            )
-        }
-        Statement::Delete(d) => {
-            match &d.from {
-                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => {
-                    collect_joins(t, &mut tables)
-                }
-            }
-            for n in &d.tables {
-                tables.push(name(n));
-            }
-            let bounded = d.selection.is_some() || d.limit.is_some();
-            (
-                "delete".into(),
-                if bounded { "bounded" } else { "unbounded" },
-            )
-        }
-        Statement::Truncate(t) => {
-            for n in &t.table_names {
-                tables.push(name(&n.name));
-            }
-            ("truncate".into(), "")
-        }
-        Statement::Drop {
-            object_type, names, ..
-        } => {
-            for n in names {
-                tables.push(name(n));
-            }
-            (
-                format!("drop {}", object_type.to_string().to_ascii_lowercase()),
-                "",
-            )
-        }
-        Statement::Grant(_) | Statement::GrantRole(_) => ("grant".into(), "privileged"),
-        Statement::Revoke(_) | Statement::RevokeRole(_) => ("revoke".into(), "privileged"),
-        Statement::AlterTable(a) => {
-            tables.push(name(&a.name));
-            ("alter table".into(), "")
-        }
-        Statement::CreateTable(c) => {
-            tables.push(name(&c.name));
-            ("create table".into(), "")
-        }
-        other => {
-            let text = other.to_string();
-            let first = text
-                .split_whitespace()
-                .next()
-                .unwrap_or("other")
-                .to_ascii_lowercase();
-            let privileged = [
-                "create user",
-                "alter user",
-                "drop user",
-                "create role",
-                "alter role",
-                "set role",
-            ]
-            .iter()
-            .any(|p| text.to_ascii_lowercase().starts_with(p));
-            (first, if privileged { "privileged" } else { "" })
-        }
-    };
-    let class = if bound.is_empty() {
-        format!("sql {kind}")
-    } else {
-        format!("sql {kind} {bound}")
-    };
-    out.push(Feature::class(at, &class));
-    tables.sort();
-    tables.dedup();
-    for t in tables.into_iter().take(MAX_TABLES) {
-        out.push(Feature {
-            at: format!("{at}[{kind}]:table"),
-            class: "table".into(),
-            identity: Identity::Name(t),
-        });
-    }
-}
-
-/// A table's name: its last part, lowercased, quotes dropped.
-fn name(n: &ObjectName) -> String {
-    let s = n.to_string();
-    s.rsplit('.')
-        .next()
-        .unwrap_or(&s)
-        .trim_matches(['"', '`', '[', ']'])
         .to_ascii_lowercase()
 }
 
-fn collect_joins(t: &[TableWithJoins], out: &mut Vec<String>) {
-    for twj in t {
-        factor(&twj.relation, out);
-        for j in &twj.joins {
-            factor(&j.relation, out);
+/// Whether `t` reads as SQL: it starts with a statement keyword followed by a space, or its
+/// key says so and it has one.
+pub fn looks_like_sql(key: &str, t: &str) -> bool {
+    KEYWORDS.contains(&first_keyword(t).as_str())
+        && (t.contains(char::is_whitespace) || key_says_sql(key))
+}
+
+/// Add the features of the SQL text `t` at `at`; `false` when nothing parses and
+/// `surely_sql` (its key or place says it is SQL) is not set: then it is read as text.
+pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> bool {
+    let parsed = parse_sql(t);
+    if parsed.statements.is_empty() {
+        let first = first_keyword(t);
+        if !surely_sql || !KEYWORDS.contains(&first.as_str()) {
+            return false;
+        }
+        out.push(Feature::class(at, &format!("sql {first} unparsed")));
+        return true;
+    }
+    for s in parsed.statements.iter().take(MAX_STATEMENTS) {
+        let kind = match s.kind {
+            SqlKind::Select => "select".to_string(),
+            SqlKind::Insert => "insert".into(),
+            SqlKind::Update => "update".into(),
+            SqlKind::Delete => "delete".into(),
+            SqlKind::Truncate => "truncate".into(),
+            SqlKind::Drop => format!("drop {}", s.object.as_deref().unwrap_or("object")),
+            SqlKind::Create => "create".into(),
+            SqlKind::Alter => "alter".into(),
+            SqlKind::Grant => "grant".into(),
+            SqlKind::Revoke => "revoke".into(),
+            SqlKind::Other => "other".into(),
+        };
+        let bound = match s.kind {
+            SqlKind::Update | SqlKind::Delete if s.bounded => " bounded",
+            SqlKind::Update | SqlKind::Delete => " unbounded",
+            SqlKind::Grant if s.all_privileges || s.to_public => " privileged",
+            _ => "",
+        };
+        out.push(Feature::class(at, &format!("sql {kind}{bound}")));
+        let mut tables: Vec<String> = s.tables.iter().map(|t| name(t)).collect();
+        tables.sort();
+        tables.dedup();
+        for t in tables.into_iter().take(MAX_TABLES) {
+            out.push(Feature {
+                at: format!("{at}[{kind}]:table"),
+                class: "table".into(),
+                identity: Identity::Name(t),
+            });
         }
     }
+    true
 }
 
-fn factor(f: &TableFactor, out: &mut Vec<String>) {
-    if let TableFactor::Table { name: n, .. } = f {
-        out.push(name(n));
-    }
-}
-
-fn collect_set(body: &SetExpr, out: &mut Vec<String>) {
-    match body {
-        SetExpr::Select(s) => collect_joins(&s.from, out),
-        SetExpr::Query(q) => collect_set(&q.body, out),
-        SetExpr::SetOperation { left, right, .. } => {
-            collect_set(left, out);
-            collect_set(right, out);
-        }
-        _ => {}
-    }
-}
-
-fn has_where(body: &SetExpr) -> bool {
-    match body {
-        SetExpr::Select(s) => s.selection.is_some(),
-        SetExpr::Query(q) => q.limit_clause.is_some() || has_where(&q.body),
-        _ => false,
-    }
+/// A table's name: its last part, lowercased, quotes dropped.
+fn name(t: &str) -> String {
+    t.rsplit('.')
+        .next()
+        .unwrap_or(t)
+        .trim_matches(['"', '`', '[', ']'])
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -251,13 +127,13 @@ mod tests {
             ["q=sql drop table", "q[drop table]:table=table customers"]
         );
         assert_eq!(
-            feats("GRANT ALL ON accounts TO PUBLIC"),
-            ["q=sql grant privileged"]
+            feats("GRANT ALL ON accounts TO PUBLIC")[0],
+            "q=sql grant privileged"
         );
         assert_eq!(
             feats("SELECT id FROM orders o JOIN items i ON o.id = i.order_id WHERE o.id = 3"),
             [
-                "q=sql select bounded",
+                "q=sql select",
                 "q[select]:table=table items",
                 "q[select]:table=table orders"
             ]
