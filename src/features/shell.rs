@@ -264,9 +264,8 @@ fn command(at: &str, cmd: &SimpleCommand, depth: usize, out: &mut Vec<Feature>) 
         });
     }
     // `$(…)`, backticks, `<(…)`, `sh -c '…'`: parsed again, as their own commands.
-    if !cmd.nested.is_empty()
-        && !(SHELLS.contains(&program.as_str()) && flags.contains(&"-c".to_string()))
-    {
+    let shell_script = SHELLS.contains(&program.as_str()) && flags.iter().any(|f| f == "-c");
+    if !cmd.nested.is_empty() && !shell_script {
         out.push(Feature::class(&format!("{at}:subst"), "substitution"));
     }
     if depth < MAX_DEPTH {
