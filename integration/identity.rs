@@ -22,7 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sec0_gateway::devcerts::{DEV_CLIENT_ID, write_dev_certs};
 use sec0_gateway::forward::body::ProxyBody;
-use sec0_gateway::server::tls::{certs_from, key_from};
+use sec0_gateway::pem::{certs_from, key_from};
 use serde_json::{Value, json};
 use sha2::Digest;
 

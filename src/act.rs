@@ -8,7 +8,7 @@
 //! are refused (-32032); unanswered, they get `on_timeout`.
 //! A batch is decided element by element: refused elements are taken out and answered here,
 //! the rest is forwarded as a smaller batch, and the upstream's answer is merged with the
-//! gateway's refusals ([`crate::inspect::batch`]).
+//! gateway's refusals (the inspect step's batch merge).
 
 use http::Response;
 use serde_json::Value;

@@ -143,8 +143,7 @@ mod tests {
             reload_interval: std::time::Duration::from_secs(5),
         };
         crate::server::tls::server_config(&cfg).expect("a server config from the dev files");
-        let client =
-            crate::server::tls::certs_from(&dir.path().join("client.pem")).expect("client");
+        let client = crate::pem::certs_from(&dir.path().join("client.pem")).expect("client");
         assert_eq!(
             crate::identify::mtls::caller_of(&client[0]).as_deref(),
             Some(DEV_CLIENT_ID)

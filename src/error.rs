@@ -418,6 +418,19 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<ProxyBody> {
     resp
 }
 
+/// How a call under a rate limit is refused when the shared store holding its bucket
+/// cannot be reached (`store.on_unavailable: fail_closed`): as over the limit, with rule
+/// `shared_state_unavailable`, to retry after a second — refused rather than counted nowhere.
+pub fn limit_without_store(
+    e: &crate::shared::StoreError,
+) -> (std::sync::Arc<str>, std::time::Duration) {
+    tracing::warn!(error = %e, "rate-limited call refused: the shared store is unreachable");
+    (
+        std::sync::Arc::from("shared_state_unavailable"),
+        std::time::Duration::from_secs(1),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod guard;
 pub mod identify;
 pub mod inspect;
 pub mod metrics;
+pub mod pem;
 pub mod policy;
 pub mod probe;
 pub mod protocol;

@@ -33,32 +33,15 @@ pub struct CallIds {
     pub trace_id: Option<String>,
 }
 
-/// Longest id accepted from a header.
-const MAX_ID: usize = 128;
-
 impl CallIds {
     /// Read the ids a caller sent (ill-formed values are ignored) and mint a hop id.
     pub fn from_headers(h: &HeaderMap) -> Self {
-        let id = |name: &str| {
-            h.get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| {
-                    !v.is_empty() && v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic())
-                })
-                .map(str::to_owned)
-        };
-        let trace = h
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|tp| crate::context::parse_traceparent(tp.trim()))
-            .map(|t| t.trace_id)
-            .or_else(|| id("x-cause-trace"));
+        let claimed = crate::vocab::ids::Claimed::from_headers(h);
         Self {
-            run_id: id("x-sec0-run-id").or_else(|| id("x-agent-ref")),
+            trace_id: claimed.trace_id(),
+            run_id: claimed.run,
             hop_id: HopId::next(),
-            parent_hop: id("x-sec0-hop-id").or_else(|| id("x-cause-span")),
-            trace_id: trace,
+            parent_hop: claimed.parent_hop,
         }
     }
 }
@@ -338,7 +321,7 @@ mod tests {
         assert_eq!(ids.parent_hop.as_deref(), Some("00f067aa0ba902b7"));
         assert_eq!(ids.hop_id.to_string().len(), 16);
         assert_ne!(ids.hop_id, CallIds::from_headers(&h).hop_id);
-        h.insert("x-sec0-run-id", "r".repeat(MAX_ID + 1).parse().expect("hv"));
+        h.insert("x-sec0-run-id", "r".repeat(129).parse().expect("hv"));
         assert_eq!(CallIds::from_headers(&h).run_id.as_deref(), Some("run-42"));
     }
 }

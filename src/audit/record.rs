@@ -15,6 +15,7 @@ use serde::{Serialize, Serializer};
 
 use crate::guard::Finding;
 use crate::policy::{CallFacts, Decision};
+pub use crate::vocab::{HopId, instance_id};
 
 /// Audit schema version written into every record.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -260,31 +261,6 @@ impl Serialize for RecordId {
     }
 }
 
-/// A hop id: 16 hex digits (the instance's first 8 and a counter), minted per exchange.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct HopId(pub u64);
-
-impl HopId {
-    /// The next id.
-    pub fn next() -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        Self(COUNTER.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl std::fmt::Display for HopId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{:08x}", &instance_id()[..8], self.0 as u32)
-    }
-}
-
-impl Serialize for HopId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// A SHA-256 digest, written as lowercase hex (formatted by the writer, not the call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sha256Hex(pub [u8; 32]);
@@ -299,15 +275,6 @@ impl Serialize for Sha256Hex {
             .unwrap_or_default();
         s.serialize_str(hex)
     }
-}
-
-/// This process's random id (16 hex digits), also in audit file names.
-pub fn instance_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        let b = uuid::Uuid::new_v4().into_bytes();
-        hex::encode(&b[..8])
-    })
 }
 
 impl AuditRecord {

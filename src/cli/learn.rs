@@ -242,7 +242,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
             Err(e) => return fail(format!("{}:{}: {e}", trace.display(), n + 1)),
         }
     }
-    let learn = cfg.map(|c| c.learn).unwrap_or_default().to_learn();
+    let learn = crate::review::learn::LearnConfig::from(&cfg.map(|c| c.learn).unwrap_or_default());
     let report = replay::replay(&policy, learn, &calls, window, seed);
     if json {
         println!(

@@ -270,7 +270,7 @@ pub fn main() -> ExitCode {
                 match crate::demo::SampleServer::start_on(listen, allowed_host, rug_pull).await {
                     Ok(server) => {
                         tracing::info!(url = %server.url(), "sample MCP tool server listening");
-                        shutdown_signal().await;
+                        crate::server::shutdown_signal().await;
                         ExitCode::SUCCESS
                     }
                     Err(e) => {
@@ -381,7 +381,7 @@ async fn serve_until_shutdown(gw: &crate::RunningGateway) -> &'static str {
     {
         use tokio::signal::unix::{SignalKind, signal};
         if let Ok(mut hup) = signal(SignalKind::hangup()) {
-            let shutdown = shutdown_signal();
+            let shutdown = crate::server::shutdown_signal();
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
@@ -396,28 +396,5 @@ async fn serve_until_shutdown(gw: &crate::RunningGateway) -> &'static str {
             }
         }
     }
-    shutdown_signal().await
-}
-
-/// Wait for SIGTERM or SIGINT; returns the signal's name.
-pub async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
+    crate::server::shutdown_signal().await
 }

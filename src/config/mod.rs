@@ -7,16 +7,19 @@
 
 mod audit;
 mod load;
+mod review;
 mod security;
 mod store;
 mod telemetry;
 mod validate;
 
 pub use audit::*;
+pub use review::*;
 pub use security::*;
 pub use store::*;
 pub use telemetry::*;
 
+pub use crate::vocab::{Boundary, Protocol};
 pub use load::{ConfigError, load, load_from_str};
 
 use std::collections::BTreeMap;
@@ -85,13 +88,13 @@ pub struct GuardConfig {
     /// What a tool descriptor that changed since it was first seen gets: `escalate`
     /// (default; until a reviewer exists the tool is withheld like `deny`), `deny`, or
     /// `allow` (only logged and counted).
-    pub on_descriptor_change: crate::policy::DecisionKind,
+    pub on_descriptor_change: crate::vocab::DecisionKind,
 }
 
 impl Default for GuardConfig {
     fn default() -> Self {
         Self {
-            on_descriptor_change: crate::policy::DecisionKind::Escalate,
+            on_descriptor_change: crate::vocab::DecisionKind::Escalate,
         }
     }
 }
@@ -104,7 +107,7 @@ pub struct PolicyConfig {
     pub rules: std::path::PathBuf,
     /// `observe`: record what every rule would decide, let all calls through.
     #[serde(default)]
-    pub mode: crate::policy::Mode,
+    pub mode: crate::vocab::Mode,
     /// How often the rules files are checked for changes (`0s`: only on SIGHUP or
     /// `POST /v1/reload`).
     #[serde(default = "default_reload_interval", with = "humantime_serde")]
@@ -125,81 +128,22 @@ pub struct EscalationConfig {
     #[serde(with = "humantime_serde")]
     pub hold_timeout: Duration,
     /// `deny` (default, fail closed) or `allow`.
-    pub on_timeout: crate::policy::DecisionKind,
+    pub on_timeout: crate::vocab::DecisionKind,
     /// `hold` (default) or `defer`, for rules that name none.
-    pub flow: crate::policy::model::EscalationFlow,
+    pub flow: crate::vocab::EscalationFlow,
     /// How long a deferred escalation waits for an answer, and an approval for its call.
     #[serde(with = "humantime_serde")]
     pub defer_ttl: Duration,
     /// Where every new escalation is announced.
-    pub webhooks: Vec<crate::review::notify::Webhook>,
-}
-
-/// Learning from reviewers' answers (precedents); see `docs/review.md`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LearnConfig {
-    /// Whether precedents are formed and applied.
-    pub enabled: bool,
-    /// Fewest approvals (since the last rejection) before a precedent allows.
-    pub auto_allow_after: u32,
-    /// Fewest rejections (since the last approval) before a precedent denies.
-    pub auto_deny_after: u32,
-    /// Answers older than this no longer count.
-    #[serde(with = "humantime_serde")]
-    pub window: Duration,
-    /// Confidence (lower bound of the approving share) an allow needs, per level.
-    pub confidence: crate::review::learn::PerLevel,
-    /// The same for tools annotated — or presumed — destructive or open-world.
-    pub strict_confidence: crate::review::learn::PerLevel,
-    /// Confidence (lower bound of the rejecting share) a deny needs, per level.
-    pub deny_confidence: crate::review::learn::PerLevel,
-    /// Spot checks of precedents.
-    pub spot_checks: crate::review::learn::SpotChecks,
-    /// The organisation's own e-mail domains (recipients there are `internal`).
-    pub internal_domains: Vec<String>,
-}
-
-impl Default for LearnConfig {
-    fn default() -> Self {
-        let d = crate::review::learn::LearnConfig::default();
-        Self {
-            enabled: d.enabled,
-            auto_allow_after: d.min_approvals,
-            auto_deny_after: d.min_rejections,
-            window: d.window,
-            confidence: d.allow,
-            strict_confidence: d.allow_strict,
-            deny_confidence: d.deny,
-            spot_checks: d.spot_checks,
-            internal_domains: d.internal_domains,
-        }
-    }
-}
-
-impl LearnConfig {
-    /// The review module's settings.
-    pub fn to_learn(&self) -> crate::review::learn::LearnConfig {
-        crate::review::learn::LearnConfig {
-            enabled: self.enabled,
-            min_approvals: self.auto_allow_after,
-            min_rejections: self.auto_deny_after,
-            window: self.window,
-            allow: self.confidence,
-            allow_strict: self.strict_confidence,
-            deny: self.deny_confidence,
-            spot_checks: self.spot_checks,
-            internal_domains: self.internal_domains.clone(),
-        }
-    }
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Default for EscalationConfig {
     fn default() -> Self {
         Self {
             hold_timeout: Duration::ZERO,
-            on_timeout: crate::policy::DecisionKind::Deny,
-            flow: crate::policy::model::EscalationFlow::Hold,
+            on_timeout: crate::vocab::DecisionKind::Deny,
+            flow: crate::vocab::EscalationFlow::Hold,
             defer_ttl: Duration::from_secs(3600),
             webhooks: Vec::new(),
         }
@@ -355,63 +299,6 @@ pub struct RouteConfig {
     /// Which proofs of identity the route accepts and whether anonymous callers pass.
     #[serde(default)]
     pub auth: RouteAuth,
-}
-
-/// Protocol carried on a route. The gateway never guesses it from the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// Model Context Protocol (Streamable HTTP or legacy HTTP+SSE).
-    Mcp,
-    /// Agent2Agent (JSON-RPC binding).
-    A2a,
-    /// Plain JSON-RPC 2.0 over HTTP.
-    Jsonrpc,
-    /// Plain HTTP.
-    Http,
-}
-
-impl Protocol {
-    /// Whether request bodies are JSON-RPC envelopes (errors are answered as JSON-RPC).
-    pub fn is_jsonrpc(self) -> bool {
-        !matches!(self, Protocol::Http)
-    }
-
-    /// The name used in config, metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Mcp => "mcp",
-            Protocol::A2a => "a2a",
-            Protocol::Jsonrpc => "jsonrpc",
-            Protocol::Http => "http",
-        }
-    }
-}
-
-/// The trust boundary a route crosses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Boundary {
-    /// Orchestrator calling an agent.
-    OrchestratorToAgent,
-    /// Agent calling another agent.
-    AgentToAgent,
-    /// Agent calling a tool server.
-    AgentToTool,
-    /// Tool server calling an external API (egress).
-    ToolToApi,
-}
-
-impl Boundary {
-    /// The name used in config, metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Boundary::OrchestratorToAgent => "orchestrator_to_agent",
-            Boundary::AgentToAgent => "agent_to_agent",
-            Boundary::AgentToTool => "agent_to_tool",
-            Boundary::ToolToApi => "tool_to_api",
-        }
-    }
 }
 
 impl RouteConfig {

@@ -129,7 +129,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     }
     if !matches!(
         cfg.escalation.on_timeout,
-        crate::policy::DecisionKind::Allow | crate::policy::DecisionKind::Deny
+        crate::vocab::DecisionKind::Allow | crate::vocab::DecisionKind::Deny
     ) {
         bad(
             "escalation.on_timeout".into(),
@@ -170,7 +170,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
             );
         }
     }
-    if cfg.guard.on_descriptor_change == crate::policy::DecisionKind::Redact {
+    if cfg.guard.on_descriptor_change == crate::vocab::DecisionKind::Redact {
         bad(
             "guard.on_descriptor_change".into(),
             "must be allow, deny or escalate (a descriptor cannot be redacted)".into(),

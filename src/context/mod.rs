@@ -30,8 +30,10 @@ use serde_json::Value;
 
 pub mod runs;
 
-use crate::audit::record::HopId;
 use crate::identify::Identity;
+use crate::vocab::HopId;
+use crate::vocab::ids::{Claimed, header};
+pub use crate::vocab::ids::{TraceParent, parse_traceparent};
 
 /// Why the context headers of a request are refused (answered 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,22 +107,6 @@ pub struct CallContext {
     pub tracestate: Option<HeaderValue>,
 }
 
-/// Longest id taken from a header.
-const MAX_ID: usize = 128;
-
-fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-fn id_from(h: &HeaderMap, name: &str) -> Option<String> {
-    header(h, name)
-        .filter(|v| v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-}
-
 impl CallContext {
     /// Establish the context of a request from `peer` by `who`.
     pub fn establish(
@@ -132,14 +118,11 @@ impl CallContext {
         check_sdk_headers(headers, policy.max_agent_state)?;
         let trusted = (policy.trust_verified && who.is_verified())
             || policy.trusted_networks.iter().any(|n| n.contains(&peer));
-        let claimed_run = trusted
-            .then(|| id_from(headers, "x-sec0-run-id").or_else(|| id_from(headers, "x-agent-ref")))
-            .flatten();
-        let parent_hop = trusted
-            .then(|| id_from(headers, "x-sec0-hop-id").or_else(|| id_from(headers, "x-cause-span")))
-            .flatten();
+        let claimed = Claimed::from_headers(headers);
+        let claimed_run = claimed.run.filter(|_| trusted);
+        let parent_hop = claimed.parent_hop.filter(|_| trusted);
         let hop_id = HopId::next();
-        let inbound = header(headers, "traceparent").and_then(parse_traceparent);
+        let inbound = claimed.traceparent;
         let trace_parent = inbound.as_ref().map(|t| t.parent_id.clone());
         let (trace_id, trace_flags) = inbound
             .map(|t| (t.trace_id, t.flags))
@@ -217,45 +200,11 @@ fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// The parts of a W3C `traceparent`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceParent {
-    /// 32 hex.
-    pub trace_id: String,
-    /// The caller's span (16 hex).
-    pub parent_id: String,
-    /// 2 hex (`01`: sampled).
-    pub flags: String,
-}
-
-/// The parts of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all
-/// zeros, version not `ff`).
-pub fn parse_traceparent(tp: &str) -> Option<TraceParent> {
-    let mut parts = tp.split('-');
-    let (version, trace, parent, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    (hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && hex(parent, 16)
-        && hex(flags, 2)
-        && trace.bytes().any(|b| b != b'0')
-        && parent.bytes().any(|b| b != b'0'))
-    .then(|| TraceParent {
-        trace_id: trace.to_owned(),
-        parent_id: parent.to_owned(),
-        flags: flags.to_owned(),
-    })
-}
-
 /// A new 32-hex trace id: this process's instance id and the hop counter, mixed so ids do
 /// not look sequential.
 fn new_trace_id(hop: HopId) -> String {
     use sha2::{Digest, Sha256};
-    let d = Sha256::digest(format!("{}:{}", crate::audit::record::instance_id(), hop.0));
+    let d = Sha256::digest(format!("{}:{}", crate::vocab::instance_id(), hop.0));
     hex::encode(&d[..16])
 }
 

@@ -124,7 +124,7 @@ routes:
     demo.outro().await?;
     if keep_running {
         println!("\nBoth servers keep running; press Ctrl-C to stop.");
-        crate::cli::shutdown_signal().await;
+        crate::server::shutdown_signal().await;
     }
     demo.gateway.shutdown().await;
     let _ = std::fs::remove_dir_all(&rules_dir);

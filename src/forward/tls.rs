@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 
 use crate::config::UpstreamTlsConfig;
-use crate::server::tls::{certs_from, key_from};
+use crate::pem::{certs_from, key_from};
 
 /// A rustls client configuration for one upstream.
 /// ALPN is left empty: the connector sets it from the HTTP versions it enables.

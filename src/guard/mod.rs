@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use engine::{Engine, Families, RuleSource};
 use json_walk::{Segment, for_each_string, render_path, splice};
 
+pub use crate::vocab::Direction;
 pub use classifier::OnError;
 
 /// How bad a finding is. Ordered: `low < medium < high < critical`.
@@ -490,42 +491,13 @@ pub fn redact_json(json: &[u8], findings: &[&Located]) -> Vec<u8> {
 pub struct FindingsFilter {
     /// Detector families, finding types or custom detector names (any-of); all when absent.
     #[serde(default)]
-    pub detectors: Option<crate::policy::model::OneOrMany<String>>,
+    pub detectors: Option<crate::vocab::OneOrMany<String>>,
     /// Lowest severity that counts.
     #[serde(default)]
     pub min_severity: Option<Severity>,
     /// Which way the data travels: `request` (default), `response` or `both`.
     #[serde(default)]
     pub direction: Direction,
-}
-
-/// Which way data travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Arguments and bodies going to the upstream.
-    #[default]
-    Request,
-    /// Results, events and tool descriptors coming back.
-    Response,
-    /// Either.
-    Both,
-}
-
-impl Direction {
-    /// The name used in rules and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Request => "request",
-            Direction::Response => "response",
-            Direction::Both => "both",
-        }
-    }
-
-    /// Whether this direction covers `phase`.
-    pub fn covers(self, phase: Direction) -> bool {
-        self == Direction::Both || self == phase
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::config::{Boundary, Protocol};
 use crate::error::{RefusalKind, refusal_object};
 use crate::guard::{Direction, Finding, redact_json};
 use crate::metrics::Metrics;
+use crate::policy::RecordDecision;
 use crate::policy::{CallFacts, Decision, DecisionKind, Policy};
 use crate::protocol::sse::Event;
 

@@ -499,5 +499,49 @@ impl Decision {
     }
 }
 
+/// Counting a decision in the metrics (and logging a refusal): here rather than in
+/// `metrics`, which knows nothing of rules.
+pub trait RecordDecision {
+    /// Count one decision (with the guard's findings it looked at) for route `route`.
+    fn record_decision(&self, route: &str, facts: &CallFacts<'_>, d: &Decision);
+}
+
+impl RecordDecision for crate::metrics::Metrics {
+    fn record_decision(&self, route: &str, facts: &CallFacts<'_>, d: &Decision) {
+        let shown = d.shown();
+        self.decisions
+            .with_label_values(&[
+                shown.as_str(),
+                facts.boundary.as_str(),
+                route,
+                &d.reason,
+                d.mode.as_str(),
+            ])
+            .inc();
+        let direction = facts.phase.as_str();
+        for f in facts.findings {
+            self.findings
+                .with_label_values(&[route, &f.detector, &f.kind, direction])
+                .inc();
+        }
+        if shown != DecisionKind::Allow {
+            let kinds: Vec<&str> = facts.findings.iter().map(|f| &*f.kind).collect();
+            tracing::info!(
+                route,
+                direction,
+                method = facts.method.unwrap_or("-"),
+                tool = facts.tool.unwrap_or("-"),
+                decision = shown.as_str(),
+                mode = d.mode.as_str(),
+                reason = %d.reason,
+                rules = ?d.rules,
+                findings = ?kinds,
+                decision_id = %d.decision_id,
+                "policy decision"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+pub use crate::vocab::{DecisionKind, EscalationFlow, Mode, OneOrMany};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One rules file.
@@ -79,27 +80,6 @@ pub struct Rule {
     pub precedent: bool,
 }
 
-/// How an escalated call waits for its reviewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationFlow {
-    /// Held open up to `escalation.hold_timeout`.
-    #[default]
-    Hold,
-    /// Answered at once (-32031 with the escalation id); allowed once after approval.
-    Defer,
-}
-
-impl EscalationFlow {
-    /// The name used in the API and the shared store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hold => "hold",
-            Self::Defer => "defer",
-        }
-    }
-}
-
 /// A condition on what the call's run did before it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,26 +123,6 @@ pub enum LimitKey {
     Caller,
     /// Each run.
     Run,
-}
-
-/// One value or a list of values (any-of).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany<T> {
-    /// A single value.
-    One(T),
-    /// Any of these.
-    Many(Vec<T>),
-}
-
-impl<T: Clone> OneOrMany<T> {
-    /// The values as a list.
-    pub fn to_vec(&self) -> Vec<T> {
-        match self {
-            OneOrMany::One(v) => vec![v.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
 }
 
 /// The conditions of a rule.
@@ -275,52 +235,4 @@ pub struct ArgCondition {
     /// A string containing this substring, or an array containing this value.
     #[serde(default)]
     pub contains: Option<Value>,
-}
-
-/// What the gateway does with a call. Ordered by severity: the most severe match wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DecisionKind {
-    /// Forward the call.
-    Allow,
-    /// Forward with findings redacted (detectors arrive with the guard; until then the call
-    /// is forwarded unchanged and the decision recorded).
-    Redact,
-    /// A person decides (until the review flow exists: held, then `on_timeout`).
-    Escalate,
-    /// Refuse the call.
-    Deny,
-}
-
-impl DecisionKind {
-    /// The name used on the wire, in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionKind::Allow => "allow",
-            DecisionKind::Redact => "redact",
-            DecisionKind::Escalate => "escalate",
-            DecisionKind::Deny => "deny",
-        }
-    }
-}
-
-/// Whether a decision is enforced or only recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Decisions take effect.
-    #[default]
-    Enforce,
-    /// Would-be decisions are recorded; calls go through.
-    Observe,
-}
-
-impl Mode {
-    /// The name used in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Observe => "observe",
-        }
-    }
 }

@@ -20,50 +20,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::policy::model::EscalationFlow;
-use crate::shared::Shared;
-
-/// Where an escalation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Waiting for a reviewer.
-    Pending,
-    /// A reviewer let it through.
-    Approved,
-    /// A reviewer refused it.
-    Rejected,
-    /// Nobody answered in time; `on_timeout` applied.
-    Expired,
-    /// The shared store could not be reached (`store.on_unavailable: fail_closed`): the
-    /// call was denied without review.
-    Unavailable,
-}
-
-impl State {
-    /// The name used in records and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Expired => "expired",
-            Self::Unavailable => "unavailable",
-        }
-    }
-
-    /// The state a name stands for.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Self::Pending,
-            "approved" => Self::Approved,
-            "rejected" => Self::Rejected,
-            "expired" => Self::Expired,
-            "unavailable" => Self::Unavailable,
-            _ => return None,
-        })
-    }
-}
+use crate::shared::Store;
+use crate::vocab::EscalationFlow;
+pub use crate::vocab::EscalationState as State;
 
 /// What a reviewer sees of an escalated call. Findings name types only; the arguments are
 /// kept, masked where the guard found something, only while the escalation is pending.
@@ -287,29 +246,32 @@ pub struct ReviewStore {
     /// Every new escalation and every answer, for the SSE feed and notifiers.
     events: tokio::sync::broadcast::Sender<Escalation>,
     /// Where answers are decided once for all replicas.
-    shared: Arc<Shared>,
+    store: Arc<Store>,
+    /// Lessons already applied by this replica (so none is counted twice).
+    seen: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for ReviewStore {
     fn default() -> Self {
-        Self::new(Arc::new(Shared::memory()))
+        Self::new(Arc::new(Store::memory()))
     }
 }
 
 impl ReviewStore {
-    /// A store whose answers are decided in `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    /// A store whose answers are decided in `store`.
+    pub fn new(store: Arc<Store>) -> Self {
         Self {
             entries: Mutex::default(),
             order: Mutex::default(),
             events: tokio::sync::broadcast::channel(1024).0,
-            shared,
+            store,
+            seen: Mutex::default(),
         }
     }
 
     /// The shared store behind it.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Keep the order of escalations and forget the oldest decided ones past the cap.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::config::{Webhook, WebhookFormat};
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::Full;
@@ -13,31 +14,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use prometheus::IntCounterVec;
-use serde::{Deserialize, Serialize};
 
 use super::{Escalation, ReviewStore, State};
-
-/// One webhook.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Webhook {
-    /// Where to POST.
-    pub url: String,
-    /// `json` (default) or `slack`.
-    #[serde(default)]
-    pub format: WebhookFormat,
-}
-
-/// The body a webhook gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookFormat {
-    /// `{"event": "escalation.created", "escalation": {…}}`.
-    #[default]
-    Json,
-    /// `{"text": "…"}` (Slack incoming webhooks and compatible chat tools).
-    Slack,
-}
 
 /// The body for `e` in `format`.
 pub fn body_of(e: &Escalation, format: WebhookFormat) -> Vec<u8> {

@@ -95,7 +95,7 @@ impl AdminState {
             (&Method::POST, "/v1/precedents/explain") => self.explain(req).await,
             (&Method::DELETE, p) if p.starts_with("/v1/precedents/") => {
                 let id = &p["/v1/precedents/".len()..];
-                match self.reviews.shared().revoke(&self.precedents, id).await {
+                match self.reviews.revoke_precedent(&self.precedents, id).await {
                     Ok(true) => json_response(StatusCode::OK, br#"{"revoked":true}"#.to_vec()),
                     Ok(false) => json_response(
                         StatusCode::NOT_FOUND,
@@ -321,7 +321,6 @@ impl AdminState {
                     // one reviewed after it went through) now.
                     if let Some(f) = &e.features {
                         self.reviews
-                            .shared()
                             .learn(&self.precedents, f, approve, e.spot_check.clone())
                             .await;
                     }

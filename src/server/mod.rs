@@ -159,13 +159,15 @@ impl Gateway {
                 .await
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
-        let shared = Arc::new(
-            crate::shared::Shared::new(&cfg.store, &metrics)
+        let store = Arc::new(
+            crate::shared::Store::new(&cfg.store, &metrics)
                 .map_err(|e| ServerError::Store(e.to_string()))?,
         );
-        let reviews = Arc::new(crate::review::ReviewStore::new(shared.clone()));
-        let precedents = Arc::new(crate::review::learn::Precedents::new(cfg.learn.to_learn()));
-        shared.follow(reviews.clone(), precedents.clone());
+        let reviews = Arc::new(crate::review::ReviewStore::new(store.clone()));
+        let precedents = Arc::new(crate::review::learn::Precedents::new(
+            crate::review::learn::LearnConfig::from(&cfg.learn),
+        ));
+        reviews.follow(precedents.clone());
         let (spans, otlp_task) = match &cfg.otlp {
             Some(o) => {
                 let (spans, task) =
@@ -468,5 +470,28 @@ impl RunningGateway {
     pub async fn shutdown(self) {
         self.begin_shutdown();
         self.wait().await;
+    }
+}
+
+/// Wait for SIGTERM or SIGINT; returns the signal's name.
+pub async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
     }
 }

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::pem::{certs_from, key_from};
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ClientAuth, TlsConfig};
@@ -21,40 +20,11 @@ use crate::config::{ClientAuth, TlsConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A PEM file could not be read or holds nothing usable.
-    #[error("{path}: {what}")]
-    File {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        what: String,
-    },
+    #[error(transparent)]
+    File(#[from] crate::pem::PemError),
     /// rustls refused the combination (key does not match the certificate, …).
     #[error("TLS configuration: {0}")]
     Rustls(String),
-}
-
-/// Read every certificate in a PEM file.
-pub fn certs_from(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bad = |what: String| TlsError::File {
-        path: path.display().to_string(),
-        what,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("no certificate in the file".into()));
-    }
-    Ok(certs)
-}
-
-/// Read the private key in a PEM file.
-pub fn key_from(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::File {
-        path: path.display().to_string(),
-        what: format!("no usable private key ({e})"),
-    })
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -73,7 +43,7 @@ pub fn server_config(cfg: &TlsConfig) -> Result<ServerConfig, TlsError> {
         (Some(ca), auth) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in certs_from(ca)? {
-                roots.add(c).map_err(|e| TlsError::File {
+                roots.add(c).map_err(|e| crate::pem::PemError::File {
                     path: ca.display().to_string(),
                     what: e.to_string(),
                 })?;

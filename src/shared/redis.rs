@@ -1,50 +1,40 @@
-//! The Redis store: what replicas share, in a Redis server every replica talks to.
+//! The Redis backend: the store's operations as Redis commands and scripts. Keys (all
+//! under the configured prefix, `sec0:` by default) are named by the callers' spaces:
 //!
-//! Keys (all under the configured prefix, `sec0:` by default):
-//! - `esc:<id>`: hash of one escalation (`data` = its JSON when opened, `state`, `reviewer`,
-//!   `comment`, `flow`, `deadline` in Unix ms). Answers change `state` with a
-//!   compare-and-set script, so two reviewers on two replicas cannot both answer.
-//! - `escalations`: sorted set of escalation ids by creation time (for a replica that
-//!   starts or reconnects).
-//! - `grant:<id>`: set once when a deferred approval is used (used once, on any replica).
-//! - `lessons`: list of reviewers' answers as learning took them (JSON: the call's
-//!   features, its fingerprints at every level, approved or not, the spot check it answered,
-//!   when, and a unique id), the newest [`MAX_LESSONS`] kept, expiring with the learning
-//!   window; `revoked`: hash of precedent id → Unix ms of its revocation.
-//! - `bucket:<limit>:<key>`: a token bucket (`tokens`, `ts`), refilled on Redis's clock.
-//! - channel `events`: every new escalation, answer and revocation, for the other replicas.
+//! - `<space>:<id>`: a record (a hash: `data` and the caller's fields), and `<space>` a
+//!   sorted set of record ids by creation time (records are kept for their `keep` time);
+//!   a compare-and-set script changes a record's state once for all replicas;
+//! - `once:<key>`: set once (`SET NX`), for what may happen once across replicas;
+//! - `<log>`: a list (appended, trimmed to the newest entries, expiring);
+//! - `<hash>`: a hash of fields;
+//! - `bucket:<key>`: a token bucket (`tokens`, `ts`), refilled on Redis's clock;
+//! - channel `events`: what replicas tell each other.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
-use serde::{Deserialize, Serialize};
 
-use super::SharedError;
+use super::{CasOutcome, CasRule, StoreError};
 use crate::config::RedisConfig;
-use crate::review::Escalation;
 
-/// Most lessons kept in Redis (older ones are trimmed; they are old answers of long-lived
-/// precedents, whose newer answers remain).
-pub const MAX_LESSONS: isize = 50_000;
-
-/// How long decided escalations stay in Redis for the API.
-const KEEP_DECIDED: Duration = Duration::from_secs(24 * 3600);
-/// Escalations a replica loads when it starts or reconnects.
-pub const LOAD_ESCALATIONS: isize = 10_000;
-
-/// Compare-and-set of an escalation's state: only a pending escalation is answered.
-const ANSWER: &str = r#"
-local st = redis.call('HGET', KEYS[1], 'state')
+/// Compare-and-set of a record's field: only when it holds `ARGV[1]` is it set to
+/// `ARGV[2]` (with the other fields after it); past the record's deadline field plus a
+/// grace, any value but the lapse value becomes the lapse value instead.
+const CAS: &str = r#"
+local st = redis.call('HGET', KEYS[1], ARGV[3])
 if not st then return {'missing', ''} end
-if st ~= 'pending' then return {'decided', st} end
-if ARGV[1] ~= 'expired'
-   and tonumber(ARGV[5]) >= tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0') + tonumber(ARGV[6]) then
-  redis.call('HSET', KEYS[1], 'state', 'expired')
-  return {'decided', 'expired'}
+if st ~= ARGV[1] then return {'decided', st} end
+local lapsed = ARGV[4]
+if lapsed ~= '' and ARGV[2] ~= lapsed
+   and tonumber(ARGV[7]) >= tonumber(redis.call('HGET', KEYS[1], ARGV[5]) or '0') + tonumber(ARGV[6]) then
+  redis.call('HSET', KEYS[1], ARGV[3], lapsed)
+  return {'decided', lapsed}
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'reviewer', ARGV[2], 'comment', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[2])
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return {'done', redis.call('HGET', KEYS[1], 'data')}
 "#;
 
@@ -65,77 +55,39 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return wait
 "#;
 
-/// What the answer script found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Answered {
-    /// Answered now; the escalation as opened (JSON).
-    Done(String),
-    /// Already in this state.
-    Decided(String),
-    /// No such escalation.
-    Missing,
-}
-
-/// A reviewer's answer as stored and announced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LessonNote {
-    /// Unique id (a replica counts each answer once).
-    pub id: String,
-    /// What learning took from the answer.
-    pub lesson: crate::review::learn::Lesson,
-    /// When (Unix ms).
-    pub at_ms: u64,
-}
-
-/// What replicas tell each other on the events channel.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Event {
-    /// An escalation opened or changed state.
-    Escalation {
-        /// The escalation as it stands.
-        escalation: Box<Escalation>,
-    },
-    /// A reviewer's answer taught precedents.
-    Lesson(Box<LessonNote>),
-    /// A precedent was revoked (its answers until then forgotten).
-    Revoke {
-        /// `precedent-<fingerprint id>`.
-        precedent: String,
-        /// When (Unix ms).
-        at_ms: u64,
-    },
-}
-
 /// A connection to the shared Redis server.
 pub struct RedisStore {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     timeout: Duration,
-    answer: Script,
+    cas: Script,
     bucket: Script,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl RedisStore {
     /// Prepare the connection (made lazily, re-made after failures: a Redis that is down
     /// when the gateway starts is not fatal).
-    pub fn new(cfg: &RedisConfig) -> Result<Self, SharedError> {
-        let client = redis::Client::open(cfg.url.as_str())
-            .map_err(|e| SharedError::Config(e.to_string()))?;
+    pub fn new(cfg: &RedisConfig) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(cfg.url.as_str()).map_err(|e| StoreError::Config(e.to_string()))?;
         let mc = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(cfg.timeout))
             .set_response_timeout(Some(cfg.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), mc)
-            .map_err(|e| SharedError::Config(e.to_string()))?;
+            .map_err(|e| StoreError::Config(e.to_string()))?;
         Ok(Self {
             client,
             conn,
             prefix: cfg.prefix.clone(),
             timeout: cfg.timeout,
-            answer: Script::new(ANSWER),
+            cas: Script::new(CAS),
             bucket: Script::new(BUCKET),
         })
     }
@@ -146,235 +98,195 @@ impl RedisStore {
         k
     }
 
-    /// The events channel's name.
-    pub fn channel(&self) -> String {
+    fn channel(&self) -> String {
         self.key(&["events"])
     }
 
-    /// The longest wait for one operation.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// A new connection for the events channel.
-    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, SharedError> {
+    /// A new connection subscribed to the events channel.
+    pub async fn subscribe(&self) -> Result<redis::aio::PubSub, StoreError> {
         let mut ps = bounded(self.timeout, self.client.get_async_pubsub()).await?;
         bounded(self.timeout, ps.subscribe(self.channel())).await?;
         Ok(ps)
     }
 
-    async fn publish(&self, event: &Event) -> Result<(), SharedError> {
-        let msg = serde_json::to_string(event).map_err(|e| SharedError::Data(e.to_string()))?;
+    /// Send `message` to every replica following the events channel.
+    pub async fn publish(&self, message: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let _: i64 = bounded(self.timeout, c.publish(self.channel(), msg)).await?;
+        let _: i64 = bounded(self.timeout, c.publish(self.channel(), message)).await?;
         Ok(())
     }
 
-    /// Store a new escalation and announce it.
-    pub async fn open(&self, e: &Escalation, wait: Duration) -> Result<(), SharedError> {
-        let data = serde_json::to_string(e).map_err(|err| SharedError::Data(err.to_string()))?;
-        let key = self.key(&["esc", &e.id]);
-        let deadline = now_ms() + wait.as_millis() as u64;
+    /// Store record `id` in `space`: `data` and `fields`, kept for `keep`, indexed by now.
+    pub async fn put_record(
+        &self,
+        space: &str,
+        id: &str,
+        data: &str,
+        fields: &[(&str, &str)],
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.key(&[space, id]);
+        let mut all: Vec<(&str, &str)> = vec![("data", data)];
+        all.extend_from_slice(fields);
+        let now = super::now_ms();
         let mut c = self.conn.clone();
         let mut p = redis::pipe();
         p.atomic()
-            .hset_multiple(
-                &key,
-                &[
-                    ("data", data.as_str()),
-                    ("state", "pending"),
-                    ("flow", e.flow.as_str()),
-                    ("deadline", &deadline.to_string()),
-                ],
-            )
+            .hset_multiple(&key, &all)
             .ignore()
-            .pexpire(&key, (wait + KEEP_DECIDED).as_millis() as i64)
+            .pexpire(&key, ms(keep))
             .ignore()
-            .zadd(self.key(&["escalations"]), &e.id, now_ms())
+            .zadd(self.key(&[space]), id, now)
             .ignore()
             .zrembyscore(
-                self.key(&["escalations"]),
+                self.key(&[space]),
                 0,
-                now_ms().saturating_sub(KEEP_DECIDED.as_millis() as u64 * 7),
+                now.saturating_sub(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX)),
             )
             .ignore();
-        let () = bounded(self.timeout, p.query_async(&mut c)).await?;
-        self.publish(&Event::Escalation {
-            escalation: Box::new(e.clone()),
-        })
-        .await
+        bounded(self.timeout, p.query_async(&mut c)).await
     }
 
-    /// Answer a pending escalation (`approved`, `rejected` or `expired`), atomically.
-    pub async fn answer(
+    /// Compare-and-set a record's field (see [`CasRule`]).
+    pub async fn cas(
         &self,
+        space: &str,
         id: &str,
-        state: &str,
-        reviewer: &str,
-        comment: &str,
-    ) -> Result<Answered, SharedError> {
+        rule: &CasRule<'_>,
+    ) -> Result<CasOutcome, StoreError> {
         let mut c = self.conn.clone();
-        let mut inv = self.answer.key(self.key(&["esc", id]));
-        inv.arg(state)
-            .arg(reviewer)
-            .arg(comment)
-            .arg(KEEP_DECIDED.as_millis() as u64)
-            .arg(now_ms())
-            .arg(crate::review::SETTLE_GRACE.as_millis() as u64);
+        let mut inv = self.cas.key(self.key(&[space, id]));
+        let (lapse, deadline_field, grace) = rule
+            .lapse
+            .map_or(("", "", 0), |l| (l.value, l.deadline_field, ms(l.grace)));
+        inv.arg(rule.expect)
+            .arg(rule.set)
+            .arg(rule.field)
+            .arg(lapse)
+            .arg(deadline_field)
+            .arg(grace)
+            .arg(super::now_ms())
+            .arg(ms(rule.keep));
+        for (k, v) in rule.also {
+            inv.arg(*k).arg(*v);
+        }
         let r: Vec<String> = bounded(self.timeout, inv.invoke_async(&mut c)).await?;
         match r.as_slice() {
-            [k, data] if k == "done" => Ok(Answered::Done(data.clone())),
-            [k, st] if k == "decided" => Ok(Answered::Decided(st.clone())),
-            [k, _] if k == "missing" => Ok(Answered::Missing),
-            _ => Err(SharedError::Data(format!("answer script returned {r:?}"))),
+            [k, data] if k == "done" => Ok(CasOutcome::Done(data.clone())),
+            [k, st] if k == "decided" => Ok(CasOutcome::Decided(st.clone())),
+            [k, _] if k == "missing" => Ok(CasOutcome::Missing),
+            _ => Err(StoreError::Data(format!("compare-and-set returned {r:?}"))),
         }
     }
 
-    /// Tell the other replicas how an escalation stands.
-    pub async fn announce(&self, e: &Escalation) -> Result<(), SharedError> {
-        self.publish(&Event::Escalation {
-            escalation: Box::new(e.clone()),
-        })
-        .await
-    }
-
-    /// The most recent escalations, as they stand.
-    pub async fn escalations(&self) -> Result<Vec<Escalation>, SharedError> {
+    /// The newest `n` records of `space`: for each, `fields` (`None` where absent); a record
+    /// gone meanwhile is left out.
+    pub async fn recent(
+        &self,
+        space: &str,
+        n: isize,
+        fields: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let mut c = self.conn.clone();
-        let ids: Vec<String> = bounded(
-            self.timeout,
-            c.zrevrange(self.key(&["escalations"]), 0, LOAD_ESCALATIONS - 1),
-        )
-        .await?;
+        let ids: Vec<String> =
+            bounded(self.timeout, c.zrevrange(self.key(&[space]), 0, n - 1)).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut p = redis::pipe();
         for id in &ids {
-            p.hmget(
-                self.key(&["esc", id]),
-                &["data", "state", "reviewer", "comment"],
-            );
+            p.hmget(self.key(&[space, id]), fields);
         }
         let rows: Vec<Vec<Option<String>>> =
             bounded(self.timeout * 4, p.query_async(&mut c)).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
-                let [Some(data), Some(state), reviewer, comment] =
-                    <[Option<String>; 4]>::try_from(row).ok()?
-                else {
-                    return None; // expired meanwhile
-                };
-                let mut e: Escalation = serde_json::from_str(&data).ok()?;
-                e.state = crate::review::State::parse(&state)?;
-                e.reviewer = reviewer.filter(|r| !r.is_empty());
-                e.comment = comment.filter(|c| !c.is_empty());
-                Some(e)
-            })
+            .filter(|r| r.first().is_some_and(Option::is_some))
             .collect())
     }
 
-    /// Use a deferred escalation's approval: `true` for the one replica that gets it.
-    pub async fn claim_grant(&self, id: &str, ttl: Duration) -> Result<bool, SharedError> {
+    /// `true` for the one caller, across replicas, that claims `key` first (kept `ttl`).
+    pub async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let opts = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
-            .with_expiration(redis::SetExpiry::PX(ttl.as_millis().max(1) as u64));
+            .with_expiration(redis::SetExpiry::PX(
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1),
+            ));
         let r: Option<String> = bounded(
             self.timeout,
-            c.set_options(self.key(&["grant", id]), "used", opts),
+            c.set_options(self.key(&["once", key]), "used", opts),
         )
         .await?;
         Ok(r.is_some())
     }
 
-    /// Store a reviewer's answer for precedents and announce it.
-    pub async fn record_lesson(&self, l: &LessonNote, window: Duration) -> Result<(), SharedError> {
-        let key = self.key(&["lessons"]);
-        let json = serde_json::to_string(l).map_err(|e| SharedError::Data(e.to_string()))?;
+    /// Append `entry` to the log `log`, keeping the newest `keep_last`, expiring after `ttl`
+    /// without appends.
+    pub async fn append(
+        &self,
+        log: &str,
+        entry: &str,
+        keep_last: isize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.key(&[log]);
         let mut c = self.conn.clone();
         let mut p = redis::pipe();
         p.atomic()
-            .rpush(&key, json)
+            .rpush(&key, entry)
             .ignore()
-            .ltrim(&key, -MAX_LESSONS, -1)
+            .ltrim(&key, -keep_last, -1)
             .ignore()
-            .pexpire(&key, window.as_millis().min(i64::MAX as u128) as i64)
+            .pexpire(&key, ms(ttl))
             .ignore();
-        let () = bounded(self.timeout, p.query_async(&mut c)).await?;
-        self.publish(&Event::Lesson(Box::new(l.clone()))).await
+        bounded(self.timeout, p.query_async(&mut c)).await
     }
 
-    /// Revoke a precedent for every replica (answers before `at_ms` no longer count for
-    /// it) and announce it.
-    pub async fn revoke(&self, precedent: &str, at_ms: u64) -> Result<(), SharedError> {
+    /// Every entry of the log `log`, oldest first.
+    pub async fn read_log(&self, log: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn.clone();
-        let () = bounded(
-            self.timeout,
-            c.hset(self.key(&["revoked"]), precedent, at_ms),
-        )
-        .await?;
-        self.publish(&Event::Revoke {
-            precedent: precedent.to_string(),
-            at_ms,
-        })
-        .await
+        bounded(self.timeout * 4, c.lrange(self.key(&[log]), 0, -1)).await
     }
 
-    /// Every stored lesson (unreadable ones skipped, with a warning) and every revocation.
-    pub async fn lessons(&self) -> Result<(Vec<LessonNote>, Vec<(String, u64)>), SharedError> {
+    /// Set `field` of the hash `hash`.
+    pub async fn set_field(&self, hash: &str, field: &str, value: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let raw: Vec<String> =
-            bounded(self.timeout * 4, c.lrange(self.key(&["lessons"]), 0, -1)).await?;
-        let revoked: std::collections::HashMap<String, u64> =
-            bounded(self.timeout, c.hgetall(self.key(&["revoked"]))).await?;
-        let mut out = Vec::with_capacity(raw.len());
-        for r in raw {
-            match serde_json::from_str::<LessonNote>(&r) {
-                Ok(l) => out.push(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable lesson in the shared store skipped")
-                }
-            }
-        }
-        Ok((out, revoked.into_iter().collect()))
+        bounded(self.timeout, c.hset(self.key(&[hash]), field, value)).await
     }
 
-    /// Take a token from a shared bucket: `Ok(None)` when there was one, else the wait.
+    /// Every field of the hash `hash`.
+    pub async fn fields(&self, hash: &str) -> Result<HashMap<String, String>, StoreError> {
+        let mut c = self.conn.clone();
+        bounded(self.timeout, c.hgetall(self.key(&[hash]))).await
+    }
+
+    /// Take a token from the bucket `key`: `None` when there was one, else the wait.
     pub async fn take_token(
         &self,
-        limit: &str,
         key: &str,
         rate: f64,
         burst: f64,
-    ) -> Result<Option<Duration>, SharedError> {
+    ) -> Result<Option<Duration>, StoreError> {
         let mut c = self.conn.clone();
-        let mut inv = self.bucket.key(self.key(&["bucket", limit, key]));
+        let mut inv = self.bucket.key(self.key(&["bucket", key]));
         inv.arg(rate).arg(burst);
         let wait: u64 = bounded(self.timeout, inv.invoke_async(&mut c)).await?;
         Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
 }
 
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// One Redis operation, never waiting longer than `limit`.
 async fn bounded<T>(
     limit: Duration,
     f: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> Result<T, SharedError> {
+) -> Result<T, StoreError> {
     match tokio::time::timeout(limit, f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() => {
-            Err(SharedError::Connection(e.to_string()))
+            Err(StoreError::Connection(e.to_string()))
         }
-        Ok(Err(e)) => Err(SharedError::Redis(e.to_string())),
-        Err(_) => Err(SharedError::Timeout(limit)),
+        Ok(Err(e)) => Err(StoreError::Redis(e.to_string())),
+        Err(_) => Err(StoreError::Timeout(limit)),
     }
 }

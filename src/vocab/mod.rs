@@ -3,5 +3,13 @@
 //! it depends on nothing of ours (a test checks that).
 
 pub mod body;
+pub mod decision;
+pub mod ids;
+pub mod route;
+pub mod rules;
 
 pub use body::{BoxError, ProxyBody, StreamOutcome, StreamWatch, Watched};
+pub use decision::{DecisionKind, EscalationFlow, EscalationState, Mode};
+pub use ids::{HopId, instance_id};
+pub use route::{Boundary, Direction, Protocol};
+pub use rules::OneOrMany;

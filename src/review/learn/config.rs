@@ -1,81 +1,19 @@
-//! Learning's settings: confidence thresholds per level, spot checks, and the rest of
-//! `learn:` in the gateway's config.
+//! Learning's settings as the engine uses them (from `learn:` in the gateway's config,
+//! [`crate::config::LearnConfig`]).
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub use crate::config::{PerLevel, SpotChecks, SpotFlow};
 
 use super::Level;
 
-/// Confidence thresholds per level (lower bounds of the agreeing share).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PerLevel {
-    /// At the `exact` level.
-    pub exact: f64,
-    /// At the `known` level.
-    pub known: f64,
-    /// At the `any_caller` level (`1.0` turns the level off).
-    pub any_caller: f64,
-    /// At the `features` level: the weakest feature or pair's bound (`1.0` turns it off).
-    pub features: f64,
-}
-
-impl Default for PerLevel {
-    fn default() -> Self {
-        Self {
-            exact: 0.5,
-            known: 0.75,
-            any_caller: 0.85,
-            features: 0.5,
-        }
-    }
-}
-
-impl PerLevel {
-    pub(super) fn at(&self, level: Level) -> f64 {
-        match level {
-            Level::Exact => self.exact,
-            Level::Known => self.known,
-            Level::AnyCaller => self.any_caller,
-            Level::Features => self.features,
-        }
-    }
-}
-
-/// How a spot check reaches a reviewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpotFlow {
-    /// Like any escalation: held (or deferred, per the rule and `escalation.flow`).
-    #[default]
-    Escalate,
-    /// The call goes through; a reviewer looks at it afterwards and the answer teaches.
-    After,
-}
-
-/// Spot checks of precedents.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SpotChecks {
-    /// Share of allow-precedent decisions sent to a reviewer.
-    pub rate: f64,
-    /// The share while the precedent is young (fewer than twice the approvals it needed).
-    pub young_rate: f64,
-    /// Share of deny-precedent decisions sent to a reviewer (safe calls they refuse).
-    pub deny_rate: f64,
-    /// How the spot-checked call reaches a reviewer.
-    pub flow: SpotFlow,
-}
-
-impl Default for SpotChecks {
-    fn default() -> Self {
-        Self {
-            rate: 0.02,
-            young_rate: 0.05,
-            deny_rate: 0.03,
-            flow: SpotFlow::Escalate,
-        }
+/// A level's threshold.
+pub(super) fn at(levels: &PerLevel, level: Level) -> f64 {
+    match level {
+        Level::Exact => levels.exact,
+        Level::Known => levels.known,
+        Level::AnyCaller => levels.any_caller,
+        Level::Features => levels.features,
     }
 }
 
@@ -105,27 +43,22 @@ pub struct LearnConfig {
 
 impl Default for LearnConfig {
     fn default() -> Self {
+        Self::from(&crate::config::LearnConfig::default())
+    }
+}
+
+impl From<&crate::config::LearnConfig> for LearnConfig {
+    fn from(c: &crate::config::LearnConfig) -> Self {
         Self {
-            enabled: true,
-            min_approvals: 3,
-            min_rejections: 2,
-            window: Duration::from_secs(30 * 24 * 3600),
-            allow: PerLevel::default(),
-            allow_strict: PerLevel {
-                exact: 0.7,
-                known: 0.85,
-                any_caller: 0.92,
-                features: 0.6,
-            },
-            deny: PerLevel {
-                exact: 0.4,
-                known: 0.5,
-                any_caller: 0.6,
-                // One feature (or pair) that reviewers only ever rejected: six times over.
-                features: 0.6,
-            },
-            spot_checks: SpotChecks::default(),
-            internal_domains: Vec::new(),
+            enabled: c.enabled,
+            min_approvals: c.auto_allow_after,
+            min_rejections: c.auto_deny_after,
+            window: c.window,
+            allow: c.confidence,
+            allow_strict: c.strict_confidence,
+            deny: c.deny_confidence,
+            spot_checks: c.spot_checks,
+            internal_domains: c.internal_domains.clone(),
         }
     }
 }

@@ -359,9 +359,9 @@ impl Precedents {
 
     fn threshold(&self, st: &State, tool: &str, level: Level, strict: bool, now: Instant) -> f64 {
         let base = if strict {
-            self.cfg.allow_strict.at(level)
+            config::at(&self.cfg.allow_strict, level)
         } else {
-            self.cfg.allow.at(level)
+            config::at(&self.cfg.allow, level)
         };
         // Each rejected spot check at this level for this tool halves the doubt allowed.
         let strikes = st.strikes(tool, level, now, self.cfg.window).min(16) as i32;
@@ -407,7 +407,7 @@ impl Precedents {
                 continue;
             }
             let allow_at = self.threshold(&st, &tool, *level, strict, now);
-            let deny_at = self.cfg.deny.at(*level);
+            let deny_at = config::at(&self.cfg.deny, *level);
             let (ca, cd) = (c.allow_confidence(), c.deny_confidence());
             let verdict = if ca >= allow_at
                 && c.approvals_since_rejection >= self.cfg.min_approvals as usize
@@ -469,7 +469,7 @@ impl Precedents {
             .familiar
             .judge(f, now, self.cfg.window, self.cfg.min_rejections);
         let allow_at = self.threshold(st, &tool_key(f), Level::Features, strict, now);
-        let deny_at = self.cfg.deny.at(Level::Features);
+        let deny_at = config::at(&self.cfg.deny, Level::Features);
         let (verdict, confidence, precedent, threshold) = if j.allow_confidence >= allow_at
             && j.fewest_approvals >= self.cfg.min_approvals
             && leaning != Some(Verdict::Deny)

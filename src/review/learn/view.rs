@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::config;
 use super::evidence::Counts;
 use super::{CallFeatures, Level, Precedents, Verdict, familiar, tool_key};
 
@@ -78,7 +79,7 @@ impl Precedents {
             }
             // Listed with the ordinary threshold; strict tools need more before they use it.
             let allow_at = self.threshold(&st, &b.tool, b.level, false, now);
-            let deny_at = self.cfg.deny.at(b.level);
+            let deny_at = config::at(&self.cfg.deny, b.level);
             let verdict = if c.allow_confidence() >= allow_at
                 && c.approvals_since_rejection >= self.cfg.min_approvals as usize
             {
@@ -134,7 +135,7 @@ impl Precedents {
                     allow_confidence: counts.allow_confidence(),
                     allow_threshold: self.threshold(&st, &tool, level, strict, now),
                     deny_confidence: counts.deny_confidence(),
-                    deny_threshold: self.cfg.deny.at(level),
+                    deny_threshold: config::at(&self.cfg.deny, level),
                     counts,
                 }
             })

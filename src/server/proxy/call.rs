@@ -26,6 +26,7 @@ use crate::inspect::ToolsListFilter;
 use crate::inspect::guarded::{Asked, ResponseGuard, RouteInfo};
 use crate::inspect::legacy_sse::session_from_query;
 use crate::policy::CallFacts;
+use crate::policy::RecordDecision;
 use crate::policy::{Decision, DecisionKind as Kind};
 use crate::policy::{DecisionKind, Policy};
 use crate::protocol::Envelope;
@@ -261,7 +262,10 @@ impl ProxyState {
                 internal_domains: &self.precedents.config().internal_domains,
                 ..route.facts(&who.caller)
             };
-            let limited = self.rate_limited(&policy, &facts, who, ctx).await;
+            let limited = self
+                .rate_limited(&policy, &facts, who, ctx)
+                .await
+                .unwrap_or_else(|e| Some(crate::error::limit_without_store(&e)));
             let withheld = route.protocol == Protocol::Mcp
                 && self.descriptors.has_changes()
                 && call.tool.is_some_and(|t| {
@@ -494,7 +498,11 @@ impl ProxyState {
                 internal_domains: &self.precedents.config().internal_domains,
                 ..route.facts(&who.caller)
             };
-            if let Some((limit, wait)) = self.rate_limited(policy, &facts, who, ctx).await {
+            let limited = self
+                .rate_limited(policy, &facts, who, ctx)
+                .await
+                .unwrap_or_else(|e| Some(crate::error::limit_without_store(&e)));
+            if let Some((limit, wait)) = limited {
                 let d = policy.fixed_decision(DecisionKind::Deny, "rate_limited", &limit);
                 self.metrics.record_decision(&route.name, &facts, &d);
                 self.audit_decision(audit, route, &facts, &d, None)

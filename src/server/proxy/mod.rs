@@ -36,6 +36,7 @@ use crate::identify::{Identifier, Identity};
 use crate::inspect::descriptors::DescriptorStore;
 use crate::inspect::legacy_sse::LegacySessions;
 use crate::metrics::{Metrics, RouteMetrics, StatusCounters};
+use crate::policy::RecordDecision;
 use crate::policy::{CallFacts, Decision, Policy};
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::{Route, RouteTable, path_is_unambiguous, request_host};
@@ -417,37 +418,36 @@ impl ProxyState {
     }
 
     /// The first rate limit whose bucket for this call is empty: its id and the wait.
-    /// Buckets are shared by replicas when the store is; a shared store that cannot be
-    /// reached under `fail_closed` refuses the call (`shared_state_unavailable`).
+    /// Buckets are shared by replicas when the store is (`Err`: it cannot be reached under
+    /// `fail_closed`; `crate::error::limit_without_store` says how the call is refused).
     async fn rate_limited(
         &self,
         policy: &Policy,
         facts: &CallFacts<'_>,
         who: &Identity,
         ctx: &CallContext,
-    ) -> Option<(Arc<str>, Duration)> {
+    ) -> Result<Option<(Arc<str>, Duration)>, crate::shared::StoreError> {
         for l in policy.limits_for(facts) {
             let key = match l.per {
                 crate::policy::model::LimitKey::Caller => &*who.caller,
                 crate::policy::model::LimitKey::Run => ctx.run_id.as_str(),
             };
-            let shared = self.reviews.shared();
-            let verdict = match shared.take_token(&l.id, key, l.rate, l.burst).await {
-                Ok(Some(None)) => Ok(()),
-                Ok(Some(Some(wait))) => Err(wait),
-                Ok(None) => self.limiter.take(l, key),
-                Err(_) => {
-                    return Some((
-                        Arc::from("shared_state_unavailable"),
-                        Duration::from_secs(1),
-                    ));
-                }
+            let bucket = format!("{}:{key}", l.id);
+            let verdict = match self
+                .reviews
+                .store()
+                .take_token(&bucket, l.rate, l.burst)
+                .await?
+            {
+                Some(None) => Ok(()),
+                Some(Some(wait)) => Err(wait),
+                None => self.limiter.take(l, key),
             };
             if let Err(wait) = verdict {
-                return Some((l.id.clone(), wait));
+                return Ok(Some((l.id.clone(), wait)));
             }
         }
-        None
+        Ok(None)
     }
 
     /// Remember in the run what its forwarded messages did (tools, resources, labels):

@@ -123,7 +123,7 @@ impl ProxyState {
         };
         // An auto-allow needs the whole truth (a rejection on another replica revokes it);
         // an auto-deny is safe to apply from what this replica knows.
-        if kind == DecisionKind::Allow && !self.reviews.shared().trusts_local_view() {
+        if kind == DecisionKind::Allow && !self.reviews.store().trusts_local_view() {
             return d;
         }
         let used = PrecedentUse {
@@ -276,7 +276,6 @@ impl ProxyState {
         for (state, o) in answers.iter().flatten() {
             if matches!(state, State::Approved | State::Rejected) {
                 self.reviews
-                    .shared()
                     .learn(
                         &self.precedents,
                         &o.features,

@@ -1,0 +1,127 @@
+//! The ids that tie calls together — this process's instance, each hop — and the one reader
+//! of what a caller claims about its run, its calling hop and its trace (`x-sec0-run-id`,
+//! `x-sec0-hop-id`, W3C `traceparent`, and the sec0 SDK's `x-agent-ref`, `x-cause-span`,
+//! `x-cause-trace`). Claims are only read here; whether to trust them is the context step's
+//! decision.
+
+use http::HeaderMap;
+use serde::{Serialize, Serializer};
+
+/// This process's random id (16 hex digits), also in audit file names.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let b = uuid::Uuid::new_v4().into_bytes();
+        hex::encode(&b[..8])
+    })
+}
+
+/// A hop id: 16 hex digits (the instance's first 8 and a counter), minted per exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct HopId(pub u64);
+
+impl HopId {
+    /// The next id.
+    pub fn next() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        Self(COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for HopId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{:08x}", &instance_id()[..8], self.0 as u32)
+    }
+}
+
+impl Serialize for HopId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The parts of a W3C `traceparent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceParent {
+    /// 32 hex.
+    pub trace_id: String,
+    /// The caller's span (16 hex).
+    pub parent_id: String,
+    /// 2 hex (`01`: sampled).
+    pub flags: String,
+}
+
+/// The parts of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all
+/// zeros, version not `ff`).
+pub fn parse_traceparent(tp: &str) -> Option<TraceParent> {
+    let mut parts = tp.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    (hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0')
+        && parent.bytes().any(|b| b != b'0'))
+    .then(|| TraceParent {
+        trace_id: trace.to_owned(),
+        parent_id: parent.to_owned(),
+        flags: flags.to_owned(),
+    })
+}
+
+/// Longest id taken from a header.
+const MAX_ID: usize = 128;
+
+/// A header's value as text, trimmed; `None` when absent, empty or not text.
+pub fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn id_from(h: &HeaderMap, name: &str) -> Option<String> {
+    header(h, name)
+        .filter(|v| v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+}
+
+/// What a caller claims about the call's run, calling hop and trace (ill-formed values are
+/// ignored; nothing here is trusted yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// `x-sec0-run-id`, else the sec0 SDK's `x-agent-ref`.
+    pub run: Option<String>,
+    /// `x-sec0-hop-id`, else the sec0 SDK's `x-cause-span`: the calling hop.
+    pub parent_hop: Option<String>,
+    /// A valid W3C `traceparent`.
+    pub traceparent: Option<TraceParent>,
+    /// The sec0 SDK's `x-cause-trace`.
+    pub cause_trace: Option<String>,
+}
+
+impl Claimed {
+    /// Read the claims in `h`.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        Self {
+            run: id_from(h, "x-sec0-run-id").or_else(|| id_from(h, "x-agent-ref")),
+            parent_hop: id_from(h, "x-sec0-hop-id").or_else(|| id_from(h, "x-cause-span")),
+            traceparent: header(h, "traceparent").and_then(parse_traceparent),
+            cause_trace: id_from(h, "x-cause-trace"),
+        }
+    }
+
+    /// The trace id claimed: the `traceparent`'s, else the SDK's cause trace.
+    pub fn trace_id(&self) -> Option<String> {
+        self.traceparent
+            .as_ref()
+            .map(|t| t.trace_id.clone())
+            .or_else(|| self.cause_trace.clone())
+    }
+}
