@@ -390,6 +390,39 @@ pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<
     )
 }
 
+/// Whole seconds to wait, rounded up (`Retry-After`).
+pub fn retry_secs(w: std::time::Duration) -> u64 {
+    w.as_secs() + u64::from(w.subsec_nanos() > 0)
+}
+
+/// The 429 answer of a plain HTTP call beyond a rate limit (`d`: the refusal decision).
+pub fn too_many(d: &crate::policy::Decision, wait: std::time::Duration) -> Response<ProxyBody> {
+    let body = serde_json::json!({"error": {
+        "status": 429,
+        "reason": "rate_limited",
+        "message": "too many calls; retry later",
+        "rules": d.rules,
+        "decision_id": d.decision_id,
+        "retry_after": retry_secs(wait),
+    }});
+    let mut resp = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, retry_secs(wait).into());
+    resp
+}
+
+/// `resp` (a 401) with the bearer challenge, for routes that take bearer tokens.
+pub fn with_bearer_challenge(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"sec0-gateway\""),
+    );
+    resp
+}
+
 /// An empty 202: what a dropped notification (or client response) gets.
 pub fn accepted() -> Response<ProxyBody> {
     let mut resp = Response::new(

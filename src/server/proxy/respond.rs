@@ -1,8 +1,9 @@
-//! The response side of a call: what the client gets back. The upstream's answer streams
-//! through unchanged unless something must be inspected: a `tools/list` result loses tools
-//! the caller can never call, a partly forwarded batch gets the gateway's refusals merged
-//! in, and a legacy HTTP+SSE stream is tapped so refusals (and filtered lists) can be
-//! delivered on it. Refusals the gateway writes itself are delivered here too.
+//! Phase 6, respond: what the client gets back. The upstream's answer streams through
+//! unchanged unless something must be inspected: the response guard scans results and
+//! events, a `tools/list` result loses tools the caller can never call, a partly forwarded
+//! batch gets the gateway's refusals merged in, and a legacy HTTP+SSE stream is tapped so
+//! refusals (and filtered lists) can be delivered on it. Refusals the gateway writes itself
+//! on such a stream are delivered here too.
 
 use std::sync::Arc;
 
@@ -11,10 +12,12 @@ use http::{Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::call::Outgoing;
-use super::{Failure, ProxyState, full};
+use super::act::AnswerPlan;
+use super::state::{Admitted, CallState};
+use super::{ProxyState, full};
 use crate::act::{Action, PartialBatch};
 use crate::config::Protocol;
+use crate::error::GatewayError;
 use crate::forward::ForwardError;
 use crate::forward::body::{BoxError, GaugeGuard, GuardedBody, ProxyBody};
 use crate::forward::headers::is_event_stream;
@@ -38,42 +41,35 @@ fn is_json(headers: &http::HeaderMap) -> bool {
         })
 }
 
-/// What the answer side needs to know about the call it answers (the parts of
-/// [`Outgoing`] that are shared across awaits).
-struct About<'a> {
-    buffered: &'a Option<Bytes>,
-    caller: &'a Arc<str>,
-    stream_open: bool,
-}
-
 impl ProxyState {
-    /// The client's response for the upstream's answer to `sent`.
-    pub(super) async fn answer(
+    /// The client's response for the upstream's answer `upstream` to the call.
+    pub(super) async fn respond(
         &self,
-        route: &Route,
+        call: &mut CallState,
+        a: &Admitted,
         upstream: Response<Incoming>,
-        mut sent: Outgoing,
-        in_flight: &mut Option<GaugeGuard>,
-    ) -> Result<Response<ProxyBody>, Failure> {
+        mut plan: AnswerPlan,
+    ) -> Result<Response<ProxyBody>, GatewayError> {
+        let route = &a.route;
         let rm = &self.route_metrics[route.index];
         let (mut parts, body) = upstream.into_parts();
         crate::forward::headers::strip_hop_by_hop(&mut parts.headers);
         parts.version = http::Version::HTTP_11;
-        if let Some(part) = &sent.partial {
-            return self
-                .merge_batch_answer(route, parts, body, part, sent.response_guard)
+        if let Some(part) = &plan.partial {
+            let resp = self
+                .merge_batch_answer(route, parts, body, part, plan.response_guard)
                 .await;
+            // The body sent upstream was the allowed part: errors no longer echo the ids.
+            call.buffered = None;
+            return resp.map(|r| tagged_answer(r, call));
         }
-        let body: ProxyBody = match (sent.response_guard.take(), sent.tools_filter.take()) {
+        let body: ProxyBody = match (plan.response_guard.take(), plan.tools_filter.take()) {
             (Some(g), _) if parts.status.is_success() => {
                 if is_event_stream(&parts.headers) {
                     parts.headers.remove(header::CONTENT_LENGTH);
                     SseEvents::new(body, g).boxed_unsync()
                 } else if is_json(&parts.headers) {
-                    let whole = self
-                        .read_answer(route, body, "inspected")
-                        .await
-                        .map_err(|e| (e, sent.buffered.clone()))?;
+                    let whole = self.read_answer(route, body, "inspected").await?;
                     parts.headers.remove(header::CONTENT_LENGTH);
                     g.prefetch(&whole).await;
                     full(g.apply_to_json(whole))
@@ -82,13 +78,15 @@ impl ProxyState {
                 }
             }
             (_, tools_filter) => {
-                let about = About {
-                    buffered: &sent.buffered,
-                    caller: &sent.caller,
-                    stream_open: sent.stream_open,
-                };
-                self.plain_answer(route, &mut parts, body, tools_filter, about)
-                    .await?
+                self.plain_answer(
+                    route,
+                    &mut parts,
+                    body,
+                    tools_filter,
+                    &a.who.caller,
+                    plan.stream_open,
+                )
+                .await?
             }
         };
         let mut out = GuardedBody::new(body)
@@ -97,10 +95,13 @@ impl ProxyState {
         if is_event_stream(&parts.headers) {
             out = out.guard(GaugeGuard::new(&self.metrics.open_sse_streams));
         }
-        if let Some(g) = in_flight.take() {
+        if let Some(g) = call.in_flight.take() {
             out = out.guard(g);
         }
-        Ok(Response::from_parts(parts, out.boxed_unsync()))
+        Ok(tagged_answer(
+            Response::from_parts(parts, out.boxed_unsync()),
+            call,
+        ))
     }
 
     /// An answer without the guard: the `tools/list` filter, the legacy stream tap, or
@@ -111,9 +112,9 @@ impl ProxyState {
         parts: &mut http::response::Parts,
         body: Incoming,
         tools_filter: Option<ToolsListFilter>,
-        sent: About<'_>,
-    ) -> Result<ProxyBody, Failure> {
-        let (buffered, caller) = (sent.buffered, sent.caller);
+        caller: &Arc<str>,
+        stream_open: bool,
+    ) -> Result<ProxyBody, GatewayError> {
         Ok(match tools_filter {
             Some(f) if parts.status == StatusCode::OK => {
                 if is_event_stream(&parts.headers) {
@@ -121,15 +122,12 @@ impl ProxyState {
                     parts.headers.remove(header::CONTENT_LENGTH);
                     SseToolsList::new(body, f).boxed_unsync()
                 } else {
-                    let whole = self
-                        .read_answer(route, body, "tools/list")
-                        .await
-                        .map_err(|e| (e, buffered.clone()))?;
+                    let whole = self.read_answer(route, body, "tools/list").await?;
                     parts.headers.remove(header::CONTENT_LENGTH);
                     full(f.apply_to_json(whole))
                 }
             }
-            _ if sent.stream_open && is_event_stream(&parts.headers) => {
+            _ if stream_open && is_event_stream(&parts.headers) => {
                 // A GET stream may be a legacy HTTP+SSE session: answers to its POSTs arrive
                 // here, so the tap guards them (with the policy of the moment it opened).
                 let guard = self
@@ -150,7 +148,7 @@ impl ProxyState {
         route: &Route,
         body: Incoming,
         what: &str,
-    ) -> Result<Bytes, crate::error::GatewayError> {
+    ) -> Result<Bytes, GatewayError> {
         let read = GuardedBody::new(body)
             .limit(MAX_INSPECTED as u64)
             .idle_timeout(self.idle_timeout)
@@ -174,7 +172,7 @@ impl ProxyState {
         body: Incoming,
         part: &PartialBatch,
         guard: Option<ResponseGuard>,
-    ) -> Result<Response<ProxyBody>, Failure> {
+    ) -> Result<Response<ProxyBody>, GatewayError> {
         let rm = &self.route_metrics[route.index];
         let status = parts.status;
         let body: ProxyBody = if status == StatusCode::ACCEPTED || status == StatusCode::NO_CONTENT
@@ -195,10 +193,7 @@ impl ProxyState {
                 None => SseEvents::new(body, RefusalEvents::new(part)).boxed_unsync(),
             }
         } else {
-            let upstream = self
-                .read_answer(route, body, "batch")
-                .await
-                .map_err(|e| (e, None))?;
+            let upstream = self.read_answer(route, body, "batch").await?;
             let merged = match batch::merge_json(&upstream, part) {
                 Some(m) => Bytes::from(m),
                 None => {
@@ -276,4 +271,13 @@ impl ProxyState {
             hidden: self.metrics.tools_hidden.with_label_values(&[&route.name]),
         })
     }
+}
+
+/// The upstream's answer with the call's decision attached (for the client's
+/// `x-sec0-decision-id`).
+fn tagged_answer(mut resp: Response<ProxyBody>, call: &CallState) -> Response<ProxyBody> {
+    if let Some(tag) = &call.decision {
+        resp.extensions_mut().insert(tag.clone());
+    }
+    resp
 }
