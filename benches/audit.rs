@@ -8,17 +8,18 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sec0_gateway::audit::chain::CheckpointSigner;
 use sec0_gateway::audit::file::ChainFile;
 use sec0_gateway::audit::record::{AuditRecord, FindingRecord, HopId, Latency, Sha256Hex};
+use sec0_gateway::vocab::{Boundary, DecisionKind, Direction, Mode, Protocol, StreamOutcome};
 
 fn record(i: u64) -> AuditRecord {
     AuditRecord {
-        boundary: Some("agent_to_tool"),
+        boundary: Some(Boundary::AgentToTool),
         bytes_in: Some(112),
         bytes_out: Some(96),
         caller: Some("spiffe://example.org/agent/billing".into()),
-        decision: Some("allow"),
+        decision: Some(DecisionKind::Allow),
         decision_id: Some(format!("9e1f00aa{i:024x}")),
-        direction: Some("request"),
-        enforced: Some("allow"),
+        direction: Some(Direction::Request),
+        enforced: Some(DecisionKind::Allow),
         findings: Some(vec![FindingRecord {
             detector: "pii".into(),
             path: "$.params.arguments.to".into(),
@@ -34,10 +35,10 @@ fn record(i: u64) -> AuditRecord {
             upstream: Some(380),
         }),
         method: Some("tools/call".into()),
-        mode: Some("enforce"),
-        outcome: Some("complete"),
+        mode: Some(Mode::Enforce),
+        outcome: Some(StreamOutcome::Complete),
         policy_version: Some("a49802b5e181e330".into()),
-        protocol: Some("mcp"),
+        protocol: Some(Protocol::Mcp),
         reason: Some("default".into()),
         redactions: Some(0),
         request_sha256: Some(Sha256Hex([0x9f; 32])),

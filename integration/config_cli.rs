@@ -271,7 +271,7 @@ fn audit_verify_accepts_a_good_file_and_names_the_first_broken_record() {
     let mut f = ChainFile::create(&path, Some(signer), 100).expect("create");
     for i in 0..250 {
         f.append(AuditRecord {
-            decision: Some("deny"),
+            decision: Some(sec0_gateway::vocab::DecisionKind::Deny),
             method: Some(format!("n{i}")),
             ..AuditRecord::new("decision")
         })

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::record::{AuditRecord, HopId, Latency, Sha256Hex};
 use super::writer::{AuditError, AuditTrail, Slot};
-use crate::vocab::{ProxyBody, StreamOutcome, StreamWatch, Watched};
+use crate::vocab::{DecisionKind, EscalationState, ProxyBody, StreamOutcome, StreamWatch, Watched};
 
 /// The ids that tie a call to its run, its caller's hop and its trace. Until verified
 /// identity exists (the identity work), `run_id`, `parent_hop` and `trace_id` are what the
@@ -144,7 +144,12 @@ impl CallAudit {
     }
 
     /// Set what became of the escalation of decision `id` on its pending record.
-    pub fn set_escalation(&mut self, id: &str, state: &'static str, outcome: &'static str) {
+    pub fn set_escalation(
+        &mut self,
+        id: &str,
+        state: EscalationState,
+        outcome: Option<DecisionKind>,
+    ) {
         for (_, r) in &mut self.pending {
             if r.decision_id.as_deref() == Some(id) {
                 r.escalation = Some(super::record::Escalation {
@@ -172,7 +177,7 @@ impl CallAudit {
         let (parts, inner) = resp.into_parts();
         if inner.is_end_stream() {
             // Nothing to stream (e.g. 202): complete now; hyper may never poll the body.
-            self.complete(status, Some(EMPTY_SHA256), 0, "complete");
+            self.complete(status, Some(EMPTY_SHA256), 0, StreamOutcome::Complete);
             return Response::from_parts(parts, inner);
         }
         let watch = AnswerWatch {
@@ -190,7 +195,7 @@ impl CallAudit {
         status: u16,
         response_sha256: Option<Sha256Hex>,
         bytes_out: u64,
-        outcome: &'static str,
+        outcome: StreamOutcome,
     ) {
         let total = self.started.elapsed();
         let (request_sha256, bytes_in) = match (&self.request, &self.streamed) {
@@ -256,7 +261,6 @@ impl StreamWatch for AnswerWatch {
     fn end(self, outcome: StreamOutcome) {
         let complete = outcome == StreamOutcome::Complete;
         let hash = complete.then(|| Sha256Hex(self.hasher.finalize().into()));
-        let outcome = if complete { "complete" } else { "aborted" };
         self.audit.complete(self.status, hash, self.bytes, outcome);
     }
 }

@@ -15,6 +15,9 @@ use serde::{Serialize, Serializer};
 
 use crate::guard::Finding;
 use crate::policy::{CallFacts, Decision};
+use crate::vocab::{
+    Boundary, DecisionKind, Direction, EscalationState, Mode, Protocol, StreamOutcome,
+};
 pub use crate::vocab::{HopId, instance_id};
 
 /// Audit schema version written into every record.
@@ -29,7 +32,7 @@ pub struct AuditRecord {
     pub agent: Option<Arc<str>>,
     /// Which boundary the route sits on.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub boundary: Option<&'static str>,
+    pub boundary: Option<Boundary>,
     /// Request body bytes received from the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_in: Option<u64>,
@@ -46,7 +49,7 @@ pub struct AuditRecord {
     pub comment: Option<String>,
     /// `allow` | `deny` | `redact` | `escalate` as reported (the would-be one under observe).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<&'static str>,
+    pub decision: Option<DecisionKind>,
     /// The decision's id (also on the wire to the client).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_id: Option<String>,
@@ -55,10 +58,10 @@ pub struct AuditRecord {
     pub detail: Option<String>,
     /// `request` or `response`: which way the decided data travelled.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'static str>,
+    pub direction: Option<Direction>,
     /// What was enforced (differs from `decision` under observe).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub enforced: Option<&'static str>,
+    pub enforced: Option<DecisionKind>,
     /// Why the exchange failed after it was decided (the stable reason code of the error
     /// answer, e.g. `upstream_timeout`); error records carry it in `reason`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,11 +94,12 @@ pub struct AuditRecord {
     pub method: Option<String>,
     /// `enforce` or `observe`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<&'static str>,
+    pub mode: Option<Mode>,
     /// `complete` (the answer reached the client whole) or `aborted` (the exchange ended
     /// early: client gone, stream cut, upstream failure mid-answer).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<&'static str>,
+    #[serde(serialize_with = "answer_outcome")]
+    pub outcome: Option<StreamOutcome>,
     /// The parent hop's id, as the caller sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_hop: Option<String>,
@@ -113,7 +117,7 @@ pub struct AuditRecord {
     pub prompt: Option<String>,
     /// `mcp`, `jsonrpc`, `a2a` or `http`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<&'static str>,
+    pub protocol: Option<Protocol>,
     /// Decision: the winning rule's reason code; error: the answer's stable reason code;
     /// checkpoint: why it was written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,10 +176,11 @@ pub struct AuditRecord {
 pub struct Escalation {
     /// The escalation's id (the decision id).
     pub id: String,
-    /// What was applied: `allow` or `deny` (`pending` while it waits).
-    pub outcome: &'static str,
+    /// What was applied: `allow` or `deny` (`None`, written `pending`, while it waits).
+    #[serde(serialize_with = "applied")]
+    pub outcome: Option<DecisionKind>,
     /// `pending`, `approved`, `rejected` or `expired` (nobody answered in time).
-    pub state: &'static str,
+    pub state: EscalationState,
 }
 
 /// A finding as recorded: where and what, never the value.
@@ -293,19 +298,19 @@ impl AuditRecord {
     pub fn decision(route: &str, facts: &CallFacts<'_>, d: &Decision) -> Self {
         Self {
             agent: facts.agent.map(Arc::from),
-            boundary: Some(facts.boundary.as_str()),
+            boundary: Some(facts.boundary),
             caller: Some(Arc::from(facts.caller)),
-            decision: Some(d.shown().as_str()),
+            decision: Some(d.shown()),
             decision_id: Some(d.decision_id.clone()),
-            direction: Some(facts.phase.as_str()),
-            enforced: Some(d.decision.as_str()),
+            direction: Some(facts.phase),
+            enforced: Some(d.decision),
             findings: Some(facts.findings.iter().map(FindingRecord::from).collect()),
             method: facts.method.map(str::to_owned),
-            mode: Some(d.mode.as_str()),
+            mode: Some(d.mode),
             policy_version: Some(d.policy_version.clone()),
             precedent: d.precedent.clone(),
             prompt: facts.prompt.map(str::to_owned),
-            protocol: Some(facts.protocol.as_str()),
+            protocol: Some(facts.protocol),
             reason: Some(d.reason.clone()),
             redactions: Some(d.redact.len() as u64),
             resource: facts.resource.map(str::to_owned),
@@ -345,6 +350,20 @@ impl AuditRecord {
     }
 }
 
+/// How the answer ended, as the audit says it: `complete`, or `aborted` (failed or cut).
+fn answer_outcome<S: Serializer>(o: &Option<StreamOutcome>, s: S) -> Result<S::Ok, S::Error> {
+    match o {
+        Some(StreamOutcome::Complete) => s.serialize_str("complete"),
+        Some(StreamOutcome::Failed | StreamOutcome::Cut) => s.serialize_str("aborted"),
+        None => s.serialize_none(),
+    }
+}
+
+/// What an escalation applied, as the audit says it: `pending` while nothing is.
+fn applied<S: Serializer>(o: &Option<DecisionKind>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.map_or("pending", DecisionKind::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,22 +371,22 @@ mod tests {
     fn full() -> AuditRecord {
         AuditRecord {
             agent: Some("billing".into()),
-            boundary: Some("agent_to_tool"),
+            boundary: Some(Boundary::AgentToTool),
             bytes_in: Some(120),
             bytes_out: Some(96),
             caller: Some("spiffe://x/agent/a".into()),
             chain: "audit-x".into(),
             comment: Some("c".into()),
-            decision: Some("deny"),
+            decision: Some(DecisionKind::Deny),
             decision_id: Some("d1".into()),
             detail: Some("why \"quoted\" é\u{1}".into()),
-            direction: Some("request"),
-            enforced: Some("deny"),
+            direction: Some(Direction::Request),
+            enforced: Some(DecisionKind::Deny),
             error: Some("upstream_timeout"),
             escalation: Some(Escalation {
                 id: "d1".into(),
-                outcome: "deny",
-                state: "expired",
+                outcome: Some(DecisionKind::Deny),
+                state: EscalationState::Expired,
             }),
             findings: Some(vec![FindingRecord {
                 detector: "pii".into(),
@@ -387,8 +406,8 @@ mod tests {
                 upstream: Some(300),
             }),
             method: Some("tools/call".into()),
-            mode: Some("enforce"),
-            outcome: Some("complete"),
+            mode: Some(Mode::Enforce),
+            outcome: Some(StreamOutcome::Complete),
             parent_hop: Some("p".into()),
             policy_version: Some("v".into()),
             precedent: Some(crate::policy::PrecedentUse {
@@ -398,7 +417,7 @@ mod tests {
             }),
             prev_hash: "00".into(),
             prompt: Some("pr".into()),
-            protocol: Some("mcp"),
+            protocol: Some(Protocol::Mcp),
             reason: Some("r".into()),
             record_id: RecordId(1),
             records: Some(4),

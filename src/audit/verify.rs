@@ -160,7 +160,7 @@ mod tests {
         let mut f = ChainFile::create(&path, Some(signer), 4).expect("create");
         for i in 0..n {
             f.append(AuditRecord {
-                decision: Some("allow"),
+                decision: Some(crate::vocab::DecisionKind::Allow),
                 method: Some(format!("n{i}")),
                 ..AuditRecord::new("decision")
             })

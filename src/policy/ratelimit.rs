@@ -1,5 +1,7 @@
 //! Token buckets for the rules files' `limits`: one bucket per limit and caller (or run),
-//! refilled at `rate` per second up to `burst`. In memory, per gateway instance, bounded:
+//! refilled at `rate` per second up to `burst`. [`RateLimits`] keeps them in the shared
+//! store when replicas share one (every replica counts against the same bucket), else in
+//! [`RateLimiter`]: in memory, per gateway instance, bounded:
 //! past `MAX_BUCKETS` the fullest (least recently used) buckets are dropped, which only ever
 //! errs towards letting a call through that a remembered bucket would also have allowed.
 
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use super::CompiledLimit;
+use crate::shared::{Store, StoreError};
 
 /// Buckets kept at most.
 const MAX_BUCKETS: usize = 100_000;
@@ -19,6 +22,42 @@ type BucketKey = (Arc<str>, Arc<str>);
 struct Bucket {
     tokens: f64,
     last: Instant,
+}
+
+/// Where the buckets live: the shared store's, when it keeps buckets, else this instance's.
+pub struct RateLimits {
+    local: RateLimiter,
+    store: Arc<Store>,
+}
+
+impl RateLimits {
+    /// Buckets in `store` when it keeps them (Redis), else in memory.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            local: RateLimiter::default(),
+            store,
+        }
+    }
+
+    /// Take one call from `limit`'s bucket for `key`: `None` when there was room, else how
+    /// long until there is (`Err`: the shared store cannot be reached under `fail_closed`).
+    pub async fn take(
+        &self,
+        limit: &CompiledLimit,
+        key: &str,
+    ) -> Result<Option<Duration>, StoreError> {
+        let bucket = format!("{}:{key}", limit.id);
+        Ok(
+            match self
+                .store
+                .take_token(&bucket, limit.rate, limit.burst)
+                .await?
+            {
+                Some(shared) => shared,
+                None => self.local.take(limit, key).err(),
+            },
+        )
+    }
 }
 
 /// The buckets of every limit (kept across policy reloads, keyed by limit id).

@@ -310,18 +310,7 @@ impl ProxyState {
                 crate::policy::model::LimitKey::Caller => &*a.who.caller,
                 crate::policy::model::LimitKey::Run => a.ctx.run_id.as_str(),
             };
-            let bucket = format!("{}:{key}", l.id);
-            let verdict = match self
-                .reviews
-                .store()
-                .take_token(&bucket, l.rate, l.burst)
-                .await?
-            {
-                Some(None) => Ok(()),
-                Some(Some(wait)) => Err(wait),
-                None => self.limiter.take(l, key),
-            };
-            if let Err(wait) = verdict {
+            if let Some(wait) = self.limits.take(l, key).await? {
                 return Ok(Some((l.id.clone(), wait)));
             }
         }
@@ -347,8 +336,8 @@ impl ProxyState {
         if d.decision == DecisionKind::Escalate {
             record.escalation = Some(crate::audit::record::Escalation {
                 id: d.decision_id.clone(),
-                outcome: self.escalation.on_timeout.as_str(),
-                state: "expired",
+                outcome: Some(self.escalation.on_timeout),
+                state: crate::vocab::EscalationState::Expired,
             });
         }
         match audit.decided(record).await {

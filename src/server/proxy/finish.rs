@@ -17,6 +17,7 @@ use crate::forward::body::ProxyBody;
 use crate::protocol::jsonrpc::peek_id;
 use crate::routing::Route;
 use crate::telemetry::otlp::HopSpan;
+use crate::vocab::{DecisionKind, Mode};
 
 impl ProxyState {
     /// Finish an admitted call whose serving ended in `answered`.
@@ -154,8 +155,8 @@ fn error_record(
     );
     r.caller = caller.cloned();
     if let Some(route) = route {
-        r.boundary = Some(route.boundary.as_str());
-        r.protocol = Some(route.protocol.as_str());
+        r.boundary = Some(route.boundary);
+        r.protocol = Some(route.protocol);
         r.upstream = Some(Arc::from(route.upstream_name.as_str()));
         if route.protocol.is_jsonrpc() {
             r.jsonrpc_code = Some(crate::error::rpc_code_of(err));
@@ -167,13 +168,13 @@ fn error_record(
 /// The record of a call forwarded without a policy (nothing decided it).
 fn unpoliced_record(route: &Route, method: &Method, caller: &Arc<str>) -> AuditRecord {
     AuditRecord {
-        boundary: Some(route.boundary.as_str()),
+        boundary: Some(route.boundary),
         caller: Some(caller.clone()),
-        decision: Some("allow"),
-        enforced: Some("allow"),
+        decision: Some(DecisionKind::Allow),
+        enforced: Some(DecisionKind::Allow),
         method: Some(method.as_str().to_owned()),
-        mode: Some("enforce"),
-        protocol: Some(route.protocol.as_str()),
+        mode: Some(Mode::Enforce),
+        protocol: Some(route.protocol),
         reason: Some(Arc::from("no_policy")),
         route: Some(Arc::from(route.name.as_str())),
         upstream: Some(Arc::from(route.upstream_name.as_str())),

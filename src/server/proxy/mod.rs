@@ -83,8 +83,8 @@ pub struct ProxyState {
     context: ContextPolicy,
     /// What each run did (for `when.run` rules and labels).
     runs: crate::context::runs::RunStore,
-    /// Rate-limit buckets (kept across policy reloads).
-    limiter: crate::policy::ratelimit::RateLimiter,
+    /// Rate-limit buckets (kept across policy reloads; shared by replicas with the store).
+    limits: crate::policy::ratelimit::RateLimits,
     /// Escalations waiting for (or answered by) reviewers.
     reviews: Arc<crate::review::ReviewStore>,
     /// What reviewers' answers taught (precedents).
@@ -144,7 +144,7 @@ impl ProxyState {
                 cfg.context.max_runs,
                 run_evictions,
             ),
-            limiter: Default::default(),
+            limits: crate::policy::ratelimit::RateLimits::new(reviews.store().clone()),
             reviews,
             precedents,
             spans: None,

@@ -222,7 +222,7 @@ impl ProxyState {
             reviewer: None,
             comment: None,
         };
-        self.record_escalation(&e, e.state.as_str(), "pending");
+        self.record_escalation(&e, e.state, None);
         tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
         let wait = if deferred {
             self.escalation.defer_ttl
@@ -298,23 +298,27 @@ impl ProxyState {
                         .observe(asked.elapsed().as_secs_f64());
                 }
                 if state == State::Pending {
-                    let outcome = if o.reviewed_after { "allow" } else { "deny" };
+                    let outcome = if o.reviewed_after {
+                        DecisionKind::Allow
+                    } else {
+                        DecisionKind::Deny
+                    };
                     if let Some(a) = audit.as_mut() {
-                        a.set_escalation(&o.id, "pending", outcome);
+                        a.set_escalation(&o.id, State::Pending, Some(outcome));
                     }
                     return Some(State::Pending);
                 }
                 self.count_precedents();
                 let outcome = match state {
-                    State::Approved => "allow",
-                    State::Rejected | State::Unavailable => "deny",
-                    _ => self.escalation.on_timeout.as_str(),
+                    State::Approved => DecisionKind::Allow,
+                    State::Rejected | State::Unavailable => DecisionKind::Deny,
+                    _ => self.escalation.on_timeout,
                 };
                 if let Some(e) = self.reviews.get(&o.id) {
-                    self.record_escalation(&e, e.state.as_str(), outcome);
+                    self.record_escalation(&e, e.state, Some(outcome));
                 }
                 if let Some(a) = audit.as_mut() {
-                    a.set_escalation(&o.id, state.as_str(), outcome);
+                    a.set_escalation(&o.id, state, Some(outcome));
                 }
                 self.metrics
                     .escalations
@@ -340,11 +344,11 @@ impl ProxyState {
     /// An audit record that reviewers were notified of a pending escalation (a webhook took
     /// it).
     pub(crate) fn record_notified(&self, e: &Escalation) {
-        self.record_escalation(e, "notified", "pending");
+        self.record_escalation(e, State::Notified, None);
     }
 
     /// An audit record of an escalation's state (never waits).
-    fn record_escalation(&self, e: &Escalation, state: &'static str, outcome: &'static str) {
+    fn record_escalation(&self, e: &Escalation, state: State, outcome: Option<DecisionKind>) {
         let Some(trail) = &self.audit else {
             return;
         };
