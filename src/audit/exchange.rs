@@ -4,7 +4,7 @@
 //! the call), and the records are sent when the answer has ended: then they carry the HTTP
 //! status, the SHA-256 and size of both bodies, and the latencies. Hashing happens as the
 //! bytes stream past (the answer and a streamed request body are
-//! [`Watched`](crate::vocab::Watched)); nothing is buffered for it.
+//! [`Watched`]); nothing is buffered for it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};

@@ -6,7 +6,7 @@
 //! the answer has ended; [`writer`] queues it (bounded, `block` or `fail_closed`) and chains
 //! it once ([`chain`]: canonical form = the serialized [`record::AuditRecord`], SHA-256 links,
 //! Ed25519-signed checkpoints); the same line goes to every [`sink`]: rotated files
-//! ([`file`]), the collector's durable spool ([`spool`], sent on by [`deliver`]) and stdout.
+//! ([`file`](mod@file)), the collector's durable spool ([`spool`], sent on by [`deliver`]) and stdout.
 //! [`verify`] re-checks files (`audit verify`), [`trajectory`] prints one run (`audit run`).
 
 pub mod chain;

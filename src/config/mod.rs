@@ -3,7 +3,7 @@
 //! One YAML file (default `config/gateway.yaml`) read with the `config` crate, every key
 //! overridable from the environment as `SEC0_GATEWAY__<KEY>` (double underscore nests).
 //! Unknown keys are errors (`deny_unknown_fields`) so a typo never silently falls back to a
-//! default. [`load`] reads and validates; [`validate`] holds the cross-field checks.
+//! default. [`load`] reads and validates; `validate` holds the cross-field checks.
 
 mod audit;
 mod load;

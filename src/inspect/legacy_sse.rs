@@ -95,7 +95,7 @@ impl LegacySessions {
 }
 
 /// The hook that learns a stream's legacy session from its `endpoint` event and injects
-/// refusals into it; use it with [`SseEvents`].
+/// refusals into it; use it with `SseEvents`.
 pub struct LegacyTap {
     sessions: Arc<LegacySessions>,
     upstream: usize,

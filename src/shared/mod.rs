@@ -148,7 +148,7 @@ impl Store {
         self.synced_gauge.set(i64::from(synced));
     }
 
-    /// Count a failure of `op` (for operations run outside [`Store::attempt`]).
+    /// Count a failure of `op` (for operations run outside `Store::attempt`).
     pub fn count_error(&self, op: &str) {
         self.errors.with_label_values(&[op]).inc();
     }
