@@ -249,20 +249,7 @@ fn check_sdk_headers(h: &HeaderMap, max_state: usize) -> Result<(), ContextError
     if state.len() > max_state {
         return Err(ContextError::StateTooLarge(max_state));
     }
-    // base64url, padding optional (the SDK writes none), decoded strictly.
-    let text = state.as_bytes().trim_ascii();
-    let unpadded = text
-        .strip_suffix(b"==")
-        .or_else(|| text.strip_suffix(b"="))
-        .unwrap_or(text);
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(unpadded)
-        .map_err(|e| ContextError::StateMalformed(e.to_string()))?;
-    let v = crate::protocol::json::parse_strict(&raw, 16)
-        .map_err(|e| ContextError::StateMalformed(e.to_string()))?;
-    let Value::Object(obj) = v else {
-        return Err(ContextError::StateMalformed("not an object".into()));
-    };
+    let obj = decode_state(state.as_bytes())?;
     let node_header = header(h, "x-node-id")
         .map(normalize_node)
         .unwrap_or_default();
@@ -322,6 +309,25 @@ fn check_sdk_headers(h: &HeaderMap, max_state: usize) -> Result<(), ContextError
         ));
     }
     Ok(())
+}
+
+/// The `x-agent-state` object: base64url, padding optional (the SDK writes none), decoded
+/// strictly, then strict JSON.
+fn decode_state(state: &[u8]) -> Result<serde_json::Map<String, Value>, ContextError> {
+    let text = state.trim_ascii();
+    let unpadded = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(unpadded)
+        .map_err(|e| ContextError::StateMalformed(e.to_string()))?;
+    let v = crate::protocol::json::parse_strict(&raw, 16)
+        .map_err(|e| ContextError::StateMalformed(e.to_string()))?;
+    match v {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(ContextError::StateMalformed("not an object".into())),
+    }
 }
 
 #[cfg(test)]

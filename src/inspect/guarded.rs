@@ -259,68 +259,14 @@ impl ResponseGuard {
             .and_then(Value::as_array_mut)
         {
             let mut kept = Vec::with_capacity(tools.len());
-            for mut tool in std::mem::take(tools) {
-                let name = tool
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let bytes = serde_json::to_vec(&tool).unwrap_or_default();
-                self.descriptors.annotate(
-                    self.route.upstream_index,
-                    &name,
-                    crate::protocol::mcp::ToolAnnotations::of_descriptor(&tool),
-                );
-                if let Sighting::Changed { first, now } = self.descriptors.sight(
-                    self.route.upstream_index,
-                    self.route.session.as_deref(),
-                    &name,
-                    &bytes,
-                ) {
-                    self.metrics
-                        .descriptor_changes
-                        .with_label_values(&[&self.route.name])
-                        .inc();
-                    tracing::warn!(route = %self.route.name, tool = %name, first_seen = %first, now = %now,
-                        decision = self.descriptors.on_change().as_str(),
-                        "tool descriptor changed since first seen (possible rug pull)");
-                    if self.descriptors.refuses_changed() {
-                        changed = true;
-                        continue;
+            for tool in std::mem::take(tools) {
+                match self.inspect_tool(tool) {
+                    Some((tool, redacted)) => {
+                        changed |= redacted;
+                        kept.push(tool);
                     }
+                    None => changed = true,
                 }
-                let located = if self.policy.scans(Direction::Response) {
-                    self.policy.guard().scan_json(&bytes)
-                } else {
-                    Vec::new()
-                };
-                if !located.is_empty() {
-                    let findings: Vec<Finding> =
-                        located.iter().map(|l| l.finding.clone()).collect();
-                    let d = self.decide_with(Some("tools/list"), Some(&name), None, &findings);
-                    match self.outcome(&d) {
-                        DecisionKind::Allow => {}
-                        DecisionKind::Redact => {
-                            let chosen: Vec<_> =
-                                d.redact.iter().filter_map(|&k| located.get(k)).collect();
-                            if let Ok(v) = serde_json::from_slice(&redact_json(&bytes, &chosen)) {
-                                tool = v;
-                                changed = true;
-                            }
-                        }
-                        _ => {
-                            tracing::warn!(route = %self.route.name, tool = %name, reason = %d.reason,
-                                "tool removed from tools/list: its descriptor was refused (tool poisoning)");
-                            self.metrics
-                                .tools_hidden
-                                .with_label_values(&[&self.route.name])
-                                .inc();
-                            changed = true;
-                            continue;
-                        }
-                    }
-                }
-                kept.push(tool);
             }
             *tools = kept;
         }
@@ -331,6 +277,67 @@ impl ResponseGuard {
             Verdict::Replace(serde_json::to_vec(msg).unwrap_or_else(|_| original.to_vec()))
         } else {
             Verdict::Pass
+        }
+    }
+
+    /// One tool descriptor of a `tools/list` result: `None` when it is removed (changed
+    /// since first seen and refused, or poisoned), else the tool and whether it was redacted.
+    fn inspect_tool(&self, tool: Value) -> Option<(Value, bool)> {
+        let name = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let bytes = serde_json::to_vec(&tool).unwrap_or_default();
+        self.descriptors.annotate(
+            self.route.upstream_index,
+            &name,
+            crate::protocol::mcp::ToolAnnotations::of_descriptor(&tool),
+        );
+        if let Sighting::Changed { first, now } = self.descriptors.sight(
+            self.route.upstream_index,
+            self.route.session.as_deref(),
+            &name,
+            &bytes,
+        ) {
+            self.metrics
+                .descriptor_changes
+                .with_label_values(&[&self.route.name])
+                .inc();
+            tracing::warn!(route = %self.route.name, tool = %name, first_seen = %first, now = %now,
+                decision = self.descriptors.on_change().as_str(),
+                "tool descriptor changed since first seen (possible rug pull)");
+            if self.descriptors.refuses_changed() {
+                return None;
+            }
+        }
+        if !self.policy.scans(Direction::Response) {
+            return Some((tool, false));
+        }
+        let located = self.policy.guard().scan_json(&bytes);
+        if located.is_empty() {
+            return Some((tool, false));
+        }
+        let findings: Vec<Finding> = located.iter().map(|l| l.finding.clone()).collect();
+        let d = self.decide_with(Some("tools/list"), Some(&name), None, &findings);
+        match self.outcome(&d) {
+            DecisionKind::Allow => Some((tool, false)),
+            DecisionKind::Redact => {
+                let chosen: Vec<_> = d.redact.iter().filter_map(|&k| located.get(k)).collect();
+                match serde_json::from_slice(&redact_json(&bytes, &chosen)) {
+                    Ok(v) => Some((v, true)),
+                    Err(_) => Some((tool, false)),
+                }
+            }
+            _ => {
+                tracing::warn!(route = %self.route.name, tool = %name, reason = %d.reason,
+                    "tool removed from tools/list: its descriptor was refused (tool poisoning)");
+                self.metrics
+                    .tools_hidden
+                    .with_label_values(&[&self.route.name])
+                    .inc();
+                None
+            }
         }
     }
 

@@ -377,42 +377,15 @@ impl Policy {
 
     /// Decide one call.
     pub fn decide(&self, facts: &CallFacts<'_>) -> Decision {
-        let mut enforced: Option<&CompiledRule> = None;
-        let mut any: Option<&CompiledRule> = None;
-        let mut ids = Vec::new();
-        let mut labels: Vec<Arc<str>> = Vec::new();
-        let mut redactors: Vec<&CompiledRule> = Vec::new();
-        let mut precedents: Vec<&CompiledRule> = Vec::new();
-        for i in self.index.candidates(facts.tool) {
-            let rule = &self.rules[i];
-            if rule.precedent {
-                // Looked at only if the call is escalated (below).
-                precedents.push(rule);
-                continue;
-            }
-            if !rule.matches(facts) {
-                continue;
-            }
-            ids.push(rule.id.clone());
-            labels.extend(rule.labels.iter().cloned());
-            if rule.decision == DecisionKind::Redact && rule.mode == Mode::Enforce {
-                redactors.push(rule);
-            }
-            if any.is_none_or(|a| rule.decision > a.decision) {
-                any = Some(rule);
-            }
-            if rule.mode == Mode::Enforce && enforced.is_none_or(|e| rule.decision > e.decision) {
-                enforced = Some(rule);
-            }
-        }
+        let mut m = self.matching(facts);
         let reason_of = |r: Option<&CompiledRule>| {
             r.map_or_else(|| self.default_reason.clone(), |r| r.reason.clone())
         };
         // What happens: enforced rules only (else the default) ...
-        let mut decision = enforced.map_or(self.default, |r| r.decision);
-        let mut reason = reason_of(enforced);
+        let mut decision = m.enforced.map_or(self.default, |r| r.decision);
+        let mut reason = reason_of(m.enforced);
         // ... and what would happen if every matching rule were enforced.
-        let would_be = any.map_or(self.default, |r| r.decision);
+        let would_be = m.any.map_or(self.default, |r| r.decision);
         if self.mode == Mode::Observe {
             decision = DecisionKind::Allow;
             reason = self.observe_reason.clone();
@@ -422,41 +395,23 @@ impl Policy {
         } else {
             Mode::Enforce
         };
-        let mut reason = if mode == Mode::Observe {
-            reason_of(any)
-        } else {
-            reason
-        };
+        if mode == Mode::Observe {
+            reason = reason_of(m.any);
+        }
         // Precedent rules (`learn export`) answer what would otherwise wait for a reviewer;
         // they never override a denial (a denial is not an escalation).
-        let mut settled = false;
-        if decision == DecisionKind::Escalate && !precedents.is_empty() {
-            let fp = facts.fingerprint_id();
-            let facts = CallFacts {
-                fingerprint: Some(&fp),
-                ..*facts
-            };
-            let answer = precedents
-                .into_iter()
-                .filter(|r| r.mode == Mode::Enforce && r.matches(&facts))
-                .max_by_key(|r| r.decision);
-            if let Some(r) = answer {
-                decision = r.decision;
-                reason = r.reason.clone();
-                ids.push(r.id.clone());
-                settled = true;
-            }
+        let settled = (decision == DecisionKind::Escalate)
+            .then(|| Self::precedent_answer(&m.precedents, facts))
+            .flatten();
+        let mut would_be = would_be;
+        if let Some(r) = settled {
+            decision = r.decision;
+            reason = r.reason.clone();
+            m.ids.push(r.id.clone());
+            would_be = decision;
         }
-        let would_be = if settled { decision } else { would_be };
-        // What a redact decision replaces: the findings its rules select.
         let redact = if decision == DecisionKind::Redact {
-            (0..facts.findings.len())
-                .filter(|&k| {
-                    redactors
-                        .iter()
-                        .any(|r| r.findings().is_some_and(|t| t.selects(&facts.findings[k])))
-                })
-                .collect()
+            redactions(&m.redactors, facts)
         } else {
             Vec::new()
         };
@@ -466,26 +421,104 @@ impl Policy {
         {
             decision = DecisionKind::Deny;
             reason = self.unredactable_reason.clone();
+            if would_be == DecisionKind::Redact {
+                would_be = DecisionKind::Deny;
+            }
         }
-        let would_be = if would_be == DecisionKind::Redact && decision == DecisionKind::Deny {
-            DecisionKind::Deny
-        } else {
-            would_be
-        };
         Decision {
             decision,
             would_be,
             mode,
             reason,
             redact,
-            rules: ids,
-            labels,
-            flow: enforced.and_then(|r| r.flow).filter(|_| !settled),
+            rules: m.ids,
+            labels: m.labels,
+            flow: m
+                .enforced
+                .and_then(|r| r.flow)
+                .filter(|_| settled.is_none()),
             decision_id: next_decision_id(),
             policy_version: self.version.clone(),
             precedent: None,
         }
     }
+
+    /// The rules `facts` match (precedent rules set aside, unmatched: they are looked at
+    /// only for an escalation).
+    fn matching(&self, facts: &CallFacts<'_>) -> Matched<'_> {
+        let mut m = Matched::default();
+        for i in self.index.candidates(facts.tool) {
+            let rule = &self.rules[i];
+            if rule.precedent {
+                m.precedents.push(rule);
+                continue;
+            }
+            if !rule.matches(facts) {
+                continue;
+            }
+            m.ids.push(rule.id.clone());
+            m.labels.extend(rule.labels.iter().cloned());
+            if rule.decision == DecisionKind::Redact && rule.mode == Mode::Enforce {
+                m.redactors.push(rule);
+            }
+            if m.any.is_none_or(|a| rule.decision > a.decision) {
+                m.any = Some(rule);
+            }
+            if rule.mode == Mode::Enforce && m.enforced.is_none_or(|e| rule.decision > e.decision) {
+                m.enforced = Some(rule);
+            }
+        }
+        m
+    }
+
+    /// The enforced precedent rule that answers an escalated call, if one matches (its
+    /// fingerprint computed only now).
+    fn precedent_answer<'p>(
+        precedents: &[&'p CompiledRule],
+        facts: &CallFacts<'_>,
+    ) -> Option<&'p CompiledRule> {
+        if precedents.is_empty() {
+            return None;
+        }
+        let fp = facts.fingerprint_id();
+        let facts = CallFacts {
+            fingerprint: Some(&fp),
+            ..*facts
+        };
+        precedents
+            .iter()
+            .copied()
+            .filter(|r| r.mode == Mode::Enforce && r.matches(&facts))
+            .max_by_key(|r| r.decision)
+    }
+}
+
+/// What matched a call, gathered in one pass over the candidate rules.
+#[derive(Default)]
+struct Matched<'p> {
+    /// The most severe enforced rule.
+    enforced: Option<&'p CompiledRule>,
+    /// The most severe rule, observed or enforced.
+    any: Option<&'p CompiledRule>,
+    /// Every matching rule's id.
+    ids: Vec<Arc<str>>,
+    /// Every matching rule's labels.
+    labels: Vec<Arc<str>>,
+    /// Enforced redact rules (their finding selectors say what is replaced).
+    redactors: Vec<&'p CompiledRule>,
+    /// Precedent rules among the candidates (not yet matched).
+    precedents: Vec<&'p CompiledRule>,
+}
+
+/// What a redact decision replaces: the indexes of the findings its rules select.
+fn redactions(redactors: &[&CompiledRule], facts: &CallFacts<'_>) -> Vec<usize> {
+    (0..facts.findings.len())
+        .filter(|&k| {
+            redactors
+                .iter()
+                .any(|r| r.findings().is_some_and(|t| t.selects(&facts.findings[k])))
+        })
+        .collect()
 }
 
 impl Decision {

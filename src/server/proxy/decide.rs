@@ -130,10 +130,9 @@ impl ProxyState {
             }
             let text = if a2a { message_text(msg) } else { None };
             // Looked up only when some rule reads them (learning looks them up itself).
-            let annotations = parts
-                .tool
-                .filter(|_| policy.reads_annotations())
-                .and_then(|t| self.descriptors.annotations_of(a.route.upstream, t));
+            let annotations = parts.tool.filter(|_| policy.reads_annotations());
+            let annotations =
+                annotations.and_then(|t| self.descriptors.annotations_of(a.route.upstream, t));
             let facts = CallFacts {
                 method: parts.method,
                 method_alias: parts.method.filter(|_| a2a).and_then(method_alias),
@@ -154,16 +153,10 @@ impl ProxyState {
                 internal_domains: &self.precedents.config().internal_domains,
                 ..a.route.facts(&a.who.caller)
             };
-            let withheld = a.route.protocol == Protocol::Mcp
-                && self.descriptors.has_changes()
-                && parts.tool.is_some_and(|t| {
-                    self.descriptors
-                        .is_withheld(a.route.upstream, session.as_deref(), t)
-                });
             let what = Message {
                 located,
                 request: msg.kind == MessageKind::Request,
-                withheld,
+                withheld: self.withheld(a, session.as_deref(), parts.tool),
             };
             opened.push(
                 self.decide_one(&mut call.audit, a, policy, &facts, what, decided)
@@ -171,6 +164,14 @@ impl ProxyState {
             );
         }
         Ok(opened)
+    }
+
+    /// Whether `tool` is withheld on this MCP call: its descriptor changed since it was
+    /// first seen (rug pull), for this `session` or the upstream.
+    fn withheld(&self, a: &Admitted, session: Option<&str>, tool: Option<&str>) -> bool {
+        a.route.protocol == Protocol::Mcp
+            && self.descriptors.has_changes()
+            && tool.is_some_and(|t| self.descriptors.is_withheld(a.route.upstream, session, t))
     }
 
     /// What the guard finds in each message of a JSON-RPC body, when some rule looks at

@@ -170,9 +170,43 @@ impl ProxyState {
             spot_check: None,
             review_after: false,
         });
-        let exact = learned.features.exact();
         let deferred =
             learned.review_after || d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
+        let e = self.escalation_of(route, facts, d, &learned, run_id, deferred);
+        self.record_escalation(&e, e.state, None);
+        tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
+        let wait = if deferred {
+            self.escalation.defer_ttl
+        } else {
+            self.escalation.hold_timeout
+        };
+        let rx = self.reviews.create(e, wait);
+        self.metrics
+            .escalations_pending
+            .set(self.reviews.pending() as i64);
+        Open {
+            id: d.decision_id.clone(),
+            rx,
+            features: learned.features,
+            spot_check: learned.spot_check,
+            deferred,
+            reviewed_after: learned.review_after,
+            wait,
+        }
+    }
+
+    /// The escalation a reviewer sees: the call, its arguments with what the guard found
+    /// masked, its run's trajectory, and what learning made of it.
+    fn escalation_of(
+        &self,
+        route: &Route,
+        facts: &CallFacts<'_>,
+        d: &Decision,
+        learned: &Learned,
+        run_id: &str,
+        deferred: bool,
+    ) -> Escalation {
+        let exact = learned.features.exact();
         let (arguments, arguments_note) = match facts
             .args
             .map(|a| crate::review::masked_arguments(a, facts.findings))
@@ -181,7 +215,7 @@ impl ProxyState {
             Some(Err(note)) => (None, Some(note)),
             None => (None, None),
         };
-        let e = Escalation {
+        Escalation {
             flow: if deferred {
                 EscalationFlow::Defer
             } else {
@@ -221,26 +255,6 @@ impl ProxyState {
                 .collect(),
             reviewer: None,
             comment: None,
-        };
-        self.record_escalation(&e, e.state, None);
-        tracing::info!(escalation = %e.id, route = %e.route, caller = %e.caller, reason = %e.reason, "call escalated for review");
-        let wait = if deferred {
-            self.escalation.defer_ttl
-        } else {
-            self.escalation.hold_timeout
-        };
-        let rx = self.reviews.create(e, wait);
-        self.metrics
-            .escalations_pending
-            .set(self.reviews.pending() as i64);
-        Open {
-            id: d.decision_id.clone(),
-            rx,
-            features: learned.features,
-            spot_check: learned.spot_check,
-            deferred,
-            reviewed_after: learned.review_after,
-            wait,
         }
     }
 
@@ -292,41 +306,52 @@ impl ProxyState {
             .into_iter()
             .map(|a| {
                 let (state, o) = a?;
-                if state != State::Pending {
-                    self.metrics
-                        .escalation_answer_seconds
-                        .observe(asked.elapsed().as_secs_f64());
-                }
-                if state == State::Pending {
-                    let outcome = if o.reviewed_after {
-                        DecisionKind::Allow
-                    } else {
-                        DecisionKind::Deny
-                    };
-                    if let Some(a) = audit.as_mut() {
-                        a.set_escalation(&o.id, State::Pending, Some(outcome));
-                    }
-                    return Some(State::Pending);
-                }
-                self.count_precedents();
-                let outcome = match state {
-                    State::Approved => DecisionKind::Allow,
-                    State::Rejected | State::Unavailable => DecisionKind::Deny,
-                    _ => self.escalation.on_timeout,
-                };
-                if let Some(e) = self.reviews.get(&o.id) {
-                    self.record_escalation(&e, e.state, Some(outcome));
-                }
-                if let Some(a) = audit.as_mut() {
-                    a.set_escalation(&o.id, state, Some(outcome));
-                }
-                self.metrics
-                    .escalations
-                    .with_label_values(&[state.as_str()])
-                    .inc();
+                self.note_answer(state, &o, asked, audit);
                 Some(state)
             })
             .collect()
+    }
+
+    /// Count, record and note on the call's decision records what became of escalation
+    /// `o` (`state`; asked at `asked`).
+    fn note_answer(
+        &self,
+        state: State,
+        o: &Open,
+        asked: std::time::Instant,
+        audit: &mut Option<CallAudit>,
+    ) {
+        if state == State::Pending {
+            // Answered now (deferred): allowed only when it is reviewed afterwards.
+            let outcome = if o.reviewed_after {
+                DecisionKind::Allow
+            } else {
+                DecisionKind::Deny
+            };
+            if let Some(a) = audit.as_mut() {
+                a.set_escalation(&o.id, State::Pending, Some(outcome));
+            }
+            return;
+        }
+        self.metrics
+            .escalation_answer_seconds
+            .observe(asked.elapsed().as_secs_f64());
+        self.count_precedents();
+        let outcome = match state {
+            State::Approved => DecisionKind::Allow,
+            State::Rejected | State::Unavailable => DecisionKind::Deny,
+            _ => self.escalation.on_timeout,
+        };
+        if let Some(e) = self.reviews.get(&o.id) {
+            self.record_escalation(&e, e.state, Some(outcome));
+        }
+        if let Some(a) = audit.as_mut() {
+            a.set_escalation(&o.id, state, Some(outcome));
+        }
+        self.metrics
+            .escalations
+            .with_label_values(&[state.as_str()])
+            .inc();
     }
 
     /// Refresh the precedents gauge.
