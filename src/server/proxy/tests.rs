@@ -9,7 +9,7 @@ use http::{Request, StatusCode, header};
 
 use super::ProxyState;
 use super::read::ReadBody;
-use super::state::CallState;
+use super::state::{Admitted, CallState, Unadmitted};
 use crate::error::{GatewayError, RequestError};
 use crate::forward::headers::Downstream;
 use crate::metrics::Metrics;
@@ -78,6 +78,17 @@ fn request(path: &str) -> Request<()> {
         .expect("request")
 }
 
+/// A call to `path` arriving at `p`, and what the admit phase makes of it.
+async fn admit(
+    p: &ProxyState,
+    path: &str,
+) -> (Request<()>, CallState, Result<Admitted, Unadmitted>) {
+    let mut req = request(path);
+    let mut call = CallState::arrive(p, &req);
+    let admitted = p.admit(&mut call, &mut req, &downstream()).await;
+    (req, call, admitted)
+}
+
 #[tokio::test]
 async fn admit_refuses_ambiguous_paths_and_unrouted_calls_before_any_route() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -87,9 +98,7 @@ async fn admit_refuses_ambiguous_paths_and_unrouted_calls_before_any_route() {
         ("/mcp/%2e%2e/strict", "ambiguous"),
         ("/elsewhere", "no route"),
     ] {
-        let mut req = request(path);
-        let mut call = CallState::arrive(&p, &req);
-        let Err(refused) = p.admit(&mut call, &mut req, &downstream()).await else {
+        let (_, call, Err(refused)) = admit(&p, path).await else {
             panic!("{path} admitted");
         };
         assert!(refused.route.is_none(), "{path}: no route is named");
@@ -107,9 +116,7 @@ async fn admit_refuses_ambiguous_paths_and_unrouted_calls_before_any_route() {
 async fn a_call_without_the_routes_credentials_gets_401_with_the_bearer_challenge() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = proxy(&dir, None).await;
-    let mut req = request("/strict/x");
-    let mut call = CallState::arrive(&p, &req);
-    let Err(refused) = p.admit(&mut call, &mut req, &downstream()).await else {
+    let (_, call, Err(refused)) = admit(&p, "/strict/x").await else {
         panic!("admitted without a token");
     };
     assert_eq!(refused.route.as_ref().map(|r| &*r.name), Some("strict"));
@@ -131,9 +138,7 @@ async fn a_call_without_the_routes_credentials_gets_401_with_the_bearer_challeng
 async fn an_admitted_call_has_its_route_caller_and_a_fresh_run() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = proxy(&dir, None).await;
-    let mut req = request("/mcp");
-    let mut call = CallState::arrive(&p, &req);
-    let Ok(a) = p.admit(&mut call, &mut req, &downstream()).await else {
+    let (_, _, Ok(a)) = admit(&p, "/mcp").await else {
         panic!("refused");
     };
     assert_eq!(&*a.route.name, "tools");
@@ -145,9 +150,7 @@ async fn an_admitted_call_has_its_route_caller_and_a_fresh_run() {
 async fn each_message_of_a_batch_is_decided_in_order() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = proxy(&dir, Some(RULES)).await;
-    let mut req = request("/mcp");
-    let mut call = CallState::arrive(&p, &req);
-    let Ok(a) = p.admit(&mut call, &mut req, &downstream()).await else {
+    let (req, mut call, Ok(a)) = admit(&p, "/mcp").await else {
         panic!("refused");
     };
     let body = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"shell_exec","arguments":{"cmd":"ls"}}},
@@ -175,9 +178,7 @@ async fn a_tools_call_without_a_name_is_a_protocol_error_and_no_policy_decides_n
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}"#;
     for rules in [Some(RULES), None] {
         let p = proxy(&dir, rules).await;
-        let mut req = request("/mcp");
-        let mut call = CallState::arrive(&p, &req);
-        let Ok(a) = p.admit(&mut call, &mut req, &downstream()).await else {
+        let (req, mut call, Ok(a)) = admit(&p, "/mcp").await else {
             panic!("refused");
         };
         call.buffered = Some(bytes::Bytes::from_static(body));
