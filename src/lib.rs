@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod decisions;
 pub mod demo;
 pub mod devcerts;
 pub mod error;

@@ -72,6 +72,9 @@ pub struct Metrics {
     pub descriptor_changes: IntCounterVec,
     /// The audit trail's metrics.
     pub audit: std::sync::Arc<AuditMetrics>,
+    /// Per-minute decision counts and the latest notable decisions, for the console
+    /// (`GET /v1/decisions/summary`).
+    pub summary: std::sync::Arc<crate::decisions::DecisionSummary>,
 }
 
 /// The audit trail's metrics: what each sink wrote or could not write, the queue, the
@@ -425,6 +428,7 @@ impl Metrics {
             findings,
             redactions,
             descriptor_changes,
+            summary: std::sync::Arc::default(),
         }
     }
 
@@ -468,6 +472,7 @@ impl Metrics {
         d: &crate::policy::Decision,
     ) {
         let shown = d.shown();
+        self.summary.record(route, facts.boundary, shown);
         self.decisions
             .with_label_values(&[
                 shown.as_str(),
@@ -484,6 +489,16 @@ impl Metrics {
                 .inc();
         }
         if shown != crate::policy::DecisionKind::Allow {
+            self.summary.note(
+                &d.decision_id,
+                route,
+                facts.boundary,
+                shown,
+                d.mode,
+                &d.reason,
+                facts.tool,
+                direction,
+            );
             let kinds: Vec<&str> = facts.findings.iter().map(|f| &*f.kind).collect();
             tracing::info!(
                 route,
