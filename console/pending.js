@@ -56,7 +56,7 @@ function card(ctx, e) {
   h('div', { class: 'esc-head' },
     h('h2', { id: `t-${e.id}` }, target(e)),
     spot ? h('span', { class: 'badge spot' }, 'spot check') : null,
-    h('span', { class: 'badge escalate' }, e.reason),
+    e.reason === 'spot_check' ? null : h('span', { class: 'badge escalate' }, e.reason),
     state, left),
   spot ? h('p', { class: 'note spot' }, e.spot_check
     ? `Spot check of learned precedent ${e.spot_check.precedent} (${e.spot_check.level}), which would have decided ${e.spot_check.verdict}. Your answer checks what the gateway learned.`
@@ -125,7 +125,9 @@ function upsert(ctx, e) {
   const it = items.get(e.id);
   if (!it) {
     if (e.state !== 'pending') return;
-    items.set(e.id, { e, ...card(ctx, e) });
+    const fresh = { e, ...card(ctx, e) };
+    items.set(e.id, fresh);
+    update(ctx, fresh);
     return;
   }
   const was = it.e.state;

@@ -84,7 +84,7 @@ async fn a_reviewer_answers_in_a_real_browser() {
     let (gw, _token_dir) = with_token(&format!(
         "policy: {{ rules: {rules:?} }}\n\
          escalation: {{ hold_timeout: 60s, defer_ttl: 3s }}\n\
-         learn: {{ auto_allow_after: 1, confidence: {{ exact: 0.2 }}, strict_confidence: {{ exact: 0.2 }}, spot_checks: {{ rate: 0, young_rate: 0, deny_rate: 0 }} }}\n\
+         learn: {{ auto_allow_after: 1, confidence: {{ exact: 0.2 }}, strict_confidence: {{ exact: 0.2 }}, spot_checks: {{ rate: 1, young_rate: 1, deny_rate: 0 }} }}\n\
          context: {{ trusted_networks: [\"127.0.0.0/8\"] }}\n\
          audit: {{ file: {{ dir: {audit:?} }} }}\n\
          upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\n\
@@ -155,6 +155,13 @@ fn check_browser_report(v: &Value, shots: &Path) {
     assert_eq!(v["other_reviewer_status"], 200);
     assert_eq!(v["elsewhere_call"]["text"], "14", "{v}");
     assert_eq!(v["deferred_call"]["code"], -32031, "{v}");
+    assert!(
+        v["spot_check_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("(exact), which would have decided allow")),
+        "{v}"
+    );
+    assert_eq!(v["spot_checked_call"]["text"], "42", "{v}");
     assert_eq!(v["denied_call"]["code"], -32030, "{v}");
     // A precedent appeared, exported as a rule, and was revoked.
     assert!(
@@ -181,8 +188,8 @@ fn check_browser_report(v: &Value, shots: &Path) {
             .any(|p| p == revoked),
         "{v}"
     );
-    // The charts count the calls just made: five escalations (two approved, one rejected,
-    // one answered elsewhere, one deferred) and the denial.
+    // The charts count the calls just made: five escalations (approved, rejected, answered
+    // elsewhere, spot-checked, deferred) and the denial.
     let totals = &v["chart_totals"];
     assert!(
         totals["escalate"].as_u64().is_some_and(|n| n >= 4),
@@ -224,7 +231,7 @@ fn check_browser_report(v: &Value, shots: &Path) {
         first["requests"], first["first_contentful_paint_ms"], v["signed_in_load"]["ready_ms"]
     );
     let taken = v["screenshots"].as_array().expect("screenshots");
-    assert!(taken.len() >= 10, "{taken:?}");
+    assert!(taken.len() >= 11, "{taken:?}");
     for s in taken {
         let p = Path::new(s.as_str().expect("path"));
         assert!(
@@ -632,4 +639,22 @@ async fn runs_and_audit_records_are_read_from_the_local_audit_file() {
         assert_eq!(a.json()["reason"], "no_audit_file");
     }
     gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_says_when_the_shared_store_is_unavailable() {
+    let port = common::closed_port();
+    for (on_unavailable, answers) in [("fail_closed", "unavailable"), ("local", "local")] {
+        let (gw, _t) = with_token(&format!(
+            "store: {{ backend: redis, redis: {{ url: \"redis://127.0.0.1:{port}/\", timeout: 200ms }}, on_unavailable: {on_unavailable} }}\n{UNUSED_ROUTE}"
+        ))
+        .await;
+        let s = admin(&gw, Method::GET, "/v1/status").await.json();
+        assert_eq!(
+            s["store"],
+            json!({"backend": "redis", "synced": false, "answers": answers}),
+            "{on_unavailable}"
+        );
+        gw.shutdown().await;
+    }
 }

@@ -29,9 +29,9 @@ SCRIPT = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"
 report = {"screenshots": [], "console_errors": []}
 
 
-async def agent_call(tool, args):
-    """One MCP session through the gateway, one tool call; what the agent got."""
-    async with streamablehttp_client(PROXY, headers={"x-sec0-run-id": RUN}, timeout=120) as streams:
+async def agent_call(tool, args, run=RUN):
+    """One MCP session through the gateway, one tool call in `run`; what the agent got."""
+    async with streamablehttp_client(PROXY, headers={"x-sec0-run-id": run}, timeout=120) as streams:
         async with ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             try:
@@ -157,13 +157,30 @@ async def main():
         await expect(c.locator(".outcome")).to_contain_text("Answered elsewhere: approved by other-reviewer", timeout=WAIT)
         report["elsewhere_call"] = await asyncio.wait_for(elsewhere, 60)
 
+        # The same call again, in a fresh run (the first run has a refusal now, which is part
+        # of what a precedent covers): the approval made a precedent, and every decision it
+        # makes is spot-checked here (rate 1): shown as a spot check, approved by a click.
+        for _ in range(100):
+            if admin_get("/v1/precedents")["precedents"]:
+                break
+            await asyncio.sleep(0.1)
+        spot = asyncio.create_task(agent_call("add", {"a": 2, "b": 40}, run=f"{RUN}-b"))
+        await expect(card(page, "add")).to_be_visible(timeout=WAIT)
+        sc = page.locator(f'article.esc[data-id="{await card(page, "add").get_attribute("data-id")}"]')
+        await expect(sc.locator(".badge.spot")).to_be_visible()
+        await expect(sc.locator(".note.spot")).to_contain_text("Spot check of learned precedent precedent-")
+        report["spot_check_text"] = await sc.locator(".note.spot").inner_text()
+        await shot(page, "04-spot-check")
+        await sc.locator("button.approve").click()
+        report["spot_checked_call"] = await asyncio.wait_for(spot, 60)
+
         # A deferred escalation nobody answers expires, and says so.
         report["deferred_call"] = await agent_call("contact", {})
         await expect(card(page, "contact")).to_be_visible(timeout=WAIT)
         d = page.locator(f'article.esc[data-id="{await card(page, "contact").get_attribute("data-id")}"]')
         await expect(d.locator(".badge.expired")).to_be_visible(timeout=60_000)
         await expect(d.locator(".outcome")).to_contain_text("Nobody answered in time", timeout=WAIT)
-        await shot(page, "04-answered-elsewhere-and-expired")
+        await shot(page, "05-answered-elsewhere-and-expired")
 
         # A denial, for the charts and the audit link.
         report["denied_call"] = await agent_call("add", {"a": 13, "b": 1})
@@ -174,7 +191,7 @@ async def main():
         await expect(rows.first).to_be_visible(timeout=WAIT)
         report["precedents_before"] = await rows.count()
         report["precedent_row"] = await rows.first.inner_text()
-        await shot(page, "05-precedents")
+        await shot(page, "06-precedents")
         async with page.expect_download(timeout=WAIT) as dl:
             await page.click("text=Download as rules")
         report["export"] = open(await (await dl.value).path(), encoding="utf-8").read()
@@ -195,14 +212,14 @@ async def main():
         await expect(fig.locator("canvas").first).to_be_visible(timeout=WAIT)
         report["chart_totals"] = json.loads(await fig.get_attribute("data-totals"))
         report["decisions_text"] = await page.locator("#decisions-body").inner_text()
-        await shot(page, "06-decisions")
+        await shot(page, "07-decisions")
         report["after_charts_load"] = await measure(page)
 
         # The denial's audit record, one click away.
         await page.locator("#decisions-body tbody tr", has_text="unlucky_number").first.locator("a").click()
         await expect(page.locator("#audit-body")).to_contain_text("unlucky_number", timeout=WAIT)
         report["audit_text"] = await page.locator("#audit-body").inner_text()
-        await shot(page, "07-audit-record")
+        await shot(page, "08-audit-record")
 
         # History, filtered by tool.
         await page.keyboard.press("2")
@@ -212,7 +229,7 @@ async def main():
         await page.click("#history-body button[type=submit]")
         await expect(page.locator("#history-body tbody tr")).to_have_count(1, timeout=WAIT)
         report["history_filtered"] = await page.locator("#history-body tbody").inner_text()
-        await shot(page, "08-history")
+        await shot(page, "09-history")
 
         # Runs: the hops of the agent's run.
         await page.keyboard.press("5")
@@ -221,7 +238,7 @@ async def main():
         await expect(page.locator("#runs-body tbody tr").first).to_be_visible(timeout=WAIT)
         report["run_rows"] = await page.locator("#runs-body tbody tr").count()
         report["run_text"] = await page.locator("#runs-body").inner_text()
-        await shot(page, "09-run")
+        await shot(page, "10-run")
 
         # A small screen, by keyboard only: a held call is approved with one key.
         await page.set_viewport_size({"width": 375, "height": 800})
@@ -232,7 +249,7 @@ async def main():
         await expect(s).to_be_visible(timeout=WAIT)
         report["small_screen_overflow"] = await page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        await shot(page, "10-small-screen", full_page=False)
+        await shot(page, "11-small-screen", full_page=False)
         await page.keyboard.press("a")
         report["small_screen_call"] = await asyncio.wait_for(small, 60)
         await ctx.close()
