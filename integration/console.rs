@@ -629,6 +629,21 @@ async fn runs_and_audit_records_are_read_from_the_local_audit_file() {
     );
     assert_eq!(admin(&gw, Method::GET, "/v1/runs/").await.status, 400);
     assert_eq!(admin(&gw, Method::GET, "/v1/runs/a%0Ab").await.status, 400);
+    assert_eq!(
+        admin(&gw, Method::GET, "/v1/audit/decisions/").await.status,
+        400
+    );
+    // Files that cannot be read: a 500 that says why, never a hang or a panic.
+    std::fs::remove_dir_all(&audit).expect("remove the audit dir");
+    for path in ["/v1/runs/run-42", "/v1/audit/decisions/x"] {
+        let a = admin(&gw, Method::GET, path).await;
+        assert_eq!(a.status, 500, "{path}");
+        assert!(
+            a.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("audit files:"))
+        );
+    }
     gw.shutdown().await;
 
     // Without a local audit file: said so.

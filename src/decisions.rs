@@ -8,12 +8,13 @@
 //! has one ring of 1,440 per-minute slots per boundary and decision, each slot one atomic
 //! word holding its minute and its count, so a slot left from yesterday is reset by the
 //! first decision of its new minute (compare-and-swap, no count lost). Routes are looked up
-//! under a read lock (a write lock only the first time a route is seen); at most
-//! [`MAX_ROUTES`] routes are kept apart, later ones are counted as `other`.
+//! in a map behind `arc-swap` (read without a lock; copied once when a route is first
+//! seen); at most [`MAX_ROUTES`] routes are kept apart, later ones are counted as `other`.
+//! A decision costs one map lookup, one clock read and one compare-and-swap.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -222,7 +223,7 @@ pub struct Totals {
 
 /// Per-minute decision counts and the latest notable decisions of this replica.
 pub struct DecisionSummary {
-    routes: RwLock<HashMap<Box<str>, Arc<RouteRings>>>,
+    routes: arc_swap::ArcSwap<HashMap<Box<str>, Arc<RouteRings>>>,
     other: Arc<RouteRings>,
     recent: Mutex<VecDeque<Recent>>,
     since: u64,
@@ -244,31 +245,32 @@ impl DecisionSummary {
     /// An empty summary, counting from now.
     pub fn new() -> Self {
         Self {
-            routes: RwLock::default(),
+            routes: arc_swap::ArcSwap::default(),
             other: Arc::default(),
             recent: Mutex::default(),
             since: unix_now().as_secs(),
         }
     }
 
-    fn rings(&self, route: &str) -> Arc<RouteRings> {
-        if let Ok(m) = self.routes.read() {
+    /// The rings of a route not seen before (or `other` past the cap).
+    fn add_route(&self, route: &str) -> Arc<RouteRings> {
+        let mut found = None;
+        self.routes.rcu(|m| {
             if let Some(r) = m.get(route) {
-                return r.clone();
+                found = Some(r.clone());
+                return m.clone();
             }
-        }
-        let Ok(mut m) = self.routes.write() else {
-            return self.other.clone();
-        };
-        if let Some(r) = m.get(route) {
-            return r.clone();
-        }
-        if m.len() >= MAX_ROUTES {
-            return self.other.clone();
-        }
-        let r = Arc::new(RouteRings::default());
-        m.insert(route.into(), r.clone());
-        r
+            if m.len() >= MAX_ROUTES {
+                found = Some(self.other.clone());
+                return m.clone();
+            }
+            let mut m = HashMap::clone(m);
+            let r = Arc::new(RouteRings::default());
+            m.insert(route.into(), r.clone());
+            found = Some(r);
+            Arc::new(m)
+        });
+        found.unwrap_or_else(|| self.other.clone())
     }
 
     /// Count one decision now.
@@ -277,9 +279,12 @@ impl DecisionSummary {
     }
 
     fn record_at(&self, route: &str, boundary: Boundary, kind: DecisionKind, minute: u64) {
-        self.rings(route)
-            .ring(boundary_index(boundary), kind_index(kind))
-            .add(minute);
+        let (b, k) = (boundary_index(boundary), kind_index(kind));
+        if let Some(r) = self.routes.load().get(route) {
+            r.ring(b, k).add(minute);
+            return;
+        }
+        self.add_route(route).ring(b, k).add(minute);
     }
 
     /// Remember a decision that was not a plain allow (the newest [`RECENT`] are kept).
@@ -327,9 +332,10 @@ impl DecisionSummary {
         let times: Vec<u64> = (0..points).map(|i| (first + i * step) * 60).collect();
         let mut routes: Vec<(String, Arc<RouteRings>)> = self
             .routes
-            .read()
-            .map(|m| m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-            .unwrap_or_default();
+            .load()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         routes.sort_by(|a, b| a.0.cmp(&b.0));
         routes.push(("other".into(), self.other.clone()));
         let mut series = Vec::new();

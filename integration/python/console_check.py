@@ -24,6 +24,7 @@ ADMIN, PROXY, TOKEN, OUT, CHROMIUM, RUN = sys.argv[1:7]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT = 30_000  # ms: the longest any one step may take
+expect.set_options(timeout=WAIT)
 SCRIPT = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
 report = {"screenshots": [], "console_errors": []}
