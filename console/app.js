@@ -94,8 +94,12 @@ function start() {
   if (started) return;
   started = true;
   stopFeed = follow((e) => pending.onEvent(ctx, e), (state, err) => {
-    if (state === 'live') { banner('feed', 'warn', null); pending.reload(ctx); }
-    else if (state === 'lagged') pending.reload(ctx);
+    const catchUp = () => pending.reload(ctx).catch((e) => {
+      if (e.status === 401) ctx.relogin('The admin API refused the token (401).');
+      else banner('feed', 'warn', `Pending escalations could not be listed: ${e.message}`);
+    });
+    if (state === 'live') { banner('feed', 'warn', null); catchUp(); }
+    else if (state === 'lagged') catchUp();
     else if (err?.status === 401) ctx.relogin('The admin API no longer accepts this token (401).');
     else banner('feed', 'warn', `The live feed is interrupted (${err?.message || 'no answer'}); reconnecting…`);
   });

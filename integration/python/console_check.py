@@ -1,6 +1,6 @@
 """A reviewer uses the review console in a real browser (Debian's chromium, driven by
 Playwright; no browser is downloaded) while an agent (the official MCP Python client) calls
-tools through the gateway. Prints one JSON object with what it saw; integration/console.rs
+tools through the gateway. Prints one JSON object with what it saw; integration/console/browser.rs
 checks it. Usage:
 
   console_check.py ADMIN_URL PROXY_URL TOKEN OUT_DIR CHROMIUM RUN_ID
