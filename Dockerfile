@@ -24,7 +24,7 @@ COPY config /etc/sec0-gateway/config
 COPY rules /etc/sec0-gateway/rules
 WORKDIR /etc/sec0-gateway
 USER 10001:10001
-# 8080: proxy; 9090: admin (health, readiness, metrics, review API).
+# 8080: proxy; 9090: admin (health, readiness, metrics, review API, review console /console).
 EXPOSE 8080 9090
 # Listen on all interfaces inside the container (the file's defaults are loopback).
 ENV SEC0_GATEWAY__LISTEN=0.0.0.0:8080 \

@@ -12,6 +12,7 @@ mod audit;
 mod audit_collector;
 mod bypass;
 mod config_cli;
+mod console;
 mod context;
 mod deploy;
 mod e2e_node_mcp;

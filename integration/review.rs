@@ -631,14 +631,16 @@ async fn the_openapi_document_matches_the_server() {
             .filter_map(|k| k.as_str().and_then(|s| s.parse().ok()))
             .collect();
         let public = op["security"].as_sequence().is_some_and(|s| s.is_empty());
-        let concrete = path.replace(
-            "{id}",
-            if path.starts_with("/v1/precedents") {
-                "precedent-none"
-            } else {
-                &id
-            },
-        );
+        let concrete = path
+            .replace(
+                "{id}",
+                if path.starts_with("/v1/precedents") {
+                    "precedent-none"
+                } else {
+                    &id
+                },
+            )
+            .replace("{file}", "app.js");
         let m: Method = method.to_uppercase().parse().expect("method");
         let body = (m == Method::POST && concrete.contains("/escalations/"))
             .then_some(r#"{"reviewer":"openapi-test"}"#);

@@ -33,6 +33,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod decisions;
 pub mod demo;
 pub mod devcerts;
 pub mod error;

@@ -72,6 +72,9 @@ pub struct Metrics {
     pub descriptor_changes: IntCounterVec,
     /// The audit trail's metrics.
     pub audit: std::sync::Arc<AuditMetrics>,
+    /// Per-minute decision counts and the latest notable decisions, for the console
+    /// (`GET /v1/decisions/summary`).
+    pub summary: std::sync::Arc<crate::decisions::DecisionSummary>,
 }
 
 /// The audit trail's metrics: what each sink wrote or could not write, the queue, the
@@ -425,6 +428,7 @@ impl Metrics {
             findings,
             redactions,
             descriptor_changes,
+            summary: std::sync::Arc::default(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The peers nobody here wrote: the official MCP SDKs, installed by `integration/run`
-//! (Python into `.venv` or `$SEC0_TEST_PYTHON`, TypeScript into `integration/node`).
+//! (Python into `.venv` or `$SEC0_TEST_PYTHON`, TypeScript into `integration/node`), and
+//! the browser the console test drives (Debian's `chromium`, with Playwright in `.venv`).
 //! A missing peer makes a test say SKIPPED loudly; under CI (`CI` set) it fails the test.
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,37 @@ pub fn python_with_a2a(test: &str) -> Option<PathBuf> {
         "a2a.server.routes, a2a.client",
         "the official A2A Python SDK (a2a-sdk[http-server])",
     )
+}
+
+/// A Python with the official MCP SDK 1.x and Playwright (the browser driver, without a
+/// browser of its own), or `None`.
+pub fn python_with_playwright(test: &str) -> Option<PathBuf> {
+    find_python(
+        test,
+        "SEC0_TEST_PYTHON",
+        ".venv",
+        "mcp, playwright.async_api",
+        "Playwright (the Python browser driver) beside the official MCP Python SDK",
+    )
+}
+
+/// Debian's chromium (`$SEC0_TEST_CHROMIUM`, else `/usr/bin/chromium`), or `None` (after
+/// reporting it missing).
+pub fn chromium(test: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("SEC0_TEST_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if path.is_file() {
+        return Some(path);
+    }
+    missing(
+        test,
+        &format!(
+            "chromium is not installed at {} (apt-get install chromium, or set SEC0_TEST_CHROMIUM)",
+            path.display()
+        ),
+    );
+    None
 }
 
 /// A Python with the official MCP SDK 2.x (stateless 2026-07-28 era), or `None`.

@@ -542,6 +542,7 @@ pub trait RecordDecision {
 impl RecordDecision for crate::metrics::Metrics {
     fn record_decision(&self, route: &str, facts: &CallFacts<'_>, d: &Decision) {
         let shown = d.shown();
+        self.summary.record(route, facts.boundary, shown);
         self.decisions
             .with_label_values(&[
                 shown.as_str(),
@@ -558,6 +559,16 @@ impl RecordDecision for crate::metrics::Metrics {
                 .inc();
         }
         if shown != DecisionKind::Allow {
+            self.summary.note(
+                &d.decision_id,
+                route,
+                facts.boundary,
+                shown,
+                d.mode,
+                &d.reason,
+                facts.tool,
+                direction,
+            );
             let kinds: Vec<&str> = facts.findings.iter().map(|f| &*f.kind).collect();
             tracing::info!(
                 route,

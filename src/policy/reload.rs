@@ -27,6 +27,20 @@ pub struct Reloaded {
     pub changed: bool,
 }
 
+/// The latest reload attempt, as the admin API shows it (`GET /v1/status`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastReload {
+    /// When (RFC 3339).
+    pub at: String,
+    /// `ok` or `error`.
+    pub result: &'static str,
+    /// The version serving after it.
+    pub version: String,
+    /// Why it failed (the previous rules kept serving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Reloads one rules path into the slot the proxy reads from.
 pub struct Reloader {
     path: PathBuf,
@@ -35,6 +49,8 @@ pub struct Reloader {
     metrics: Metrics,
     /// Version of the last on-disk state that failed to compile (logged once, not per poll).
     last_failed: Mutex<Option<String>>,
+    /// The latest reload attempt (none since start: `None`).
+    last: Mutex<Option<LastReload>>,
 }
 
 impl Reloader {
@@ -46,6 +62,28 @@ impl Reloader {
             slot,
             metrics,
             last_failed: Mutex::new(None),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The policy serving now.
+    pub fn serving(&self) -> Arc<Policy> {
+        self.slot.load_full()
+    }
+
+    /// The latest reload attempt since start, if any.
+    pub fn last(&self) -> Option<LastReload> {
+        self.last.lock().ok()?.clone()
+    }
+
+    fn note(&self, result: &'static str, error: Option<String>) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some(LastReload {
+                at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                result,
+                version: self.slot.load().version.to_string(),
+                error,
+            });
         }
     }
 
@@ -102,6 +140,7 @@ impl Reloader {
                     *f = None;
                 }
                 tracing::info!(version = %out.version, rules = out.rules, changed = out.changed, "policy reloaded");
+                self.note("ok", None);
                 Ok(out)
             }
             Err(e) => {
@@ -110,6 +149,7 @@ impl Reloader {
                     .with_label_values(&["error"])
                     .inc();
                 tracing::error!(error = %e, serving = %self.slot.load().version, "policy reload failed; the previous policy keeps serving");
+                self.note("error", Some(e.to_string()));
                 Err(e)
             }
         }

@@ -234,6 +234,41 @@ struct Entry {
     used: bool,
     /// Opened by this replica (not learned from another).
     here: bool,
+    /// When this replica saw it decided (RFC 3339).
+    answered: Option<String>,
+}
+
+impl Entry {
+    fn shown(&self) -> Shown {
+        Shown {
+            escalation: self.escalation.clone(),
+            answered: self.answered.clone(),
+        }
+    }
+
+    /// Move to `state`, noting when a decision was seen.
+    fn settle(&mut self, state: State) {
+        self.escalation.settle(state);
+        if state != State::Pending && self.answered.is_none() {
+            self.answered = Some(now_rfc3339());
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// An escalation as the admin API shows it: with when it was decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    /// The escalation.
+    #[serde(flatten)]
+    pub escalation: Escalation,
+    /// When it was answered, expired or found unavailable, as this replica saw it
+    /// (RFC 3339); absent while pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered: Option<String>,
 }
 
 /// Decided escalations kept for the API at most (oldest forgotten first).
@@ -298,7 +333,7 @@ impl ReviewStore {
         if e.escalation.state != State::Pending {
             return None;
         }
-        e.escalation.settle(state);
+        e.settle(state);
         let _ = e.tx.send(state);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
@@ -355,6 +390,7 @@ impl ReviewStore {
                     deadline: std::time::Instant::now() + hold,
                     used: false,
                     here: true,
+                    answered: None,
                 },
             );
         }
@@ -383,7 +419,7 @@ impl ReviewStore {
             && now >= e.deadline
         {
             // A deferred escalation nobody answered in time.
-            e.escalation.settle(State::Expired);
+            e.settle(State::Expired);
         }
         if e.escalation.state != State::Pending {
             return Err(ReviewError::Decided {
@@ -396,7 +432,7 @@ impl ReviewStore {
         } else {
             State::Rejected
         };
-        e.escalation.settle(state);
+        e.settle(state);
         // An approved deferred call may come again for as long as the escalation could
         // have waited (at least a minute).
         let ttl = e
@@ -419,7 +455,7 @@ impl ReviewStore {
         if e.escalation.state != State::Pending {
             return None;
         }
-        e.escalation.settle(State::Expired);
+        e.settle(State::Expired);
         let _ = e.tx.send(State::Expired);
         let _ = self.events.send(e.escalation.clone());
         Some(e.escalation.clone())
@@ -439,16 +475,36 @@ impl ReviewStore {
         m.get(id).map(|e| e.escalation.clone())
     }
 
+    /// One escalation, with when it was decided.
+    pub fn get_shown(&self, id: &str) -> Option<Shown> {
+        let mut m = self.entries.lock().ok()?;
+        expire_overdue(&mut m);
+        m.get(id).map(Entry::shown)
+    }
+
+    /// When this replica saw escalation `id` decided.
+    pub fn answered_at(&self, id: &str) -> Option<String> {
+        self.entries.lock().ok()?.get(id)?.answered.clone()
+    }
+
     /// Escalations matching `f`, newest first.
     pub fn list(&self, f: &Filter) -> Vec<Escalation> {
+        self.list_shown(f)
+            .into_iter()
+            .map(|s| s.escalation)
+            .collect()
+    }
+
+    /// Escalations matching `f`, newest first, with when they were decided.
+    pub fn list_shown(&self, f: &Filter) -> Vec<Shown> {
         let Ok(mut m) = self.entries.lock() else {
             return Vec::new();
         };
         expire_overdue(&mut m);
-        let mut v: Vec<Escalation> = m
+        let mut v: Vec<Shown> = m
             .values()
-            .map(|e| &e.escalation)
-            .filter(|e| {
+            .filter(|x| {
+                let e = &x.escalation;
                 f.state.is_none_or(|s| e.state == s)
                     && f.route.as_ref().is_none_or(|r| &e.route == r)
                     && f.tool.as_ref().is_none_or(|t| e.tool.as_ref() == Some(t))
@@ -457,9 +513,9 @@ impl ReviewStore {
                         .as_ref()
                         .is_none_or(|r| e.run_id.as_ref() == Some(r))
             })
-            .cloned()
+            .map(Entry::shown)
             .collect();
-        v.sort_by(|a, b| b.created.cmp(&a.created));
+        v.sort_by(|a, b| b.escalation.created.cmp(&a.escalation.created));
         v
     }
 
@@ -487,7 +543,7 @@ fn expire_overdue(m: &mut HashMap<String, Entry>) {
     let now = std::time::Instant::now();
     for e in m.values_mut() {
         if e.escalation.state == State::Pending && now > e.deadline + SETTLE_GRACE {
-            e.escalation.settle(State::Expired);
+            e.settle(State::Expired);
             let _ = e.tx.send(State::Expired);
         }
     }

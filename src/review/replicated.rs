@@ -88,7 +88,7 @@ impl ReviewStore {
             if x.escalation.state != State::Pending || e.state == State::Pending {
                 return;
             }
-            x.escalation.settle(e.state);
+            x.settle(e.state);
             x.escalation.reviewer = e.reviewer;
             x.escalation.comment = e.comment;
             if e.state == State::Approved {
@@ -110,6 +110,7 @@ impl ReviewStore {
             let _ = self.events.send(e.clone());
         }
         let (tx, _) = watch::channel(e.state);
+        let answered = (e.state != State::Pending).then(super::now_rfc3339);
         m.insert(
             id.clone(),
             Entry {
@@ -118,6 +119,7 @@ impl ReviewStore {
                 deadline,
                 used: false,
                 here: false,
+                answered,
             },
         );
         drop(m);

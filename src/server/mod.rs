@@ -271,6 +271,19 @@ impl Gateway {
             audit: admin_audit,
             reviews,
             precedents,
+            facts: admin::ConsoleFacts {
+                audit_dir: cfg.audit.file.as_ref().map(|f| f.dir.clone()),
+                hold_timeout: cfg.escalation.hold_timeout,
+                on_timeout: cfg.escalation.on_timeout.as_str(),
+                flow: cfg.escalation.flow.as_str(),
+                policy_mode: cfg.policy.as_ref().map(|p| p.mode.as_str()),
+                routes: cfg
+                    .routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.display_name(i), r.boundary.as_str(), r.protocol.as_str()))
+                    .collect(),
+            },
         });
         let admin_opts = ListenerOptions {
             max_connections: 64,
@@ -280,9 +293,10 @@ impl Gateway {
         };
         let admin_task = tokio::spawn(serve(
             admin_listener,
-            move |_peer| {
+            move |conn| {
                 let admin_state = admin_state.clone();
-                move |req| admin_state.clone().handle(req)
+                let peer = conn.peer;
+                move |req| admin_state.clone().handle(req, peer)
             },
             admin_opts,
             None,

@@ -1,7 +1,16 @@
 //! The admin listener: `/healthz` (process up), `/readyz` (config loaded, listeners bound,
-//! not draining), `/metrics` (Prometheus text). Everything but the two probes needs the
-//! bearer token when `admin.token_file` is set.
+//! not draining), `/metrics` (Prometheus text), the review API (`/v1/escalations`,
+//! `/v1/precedents`), what the console reads (`api.rs`: status, decision summary, runs and
+//! audit records from the local audit files, the precedents export) and the console's
+//! static page (`console.rs`). Everything but the two probes and the console's static
+//! files needs the bearer token when `admin.token_file` is set; a browser's request from
+//! another origin is refused (no CSRF), and without a token a browser may reach the admin
+//! listener only by a loopback name (no DNS rebinding).
 
+mod api;
+mod console;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,11 +49,34 @@ pub struct AdminState {
     pub reviews: Arc<crate::review::ReviewStore>,
     /// Precedents (`/v1/precedents`).
     pub precedents: Arc<crate::review::learn::Precedents>,
+    /// What the console shows of the configuration.
+    pub facts: ConsoleFacts,
+}
+
+/// Configuration the console shows and the admin API reads from.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleFacts {
+    /// The local audit file sink's directory (runs and audit records are read there).
+    pub audit_dir: Option<std::path::PathBuf>,
+    /// `escalation.hold_timeout`.
+    pub hold_timeout: std::time::Duration,
+    /// `escalation.on_timeout`.
+    pub on_timeout: &'static str,
+    /// `escalation.flow`.
+    pub flow: &'static str,
+    /// `policy.mode`, when a policy is configured.
+    pub policy_mode: Option<&'static str>,
+    /// The routes: name, boundary, protocol.
+    pub routes: Vec<(String, &'static str, &'static str)>,
 }
 
 impl AdminState {
-    /// Answer one admin request.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ProxyBody> {
+    /// Answer one admin request from `peer`.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ProxyBody> {
         let path = req.uri().path();
         match (req.method(), path) {
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
@@ -58,6 +90,12 @@ impl AdminState {
                 } else {
                     text(StatusCode::SERVICE_UNAVAILABLE, "starting\n")
                 }
+            }
+            (&Method::GET | &Method::HEAD, p) if p == "/console" || p.starts_with("/console/") => {
+                console::serve(&req, self.token.is_some(), peer)
+            }
+            _ if console::browser_refusal(&req, self.token.is_some()).is_some() => {
+                console::refuse(console::browser_refusal(&req, self.token.is_some()))
             }
             _ if !self.authorized(&req) => {
                 if let Some(trail) = &self.audit {
@@ -85,6 +123,17 @@ impl AdminState {
                 resp
             }
             (&Method::POST, "/v1/reload") => self.reload().await,
+            (&Method::GET, "/v1/status") => self.status(),
+            (&Method::GET, "/v1/decisions/summary") => self.summary(req.uri().query()),
+            (&Method::GET, "/v1/precedents/export") => self.export(&req),
+            (&Method::GET, p) if p.starts_with("/v1/runs/") => {
+                let id = percent_decode(&p["/v1/runs/".len()..]);
+                self.run(id).await
+            }
+            (&Method::GET, p) if p.starts_with("/v1/audit/decisions/") => {
+                let id = percent_decode(&p["/v1/audit/decisions/".len()..]);
+                self.audit_records(id).await
+            }
             (&Method::GET, "/v1/precedents") => json_response(
                 StatusCode::OK,
                 serde_json::to_vec(&serde_json::json!({
@@ -110,7 +159,7 @@ impl AdminState {
                     Ok(f) => json_response(
                         StatusCode::OK,
                         serde_json::to_vec(&serde_json::json!({
-                            "escalations": self.reviews.list(&f)
+                            "escalations": self.reviews.list_shown(&f)
                         }))
                         .unwrap_or_default(),
                     ),
@@ -123,7 +172,7 @@ impl AdminState {
             (&Method::GET, "/v1/escalations/feed") => self.feed(),
             (&Method::GET, p) if p.starts_with("/v1/escalations/") => {
                 let id = &p["/v1/escalations/".len()..];
-                match self.reviews.get(id) {
+                match self.reviews.get_shown(id) {
                     Some(e) => json_response(
                         StatusCode::OK,
                         serde_json::to_vec(&e).unwrap_or_default(),
@@ -188,12 +237,24 @@ impl AdminState {
     /// escalation and per state change (JSON of the escalation), for a review UI or a bot.
     fn feed(&self) -> Response<ProxyBody> {
         let rx = self.reviews.subscribe();
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let reviews = self.reviews.clone();
+        let stream = futures_util::stream::unfold((rx, reviews), |(mut rx, reviews)| async move {
             let frame = match rx.recv().await {
-                Ok(e) => format!(
-                    "event: escalation\ndata: {}\n\n",
-                    serde_json::to_string(&e).unwrap_or_default()
-                ),
+                Ok(e) => {
+                    let answered = if e.state == crate::review::State::Pending {
+                        None
+                    } else {
+                        reviews.answered_at(&e.id)
+                    };
+                    let shown = crate::review::Shown {
+                        escalation: e,
+                        answered,
+                    };
+                    format!(
+                        "event: escalation\ndata: {}\n\n",
+                        serde_json::to_string(&shown).unwrap_or_default()
+                    )
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n")
                 }
@@ -203,7 +264,7 @@ impl AdminState {
                 Ok::<_, crate::forward::body::BoxError>(hyper::body::Frame::data(Bytes::from(
                     frame,
                 ))),
-                rx,
+                (rx, reviews),
             ))
         });
         // A comment first, so the client sees the stream open at once.
