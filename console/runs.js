@@ -4,7 +4,7 @@ import { api, seg } from './api.js';
 import { h, fill, table, link, badge, clock, shortId } from './ui.js';
 
 function unavailable(e) {
-  return e.body?.reason === 'no_audit_file'
+  return e.body?.error?.reason === 'no_audit_file'
     ? h('p', { class: 'banner warn' }, 'Not available on this replica: runs and audit records are read from the local audit file sink (audit.file), which it does not write. Use `sec0-gateway audit run` where the audit files are.')
     : h('p', { class: 'banner error' }, `Could not be read (${e.status || 'no answer'}): ${e.message}`);
 }
@@ -63,7 +63,7 @@ export async function showAudit(ctx, id) {
     r = await api(`/v1/audit/decisions/${seg(id)}`);
   } catch (e) {
     if (e.status === 401) throw e;
-    fill(body, e.status === 404 && e.body?.reason !== 'no_audit_file'
+    fill(body, e.status === 404 && e.body?.error?.reason !== 'no_audit_file'
       ? h('p', { class: 'banner warn' }, `No audit record of decision ${id} in this replica's audit files (another replica may have written it, or it has not been flushed yet).`)
       : unavailable(e));
     return;

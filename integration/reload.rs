@@ -72,7 +72,10 @@ async fn admin_reload_swaps_good_rules_and_keeps_serving_on_broken_ones() {
     .expect("write");
     let r = reload(gw.admin_addr).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let err = r.json()["error"].as_str().expect("error").to_string();
+    let err = r.json()["error"]["message"]
+        .as_str()
+        .expect("error")
+        .to_string();
     assert!(
         err.starts_with(&format!("{}:3:7:", rules.display())),
         "{err}"

@@ -423,6 +423,17 @@ pub fn with_bearer_challenge(mut resp: Response<ProxyBody>) -> Response<ProxyBod
     resp
 }
 
+/// An error answer of the admin API, in the gateway's one JSON error shape:
+/// `{"error": {"status", "reason", "message"}}` (`reason`: a stable snake_case code).
+pub fn admin_error(status: StatusCode, reason: &str, message: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({"error": {
+        "status": status.as_u16(),
+        "reason": reason,
+        "message": message,
+    }});
+    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
 /// An empty 202: what a dropped notification (or client response) gets.
 pub fn accepted() -> Response<ProxyBody> {
     let mut resp = Response::new(

@@ -459,7 +459,7 @@ async fn runs_and_audit_records_are_read_from_the_local_audit_file() {
         let a = admin(&gw, Method::GET, path).await;
         assert_eq!(a.status, 500, "{path}");
         assert!(
-            a.json()["error"]
+            a.json()["error"]["message"]
                 .as_str()
                 .is_some_and(|e| e.starts_with("audit files:"))
         );
@@ -471,7 +471,7 @@ async fn runs_and_audit_records_are_read_from_the_local_audit_file() {
     for path in ["/v1/runs/run-42", "/v1/audit/decisions/x"] {
         let a = admin(&gw, Method::GET, path).await;
         assert_eq!(a.status, 404, "{path}");
-        assert_eq!(a.json()["reason"], "no_audit_file");
+        assert_eq!(a.json()["error"]["reason"], "no_audit_file");
     }
     gw.shutdown().await;
 }

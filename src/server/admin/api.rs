@@ -25,13 +25,10 @@ fn ok_json(v: &Value) -> Response<ProxyBody> {
 }
 
 fn no_audit_file() -> Response<ProxyBody> {
-    json_response(
+    crate::error::admin_error(
         StatusCode::NOT_FOUND,
-        serde_json::to_vec(&json!({
-            "error": "not available: runs and audit records are read from the local audit file sink (audit.file), which this gateway does not write",
-            "reason": "no_audit_file",
-        }))
-        .unwrap_or_default(),
+        "no_audit_file",
+        "not available: runs and audit records are read from the local audit file sink (audit.file), which this gateway does not write",
     )
 }
 

@@ -16,7 +16,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
-use crate::error::json_response;
 use crate::forward::body::ProxyBody;
 
 /// The console's Content-Security-Policy.
@@ -123,13 +122,7 @@ pub fn browser_refusal(
 
 /// The 403 answer for a refused browser request.
 pub fn refuse(why: Option<&'static str>) -> Response<ProxyBody> {
-    json_response(
-        StatusCode::FORBIDDEN,
-        serde_json::to_vec(&serde_json::json!({
-            "error": {"status": 403, "reason": "forbidden", "message": why.unwrap_or("refused")}
-        }))
-        .unwrap_or_default(),
-    )
+    crate::error::admin_error(StatusCode::FORBIDDEN, "forbidden", why.unwrap_or("refused"))
 }
 
 fn secure(resp: &mut Response<ProxyBody>) {

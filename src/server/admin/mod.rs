@@ -19,7 +19,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::error::json_response;
+use crate::error::{admin_error, json_response};
 use crate::forward::body::ProxyBody;
 use crate::metrics::Metrics;
 
@@ -112,9 +112,10 @@ impl AdminState {
                         tracing::warn!("audit record of a refused admin request not queued");
                     }
                 }
-                let mut resp = json_response(
+                let mut resp = admin_error(
                     StatusCode::UNAUTHORIZED,
-                    br#"{"error":{"status":401,"reason":"unauthorized","message":"admin token required"}}"#.to_vec(),
+                    "unauthorized",
+                    "admin token required",
                 );
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -146,10 +147,9 @@ impl AdminState {
                 let id = &p["/v1/precedents/".len()..];
                 match self.reviews.revoke_precedent(&self.precedents, id).await {
                     Ok(true) => json_response(StatusCode::OK, br#"{"revoked":true}"#.to_vec()),
-                    Ok(false) => json_response(
-                        StatusCode::NOT_FOUND,
-                        br#"{"error":"no such precedent"}"#.to_vec(),
-                    ),
+                    Ok(false) => {
+                        admin_error(StatusCode::NOT_FOUND, "not_found", "no such precedent")
+                    }
                     Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
                 }
             }
@@ -163,24 +163,17 @@ impl AdminState {
                         }))
                         .unwrap_or_default(),
                     ),
-                    Err(e) => json_response(
-                        StatusCode::BAD_REQUEST,
-                        serde_json::to_vec(&serde_json::json!({"error": e})).unwrap_or_default(),
-                    ),
+                    Err(e) => bad(StatusCode::BAD_REQUEST, e.to_string()),
                 }
             }
             (&Method::GET, "/v1/escalations/feed") => self.feed(),
             (&Method::GET, p) if p.starts_with("/v1/escalations/") => {
                 let id = &p["/v1/escalations/".len()..];
                 match self.reviews.get_shown(id) {
-                    Some(e) => json_response(
-                        StatusCode::OK,
-                        serde_json::to_vec(&e).unwrap_or_default(),
-                    ),
-                    None => json_response(
-                        StatusCode::NOT_FOUND,
-                        br#"{"error":"no such escalation"}"#.to_vec(),
-                    ),
+                    Some(e) => {
+                        json_response(StatusCode::OK, serde_json::to_vec(&e).unwrap_or_default())
+                    }
+                    None => admin_error(StatusCode::NOT_FOUND, "not_found", "no such escalation"),
                 }
             }
             (&Method::POST, p) if p.starts_with("/v1/escalations/") => {
@@ -195,19 +188,13 @@ impl AdminState {
                 );
                 resp
             }
-            _ => json_response(
-                StatusCode::NOT_FOUND,
-                br#"{"error":{"status":404,"reason":"not_found","message":"no such admin endpoint"}}"#.to_vec(),
-            ),
+            _ => admin_error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
         }
     }
 
     async fn reload(&self) -> Response<ProxyBody> {
         let Some(r) = self.reloader.clone() else {
-            return json_response(
-                StatusCode::CONFLICT,
-                br#"{"result":"error","error":"no policy is configured"}"#.to_vec(),
-            );
+            return admin_error(StatusCode::CONFLICT, "no_policy", "no policy is configured");
         };
         let outcome = tokio::task::spawn_blocking(move || r.reload()).await;
         let (status, body) = match outcome {
@@ -223,11 +210,15 @@ impl AdminState {
             ),
             Ok(Err(e)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                serde_json::json!({"result": "error", "error": e.to_string()}),
+                serde_json::json!({"result": "error", "error": {
+                    "status": 422, "reason": "invalid_policy", "message": e.to_string(),
+                }}),
             ),
             Err(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"result": "error", "error": "reload task failed"}),
+                serde_json::json!({"result": "error", "error": {
+                    "status": 500, "reason": "internal", "message": "reload task failed",
+                }}),
             ),
         };
         json_response(status, serde_json::to_vec(&body).unwrap_or_default())
@@ -412,7 +403,6 @@ impl AdminState {
     }
 }
 
-/// A JSON error answer: `{"error": msg}`.
 /// A request's JSON body: at most 64 KiB, parsed strictly (duplicate keys, depth over
 /// `depth`, bad UTF-8 refused); else the 400 answer.
 async fn read_json(
@@ -433,11 +423,15 @@ async fn read_json(
         .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("body: {e}")))
 }
 
+/// An admin error answer whose reason is its status (`bad_request`, `not_found`,
+/// `conflict`, `service_unavailable`…), in the one error shape.
 fn bad(status: StatusCode, msg: String) -> Response<ProxyBody> {
-    json_response(
-        status,
-        serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap_or_default(),
-    )
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_");
+    admin_error(status, &reason, &msg)
 }
 
 fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {
