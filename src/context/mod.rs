@@ -105,6 +105,50 @@ pub struct CallContext {
     pub trace_flags: String,
     /// `tracestate`, passed through.
     pub tracestate: Option<HeaderValue>,
+    /// The values written on both sides, rendered once.
+    rendered: Rendered,
+}
+
+/// Header values of a call's context, rendered once and written upstream and back (a
+/// `HeaderValue` clone shares its bytes).
+#[derive(Debug, Clone)]
+struct Rendered {
+    run: HeaderValue,
+    trace: HeaderValue,
+    hop: HeaderValue,
+}
+
+impl Rendered {
+    fn of(run_id: &str, trace_id: &str, hop: HopId) -> Self {
+        // Every value here is an id the gateway minted or validated (`Claimed` checks the
+        // characters of a continued run id): rendering cannot fail; if it did, the header
+        // is sent empty rather than the call failing.
+        let value = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        Self {
+            run: value(run_id),
+            trace: value(trace_id),
+            hop: value(&hop.to_string()),
+        }
+    }
+}
+
+/// The context headers' names, built at compile time.
+mod names {
+    use http::HeaderName;
+    pub const RUN_ID: HeaderName = HeaderName::from_static("x-sec0-run-id");
+    pub const NODE_ID: HeaderName = HeaderName::from_static("x-sec0-node-id");
+    pub const HOP_ID: HeaderName = HeaderName::from_static("x-sec0-hop-id");
+    pub const PARENT_HOP_ID: HeaderName = HeaderName::from_static("x-sec0-parent-hop-id");
+    pub const DECISION: HeaderName = HeaderName::from_static("x-sec0-decision");
+    pub const DECISION_ID: HeaderName = HeaderName::from_static("x-sec0-decision-id");
+    pub const POLICY_VERSION: HeaderName = HeaderName::from_static("x-sec0-policy-version");
+    pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    pub const CAUSE_TRACE: HeaderName = HeaderName::from_static("x-cause-trace");
+    pub const CAUSE_SPAN: HeaderName = HeaderName::from_static("x-cause-span");
+    pub const TRACE_ID: HeaderName = HeaderName::from_static("x-sec0-trace-id");
+    pub const BRIDGE_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
+    pub const BRIDGE_SPAN_ID: HeaderName = HeaderName::from_static("x-span-id");
 }
 
 impl CallContext {
@@ -124,12 +168,25 @@ impl CallContext {
         let hop_id = HopId::next();
         let inbound = claimed.traceparent;
         let trace_parent = inbound.as_ref().map(|t| t.parent_id.clone());
-        let (trace_id, trace_flags) = inbound
-            .map(|t| (t.trace_id, t.flags))
-            .unwrap_or_else(|| (new_trace_id(hop_id), "01".to_string()));
+        // One id minted at most: a run begun here is named after its first trace.
+        let minted = (inbound.is_none() || claimed_run.is_none())
+            .then(|| crate::vocab::ids::mint_trace_id(hop_id));
+        let run_continued = claimed_run.is_some();
+        let run_id = claimed_run.unwrap_or_else(|| {
+            let mut r = String::with_capacity(36);
+            r.push_str("run-");
+            r.push_str(minted.as_deref().unwrap_or_default());
+            r
+        });
+        let (trace_id, trace_flags) = match inbound {
+            Some(t) => (t.trace_id, t.flags),
+            None => (minted.unwrap_or_default(), "01".to_string()),
+        };
+        let rendered = Rendered::of(&run_id, &trace_id, hop_id);
         Ok(Self {
-            run_continued: claimed_run.is_some(),
-            run_id: claimed_run.unwrap_or_else(|| format!("run-{}", new_trace_id(hop_id))),
+            rendered,
+            run_continued,
+            run_id,
             node_id: who.caller.clone(),
             hop_id,
             parent_hop,
@@ -143,42 +200,43 @@ impl CallContext {
     /// Set the context headers on a request going upstream (after inbound `x-sec0-*`
     /// headers were stripped). `decision`: the call's decision, id and policy version.
     pub fn to_upstream(&self, h: &mut HeaderMap, decision: Option<&DecisionTag>) {
-        let hop = self.hop_id.to_string();
-        set(h, "x-sec0-run-id", &self.run_id);
-        set(h, "x-sec0-node-id", &self.node_id);
-        set(h, "x-sec0-hop-id", &hop);
+        let r = &self.rendered;
+        h.insert(names::RUN_ID, r.run.clone());
+        set(h, names::NODE_ID, &self.node_id);
+        h.insert(names::HOP_ID, r.hop.clone());
         if let Some(p) = &self.parent_hop {
-            set(h, "x-sec0-parent-hop-id", p);
+            set(h, names::PARENT_HOP_ID, p);
         }
         if let Some(d) = decision {
-            set(h, "x-sec0-decision", d.decision);
-            set(h, "x-sec0-decision-id", &d.decision_id);
-            set(h, "x-sec0-policy-version", &d.policy_version);
+            h.insert(names::DECISION, HeaderValue::from_static(d.decision));
+            set(h, names::DECISION_ID, &d.decision_id);
+            set(h, names::POLICY_VERSION, &d.policy_version);
         }
-        set(
-            h,
-            "traceparent",
-            &format!("00-{}-{hop}-{}", self.trace_id, self.trace_flags),
-        );
+        let hop = r.hop.to_str().unwrap_or_default();
+        let mut tp = String::with_capacity(55);
+        for part in ["00-", &self.trace_id, "-", hop, "-", &self.trace_flags] {
+            tp.push_str(part);
+        }
+        set(h, names::TRACEPARENT, &tp);
         if let Some(ts) = &self.tracestate {
-            h.insert(HeaderName::from_static("tracestate"), ts.clone());
+            h.insert(names::TRACESTATE, ts.clone());
         }
         // The sec0 SDK's cause links: this hop is the cause of the next one.
-        set(h, "x-cause-trace", &self.trace_id);
-        set(h, "x-cause-span", &hop);
+        h.insert(names::CAUSE_TRACE, r.trace.clone());
+        h.insert(names::CAUSE_SPAN, r.hop.clone());
     }
 
     /// Set the headers the client gets back.
     pub fn to_client(&self, h: &mut HeaderMap, decision_id: Option<&str>) {
-        let hop = self.hop_id.to_string();
+        let r = &self.rendered;
         if let Some(id) = decision_id {
-            set(h, "x-sec0-decision-id", id);
+            set(h, names::DECISION_ID, id);
         }
-        set(h, "x-sec0-trace-id", &self.trace_id);
-        set(h, "x-sec0-run-id", &self.run_id);
+        h.insert(names::TRACE_ID, r.trace.clone());
+        h.insert(names::RUN_ID, r.run.clone());
         // The sec0 bridge client requires these on every answer.
-        set(h, "x-trace-id", &self.trace_id);
-        set(h, "x-span-id", &hop);
+        h.insert(names::BRIDGE_TRACE_ID, r.trace.clone());
+        h.insert(names::BRIDGE_SPAN_ID, r.hop.clone());
     }
 }
 
@@ -193,19 +251,11 @@ pub struct DecisionTag {
     pub policy_version: Arc<str>,
 }
 
-fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+fn set(h: &mut HeaderMap, name: HeaderName, value: &str) {
     // Every value set here is an id, a name or hex the gateway validated or minted.
     if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(HeaderName::from_static(name), v);
+        h.insert(name, v);
     }
-}
-
-/// A new 32-hex trace id: this process's instance id and the hop counter, mixed so ids do
-/// not look sequential.
-fn new_trace_id(hop: HopId) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(format!("{}:{}", crate::vocab::instance_id(), hop.0));
-    hex::encode(&d[..16])
 }
 
 /// The SDK's node-id normalisation: lowercase, runs outside `[a-z0-9-]` become `-`, no

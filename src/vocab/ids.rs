@@ -41,6 +41,33 @@ impl Serialize for HopId {
     }
 }
 
+/// A new 32-hex trace id for hop `hop`: the hop counter through two keyed 64-bit
+/// permutations (keys drawn once per process). Unique within the process, not sequential,
+/// not derivable from the public instance id — and a few nanoseconds, where hashing cost
+/// more than a whole decision.
+pub fn mint_trace_id(hop: HopId) -> String {
+    static KEYS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    let (k0, k1) = *KEYS.get_or_init(|| {
+        let b = uuid::Uuid::new_v4().as_u128();
+        ((b >> 64) as u64, b as u64)
+    });
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&permute(hop.0 ^ k0, 0xbf58_476d_1ce4_e5b9).to_be_bytes());
+    raw[8..].copy_from_slice(&permute(hop.0 ^ k1, 0x94d0_49bb_1331_11eb).to_be_bytes());
+    let mut hex = [0u8; 32];
+    // Both cannot fail: 16 bytes fill 32 hex digits exactly, and hex digits are UTF-8.
+    let _ = hex::encode_to_slice(raw, &mut hex);
+    std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+}
+
+/// A bijection on `u64` (splitmix64's finaliser with multiplier `m`, odd): xor-shifts and
+/// an odd multiplication are each invertible.
+fn permute(mut x: u64, m: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(m);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb | 1);
+    x ^ (x >> 31)
+}
+
 /// The parts of a W3C `traceparent`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceParent {
@@ -123,5 +150,36 @@ impl Claimed {
             .as_ref()
             .map(|t| t.trace_id.clone())
             .or_else(|| self.cause_trace.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_trace_ids_are_w3c_shaped_unique_and_not_sequential() {
+        let ids: Vec<String> = (0..10_000).map(|n| mint_trace_id(HopId(n))).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+            assert_ne!(id, &"0".repeat(32), "the all-zero trace id is invalid");
+        }
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "every hop gets its own trace id");
+        // Neighbouring hops share no long prefix (nothing sequential to read).
+        let shared = ids
+            .windows(2)
+            .filter(|w| w[0][..8] == w[1][..8] || w[0][16..24] == w[1][16..24])
+            .count();
+        assert!(shared < 5, "{shared} neighbouring ids share an 8-digit run");
+        assert_eq!(
+            mint_trace_id(HopId(7)),
+            mint_trace_id(HopId(7)),
+            "a function of the hop"
+        );
     }
 }
