@@ -46,7 +46,7 @@ async fn post_chunked(addr: std::net::SocketAddr, path: &str, total: usize) -> c
     common::collect(
         within("response", common::client().request(req))
             .await
-            .expect("response"),
+            .unwrap_or_else(|e| panic!("response to {path} ({total} bytes): {e:?}")),
     )
     .await
 }

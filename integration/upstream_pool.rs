@@ -16,10 +16,28 @@ use hyper::body::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// One per-core worker: its one upstream pool is what these tests look at (each worker
+/// has its own; `each_worker_keeps_its_own_pool` covers several).
 fn cfg(url: &str, extra: &str) -> String {
     format!(
-        "upstreams: {{ u: {{ url: \"{url}\" {extra} }} }}\nroutes:\n  - {{ upstream: u, protocol: http, boundary: tool_to_api }}\n"
+        "workers: 1\nupstreams: {{ u: {{ url: \"{url}\" {extra} }} }}\nroutes:\n  - {{ upstream: u, protocol: http, boundary: tool_to_api }}\n"
     )
+}
+
+#[tokio::test]
+async fn each_worker_keeps_its_own_pool() {
+    let up = Upstream::echo("u").await;
+    let gw = gateway(&cfg(&up.url(), "").replace("workers: 1", "workers: 2")).await;
+    // A new client connection per request: the kernel spreads them over both workers.
+    for i in 0..20 {
+        let r = send(gw.proxy_addr, Method::GET, &format!("/r{i}"), &[], None).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let opened = up.accepted.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&opened),
+        "at most one upstream connection per worker, reused: {opened}"
+    );
 }
 
 #[tokio::test]

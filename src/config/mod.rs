@@ -12,12 +12,14 @@ mod security;
 mod store;
 mod telemetry;
 mod validate;
+mod workers;
 
 pub use audit::*;
 pub use review::*;
 pub use security::*;
 pub use store::*;
 pub use telemetry::*;
+pub use workers::Workers;
 
 pub use crate::vocab::{Boundary, Protocol};
 pub use load::{ConfigError, load, load_from_str};
@@ -79,6 +81,10 @@ pub struct Config {
     /// Where the audit trail goes (nothing is recorded without it).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// How the proxy listener is served: `auto` (one single-threaded worker per core, the
+    /// default), a number of such workers, or `shared` (one multi-threaded runtime).
+    #[serde(default)]
+    pub workers: Workers,
 }
 
 /// Guard settings outside the rules files.

@@ -80,8 +80,11 @@ impl Idle {
 
 /// A body with a byte counter, an optional size limit, an idle timeout and gauge guards.
 pub struct GuardedBody<B> {
-    inner: B,
+    /// `None` once handed to a lingering drain.
+    inner: Option<B>,
     limit: Option<u64>,
+    /// What happens to the rest of an oversized body (see [`GuardedBody::linger`]).
+    linger: Option<fn(B)>,
     seen: u64,
     counter: Option<IntCounter>,
     idle: Option<Idle>,
@@ -93,8 +96,9 @@ impl<B> GuardedBody<B> {
     /// Wrap `inner` with no limits.
     pub fn new(inner: B) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             limit: None,
+            linger: None,
             seen: 0,
             counter: None,
             idle: None,
@@ -106,6 +110,18 @@ impl<B> GuardedBody<B> {
     /// Cut the stream with [`BodyError::TooLarge`] once more than `limit` bytes passed.
     pub fn limit(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// When the limit is passed, keep reading and discarding what the client still sends
+    /// (at most [`LINGER_BYTES`] for [`LINGER_TIME`], in a task of its own) instead of
+    /// dropping the stream: a client still uploading then reads the 413 instead of a
+    /// reset connection (nginx's lingering close does the same).
+    pub fn linger(mut self) -> Self
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+    {
+        self.linger = Some(drain_rest::<B>);
         self
     }
 
@@ -151,7 +167,10 @@ where
         if this.done {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let n = data.len() as u64;
@@ -159,6 +178,9 @@ where
                     if let Some(limit) = this.limit {
                         if this.seen > limit {
                             this.finish();
+                            if let (Some(drain), Some(rest)) = (this.linger, this.inner.take()) {
+                                drain(rest);
+                            }
                             return Poll::Ready(Some(Err(Box::new(BodyError::TooLarge { limit }))));
                         }
                     }
@@ -199,12 +221,43 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
+        self.done || self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner.as_ref().map(Body::size_hint).unwrap_or_default()
     }
+}
+
+/// The most of an oversized body read and discarded after the refusal.
+pub const LINGER_BYTES: u64 = 8 << 20;
+/// The longest an oversized body is read and discarded after the refusal.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Read and discard the rest of `body` (bounded by [`LINGER_BYTES`] and [`LINGER_TIME`]) on
+/// a task of its own, outside any runtime doing nothing.
+fn drain_rest<B>(body: B)
+where
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+{
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        use http_body_util::BodyExt;
+        let mut body = body;
+        let mut left = LINGER_BYTES;
+        let _ = tokio::time::timeout(LINGER_TIME, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                match left.checked_sub(n) {
+                    Some(l) => left = l,
+                    None => break,
+                }
+            }
+        })
+        .await;
+    });
 }
 
 impl<B> GuardedBody<B> {
@@ -231,6 +284,49 @@ pub fn find_body_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option
 mod tests {
     use super::*;
     use http_body_util::{BodyExt, Full, StreamBody};
+
+    #[tokio::test]
+    async fn an_oversized_body_is_refused_then_drained_within_bounds() {
+        // A sender with room for one frame at a time: it can only finish if someone keeps
+        // reading after the refusal.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+        let stream =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|f| (f, rx)) },
+            );
+        let mut body = GuardedBody::new(StreamBody::new(Box::pin(stream)))
+            .limit(1000)
+            .linger();
+        let sender = tokio::spawn(async move {
+            for _ in 0..64 {
+                if tx
+                    .send(Ok(Frame::data(Bytes::from(vec![b'x'; 512]))))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            true
+        });
+        let mut refused = false;
+        while let Some(f) = body.frame().await {
+            if let Err(e) = f {
+                refused = e.downcast_ref::<BodyError>().is_some();
+                break;
+            }
+        }
+        assert!(refused, "the limit refuses the body");
+        let all_sent = tokio::time::timeout(Duration::from_secs(5), sender)
+            .await
+            .expect("the rest is drained, not left blocked")
+            .expect("sender");
+        assert!(
+            all_sent,
+            "the drain read to the end (32 KiB, within the bound)"
+        );
+    }
 
     #[tokio::test]
     async fn counts_and_passes_through() {

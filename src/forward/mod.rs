@@ -102,7 +102,24 @@ pub struct Upstream {
     host: UpstreamHost,
     response_header_timeout: Duration,
     http2: bool,
-    client: Client<Connector, ProxyBody>,
+    /// One connection pool per serving thread (index [`pool`]): a per-core worker keeps its
+    /// upstream connections on its own core, so forwarding wakes no other thread.
+    clients: Box<[Client<Connector, ProxyBody>]>,
+}
+
+thread_local! {
+    static POOL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Make this thread use upstream pool `n` (each per-core worker calls this once, with
+/// 1..=workers; every other thread uses pool 0).
+pub fn use_pool(n: usize) {
+    POOL.with(|p| p.set(n));
+}
+
+/// The pool this thread uses.
+fn pool() -> usize {
+    POOL.with(std::cell::Cell::get)
 }
 
 /// Why an upstream could not be set up.
@@ -117,8 +134,9 @@ pub enum UpstreamSetupError {
 }
 
 impl Upstream {
-    /// Build the client for one upstream.
-    pub fn new(name: &str, cfg: &UpstreamConfig) -> Result<Self, UpstreamSetupError> {
+    /// Build the clients of one upstream: `pools` connection pools (one per serving thread
+    /// that calls [`use_pool`], plus pool 0 for every other thread).
+    pub fn new(name: &str, cfg: &UpstreamConfig, pools: usize) -> Result<Self, UpstreamSetupError> {
         let uri: Uri = cfg
             .url
             .parse()
@@ -154,13 +172,16 @@ impl Upstream {
         } else {
             builder.wrap_connector(http)
         };
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(cfg.pool_idle_timeout)
             .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .http2_only(cfg.http2)
-            .build(connector);
+            .http2_only(cfg.http2);
+        let clients = (0..pools.max(1))
+            .map(|_| builder.build(connector.clone()))
+            .collect();
         Ok(Self {
             name: name.to_string(),
             host: UpstreamHost::from_config(&cfg.host_header, &authority),
@@ -169,7 +190,7 @@ impl Upstream {
             base_path,
             response_header_timeout: cfg.response_header_timeout,
             http2: cfg.http2,
-            client,
+            clients,
         })
     }
 
@@ -210,7 +231,10 @@ impl Upstream {
             req.headers_mut().remove(http::header::HOST);
         }
         let started = Instant::now();
-        match tokio::time::timeout(self.response_header_timeout, self.client.request(req)).await {
+        // `pool()` is below the pool count on every thread: workers are numbered from the
+        // same count the pools were built with; `get` keeps that an invariant, not a panic.
+        let client = self.clients.get(pool()).unwrap_or(&self.clients[0]);
+        match tokio::time::timeout(self.response_header_timeout, client.request(req)).await {
             Err(_) => Err(ForwardError::Timeout {
                 upstream: self.name.clone(),
                 timeout: self.response_header_timeout,
@@ -270,7 +294,7 @@ mod tests {
             pool_max_idle_per_host: 1,
             tls: Default::default(),
         };
-        Upstream::new("u", &cfg).expect("upstream")
+        Upstream::new("u", &cfg, 1).expect("upstream")
     }
 
     #[test]

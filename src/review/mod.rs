@@ -380,7 +380,7 @@ impl ReviewStore {
         e.expires = humantime::format_rfc3339_millis(now + hold).to_string();
         let (tx, rx) = watch::channel(State::Pending);
         let id = e.id.clone();
-        let _ = self.events.send(e.clone());
+        let event = e.clone();
         if let Ok(mut m) = self.entries.lock() {
             m.insert(
                 id.clone(),
@@ -395,6 +395,9 @@ impl ReviewStore {
             );
         }
         self.remember(id);
+        // Announced only once it is stored: a listener on another thread (webhooks, the
+        // feed) that looks it up on hearing of it finds it.
+        let _ = self.events.send(event);
         rx
     }
 

@@ -37,16 +37,28 @@ pub fn body_of(e: &Escalation, format: WebhookFormat) -> Vec<u8> {
 }
 
 /// Deliver every new escalation to `hooks` until the store goes away.
-pub async fn run(
+pub fn run(
     store: Arc<ReviewStore>,
     hooks: Vec<Webhook>,
     results: IntCounterVec,
     notified: Arc<dyn Fn(&Escalation) + Send + Sync>,
+) -> impl std::future::Future<Output = ()> + Send {
+    // Subscribed now, before the task first runs: an escalation opened on another thread
+    // right after start-up is not missed.
+    let rx = (!hooks.is_empty()).then(|| store.subscribe());
+    announce(store, hooks, results, notified, rx)
+}
+
+async fn announce(
+    store: Arc<ReviewStore>,
+    hooks: Vec<Webhook>,
+    results: IntCounterVec,
+    notified: Arc<dyn Fn(&Escalation) + Send + Sync>,
+    rx: Option<tokio::sync::broadcast::Receiver<Escalation>>,
 ) {
-    if hooks.is_empty() {
+    let Some(mut rx) = rx else {
         return;
-    }
-    let mut rx = store.subscribe();
+    };
     let connector = match hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
     {

@@ -40,8 +40,8 @@ pub struct ConnInfo {
 /// Connection-level settings of one listener.
 #[derive(Debug, Clone)]
 pub struct ListenerOptions {
-    /// Connections served at once.
-    pub max_connections: usize,
+    /// Connections served at once (shared by the per-core workers of one listener).
+    pub connections: Arc<Semaphore>,
     /// Time to receive a complete request head.
     pub header_read_timeout: Duration,
     /// How long open connections may finish after shutdown begins.
@@ -92,7 +92,7 @@ pub async fn serve<M, H, Fut>(
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(512);
     let builder = Arc::new(builder);
-    let permits = Arc::new(Semaphore::new(opts.max_connections));
+    let permits = opts.connections.clone();
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
 
@@ -101,13 +101,10 @@ pub async fn serve<M, H, Fut>(
         if *shutdown.borrow() {
             break;
         }
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break, // semaphore closed: never happens, we own it
-            },
-            _ = shutdown.changed() => break,
-        };
+        // Accept first, then wait for a slot: with several workers sharing one cap, a
+        // worker holding a slot must never sit in `accept` while the connection that could
+        // use it waits in another worker's queue. Each worker holds at most one accepted
+        // connection waiting for a slot.
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -117,6 +114,13 @@ pub async fn serve<M, H, Fut>(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break, // semaphore closed: never happens, we own it
             },
             _ = shutdown.changed() => break,
         };

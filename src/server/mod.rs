@@ -8,6 +8,7 @@ mod admin;
 mod listener;
 mod proxy;
 pub mod tls;
+mod workers;
 
 pub use admin::Health;
 pub use proxy::ProxyState;
@@ -210,9 +211,9 @@ impl Gateway {
                 .await
                 .map_err(|source| ServerError::Bind { addr, source })
         };
-        let proxy_listener = bind(cfg.listen).await?;
+        let proxy_listener = ProxyListener::bind(&cfg)?;
         let admin_listener = bind(cfg.admin.listen).await?;
-        let proxy_addr = local_addr(&proxy_listener, cfg.listen);
+        let proxy_addr = proxy_listener.addr(cfg.listen);
         let admin_addr = local_addr(&admin_listener, cfg.admin.listen);
 
         let (proxy_stop, proxy_rx) = watch::channel(false);
@@ -227,7 +228,7 @@ impl Gateway {
         }
 
         let proxy_opts = ListenerOptions {
-            max_connections: cfg.limits.max_connections,
+            connections: Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_connections)),
             header_read_timeout: cfg.limits.header_read_timeout,
             drain_timeout: cfg.limits.drain_timeout,
             name: "proxy",
@@ -250,18 +251,15 @@ impl Gateway {
             }
             None => None,
         };
-        let proxy_task = tokio::spawn(serve(
+        let proxy_task = start_proxy(
+            &cfg,
             proxy_listener,
-            move |conn| {
-                let state = state.clone();
-                let down = Arc::new(state.downstream(&conn));
-                move |req| state.clone().handle(req, down.clone())
-            },
+            state,
             proxy_opts,
-            Some(conn_metrics),
+            conn_metrics,
             tls,
             proxy_rx,
-        ));
+        )?;
 
         let admin_state = Arc::new(AdminState {
             health: health.clone(),
@@ -286,7 +284,7 @@ impl Gateway {
             },
         });
         let admin_opts = ListenerOptions {
-            max_connections: 64,
+            connections: Arc::new(tokio::sync::Semaphore::new(64)),
             header_read_timeout: cfg.limits.header_read_timeout,
             drain_timeout: std::time::Duration::from_secs(1),
             name: "admin",
@@ -434,6 +432,80 @@ type AuditTask = JoinHandle<std::io::Result<()>>;
 
 /// The audit task and how long shutdown waits for it.
 type AuditClose = (AuditTask, std::time::Duration);
+
+/// The proxy's listening sockets: one per per-core worker, or one for the shared runtime.
+enum ProxyListener {
+    PerCore(Vec<std::net::TcpListener>),
+    Shared(TcpListener),
+}
+
+impl ProxyListener {
+    fn bind(cfg: &Config) -> Result<Self, ServerError> {
+        let addr = cfg.listen;
+        let err = |source| ServerError::Bind { addr, source };
+        Ok(match cfg.workers.per_core() {
+            Some(n) => Self::PerCore(workers::bind(addr, n).map_err(err)?),
+            None => {
+                // `bind` returns as many sockets as asked for (one), or an error.
+                let l = workers::bind(addr, 1).map_err(err)?.remove(0);
+                Self::Shared(TcpListener::from_std(l).map_err(err)?)
+            }
+        })
+    }
+
+    fn addr(&self, fallback: SocketAddr) -> SocketAddr {
+        match self {
+            Self::PerCore(ls) => ls.first().and_then(|l| l.local_addr().ok()),
+            Self::Shared(l) => l.local_addr().ok(),
+        }
+        .unwrap_or(fallback)
+    }
+}
+
+/// Serve the proxy listener: on per-core workers, or on this runtime. The handle ends
+/// when serving has (after the drain).
+fn start_proxy(
+    cfg: &Config,
+    listener: ProxyListener,
+    state: Arc<ProxyState>,
+    opts: ListenerOptions,
+    conn_metrics: ConnectionMetrics,
+    tls: Option<Arc<tls::TlsTerminator>>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, ServerError> {
+    let per_connection = move |conn: listener::ConnInfo| {
+        let state = state.clone();
+        let down = Arc::new(state.downstream(&conn));
+        move |req| state.clone().handle(req, down.clone())
+    };
+    match listener {
+        ProxyListener::Shared(l) => Ok(tokio::spawn(serve(
+            l,
+            per_connection,
+            opts,
+            Some(conn_metrics),
+            tls,
+            shutdown,
+        ))),
+        ProxyListener::PerCore(ls) => {
+            tracing::info!(workers = ls.len(), "serving on per-core workers");
+            let serve_one = move |l: TcpListener| {
+                serve(
+                    l,
+                    per_connection.clone(),
+                    opts.clone(),
+                    Some(conn_metrics.clone()),
+                    tls.clone(),
+                    shutdown.clone(),
+                )
+            };
+            workers::start(ls, serve_one).map_err(|source| ServerError::Bind {
+                addr: cfg.listen,
+                source,
+            })
+        }
+    }
+}
 
 fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)

@@ -107,7 +107,9 @@ impl ProxyState {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
         for (name, up) in &cfg.upstreams {
-            upstreams.push(Upstream::new(name, up)?);
+            // Pool 0 for the shared runtime, one more per per-core worker.
+            let pools = cfg.workers.per_core().map_or(1, |n| n + 1);
+            upstreams.push(Upstream::new(name, up, pools)?);
             names.push(name.clone());
         }
         // Validation guarantees every route names a known upstream.

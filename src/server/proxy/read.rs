@@ -70,6 +70,7 @@ impl ProxyState {
         }
         let body = GuardedBody::new(body)
             .limit(route.max_request_body)
+            .linger()
             .idle_timeout(self.idle_timeout)
             .count_into(self.route_metrics[route.index].bytes_in.clone());
         // JSON-RPC calls are small and must be read whole to be understood; everything
