@@ -57,7 +57,7 @@ async fn official_python_client_and_server_over_streamable_http() {
     .await;
     assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
     assert_eq!(
-        v["contact"], "on call: ops@example.com, +1 415 555 2671",
+        v["contact"], "on call: ops@northwind-freight.io, +1 415 555 2671",
         "no rules: results untouched"
     );
     assert!(
@@ -92,7 +92,7 @@ async fn official_python_client_and_server_over_legacy_sse() {
     let v = run_client(&py, &format!("http://{}/sse", gw.proxy_addr), "sse").await;
     assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
     assert_eq!(
-        v["contact"], "on call: ops@example.com, +1 415 555 2671",
+        v["contact"], "on call: ops@northwind-freight.io, +1 415 555 2671",
         "no rules: results untouched"
     );
     let m = common::metrics(&gw).await;

@@ -476,7 +476,9 @@ fn start_proxy(
     let per_connection = move |conn: listener::ConnInfo| {
         let state = state.clone();
         let down = Arc::new(state.downstream(&conn));
-        move |req| state.clone().handle(req, down.clone())
+        // Boxed here, once: the call's future holds every phase's state (kilobytes), and
+        // hyper moves the future it is given; a box moves as a pointer.
+        move |req| Box::pin(state.clone().handle(req, down.clone()))
     };
     match listener {
         ProxyListener::Shared(l) => Ok(tokio::spawn(serve(

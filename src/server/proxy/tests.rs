@@ -203,3 +203,21 @@ async fn a_tools_call_without_a_name_is_a_protocol_error_and_no_policy_decides_n
         }
     }
 }
+
+#[tokio::test]
+async fn the_call_future_is_boxed_because_it_is_large() {
+    // The size of one call's future, read from its type (no call is made): every phase's
+    // state lives in it, so the server boxes it once instead of letting hyper move it
+    // (`start_proxy`). This fails if it ever becomes small enough not to need that.
+    fn size_of_output<F, Fut>(_: &F) -> usize
+    where
+        F: Fn(Request<hyper::body::Incoming>, Arc<Downstream>) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = Arc::new(proxy(&dir, Some(RULES)).await);
+    let size = size_of_output(&|r, d| p.clone().handle(r, d));
+    println!("one call's future: {size} bytes");
+    assert!(size > 1024, "{size} bytes");
+}
