@@ -25,6 +25,7 @@ mod guard_corpus;
 mod identity;
 mod learning;
 mod limits;
+mod memory;
 mod packaging;
 mod parsing;
 mod policy;

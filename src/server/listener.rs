@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use prometheus::{IntCounter, IntGauge};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -137,7 +137,7 @@ pub async fn serve<M, H, Fut>(
             opts.header_read_timeout,
             conn_metrics.as_ref().map(|m| m.tls_failures.clone()),
         );
-        conns.spawn(async move {
+        let task = async move {
             match acceptor {
                 None => {
                     let info = ConnInfo {
@@ -148,37 +148,28 @@ pub async fn serve<M, H, Fut>(
                     let h = per_connection(info);
                     serve_one(&builder, watcher, stream, h, name, peer).await;
                 }
+                // Boxed: a TLS session's state is kilobytes, and an async block is as
+                // large as its largest branch; unboxed, every plain connection (idle
+                // keep-alive ones included) would carry that much for nothing.
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            let client_cert = tls_stream
-                                .get_ref()
-                                .1
-                                .peer_certificates()
-                                .and_then(|c| c.first())
-                                .map(|c| c.clone().into_owned());
-                            let info = ConnInfo {
-                                peer,
-                                tls: true,
-                                client_cert,
-                            };
-                            let h = per_connection(info);
-                            serve_one(&builder, watcher, tls_stream, h, name, peer).await;
-                        }
-                        Ok(Err(e)) => {
-                            tls_failures.iter().for_each(IntCounter::inc);
-                            tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
-                        }
-                        Err(_) => {
-                            tls_failures.iter().for_each(IntCounter::inc);
-                            tracing::debug!(listener = name, %peer, "TLS handshake timed out");
-                        }
-                    }
+                    Box::pin(serve_tls(
+                        acceptor,
+                        stream,
+                        peer,
+                        handshake_timeout,
+                        tls_failures,
+                        &builder,
+                        watcher,
+                        &*per_connection,
+                        name,
+                    ))
+                    .await;
                 }
             }
             drop(permit);
             drop(guard);
-        });
+        };
+        conns.spawn(task);
     }
 
     drop(listener);
@@ -199,6 +190,52 @@ pub async fn serve<M, H, Fut>(
         }
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Complete the TLS handshake within `handshake_timeout` (a failure is counted and the
+/// connection dropped), then serve the connection like a plain one, with the client's
+/// certificate in its [`ConnInfo`].
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls<M, H, Fut>(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    handshake_timeout: Duration,
+    tls_failures: Option<IntCounter>,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    per_connection: &M,
+    name: &'static str,
+) where
+    M: Fn(ConnInfo) -> H + Send + Sync + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+{
+    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) => {
+            let client_cert = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.clone().into_owned());
+            let info = ConnInfo {
+                peer,
+                tls: true,
+                client_cert,
+            };
+            let h = per_connection(info);
+            serve_one(builder, watcher, tls_stream, h, name, peer).await;
+        }
+        Ok(Err(e)) => {
+            tls_failures.iter().for_each(IntCounter::inc);
+            tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
+        }
+        Err(_) => {
+            tls_failures.iter().for_each(IntCounter::inc);
+            tracing::debug!(listener = name, %peer, "TLS handshake timed out");
+        }
+    }
 }
 
 /// Serve one connection's requests with `handler`, watched for graceful shutdown.

@@ -186,76 +186,81 @@ impl AdminState {
     /// `GET /v1/runs/{id}`: the run's hops in order, as `sec0-gateway audit run` prints
     /// them, from this replica's audit files.
     pub(super) async fn run(&self, id: String) -> Response<ProxyBody> {
-        let Some(dir) = self.facts.audit_dir.clone() else {
-            return no_audit_file();
+        let read = self
+            .read_audit(id, "run id", |id, files| {
+                crate::audit::trajectory::steps_of(&id, files)
+                    .map(|(steps, skipped)| (id, steps, skipped))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        let (id, steps, skipped) = match read {
+            Ok(found) => found,
+            Err(answer) => return answer,
         };
-        if !valid_id(&id) {
-            return bad(
-                StatusCode::BAD_REQUEST,
-                "run id: 1 to 256 characters".into(),
-            );
-        }
-        let read = tokio::task::spawn_blocking(move || {
-            let files = audit_files(&dir).map_err(|e| e.to_string())?;
-            crate::audit::trajectory::steps_of(&id, &files)
-                .map(|(steps, skipped)| (id, steps, skipped))
-                .map_err(|e| e.to_string())
-        })
-        .await;
-        match read {
-            Ok(Ok((id, steps, skipped))) => {
-                let truncated = steps.len() > MAX_HOPS;
-                let steps = &steps[..steps.len().min(MAX_HOPS)];
-                ok_json(&json!({
-                    "run_id": id,
-                    "hops": steps.iter().map(|s| &s.record).collect::<Vec<_>>(),
-                    "lines": steps.iter().map(|s| s.line()).collect::<Vec<_>>(),
-                    "skipped_lines": skipped,
-                    "truncated": truncated,
-                }))
-            }
-            Ok(Err(e)) => bad(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("audit files: {e}"),
-            ),
-            Err(_) => bad(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "audit read task failed".into(),
-            ),
-        }
+        let truncated = steps.len() > MAX_HOPS;
+        let steps = &steps[..steps.len().min(MAX_HOPS)];
+        ok_json(&json!({
+            "run_id": id,
+            "hops": steps.iter().map(|s| &s.record).collect::<Vec<_>>(),
+            "lines": steps.iter().map(|s| s.line()).collect::<Vec<_>>(),
+            "skipped_lines": skipped,
+            "truncated": truncated,
+        }))
     }
 
     /// `GET /v1/audit/decisions/{id}`: the audit records of one decision (its decision
     /// record, and for an escalation every state change), oldest first.
     pub(super) async fn audit_records(&self, id: String) -> Response<ProxyBody> {
-        let Some(dir) = self.facts.audit_dir.clone() else {
-            return no_audit_file();
-        };
-        if !valid_id(&id) {
-            return bad(
-                StatusCode::BAD_REQUEST,
-                "decision id: 1 to 256 characters".into(),
-            );
-        }
-        let read = tokio::task::spawn_blocking(move || {
-            let files = audit_files(&dir)?;
-            records_of(&id, &files).map(|r| (id, r))
-        })
-        .await;
+        let read = self
+            .read_audit(id, "decision id", |id, files| {
+                records_of(&id, files)
+                    .map(|r| (id, r))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
         match read {
-            Ok(Ok((id, records))) if records.is_empty() => bad(
+            Ok((id, records)) if records.is_empty() => bad(
                 StatusCode::NOT_FOUND,
                 format!("no audit record of decision {id:?} in this replica's audit files"),
             ),
-            Ok(Ok((id, records))) => ok_json(&json!({"decision_id": id, "records": records})),
-            Ok(Err(e)) => bad(
+            Ok((id, records)) => ok_json(&json!({"decision_id": id, "records": records})),
+            Err(answer) => answer,
+        }
+    }
+
+    /// What both audit views share: an audit directory to read (else 404
+    /// `no_audit_file`), a well-formed id (else 400 naming `what`), and the reading done
+    /// off the async threads, its failure a 500. `Err` is the answer to send.
+    async fn read_audit<T: Send + 'static>(
+        &self,
+        id: String,
+        what: &str,
+        read: impl FnOnce(String, &[PathBuf]) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, Response<ProxyBody>> {
+        let Some(dir) = self.facts.audit_dir.clone() else {
+            return Err(no_audit_file());
+        };
+        if !valid_id(&id) {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                format!("{what}: 1 to 256 characters"),
+            ));
+        }
+        let read = tokio::task::spawn_blocking(move || {
+            let files = audit_files(&dir).map_err(|e| e.to_string())?;
+            read(id, &files)
+        })
+        .await;
+        match read {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(bad(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("audit files: {e}"),
-            ),
-            Err(_) => bad(
+            )),
+            Err(_) => Err(bad(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "audit read task failed".into(),
-            ),
+            )),
         }
     }
 }
