@@ -149,6 +149,7 @@ mod names {
     pub const TRACE_ID: HeaderName = HeaderName::from_static("x-sec0-trace-id");
     pub const BRIDGE_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
     pub const BRIDGE_SPAN_ID: HeaderName = HeaderName::from_static("x-span-id");
+    pub const AGENT_STATE: HeaderName = HeaderName::from_static("x-agent-state");
 }
 
 impl CallContext {
@@ -193,7 +194,7 @@ impl CallContext {
             trace_id,
             trace_parent,
             trace_flags,
-            tracestate: headers.get("tracestate").cloned(),
+            tracestate: headers.get(&names::TRACESTATE).cloned(),
         })
     }
 
@@ -293,7 +294,7 @@ pub fn normalize_ref(s: &str) -> String {
 
 /// Validate the sec0 SDK's context headers (see `../shared/reference/sec0-sdk.md` 3.3).
 fn check_sdk_headers(h: &HeaderMap, max_state: usize) -> Result<(), ContextError> {
-    let Some(state) = h.get("x-agent-state") else {
+    let Some(state) = h.get(&names::AGENT_STATE) else {
         return Ok(());
     };
     if state.len() > max_state {

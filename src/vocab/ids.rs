@@ -4,7 +4,7 @@
 //! `x-cause-trace`). Claims are only read here; whether to trust them is the context step's
 //! decision.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde::{Serialize, Serializer};
 
 /// This process's random id (16 hex digits), also in audit file names.
@@ -106,14 +106,14 @@ pub fn parse_traceparent(tp: &str) -> Option<TraceParent> {
 const MAX_ID: usize = 128;
 
 /// A header's value as text, trimmed; `None` when absent, empty or not text.
-pub fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub fn header<'h>(h: &'h HeaderMap, name: impl http::header::AsHeaderName) -> Option<&'h str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
 }
 
-fn id_from(h: &HeaderMap, name: &str) -> Option<String> {
+fn id_from(h: &HeaderMap, name: &HeaderName) -> Option<String> {
     header(h, name)
         .filter(|v| v.len() <= MAX_ID && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
@@ -133,14 +133,26 @@ pub struct Claimed {
     pub cause_trace: Option<String>,
 }
 
+/// The names of the headers claims arrive in, built at compile time: looking a header up
+/// by a `&str` parses and lowercases the name on every call.
+mod claims {
+    use http::HeaderName;
+    pub const RUN_ID: HeaderName = HeaderName::from_static("x-sec0-run-id");
+    pub const AGENT_REF: HeaderName = HeaderName::from_static("x-agent-ref");
+    pub const HOP_ID: HeaderName = HeaderName::from_static("x-sec0-hop-id");
+    pub const CAUSE_SPAN: HeaderName = HeaderName::from_static("x-cause-span");
+    pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    pub const CAUSE_TRACE: HeaderName = HeaderName::from_static("x-cause-trace");
+}
+
 impl Claimed {
     /// Read the claims in `h`.
     pub fn from_headers(h: &HeaderMap) -> Self {
         Self {
-            run: id_from(h, "x-sec0-run-id").or_else(|| id_from(h, "x-agent-ref")),
-            parent_hop: id_from(h, "x-sec0-hop-id").or_else(|| id_from(h, "x-cause-span")),
-            traceparent: header(h, "traceparent").and_then(parse_traceparent),
-            cause_trace: id_from(h, "x-cause-trace"),
+            run: id_from(h, &claims::RUN_ID).or_else(|| id_from(h, &claims::AGENT_REF)),
+            parent_hop: id_from(h, &claims::HOP_ID).or_else(|| id_from(h, &claims::CAUSE_SPAN)),
+            traceparent: header(h, &claims::TRACEPARENT).and_then(parse_traceparent),
+            cause_trace: id_from(h, &claims::CAUSE_TRACE),
         }
     }
 

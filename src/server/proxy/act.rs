@@ -403,9 +403,11 @@ fn tagged(
 /// The MCP session a request belongs to: `Mcp-Session-Id` (session-era Streamable HTTP) or
 /// the legacy transport's `session_id` query parameter.
 pub(super) fn session_of(parts: &Parts) -> Option<String> {
+    // A compile-time name: looking up by `&str` parses the name on every call.
+    const MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static("mcp-session-id");
     parts
         .headers
-        .get("mcp-session-id")
+        .get(&MCP_SESSION_ID)
         .and_then(|v| v.to_str().ok())
         .or_else(|| parts.uri.query().and_then(session_from_query))
         .map(str::to_string)
