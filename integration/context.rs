@@ -375,3 +375,56 @@ async fn a_collector_that_is_down_does_not_touch_the_calls() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_chooses_which_context_headers_its_answers_carry() {
+    let up = Upstream::echo("u").await;
+    let cfg = format!(
+        "upstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n\
+         \x20 - {{ path_prefix: /full, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n\
+         \x20 - {{ path_prefix: /ids, upstream: u, protocol: mcp, boundary: agent_to_tool, client_context: decision_id }}\n\
+         \x20 - {{ path_prefix: /bare, upstream: u, protocol: mcp, boundary: agent_to_tool, client_context: none }}\n",
+        up.url()
+    );
+    let (gw, _r) = gateway_with_rules(RULES, &cfg).await;
+    let names = [
+        "x-sec0-decision-id",
+        "x-sec0-trace-id",
+        "x-sec0-run-id",
+        "x-trace-id",
+        "x-span-id",
+    ];
+    for (path, expected) in [
+        ("/full", &names[..]),
+        ("/ids", &names[..1]),
+        ("/bare", &[][..]),
+    ] {
+        for tool in ["echo", "shell_exec"] {
+            let a = common::send(
+                gw.proxy_addr,
+                Method::POST,
+                path,
+                &[
+                    ("content-type", "application/json"),
+                    ("accept", "application/json"),
+                ],
+                Some(&call(tool)),
+            )
+            .await;
+            assert_eq!(a.status, 200, "{path} {tool}");
+            let got: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| a.headers.contains_key(*n))
+                .collect();
+            assert_eq!(got, expected, "{path} {tool}: answer headers");
+            // The upstream side is not affected: the upstream still gets the context.
+            if tool == "echo" {
+                assert!(
+                    seen(&a.json(), "x-sec0-run-id").is_some_and(|r| r.starts_with("run-")),
+                    "{path}: upstream context"
+                );
+            }
+        }
+    }
+}

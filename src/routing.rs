@@ -27,6 +27,8 @@ pub struct Route {
     pub agent: Option<String>,
     /// Which proofs of identity the route accepts.
     pub auth: crate::config::RouteAuth,
+    /// Which context headers its answers carry back.
+    pub client_context: crate::config::ClientContext,
     host: HostPattern,
     /// Normalised prefix without trailing '/'; empty matches every path.
     prefix: String,
@@ -119,6 +121,7 @@ impl RouteTable {
                     agent: (r.protocol == Protocol::A2a)
                         .then(|| r.agent.clone().unwrap_or_else(|| r.upstream.clone())),
                     auth: r.auth.clone(),
+                    client_context: r.client_context,
                     host,
                     prefix: r
                         .path_prefix

@@ -305,6 +305,25 @@ pub struct RouteConfig {
     /// Which proofs of identity the route accepts and whether anonymous callers pass.
     #[serde(default)]
     pub auth: RouteAuth,
+    /// Which context headers the route's answers carry back to the client.
+    #[serde(default)]
+    pub client_context: ClientContext,
+}
+
+/// `routes[].client_context`: the context headers added to answers. Every one is work on
+/// every call, for the gateway and for whoever reads the answer, so a route whose clients
+/// never read them can drop them; the upstream-side headers are not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientContext {
+    /// `x-sec0-decision-id`, `x-sec0-trace-id`, `x-sec0-run-id`, and the sec0 bridge
+    /// client's `x-trace-id` and `x-span-id` (which it requires on every answer).
+    #[default]
+    Full,
+    /// Only `x-sec0-decision-id` (the key to the call's audit record).
+    DecisionId,
+    /// None of them.
+    None,
 }
 
 impl RouteConfig {

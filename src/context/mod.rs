@@ -30,6 +30,7 @@ use serde_json::Value;
 
 pub mod runs;
 
+use crate::config::ClientContext;
 use crate::identify::Identity;
 use crate::vocab::HopId;
 use crate::vocab::ids::{Claimed, header};
@@ -227,11 +228,18 @@ impl CallContext {
         h.insert(names::CAUSE_SPAN, r.hop.clone());
     }
 
-    /// Set the headers the client gets back.
-    pub fn to_client(&self, h: &mut HeaderMap, decision_id: Option<&str>) {
+    /// Set the headers the client gets back: all of them, only the decision id, or none,
+    /// as the route's `client_context` says.
+    pub fn to_client(&self, h: &mut HeaderMap, decision_id: Option<&str>, which: ClientContext) {
+        if which == ClientContext::None {
+            return;
+        }
         let r = &self.rendered;
         if let Some(id) = decision_id {
             set(h, names::DECISION_ID, id);
+        }
+        if which == ClientContext::DecisionId {
+            return;
         }
         h.insert(names::TRACE_ID, r.trace.clone());
         h.insert(names::RUN_ID, r.run.clone());
