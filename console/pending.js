@@ -18,11 +18,11 @@ export function outcome(e, onTimeout) {
           : 'The held call was forwarded.';
     case 'rejected':
       return e.reviewed_after ? 'The call had gone through; the rejection makes its precedent stricter.'
-        : e.flow === 'defer' ? 'The call stays refused.' : 'The held call was refused (-32032).';
+        : e.flow === 'defer' ? 'The call stays refused.' : 'The held call was refused (4032).';
     case 'expired':
       return e.flow === 'defer' ? 'Nobody answered in time; the call stays refused.'
         : onTimeout === 'allow' ? 'Nobody answered in time: the call was let through (on_timeout: allow).'
-          : 'Nobody answered in time: the call was denied (-32031).';
+          : 'Nobody answered in time: the call was denied (4031).';
     case 'unavailable':
       return 'The shared review store was unavailable: the call was denied without review.';
     default:

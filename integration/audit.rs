@@ -129,7 +129,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
     assert_eq!(allowed.status, 200);
     // 2: denied by a rule; 3: denied on a finding; 4: redacted on the way up.
     let denied = post_json(addr, "/mcp", &call(2, "shell_exec", json!({}))).await;
-    assert_eq!(denied.json()["error"]["code"], -32030);
+    assert_eq!(denied.json()["error"]["code"], 4030);
     post_json(
         addr,
         "/mcp",
@@ -142,9 +142,9 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
         &call(4, "mail", json!({"to": "ann@example.com"})),
     )
     .await;
-    // 5: escalated, nobody answers in the hold time, denied (-32031).
+    // 5: escalated, nobody answers in the hold time, denied (4031).
     let escalated = post_json(addr, "/mcp", &call(5, "wire_money", json!({}))).await;
-    assert_eq!(escalated.json()["error"]["code"], -32031);
+    assert_eq!(escalated.json()["error"]["code"], 4031);
     // 6: observe mode: would be denied, goes through.
     assert!(
         post_json(addr, "/mcp", &call(6, "delete_all", json!({})))
@@ -253,7 +253,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
     let shell = by_tool("shell_exec", "request");
     assert_eq!(
         (shell["jsonrpc_code"].as_i64(), shell["reason"].as_str()),
-        (Some(-32030), Some("shell_forbidden"))
+        (Some(4030), Some("shell_forbidden"))
     );
     assert_eq!(shell["rules"], json!(["no-shell"]));
     assert_eq!(
@@ -270,7 +270,7 @@ async fn every_decision_path_and_error_answer_leaves_exactly_one_record() {
         (Some(1), None)
     );
     let wire = by_tool("wire_money", "request");
-    assert_eq!(wire["jsonrpc_code"], -32031);
+    assert_eq!(wire["jsonrpc_code"], 4031);
     assert_eq!(
         wire["escalation"],
         json!({"id": wire["decision_id"], "outcome": "deny", "state": "expired"})

@@ -41,7 +41,7 @@ fn refused(status: StatusCode, body: &[u8]) -> bool {
         // A batch: the denied element (id 2 or, alone, 1) is answered with an error.
         serde_json::Value::Array(items) => items
             .iter()
-            .any(|m| m["id"] != 0 && is_refusal(m) && m["error"]["code"] == -32030),
+            .any(|m| m["id"] != 0 && is_refusal(m) && m["error"]["code"] == 4030),
         m => is_refusal(m),
     }
 }
@@ -276,7 +276,7 @@ async fn every_bypass_attempt_is_refused() {
             .expect("response"),
     )
     .await;
-    assert_eq!(r.json()["error"]["code"], -32030, "chunked body");
+    assert_eq!(r.json()["error"]["code"], 4030, "chunked body");
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("http://{}/mcp", gw.proxy_addr))
@@ -290,7 +290,7 @@ async fn every_bypass_attempt_is_refused() {
             .expect("h2 response"),
     )
     .await;
-    assert_eq!(r.json()["error"]["code"], -32030, "HTTP/2");
+    assert_eq!(r.json()["error"]["code"], 4030, "HTTP/2");
 
     let seen = seen.lock().expect("lock");
     for body in seen.iter() {

@@ -151,7 +151,7 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         "delete_file hidden: {text}"
     );
     assert!(
-        text.contains("error -32030 \"denied by policy: external_recipient\""),
+        text.contains("error 4030 \"denied by policy: external_recipient\""),
         "{text}"
     );
     assert!(
@@ -169,12 +169,12 @@ fn demo_walks_through_allowed_denied_and_observed_calls() {
         "{text}"
     );
     assert!(
-        text.contains("error -32030 \"denied by policy: tool_descriptor_changed\""),
+        text.contains("error 4030 \"denied by policy: tool_descriptor_changed\""),
         "{text}"
     );
     // Two identities, two decisions; a run escalated because of what it did before.
     assert!(
-        text.contains("error -32030 \"denied by policy: reports_are_for_analysts\""),
+        text.contains("error 4030 \"denied by policy: reports_are_for_analysts\""),
         "{text}"
     );
     // Escalated, approved through the admin API, then the same kind of call by precedent.

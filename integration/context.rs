@@ -285,7 +285,7 @@ async fn each_hop_is_a_span_in_the_callers_trace_exported_over_otlp() {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01",
     )
     .await;
-    assert_eq!(denied.json()["error"]["code"], -32030);
+    assert_eq!(denied.json()["error"]["code"], 4030);
     let unsampled = send(
         "echo",
         "00-aaf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",

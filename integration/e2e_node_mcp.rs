@@ -46,7 +46,7 @@ async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
         refusal["raised"], true,
         "the SDK raised McpError for the denied call: {v}"
     );
-    assert_eq!(refusal["code"], -32030);
+    assert_eq!(refusal["code"], 4030);
     assert!(
         refusal["message"]
             .as_str()

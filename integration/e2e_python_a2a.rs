@@ -61,7 +61,7 @@ async fn official_a2a_client_and_agent_through_the_gateway() {
             );
             // The v1.0 client names the JSON-RPC code; the v0.3 compat client only the message.
             if version == "1.0" {
-                assert!(refused.contains("-32030"), "{what}");
+                assert!(refused.contains("4030"), "{what}");
             }
             assert_eq!(results[1].get("replies"), None, "{what}");
             assert_eq!(

@@ -108,7 +108,7 @@ fn assert_refusal(v: &Value) {
         refusal["raised"], true,
         "the SDK raised McpError for the denied call: {v}"
     );
-    assert_eq!(refusal["code"], -32030);
+    assert_eq!(refusal["code"], 4030);
     assert_eq!(refusal["message"], "denied by policy: unlucky_number");
     assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
 }
@@ -165,7 +165,7 @@ async fn official_python_client_sees_a_denial_as_one_failed_call() {
         refusal["raised"], true,
         "the SDK raised McpError for the denied call: {v}"
     );
-    assert_eq!(refusal["code"], -32030);
+    assert_eq!(refusal["code"], 4030);
     assert_eq!(refusal["message"], "denied by policy: unlucky_number");
     assert_eq!(refusal["data"]["rules"], serde_json::json!(["no-thirteen"]));
     // The session stayed usable: everything after the denial worked, and the tool the
@@ -214,7 +214,7 @@ async fn official_python_client_over_tls_with_a_client_certificate() {
     assert_eq!(v["add"], "42");
     assert_eq!(
         v["refusal"],
-        serde_json::json!({"code": -32030, "reason": "no_shell_for_dev"}),
+        serde_json::json!({"code": 4030, "reason": "no_shell_for_dev"}),
         "the certificate's identity decided: {v}"
     );
     // Without a client certificate the official client cannot connect at all.

@@ -47,7 +47,7 @@ async fn official_python_sdk_2_in_the_stateless_era() {
         assert_eq!(v["add"], "42", "{what}");
         let refusal = &v["refusal"];
         assert_eq!(refusal["raised"], true, "the SDK raised MCPError: {what}");
-        assert_eq!(refusal["code"], -32030, "{what}");
+        assert_eq!(refusal["code"], 4030, "{what}");
         assert_eq!(
             refusal["message"], "denied by policy: unlucky_number",
             "{what}"

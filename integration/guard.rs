@@ -133,7 +133,7 @@ async fn request_findings_deny_or_redact_before_the_call_leaves() {
     )
     .await;
     let v = r.json();
-    assert_eq!(v["error"]["code"], -32030, "{v}");
+    assert_eq!(v["error"]["code"], 4030, "{v}");
     assert_eq!(v["error"]["data"]["reason"], "secret_in_arguments");
     assert!(
         !v.to_string().contains("AKIA"),
@@ -178,7 +178,7 @@ async fn results_are_redacted_or_blocked_on_the_way_back() {
         .json();
     assert_eq!(v["id"], 4);
     assert_eq!(
-        v["error"]["code"], -32030,
+        v["error"]["code"], 4030,
         "a blocked result is an error for its id: {v}"
     );
     assert_eq!(v["error"]["data"]["reason"], "codename_in_result");
@@ -239,7 +239,7 @@ async fn poisoned_tools_are_hidden_and_changed_descriptors_withheld() {
     let v = post_json(gw.proxy_addr, "/mcp", &call(11, "add", json!({})))
         .await
         .json();
-    assert_eq!(v["error"]["code"], -32030, "{v}");
+    assert_eq!(v["error"]["code"], 4030, "{v}");
     assert_eq!(v["error"]["data"]["reason"], "tool_descriptor_changed");
     let m = common::metrics(&gw).await;
     assert_eq!(

@@ -193,7 +193,7 @@ async fn client_certificates_name_the_caller_and_strict_routes_refuse_the_rest()
         .await
         .expect("strict without cert");
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
-    assert_eq!(v["error"]["code"], -32001);
+    assert_eq!(v["error"]["code"], 4010);
     assert_eq!(v["error"]["data"]["reason"], "unauthenticated");
     assert_eq!(
         hits.load(Ordering::SeqCst),
@@ -874,9 +874,9 @@ async fn jwks_from_a_url_and_refused_callers_in_the_audit_trail() {
         .collect();
     assert_eq!(refused.len(), 2, "every refused caller leaves a record");
     assert!(
-        refused.iter().all(|r| r["kind"] == "error"
-            && r["http_status"] == 401
-            && r["jsonrpc_code"] == -32001)
+        refused
+            .iter()
+            .all(|r| r["kind"] == "error" && r["http_status"] == 401 && r["jsonrpc_code"] == 4010)
     );
     assert!(
         !serde_json::to_string(&records)

@@ -1,5 +1,5 @@
 //! Policy decisions through the real proxy: denied calls answered with the JSON-RPC error
-//! the issue specifies (HTTP 200, code -32030, id echoed, `error.data` with decision, reason,
+//! the issue specifies (HTTP 200, code 4030, id echoed, `error.data` with decision, reason,
 //! rules and decision id) and never forwarded; notifications dropped; observe mode; batches;
 //! escalation hold and timeout; plain HTTP routes (403); decision metrics; `check`.
 
@@ -99,7 +99,7 @@ async fn denied_call_gets_jsonrpc_error_and_is_never_forwarded() {
     );
     let v = r.json();
     assert_eq!(v["id"], "c-7");
-    assert_eq!(v["error"]["code"], -32030);
+    assert_eq!(v["error"]["code"], 4030);
     assert_eq!(v["error"]["message"], "denied by policy: shell_forbidden");
     let data = &v["error"]["data"];
     assert_eq!(data["decision"], "deny");
@@ -167,7 +167,7 @@ async fn tool_name_tricks_do_not_slip_past_tool_rules() {
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"\u0073hell_exec"}}"#,
     )
     .await;
-    assert_eq!(r.json()["error"]["code"], -32030);
+    assert_eq!(r.json()["error"]["code"], 4030);
     // A method name with escapes is the same method.
     let r = post_json(
         s.gw.proxy_addr,
@@ -175,7 +175,7 @@ async fn tool_name_tricks_do_not_slip_past_tool_rules() {
         r#"{"jsonrpc":"2.0","id":3,"method":"tools\/call","params":{"name":"shell_x"}}"#,
     )
     .await;
-    assert_eq!(r.json()["error"]["code"], -32030);
+    assert_eq!(r.json()["error"]["code"], 4030);
     assert_eq!(s.hits.load(Ordering::SeqCst), 0);
 }
 
@@ -322,7 +322,7 @@ async fn batch_forwards_the_allowed_part_and_merges_the_answers_in_order() {
         "{v}"
     );
     assert_eq!(items[0]["result"]["ok"], true);
-    assert_eq!(items[1]["error"]["code"], -32030);
+    assert_eq!(items[1]["error"]["code"], 4030);
     assert_eq!(items[1]["error"]["data"]["reason"], "shell_forbidden");
     assert_eq!(items[2]["result"]["ok"], true);
     let forwarded = seen.lock().expect("lock").pop().expect("forwarded");
@@ -347,7 +347,7 @@ async fn batch_forwards_the_allowed_part_and_merges_the_answers_in_order() {
         .collect();
     assert_eq!(events.len(), 3, "{text}");
     assert_eq!(events[0]["id"], "two");
-    assert_eq!(events[0]["error"]["code"], -32030);
+    assert_eq!(events[0]["error"]["code"], 4030);
     assert!(
         events[1..].iter().all(|e| e["result"]["ok"] == true),
         "{text}"
@@ -399,7 +399,7 @@ async fn escalation_is_held_then_denied_by_default() {
     );
     let v = r.json();
     assert_eq!(v["id"], 5);
-    assert_eq!(v["error"]["code"], -32031);
+    assert_eq!(v["error"]["code"], 4031);
     assert_eq!(v["error"]["data"]["decision"], "escalate");
     assert_eq!(v["error"]["data"]["on_timeout"], "deny");
     assert_eq!(v["error"]["data"]["reason"], "large_payment");

@@ -89,7 +89,7 @@ async fn a2a_rules_see_agent_text_and_both_method_generations() {
     for method in ["message/send", "SendMessage"] {
         let r = post("/a2a/pay", a2a(method, 1, wire)).await;
         let v = r.json();
-        assert_eq!(v["error"]["code"], -32030, "{method}: {v}");
+        assert_eq!(v["error"]["code"], 4030, "{method}: {v}");
         assert_eq!(v["error"]["data"]["reason"], "wire_by_message");
         assert_eq!(v["id"], 1);
     }
@@ -102,7 +102,7 @@ async fn a2a_rules_see_agent_text_and_both_method_generations() {
     ));
     // v1.0 parts have no `kind`; the text is found all the same.
     let v10 = json!({"jsonrpc":"2.0","id":4,"method":"SendMessage","params":{"message":{"role":"ROLE_USER","messageId":"m4","parts":[{"text":"a wire transfer, please"}]}}}).to_string();
-    assert_eq!(post("/a2a/pay", v10).await.json()["error"]["code"], -32030);
+    assert_eq!(post("/a2a/pay", v10).await.json()["error"]["code"], 4030);
     // A rule naming the v1.0 method holds for the v0.3 name.
     let cancel =
         json!({"jsonrpc":"2.0","id":5,"method":"tasks/cancel","params":{"id":"t1"}}).to_string();
@@ -221,7 +221,7 @@ async fn compressed_bodies_are_refused_by_default_and_decoded_under_a_cap_when_a
         setup("limits: { compressed_requests: decode, max_request_body: 64KiB }\n").await;
     // The decoded call is what is decided: a denied tool stays denied.
     let r = post_gzip(&gw, "/mcp", gzip(shell)).await;
-    assert_eq!(r.json()["error"]["code"], -32030);
+    assert_eq!(r.json()["error"]["code"], 4030);
     // An allowed one reaches the upstream decoded, with headers that describe it.
     let r = post_gzip(&gw, "/mcp", gzip(echo)).await;
     let v = r.json();
@@ -287,7 +287,7 @@ async fn stateless_era_mirrored_headers_must_agree_with_the_body() {
         Some(&modern_call("shell_exec")),
     )
     .await;
-    assert_eq!(r.json()["error"]["code"], -32030);
+    assert_eq!(r.json()["error"]["code"], 4030);
     // A header that names a harmless tool while the body calls the denied one: refused as
     // the upstream would (400, -32020), never forwarded.
     for (what, headers) in [

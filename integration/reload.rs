@@ -29,7 +29,7 @@ async fn denied(addr: std::net::SocketAddr, tool: &str) -> bool {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    r.json()["error"]["code"] == -32030
+    r.json()["error"]["code"] == 4030
 }
 
 fn config(up: &Upstream, rules: &Path, interval: &str) -> String {
@@ -139,7 +139,7 @@ async fn traffic_during_reloads_loses_no_request() {
                 assert_eq!(r.status, StatusCode::OK);
                 let v = r.json();
                 assert!(
-                    v["tag"] == "u" || v["error"]["code"] == -32030,
+                    v["tag"] == "u" || v["error"]["code"] == 4030,
                     "forwarded or denied: {v}"
                 );
                 answered += 1;

@@ -205,7 +205,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
     .await;
     assert_eq!(got.json()["tag"], "u", "forwarded: {}", got.json());
     assert_eq!(forwarded.load(std::sync::atomic::Ordering::SeqCst), 1);
-    // Held on A, rejected through B: -32032, never forwarded.
+    // Held on A, rejected through B: 4032, never forwarded.
     let got = held_on_answered_at(
         a.proxy_addr,
         b.admin_addr,
@@ -213,7 +213,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
         "reject",
     )
     .await;
-    assert_eq!(got.json()["error"]["code"], -32032, "{}", got.json());
+    assert_eq!(got.json()["error"]["code"], 4032, "{}", got.json());
     assert_eq!(forwarded.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     // An escalation is answered once, whichever replica is asked second.
@@ -235,7 +235,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
         "already answered on the other replica"
     );
     let got = held.await.expect("held");
-    assert_eq!(got.json()["error"]["code"], -32032);
+    assert_eq!(got.json()["error"]["code"], 4032);
 
     // Precedents: two approvals of one shape, answered on either side, make an auto-allow
     // on both replicas (the other shape above was rejected: no precedent for it).
@@ -272,7 +272,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
     let first = common::post_json(a.proxy_addr, "/mcp", &call(20, "wire_later", 1))
         .await
         .json();
-    assert_eq!(first["error"]["code"], -32031, "{first}");
+    assert_eq!(first["error"]["code"], 4031, "{first}");
     let id = first["error"]["data"]["escalation_id"]
         .as_str()
         .expect("id")
@@ -298,7 +298,7 @@ async fn replicas_share_escalations_answers_precedents_and_approvals() {
     let again = with_approval(a.proxy_addr, 22).await;
     assert_eq!(
         again.json()["error"]["code"],
-        -32031,
+        4031,
         "used once: {}",
         again.json()
     );
@@ -364,7 +364,7 @@ async fn precedent_levels_evidence_and_spot_checks_are_shared() {
     let id = e["id"].as_str().expect("id");
     assert_eq!(answer(b.admin_addr, id, "reject").await.status, 200);
     let got = common::within("the held call", held).await.expect("held");
-    assert_eq!(got.json()["error"]["code"], -32032, "{}", got.json());
+    assert_eq!(got.json()["error"]["code"], 4032, "{}", got.json());
     for gw in [&a, &b] {
         common::within("the revocation to reach every replica", async {
             loop {
@@ -431,7 +431,7 @@ async fn an_unreachable_redis_fails_closed_or_falls_back_to_memory() {
     )
     .await;
     let err = &got.json()["error"];
-    assert_eq!(err["code"], -32030, "{}", got.json());
+    assert_eq!(err["code"], 4030, "{}", got.json());
     assert_eq!(err["data"]["review"], "review_store_unavailable");
     assert!(
         err["message"]

@@ -1,6 +1,6 @@
 //! Human review through the admin API: an escalated call is held; a reviewer lists it,
-//! sees its context, and approves it (the call goes through) or rejects it (-32032);
-//! unanswered, it expires into `on_timeout` (-32031). Answers are validated (unknown id,
+//! sees its context, and approves it (the call goes through) or rejects it (4032);
+//! unanswered, it expires into `on_timeout` (4031). Answers are validated (unknown id,
 //! answered twice, no reviewer), and every state change is an audit record linked to the
 //! decision.
 
@@ -123,7 +123,7 @@ async fn reviewers_approve_and_reject_held_calls() {
         404
     );
 
-    // Rejected: -32032 for that call, with the escalation id.
+    // Rejected: 4032 for that call, with the escalation id.
     let held = tokio::spawn(async move { common::post_json(addr, "/mcp", &call(2)).await });
     let e = common::one_pending(gw.admin_addr).await;
     let id2 = e["id"].as_str().expect("id").to_string();
@@ -141,7 +141,7 @@ async fn reviewers_approve_and_reject_held_calls() {
         200
     );
     let refused = held.await.expect("held call").json();
-    assert_eq!(refused["error"]["code"], -32032, "{refused}");
+    assert_eq!(refused["error"]["code"], 4032, "{refused}");
     assert_eq!(refused["error"]["data"]["escalation_id"], id2.as_str());
     let m = common::metrics(&gw).await;
     assert!(
@@ -197,7 +197,7 @@ async fn an_unanswered_escalation_expires_into_on_timeout() {
     let refused = common::post_json(gw.proxy_addr, "/mcp", &call(3))
         .await
         .json();
-    assert_eq!(refused["error"]["code"], -32031);
+    assert_eq!(refused["error"]["code"], 4031);
     let id = refused["error"]["data"]["escalation_id"]
         .as_str()
         .expect("id")
@@ -311,13 +311,13 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
         same.json()
     );
     let other = common::post_json(fresh.proxy_addr, "/mcp", &pay(31, 66_000)).await;
-    assert_eq!(other.json()["error"]["code"], -32031, "{}", other.json());
+    assert_eq!(other.json()["error"]["code"], 4031, "{}", other.json());
     fresh.shutdown().await;
 
     // Another shape (ten times more): escalated as before.
     let body = pay(4, 71_000);
     let got = held_and_answered(&gw, body, "reject").await;
-    assert_eq!(got.json()["error"]["code"], -32032);
+    assert_eq!(got.json()["error"]["code"], 4032);
     // Revoked by an operator: the first shape needs review again.
     let pid = precedents[0]["id"].as_str().expect("id").to_string();
     assert_eq!(
@@ -351,7 +351,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
     let first = common::post_json(gw.proxy_addr, "/mcp", &call(1))
         .await
         .json();
-    assert_eq!(first["error"]["code"], -32031, "{first}");
+    assert_eq!(first["error"]["code"], 4031, "{first}");
     let id = first["error"]["data"]["escalation_id"]
         .as_str()
         .expect("id")
@@ -364,7 +364,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
     let again = common::post_json(gw.proxy_addr, "/mcp", &call(2))
         .await
         .json();
-    assert_eq!(again["error"]["code"], -32031);
+    assert_eq!(again["error"]["code"], 4031);
     assert_eq!(
         common::answer_escalation(gw.admin_addr, &id, "approve", r#"{"reviewer":"ops"}"#)
             .await
@@ -391,7 +391,7 @@ async fn a_deferred_call_is_answered_at_once_and_allowed_once_after_approval() {
     let once_more = with_approval(4).await;
     assert_eq!(
         once_more.json()["error"]["code"],
-        -32031,
+        4031,
         "an approval is used once"
     );
 }
@@ -745,7 +745,7 @@ async fn reviewers_see_masked_arguments_and_the_run_so_far() {
             .status,
         200
     );
-    assert_eq!(held.await.expect("held").json()["error"]["code"], -32032);
+    assert_eq!(held.await.expect("held").json()["error"]["code"], 4032);
     let decided = common::escalation(gw.admin_addr, &id).await.json();
     assert_eq!(decided["state"], "rejected");
     assert!(decided.get("arguments").is_none(), "{decided}");

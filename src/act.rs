@@ -5,7 +5,7 @@
 //! see one failed call, not a broken transport); a refused notification or client response
 //! cannot be answered and is dropped (202). Escalated calls wait for a reviewer
 //! ([`crate::review`]) up to `escalation.hold_timeout`: approved, they go on; rejected, they
-//! are refused (-32032); unanswered, they get `on_timeout`.
+//! are refused (4032); unanswered, they get `on_timeout`.
 //! A batch is decided element by element: refused elements are taken out and answered here,
 //! the rest is forwarded as a smaller batch, and the upstream's answer is merged with the
 //! gateway's refusals (the inspect step's batch merge).

@@ -300,15 +300,20 @@ pub enum RefusalKind {
     ReviewUnavailable,
 }
 
+// The codes the gateway invents live in its own application range, 4010–4039: JSON-RPC
+// reserves -32768…-32000 (MCP claims -32020…-32099 of it), and the MCP SDKs already use
+// -32001 for a request timeout. `every_code_the_gateway_invents_is_outside_the_reserved_range`
+// holds it.
+
 /// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
-pub const CODE_UNAUTHENTICATED: i64 = -32001;
+pub const CODE_UNAUTHENTICATED: i64 = 4010;
 
 /// JSON-RPC code for a call denied by policy.
-pub const CODE_DENIED: i64 = -32030;
+pub const CODE_DENIED: i64 = 4030;
 /// JSON-RPC code for an escalated call that was not approved in time.
-pub const CODE_ESCALATION_TIMEOUT: i64 = -32031;
+pub const CODE_ESCALATION_TIMEOUT: i64 = 4031;
 /// JSON-RPC code for an escalated call a reviewer rejected.
-pub const CODE_REJECTED: i64 = -32032;
+pub const CODE_REJECTED: i64 = 4032;
 
 fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::Value {
     let mut data = serde_json::json!({
@@ -479,6 +484,76 @@ pub fn limit_without_store(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Whether a JSON-RPC code may be emitted: outside the reserved range, or a standard
+    /// code used for its standard meaning (JSON-RPC's, and MCP's header mismatch).
+    fn allowed(code: i64) -> bool {
+        !(-32768..=-32000).contains(&code)
+            || [
+                codes::PARSE_ERROR,
+                codes::INVALID_REQUEST,
+                codes::INTERNAL_ERROR,
+                codes::HEADER_MISMATCH,
+            ]
+            .contains(&code)
+    }
+
+    #[test]
+    fn every_code_the_gateway_invents_is_outside_the_reserved_range() {
+        let d = crate::policy::Decision {
+            decision: crate::policy::DecisionKind::Deny,
+            would_be: crate::policy::DecisionKind::Deny,
+            mode: crate::policy::Mode::Enforce,
+            reason: "r".into(),
+            rules: vec![],
+            labels: vec![],
+            flow: None,
+            redact: vec![],
+            decision_id: "d".into(),
+            policy_version: "v".into(),
+            precedent: None,
+        };
+        let kinds = [
+            RefusalKind::Denied,
+            RefusalKind::EscalationTimedOut,
+            RefusalKind::Rejected,
+            RefusalKind::Deferred,
+            RefusalKind::ReviewUnavailable,
+        ];
+        for kind in kinds {
+            let o = refusal_object(&serde_json::Value::from(1), &d, kind);
+            let code = o["error"]["code"].as_i64().expect("code");
+            assert!(allowed(code), "{kind:?} answers {code}");
+        }
+        for code in [
+            CODE_UNAUTHENTICATED,
+            CODE_DENIED,
+            CODE_ESCALATION_TIMEOUT,
+            CODE_REJECTED,
+        ] {
+            assert!(
+                !(-32768..=-32000).contains(&code),
+                "{code} is in the reserved range"
+            );
+        }
+        // Every other code comes from `answer`: walk the source for code literals, so a new
+        // arm with a literal in the reserved range is caught too.
+        let src = include_str!("error.rs");
+        let body = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
+        let code_lines = body.lines().filter(|l| !l.trim_start().starts_with("//"));
+        for line in code_lines {
+            for (i, _) in line.match_indices("-32") {
+                let digits: String = line[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if digits.len() == 5 {
+                    let code: i64 = -digits.parse::<i64>().expect("digits");
+                    assert!(allowed(code), "error.rs writes {code}: {line}");
+                }
+            }
+        }
+    }
 
     async fn body_of(resp: Response<ProxyBody>) -> serde_json::Value {
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();

@@ -99,13 +99,13 @@ fn check_browser_report(v: &Value, shots: &Path) {
         assert!(card.contains(fact), "the card shows {fact}: {card}");
     }
     // Rejected: the client's rejection error; the markup shown as text, never run.
-    assert_eq!(v["rejected_call"]["code"], -32032, "{v}");
+    assert_eq!(v["rejected_call"]["code"], 4032, "{v}");
     assert_eq!(v["script_shown_as_text"], true);
     assert_eq!(v["script_ran"], false);
     assert_eq!(v["img_elements_in_card"], 0);
     assert_eq!(v["other_reviewer_status"], 200);
     assert_eq!(v["elsewhere_call"]["text"], "14", "{v}");
-    assert_eq!(v["deferred_call"]["code"], -32031, "{v}");
+    assert_eq!(v["deferred_call"]["code"], 4031, "{v}");
     assert!(
         v["spot_check_text"]
             .as_str()
@@ -113,7 +113,7 @@ fn check_browser_report(v: &Value, shots: &Path) {
         "{v}"
     );
     assert_eq!(v["spot_checked_call"]["text"], "42", "{v}");
-    assert_eq!(v["denied_call"]["code"], -32030, "{v}");
+    assert_eq!(v["denied_call"]["code"], 4030, "{v}");
     // A precedent appeared, exported as a rule, and was revoked.
     assert!(
         v["precedents_before"].as_u64().is_some_and(|n| n >= 1),
@@ -157,7 +157,7 @@ fn check_browser_report(v: &Value, shots: &Path) {
         "console-test",
         "other-reviewer",
         "not from an agent",
-        "refused (-32032)",
+        "refused (4032)",
     ] {
         assert!(history.contains(fact), "history shows {fact}: {history}");
     }

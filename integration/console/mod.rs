@@ -4,7 +4,7 @@
 //! (`integration/python/console_check.py`) while the official MCP Python client calls tools
 //! through the gateway: a held call appears without a reload and is approved by keyboard
 //! (the client gets its result), another is rejected with a comment (the client gets
-//! -32032) with its `<script>` argument shown as text, an answer given elsewhere and an
+//! 4032) with its `<script>` argument shown as text, an answer given elsewhere and an
 //! expiry show at once, a precedent appears, downloads as rules and is revoked, the charts
 //! count the calls just made, a wrong token is refused, and the page works at 375 px.
 //! Without chromium or Playwright it says SKIPPED loudly; under CI it fails.

@@ -397,7 +397,7 @@ mod tests {
             }]),
             hop_id: Some(HopId(1)),
             http_status: Some(200),
-            jsonrpc_code: Some(-32030),
+            jsonrpc_code: Some(4030),
             key_id: Some("k".into()),
             kind: "decision",
             latency_us: Some(Latency {

@@ -96,7 +96,7 @@ mod tests {
     fn part() -> PartialBatch {
         PartialBatch {
             keep: vec![0, 2],
-            refusals: vec![json!({"jsonrpc":"2.0","id":"b","error":{"code":-32030}})],
+            refusals: vec![json!({"jsonrpc":"2.0","id":"b","error":{"code":4030}})],
             order: vec![json!(1), json!("b"), json!(3)],
         }
     }
@@ -145,7 +145,7 @@ mod tests {
         let out = body.collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&out);
         assert!(
-            text.starts_with("event: message\ndata: {\"error\":{\"code\":-32030},\"id\":\"b\""),
+            text.starts_with("event: message\ndata: {\"error\":{\"code\":4030},\"id\":\"b\""),
             "{text}"
         );
         assert!(

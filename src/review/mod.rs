@@ -1,6 +1,6 @@
 //! Review: escalated calls wait for a person. An escalation is created when a call is
 //! escalated, listed and answered through the admin API (`/v1/escalations`), and the held
-//! call goes on (approved), is refused with -32032 (rejected) or gets `on_timeout` when
+//! call goes on (approved), is refused with 4032 (rejected) or gets `on_timeout` when
 //! nobody answered within `escalation.hold_timeout` (expired). Every state change is an
 //! audit record linked to the decision.
 //!

@@ -58,7 +58,7 @@ pub enum EscalationFlow {
     /// Held open up to `escalation.hold_timeout`.
     #[default]
     Hold,
-    /// Answered at once (-32031 with the escalation id); allowed once after approval.
+    /// Answered at once (4031 with the escalation id); allowed once after approval.
     Defer,
 }
 

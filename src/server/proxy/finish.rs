@@ -42,8 +42,11 @@ impl ProxyState {
             .extensions()
             .get::<DecisionTag>()
             .map(|d| d.decision_id.clone());
-        a.ctx
-            .to_client(resp.headers_mut(), decision_id.as_deref(), a.route.client_context);
+        a.ctx.to_client(
+            resp.headers_mut(),
+            decision_id.as_deref(),
+            a.route.client_context,
+        );
         let resp = self.span(&call, a, resp, err.as_ref());
         if err.is_none() {
             if let Some(audit) = &mut call.audit {
