@@ -1,7 +1,8 @@
 //! End to end with the official TypeScript MCP SDK (`@modelcontextprotocol/sdk` from npm)
 //! client, through the gateway, to the official Python SDK's FastMCP server: a denied call
 //! surfaces in the client as an MCP error for that one call with our code and reason, the
-//! session stays usable, and the tool no caller may use is not listed.
+//! session stays usable, and the tool no caller may use is not listed; on a route with
+//! `soft_deny` the same denial arrives as a tool result with `isError: true`.
 //!
 //! The TypeScript peer lives in `integration/node/node_modules` (made by `integration/run`
 //! with `npm ci`). Without Node or Python the test says SKIPPED loudly; under CI (`CI` set)
@@ -32,7 +33,7 @@ async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
     let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
     let (gw, _rules) = common::gateway_with_rules(
         common::peers::DENY_RULES,
-        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n"),
+        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool }}\n  - {{ path_prefix: /soft, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool, soft_deny: true, rewrite_prefix: /mcp }}\n"),
     )
     .await;
 
@@ -61,4 +62,21 @@ async fn official_typescript_client_sees_a_denial_as_one_failed_call() {
     );
     assert_eq!(v["add"], "42", "the session stayed usable: {v}");
     assert_eq!(v["add_is_error"], false);
+
+    // With `soft_deny` the model reads the refusal as the tool's (failed) result.
+    let mut cmd = Command::new("node");
+    cmd.arg(common::peers::root().join("integration/node/client.mjs"))
+        .arg(format!("http://{}/soft", gw.proxy_addr));
+    let v = common::peers::run_client(cmd).await;
+    let refusal = &v["refusal"];
+    assert_eq!(refusal["raised"], false, "a soft denial is a result: {v}");
+    assert_eq!(refusal["is_error"], true, "{v}");
+    assert_eq!(refusal["text"], "denied by policy: unlucky_number", "{v}");
+    assert_eq!(refusal["meta"]["sec0/refusal"]["code"], 4030, "{v}");
+    assert_eq!(
+        refusal["meta"]["sec0/refusal"]["data"]["rules"],
+        serde_json::json!(["no-thirteen"]),
+        "{v}"
+    );
+    assert_eq!(v["add"], "42", "the session stayed usable: {v}");
 }

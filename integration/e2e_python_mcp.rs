@@ -57,7 +57,7 @@ async fn official_python_client_and_server_over_streamable_http() {
     .await;
     assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
     assert_eq!(
-        v["contact"], "on call: ops@northwind-freight.io, +1 415 555 2671",
+        v["contact"], "on call: dana.whitfield@northwind-freight.io, +1 415 555 2671",
         "no rules: results untouched"
     );
     assert!(
@@ -92,7 +92,7 @@ async fn official_python_client_and_server_over_legacy_sse() {
     let v = run_client(&py, &format!("http://{}/sse", gw.proxy_addr), "sse").await;
     assert_session(&v, &["add", "contact", "count_slowly", "shell_exec"]);
     assert_eq!(
-        v["contact"], "on call: ops@northwind-freight.io, +1 415 555 2671",
+        v["contact"], "on call: dana.whitfield@northwind-freight.io, +1 415 555 2671",
         "no rules: results untouched"
     );
     let m = common::metrics(&gw).await;
@@ -227,4 +227,34 @@ async fn official_python_client_over_tls_with_a_client_certificate() {
         .await
         .expect("ran");
     assert!(!out.status.success(), "no certificate, no session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_reads_a_soft_denial_as_a_failed_tool_result() {
+    let Some(py) = common::peers::python("e2e_python_mcp") else {
+        return;
+    };
+    let (_server, port) = common::peers::start_fastmcp(&py, "streamable-http").await;
+    let (gw, _rules) = common::gateway_with_rules(
+        common::peers::DENY_RULES,
+        &format!("upstreams: {{ fastmcp: {{ url: \"http://127.0.0.1:{port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: fastmcp, protocol: mcp, boundary: agent_to_tool, soft_deny: true }}\n"),
+    )
+    .await;
+    let v = run_client_with(
+        &py,
+        &format!("http://{}/mcp", gw.proxy_addr),
+        "streamable-http",
+        &["denied"],
+    )
+    .await;
+    let refusal = &v["refusal"];
+    assert_eq!(refusal["raised"], false, "a soft denial is a result: {v}");
+    assert_eq!(refusal["is_error"], true, "{v}");
+    assert_eq!(refusal["text"], "denied by policy: unlucky_number", "{v}");
+    assert_eq!(refusal["meta"]["sec0/refusal"]["code"], 4030, "{v}");
+    assert_eq!(
+        refusal["meta"]["sec0/refusal"]["data"]["decision"], "deny",
+        "{v}"
+    );
+    assert_session(&v, &["add", "contact", "count_slowly"]);
 }

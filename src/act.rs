@@ -14,7 +14,9 @@ use http::Response;
 use serde_json::Value;
 
 use crate::config::EscalationConfig;
-use crate::error::{RefusalKind, accepted, http_refusal, json_response, refusal_object};
+use crate::error::{
+    RefusalKind, accepted, http_refusal, json_response, refusal_object, soft_refusal,
+};
 use crate::forward::body::ProxyBody;
 use crate::policy::{Decision, DecisionKind};
 use crate::protocol::jsonrpc::{Message, MessageKind};
@@ -92,6 +94,7 @@ pub fn on_jsonrpc(
     answers: &[Option<State>],
     batch: bool,
     escalation: &EscalationConfig,
+    soft_deny: bool,
 ) -> Action {
     let decisions: Vec<&Decision> = decided.iter().map(|(_, d)| d).collect();
     let outcomes = outcomes(&decisions, answers, escalation);
@@ -110,6 +113,9 @@ pub fn on_jsonrpc(
         match outcome {
             Outcome::Pass => keep.push(i),
             // Notifications and client responses cannot be answered: dropped.
+            Outcome::Refuse(kind) if request && soft_deny && msg.method() == Some("tools/call") => {
+                refusals.push(soft_refusal(&id, decision, *kind));
+            }
             Outcome::Refuse(kind) if request => refusals.push(refusal_object(&id, decision, *kind)),
             Outcome::Refuse(_) => {}
         }

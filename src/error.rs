@@ -384,6 +384,27 @@ pub fn refusal_object(
     })
 }
 
+/// A refused MCP `tools/call` answered the soft way (`routes[].soft_deny`): a tool result
+/// with `isError: true` whose text is the refusal's message, so the model reads why; the
+/// code and `error.data` of the JSON-RPC refusal are in `_meta["sec0/refusal"]`.
+pub fn soft_refusal(
+    id: &serde_json::Value,
+    d: &crate::policy::Decision,
+    kind: RefusalKind,
+) -> serde_json::Value {
+    let hard = refusal_object(id, d, kind);
+    let error = &hard["error"];
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "result": {
+            "content": [{"type": "text", "text": error["message"]}],
+            "isError": true,
+            "_meta": {"sec0/refusal": {"code": error["code"], "data": error["data"]}},
+        },
+    })
+}
+
 /// The 403 answer for a refused call on a plain HTTP route.
 pub fn http_refusal(d: &crate::policy::Decision, kind: RefusalKind) -> Response<ProxyBody> {
     let mut error = refusal_data(d, kind);

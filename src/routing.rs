@@ -29,6 +29,8 @@ pub struct Route {
     pub auth: crate::config::RouteAuth,
     /// Which context headers its answers carry back.
     pub client_context: crate::config::ClientContext,
+    /// Refused `tools/call`s are answered as tool results with `isError: true`.
+    pub soft_deny: bool,
     host: HostPattern,
     /// Normalised prefix without trailing '/'; empty matches every path.
     prefix: String,
@@ -122,6 +124,7 @@ impl RouteTable {
                         .then(|| r.agent.clone().unwrap_or_else(|| r.upstream.clone())),
                     auth: r.auth.clone(),
                     client_context: r.client_context,
+                    soft_deny: r.soft_deny,
                     host,
                     prefix: r
                         .path_prefix

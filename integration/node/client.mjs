@@ -11,7 +11,9 @@ await client.connect(new StreamableHTTPClientTransport(url));
 
 let refusal = { raised: false };
 try {
-  await client.callTool({ name: "add", arguments: { a: 13, b: 1 } });
+  // A soft denial (`routes[].soft_deny`) arrives as a tool result with isError.
+  const r = await client.callTool({ name: "add", arguments: { a: 13, b: 1 } });
+  refusal = { raised: false, is_error: r.isError ?? false, text: r.content?.[0]?.text ?? null, meta: r._meta ?? null };
 } catch (e) {
   refusal = { raised: true, code: e.code, message: e.message, data: e.data ?? null };
 }

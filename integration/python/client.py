@@ -22,8 +22,14 @@ async def main(url: str, transport: str, denied: bool) -> dict:
             refusal = None
             if denied:
                 try:
-                    await session.call_tool("add", {"a": 13, "b": 1})
-                    refusal = {"raised": False}
+                    r = await session.call_tool("add", {"a": 13, "b": 1})
+                    # A soft denial (`routes[].soft_deny`) arrives as a tool result.
+                    refusal = {
+                        "raised": False,
+                        "is_error": r.isError,
+                        "text": r.content[0].text if r.content else None,
+                        "meta": r.meta,
+                    }
                 except McpError as e:
                     refusal = {
                         "raised": True,

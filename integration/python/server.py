@@ -27,7 +27,7 @@ def shell_exec(command: str) -> str:
 @mcp.tool()
 def contact() -> str:
     """Who is on call (a result carrying personal data, for the guard)."""
-    return "on call: ops@northwind-freight.io, +1 415 555 2671"
+    return "on call: dana.whitfield@northwind-freight.io, +1 415 555 2671"
 
 
 @mcp.tool()

@@ -308,6 +308,11 @@ pub struct RouteConfig {
     /// Which context headers the route's answers carry back to the client.
     #[serde(default)]
     pub client_context: ClientContext,
+    /// `mcp` routes: a refused `tools/call` is answered as a tool result with
+    /// `isError: true` and the reason as its text (the model reads why and can change
+    /// course) instead of a JSON-RPC error; the decision is in the result's `_meta`.
+    #[serde(default)]
+    pub soft_deny: bool,
 }
 
 /// `routes[].client_context`: the context headers added to answers. Every one is work on

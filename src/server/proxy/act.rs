@@ -133,7 +133,14 @@ impl ProxyState {
         }
         let retry_after = decided.retry_after;
         let mut partial = None;
-        match act::on_jsonrpc(&pairs, &decided.answers, envelope.batch, &self.escalation) {
+        let soft_deny = a.route.soft_deny && a.route.protocol == Protocol::Mcp;
+        match act::on_jsonrpc(
+            &pairs,
+            &decided.answers,
+            envelope.batch,
+            &self.escalation,
+            soft_deny,
+        ) {
             Action::Forward => {}
             Action::Answer(resp) => {
                 let resp = with_retry_after(tagged(resp, &call.decision), retry_after);
