@@ -565,3 +565,30 @@ async fn tools_list_hides_tools_the_caller_can_never_call() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn refusal_codes_are_configurable_for_clients_that_expect_others() {
+    let (up, hits) = Upstream::counting(|_| Response::new(common::full("{}"))).await;
+    let (gw, _rules) = common::gateway_with_rules(RULES, &format!(
+        "answers: {{ codes: {{ denied: 7001, escalated: 7002 }} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+        up.url()
+    ))
+    .await;
+    let denied = post_json(
+        gw.proxy_addr,
+        "/mcp",
+        &call("1", "shell_exec", r#"{"cmd":"id"}"#),
+    )
+    .await
+    .json();
+    assert_eq!(denied["error"]["code"], 7001, "{denied}");
+    let held = post_json(
+        gw.proxy_addr,
+        "/mcp",
+        &call("2", "pay", r#"{"amount":5000}"#),
+    )
+    .await
+    .json();
+    assert_eq!(held["error"]["code"], 7002, "{held}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}

@@ -13,7 +13,7 @@
 use http::Response;
 use serde_json::Value;
 
-use crate::config::EscalationConfig;
+use crate::config::{EscalationConfig, RefusalCodes};
 use crate::error::{
     RefusalKind, accepted, http_refusal, json_response, refusal_object, soft_refusal,
 };
@@ -95,6 +95,7 @@ pub fn on_jsonrpc(
     batch: bool,
     escalation: &EscalationConfig,
     soft_deny: bool,
+    codes: &RefusalCodes,
 ) -> Action {
     let decisions: Vec<&Decision> = decided.iter().map(|(_, d)| d).collect();
     let outcomes = outcomes(&decisions, answers, escalation);
@@ -114,9 +115,11 @@ pub fn on_jsonrpc(
             Outcome::Pass => keep.push(i),
             // Notifications and client responses cannot be answered: dropped.
             Outcome::Refuse(kind) if request && soft_deny && msg.method() == Some("tools/call") => {
-                refusals.push(soft_refusal(&id, decision, *kind));
+                refusals.push(soft_refusal(&id, decision, *kind, codes));
             }
-            Outcome::Refuse(kind) if request => refusals.push(refusal_object(&id, decision, *kind)),
+            Outcome::Refuse(kind) if request => {
+                refusals.push(refusal_object(&id, decision, *kind, codes));
+            }
             Outcome::Refuse(_) => {}
         }
     }

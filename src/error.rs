@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::config::Protocol;
+use crate::config::{Protocol, RefusalCodes};
 use crate::forward::ForwardError;
 use crate::forward::body::ProxyBody;
 use crate::protocol::json::JsonError;
@@ -70,7 +70,7 @@ struct Answer {
     message: String,
 }
 
-fn answer(err: &GatewayError) -> Answer {
+fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
     use ForwardError as F;
     use RequestError as R;
     let a = |status, reason, rpc_code, message: String| Answer {
@@ -89,7 +89,7 @@ fn answer(err: &GatewayError) -> Answer {
         GatewayError::Request(R::Unauthenticated(e)) => a(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            CODE_UNAUTHENTICATED,
+            codes.unauthenticated,
             match e {
                 crate::identify::IdentityError::Required => {
                     "this route needs a verified caller (client certificate, bearer token or API key)".into()
@@ -248,12 +248,12 @@ struct PlainError<'a> {
 
 /// The stable reason code of `err`'s answer (for logs and audit records).
 pub fn reason_of(err: &GatewayError) -> &'static str {
-    answer(err).reason
+    answer(err, &RefusalCodes::default()).reason
 }
 
 /// The JSON-RPC error code `err` is answered with on JSON-RPC routes.
-pub fn rpc_code_of(err: &GatewayError) -> i64 {
-    answer(err).rpc_code
+pub fn rpc_code_of(err: &GatewayError, codes: &RefusalCodes) -> i64 {
+    answer(err, codes).rpc_code
 }
 
 /// The response for `err`. `protocol` is the route's protocol (`None` before routing);
@@ -262,8 +262,9 @@ pub fn respond(
     err: &GatewayError,
     protocol: Option<Protocol>,
     id: Option<&RawValue>,
+    codes: &RefusalCodes,
 ) -> Response<ProxyBody> {
-    let ans = answer(err);
+    let ans = answer(err, codes);
     let body = if protocol.is_some_and(Protocol::is_jsonrpc) {
         let data = ErrorData {
             reason: ans.reason,
@@ -300,20 +301,20 @@ pub enum RefusalKind {
     ReviewUnavailable,
 }
 
-// The codes the gateway invents live in its own application range, 4010–4039: JSON-RPC
-// reserves -32768…-32000 (MCP claims -32020…-32099 of it), and the MCP SDKs already use
-// -32001 for a request timeout. `every_code_the_gateway_invents_is_outside_the_reserved_range`
-// holds it.
+// The codes the gateway invents are `answers.codes` (`RefusalCodes`): by default its own
+// application range, 4010–4039, since JSON-RPC reserves -32768…-32000 (MCP claims
+// -32020…-32099 of it) and the MCP SDKs already use -32001 for a request timeout; config
+// validation keeps configured ones outside it too.
+// `every_code_the_gateway_invents_is_outside_the_reserved_range` holds it.
 
-/// JSON-RPC code for a call whose caller could not be authenticated (with HTTP 401).
-pub const CODE_UNAUTHENTICATED: i64 = 4010;
-
-/// JSON-RPC code for a call denied by policy.
-pub const CODE_DENIED: i64 = 4030;
-/// JSON-RPC code for an escalated call that was not approved in time.
-pub const CODE_ESCALATION_TIMEOUT: i64 = 4031;
-/// JSON-RPC code for an escalated call a reviewer rejected.
-pub const CODE_REJECTED: i64 = 4032;
+/// The code answering a refusal of `kind`.
+pub fn refusal_code(kind: RefusalKind, codes: &RefusalCodes) -> i64 {
+    match kind {
+        RefusalKind::Denied | RefusalKind::ReviewUnavailable => codes.denied,
+        RefusalKind::EscalationTimedOut | RefusalKind::Deferred => codes.escalated,
+        RefusalKind::Rejected => codes.rejected,
+    }
+}
 
 fn refusal_data(d: &crate::policy::Decision, kind: RefusalKind) -> serde_json::Value {
     let mut data = serde_json::json!({
@@ -370,12 +371,9 @@ pub fn refusal_object(
     id: &serde_json::Value,
     d: &crate::policy::Decision,
     kind: RefusalKind,
+    codes: &RefusalCodes,
 ) -> serde_json::Value {
-    let code = match kind {
-        RefusalKind::Denied | RefusalKind::ReviewUnavailable => CODE_DENIED,
-        RefusalKind::EscalationTimedOut | RefusalKind::Deferred => CODE_ESCALATION_TIMEOUT,
-        RefusalKind::Rejected => CODE_REJECTED,
-    };
+    let code = refusal_code(kind, codes);
     let message = refusal_message(d, kind);
     serde_json::json!({
         "jsonrpc": "2.0",
@@ -391,8 +389,9 @@ pub fn soft_refusal(
     id: &serde_json::Value,
     d: &crate::policy::Decision,
     kind: RefusalKind,
+    codes: &RefusalCodes,
 ) -> serde_json::Value {
-    let hard = refusal_object(id, d, kind);
+    let hard = refusal_object(id, d, kind, codes);
     let error = &hard["error"];
     serde_json::json!({
         "jsonrpc": "2.0",
@@ -534,6 +533,7 @@ mod tests {
             policy_version: "v".into(),
             precedent: None,
         };
+        let codes = RefusalCodes::default();
         let kinds = [
             RefusalKind::Denied,
             RefusalKind::EscalationTimedOut,
@@ -542,15 +542,15 @@ mod tests {
             RefusalKind::ReviewUnavailable,
         ];
         for kind in kinds {
-            let o = refusal_object(&serde_json::Value::from(1), &d, kind);
+            let o = refusal_object(&serde_json::Value::from(1), &d, kind, &codes);
             let code = o["error"]["code"].as_i64().expect("code");
             assert!(allowed(code), "{kind:?} answers {code}");
         }
         for code in [
-            CODE_UNAUTHENTICATED,
-            CODE_DENIED,
-            CODE_ESCALATION_TIMEOUT,
-            CODE_REJECTED,
+            codes.unauthenticated,
+            codes.denied,
+            codes.escalated,
+            codes.rejected,
         ] {
             assert!(
                 !(-32768..=-32000).contains(&code),
@@ -588,7 +588,12 @@ mod tests {
             upstream: "tools".into(),
             timeout: Duration::from_secs(1),
         });
-        let resp = respond(&err, Some(Protocol::Mcp), Some(&id));
+        let resp = respond(
+            &err,
+            Some(Protocol::Mcp),
+            Some(&id),
+            &RefusalCodes::default(),
+        );
         assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
         let v = body_of(resp).await;
         assert_eq!(v["id"], 42);
@@ -599,7 +604,7 @@ mod tests {
     #[tokio::test]
     async fn http_routes_get_plain_json() {
         let err = GatewayError::Request(RequestError::NoRoute);
-        let resp = respond(&err, None, None);
+        let resp = respond(&err, None, None, &RefusalCodes::default());
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         let v = body_of(resp).await;
         assert_eq!(v["error"]["reason"], "no_route");
@@ -612,7 +617,13 @@ mod tests {
             upstream: "tools".into(),
             detail: "tcp connect error: 10.1.2.3:80 refused".into(),
         });
-        let v = body_of(respond(&err, Some(Protocol::Http), None)).await;
+        let v = body_of(respond(
+            &err,
+            Some(Protocol::Http),
+            None,
+            &RefusalCodes::default(),
+        ))
+        .await;
         let text = v.to_string();
         assert!(!text.contains("10.1.2.3"), "{text}");
         assert_eq!(v["error"]["status"], 502);

@@ -85,6 +85,46 @@ pub struct Config {
     /// default), a number of such workers, or `shared` (one multi-threaded runtime).
     #[serde(default)]
     pub workers: Workers,
+    /// The answers the gateway writes itself: the JSON-RPC codes it invents.
+    #[serde(default)]
+    pub answers: AnswersConfig,
+}
+
+/// `answers:` — how the gateway's own answers look.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnswersConfig {
+    /// The JSON-RPC codes for refusals and failed authentication.
+    pub codes: RefusalCodes,
+}
+
+/// `answers.codes`: the JSON-RPC codes the gateway invents (its application range
+/// 4010–4039 by default), configurable for teams whose clients already expect others. They
+/// must lie outside the range JSON-RPC reserves (-32768…-32000, where MCP defines its own
+/// codes) and differ from each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefusalCodes {
+    /// No or bad credentials where the route needs them (with HTTP 401).
+    pub unauthenticated: i64,
+    /// Denied by policy (also a rate limit, and an escalation the review store could not
+    /// take).
+    pub denied: i64,
+    /// Escalated and not approved: in time, or not yet (`defer`).
+    pub escalated: i64,
+    /// Escalated and rejected by a reviewer.
+    pub rejected: i64,
+}
+
+impl Default for RefusalCodes {
+    fn default() -> Self {
+        Self {
+            unauthenticated: 4010,
+            denied: 4030,
+            escalated: 4031,
+            rejected: 4032,
+        }
+    }
 }
 
 /// Guard settings outside the rules files.

@@ -66,6 +66,29 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     if cfg.limits.max_connections == 0 {
         bad("limits.max_connections".into(), "must be at least 1".into());
     }
+    let c = cfg.answers.codes;
+    let codes = [
+        ("unauthenticated", c.unauthenticated),
+        ("denied", c.denied),
+        ("escalated", c.escalated),
+        ("rejected", c.rejected),
+    ];
+    for (i, (name, code)) in codes.iter().enumerate() {
+        if (-32768..=-32000).contains(code) {
+            bad(
+                format!("answers.codes.{name}"),
+                format!(
+                    "{code} is in the range JSON-RPC reserves (-32768…-32000; MCP defines its own codes there): pick a code outside it"
+                ),
+            );
+        }
+        if let Some((other, _)) = codes[..i].iter().find(|(_, c)| c == code) {
+            bad(
+                format!("answers.codes.{name}"),
+                format!("{code} is already the code for `{other}`: each refusal needs its own"),
+            );
+        }
+    }
     if cfg.limits.header_read_timeout.is_zero() {
         bad(
             "limits.header_read_timeout".into(),
@@ -361,6 +384,24 @@ mod tests {
             e.contains("routes[0].upstream: unknown upstream \"b\" (known: a)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn refusal_codes_stay_outside_the_reserved_range_and_apart() {
+        let tail = "upstreams: { a: { url: 'http://h:1' } }\nroutes:\n  - { upstream: a, protocol: mcp, boundary: agent_to_tool }\n";
+        let e = problems(&format!(
+            "{HEAD}answers: {{ codes: {{ denied: -32030, rejected: 4031 }} }}\n{tail}"
+        ));
+        assert!(
+            e.contains("answers.codes.denied: -32030 is in the range JSON-RPC reserves"),
+            "{e}"
+        );
+        assert!(
+            e.contains("answers.codes.rejected: 4031 is already the code for `escalated`"),
+            "{e}"
+        );
+        let fine = format!("{HEAD}answers: {{ codes: {{ denied: 1 }} }}\n{tail}");
+        assert!(load_from_str(&fine, "t.yaml", Some(HashMap::new())).is_ok());
     }
 
     #[test]

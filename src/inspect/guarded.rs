@@ -73,6 +73,8 @@ pub struct ResponseGuard {
     pub asked: Vec<Asked>,
     /// What an escalation resolves to (no reviewer can answer a response in flight).
     pub on_timeout: DecisionKind,
+    /// The JSON-RPC codes a refused result is answered with.
+    pub codes: crate::config::RefusalCodes,
     /// Never-callable tools to hide from a `tools/list` result.
     pub tools_filter: Option<ToolsListFilter>,
     /// Tool descriptors seen per upstream, and what a changed one gets.
@@ -243,7 +245,8 @@ impl ResponseGuard {
                     RefusalKind::Denied
                 };
                 Verdict::Replace(
-                    serde_json::to_vec(&refusal_object(id, d, kind)).unwrap_or_default(),
+                    serde_json::to_vec(&refusal_object(id, d, kind, &self.codes))
+                        .unwrap_or_default(),
                 )
             }
             _ => Verdict::Drop,

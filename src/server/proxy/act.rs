@@ -140,6 +140,7 @@ impl ProxyState {
             envelope.batch,
             &self.escalation,
             soft_deny,
+            &self.codes,
         ) {
             Action::Forward => {}
             Action::Answer(resp) => {
@@ -289,6 +290,7 @@ impl ProxyState {
             },
             asked,
             on_timeout: self.escalation.on_timeout,
+            codes: self.codes,
             tools_filter: None,
             descriptors: self.descriptors.clone(),
             injected: Default::default(),

@@ -240,7 +240,7 @@ impl ProxyState {
             .push(learned.as_ref().is_some_and(|l| l.features.is_sensitive()));
         let refused_code = what
             .request
-            .then(|| refusal_code(&decision, self.escalation.on_timeout))
+            .then(|| refusal_code(&decision, self.escalation.on_timeout, &self.codes))
             .flatten();
         self.record_decision(audit, a, facts, &decision, refused_code)
             .await?;
@@ -352,10 +352,14 @@ impl ProxyState {
 }
 
 /// The JSON-RPC error code a request gets when `d` refuses it (none when it goes on).
-fn refusal_code(d: &Decision, on_timeout: DecisionKind) -> Option<i64> {
+fn refusal_code(
+    d: &Decision,
+    on_timeout: DecisionKind,
+    codes: &crate::config::RefusalCodes,
+) -> Option<i64> {
     match (d.decision, on_timeout) {
-        (DecisionKind::Deny, _) => Some(crate::error::CODE_DENIED),
-        (DecisionKind::Escalate, DecisionKind::Deny) => Some(crate::error::CODE_ESCALATION_TIMEOUT),
+        (DecisionKind::Deny, _) => Some(codes.denied),
+        (DecisionKind::Escalate, DecisionKind::Deny) => Some(codes.escalated),
         _ => None,
     }
 }

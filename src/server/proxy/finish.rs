@@ -32,7 +32,10 @@ impl ProxyState {
             Err(err) => {
                 self.log_failure(&a.route, &err);
                 let id = call.buffered.as_deref().and_then(peek_id);
-                (respond(&err, Some(a.route.protocol), id), Some(err))
+                (
+                    respond(&err, Some(a.route.protocol), id, &self.codes),
+                    Some(err),
+                )
             }
         };
         self.route_metrics[a.route.index]
@@ -64,6 +67,7 @@ impl ProxyState {
             Some(&a.route),
             Some(&a.who.caller),
             err.as_ref(),
+            &self.codes,
         )
         .await;
         super::attach_guard(resp, call.in_flight.take())
@@ -77,7 +81,7 @@ impl ProxyState {
         refused: Unadmitted,
     ) -> Response<ProxyBody> {
         let Unadmitted { err, route, caller } = refused;
-        let mut resp = respond(&err, route.as_ref().map(|r| r.protocol), None);
+        let mut resp = respond(&err, route.as_ref().map(|r| r.protocol), None, &self.codes);
         let unauthenticated =
             matches!(err, GatewayError::Request(RequestError::Unauthenticated(_)));
         if unauthenticated && self.identifier.takes_bearer() {
@@ -88,7 +92,15 @@ impl ProxyState {
             None => self.unrouted.inc(resp.status()),
         }
         let audit = call.audit.take();
-        let resp = close_audit(audit, resp, route.as_deref(), caller.as_ref(), Some(&err)).await;
+        let resp = close_audit(
+            audit,
+            resp,
+            route.as_deref(),
+            caller.as_ref(),
+            Some(&err),
+            &self.codes,
+        )
+        .await;
         super::attach_guard(resp, call.in_flight.take())
     }
 
@@ -130,6 +142,7 @@ async fn close_audit(
     route: Option<&Route>,
     caller: Option<&Arc<str>>,
     err: Option<&GatewayError>,
+    codes: &crate::config::RefusalCodes,
 ) -> Response<ProxyBody> {
     let Some(mut a) = audit else {
         return resp;
@@ -138,7 +151,8 @@ async fn close_audit(
         if a.has_records() {
             a.failed_after_decision(reason_of(err), err.to_string());
         } else {
-            a.failed(error_record(&resp, route, caller, err)).await;
+            a.failed(error_record(&resp, route, caller, err, codes))
+                .await;
         }
     }
     a.finish(resp)
@@ -150,6 +164,7 @@ fn error_record(
     route: Option<&Route>,
     caller: Option<&Arc<str>>,
     err: &GatewayError,
+    codes: &crate::config::RefusalCodes,
 ) -> AuditRecord {
     let mut r = AuditRecord::error(
         route.map(|r| r.name.as_str()),
@@ -163,7 +178,7 @@ fn error_record(
         r.protocol = Some(route.protocol);
         r.upstream = Some(Arc::from(route.upstream_name.as_str()));
         if route.protocol.is_jsonrpc() {
-            r.jsonrpc_code = Some(crate::error::rpc_code_of(err));
+            r.jsonrpc_code = Some(crate::error::rpc_code_of(err, codes));
         }
     }
     r

@@ -64,6 +64,8 @@ pub struct ProxyState {
     /// The compiled rules; `None` when no policy is configured (nothing is decided).
     policy: Option<Arc<ArcSwap<Policy>>>,
     escalation: EscalationConfig,
+    /// The JSON-RPC codes of the gateway's refusals (`answers.codes`).
+    codes: crate::config::RefusalCodes,
     /// Live legacy HTTP+SSE session streams (for delivering refusals on them).
     legacy: Arc<LegacySessions>,
     upstreams: Vec<Upstream>,
@@ -130,6 +132,7 @@ impl ProxyState {
             routes,
             policy,
             escalation: cfg.escalation.clone(),
+            codes: cfg.answers.codes,
             legacy: Arc::new(LegacySessions::default()),
             upstreams,
             route_metrics,
