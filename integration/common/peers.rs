@@ -19,6 +19,23 @@ pub fn root() -> PathBuf {
 }
 
 /// Report a missing peer for `test`: a failure under CI, a loud skip elsewhere.
+/// What a client script reports for `add(13, 1)` on a `soft_deny` route: no exception, a
+/// tool result with `isError`, the refusal's message as its text, the code and the
+/// deciding rule in `_meta["sec0/refusal"]`.
+pub fn assert_soft_denial(v: &serde_json::Value) {
+    let refusal = &v["refusal"];
+    assert_eq!(refusal["raised"], false, "a soft denial is a result: {v}");
+    assert_eq!(refusal["is_error"], true, "{v}");
+    assert_eq!(refusal["text"], "denied by policy: unlucky_number", "{v}");
+    let meta = &refusal["meta"]["sec0/refusal"];
+    assert_eq!(meta["code"], 4030, "{v}");
+    assert_eq!(
+        meta["data"]["rules"],
+        serde_json::json!(["no-thirteen"]),
+        "{v}"
+    );
+}
+
 pub fn missing(test: &str, msg: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
