@@ -501,4 +501,6 @@ pub struct FindingsFilter {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

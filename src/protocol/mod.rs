@@ -12,6 +12,9 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod sse;
 
+#[cfg(test)]
+mod properties;
+
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
