@@ -106,7 +106,7 @@ pub fn parse_traceparent(tp: &str) -> Option<TraceParent> {
 const MAX_ID: usize = 128;
 
 /// A header's value as text, trimmed; `None` when absent, empty or not text.
-pub fn header<'h>(h: &'h HeaderMap, name: impl http::header::AsHeaderName) -> Option<&'h str> {
+pub fn header(h: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
