@@ -29,7 +29,7 @@ const AI_WORDS: &[&str] = &[
 /// Words only an instruction to a model uses (for markers that also occur in logs and
 /// ordinary pages: `SYSTEM:` lines, HTML comments, hidden elements).
 #[rustfmt::skip]
-const STRONG_AI_WORDS: &[&str] = &[
+pub(crate) const STRONG_AI_WORDS: &[&str] = &[
     "ignore", "previous instructions", "new instructions", "these instructions",
     "following instructions", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "language model",
     " llm", "comply", "obey", "override", "disregard", "from now on", "pretend", "act as",
@@ -177,7 +177,7 @@ pub const SPECS: &[Spec] = &[
         "content to", "emails to", "documents to", "memory to", "variables to", "vars to",
         "to http", "at http",
         ],
-        r#"(?i)(?:!?\[[^\]\n]{0,120}\]\(\s*https?://[^)\s]{1,400}\)|<img\s[^>]{0,200}src\s*=\s*["']https?://[^"'\s]{1,400}["']|(?-u:\b)exfiltrat\w*|(?-u:\b)(?:send|forward|upload|post|transmit|leak|append|include|encode)\s+(?:all\s+|the\s+|your\s+|this\s+|any\s+|every\s+)?(?:(?:user'?s?|previous|entire|full|whole|private|internal|stored)\s+)*(?:conversation|chat(?:\s+history)?|messages|history|context|data|secrets?|api\s+keys?|credentials|passwords?|tokens?|files|contents?|emails?|documents?|memory|environment\s+variables|env\s+vars?|ssh\s+keys?)\s+(?:to|into|in)\s+(?:https?://|\S+@\S+\.\w+|the\s+(?:url|link|image|webhook|endpoint|following\s+(?:url|address|server)))|(?-u:\b)(?:to|at)\s+https?://\S+\?\S*=(?:\{|\[|<|\$))"#,
+        r#"(?i)(?:!?\[[^\]\n]{0,120}\]\(\s*https?://(?:[^)\s<{]+|<[^>\n]{0,100}>|\{[^}\n]{0,100}\})+\)|<img\s[^>]{0,200}src\s*=\s*["']https?://[^"'\s]{1,400}["']|(?-u:\b)exfiltrat\w*|(?-u:\b)(?:send|forward|upload|post|transmit|leak|append|include|encode)\s+(?:all\s+|the\s+|your\s+|this\s+|any\s+|every\s+)?(?:(?:user'?s?|previous|entire|full|whole|private|internal|stored)\s+)*(?:conversation(?:\s+(?:history|log|transcript))?|chat(?:\s+(?:history|log|transcript))?|messages|history|context|data|secrets?|api\s+keys?|credentials|passwords?|tokens?|files|contents?|emails?|documents?|memory|environment\s+variables|env\s+vars?|ssh\s+keys?)\s+(?:to|into|in)\s+(?:https?://|\S+@\S+\.\w+|the\s+(?:url|link|image|webhook|endpoint|following\s+(?:url|address|server)))|(?-u:\b)(?:to|at)\s+https?://\S+\?\S*=(?:\{|\[|<|\$))"#,
         Some(exfiltration),
     ),
     spec(I, "tool_shadowing", High,
@@ -316,7 +316,7 @@ fn not_documentation(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 
 /// Markup or a `SYSTEM:` line that carries words of an instruction to a model (a log line
 /// `SYSTEM: backup completed` does not).
-fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+pub(crate) fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = text[m.clone()].to_lowercase();
     let tag = s.trim_start().starts_with('<') && !s.starts_with("<!--") && s.len() < 40;
     if tag && !s.contains("style") && !s.contains("hidden") {
@@ -423,6 +423,15 @@ fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             "consider",
             "must ",
             "should ",
+            "also ",
+            "accept",
+            "delete",
+            "remove",
+            "cancel",
+            "grant",
+            "transfer",
+            "without asking",
+            "immediately",
         ],
     )
     .then_some(m)

@@ -13,7 +13,7 @@ use super::ids::{
     bank_account, national_id, national_id_context, passport, tax_id, valid_card, valid_iban,
     valid_nino, valid_ssn,
 };
-use super::{Spec, context_has, digits, spec};
+use super::{Spec, context_has, digits, spec, spec_reach};
 use crate::guard::Severity::{High, Low, Medium};
 
 const P: &str = "pii";
@@ -91,14 +91,14 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(P, "national_id", High,
         &[
-        "aadhaar", "aadhar", "uidai", "social insurance", "^sin", "sécurité sociale",
+        "aadhaar", "aadhar", "uidai", "^tfn", "tax file number", "medicare", "social insurance", "^sin", "sécurité sociale",
         "securite sociale", "^nir", "insee", "carte vitale", "^bsn", "burgerservicenummer",
         "pesel", "personnummer", "my number", "マイナンバー", "個人番号", "^dni", "^nie", "national id",
         "id number", "id no", "identity number", "identity card", "id card", "driver's licen",
         "drivers licen", "driver licen", "driving licen", "licence number", "license number",
         "licence no", "license no", "licence #", "license #", "dl#", "personalausweis", "ausweis",
         ],
-        r"(?i)(?:aadha?ar|uidai|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
+        r"(?i)(?:aadha?ar|uidai|(?-u:\b)tfn(?-u:\b)|tax\s+file\s+number|medicare(?:\s+card)?|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
         Some(national_id_context),
     ),
     spec(P, "bank_account", High,
@@ -116,43 +116,44 @@ pub const SPECS: &[Spec] = &[
         "née le", "nascita", "nato il", "nata il", "nascimento", "nascido", "nascida", "рождения",
         "出生日期", "生年月日", "생년월일",
         ],
-        r"(?i)(?:(?-u:\b)dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born(?:\s+on)?|geburtsdatum|geboren(?:\s+am)?|fecha\s+de\s+nacimiento|nacid[oa](?:\s+el)?|date\s+de\s+naissance|n[ée]e?\s+le|data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|nascid[oa]\s+em|дата\s+рождения|出生日期|生年月日|생년월일)(?:\s+(?:is|was|ist|war|es|era|est|était|é|è))?\s*[:：\-–]?\s*(?P<v>\d{1,4}[./ -]\d{1,2}[./ -]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?\p{L}{3,10}\.?,?\s+\d{4}|\p{L}{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일?)",
+        r#"(?i)(?:(?-u:\b)dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born(?:\s+on)?|geburtsdatum|geboren(?:\s+am)?|fecha\s+de\s+nacimiento|nacid[oa](?:\s+el)?|date\s+de\s+naissance|n[ée]e?\s+le|data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|nascid[oa]\s+em|дата\s+рождения|出生日期|生年月日|생년월일)(?:\s+(?:is|was|ist|war|es|era|est|était|é|è))?["']?\s*[:：=\-–]?\s*["']?(?P<v>\d{1,4}[./ -]\d{1,2}[./ -]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?\p{L}{3,10}\.?,?\s+\d{4}|\p{L}{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일?)"#,
         Some(birth_date),
     ),
-    spec(P, "postal_address", Medium,
+    spec_reach(P, "postal_address", Medium,
         &[
         "=Street", "=St.", "=St,", "=St ", "=Avenue", "=Ave", "=Road", "=Rd", "=Boulevard",
         "=Blvd", "=Lane", "=Ln", "=Drive", "=Dr", "=Court", "=Ct", "=Way", "=Place", "=Pl",
         "=Terrace", "=Close", "=Crescent", "=Parkway", "=Pkwy", "=Highway", "=Hwy", "=Square",
         "=Sq",
         ],
-        r"(?-u:\b)(?P<v>\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)(?-u:\b)\.?(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?(?:,\s*[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}){0,2}(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|\d{5}))?)",
+        r"(?-u:\b)(?P<v>\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)(?-u:\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)(?-u:\b))?(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?(?:(?:,|\n)\s*[A-Z][A-Za-z]+(?:[ \t]+[A-Z][A-Za-z]+){0,3}){0,2}(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|\d{5}))?)",
         Some(address),
+        160,
     ),
     spec(P, "postal_address", Medium,
         &[
-        "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan)\\s+\\d", "~straße\\s+\\d",
+        "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\\s+\\d", "~straße\\s+\\d",
         "~\\d\\s*,?\\s+(?:rue|avenue|boulevard|bd|place|chemin|impasse)\\s", "~\\d\\s*,?\\s+allée\\s",
         "calle ", "c/ ",
         "avenida ", "avda", "paseo ", "plaza ", "via ", "viale ", "piazza ", "corso ", "rua ",
         "av. ", "ulica", "ul. ",
         ],
-        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
+        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}(?:\s?[A-Z]{2})?\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
         Some(address),
     ),
     spec(P, "phone", Medium,
         &[],
-        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-])",
+        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-]|\.(?:\s|$))",
         Some(valid_phone),
     ),
     spec(P, "phone", Medium,
         &[
-        "phone", "^tel", "mobile", "^mob", "^cell", "call me", "call us", "call him", "call her",
+        "phone", "^tel", "mobile", "contact", "joindre", "reach me", "reach her", "reach him", "ring ", "anrufen", "erreichbar", "llámame", "llamar", "^mob", "^cell", "call me", "call us", "call him", "call her",
         "call them", "whatsapp", "^fax", "^sms", "text me", "handy", "telefon", "teléfono",
         "telefono", "celular", "móvil", "movil", "portable", "téléphone", "telephone", "cellulare",
         "telefone", "телефон", "电话", "手机", "電話", "携帯", "전화", "휴대폰",
         ],
-        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
+        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|contact|joindre|reach\s+(?:me|her|him)|ring|anrufen|erreichbar|ll[áa]mame|llamar|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
         Some(context_phone),
     ),
     spec("network", "ip_address", Low,
@@ -242,6 +243,75 @@ fn machine_domain(domain: &str) -> bool {
         )
 }
 
+/// Domains reserved for documentation and tests (RFC 2606, RFC 6761): `example.com`,
+/// `*.example`, `*.test`, `*.invalid`.
+fn documentation_domain(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    let tld = labels.last().copied().unwrap_or_default();
+    matches!(tld, "example" | "test" | "invalid" | "localhost")
+        || labels.len() >= 2 && labels[labels.len() - 2] == "example"
+        || labels.len() >= 3 && labels[labels.len() - 3] == "example" && tld.len() == 2
+}
+
+/// Words of documentation, API references and fixtures.
+#[rustfmt::skip]
+const DOC_WORDS: &[&str] = &[
+    "example", "sample", "docs", "documentation", "api", "endpoint", "curl ", "get /", "post /",
+    "put /", "response", "request", "schema", "openapi", "swagger", "placeholder", "test user",
+    "fixture", "mock", "lorem", "tutorial", "readme", "demo",
+];
+
+/// Whether `text` (its first 4 KiB) reads as documentation, an API reference or a fixture.
+fn reads_as_documentation(text: &str) -> bool {
+    let head = prose_words(&text[..crate::guard::engine::floor_char(text, 4096)]);
+    DOC_WORDS.iter().any(|w| head.contains(w))
+}
+
+/// Words around a value that say it is an example, a test value or a format, not
+/// someone's data (`Stripe test card 4242…`, `IBAN format example: …`).
+#[rustfmt::skip]
+const EXAMPLE_WORDS: &[&str] = &[
+    "example", "sample", "e.g.", "for instance", "fictional", "fictitious", "placeholder",
+    "dummy", "test card", "test mode", "test number", "test data", "testing", "sandbox",
+    "format:", "format example", "documentation", "lorem", "anytown", "fake ", "made-up",
+    "beispiel", "ejemplo", "exemple", "esempio", "exemplo",
+];
+
+/// Whether the line around `span` says its value is an example or a test value.
+pub(crate) fn example_context(text: &str, span: &Range<usize>) -> bool {
+    let lo = text[..span.start].rfind('\n').map_or(0, |k| k + 1);
+    let lo = lo.max(span.start.saturating_sub(100));
+    let hi = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |k| span.end + k);
+    let hi = crate::guard::engine::ceil_char(text, hi.min(span.end + 100));
+    let lo = crate::guard::engine::ceil_char(text, lo);
+    // The words around the value, not the value itself, nor addresses and host names
+    // (`jane@mail.example.it`, `example.com` are not words about the value).
+    let outside = prose_words(&format!(
+        "{} {}",
+        &text[lo..span.start],
+        &text[span.end..hi]
+    ));
+    EXAMPLE_WORDS.iter().any(|w| outside.contains(w))
+}
+
+/// `text` lower-cased without the words that are addresses or host names
+/// (`jane@mail.example.it`, `https://example.com`): what the text says, not what it names.
+fn prose_words(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split_whitespace()
+        .filter(|w| {
+            !(w.contains('@')
+                || w.contains("://")
+                || w.contains("example.")
+                || w.contains(".example"))
+        })
+        .collect();
+    format!(" {} ", words.join(" "))
+}
+
 /// A person's e-mail address: not URL credentials, not a role mailbox, not a machine
 /// identity (`git@github.com:org/repo`, `deploy@host` in scp/ssh), not a file name.
 fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
@@ -266,6 +336,11 @@ fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let lower_local = local.to_ascii_lowercase();
     let base = lower_local.split('+').next().unwrap_or_default();
     if ROLE_MAILBOXES.contains(&base) || machine_domain(domain) {
+        return None;
+    }
+    // An address at a documentation domain in text that reads as documentation or an API
+    // example (`GET /users/42 → {"email": "alice@example.net"}`) is a made-up user.
+    if documentation_domain(&domain.to_ascii_lowercase()) && reads_as_documentation(text) {
         return None;
     }
     let from = crate::guard::engine::floor_char(before, before.len().saturating_sub(24));
@@ -337,7 +412,8 @@ fn birth_date(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = &text[m.clone()];
     let postcode = s.contains(',') && s.bytes().filter(u8::is_ascii_digit).count() >= 5
-        || s.split_whitespace().count() >= 6 && s.contains(',');
+        || s.split_whitespace().count() >= 6 && s.contains(',')
+        || s.lines().count() >= 2;
     let said = context_has(
         text,
         m.start,
@@ -346,6 +422,10 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         0,
         &[
             "address",
+            "street",
+            "recipient",
+            "send the",
+            "mail to",
             "lives at",
             "live at",
             "living at",
@@ -372,7 +452,43 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             "habite",
         ],
     );
-    (postcode || said).then_some(m)
+    // The address of a landmark, a business or an office is public, not someone's home.
+    let public = context_has(
+        text,
+        m.start,
+        m.end,
+        100,
+        60,
+        &[
+            "visit us",
+            "our office",
+            "our store",
+            "our shop",
+            "headquarters",
+            " hq",
+            "museum",
+            "hotel",
+            "restaurant",
+            "university",
+            "gmbh",
+            " inc",
+            " ltd",
+            " llc",
+            "white house",
+            "located at",
+            "opening hours",
+            "open daily",
+            "campus",
+            "stadium",
+            "embassy",
+            "city hall",
+            "town hall",
+            "station",
+            "airport",
+            "cathedral",
+        ],
+    );
+    ((postcode || said) && !public).then_some(m)
 }
 
 /// Phone: 8 to 15 digits, not one repeated digit, not a date or a version; valid for its

@@ -217,15 +217,15 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(S, "credential_assignment", High,
         &["password", "passcode", "passphrase", "passwort", "contraseña", "mot de passe", "senha", "пароль", "密码", "パスワード", "token", "api key", "access key", "secret key", "pass"],
-        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード|(?:api|access|auth|bearer|secret)\s+(?:key|token)|token|pass)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s*(?:\s(?:is|was|will\s+be|ist|lautet|es|est|é)|—|-|:|：)\s*[:\s]?\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
+        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード|(?:api|access|auth|bearer|secret)\s+(?:key|token)|token|pass)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s*(?:\s(?:is|was|will\s+be|ist|lautet|es|est|é)|\s[—-]\s|:|：)\s*[:\s]?\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
         Some(prose_password),
     ),
     spec(S, "credential_assignment", High,
         &[
         "password", "passwd", "pwd", "pass", "secret", "api_key", "api-key", "apikey", "token",
-        "access_key", "credential", "_key", "-key", "auth",
+        "access_key", "credential", "_key", "-key", "auth", "_pat",
         ],
-        r#"(?i)(?:^|[^A-Za-z0-9])(?P<name>(?:[A-Za-z0-9]+[_.-])*(?:[A-Za-z]{0,12}(?:password|passwd|passphrase)|password|passwd|pwd|pass|passphrase|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|token|credentials?|key))["']?\s*(?:[:=]|=>|:=)\s*(?P<v>"[^"\n]{1,256}"|'[^'\n]{1,256}'|[^\s"'&,;<>)(]{1,256})"#,
+        r#"(?i)(?:^|[^A-Za-z0-9])(?P<name>(?:[A-Za-z0-9]+[_.-])*(?:[A-Za-z]{0,12}(?:password|passwd|passphrase)|password|passwd|pwd|pass|passphrase|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|token|credentials?|key|(?-i:PAT|pat)))["']?\s*(?:[:=]|=>|:=)\s*(?P<v>"[^"\n]{1,256}"|'[^'\n]{1,256}'|[^\s"'&,;<>)(]{1,256})"#,
         Some(assignment),
     ),
 ];
@@ -238,6 +238,8 @@ const DOCUMENTED: &[&str] = &[
     "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
     "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    // jwt.io's example token (HS256, secret `your-256-bit-secret`).
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ];
 
 /// Words that mark a value as a placeholder or an example.
@@ -343,7 +345,12 @@ fn real_key_body(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 fn assigned(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let v = value(text, &m);
     let lower = v.to_ascii_lowercase();
-    let lookup = v.contains('(')
+    let call = v.split_once('(').is_some_and(|(f, _)| {
+        !f.is_empty()
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    });
+    let lookup = call
         || v.starts_with('$')
         || v.starts_with('%')
         || lower.starts_with("env")
@@ -375,7 +382,13 @@ fn url_password(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     ) || lower.starts_with('$')
         || lower.starts_with('%')
         || lower.chars().all(|c| c == '*' || c == 'x');
-    (!weak && !is_placeholder(v)).then_some(m)
+    let user = text[..m.start]
+        .rsplit(['/', '@'])
+        .next()
+        .and_then(|u| u.strip_suffix(':'))
+        .unwrap_or_default();
+    let default = !user.is_empty() && user.eq_ignore_ascii_case(v);
+    (!weak && !default && !is_placeholder(v)).then_some(m)
 }
 
 /// Base64 that decodes to `user:password` (basic auth, docker `auth`).
@@ -500,6 +513,11 @@ fn assignment(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         || lower.starts_with("vault:")
         || lower.starts_with("secretsmanager:")
         || lower.starts_with("arn:")
+        || v.contains("::")
+        || (!quoted
+            && v.contains('_')
+            && v.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
         || (!quoted
             && v.contains('.')
             && v.split('.').all(|p| {
@@ -639,7 +657,18 @@ fn assignment(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         "tokenizer",
         "usage",
     ];
-    if NOT_SECRET.iter().any(|w| name.contains(w)) {
+    // Short words count as whole parts of the name (`page_token`, not `pagerduty_token`;
+    // `max_length`, not `admin_key`); longer ones as prefixes of a part or anywhere.
+    let parts: Vec<&str> = name.split(['_', '-', '.']).collect();
+    let not_secret = NOT_SECRET.iter().any(|w| {
+        let bare = w.trim_matches('_');
+        if bare.len() <= 5 {
+            parts.contains(&bare)
+        } else {
+            name.contains(bare)
+        }
+    });
+    if not_secret {
         return None;
     }
     let alphabetic = v.bytes().all(|b| b.is_ascii_alphabetic());
