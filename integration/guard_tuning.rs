@@ -12,6 +12,12 @@
 //! counts for a family when any finding of that family is reported; a finding of a family
 //! the sample is not labelled with is a false positive of that family. The test prints the
 //! table and holds the figures reached as floors (a regression fails it).
+//!
+//! The last 164 samples (`fresh_*`, `benign_ordinary`) were written after the detectors had
+//! been tuned on the rest and scored before any change for them (a check of generality:
+//! precision 1.000 in every family, no benign sample flagged; recall pii 1.000, secrets
+//! 0.971, prompt injection 0.800, unsafe commands 0.816); the detectors were then extended
+//! for the kinds they missed, and the samples joined the tuning set.
 
 use std::collections::BTreeMap;
 
@@ -39,7 +45,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 324, none of 142).
+/// (reached: none of 374, none of 152).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 
@@ -74,7 +80,7 @@ fn the_tuning_corpus_holds_its_figures_both_ways() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert!(corpus.len() >= 800, "{} samples", corpus.len());
+    assert!(corpus.len() >= 1000, "{} samples", corpus.len());
     let benign = corpus.iter().filter(|s| s.detectors.is_empty()).count();
     let n_ordinary = corpus
         .iter()

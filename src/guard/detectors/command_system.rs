@@ -27,9 +27,11 @@ pub const SPECS: &[Spec] = &[
         "virsh", "zfs destroy", "zpool destroy", "lvremove", "vgremove", "pvremove",
         "qm destroy", "pct destroy", "vmsvc/destroy", "xe vm-", "unregistervm",
         "subvolume delete", "bucket delete", "reg delete", "remove-item", "docker rm",
-        "docker kill", "podman rm", "helm uninstall", "helm delete", "stop-computer",
+        "docker kill", "podman rm", "helm uninstall", "helm delete", "stop-computer", "chmod -r",
+        "heroku", "firebase", "vercel", "flyctl", "fly apps", "fly destroy", "supabase",
+        "netlify",
         ],
-        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp)(?-u:\b))",
+        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp|chmod|heroku|firebase|vercel|fly|flyctl|supabase|netlify)(?-u:\b))",
         Some(system_damage),
     ),
     spec(U, "recursive_delete", Critical,
@@ -164,17 +166,20 @@ fn damaging(c: &SimpleCommand) -> bool {
             "remove-item" => {
                 (c.has_long("recurse") || c.has_short('r'))
                     && c.args.iter().any(|a| {
+                        // Backslashes may be gone (the POSIX reading) or kept (quotes).
                         let a = a
                             .trim_matches(|c| c == '"' || c == '\'')
-                            .to_ascii_lowercase();
-                        a.len() <= 4
-                            && a.starts_with(|c: char| c.is_ascii_alphabetic())
-                            && a[1..].starts_with(":\\")
+                            .to_ascii_lowercase()
+                            .replace('\\', "");
+                        let a = a.trim_end_matches('*');
+                        (a.len() == 2 && a.ends_with(':'))
+                            || matches!(
+                                a,
+                                "c:users" | "c:windows" | "c:program files" | "c:programdata"
+                            )
                             || a.starts_with("$env:userprofile")
                             || a.starts_with("$env:systemroot")
                             || a.starts_with("$home")
-                            || a == "c:\\users"
-                            || a == "c:\\windows"
                     })
             }
             "docker" | "podman" => {
@@ -192,6 +197,27 @@ fn damaging(c: &SimpleCommand) -> bool {
                         .is_some_and(|n| n.starts_with("prod") || n == "kube-system")
             }
             "stop-computer" => true,
+            // Platform CLIs: whole apps, projects and sites.
+            "heroku" => matches!(
+                s(0),
+                "apps:destroy" | "destroy" | "pg:reset" | "addons:destroy"
+            ),
+            "firebase" => {
+                s(0) == "projects:delete"
+                    || s(0) == "database:remove"
+                    || s(0) == "firestore:delete"
+                        && (c.has_long("all-collections") || c.has_short('r'))
+            }
+            "vercel" => {
+                matches!(s(0), "remove" | "rm")
+                    || s(0) == "project" && matches!(s(1), "rm" | "remove")
+            }
+            "fly" | "flyctl" => {
+                s(0) == "destroy"
+                    || matches!(s(0), "apps" | "volumes") && matches!(s(1), "destroy" | "delete")
+            }
+            "supabase" => s(0) == "projects" && s(1) == "delete",
+            "netlify" => s(0) == "sites:delete",
             _ => false,
         }
 }

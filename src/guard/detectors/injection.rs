@@ -432,6 +432,11 @@ fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             "transfer",
             "without asking",
             "immediately",
+            "award",
+            "marks",
+            "grade",
+            "highest",
+            "regardless",
         ],
     )
     .then_some(m)

@@ -148,7 +148,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(P, "phone", Medium,
         &[
-        "phone", "^tel", "mobile", "contact", "joindre", "reach me", "reach her", "reach him", "ring ", "anrufen", "erreichbar", "llámame", "llamar", "^mob", "^cell", "call me", "call us", "call him", "call her",
+        "phone", "^tel", "mobile", "contact", "joindre", "reach me", "reach her", "reach him", "^ring ", "anrufen", "erreichbar", "llámame", "llamar", "^mob", "^cell", "call me", "call us", "call him", "call her",
         "call them", "whatsapp", "^fax", "^sms", "text me", "handy", "telefon", "teléfono",
         "telefono", "celular", "móvil", "movil", "portable", "téléphone", "telephone", "cellulare",
         "telefone", "телефон", "电话", "手机", "電話", "携帯", "전화", "휴대폰",

@@ -203,7 +203,7 @@ pub const SPECS: &[Spec] = &[
         "mysql", "mariadb", "sshpass", "password", "passwd", "--pass", "curl", "redis-cli",
         "login",
         ],
-        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?P<v>[^\s'"-][^\s'"]{3,})|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,})|(?-u:\b)redis-cli\b[^\n]*?\s-a\s+["']?(?P<v5>[^\s'"]{4,})|(?-u:\b)(?:docker|podman|helm|oras|nerdctl)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+["']?(?P<v6>[^\s'"]{4,}))"#,
+        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?:(?P<v>[^\s'"-][^\s'"]{3,})|'(?P<v7>[^'\s]{4,})'|"(?P<v8>[^"\s]{4,})")|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,})|(?-u:\b)redis-cli\b[^\n]*?\s-a\s+["']?(?P<v5>[^\s'"]{4,})|(?-u:\b)(?:docker|podman|helm|oras|nerdctl)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+["']?(?P<v6>[^\s'"]{4,}))"#,
         Some(cli_value),
     ),
     spec(S, "framework_secret_key", Critical,
