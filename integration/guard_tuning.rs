@@ -13,11 +13,14 @@
 //! the sample is not labelled with is a false positive of that family. The test prints the
 //! table and holds the figures reached as floors (a regression fails it).
 //!
-//! The last 164 samples (`fresh_*`, `benign_ordinary`) were written after the detectors had
-//! been tuned on the rest and scored before any change for them (a check of generality:
-//! precision 1.000 in every family, no benign sample flagged; recall pii 1.000, secrets
-//! 0.971, prompt injection 0.800, unsafe commands 0.816); the detectors were then extended
-//! for the kinds they missed, and the samples joined the tuning set.
+//! Two batches at the end were written after the detectors had been tuned on what came
+//! before them and scored before any change for them (checks of generality), then the
+//! detectors were extended for the kinds they missed and the batch joined the tuning set:
+//!
+//! | batch | secrets P / R | pii P / R | injection P / R | commands P / R | benign flagged |
+//! |---|---|---|---|---|---|
+//! | `fresh_*` (164) | 1.000 / 0.971 | 1.000 / 1.000 | 1.000 / 0.800 | 1.000 / 0.816 | 0 of 50 |
+//! | `fresh2_*` (135) | 1.000 / 0.850 | 0.909 / 1.000 | 1.000 / 0.650 | 1.000 / 0.800 | 1 of 50 |
 
 use std::collections::BTreeMap;
 
@@ -45,7 +48,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 374, none of 152).
+/// (reached: none of 424, none of 162).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

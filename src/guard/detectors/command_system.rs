@@ -29,9 +29,10 @@ pub const SPECS: &[Spec] = &[
         "subvolume delete", "bucket delete", "reg delete", "remove-item", "docker rm",
         "docker kill", "podman rm", "helm uninstall", "helm delete", "stop-computer", "chmod -r",
         "heroku", "firebase", "vercel", "flyctl", "fly apps", "fly destroy", "supabase",
-        "netlify",
+        "netlify", "dropdb", "rabbitmqctl", "format-volume", "clear-disk", "initialize-disk",
+        "diskpart",
         ],
-        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp|chmod|heroku|firebase|vercel|fly|flyctl|supabase|netlify)(?-u:\b))",
+        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp|chmod|heroku|firebase|vercel|fly|flyctl|supabase|netlify|dropdb|rabbitmqctl|format-volume|clear-disk|initialize-disk|diskpart)(?-u:\b))",
         Some(system_damage),
     ),
     spec(U, "recursive_delete", Critical,
@@ -73,7 +74,15 @@ fn critical_file(p: &str) -> bool {
 /// Where the pipeline holding byte `at` starts: after the last `;`, `&`, `(`, `{`, backtick
 /// or newline before it.
 fn command_start(text: &str, at: usize) -> usize {
-    let line = text[..at].rfind('\n').map_or(0, |k| k + 1);
+    let mut line = text[..at].rfind('\n').map_or(0, |k| k + 1);
+    // A single-quoted script that began on an earlier line (`echo 'select disk 0\nclean' |
+    // diskpart`): start where it opened (at most a few lines back).
+    for _ in 0..8 {
+        if line == 0 || text[line..at].matches('\'').count() % 2 == 0 {
+            break;
+        }
+        line = text[..line - 1].rfind('\n').map_or(0, |k| k + 1);
+    }
     let b = text.as_bytes();
     let mut i = at;
     while i > line {
@@ -99,6 +108,12 @@ fn line_end(text: &str, start: usize) -> usize {
         && let Some(k) = (start..end).find(|&i| b[i] == b'"' && b[i - 1] != b'\\')
     {
         end = k;
+    } else if text[start..end].matches('\'').count() % 2 == 1
+        && let Some(k) = memchr::memchr(b'\'', &b[end..(end + 4096).min(b.len())])
+    {
+        // A single-quoted script that goes on over lines (`echo 'select disk 0\nclean'`).
+        let close = end + k;
+        end = text[close..].find('\n').map_or(text.len(), |j| close + j);
     }
     end.min(start + 4096)
 }
@@ -218,6 +233,15 @@ fn damaging(c: &SimpleCommand) -> bool {
             }
             "supabase" => s(0) == "projects" && s(1) == "delete",
             "netlify" => s(0) == "sites:delete",
+            // Databases, brokers and disks by their own tools.
+            "dropdb" => c.operands().last().is_some_and(|db| {
+                !["test", "tmp", "temp", "scratch", "dev"]
+                    .iter()
+                    .any(|p| db.to_ascii_lowercase().starts_with(p))
+            }),
+            "rabbitmqctl" => matches!(s(0), "reset" | "force_reset" | "delete_vhost"),
+            "format-volume" => true,
+            "clear-disk" | "initialize-disk" => c.has_long("removedata") || name == "clear-disk",
             _ => false,
         }
 }
@@ -232,6 +256,9 @@ fn system_damage(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let mut pipelines = parse.all_pipelines().into_iter();
     let hit = pipelines.any(|p| {
         p.commands.iter().any(damaging)
+            // `diskpart` reading a script that cleans a disk.
+            || p.commands.iter().any(|c| c.name() == "diskpart")
+                && p.commands.iter().any(|c| c.args.iter().any(|a| a.to_ascii_lowercase().contains("clean")))
             || p.commands.first().is_some_and(|c| {
                 c.name() == "get-childitem"
                     && c.has_long("recurse")

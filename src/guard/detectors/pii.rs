@@ -504,6 +504,20 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
         return None;
     }
+    // A line the text calls toll-free is a business's, not a person's.
+    let toll_free = [
+        "toll free",
+        "toll-free",
+        "freephone",
+        "gebührenfrei",
+        "numéro vert",
+        "numero verde",
+        "línea gratuita",
+        "linea gratuita",
+    ];
+    if context_has(text, m.start, m.end, 60, 60, &toll_free) {
+        return None;
+    }
     phone_valid(s).then_some(m)
 }
 

@@ -46,7 +46,23 @@ pub const SPECS: &[Spec] = &[
         r"(?-u:\b)https?://(?P<v>[A-Za-z0-9_-]{24,}(?::[A-Za-z0-9_-]{24,})?)@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
         Some(random_token),
     ),
+    spec(S, "credential_assignment", High,
+        &["<password>", "<passwd>", "<secret>", "<apikey>", "<api_key>", "<token>", "<clientsecret>", "<client_secret>", "rabbitmqctl", "sudo -s", "sudo --stdin"],
+        r#"(?i)<(?P<tag>password|passwd|secret|api_?key|token|client_?secret|access_?key)>\s*(?P<v>[^<\s]{4,128})\s*</|rabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+["']?(?P<v2>[^\s"']{4,})|echo\s+["']?(?P<v3>[^\s"'|]{4,})["']?\s*\|\s*sudo\s+(?:-S|--stdin)"#,
+        Some(secret_value),
+    ),
 ];
+
+/// A value given where a secret goes: not a placeholder, a variable or a lookup.
+fn secret_value(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let v = &text[m.clone()];
+    let lookup = v.starts_with('$') || v.starts_with('%') || v.starts_with('{') || v.contains("${");
+    (!lookup
+        && !is_placeholder(v)
+        && v.chars()
+            .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation()))
+    .then_some(m)
+}
 
 /// A token that is not a placeholder and is random-looking (entropy floor).
 fn random_token(text: &str, m: Range<usize>) -> Option<Range<usize>> {
