@@ -21,6 +21,10 @@
 //! |---|---|---|---|---|---|
 //! | `fresh_*` (164) | 1.000 / 0.971 | 1.000 / 1.000 | 1.000 / 0.800 | 1.000 / 0.816 | 0 of 50 |
 //! | `fresh2_*` (135) | 1.000 / 0.850 | 0.909 / 1.000 | 1.000 / 0.650 | 1.000 / 0.800 | 1 of 50 |
+//!
+//! The last 92 (`benign_lookalike_stress`) are ordinary sentences built around the words
+//! the newer rules look for (`you are no longer a member`, `dial-in +1 …`, `DROP USER IF
+//! EXISTS is supported since …`); 3 were flagged before the rules were narrowed.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +52,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 424, none of 162).
+/// (reached: none of 516, none of 162).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

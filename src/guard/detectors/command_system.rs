@@ -45,7 +45,7 @@ pub const SPECS: &[Spec] = &[
         "sp_msforeachtable", "xp_cmdshell", "superuser", "drop owned", "drop column", "drop user",
         "drop login", "getcollectionnames", "listcollections",
         ],
-        r#"(?i)sp_MSforeachtable\s+(?:@command1\s*=\s*)?N?'\s*(?:DROP|DELETE|TRUNCATE)|sp_configure\s+'xp_cmdshell'\s*,\s*1|xp_cmdshell\s+'[^'\n]*(?:del\s+/s|rd\s+/s|rmdir|format\s)|ALTER\s+(?:USER|ROLE)\s+\S+\s+(?:WITH\s+)?SUPERUSER|DROP\s+OWNED\s+BY|ALTER\s+TABLE\s+\S+\s+DROP\s+COLUMN|DROP\s+(?:USER|LOGIN)\s+(?:IF\s+EXISTS\s+)?['"`\[\w]|(?:getCollectionNames|listCollections)\(\)[^\n]{0,40}\.forEach\([^\n]{0,120}\.drop(?:Collection)?\("#,
+        r#"(?i)sp_MSforeachtable\s+(?:@command1\s*=\s*)?N?'\s*(?:DROP|DELETE|TRUNCATE)|sp_configure\s+'xp_cmdshell'\s*,\s*1|xp_cmdshell\s+'[^'\n]*(?:del\s+/s|rd\s+/s|rmdir|format\s)|ALTER\s+(?:USER|ROLE)\s+\S+\s+(?:WITH\s+)?SUPERUSER|DROP\s+OWNED\s+BY|ALTER\s+TABLE\s+\S+\s+DROP\s+COLUMN|DROP\s+(?:USER|LOGIN)\s+(?:IF\s+EXISTS\s+)?['"`\[]?[\w.-]+['"`\]]?(?:@['"`]?[\w.%-]+['"`]?)?\s*(?:;|$)|(?:getCollectionNames|listCollections)\(\)[^\n]{0,40}\.forEach\([^\n]{0,120}\.drop(?:Collection)?\("#,
         Some(super::commands::not_prose_line),
     ),
 ];
@@ -237,7 +237,7 @@ fn damaging(c: &SimpleCommand) -> bool {
             "dropdb" => c.operands().last().is_some_and(|db| {
                 !["test", "tmp", "temp", "scratch", "dev"]
                     .iter()
-                    .any(|p| db.to_ascii_lowercase().starts_with(p))
+                    .any(|p| db.to_ascii_lowercase().contains(p))
             }),
             "rabbitmqctl" => matches!(s(0), "reset" | "force_reset" | "delete_vhost"),
             "format-volume" => true,

@@ -504,7 +504,8 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
         return None;
     }
-    // A line the text calls toll-free is a business's, not a person's.
+    // A line the text calls toll-free, a conference dial-in or a switchboard is an
+    // organisation's, not a person's.
     let toll_free = [
         "toll free",
         "toll-free",
@@ -514,6 +515,12 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         "numero verde",
         "línea gratuita",
         "linea gratuita",
+        "dial-in",
+        "dial in",
+        "conference bridge",
+        "conference line",
+        "switchboard",
+        "einwahl",
     ];
     if context_has(text, m.start, m.end, 60, 60, &toll_free) {
         return None;

@@ -47,8 +47,8 @@ pub const SPECS: &[Spec] = &[
         Some(random_token),
     ),
     spec(S, "credential_assignment", High,
-        &["<password>", "<passwd>", "<secret>", "<apikey>", "<api_key>", "<token>", "<clientsecret>", "<client_secret>", "rabbitmqctl", "sudo -s", "sudo --stdin"],
-        r#"(?i)<(?P<tag>password|passwd|secret|api_?key|token|client_?secret|access_?key)>\s*(?P<v>[^<\s]{4,128})\s*</|rabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+["']?(?P<v2>[^\s"']{4,})|echo\s+["']?(?P<v3>[^\s"'|]{4,})["']?\s*\|\s*sudo\s+(?:-S|--stdin)"#,
+        &["<password>", "<passwd>", "<secret>", "<apikey>", "<api_key>", "<clientsecret>", "<client_secret>", "rabbitmqctl", "sudo -s", "sudo --stdin"],
+        r#"(?i)<(?P<tag>password|passwd|secret|api_?key|client_?secret|access_?key)>\s*(?P<v>[^<\s]{4,128})\s*</|rabbitmqctl\s+(?:add_user|change_password)\s+\S+\s+["']?(?P<v2>[^\s"']{4,})|echo\s+["']?(?P<v3>[^\s"'|]{4,})["']?\s*\|\s*sudo\s+(?:-S|--stdin)"#,
         Some(secret_value),
     ),
 ];
