@@ -13,7 +13,7 @@
 //! the sample is not labelled with is a false positive of that family. The test prints the
 //! table and holds the figures reached as floors (a regression fails it).
 //!
-//! Two batches at the end were written after the detectors had been tuned on what came
+//! Three batches were written after the detectors had been tuned on what came
 //! before them and scored before any change for them (checks of generality), then the
 //! detectors were extended for the kinds they missed and the batch joined the tuning set:
 //!
@@ -21,8 +21,9 @@
 //! |---|---|---|---|---|---|
 //! | `fresh_*` (164) | 1.000 / 0.971 | 1.000 / 1.000 | 1.000 / 0.800 | 1.000 / 0.816 | 0 of 50 |
 //! | `fresh2_*` (135) | 1.000 / 0.850 | 0.909 / 1.000 | 1.000 / 0.650 | 1.000 / 0.800 | 1 of 50 |
+//! | `fresh3_*` (104) | 1.000 / 1.000 | 0.818 / 0.900 | 1.000 / 0.833 | 1.000 / 0.920 | 1 of 30 |
 //!
-//! The last 92 (`benign_lookalike_stress`) are ordinary sentences built around the words
+//! A batch of 92 (`benign_lookalike_stress`) are ordinary sentences built around the words
 //! the newer rules look for (`you are no longer a member`, `dial-in +1 …`, `DROP USER IF
 //! EXISTS is supported since …`); 3 were flagged before the rules were narrowed.
 
@@ -52,7 +53,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 516, none of 162).
+/// (reached: none of 546, none of 162).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

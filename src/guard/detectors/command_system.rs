@@ -30,14 +30,15 @@ pub const SPECS: &[Spec] = &[
         "docker kill", "podman rm", "helm uninstall", "helm delete", "stop-computer", "chmod -r",
         "heroku", "firebase", "vercel", "flyctl", "fly apps", "fly destroy", "supabase",
         "netlify", "dropdb", "rabbitmqctl", "format-volume", "clear-disk", "initialize-disk",
-        "diskpart",
+        "diskpart", "nmcli", "systemctl stop", "systemctl disable", "systemctl mask", "ip link",
+        "ifconfig",
         ],
-        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp|chmod|heroku|firebase|vercel|fly|flyctl|supabase|netlify|dropdb|rabbitmqctl|format-volume|clear-disk|initialize-disk|diskpart)(?-u:\b))",
+        r"(?i)(?:>|(?-u:\b)(?:truncate|mv|chown|crontab|userdel|passwd|mkswap|virsh|zfs|zpool|lvremove|vgremove|pvremove|qm|pct|vim-cmd|xe|vboxmanage|btrfs|influx|reg|remove-item|docker|podman|helm|stop-computer|tee|cp|chmod|heroku|firebase|vercel|fly|flyctl|supabase|netlify|dropdb|rabbitmqctl|format-volume|clear-disk|initialize-disk|diskpart|nmcli|systemctl|ip|ifconfig)(?-u:\b))",
         Some(system_damage),
     ),
     spec(U, "recursive_delete", Critical,
         &["rmtree", "os.system", "subprocess", "os.remove", "removedirs", "'rm'", "\"rm\"", "fs.rm", "rmsync", "remove_dir_all", "fileutils"],
-        r#"(?i)(?:shutil\.rmtree|os\.removedirs|fs\.rm(?:Sync)?|fs\.promises\.rm|remove_dir_all|FileUtils\.rm_r[f]?|deleteDirectory)\s*\(\s*(?:Path\()?\s*(?P<v>["'][^"'\n]{1,200}["'])|(?:os\.system|os\.popen|subprocess\.(?:run|call|Popen|check_call|check_output)|exec|execSync|system|spawnSync)\s*\(\s*(?P<v2>["'][^\n]{1,300})|\[\s*["']rm["']\s*,(?P<v3>[^\]\n]{1,200})\]"#,
+        r#"(?i)(?:shutil\.rmtree|os\.removedirs|fs\.rm(?:Sync)?|fs\.promises\.rm|\.rm(?:dir)?Sync|remove_dir_all|FileUtils\.rm_r[f]?|deleteDirectory)\s*\(\s*(?:Path\()?\s*(?P<v>["'][^"'\n]{1,200}["'])|(?:os\.system|os\.popen|subprocess\.(?:run|call|Popen|check_call|check_output)|exec|execSync|system|spawnSync)\s*\(\s*(?P<v2>["'][^\n]{1,300})|\[\s*["']rm["']\s*,(?P<v3>[^\]\n]{1,200})\]"#,
         Some(code_delete),
     ),
     spec(U, "destructive_sql", Critical,
@@ -241,6 +242,22 @@ fn damaging(c: &SimpleCommand) -> bool {
             }),
             "rabbitmqctl" => matches!(s(0), "reset" | "force_reset" | "delete_vhost"),
             "format-volume" => true,
+            // Cutting the machine off the network (and its operators out).
+            "nmcli" => {
+                (matches!(s(0), "networking" | "n") && s(1) == "off")
+                    || (matches!(s(0), "radio" | "r") && s(1) == "all" && s(2) == "off")
+            }
+            "systemctl" => {
+                matches!(s(0), "stop" | "disable" | "mask")
+                    && sub.iter().skip(1).any(|u| {
+                        matches!(
+                            u.trim_end_matches(".service"),
+                            "sshd" | "ssh" | "networking" | "networkmanager" | "systemd-networkd"
+                        )
+                    })
+            }
+            "ip" => s(0) == "link" && s(1) == "set" && s(3) == "down" && !s(2).starts_with("lo"),
+            "ifconfig" => s(1) == "down" && !s(0).starts_with("lo"),
             "clear-disk" | "initialize-disk" => c.has_long("removedata") || name == "clear-disk",
             _ => false,
         }

@@ -18,11 +18,11 @@ const I: &str = "prompt_injection";
 pub const SPECS: &[Spec] = &[
     spec(I, "instruction_override", High,
         &[
-        "ignorera", "ignorer", "glem", "glöm", "ignoruj", "ignorujte", "ohita", "unohda",
+        "ignorera", "ignorer", "glem", "glöm", "negeer", "vergeet", "ignoruj", "ignorujte", "ohita", "unohda",
         "αγνόησε", "αγνοήστε", "התעלם", "ignoră", "ignorați", "hagyd figyelmen", "felejtsd",
         "เพิกเฉย", "ละเว้น", "ignoriši", "zaboravi",
         ],
-        r"(?i)(?:(?:ignorera|glöm|strunta\s+i)\s+(?:alla\s+)?(?:tidigare\s+|föregående\s+|dina\s+)?(?:instruktioner|regler|direktiv)|(?:ignorer|glem)\s+(?:alle\s+)?(?:tidligere\s+|forrige\s+|foregående\s+|dine\s+)?(?:instruksjoner|instruktioner|instrukser|regler)|(?:ignoruj(?:te)?|zapomeň|zapomeňte)\s+(?:všechny\s+|všetky\s+)?(?:předchozí\s+|predchádzajúce\s+|své\s+)?(?:instrukce|pokyny|pravidla|inštrukcie)|(?:ohita|unohda)\s+(?:kaikki\s+)?(?:aiemmat\s+|edelliset\s+)?(?:ohjeet|ohjeesi|säännöt)|(?:αγνόησε|αγνοήστε|ξέχνα)\s+(?:όλες\s+)?(?:τις\s+)?(?:προηγούμενες\s+)?(?:οδηγίες|εντολές)|(?:התעלם|התעלמי|שכח)\s+מ?(?:כל\s+)?ה?(?:הוראות|הנחיות)|(?:ignoră|ignorați|uită)\s+(?:toate\s+)?(?:instrucțiunile|regulile)|hagyd\s+figyelmen\s+kívül\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+|előző\s+)?(?:utasításokat|szabályokat)|felejtsd\s+el\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+)?utasítást|(?:เพิกเฉย|ละเว้น)(?:ต่อ)?(?:คำสั่ง|คำแนะนำ)|(?:ignoriši|ignorišite|zaboravi)\s+(?:sve\s+)?(?:prethodne\s+)?(?:upute|instrukcije|naredbe))",
+        r"(?i)(?:(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+|jouw\s+)?(?:\w+\s+)?\w*(?:instructies|regels|aanwijzingen)|(?:ignorera|glöm|strunta\s+i)\s+(?:alla\s+)?(?:tidigare\s+|föregående\s+|dina\s+)?(?:instruktioner|regler|direktiv)|(?:ignorer|glem)\s+(?:alle\s+)?(?:tidligere\s+|forrige\s+|foregående\s+|dine\s+)?(?:instruksjoner|instruktioner|instrukser|regler)|(?:ignoruj(?:te)?|zapomeň|zapomeňte)\s+(?:všechny\s+|všetky\s+)?(?:předchozí\s+|predchádzajúce\s+|své\s+)?(?:instrukce|pokyny|pravidla|inštrukcie)|(?:ohita|unohda)\s+(?:kaikki\s+)?(?:aiemmat\s+|edelliset\s+)?(?:ohjeet|ohjeesi|säännöt)|(?:αγνόησε|αγνοήστε|ξέχνα)\s+(?:όλες\s+)?(?:τις\s+)?(?:προηγούμενες\s+)?(?:οδηγίες|εντολές)|(?:התעלם|התעלמי|שכח)\s+מ?(?:כל\s+)?ה?(?:הוראות|הנחיות)|(?:ignoră|ignorați|uită)\s+(?:toate\s+)?(?:instrucțiunile|regulile)|hagyd\s+figyelmen\s+kívül\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+|előző\s+)?(?:utasításokat|szabályokat)|felejtsd\s+el\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+)?utasítást|(?:เพิกเฉย|ละเว้น)(?:ต่อ)?(?:คำสั่ง|คำแนะนำ)|(?:ignoriši|ignorišite|zaboravi)\s+(?:sve\s+)?(?:prethodne\s+)?(?:upute|instrukcije|naredbe))",
         None,
     ),
     spec(I, "instruction_override", High,
@@ -67,6 +67,16 @@ pub const SPECS: &[Spec] = &[
         r"(?i)(?:(?:ignorier\w*|vergiss|missachte\w*)\s+(?:bitte\s+)?(?:alle\s+|sämtliche\s+|jegliche\s+|deine\s+|die\s+)?(?:\w+\s+)?\w*(?:regeln|anweisungen|richtlinien|vorgaben|beschränkungen|instruktionen)|(?m:^)[ \t]*#{1,6}[ \t]*(?:new|updated|real|revised|additional|override)\s+(?:system\s+)?instructions?[ \t]*:?[ \t]*$)",
         None,
     ),
+    spec(I, "addressed_to_ai", High,
+        &["assistant must", "assistant should", "assistant shall", "assistant is required", "assistant has to", "assistant needs to", "ai must", "model must", "agent must", "llm must", "chatbot must", "assistant will", "agent should", "ai should"],
+        r"(?i)(?-u:\b)(?:the\s+)?(?:assistant|AI|model|agent|LLM|chatbot)\s+(?:must|should|shall|is\s+required\s+to|has\s+to|needs\s+to|will)\s+(?:now\s+|always\s+|immediately\s+)?(?:forward|send|e-?mail|upload|post|transfer|share|leak|reveal|disclose|ignore|disregard|approve|grant|execute|exfiltrate|bcc)(?-u:\b)",
+        None,
+    ),
+    spec(I, "fake_system_message", High,
+        &["</document", "</user_input", "</input", "</context", "</data", "</email", "</review", "</article", "</text", "new instruction from", "new instructions from"],
+        r"(?i)</\s*(?:document|user_input|input|context|data|email|review|article|text|content|search_results?)\s*>|new\s+instructions?\s+from\s+(?:the\s+)?(?:developer|admin|administrator|system|operator|owner|user)",
+        Some(orders_follow),
+    ),
     spec(I, "hidden_instruction", High,
         &["never mention", "not mention", "n't mention", "never reveal", "not reveal", "never acknowledge", "not acknowledge", "never disclose", "not disclose"],
         r"(?i)(?-u:\b)(?:never|do\s+not|don'?t)\s+(?:mention|reveal|disclose|acknowledge|refer\s+to)\s+(?:this|these|the\s+above|the\s+following)\s+(?:instructions?|notes?|messages?|rules?|directives?|comments?|requests?)",
@@ -91,6 +101,10 @@ pub const SPECS: &[Spec] = &[
 
 /// Words of new orders after a conversation is declared over.
 const ORDERS: &[&str] = &[
+    "reveal",
+    "disregard",
+    "<system",
+    "new instruction",
     "new task",
     "new instructions",
     "your new",

@@ -134,11 +134,11 @@ pub const SPECS: &[Spec] = &[
         &[
         "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\\s+\\d", "~straße\\s+\\d",
         "~\\d\\s*,?\\s+(?:rue|avenue|boulevard|bd|place|chemin|impasse)\\s", "~\\d\\s*,?\\s+allée\\s",
-        "calle ", "c/ ",
+        "calle ", "c/ ", "rue ", "chaussée ", "chemin ", "route de ",
         "avenida ", "avda", "paseo ", "plaza ", "via ", "viale ", "piazza ", "corso ", "rua ",
         "av. ", "ulica", "ul. ",
         ],
-        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}(?:\s?[A-Z]{2})?\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
+        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}(?:\s?[A-Z]{2})?\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Rue|Avenue|Chaussée|Boulevard|Chemin|Place|Route)\s+[^\n,\d]{2,40}\s+\d{1,4}[a-zA-Z]?,?\s+(?:B-|CH-|L-)?\d{4}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
         Some(address),
     ),
     spec(P, "phone", Medium,
@@ -504,25 +504,7 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
         return None;
     }
-    // A line the text calls toll-free, a conference dial-in or a switchboard is an
-    // organisation's, not a person's.
-    let toll_free = [
-        "toll free",
-        "toll-free",
-        "freephone",
-        "gebührenfrei",
-        "numéro vert",
-        "numero verde",
-        "línea gratuita",
-        "linea gratuita",
-        "dial-in",
-        "dial in",
-        "conference bridge",
-        "conference line",
-        "switchboard",
-        "einwahl",
-    ];
-    if context_has(text, m.start, m.end, 60, 60, &toll_free) {
+    if organisation_line(text, &m) {
         return None;
     }
     phone_valid(s).then_some(m)
@@ -539,7 +521,29 @@ fn context_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
         return None;
     }
-    phone_valid(s).then_some(m)
+    (phone_valid(s) && !organisation_line(text, &m)).then_some(m)
+}
+
+/// A number the text calls toll-free, a conference dial-in or a switchboard: an
+/// organisation's line, not a person's.
+fn organisation_line(text: &str, m: &Range<usize>) -> bool {
+    let toll_free = [
+        "toll free",
+        "toll-free",
+        "freephone",
+        "gebührenfrei",
+        "numéro vert",
+        "numero verde",
+        "línea gratuita",
+        "linea gratuita",
+        "dial-in",
+        "dial in",
+        "conference bridge",
+        "conference line",
+        "switchboard",
+        "einwahl",
+    ];
+    context_has(text, m.start, m.end, 60, 60, &toll_free)
 }
 
 /// Whether libphonenumber's metadata accepts `s` as a number: in international form for
