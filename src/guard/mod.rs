@@ -369,7 +369,7 @@ impl Guard {
                 .iter()
                 .any(|s| s.start < span.end && span.start < s.end);
             let exfiltration = injection && &*rules[*i].kind == "email";
-            !in_secret && !exfiltration && !detectors::pii::example_context(text, span)
+            !in_secret && !exfiltration && !detectors::pii_context::example_context(text, span)
         });
     }
 

@@ -14,6 +14,8 @@ pub mod ids;
 pub mod injection;
 pub mod injection_more;
 pub mod pii;
+pub mod pii_context;
+pub mod secret_assignment;
 pub mod secrets;
 pub mod secrets_more;
 
