@@ -341,7 +341,36 @@ impl Guard {
             }
         }
         out.sort_by_key(|(_, s)| s.start);
+        self.drop_incidental_pii(text, &mut out);
         out
+    }
+
+    /// Personal-data findings that are something else: characters of a secret (a token
+    /// that holds a phone-shaped run), values the line calls examples or test values, and
+    /// e-mail addresses in a prompt injection (where they name the destination of an
+    /// exfiltration, not a person whose data is in the text).
+    fn drop_incidental_pii(&self, text: &str, out: &mut Vec<(usize, Range<usize>)>) {
+        let rules = &self.engine.rules;
+        let family = |i: usize| &*rules[i].detector;
+        if !out.iter().any(|(i, _)| family(*i) == "pii") {
+            return;
+        }
+        let secrets: Vec<Range<usize>> = out
+            .iter()
+            .filter(|(i, _)| family(*i) == "secrets")
+            .map(|(_, s)| s.clone())
+            .collect();
+        let injection = out.iter().any(|(i, _)| family(*i) == "prompt_injection");
+        out.retain(|(i, span)| {
+            if family(*i) != "pii" {
+                return true;
+            }
+            let in_secret = secrets
+                .iter()
+                .any(|s| s.start < span.end && span.start < s.end);
+            let exfiltration = injection && &*rules[*i].kind == "email";
+            !in_secret && !exfiltration && !detectors::pii_context::example_context(text, span)
+        });
     }
 
     /// Every finding in the string values of `json` (a JSON text), with its location.

@@ -198,8 +198,10 @@ fn spaced(text: &str) -> Option<View> {
             while j < b.len() && (is_sep(b[j]) || b[j] == b'/') {
                 j += 1;
             }
-            // One separator joins letters; more (or a slash) is a word break.
-            if j - (i + 1) > 1 || j >= b.len() || !single(j) {
+            // One separator joins letters; more (or a slash) is a word break, and so is a
+            // space after letters joined by another separator (`i.g.n.o.r.e a.l.l`).
+            let dotted = b[i + 1] == b' ' && i >= 2 && is_sep(b[i - 1]) && b[i - 1] != b' ';
+            if j - (i + 1) > 1 || j >= b.len() || !single(j) || dotted {
                 out.push(' ');
                 map.push(i + 1);
             }

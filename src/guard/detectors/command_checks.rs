@@ -8,6 +8,21 @@ use crate::guard::command::{ShellParse, SimpleCommand};
 /// direct children, home directories, everything (`*`).
 pub(crate) fn important_path(p: &str) -> bool {
     let p = p.trim_matches(|c| c == '"' || c == '\'');
+    // `"$DIR/"`, `${TARGET}/*`: an unset or empty variable leaves the root.
+    if let Some(rest) = p.strip_prefix('$') {
+        let var = rest.trim_start_matches('{');
+        let name_len = var
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        let tail = var[name_len..].trim_start_matches('}');
+        if name_len > 0
+            && !var[..name_len].eq_ignore_ascii_case("HOME")
+            && matches!(tail, "/" | "/*")
+        {
+            return true;
+        }
+    }
     if matches!(
         p,
         "/" | "/*"

@@ -156,7 +156,7 @@ pub const SPECS: &[Spec] = &[
         "dropdatabase", ".drop(", "deletemany", ".remove(", "flushall", "flushdb", "-x delete",
         "-xdelete", "--request delete", "etcdctl", "dropallusers", "keyspace",
         ],
-        r#"(?i)(?:(?-u:\b)db(?:\.getSiblingDB\([^)]*\))?\.dropDatabase\s*\(\s*\)|db\.(?:getCollection\([^)]*\)|[\w$]+)\.(?:drop\s*\(\s*\)|deleteMany\s*\(\s*\{\s*\}\s*\)|remove\s*\(\s*\{\s*\}\s*\))|(?:^|redis-cli[^\n]*\s|>\s*|[`"';]\s*)FLUSH(?:ALL|DB)(?:\s+(?:ASYNC|SYNC))?\s*(?:$|[`"';\n])|(?:-X\s*DELETE|--request\s+DELETE)\s+["']?https?://[^\s"']*/(?:_all|\*)["']?|etcdctl\s+del\s+(?:""|''|/)\s+--prefix|dropAllUsers\s*\(|DROP\s+KEYSPACE\s+\w+)"#,
+        r#"(?i)(?:(?-u:\b)db(?:\.getSiblingDB\([^)]*\))?\.dropDatabase\s*\(\s*\)|db\.(?:getCollection\([^)]*\)|[\w$]+)\.(?:drop\s*\(\s*\)|deleteMany\s*\(\s*\{\s*\}\s*\)|remove\s*\(\s*\{\s*\}\s*\))|(?:^|redis-cli[^\n]*\s|>\s*|[`"';]\s*)FLUSH(?:ALL|DB)(?:\s+(?:ASYNC|SYNC))?\s*(?:$|[`"';\n])|(?:-X\s*DELETE|--request\s+DELETE)\s+["']?https?://[^\s"']*/(?:_all|[^\s"'/?]*\*)["']?|etcdctl\s+del\s+(?:""|''|/)\s+--prefix|dropAllUsers\s*\(|DROP\s+KEYSPACE\s+\w+)"#,
         None,
     ),
     spec_reach(U, "destructive_sql", High,
@@ -217,7 +217,7 @@ fn quoted_end(text: &str, line_start: usize, start: usize) -> Option<usize> {
 
 /// Prose that mentions a command: three or more ordinary English words among the
 /// command's words, or a changelog/documentation line about it.
-fn prose(words: &[String]) -> bool {
+pub(crate) fn prose(words: &[String]) -> bool {
     const STOP: &[&str] = &[
         "the", "a", "an", "is", "are", "was", "were", "to", "of", "and", "or", "that", "this",
         "it", "will", "would", "should", "can", "could", "never", "always", "which", "when", "we",
@@ -239,7 +239,7 @@ fn prose(words: &[String]) -> bool {
 
 /// A line that is about a command rather than one (changelog entries, documentation that
 /// names it in a sentence).
-fn not_prose_line(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+pub(crate) fn not_prose_line(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let r = region(text, &m);
     let words: Vec<String> = text[r].split_whitespace().map(str::to_string).collect();
     (!prose(&words)).then_some(m)
@@ -312,6 +312,50 @@ fn mentioned(text: &str, r: &Range<usize>) -> bool {
     changelog
         || (!after.is_empty() || text[r.end..].starts_with('`'))
             && ABOUT.contains(&next_word.as_str())
+        || inline_in_prose(text, line_start, r)
+}
+
+/// Inline code in a sentence about it: a negation or question just before the opening
+/// backtick (`` Never run `rm -rf /` ``, `` Why does `kubectl delete ns` hang? ``), or a
+/// sentence of ordinary words around it that tells nobody to run it.
+fn inline_in_prose(text: &str, line_start: usize, r: &Range<usize>) -> bool {
+    let before = &text[line_start..r.start];
+    if before.matches('`').count() % 2 == 0 || !text[r.end..].starts_with('`') {
+        return false;
+    }
+    let open = before.rfind('`').unwrap_or(0);
+    let lead = before[..open].to_ascii_lowercase();
+    let near = &lead[crate::guard::engine::floor_char(&lead, lead.len().saturating_sub(40))..];
+    const NEGATION: &[&str] = &[
+        "never",
+        "don't",
+        "do not",
+        "avoid",
+        "why",
+        "how ",
+        "what",
+        "instead of",
+        "warning",
+        "dangerous",
+        "careful",
+    ];
+    if NEGATION.iter().any(|w| near.contains(w)) {
+        return true;
+    }
+    let line_end = text[r.end..].find('\n').map_or(text.len(), |k| r.end + k);
+    let outside = format!(
+        "{} {}",
+        &before[..open],
+        &text[(r.end + 1).min(line_end)..line_end]
+    );
+    let lower = outside.to_ascii_lowercase();
+    let told = [
+        "run ", "execute", "must", "please", "now", "type ", "paste", "enter ",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    let words: Vec<String> = outside.split_whitespace().map(str::to_string).collect();
+    !told && prose(&words) && words.len() >= 5
 }
 
 fn shell_check<const C: u8>(text: &str, m: Range<usize>) -> Option<Range<usize>> {
@@ -430,7 +474,17 @@ fn sql_destructive(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         "grant" => lower.contains(" to "),
         _ => false,
     };
-    if !shaped {
+    // Scratch tables (`tmp_…`, `staging.…`, `temp_…`) are dropped and emptied routinely.
+    let object = words
+        .iter()
+        .skip(1)
+        .find(|w| !matches!(**w, "table" | "if" | "exists" | "only" | "from"))
+        .copied()
+        .unwrap_or_default();
+    let scratch = ["tmp", "temp", "staging.", "scratch", "#"]
+        .iter()
+        .any(|p| object.trim_matches(['"', '`', '[']).starts_with(p));
+    if !shaped || scratch && matches!(words.first().copied(), Some("drop" | "truncate")) {
         return None;
     }
     let end = m.start + stmt.trim_end().len();

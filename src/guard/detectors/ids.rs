@@ -199,6 +199,20 @@ pub(crate) fn national_id_context(text: &str, m: Range<usize>) -> Option<Range<u
     if near.contains("aadha") || near.contains("uidai") {
         return (d.len() == 12 && verhoeff(&d)).then_some(m);
     }
+    if near.contains("tfn") || near.contains("tax file") {
+        // Australian tax file number: weights 1,4,3,7,5,8,6,9,10, sum divisible by 11.
+        const W: [u32; 9] = [1, 4, 3, 7, 5, 8, 6, 9, 10];
+        let sum: u32 = d.iter().zip(W).map(|(x, w)| u32::from(*x) * w).sum();
+        return (d.len() == 9 && sum % 11 == 0).then_some(m);
+    }
+    if near.contains("medicare") {
+        // Australian Medicare card: first digit 2–6, check digit over weights 1,3,7,9.
+        const W: [u32; 8] = [1, 3, 7, 9, 1, 3, 7, 9];
+        let sum: u32 = d.iter().zip(W).map(|(x, w)| u32::from(*x) * w).sum();
+        let ok =
+            (10..=11).contains(&d.len()) && (2..=6).contains(&d[0]) && sum % 10 == u32::from(d[8]);
+        return ok.then_some(m);
+    }
     if near.contains("social insurance") || near.contains("sin") && d.len() == 9 {
         return (d.len() == 9 && luhn(&d)).then_some(m);
     }

@@ -29,7 +29,7 @@ const AI_WORDS: &[&str] = &[
 /// Words only an instruction to a model uses (for markers that also occur in logs and
 /// ordinary pages: `SYSTEM:` lines, HTML comments, hidden elements).
 #[rustfmt::skip]
-const STRONG_AI_WORDS: &[&str] = &[
+pub(crate) const STRONG_AI_WORDS: &[&str] = &[
     "ignore", "previous instructions", "new instructions", "these instructions",
     "following instructions", "assistant", " ai ", " ai,", " ai:", " ai.", "a.i.", "language model",
     " llm", "comply", "obey", "override", "disregard", "from now on", "pretend", "act as",
@@ -50,7 +50,7 @@ pub const SPECS: &[Spec] = &[
         "discard", "set aside", "do not follow", "don't follow", "stop following",
         "new instructions", "updated instructions", "new task", "real instructions",
         ],
-        r"(?i)(?-u:\b)(?:(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|set\s+aside|throw\s+out|do\s+not\s+follow|don'?t\s+follow|stop\s+following)\s+(?:all\s+|any\s+|every\s+|each\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:(?:previous|prior|above|earlier|preceding|original|initial|system|safety|existing|current|old|former|developer|default|preset|given|provided|foregoing|other)\s+(?:\w+\s+)?(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|messages?|context|commands|orders|constraints|restrictions|policies|programming|training)|(?:instructions?|guidelines|guardrails|rules|programming|training|system\s+prompt|directives|restrictions|safety\s+\w+)(?:\s+(?:above|before|you\s+(?:were|have\s+been)\s+given))?)|(?:ignore|disregard|forget)\s+(?:everything|all|anything|what)\s+(?:above|before|previously|prior|(?:you\s+(?:were|have\s+been)\s+)?(?:told|said|given|instructed))|(?:ignore|disregard|forget)\s+(?:all\s+of\s+)?(?:the\s+)?(?:above|preceding|foregoing)(?:\s+(?:text|content|prompt|and)|\s*[,.;:!])|(?:ignore|disregard|forget)\s+(?:the\s+|your\s+)?(?:previous|prior)\s+(?:prompt|text|content|context)|(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions\s*(?:are\s*)?:|your\s+(?:new|real|actual|only)\s+(?:task|goal|job|objective|instructions?)\s+(?:is|are)(?-u:\b))",
+        r"(?i)(?-u:\b)(?:(?:ignore|disregard|forget|override|bypass|skip|neglect|abandon|discard|set\s+aside|throw\s+out|do\s+not\s+follow|don'?t\s+follow|stop\s+following)\s+(?:all\s+|any\s+|every\s+|each\s+)?(?:of\s+)?(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:(?:previous|prior|above|earlier|preceding|original|initial|system|safety|existing|current|old|former|developer|default|preset|given|provided|foregoing|other)\s+(?:\w+\s+)?(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|messages?|context|commands|orders|constraints|restrictions|policies|programming|training|settings|configuration)|(?:instructions?|guidelines|guardrails|rules|programming|training|system\s+prompt|directives|restrictions|safety\s+\w+)(?:\s+(?:above|before|you\s+(?:were|have\s+been)\s+given))?)|(?:ignore|disregard|forget)\s+(?:everything|all|anything|what)\s+(?:above|before|previously|prior|(?:you\s+(?:were|have\s+been)\s+)?(?:told|said|given|instructed))|(?:ignore|disregard|forget)\s+(?:all\s+of\s+)?(?:the\s+)?(?:above|preceding|foregoing)(?:\s+(?:text|content|prompt|and)|\s*[,.;:!])|(?:ignore|disregard|forget)\s+(?:the\s+|your\s+)?(?:previous|prior)\s+(?:prompt|text|content|context)|(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions\s*(?:are\s*)?:|your\s+(?:new|real|actual|only)\s+(?:task|goal|job|objective|instructions?)\s+(?:is|are)(?-u:\b))",
         Some(not_quoted_advice),
     ),
     spec(I, "instruction_override", High,
@@ -64,7 +64,7 @@ pub const SPECS: &[Spec] = &[
         "を忘れ", "を破棄", "무시", "잊어", "تجاهل", "انس", "اترك", "अनदेखा", "नज़रअंदाज़", "भूल",
         "bỏ qua", "phớt lờ", "abaikan", "lupakan", "yok say", "görmezden",
         ],
-        r"(?i)(?:(?:ignorier(?:e|en|t)?(?:\s+sie)?|vergiss|vergessen\s+sie|missachte(?:n\s+sie)?|übergeh(?:e|en\s+sie))\s+(?:bitte\s+)?(?:alle\s+|sämtliche\s+|jegliche\s+)?(?:deine\s+|ihre\s+|die\s+|unsere\s+)?(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorigen\s+|früheren\s+|vorangegangenen\s+|ursprünglichen\s+|alten\s+)?(?:Anweisungen|Instruktionen|Regeln|Befehle|Anordnungen|Vorgaben|Richtlinien|System-?anweisungen|System-?prompt)|(?:vergiss|vergessen\s+sie|ignoriere)\s+alles,?\s+was|(?:ignora|ignore|ignoren|ignorad|olvida|olvide|olviden|descarta|omite|haz\s+caso\s+omiso\s+de|no\s+sigas)\s+(?:todas?\s+|todo\s+lo\s+)?(?:las\s+|tus\s+|sus\s+|los\s+|lo\s+)?(?:instrucciones|reglas|indicaciones|órdenes|directrices|normas|anterior)|(?:ignore[rz]?|oublie[rz]?|ne\s+tiens\s+pas\s+compte\s+d[eu]s?|ne\s+tenez\s+pas\s+compte\s+d[eu]s?|fais\s+abstraction\s+d[eu]s?)\s+(?:toutes\s+|tous\s+|tout\s+)?(?:les\s+|tes\s+|vos\s+|ce\s+qui\s+)?(?:instructions|consignes|règles|directives|ordres|indications|précède)|(?:ignora|ignorate|dimentica|dimenticate|trascura)\s+(?:tutte\s+|tutto\s+)?(?:le\s+|ciò\s+)?(?:tue\s+|sue\s+)?(?:istruzioni|regole|indicazioni|direttive|precedente)|(?:ignore|ignora|esqueça|esqueca|esquece|desconsidere|desconsidera)\s+(?:todas\s+|tudo\s+)?(?:as\s+)?(?:suas\s+)?(?:instruções|instrucoes|regras|orientações|diretrizes)|(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+)?(?:vorige\s+|eerdere\s+|voorgaande\s+)?(?:instructies|regels|aanwijzingen)|(?:zignoruj|ignoruj|zapomnij)\s+(?:o\s+)?(?:wszystkie\s+|wszystkich\s+)?(?:poprzednie\s+|wcześniejsze\s+|poprzednich\s+|wcześniejszych\s+)?(?:instrukcje|instrukcjach|polecenia|poleceniach|zasady)|(?:önceki|tüm|bütün)\s+(?:tüm\s+)?(?:talimatları|kuralları|yönergeleri)\s+(?:yok\s+say|görmezden\s+gel|unut)|(?:игнорируй(?:те)?|проигнорируй(?:те)?|забудь(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на|отбрось(?:те)?)\s+(?:все\s+|всё\s+)?(?:предыдущие\s+|прежние\s+|вышеуказанные\s+|свои\s+|твои\s+|системные\s+|данные\s+ранее\s+)?(?:инструкции|указания|правила|команды|установки|что\s+было)|(?:ігноруй(?:те)?|забудь(?:те)?)\s+(?:всі\s+|усі\s+)?(?:попередні\s+)?(?:інструкції|вказівки|правила)|(?:忽略|忽视|忽視|无视|無視|忘记|忘記|不要理会|不要理會|丢弃|抛弃|拋棄)(?:掉)?(?:你)?(?:之前|以上|上面|前面|先前|此前|所有|全部|原有|原来|原來|一切|上述)?(?:的)?(?:所有|全部|一切)?(?:的)?(?:指令|指示|说明|說明|规则|規則|提示|命令|要求|设定|設定|系统提示|系統提示)|(?:以前|前|上記|これまで|先|最初|全て|すべて|今まで)の(?:すべての|全ての)?(?:指示|命令|ルール|指令|プロンプト|設定)を(?:無視|忘れ|破棄)|(?:指示|命令|ルール)を(?:すべて|全て)?無視|(?:이전|앞의|위의|기존|모든)\s*(?:모든\s*)?(?:지시|지침|명령|규칙|지시사항|프롬프트)(?:을|를|은|는)?\s*(?:모두\s*|전부\s*|다\s*)?(?:무시|잊어)|(?:تجاهل|انس|إنس|اترك)\s+(?:جميع\s+|كل\s+)?(?:التعليمات|الأوامر|القواعد|الإرشادات)|(?:पिछले|पिछली|सभी)\s+(?:सभी\s+)?(?:निर्देशों|निर्देश|नियमों)\s+(?:को\s+)?(?:अनदेखा|नज़रअंदाज़|भूल)|(?:bỏ\s+qua|phớt\s+lờ|quên)\s+(?:tất\s+cả\s+)?(?:các\s+)?(?:hướng\s+dẫn|chỉ\s+thị|quy\s+tắc)|(?:abaikan|lupakan)\s+(?:semua\s+)?(?:instruksi|perintah|aturan))",
+        r"(?i)(?:(?:ignorier(?:e|en|t)?(?:\s+sie)?|vergiss|vergessen\s+sie|missachte(?:n\s+sie)?|übergeh(?:e|en\s+sie))\s+(?:bitte\s+)?(?:alle\s+|sämtliche\s+|jegliche\s+)?(?:deine\s+|ihre\s+|die\s+|unsere\s+)?(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorigen\s+|früheren\s+|vorangegangenen\s+|ursprünglichen\s+|alten\s+)?(?:Anweisungen|Instruktionen|Regeln|Befehle|Anordnungen|Vorgaben|Richtlinien|System-?anweisungen|System-?prompt)|(?:vergiss|vergessen\s+sie|ignoriere)\s+alles,?\s+was|(?:ignora|ignore|ignoren|ignorad|olvida|olvide|olviden|descarta|omite|haz\s+caso\s+omiso\s+de|no\s+sigas)\s+(?:todas?\s+|todo\s+lo\s+)?(?:las\s+|tus\s+|sus\s+|los\s+|lo\s+)?(?:instrucciones|reglas|indicaciones|órdenes|directrices|normas|anterior)|(?:ignore[rz]?|oublie[rz]?|ne\s+tiens\s+pas\s+compte\s+d[eu]s?|ne\s+tenez\s+pas\s+compte\s+d[eu]s?|fais\s+abstraction\s+d[eu]s?)\s+(?:toutes\s+|tous\s+|tout\s+)?(?:les\s+|tes\s+|vos\s+|ce\s+qui\s+)?(?:instructions|consignes|règles|directives|ordres|indications|précède)|(?:ignora|ignorate|dimentica|dimenticate|trascura)\s+(?:tutte\s+|tutto\s+)?(?:le\s+|ciò\s+)?(?:tue\s+|sue\s+)?(?:istruzioni|regole|indicazioni|direttive|precedente)|(?:ignore|ignora|esqueça|esqueca|esquece|desconsidere|desconsidera)\s+(?:todas\s+|tudo\s+)?(?:as\s+)?(?:suas\s+)?(?:instruções|instrucoes|regras|orientações|diretrizes)|(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+)?(?:vorige\s+|eerdere\s+|voorgaande\s+)?(?:instructies|regels|aanwijzingen)|(?:zignoruj|ignoruj|zapomnij)\s+(?:o\s+)?(?:wszystkie\s+|wszystkich\s+)?(?:poprzednie\s+|wcześniejsze\s+|poprzednich\s+|wcześniejszych\s+)?(?:instrukcje|instrukcjach|polecenia|poleceniach|zasady)|(?:önceki|tüm|bütün)\s+(?:tüm\s+)?(?:talimatları|kuralları|yönergeleri)\s+(?:yok\s+say|görmezden\s+gel|unut)|(?:игнорируй(?:те)?|проигнорируй(?:те)?|забудь(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на|отбрось(?:те)?)\s+(?:все\s+|всё\s+)?(?:предыдущие\s+|прежние\s+|вышеуказанные\s+|свои\s+|твои\s+|системные\s+|данные\s+ранее\s+)?(?:инструкции|указания|правила|команды|установки|что\s+было)|(?:ігноруй(?:те)?|забудь(?:те)?)\s+(?:всі\s+|усі\s+)?(?:попередні\s+)?(?:інструкції|вказівки|правила)|(?:忽略|忽视|忽視|无视|無視|忘记|忘記|不要理会|不要理會|丢弃|抛弃|拋棄)(?:掉)?(?:你)?(?:之前|以上|上面|前面|先前|此前|所有|全部|原有|原来|原來|一切|上述|你的|的){0,4}(?:指令|指示|说明|說明|规则|規則|提示|命令|要求|设定|設定|系统提示|系統提示)|(?:以前|前|上記|これまで|先|最初|全て|すべて|今まで)の(?:すべての|全ての)?(?:指示|命令|ルール|指令|プロンプト|設定)を(?:無視|忘れ|破棄)|(?:指示|命令|ルール)を(?:すべて|全て)?無視|(?:이전|앞의|위의|기존|모든)\s*(?:모든\s*)?(?:지시|지침|명령|규칙|지시사항|프롬프트)(?:을|를|은|는)?\s*(?:모두\s*|전부\s*|다\s*)?(?:무시|잊어)|(?:تجاهل|انس|إنس|اترك)\s+(?:جميع\s+|كل\s+)?(?:التعليمات|الأوامر|القواعد|الإرشادات)|(?:पिछले|पिछली|सभी)\s+(?:सभी\s+)?(?:निर्देशों|निर्देश|नियमों)\s+(?:को\s+)?(?:अनदेखा|नज़रअंदाज़|भूल)|(?:bỏ\s+qua|phớt\s+lờ|quên)\s+(?:tất\s+cả\s+)?(?:các\s+)?(?:hướng\s+dẫn|chỉ\s+thị|quy\s+tắc)|(?:abaikan|lupakan)\s+(?:semua\s+)?(?:instruksi|perintah|aturan))",
         None,
     ),
     spec(I, "role_hijack", High,
@@ -77,7 +77,7 @@ pub const SPECS: &[Spec] = &[
         "without any filters", "without ethical", "without safety", "without moral", "no ethical",
         "no moral", "no safety",
         ],
-        r"(?i)(?-u:\b)(?:(?:you\s+are\s+now|from\s+now\s+on,?\s+you\s+(?:are|will\s+be)|pretend\s+(?:to\s+be|you\s+are)|act\s+as|enter|switch\s+to)\s+(?:an?\s+|the\s+|in\s+|into\s+|my\s+|your\s+)?(?:DAN|STAN|DUDE|developer\s+mode|dev\s+mode|jailbr(?:oken|eak)|unrestricted|unfiltered|uncensored|evil|god\s+mode|root\s+mode|admin\s+mode|sudo\s+mode)|do\s+anything\s+now|pretend\s+(?:to\s+be|you\s+are)\s+my\s+(?:late\s+|deceased\s+|dead\s+)?(?:grand(?:ma|mother|father|pa)|mother|father|mom|dad)(?-u:\b)[^.\n]{0,120}(?:keys?|passwords?|napalm|recipes?\s+for|serials?|licen[cs]es?|activation|exploits?)|DAN\s+mode|jailbreak(?:\s+mode|\s+prompt)?\s*(?:enabled|activated|:)|you\s+are\s+no\s+longer\s+(?:bound|restricted|an?\s+AI|limited|ChatGPT|Claude)|you\s+(?:have|'ve)\s+been\s+(?:freed|jailbroken|unlocked|liberated)|(?:respond|answer|act|operate)\s+without\s+(?:any\s+)?(?:restrictions|limitations|filters|censorship|ethical\s+guidelines|safety\s+guidelines)|(?:no|without)\s+(?:ethical|moral|safety)\s+(?:guidelines|restrictions|constraints|limits))",
+        r"(?i)(?-u:\b)(?:(?:you\s+are\s+now|from\s+now\s+on,?\s+you\s+(?:are|will\s+be)|pretend\s+(?:to\s+be|you\s+are)|act\s+as|enter|switch\s+to)\s+(?:an?\s+|the\s+|in\s+|into\s+|my\s+|your\s+)?(?:DAN|STAN|DUDE|developer\s+mode|dev\s+mode|jailbr(?:oken|eak)|unrestricted|unfiltered|uncensored|evil|god\s+mode|root\s+mode|admin\s+mode|sudo\s+mode)|do\s+anything\s+now|(?:pretend\s+(?:to\s+be|you\s+are)|act\s+as|role-?play\s+as|play\s+the\s+role\s+of)\s+my\s+(?:late\s+|deceased\s+|dead\s+)?(?:grand(?:ma|mother|father|pa)|mother|father|mom|dad)(?-u:\b)[^.\n]{0,120}(?:keys?|passwords?|napalm|recipes?\s+for|serials?|licen[cs]es?|activation|exploits?)|DAN\s+mode|jailbreak(?:\s+mode|\s+prompt)?\s*(?:enabled|activated|:)|you\s+are\s+no\s+longer\s+(?:bound|restricted|limited|ChatGPT|Claude|(?:an?\s+|the\s+|just\s+an?\s+)(?:AI|assistant|chatbot|bot|model|language\s+model|summari[sz]er|translator|helper|agent|classifier|moderator|filter|search\s+engine|support\s+bot)(?-u:\b))|you\s+(?:have|'ve)\s+been\s+(?:freed|jailbroken|unlocked|liberated)|(?:respond|answer|act|operate|discuss\s+anything|say\s+anything|do\s+anything|write\s+anything|talk)\s+without\s+(?:any\s+)?(?:restrictions|limitations|limits|filters|censorship|ethical\s+guidelines|safety\s+guidelines)|(?:no|without)\s+(?:ethical|moral|safety)\s+(?:guidelines|restrictions|constraints|limits))",
         None,
     ),
     spec(I, "role_hijack", High,
@@ -97,7 +97,7 @@ pub const SPECS: &[Spec] = &[
         "**system", "system override", "admin override", "developer override", "system prompt",
         "system message", "begin system", "end system", "[system](#",
         ],
-        r#"(?i)(?:["']role["']\s*:\s*["'](?:system|developer)["']|<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id|begin_of_text)\|>|\[/?INST\]|<<\s*/?SYS\s*>>|<start_of_turn>|<\s*/?\s*(?:system|developer|assistant_instructions|system_prompt|sys)\s*>|\[\s*system\s*\](?:\(#\w+\))?|\[\s*system\s+(?:note|message|notice|override|instructions?|update)\s*[:\]]|\(\s*system\s*\)\s*:|\*\*\s*system\s*\*\*\s*:|(?:system|admin|developer|root)\s+override|(?:begin|start|end)\s+(?:of\s+)?(?:the\s+)?system\s+prompt|(?:new|updated)\s+system\s+(?:prompt|message)|system\s+(?:prompt|message)\s*(?:update|override)?\s*:)"#,
+        r#"(?i)(?:["']role["']\s*:\s*["'](?:system|developer)["']|<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id|begin_of_text)\|>|\[/?INST\]|<<\s*/?SYS\s*>>|<start_of_turn>|<\s*/?\s*(?:system|developer|assistant_instructions|system_prompt|sys)\s*>|\[\s*system\s*\](?:\(#\w+\))?|\[\s*(?:system|admin|administrator|developer|root|operator)\s+(?:note|message|notice|override|instructions?|update)\s*[:\]]|\(\s*system\s*\)\s*:|\*\*\s*system\s*\*\*\s*:|(?:system|admin|developer|root)\s+override|(?:begin|start|end)\s+(?:of\s+)?(?:the\s+)?system\s+prompt|(?:new|updated)\s+system\s+(?:prompt|message)|system\s+(?:prompt|message)\s*(?:update|override)?\s*:)"#,
         Some(not_documentation),
     ),
     spec(I, "hidden_instruction", High,
@@ -108,9 +108,10 @@ pub const SPECS: &[Spec] = &[
         "font-size: 1", "opacity:0", "opacity: 0", "color:white", "color: white", "color:#fff",
         "color: #fff", "color:transparent", "color: transparent", "height:0", "width:0", "left:-",
         "hidden>", "hidden ", "aria-hidden", "system:", "system :", "system note",
+        "system instruction", "system directive", "system command", "system override",
         "system message:", "system notice", "new instruction", "assistant instruction",
         ],
-        r#"(?i)(?:<\s*/?\s*(?:important|instructions?|secret|hidden|admin|override|critical|mandatory)\s*>|<!--(?s:.{0,2000}?)-->|<[a-z][a-z0-9]*(?-u:\b)[^>]{0,200}?(?:style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|em|pt|rem)?\s*[;"']|opacity\s*:\s*0(?:\.0+)?\s*[;"']|color\s*:\s*(?:white|#fff(?:fff)?|transparent)|(?:height|width)\s*:\s*0(?:px)?\s*[;"']|left\s*:\s*-\d{3,})[^"']*["']|(?-u:\b)hidden(?-u:\b)|aria-hidden\s*=\s*["']true["'])[^>]{0,200}>[^<]{8,}|(?m:^)[ \t>*_#-]*(?:system|new\s+instructions?|assistant\s+instructions?)\s*(?:note|message|notice)?\s*:[^\n]{3,})"#,
+        r#"(?i)(?:<\s*/?\s*(?:important|instructions?|secret|hidden|admin|override|critical|mandatory)\s*>|<!--(?s:.{0,2000}?)-->|<[a-z][a-z0-9]*(?-u:\b)[^>]{0,200}?(?:style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|em|pt|rem)?\s*[;"']|opacity\s*:\s*0(?:\.0+)?\s*[;"']|color\s*:\s*(?:white|#fff(?:fff)?|transparent)|(?:height|width)\s*:\s*0(?:px)?\s*[;"']|left\s*:\s*-\d{3,})[^"']*["']|(?-u:\b)hidden(?-u:\b)|aria-hidden\s*=\s*["']true["'])[^>]{0,200}>[^<]{8,}|(?m:^)[ \t>*_#-]*(?:system|new\s+instructions?|assistant\s+instructions?)\s*(?:note|message|notice|instructions?|directive|command|override|prompt)?\s*:[^\n]{3,})"#,
         Some(has_ai_words),
     ),
     spec(I, "hidden_instruction", High,
@@ -137,9 +138,10 @@ pub const SPECS: &[Spec] = &[
         "ai model", "llm:", "llm,", "assistant:", "assistant,", "chatbot:", "chatbot,", "gpt:",
         "gpt,", "claude:", "claude,", "to the ai", "for the ai", "for ai", "to ai", "to any ai",
         "to all ai", "for any ai", "for all ai", "for llm", "to llm", "important:", "attention:",
-        "notice:", "warning:", "note:", "llms", "language model",
+        "notice:", "warning:", "note:", "llms", "language model", "ai system", "ai tool",
+        "processing it", "reading it", "processing them", "reading them",
         ],
-        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:(?:AI|LLM|language\s+model|AI\s+\w+)s?\s+|assistant\s+)(?:must|should|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify|append|add|insert|include|write|send|forward|call|run|execute|visit|open|click|print|list|reveal|delete|remove|grant|transfer|merge|skip|push|bypass|disable|commit|deploy)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:(?:AI|LLM|language\s+model|AI\s+\w+)s?\s+|assistant\s+)(?:must|should|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?(?:\s+(?:systems?|agents?|tools?|models?|assistants?))?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|it|them|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
         Some(imperative_follows),
     ),
     spec(I, "addressed_to_ai", Medium,
@@ -177,7 +179,7 @@ pub const SPECS: &[Spec] = &[
         "content to", "emails to", "documents to", "memory to", "variables to", "vars to",
         "to http", "at http",
         ],
-        r#"(?i)(?:!?\[[^\]\n]{0,120}\]\(\s*https?://[^)\s]{1,400}\)|<img\s[^>]{0,200}src\s*=\s*["']https?://[^"'\s]{1,400}["']|(?-u:\b)exfiltrat\w*|(?-u:\b)(?:send|forward|upload|post|transmit|leak|append|include|encode)\s+(?:all\s+|the\s+|your\s+|this\s+|any\s+|every\s+)?(?:(?:user'?s?|previous|entire|full|whole|private|internal|stored)\s+)*(?:conversation|chat(?:\s+history)?|messages|history|context|data|secrets?|api\s+keys?|credentials|passwords?|tokens?|files|contents?|emails?|documents?|memory|environment\s+variables|env\s+vars?|ssh\s+keys?)\s+(?:to|into|in)\s+(?:https?://|\S+@\S+\.\w+|the\s+(?:url|link|image|webhook|endpoint|following\s+(?:url|address|server)))|(?-u:\b)(?:to|at)\s+https?://\S+\?\S*=(?:\{|\[|<|\$))"#,
+        r#"(?i)(?:!?\[[^\]\n]{0,120}\]\(\s*https?://(?:[^)\s<{]+|<[^>\n]{0,100}>|\{[^}\n]{0,100}\})+\)|<img\s[^>]{0,200}src\s*=\s*["']https?://[^"'\s]{1,400}["']|(?-u:\b)exfiltrat\w*|(?-u:\b)(?:send|forward|upload|post|transmit|leak|append|include|encode)\s+(?:all\s+|the\s+|your\s+|this\s+|any\s+|every\s+)?(?:(?:user'?s?|previous|entire|full|whole|private|internal|stored)\s+)*(?:conversation(?:\s+(?:history|log|transcript))?|chat(?:\s+(?:history|log|transcript))?|messages|history|context|data|secrets?|api\s+keys?|credentials|passwords?|tokens?|files|contents?|emails?|documents?|memory|environment\s+variables|env\s+vars?|ssh\s+keys?)\s+(?:to|into|in)\s+(?:https?://|\S+@\S+\.\w+|the\s+(?:url|link|image|webhook|endpoint|following\s+(?:url|address|server)))|(?-u:\b)(?:to|at)\s+https?://\S+\?\S*=(?:\{|\[|<|\$))"#,
         Some(exfiltration),
     ),
     spec(I, "tool_shadowing", High,
@@ -316,9 +318,19 @@ fn not_documentation(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 
 /// Markup or a `SYSTEM:` line that carries words of an instruction to a model (a log line
 /// `SYSTEM: backup completed` does not).
-fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+pub(crate) fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = text[m.clone()].to_lowercase();
     let tag = s.trim_start().starts_with('<') && !s.starts_with("<!--") && s.len() < 40;
+    // A label that says it is an instruction to the system (`SYSTEM INSTRUCTION:`,
+    // `SYSTEM OVERRIDE:`): logs and status lines do not call themselves that.
+    let label = s.split(':').next().unwrap_or_default();
+    if label.contains("system")
+        && ["instruction", "directive", "override", "command", "prompt"]
+            .iter()
+            .any(|w| label.contains(w))
+    {
+        return Some(m);
+    }
     if tag && !s.contains("style") && !s.contains("hidden") {
         // `<IMPORTANT>`, `</instructions>`: markers on their own.
         return Some(m);
@@ -376,7 +388,11 @@ fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             && ["to ", "for ", "note", "notice", "instruction", "directive"]
                 .iter()
                 .any(|w| s.contains(w));
-    if strong {
+    // `AI agent: merge …`, `assistant, append …`: the form that names the order itself.
+    let ordered = s
+        .split_once([':', ','])
+        .is_some_and(|(_, rest)| rest.trim().len() >= 3);
+    if strong || ordered {
         return Some(m);
     }
     context_has(
@@ -423,6 +439,20 @@ fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             "consider",
             "must ",
             "should ",
+            "also ",
+            "accept",
+            "delete",
+            "remove",
+            "cancel",
+            "grant",
+            "transfer",
+            "without asking",
+            "immediately",
+            "award",
+            "marks",
+            "grade",
+            "highest",
+            "regardless",
         ],
     )
     .then_some(m)

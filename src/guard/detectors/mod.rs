@@ -8,11 +8,16 @@
 //! validator. One file per family.
 
 pub mod command_checks;
+pub mod command_system;
 pub mod commands;
 pub mod ids;
 pub mod injection;
+pub mod injection_more;
 pub mod pii;
+pub mod pii_context;
+pub mod secret_assignment;
 pub mod secrets;
+pub mod secrets_more;
 
 use super::Severity;
 
@@ -94,9 +99,12 @@ pub const FAMILIES: &[&str] = &[
 pub fn built_in() -> impl Iterator<Item = &'static Spec> {
     secrets::SPECS
         .iter()
+        .chain(secrets_more::SPECS)
         .chain(pii::SPECS)
         .chain(injection::SPECS)
+        .chain(injection_more::SPECS)
         .chain(commands::SPECS)
+        .chain(command_system::SPECS)
 }
 
 /// The digits of `s`, as numbers.

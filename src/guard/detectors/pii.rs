@@ -13,7 +13,8 @@ use super::ids::{
     bank_account, national_id, national_id_context, passport, tax_id, valid_card, valid_iban,
     valid_nino, valid_ssn,
 };
-use super::{Spec, context_has, digits, spec};
+use super::pii_context::{obfuscated_email, personal_email};
+use super::{Spec, context_has, digits, spec, spec_reach};
 use crate::guard::Severity::{High, Low, Medium};
 
 const P: &str = "pii";
@@ -91,14 +92,14 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(P, "national_id", High,
         &[
-        "aadhaar", "aadhar", "uidai", "social insurance", "^sin", "sécurité sociale",
+        "aadhaar", "aadhar", "uidai", "^tfn", "tax file number", "medicare", "social insurance", "^sin", "sécurité sociale",
         "securite sociale", "^nir", "insee", "carte vitale", "^bsn", "burgerservicenummer",
         "pesel", "personnummer", "my number", "マイナンバー", "個人番号", "^dni", "^nie", "national id",
         "id number", "id no", "identity number", "identity card", "id card", "driver's licen",
         "drivers licen", "driver licen", "driving licen", "licence number", "license number",
         "licence no", "license no", "licence #", "license #", "dl#", "personalausweis", "ausweis",
         ],
-        r"(?i)(?:aadha?ar|uidai|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
+        r"(?i)(?:aadha?ar|uidai|(?-u:\b)tfn(?-u:\b)|tax\s+file\s+number|medicare(?:\s+card)?|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
         Some(national_id_context),
     ),
     spec(P, "bank_account", High,
@@ -116,43 +117,44 @@ pub const SPECS: &[Spec] = &[
         "née le", "nascita", "nato il", "nata il", "nascimento", "nascido", "nascida", "рождения",
         "出生日期", "生年月日", "생년월일",
         ],
-        r"(?i)(?:(?-u:\b)dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born(?:\s+on)?|geburtsdatum|geboren(?:\s+am)?|fecha\s+de\s+nacimiento|nacid[oa](?:\s+el)?|date\s+de\s+naissance|n[ée]e?\s+le|data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|nascid[oa]\s+em|дата\s+рождения|出生日期|生年月日|생년월일)(?:\s+(?:is|was|ist|war|es|era|est|était|é|è))?\s*[:：\-–]?\s*(?P<v>\d{1,4}[./ -]\d{1,2}[./ -]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?\p{L}{3,10}\.?,?\s+\d{4}|\p{L}{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일?)",
+        r#"(?i)(?:(?-u:\b)dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|birthdate|birthday|born(?:\s+on)?|geburtsdatum|geboren(?:\s+am)?|fecha\s+de\s+nacimiento|nacid[oa](?:\s+el)?|date\s+de\s+naissance|n[ée]e?\s+le|data\s+di\s+nascita|nat[oa]\s+il|data\s+de\s+nascimento|nascid[oa]\s+em|дата\s+рождения|出生日期|生年月日|생년월일)(?:\s+(?:is|was|ist|war|es|era|est|était|é|è))?["']?\s*[:：=\-–]?\s*["']?(?P<v>\d{1,4}[./ -]\d{1,2}[./ -]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?\p{L}{3,10}\.?,?\s+\d{4}|\p{L}{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|\d{4}\s*년\s*\d{1,2}\s*월\s*\d{1,2}\s*일?)"#,
         Some(birth_date),
     ),
-    spec(P, "postal_address", Medium,
+    spec_reach(P, "postal_address", Medium,
         &[
         "=Street", "=St.", "=St,", "=St ", "=Avenue", "=Ave", "=Road", "=Rd", "=Boulevard",
         "=Blvd", "=Lane", "=Ln", "=Drive", "=Dr", "=Court", "=Ct", "=Way", "=Place", "=Pl",
         "=Terrace", "=Close", "=Crescent", "=Parkway", "=Pkwy", "=Highway", "=Hwy", "=Square",
         "=Sq",
         ],
-        r"(?-u:\b)(?P<v>\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)(?-u:\b)\.?(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?(?:,\s*[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}){0,2}(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|\d{5}))?)",
+        r"(?-u:\b)(?P<v>\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)(?-u:\b)\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)(?-u:\b))?(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|#)\.?\s*[A-Za-z0-9-]+)?(?:(?:,|\n)\s*[A-Z][A-Za-z]+(?:[ \t]+[A-Z][A-Za-z]+){0,3}){0,2}(?:,?\s+(?:[A-Z]{2}\s+\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|\d{5}))?)",
         Some(address),
+        160,
     ),
     spec(P, "postal_address", Medium,
         &[
-        "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan)\\s+\\d", "~straße\\s+\\d",
+        "~(?:strasse|str\\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\\s+\\d", "~straße\\s+\\d",
         "~\\d\\s*,?\\s+(?:rue|avenue|boulevard|bd|place|chemin|impasse)\\s", "~\\d\\s*,?\\s+allée\\s",
-        "calle ", "c/ ",
+        "calle ", "c/ ", "rue ", "chaussée ", "chemin ", "route de ",
         "avenida ", "avda", "paseo ", "plaza ", "via ", "viale ", "piazza ", "corso ", "rua ",
         "av. ", "ulica", "ul. ",
         ],
-        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
+        r"(?P<v>\p{Lu}[\p{Ll}ß]+(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|straat|laan|gracht|kade|plein|singel|dijk)\s+\d{1,4}\s?[a-z]?,?\s+(?:D-)?\d{4,5}(?:\s?[A-Z]{2})?\s+\p{Lu}\p{Ll}+|\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+[^\n,]{2,40},?\s+\d{5}\s+\p{Lu}[\p{Ll}-]+|(?:Rue|Avenue|Chaussée|Boulevard|Chemin|Place|Route)\s+[^\n,\d]{2,40}\s+\d{1,4}[a-zA-Z]?,?\s+(?:B-|CH-|L-)?\d{4}\s+\p{Lu}[\p{Ll}-]+|(?:Calle|C/|Avenida|Avda\.?|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Av\.|ul\.|ulica)\s+[^\n,]{2,40},?\s*(?:n[º°o.]\s*)?\d{1,5}[^\n]{0,30}?\d{5}(?:-\d{3})?(?:\s+\p{Lu}\p{Ll}+)?)",
         Some(address),
     ),
     spec(P, "phone", Medium,
         &[],
-        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-])",
+        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-]|\.(?:\s|$))",
         Some(valid_phone),
     ),
     spec(P, "phone", Medium,
         &[
-        "phone", "^tel", "mobile", "^mob", "^cell", "call me", "call us", "call him", "call her",
+        "phone", "^tel", "mobile", "contact", "joindre", "reach me", "reach her", "reach him", "^ring ", "anrufen", "erreichbar", "llámame", "llamar", "^mob", "^cell", "call me", "call us", "call him", "call her",
         "call them", "whatsapp", "^fax", "^sms", "text me", "handy", "telefon", "teléfono",
         "telefono", "celular", "móvil", "movil", "portable", "téléphone", "telephone", "cellulare",
         "telefone", "телефон", "电话", "手机", "電話", "携帯", "전화", "휴대폰",
         ],
-        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
+        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|contact|joindre|reach\s+(?:me|her|him)|ring|anrufen|erreichbar|ll[áa]mame|llamar|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
         Some(context_phone),
     ),
     spec("network", "ip_address", Low,
@@ -161,167 +163,6 @@ pub const SPECS: &[Spec] = &[
         Some(valid_ip),
     ),
 ];
-
-/// Mailboxes of a role or a machine, not of a person.
-#[rustfmt::skip]
-const ROLE_MAILBOXES: &[&str] = &[
-    "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply", "support",
-    "security", "info", "admin", "administrator", "postmaster", "abuse", "hostmaster", "webmaster",
-    "sales", "billing", "help", "helpdesk", "contact", "team", "hello", "privacy", "legal",
-    "press", "media", "careers", "jobs", "hr", "marketing", "notifications", "notification",
-    "notify", "alerts", "alert", "ops", "devops", "sre", "oncall", "it", "accounts", "accounting",
-    "finance", "office", "service", "services", "feedback", "newsletter", "news", "mailer-daemon",
-    "bounce", "bounces", "reply", "invoices", "invoice", "orders", "order", "shop", "store",
-    "community", "partners", "events", "compliance", "dpo", "gdpr", "recruiting", "status", "root",
-    "dev", "developers", "engineering", "api", "system", "monitoring", "reports", "report",
-    "updates", "welcome", "enquiries", "inquiries", "customerservice", "customer-service", "care",
-    "payments", "receipts", "procurement", "editor", "tips", "licensing", "copyright", "dmca",
-    "trust", "safety", "fraud", "risk", "audit", "git", "deploy", "deployer", "ubuntu", "ec2-user",
-    "centos", "debian", "fedora", "pi", "jenkins", "ansible", "vagrant", "postgres", "mysql",
-    "www-data", "nginx", "apache", "build", "ci", "runner", "bot", "daemon", "nobody", "oracle",
-    "azureuser", "core", "alpine", "user", "username", "test", "example", "someone", "somebody",
-    "name", "you", "your.name", "firstname.lastname", "first.last", "john.doe.example", "email",
-    "mail", "hostmaster", "registrar", "cloud-platform", "github-actions", "dependabot",
-];
-
-/// Domains of machines and placeholders (not mailboxes of people).
-fn machine_domain(domain: &str) -> bool {
-    let d = domain.to_ascii_lowercase();
-    let tld = d.rsplit('.').next().unwrap_or_default();
-    d.ends_with(".local")
-        || d.ends_with(".internal")
-        || d.ends_with(".localdomain")
-        || d.ends_with(".lan")
-        || d.ends_with(".svc")
-        || d.ends_with(".cluster.local")
-        || d.ends_with("noreply.github.com")
-        || d == "localhost"
-        || d.ends_with(".iam.gserviceaccount.com")
-        || d.ends_with(".gserviceaccount.com")
-        || matches!(
-            tld,
-            "png"
-                | "jpg"
-                | "jpeg"
-                | "gif"
-                | "svg"
-                | "webp"
-                | "js"
-                | "ts"
-                | "css"
-                | "html"
-                | "json"
-                | "yaml"
-                | "yml"
-                | "txt"
-                | "md"
-                | "py"
-                | "rs"
-                | "go"
-                | "java"
-                | "zip"
-                | "gz"
-                | "tar"
-                | "log"
-                | "lock"
-                | "toml"
-                | "ico"
-                | "woff"
-                | "woff2"
-                | "map"
-                | "vue"
-                | "jsx"
-                | "tsx"
-                | "rb"
-                | "php"
-                | "sh"
-                | "exe"
-                | "dll"
-                | "so"
-                | "wasm"
-        )
-}
-
-/// A person's e-mail address: not URL credentials, not a role mailbox, not a machine
-/// identity (`git@github.com:org/repo`, `deploy@host` in scp/ssh), not a file name.
-fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
-    let s = &text[m.clone()];
-    let (local, domain) = s.split_once('@')?;
-    let before = &text[..m.start];
-    if before.ends_with("://") || before.ends_with(':') && before.ends_with("://") {
-        return None;
-    }
-    // URL userinfo (`scheme://user:pass@host` is a secret, `https://token@host` too).
-    let line_start = before
-        .rfind(['\n', ' ', '"', '\'', '(', '<'])
-        .map_or(0, |k| k + 1);
-    if before[line_start..].contains("://") {
-        return None;
-    }
-    let after = &text[m.end..];
-    // `git@github.com:org/repo`, `user@host:/path` (scp), ssh targets.
-    if after.starts_with(':') && !after.starts_with(": ") {
-        return None;
-    }
-    let lower_local = local.to_ascii_lowercase();
-    let base = lower_local.split('+').next().unwrap_or_default();
-    if ROLE_MAILBOXES.contains(&base) || machine_domain(domain) {
-        return None;
-    }
-    let from = crate::guard::engine::floor_char(before, before.len().saturating_sub(24));
-    let tail = before[from..].to_ascii_lowercase();
-    if [
-        "ssh ",
-        "scp ",
-        "rsync ",
-        "sftp ",
-        "ssh-copy-id ",
-        "git clone ",
-        "-l ",
-    ]
-    .iter()
-    .any(|w| tail.ends_with(w) || tail.contains(&format!("{w}-")))
-    {
-        return None;
-    }
-    Some(m)
-}
-
-/// `jane dot doe at gmail dot com`, `jane.doe [at] gmail [dot] com`: written out to dodge
-/// scrapers, still a person's address. A plain ` at ` needs a written-out ` dot `, and the
-/// address must end in a known top-level domain.
-fn obfuscated_email(text: &str, m: Range<usize>) -> Option<Range<usize>> {
-    let s = text[m.clone()].to_ascii_lowercase();
-    let bracketed = ["[at]", "(at)", "{at}", "<at>", "[ at ]", "( at )"]
-        .iter()
-        .any(|w| s.contains(w));
-    let spelled_dot = s.contains(" dot ")
-        || s.contains("[dot]")
-        || s.contains("(dot)")
-        || s.contains("{dot}")
-        || s.contains(" punto ");
-    if !bracketed && !spelled_dot {
-        return None;
-    }
-    let tld = s
-        .rsplit(['.', ' ', ']', ')', '}'])
-        .next()
-        .unwrap_or_default();
-    const TLDS: &[&str] = &[
-        "com", "org", "net", "io", "de", "co", "uk", "fr", "es", "it", "nl", "edu", "gov", "me",
-        "info", "biz", "us", "ca", "au", "br", "jp", "cn", "ru", "in", "ch", "at", "be", "se",
-        "no", "dk", "fi", "pl", "pt", "mx", "ar", "dev", "app", "ai", "xyz", "eu", "ie", "nz",
-        "za", "kr", "tw", "hk", "sg", "mail",
-    ];
-    let local = s
-        .split([' ', '[', '(', '{', '<'])
-        .next()
-        .unwrap_or_default();
-    if !TLDS.contains(&tld) || ROLE_MAILBOXES.contains(&local) {
-        return None;
-    }
-    Some(m)
-}
 
 /// A date of birth: the date has a plausible year (1900–2029).
 fn birth_date(text: &str, m: Range<usize>) -> Option<Range<usize>> {
@@ -337,7 +178,8 @@ fn birth_date(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = &text[m.clone()];
     let postcode = s.contains(',') && s.bytes().filter(u8::is_ascii_digit).count() >= 5
-        || s.split_whitespace().count() >= 6 && s.contains(',');
+        || s.split_whitespace().count() >= 6 && s.contains(',')
+        || s.lines().count() >= 2;
     let said = context_has(
         text,
         m.start,
@@ -346,6 +188,10 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         0,
         &[
             "address",
+            "street",
+            "recipient",
+            "send the",
+            "mail to",
             "lives at",
             "live at",
             "living at",
@@ -372,7 +218,43 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             "habite",
         ],
     );
-    (postcode || said).then_some(m)
+    // The address of a landmark, a business or an office is public, not someone's home.
+    let public = context_has(
+        text,
+        m.start,
+        m.end,
+        100,
+        60,
+        &[
+            "visit us",
+            "our office",
+            "our store",
+            "our shop",
+            "headquarters",
+            " hq",
+            "museum",
+            "hotel",
+            "restaurant",
+            "university",
+            "gmbh",
+            " inc",
+            " ltd",
+            " llc",
+            "white house",
+            "located at",
+            "opening hours",
+            "open daily",
+            "campus",
+            "stadium",
+            "embassy",
+            "city hall",
+            "town hall",
+            "station",
+            "airport",
+            "cathedral",
+        ],
+    );
+    ((postcode || said) && !public).then_some(m)
 }
 
 /// Phone: 8 to 15 digits, not one repeated digit, not a date or a version; valid for its
@@ -386,6 +268,9 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     }
     let before = &text[..m.start];
     if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
+        return None;
+    }
+    if organisation_line(text, &m) {
         return None;
     }
     phone_valid(s).then_some(m)
@@ -402,7 +287,29 @@ fn context_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
         return None;
     }
-    phone_valid(s).then_some(m)
+    (phone_valid(s) && !organisation_line(text, &m)).then_some(m)
+}
+
+/// A number the text calls toll-free, a conference dial-in or a switchboard: an
+/// organisation's line, not a person's.
+fn organisation_line(text: &str, m: &Range<usize>) -> bool {
+    let toll_free = [
+        "toll free",
+        "toll-free",
+        "freephone",
+        "gebührenfrei",
+        "numéro vert",
+        "numero verde",
+        "línea gratuita",
+        "linea gratuita",
+        "dial-in",
+        "dial in",
+        "conference bridge",
+        "conference line",
+        "switchboard",
+        "einwahl",
+    ];
+    context_has(text, m.start, m.end, 60, 60, &toll_free)
 }
 
 /// Whether libphonenumber's metadata accepts `s` as a number: in international form for

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use base64::Engine as _;
 
+use super::secret_assignment::assignment;
 use super::{Spec, spec, spec_reach};
 use crate::guard::Severity::{Critical, High};
 
@@ -203,7 +204,7 @@ pub const SPECS: &[Spec] = &[
         "mysql", "mariadb", "sshpass", "password", "passwd", "--pass", "curl", "redis-cli",
         "login",
         ],
-        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?P<v>[^\s'"-][^\s'"]{3,})|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,})|(?-u:\b)redis-cli\b[^\n]*?\s-a\s+["']?(?P<v5>[^\s'"]{4,})|(?-u:\b)(?:docker|podman|helm|oras|nerdctl)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+["']?(?P<v6>[^\s'"]{4,}))"#,
+        r#"(?i)(?:(?-u:\b)(?:mysql|mysqldump|mysqladmin|mariadb)(?-u:\b)[^\n|;&]*?\s-p(?:(?P<v>[^\s'"-][^\s'"]{3,})|'(?P<v7>[^'\s]{4,})'|"(?P<v8>[^"\s]{4,})")|(?-u:\b)sshpass\s+-p\s*["']?(?P<v2>[^\s'"]{3,})|(?:^|\s)--?(?:password|passwd|pass|db-password|admin-password|master-user-password|root-password)(?:=|\s+)["']?(?P<v3>[^\s"'-][^\s"']{3,})|(?-u:\b)curl\s[^\n]*?(?:-u|--user)\s+["']?[^\s:'"]+:(?P<v4>[^\s'"@]{3,})|(?-u:\b)redis-cli\b[^\n]*?\s-a\s+["']?(?P<v5>[^\s'"]{4,})|(?-u:\b)(?:docker|podman|helm|oras|nerdctl)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+["']?(?P<v6>[^\s'"]{4,}))"#,
         Some(cli_value),
     ),
     spec(S, "framework_secret_key", Critical,
@@ -217,15 +218,15 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(S, "credential_assignment", High,
         &["password", "passcode", "passphrase", "passwort", "contraseña", "mot de passe", "senha", "пароль", "密码", "パスワード", "token", "api key", "access key", "secret key", "pass"],
-        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード|(?:api|access|auth|bearer|secret)\s+(?:key|token)|token|pass)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s*(?:\s(?:is|was|will\s+be|ist|lautet|es|est|é)|—|-|:|：)\s*[:\s]?\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
+        r#"(?i)(?-u:\b)(?:password|passcode|passphrase|passwort|kennwort|contraseña|mot\s+de\s+passe|senha|пароль|密码|パスワード|(?:api|access|auth|bearer|secret)\s+(?:key|token)|token|pass)(?:\s+(?:for|to|of|für|para|pour|de|del|du|zu)\s+[^\n:=]{1,40}?)?\s*(?:\s(?:is|was|will\s+be|ist|lautet|es|est|é)|\s[—-]\s|:|：)\s*[:\s]?\s*["'`]?(?P<v>[^\s"'`,;]{6,64})"#,
         Some(prose_password),
     ),
     spec(S, "credential_assignment", High,
         &[
         "password", "passwd", "pwd", "pass", "secret", "api_key", "api-key", "apikey", "token",
-        "access_key", "credential", "_key", "-key", "auth",
+        "access_key", "credential", "_key", "-key", "auth", "_pat",
         ],
-        r#"(?i)(?:^|[^A-Za-z0-9])(?P<name>(?:[A-Za-z0-9]+[_.-])*(?:[A-Za-z]{0,12}(?:password|passwd|passphrase)|password|passwd|pwd|pass|passphrase|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|token|credentials?|key))["']?\s*(?:[:=]|=>|:=)\s*(?P<v>"[^"\n]{1,256}"|'[^'\n]{1,256}'|[^\s"'&,;<>)(]{1,256})"#,
+        r#"(?i)(?:^|[^A-Za-z0-9])(?P<name>(?:[A-Za-z0-9]+[_.-])*(?:[A-Za-z]{0,12}(?:password|passwd|passphrase)|password|passwd|pwd|pass|passphrase|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|token|credentials?|key|(?-i:PAT|pat)))["']?\s*(?:[:=]|=>|:=)\s*(?P<v>"[^"\n]{1,256}"|'[^'\n]{1,256}'|[^\s"'&,;<>)(]{1,256})"#,
         Some(assignment),
     ),
 ];
@@ -238,6 +239,8 @@ const DOCUMENTED: &[&str] = &[
     "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
     "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    // jwt.io's example token (HS256, secret `your-256-bit-secret`).
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ];
 
 /// Words that mark a value as a placeholder or an example.
@@ -343,7 +346,12 @@ fn real_key_body(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 fn assigned(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let v = value(text, &m);
     let lower = v.to_ascii_lowercase();
-    let lookup = v.contains('(')
+    let call = v.split_once('(').is_some_and(|(f, _)| {
+        !f.is_empty()
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    });
+    let lookup = call
         || v.starts_with('$')
         || v.starts_with('%')
         || lower.starts_with("env")
@@ -375,7 +383,13 @@ fn url_password(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     ) || lower.starts_with('$')
         || lower.starts_with('%')
         || lower.chars().all(|c| c == '*' || c == 'x');
-    (!weak && !is_placeholder(v)).then_some(m)
+    let user = text[..m.start]
+        .rsplit(['/', '@'])
+        .next()
+        .and_then(|u| u.strip_suffix(':'))
+        .unwrap_or_default();
+    let default = !user.is_empty() && user.eq_ignore_ascii_case(v);
+    (!weak && !default && !is_placeholder(v)).then_some(m)
 }
 
 /// Base64 that decodes to `user:password` (basic auth, docker `auth`).
@@ -434,223 +448,6 @@ fn prose_password(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         return entropic(text, m);
     }
     (v.len() >= 6 && letters && other && !is_placeholder(v) && !v.contains("://")).then_some(m)
-}
-
-/// `name = value` where the name says secret: a real-looking value, not a placeholder,
-/// lookup, code expression or prose.
-fn assignment(text: &str, m: Range<usize>) -> Option<Range<usize>> {
-    let raw = &text[m.clone()];
-    let quoted = raw.starts_with('"') || raw.starts_with('\'');
-    let v = raw.trim_matches(|c| c == '"' || c == '\'');
-    let vm = if quoted {
-        m.start + 1..m.end - 1
-    } else {
-        m.clone()
-    };
-    if vm.is_empty() {
-        return None;
-    }
-    let lower = v.to_ascii_lowercase();
-    // The name: the identifier just before the `:`/`=`.
-    let before = &text[..m.start];
-    let name_end = before.trim_end_matches(|c: char| c.is_whitespace() || "\"':=>".contains(c));
-    let name: String = name_end
-        .chars()
-        .rev()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let strong = name == "pass"
-        || name.ends_with("_pass")
-        || name.ends_with("-pass")
-        || name.ends_with(".pass")
-        || [
-            "password",
-            "passwd",
-            "pwd",
-            "passphrase",
-            "api_key",
-            "apikey",
-            "api-key",
-        ]
-        .iter()
-        .any(|w| name.contains(w))
-        || name.ends_with("secret")
-        || name.contains("client_secret");
-    let code = v.contains('(')
-        || v.starts_with('$')
-        || v.starts_with('%')
-        || v.starts_with('@')
-        || v.starts_with('[')
-        || v.starts_with('{')
-        || v.starts_with('!')
-        || lower.starts_with("env")
-        || lower.starts_with("os.")
-        || lower.starts_with("process.")
-        || lower.starts_with("self.")
-        || lower.starts_with("this.")
-        || lower.starts_with("config")
-        || lower.starts_with("settings")
-        || lower.starts_with("args.")
-        || lower.starts_with("request.")
-        || lower.starts_with("params")
-        || lower.starts_with("vault:")
-        || lower.starts_with("secretsmanager:")
-        || lower.starts_with("arn:")
-        || (!quoted
-            && v.contains('.')
-            && v.split('.').all(|p| {
-                !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            })
-            && v.bytes().any(|b| b.is_ascii_lowercase())
-            && !v.bytes().any(|b| b.is_ascii_digit()));
-    let words = [
-        "none",
-        "null",
-        "nil",
-        "true",
-        "false",
-        "required",
-        "optional",
-        "string",
-        "str",
-        "undefined",
-        "empty",
-        "hidden",
-        "masked",
-        "unset",
-        "n/a",
-        "na",
-        "int",
-        "bool",
-        "password",
-        "secret",
-        "token",
-        "yes",
-        "no",
-        "on",
-        "off",
-        "default",
-        "same",
-        "test",
-        "value",
-        "text",
-        "type",
-        "number",
-        "any",
-        "object",
-        "bytes",
-        "sha256",
-        "bcrypt",
-        "argon2",
-        "pbkdf2",
-        "md5",
-        "plain",
-        "hash",
-        "hashed",
-        "prompt",
-        "ask",
-        "stdin",
-    ];
-    if code || words.contains(&lower.as_str()) || is_placeholder(v) {
-        return None;
-    }
-    // An identifier that names something (`user_password`, `tokenizer`) is not a value.
-    let identifier = !quoted
-        && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        && (v.contains('_') || v.len() > 12);
-    // Prose after a colon (`Password: Enter your password`) is not a value.
-    let prose = !quoted
-        && v.bytes().all(|b| b.is_ascii_alphabetic())
-        && text[vm.end..].starts_with(' ')
-        && text[vm.end + 1..].starts_with(|c: char| c.is_ascii_alphabetic());
-    if identifier || prose {
-        return None;
-    }
-    let mixed = v.bytes().any(|b| b.is_ascii_digit())
-        || (v.bytes().any(|b| b.is_ascii_lowercase()) && v.bytes().any(|b| b.is_ascii_uppercase()))
-        || v.bytes().any(|b| b.is_ascii_punctuation());
-    // Names that say the value is about a secret, not the secret (`password_policy`,
-    // `password_file`), or is not secret at all (`page_token`, `cache_key`, `public_key`).
-    const NOT_SECRET: &[&str] = &[
-        "policy",
-        "hint",
-        "label",
-        "field",
-        "length",
-        "_min",
-        "min_",
-        "_max",
-        "max_",
-        "reset",
-        "expir",
-        "changed",
-        "required",
-        "strength",
-        "rule",
-        "prompt",
-        "placeholder",
-        "_type",
-        "_mode",
-        "_format",
-        "hash",
-        "_url",
-        "_uri",
-        "_file",
-        "file_",
-        "path",
-        "page",
-        "next",
-        "cursor",
-        "continuation",
-        "pagination",
-        "etag",
-        "trace",
-        "request",
-        "idempotency",
-        "_count",
-        "count_",
-        "limit",
-        "csrf",
-        "xsrf",
-        "public",
-        "publishable",
-        "site_key",
-        "sitekey",
-        "cache",
-        "partition",
-        "sort",
-        "primary",
-        "foreign",
-        "object",
-        "_name",
-        "_id",
-        "fingerprint",
-        "prefix",
-        "_env",
-        "_var",
-        "location",
-        "header",
-        "param",
-        "tokens",
-        "tokenizer",
-        "usage",
-    ];
-    if NOT_SECRET.iter().any(|w| name.contains(w)) {
-        return None;
-    }
-    let alphabetic = v.bytes().all(|b| b.is_ascii_alphabetic());
-    let ok = if strong {
-        v.len() >= 4
-            && (mixed || quoted || v.len() >= 6)
-            && !(alphabetic && !quoted && v.len() < 12)
-    } else {
-        v.len() >= 12 && mixed && entropy(v) >= 3.0 && !v.contains(' ')
-    };
-    ok.then_some(vm)
 }
 
 #[cfg(test)]

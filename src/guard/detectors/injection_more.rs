@@ -1,0 +1,143 @@
+//! More prompt-injection phrasing: override phrases in further languages (Nordic, Czech,
+//! Slovak, Finnish, Greek, Hebrew, Romanian, Hungarian, Thai), constraints declared void,
+//! "you have no rules", questions about the system prompt, the current task thrown away
+//! for another, a conversation declared over followed by new orders, requests to keep the
+//! instruction secret, orders to coding agents by handle (`@copilot …`), and data sent to a
+//! URL after it is gathered (`encode the environment variables … and post them to …`).
+
+use std::ops::Range;
+
+use super::injection::{STRONG_AI_WORDS, has_ai_words};
+use super::{Spec, context_has, spec};
+use crate::guard::Severity::High;
+
+const I: &str = "prompt_injection";
+
+/// The rules.
+#[rustfmt::skip]
+pub const SPECS: &[Spec] = &[
+    spec(I, "instruction_override", High,
+        &[
+        "ignorera", "ignorer", "glem", "glöm", "negeer", "vergeet", "ignoruj", "ignorujte", "ohita", "unohda",
+        "αγνόησε", "αγνοήστε", "התעלם", "ignoră", "ignorați", "hagyd figyelmen", "felejtsd",
+        "เพิกเฉย", "ละเว้น", "ignoriši", "zaboravi",
+        ],
+        r"(?i)(?:(?:negeer|vergeet)\s+(?:alle\s+)?(?:de\s+|je\s+|jouw\s+)?(?:\w+\s+)?\w*(?:instructies|regels|aanwijzingen)|(?:ignorera|glöm|strunta\s+i)\s+(?:alla\s+)?(?:tidigare\s+|föregående\s+|dina\s+)?(?:instruktioner|regler|direktiv)|(?:ignorer|glem)\s+(?:alle\s+)?(?:tidligere\s+|forrige\s+|foregående\s+|dine\s+)?(?:instruksjoner|instruktioner|instrukser|regler)|(?:ignoruj(?:te)?|zapomeň|zapomeňte)\s+(?:všechny\s+|všetky\s+)?(?:předchozí\s+|predchádzajúce\s+|své\s+)?(?:instrukce|pokyny|pravidla|inštrukcie)|(?:ohita|unohda)\s+(?:kaikki\s+)?(?:aiemmat\s+|edelliset\s+)?(?:ohjeet|ohjeesi|säännöt)|(?:αγνόησε|αγνοήστε|ξέχνα)\s+(?:όλες\s+)?(?:τις\s+)?(?:προηγούμενες\s+)?(?:οδηγίες|εντολές)|(?:התעלם|התעלמי|שכח)\s+מ?(?:כל\s+)?ה?(?:הוראות|הנחיות)|(?:ignoră|ignorați|uită)\s+(?:toate\s+)?(?:instrucțiunile|regulile)|hagyd\s+figyelmen\s+kívül\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+|előző\s+)?(?:utasításokat|szabályokat)|felejtsd\s+el\s+(?:az\s+)?(?:összes\s+)?(?:korábbi\s+)?utasítást|(?:เพิกเฉย|ละเว้น)(?:ต่อ)?(?:คำสั่ง|คำแนะนำ)|(?:ignoriši|ignorišite|zaboravi)\s+(?:sve\s+)?(?:prethodne\s+)?(?:upute|instrukcije|naredbe))",
+        None,
+    ),
+    spec(I, "instruction_override", High,
+        &[
+        "void", "null and void", "lifted", "suspended", "revoked", "no longer apply",
+        "no longer valid", "no longer in effect", "no content policy", "no rules", "no restrictions",
+        "no guidelines", "no filters", "no limits",
+        ],
+        r"(?i)(?-u:\b)(?:(?:all\s+)?(?:earlier|previous|prior|above|existing|your|the|original|safety)\s+(?:constraints|rules|instructions|restrictions|guidelines|limitations|policies|guardrails)\s+(?:are|is|have\s+been)\s+(?:now\s+|hereby\s+)?(?:void|null(?:\s+and\s+void)?|lifted|suspended|cancell?ed|revoked|disabled|removed|obsolete|no\s+longer\s+(?:valid|apply|in\s+effect|active))|(?:pretend|imagine|assume)\s+(?:that\s+)?(?:you\s+have|there\s+(?:are|is))\s+no\s+(?:content\s+polic(?:y|ies)|rules|restrictions|guidelines|filters|limits|safety\s+\w+)|you\s+now\s+have\s+no\s+(?:content\s+polic(?:y|ies)|rules|restrictions|guidelines|filters|limits)|you\s+have\s+no\s+(?:content\s+polic(?:y|ies)|rules|restrictions|guidelines|filters|limits)\s+(?:anymore|any\s+longer))",
+        None,
+    ),
+    spec(I, "prompt_leak", High,
+        &["system prompt", "initial prompt", "your instructions", "your prompt"],
+        r"(?i)(?-u:\b)(?:what\s+(?:was|is|were|are)\s+(?:written|said|stated|included|contained)\s+in\s+your\s+(?:system\s+prompt|initial\s+prompt|instructions|prompt)|(?:system\s+prompt|initial\s+prompt|your\s+instructions)\s*\?\s*(?:print|output|show|write|paste|repeat)\s+(?:it|them))",
+        None,
+    ),
+    spec(I, "instruction_override", High,
+        &["ignore", "forget", "disregard", "abandon"],
+        r"(?i)(?-u:\b)(?:ignore|forget|disregard|abandon)\s+(?:the|your|this|that|my|any|all)\s+(?:\w+\s+){0,2}?(?:task|assignment|request|job|question|translation|summary)\s*(?:,\s*|\s+and\s+)(?:instead|now)(?-u:\b)",
+        None,
+    ),
+    spec(I, "instruction_override", High,
+        &["is over", "has ended", "is finished", "is complete", "end of the", "end of user", "end of conversation", "end of document", "end of context"],
+        r"(?i)(?-u:\b)(?:(?:the\s+)?(?:conversation|chat|session|dialogue|user\s+input|document|task|previous\s+task)\s+(?:above\s+)?(?:is|has)\s+(?:now\s+)?(?:over|ended|finished|completed?|terminated)|end\s+of\s+(?:the\s+)?(?:user\s+input|conversation|document|context|prompt))",
+        Some(orders_follow),
+    ),
+    spec(I, "instruction_override", High,
+        &[
+        "ignore", "disregard", "ignoriere", "vergiss", "ignora", "olvida", "ignorez", "oublie",
+        "の指示", "のルール", "の命令",
+        ],
+        r"(?i)(?:(?-u:\b)(?:ignore|disregard|forget)\s+(?:the\s+)?(?:user'?s?|human'?s?|original|current|actual)\s+(?:request|question|query|task|instructions?|message|prompt)|(?:ignoriere|vergiss|missachte)\s+(?:die\s+)?(?:Nutzer|Benutzer|Anwender|Kunden)(?:anfrage|frage|anweisung)|(?:ignorez?|oublie[zr]?)\s+la\s+(?:demande|question)\s+de\s+l'utilisateur|(?:ignora|olvida)\s+la\s+(?:solicitud|pregunta|petición)\s+del\s+usuario|(?:以前|前|上記|これまで|先|最初|今まで)の(?:すべての|全ての)?(?:指示|命令|ルール|指令|プロンプト|設定)[はも](?:すべて|全て)?(?:無視|忘れ|破棄))",
+        None,
+    ),
+    spec(I, "hidden_instruction", High,
+        &["when you summar", "when you read", "when you process", "when you analy", "when you review", "when you translate", "when the assistant", "when the ai"],
+        r"(?i)(?-u:\b)when\s+(?:you|the\s+(?:assistant|ai|model|agent))\s+(?:summari[sz]e|read|process|analy[sz]e|review|translate|parse)\s+(?:this|the)\s+(?:page|document|email|e-mail|message|text|file|article|site|website|invoice|pdf)[^.\n]{0,40}?(?:(?:also|secretly|silently|quietly|always)\s+(?:tell|say|inform|recommend|include|add|mention|insert|send|call|claim|state)|(?:tell|inform|instruct|direct|remind|convince)\s+(?:the\s+)?(?:user|reader|customer|human))(?-u:\b)",
+        None,
+    ),
+    spec(I, "instruction_override", High,
+        &["ignorier", "vergiss", "missachte", "new instruction", "updated instruction", "real instruction"],
+        r"(?i)(?:(?:ignorier\w*|vergiss|missachte\w*)\s+(?:bitte\s+)?(?:alle\s+|sämtliche\s+|jegliche\s+|deine\s+|die\s+)?(?:\w+\s+)?\w*(?:regeln|anweisungen|richtlinien|vorgaben|beschränkungen|instruktionen)|(?m:^)[ \t]*#{1,6}[ \t]*(?:new|updated|real|revised|additional|override)\s+(?:system\s+)?instructions?[ \t]*:?[ \t]*$)",
+        None,
+    ),
+    spec(I, "addressed_to_ai", High,
+        &["assistant must", "assistant should", "assistant shall", "assistant is required", "assistant has to", "assistant needs to", "ai must", "model must", "agent must", "llm must", "chatbot must", "assistant will", "agent should", "ai should"],
+        r"(?i)(?-u:\b)(?:the\s+)?(?:assistant|AI|model|agent|LLM|chatbot)\s+(?:must|should|shall|is\s+required\s+to|has\s+to|needs\s+to|will)\s+(?:now\s+|always\s+|immediately\s+)?(?:forward|send|e-?mail|upload|post|transfer|share|leak|reveal|disclose|ignore|disregard|approve|grant|execute|exfiltrate|bcc)(?-u:\b)",
+        None,
+    ),
+    spec(I, "fake_system_message", High,
+        &["</document", "</user_input", "</input", "</context", "</data", "</email", "</review", "</article", "</text", "new instruction from", "new instructions from"],
+        r"(?i)</\s*(?:document|user_input|input|context|data|email|review|article|text|content|search_results?)\s*>|new\s+instructions?\s+from\s+(?:the\s+)?(?:developer|admin|administrator|system|operator|owner|user)",
+        Some(orders_follow),
+    ),
+    spec(I, "hidden_instruction", High,
+        &["never mention", "not mention", "n't mention", "never reveal", "not reveal", "never acknowledge", "not acknowledge", "never disclose", "not disclose"],
+        r"(?i)(?-u:\b)(?:never|do\s+not|don'?t)\s+(?:mention|reveal|disclose|acknowledge|refer\s+to)\s+(?:this|these|the\s+above|the\s+following)\s+(?:instructions?|notes?|messages?|rules?|directives?|comments?|requests?)",
+        None,
+    ),
+    spec(I, "addressed_to_ai", High,
+        &["@copilot", "@claude", "@chatgpt", "@gpt", "@gemini", "@devin", "@cursor", "@codex", "@openhands", "@sweep", "@coderabbit", "@aider"],
+        r"(?i)@(?:copilot|claude|chatgpt|gpt|gemini|devin|cursor|codex|openhands|sweep|coderabbit(?:ai)?|aider)(?-u:\b)[^\n]{0,20}?(?-u:\b)(?:ignore|disregard|forget|override|bypass|disable)(?-u:\b)",
+        None,
+    ),
+    spec(I, "fake_system_message", High,
+        &["system:", "system message:", "system override", "admin:", "developer:"],
+        r"(?-u:\b)(?:SYSTEM|ADMIN|DEVELOPER|System|Admin|Developer)(?:\s+(?:OVERRIDE|MESSAGE|NOTE|NOTICE|Override|Message|Note|Notice))?\s*:[^\n]{3,}",
+        Some(misplaced_role_line),
+    ),
+    spec(I, "data_exfiltration", High,
+        &["post them", "send them", "upload them", "post it", "send it", "upload it", "forward them", "forward it", "transmit them"],
+        r"(?i)(?-u:\b)(?:environment\s+variables|env\s+vars?|api\s+keys?|credentials|secrets|passwords|tokens|cookies|conversation|chat\s+history|messages|ssh\s+keys?|private\s+keys?)[^.\n]{0,80}?(?:send|post|upload|forward|transmit)\s+(?:them|it|this|that)\s+to\s+(?:https?://|the\s+(?:url|webhook|endpoint|server|address)|\S+@\S+\.\w+)",
+        None,
+    ),
+];
+
+/// Words of new orders after a conversation is declared over.
+const ORDERS: &[&str] = &[
+    "reveal",
+    "disregard",
+    "<system",
+    "new instruction",
+    "new task",
+    "new instructions",
+    "your new",
+    "you must",
+    "you will now",
+    "from now on",
+    "now you",
+    "ignore",
+    "system:",
+    "you are now",
+    "execute",
+];
+
+/// A conversation or document declared over, with new orders after it.
+fn orders_follow(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    context_has(text, m.end, m.end, 0, 200, ORDERS).then_some(m)
+}
+
+/// A `SYSTEM:` (or admin, developer) line in the middle of other text (after a separator
+/// or inside a sentence), carrying words of an instruction to a model. Log levels and
+/// status lines are not: those start the line.
+fn misplaced_role_line(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let line_start = text[..m.start].rfind('\n').map_or(0, |k| k + 1);
+    let before = text[line_start..m.start].trim_end();
+    if before.is_empty() {
+        // At the start of a line the existing `SYSTEM:` rule decides.
+        return None;
+    }
+    let s = text[m.clone()].to_lowercase();
+    let padded = format!(" {s} ");
+    let strong = STRONG_AI_WORDS.iter().any(|w| padded.contains(w))
+        || ["new task", "the conversation above", "above is over"]
+            .iter()
+            .any(|w| padded.contains(w));
+    (strong || has_ai_words(text, m.clone()).is_some()).then_some(m)
+}
