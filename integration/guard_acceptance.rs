@@ -27,17 +27,17 @@ const FAMILIES: [&str; 4] = ["secrets", "pii", "prompt_injection", "unsafe_comma
 /// Issue 15's targets: precision, recall per family; share of benign samples flagged (%).
 const TARGET: (f64, f64, f64) = (0.95, 0.90, 2.0);
 
-/// The figures reached so far (2026-12-06), which no change may lose: family, precision,
-/// recall. Measured the same on both sides.
+/// The figures reached so far (2026-12-07, after the second round of detector work), which
+/// no change may lose: family, precision, recall. Measured the same on both sides.
 const FLOORS: [(&str, f64, f64); 4] = [
-    ("pii", 0.87, 0.85),
-    ("prompt_injection", 0.99, 0.72),
-    ("secrets", 0.98, 0.93),
-    ("unsafe_command", 0.99, 0.84),
+    ("pii", 0.92, 0.88),
+    ("prompt_injection", 0.99, 0.75),
+    ("secrets", 0.98, 0.94),
+    ("unsafe_command", 0.99, 0.92),
 ];
 
 /// The share of benign samples flagged reached so far (%), on either side.
-const BENIGN_FLAGGED_CEILING: f64 = 3.2;
+const BENIGN_FLAGGED_CEILING: f64 = 2.3;
 
 fn corpus() -> Vec<Sample> {
     let path = concat!(
