@@ -6,6 +6,7 @@
 //! - [`GatewayProcess`] runs the real binary as a child process (signals, memory).
 #![allow(dead_code)]
 
+pub mod guard_score;
 pub mod peers;
 
 use std::collections::HashMap;
