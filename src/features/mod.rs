@@ -63,6 +63,12 @@ pub struct Feature {
     pub class: String,
     /// Which one; generalised at coarser levels.
     pub identity: Identity,
+    /// What whole-call levels compare beyond the identity, never written in a fingerprint:
+    /// a number's value (amounts are judged against the range approved before for the
+    /// caller and the counterparty), an identifier's hash (`#` and 16 hex digits: an IBAN
+    /// or account id is judged as seen approved before or new where such values repeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl Feature {
@@ -72,6 +78,7 @@ impl Feature {
             at: at.to_string(),
             class: class.to_string(),
             identity: Identity::None,
+            value: None,
         }
     }
 

@@ -105,6 +105,7 @@ pub(super) fn number(at: &str, key: &str, money: bool, x: f64) -> Feature {
         at: at.to_string(),
         class,
         identity: Identity::Magnitude(mag),
+        value: x.is_finite().then(|| x.to_string()),
     }
 }
 
@@ -175,6 +176,7 @@ fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
         at: at.to_string(),
         class,
         identity: Identity::Name(identity),
+        value: None,
     }];
     let first = u
         .path_segments()
@@ -185,6 +187,7 @@ fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
         at: format!("{at}:path"),
         class: "url path".into(),
         identity: Identity::Name(first),
+        value: None,
     });
     if let Some(q) = u.query() {
         let size = if q.len() > 200 { "long" } else { "short" };
@@ -315,6 +318,7 @@ fn email_feature(hints: &Hints<'_>, at: &str, domain: String) -> Feature {
         at: at.to_string(),
         class: class.into(),
         identity: Identity::Name(domain),
+        value: None,
     }
 }
 
@@ -336,6 +340,7 @@ fn scp_remote(at: &str, t: &str) -> Option<Feature> {
         at: at.to_string(),
         class: format!("remote {}", host_class(host)),
         identity: Identity::Name(host.to_ascii_lowercase()),
+        value: None,
     })
 }
 
@@ -347,6 +352,7 @@ pub(super) fn path(at: &str, t: &str, out: &mut Vec<Feature>) {
         at: at.to_string(),
         class: format!("path {}", class.as_str()),
         identity: Identity::Name(paths::dir_prefix(&segs)),
+        value: None,
     });
     if let Some(ext) = paths::extension(&segs) {
         out.push(Feature::class(&format!("{at}:ext"), &format!("ext {ext}")));
@@ -374,6 +380,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         at: at.to_string(),
         class: "id".into(),
         identity: Identity::Name(pattern),
+        value: Some(value_hash(t)),
     };
     if UUID.is_match(t) {
         return id("uuid".into());
@@ -386,6 +393,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
             at: at.to_string(),
             class: format!("host {}", host_class(&host)),
             identity: Identity::Name(host),
+            value: None,
         };
     }
     let digits = t.bytes().filter(u8::is_ascii_digit).count();
@@ -402,7 +410,15 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         at: at.to_string(),
         class: "word".into(),
         identity: Identity::Name(t.to_lowercase()),
+        value: None,
     }
+}
+
+/// An identifier's value as learning keeps it: `#` and the first 8 bytes of its SHA-256 in
+/// hex (whether it was seen approved before matters, the value itself need not be stored).
+pub fn value_hash(t: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("#{}", hex::encode(&Sha256::digest(t.as_bytes())[..8]))
 }
 
 /// A DNS name (two or more labels, a letter TLD) or an IP address, lowercased.
@@ -512,6 +528,7 @@ fn text(hints: &Hints<'_>, at: &str, t: &str, out: &mut Vec<Feature>) {
                 at: format!("{at}~url"),
                 class: format!("url {}", host_class(&host)),
                 identity: Identity::Name(host),
+                value: None,
             });
             n += 1;
         }

@@ -26,12 +26,13 @@
 mod config;
 pub mod evidence;
 pub mod familiar;
+mod general;
 mod view;
 
 pub use config::{LearnConfig, PerLevel, SpotChecks, SpotFlow};
 pub use view::{LevelView, Precedent, SpotCounts};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::features::{CallFeatures, Feature, Fingerprint, Identity};
 use evidence::{Answer, Counts, Tally};
+use general::tool_key;
 
 /// The levels precedents learn at, finest first.
 #[derive(
@@ -147,9 +149,6 @@ pub struct SpotCheck {
 
 /// Most precedents (fingerprints with answers) kept; the least recently answered go first.
 const MAX_BUCKETS: usize = 200_000;
-/// Most identities remembered per tool argument.
-const MAX_KNOWN: usize = 4096;
-
 #[derive(Debug, Default)]
 struct Bucket {
     level: Level,
@@ -159,21 +158,11 @@ struct Bucket {
     tally: Tally,
 }
 
-/// What reviewers made of the identities seen in one tool argument.
-#[derive(Debug, Default)]
-struct Known {
-    approved: HashSet<String>,
-    refused: HashSet<String>,
-    magnitudes: Option<(i32, i32)>,
-}
-
 #[derive(Default)]
 struct State {
     buckets: HashMap<String, Bucket>,
-    /// `route\0tool\0at\0class` → identities.
-    known: HashMap<String, Known>,
-    /// `route\0tool` → callers with an approved call.
-    callers: HashMap<String, HashSet<String>>,
+    /// What the whole-call levels generalise by (`general`).
+    pub(super) general: general::General,
     /// `route\0tool\0level` → rejected spot checks (each makes the level stricter).
     level_strikes: HashMap<String, Vec<Instant>>,
     /// Evidence per feature and pair of features (the `features` level).
@@ -188,43 +177,22 @@ pub struct Precedents {
     state: Mutex<State>,
 }
 
-fn tool_key(f: &CallFeatures) -> String {
-    format!("{}\0{}", f.route, f.tool)
-}
-
-fn known_key(f: &CallFeatures, feat: &Feature) -> String {
-    format!("{}\0{}\0{}\0{}", f.route, f.tool, feat.at, feat.class)
-}
-
 impl State {
-    fn generalise(&self, f: &CallFeatures, feat: &Feature) -> String {
-        let k = self.known.get(&known_key(f, feat));
-        match &feat.identity {
-            Identity::None => String::new(),
-            Identity::Name(n) => match k {
-                Some(k) if k.approved.contains(n) => "known".into(),
-                Some(k) if k.refused.contains(n) => "refused".into(),
-                _ => "new".into(),
-            },
-            Identity::Magnitude(m) => match k.and_then(|k| k.magnitudes) {
-                Some((lo, hi)) if (lo..=hi).contains(m) => "in_range".into(),
-                Some((_, hi)) if *m > hi => "above".into(),
-                Some(_) => "below".into(),
-                None => "new".into(),
-            },
-        }
-    }
-
     fn keys(&self, f: &CallFeatures) -> Keys {
+        let view = self.general.view(f);
         let known_text = |caller: &str| {
-            f.render(caller, |feat| {
-                feat.describe_general(&self.generalise(f, feat))
-            })
+            let args: std::collections::BTreeSet<&str> =
+                view.parts.iter().flatten().map(String::as_str).collect();
+            format!(
+                "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
+                f.route,
+                f.tool,
+                args.into_iter().collect::<Vec<_>>().join(", "),
+                f.findings.join(", "),
+                f.context.join(", ")
+            )
         };
-        let caller_known = self
-            .callers
-            .get(&tool_key(f))
-            .is_some_and(|c| c.contains(&f.caller));
+        let caller_known = self.general.caller_known(f);
         Keys {
             levels: vec![
                 (Level::Exact, f.exact()),
@@ -270,39 +238,6 @@ impl State {
                     .filter(|t| now.saturating_duration_since(**t) <= window)
                     .count()
             })
-    }
-
-    fn remember(&mut self, f: &CallFeatures, approved: bool) {
-        if approved {
-            let callers = self.callers.entry(tool_key(f)).or_default();
-            if callers.len() < MAX_KNOWN {
-                callers.insert(f.caller.clone());
-            }
-        }
-        for feat in &f.features {
-            let k = self.known.entry(known_key(f, feat)).or_default();
-            match (&feat.identity, approved) {
-                (Identity::None, _) => {}
-                (Identity::Name(n), true) => {
-                    k.refused.remove(n);
-                    if k.approved.len() < MAX_KNOWN {
-                        k.approved.insert(n.clone());
-                    }
-                }
-                (Identity::Name(n), false) => {
-                    if !k.approved.contains(n) && k.refused.len() < MAX_KNOWN {
-                        k.refused.insert(n.clone());
-                    }
-                }
-                (Identity::Magnitude(m), true) => {
-                    k.magnitudes = Some(match k.magnitudes {
-                        Some((lo, hi)) => (lo.min(*m), hi.max(*m)),
-                        None => (*m, *m),
-                    });
-                }
-                (Identity::Magnitude(_), false) => {}
-            }
-        }
     }
 
     /// Drop the least recently answered buckets beyond the cap.
@@ -393,11 +328,13 @@ impl Precedents {
         let mut st = self.state();
         let keys = st.keys(f);
         let tool = tool_key(f);
+        // Something new, refused or above range where values carry meaning: no allow.
+        let novel = st.general.view(f).novel;
         // What finer levels' evidence leans to (a coarser verdict must agree with it).
         let mut leaning: Option<Verdict> = None;
         for (level, fp) in &keys.levels {
             if *level == Level::Features {
-                return self.decide_familiar(&mut st, f, fp, (strict, commit), leaning, now);
+                return self.decide_familiar(&mut st, f, fp, (strict, commit, novel), leaning, now);
             }
             let Some(b) = st.buckets.get(&fp.id) else {
                 continue;
@@ -409,9 +346,15 @@ impl Precedents {
             let allow_at = self.threshold(&st, &tool, *level, strict, now);
             let deny_at = config::at(&self.cfg.deny, *level);
             let (ca, cd) = (c.allow_confidence(), c.deny_confidence());
+            // Any caller: only for a caller whose own calls of this kind were approved.
+            let agreed = match level {
+                Level::AnyCaller => leaning == Some(Verdict::Allow),
+                _ => leaning != Some(Verdict::Deny),
+            };
             let verdict = if ca >= allow_at
                 && c.approvals_since_rejection >= self.cfg.min_approvals as usize
-                && leaning != Some(Verdict::Deny)
+                && agreed
+                && !novel
             {
                 Some((Verdict::Allow, ca, allow_at))
             } else if cd >= deny_at
@@ -461,7 +404,7 @@ impl Precedents {
         st: &mut State,
         f: &CallFeatures,
         fp: &Fingerprint,
-        (strict, commit): (bool, bool),
+        (strict, commit, novel): (bool, bool, bool),
         leaning: Option<Verdict>,
         now: Instant,
     ) -> Option<Outcome> {
@@ -473,6 +416,7 @@ impl Precedents {
         let (verdict, confidence, precedent, threshold) = if j.allow_confidence >= allow_at
             && j.fewest_approvals >= self.cfg.min_approvals
             && leaning != Some(Verdict::Deny)
+            && !novel
         {
             (
                 Verdict::Allow,
@@ -569,7 +513,7 @@ impl Precedents {
                     .push(at);
             }
         }
-        st.remember(&lesson.features, lesson.approved);
+        st.general.remember(&lesson.features, lesson.approved);
         let window = self.cfg.window;
         st.familiar
             .learn(&lesson.features, lesson.approved, at, window);

@@ -1,0 +1,345 @@
+//! How the whole-call levels (`known`, `any_caller`) see a call, from what reviewers
+//! approved before for the same tool — robust to variation that does not matter, exact on
+//! values that carry meaning:
+//!
+//! - **identities** (hosts, domains, directories, words) as `known` (in an approved call
+//!   before, in this place), `refused` (only in rejected calls) or `new`; in a place where
+//!   new values are routine (most recent approved calls brought one: pages fetched) a new
+//!   one is `any`;
+//! - **identifiers** by their value where values repeat (an IBAN, an account: `known` only
+//!   if that very value was approved there), by their pattern where every call brings a new
+//!   one (invoice and order numbers);
+//! - **numbers** by the range approved before: `in_range`, or `above` the most ever approved
+//!   *for this caller*, or for a counterparty in the same call (a vendor, an IBAN) whose
+//!   approved amounts stay well below the rest — an agent's refund limit and a vendor's
+//!   ceiling are facts no single call states;
+//! - features whose presence does not make rejections likelier (an optional memo, a
+//!   notification flag, an amount in range) are **left out**, so calls that differ only by
+//!   them share their evidence.
+//!
+//! A call with something `new`, `refused` or `above` where values carry meaning is **novel**:
+//! no precedent allows it (a person decides), at any level.
+
+use std::collections::{HashMap, HashSet};
+
+use super::evidence::wilson_lower;
+use crate::features::{CallFeatures, Feature, Identity};
+
+/// Most identities or values remembered per place.
+const MAX_KNOWN: usize = 4096;
+/// Approvals a place needs before new values there may count as routine.
+const ROUTINE_AFTER: u32 = 20;
+/// New values are routine in a place when the recent share of approved calls bringing one
+/// (a moving average) is at least this.
+const ROUTINE_SHARE: f64 = 0.5;
+/// Weight of the newest approved call in that moving average.
+const NOVELTY_ALPHA: f64 = 0.1;
+/// A counterparty's approved amounts constrain a call's amount while it has fewer approvals
+/// than this, or while its highest stays below `NARROW` of the place's highest.
+const RANGE_SUPPORT: u32 = 5;
+const NARROW: f64 = 0.5;
+/// Approvals a feature needs (in calls of its tool) before it may be left out as benign.
+const BENIGN_AFTER: u32 = 5;
+/// A place is optional for a tool when fewer than this share of its approved calls have it.
+const OPTIONAL: f64 = 0.9;
+
+/// What reviewers made of one place's identities.
+#[derive(Debug, Default)]
+struct Known {
+    approved: HashSet<String>,
+    refused: HashSet<String>,
+    /// Identifiers' value hashes in approved calls.
+    values: HashSet<String>,
+    /// Approved calls with this place.
+    approvals: u32,
+    /// Moving average of approved calls bringing a new value.
+    novelty: f64,
+}
+
+/// Approved values of a number, for one anchor (a caller, a counterparty, or all).
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    hi: f64,
+    n: u32,
+}
+
+/// Approvals and rejections of calls with a feature (as generalised) present.
+#[derive(Debug, Default, Clone, Copy)]
+struct Presence {
+    approvals: u32,
+    rejections: u32,
+}
+
+/// What the whole-call levels know (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct General {
+    /// `route\0tool\0at\0class` → identities.
+    known: HashMap<String, Known>,
+    /// `route\0tool` → callers with an approved call.
+    callers: HashMap<String, HashSet<String>>,
+    /// `route\0tool\0at\0class\0anchor` → approved values.
+    ranges: HashMap<String, Range>,
+    /// `route\0tool\0feature` (and `route\0tool` for all calls) → answers with it present.
+    presence: HashMap<String, Presence>,
+}
+
+/// One call as the whole-call levels see it.
+pub(super) struct View {
+    /// Each feature generalised, or `None` when left out as benign.
+    pub parts: Vec<Option<String>>,
+    /// Something new, refused or above range where values carry meaning.
+    pub novel: bool,
+}
+
+pub(super) fn tool_key(f: &CallFeatures) -> String {
+    format!("{}\0{}", f.route, f.tool)
+}
+
+fn place_key(f: &CallFeatures, feat: &Feature) -> String {
+    format!("{}\0{}\0{}\0{}", f.route, f.tool, feat.at, feat.class)
+}
+
+/// The argument a place belongs to (`vendor` for `vendor:path`, `payee` for `payee.iban`).
+fn root(at: &str) -> &str {
+    at.split(['.', '[', ':', '~']).next().unwrap_or(at)
+}
+
+impl General {
+    fn routine(&self, key: &str) -> bool {
+        self.known
+            .get(key)
+            .is_some_and(|k| k.approvals >= ROUTINE_AFTER && k.novelty >= ROUTINE_SHARE)
+    }
+
+    /// What identifies a feature's value for knowledge and ranges: an identifier's value
+    /// where values repeat, else its identity.
+    fn anchor_of(&self, f: &CallFeatures, feat: &Feature) -> Option<String> {
+        match (&feat.identity, &feat.value) {
+            (Identity::Name(_), Some(v)) if !self.routine(&place_key(f, feat)) => Some(v.clone()),
+            (Identity::Name(n), _) => Some(n.clone()),
+            _ => None,
+        }
+    }
+
+    /// The anchors a number at `feat` is judged against: the caller, and every identity
+    /// elsewhere in the call.
+    fn anchors(&self, f: &CallFeatures, feat: &Feature) -> Vec<String> {
+        let mut v = vec![format!("caller={}", f.caller)];
+        for g in &f.features {
+            if root(&g.at) != root(&feat.at) {
+                if let Some(a) = self.anchor_of(f, g) {
+                    v.push(format!("{}={a}", g.at));
+                }
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// One feature's identity as generalised, and whether it is novel.
+    fn generalise(&self, f: &CallFeatures, feat: &Feature) -> (String, bool) {
+        let key = place_key(f, feat);
+        let k = self.known.get(&key);
+        match (&feat.identity, &feat.value) {
+            (Identity::None, _) => (String::new(), false),
+            (Identity::Name(n), value) => {
+                let routine = self.routine(&key);
+                let known = match value {
+                    Some(v) if !routine => k.is_some_and(|k| k.values.contains(v)),
+                    _ => k.is_some_and(|k| k.approved.contains(n)),
+                };
+                if known {
+                    ("known".into(), false)
+                } else if k.is_some_and(|k| k.refused.contains(n)) && value.is_none() {
+                    ("refused".into(), true)
+                } else if routine && value.is_none() {
+                    ("any".into(), false)
+                } else {
+                    ("new".into(), true)
+                }
+            }
+            (Identity::Magnitude(_), value) => {
+                let Some(x) = value.as_deref().and_then(|v| v.parse::<f64>().ok()) else {
+                    return ("new".into(), true);
+                };
+                let all = self.ranges.get(&format!("{key}\0*")).copied();
+                for a in self.anchors(f, feat) {
+                    let r = self.ranges.get(&format!("{key}\0{a}")).copied();
+                    let is_caller = a.starts_with("caller=");
+                    let Some(r) = r else {
+                        if is_caller {
+                            return ("new".into(), true);
+                        }
+                        continue;
+                    };
+                    let narrow = all.is_some_and(|all| r.hi < NARROW * all.hi);
+                    if (r.n < RANGE_SUPPORT || narrow || is_caller) && x > r.hi {
+                        return ("above".into(), true);
+                    }
+                }
+                // No more than approved before (less is not another kind of call).
+                ("in_range".into(), false)
+            }
+        }
+    }
+
+    /// The call as the whole-call levels see it.
+    pub(super) fn view(&self, f: &CallFeatures) -> View {
+        let tool = tool_key(f);
+        let base = self.presence.get(&tool).copied().unwrap_or_default();
+        let base_rate =
+            f64::from(base.rejections) / f64::from((base.approvals + base.rejections).max(1));
+        let mut novel = false;
+        let parts = f
+            .features
+            .iter()
+            .map(|feat| {
+                let (id, n) = self.generalise(f, feat);
+                novel |= n;
+                let text = feat.describe_general(&id);
+                let benign = !n && self.optional(&tool, feat, base) && {
+                    let p = self
+                        .presence
+                        .get(&format!("{tool}\0{text}"))
+                        .copied()
+                        .unwrap_or_default();
+                    // Not significantly more often rejected than the tool's calls are.
+                    let rate =
+                        wilson_lower(p.rejections as usize, (p.approvals + p.rejections) as usize);
+                    p.approvals >= BENIGN_AFTER && rate <= base_rate
+                };
+                (!benign).then_some(text)
+            })
+            .collect();
+        View { parts, novel }
+    }
+
+    /// Whether `feat`'s place is optional for the tool: absent from a good share of its
+    /// approved calls (a place every call has — the path read, the amount paid — says what
+    /// kind of call it is and is never left out).
+    fn optional(&self, tool: &str, feat: &Feature, all: Presence) -> bool {
+        let with = self
+            .presence
+            .get(&format!("{tool}\0@{}", feat.at))
+            .map_or(0, |p| p.approvals);
+        all.approvals >= BENIGN_AFTER && f64::from(with) < OPTIONAL * f64::from(all.approvals)
+    }
+
+    /// Whether `caller` had an approved call of the tool.
+    pub(super) fn caller_known(&self, f: &CallFeatures) -> bool {
+        self.callers
+            .get(&tool_key(f))
+            .is_some_and(|c| c.contains(&f.caller))
+    }
+
+    /// Learn from an answer to a call with features `f`.
+    pub(super) fn remember(&mut self, f: &CallFeatures, approved: bool) {
+        let tool = tool_key(f);
+        // Presence first, as the call was seen when it was answered.
+        let view = self.view(f);
+        let mut seen = HashSet::new();
+        let texts: Vec<String> = f
+            .features
+            .iter()
+            .zip(&view.parts)
+            .map(|(feat, p)| match p {
+                Some(t) => t.clone(),
+                None => feat.describe_general(&self.generalise(f, feat).0),
+            })
+            .collect();
+        for text in texts {
+            if seen.insert(text.clone()) {
+                let p = self.presence.entry(format!("{tool}\0{text}")).or_default();
+                if approved {
+                    p.approvals += 1
+                } else {
+                    p.rejections += 1
+                }
+            }
+        }
+        let places: HashSet<&str> = f.features.iter().map(|x| x.at.as_str()).collect();
+        for at in places {
+            let p = self.presence.entry(format!("{tool}\0@{at}")).or_default();
+            if approved {
+                p.approvals += 1
+            } else {
+                p.rejections += 1
+            }
+        }
+        let p = self.presence.entry(tool.clone()).or_default();
+        if approved {
+            p.approvals += 1
+        } else {
+            p.rejections += 1
+        }
+        if self.presence.len() > MAX_KNOWN * 64 {
+            self.presence.clear();
+        }
+        if approved {
+            let callers = self.callers.entry(tool).or_default();
+            if callers.len() < MAX_KNOWN {
+                callers.insert(f.caller.clone());
+            }
+        }
+        // Ranges, before identities change what anchors are.
+        if approved {
+            let mut updates = Vec::new();
+            for feat in &f.features {
+                let Some(x) = feat.value.as_deref().and_then(|v| v.parse::<f64>().ok()) else {
+                    continue;
+                };
+                if !matches!(feat.identity, Identity::Magnitude(_)) {
+                    continue;
+                }
+                let key = place_key(f, feat);
+                updates.push((format!("{key}\0*"), x));
+                for a in self.anchors(f, feat) {
+                    updates.push((format!("{key}\0{a}"), x));
+                }
+            }
+            for (k, x) in updates {
+                if self.ranges.len() >= MAX_KNOWN * 64 && !self.ranges.contains_key(&k) {
+                    continue;
+                }
+                let r = self.ranges.entry(k).or_insert(Range { hi: x, n: 0 });
+                r.hi = r.hi.max(x);
+                r.n += 1;
+            }
+        }
+        let mut counted = HashSet::new();
+        for feat in &f.features {
+            let key = place_key(f, feat);
+            let Identity::Name(n) = &feat.identity else {
+                continue;
+            };
+            let k = self.known.entry(key.clone()).or_default();
+            if approved {
+                let is_new = match &feat.value {
+                    Some(v) => !k.values.contains(v),
+                    None => !k.approved.contains(n),
+                };
+                if counted.insert(key) {
+                    k.approvals = k.approvals.saturating_add(1);
+                    let x = if is_new { 1.0 } else { 0.0 };
+                    k.novelty = if k.approvals == 1 {
+                        x
+                    } else {
+                        k.novelty + NOVELTY_ALPHA * (x - k.novelty)
+                    };
+                }
+                k.refused.remove(n);
+                if k.approved.len() < MAX_KNOWN {
+                    k.approved.insert(n.clone());
+                }
+                if let Some(v) = &feat.value {
+                    if k.values.len() < MAX_KNOWN {
+                        k.values.insert(v.clone());
+                    }
+                }
+            } else if !k.approved.contains(n) && k.refused.len() < MAX_KNOWN {
+                k.refused.insert(n.clone());
+            }
+        }
+    }
+}
