@@ -9,6 +9,7 @@
 mod diagnose;
 pub mod generate;
 mod org;
+mod org_extra;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
