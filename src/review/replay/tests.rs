@@ -83,4 +83,3 @@ fn the_org_trace_meets_the_targets() {
     assert!(r.safe_denied_share() <= 1.0, "{t}");
     assert!(r.last(1000).escalated_share() <= 10.0, "{t}");
 }
-
