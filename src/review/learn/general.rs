@@ -121,19 +121,23 @@ impl General {
         }
     }
 
-    /// The anchors a number at `feat` is judged against: the caller, and every identity
-    /// elsewhere in the call.
-    fn anchors(&self, f: &CallFeatures, feat: &Feature) -> Vec<String> {
-        let mut v = vec![format!("caller={}", f.caller)];
+    /// The anchors a number at `feat` is judged against: the caller (without a place), and
+    /// every identity elsewhere in the call (with its feature).
+    fn anchors<'a>(
+        &self,
+        f: &'a CallFeatures,
+        feat: &Feature,
+    ) -> Vec<(String, Option<&'a Feature>)> {
+        let mut v = vec![(format!("caller={}", f.caller), None)];
         for g in &f.features {
             if root(&g.at) != root(&feat.at) {
                 if let Some(a) = self.anchor_of(f, g) {
-                    v.push(format!("{}={a}", g.at));
+                    v.push((format!("{}={a}", g.at), Some(g)));
                 }
             }
         }
-        v.sort();
-        v.dedup();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
         v
     }
 
@@ -156,26 +160,40 @@ impl General {
                 } else if routine && value.is_none() {
                     ("any".into(), false)
                 } else {
-                    ("new".into(), true)
+                    // What free text mentions (`body~url`) is new to its own bucket, not novel.
+                    ("new".into(), !feat.at.contains('~'))
                 }
             }
             (Identity::Magnitude(_), value) => {
                 let Some(x) = value.as_deref().and_then(|v| v.parse::<f64>().ok()) else {
                     return ("new".into(), true);
                 };
-                let all = self.ranges.get(&format!("{key}\0*")).copied();
-                for a in self.anchors(f, feat) {
-                    let r = self.ranges.get(&format!("{key}\0{a}")).copied();
-                    let is_caller = a.starts_with("caller=");
-                    let Some(r) = r else {
-                        if is_caller {
-                            return ("new".into(), true);
+                let Some(all) = self.ranges.get(&format!("{key}\0*")).copied() else {
+                    return ("new".into(), true);
+                };
+                if x > all.hi {
+                    return ("above".into(), true);
+                }
+                // Money: also against what this caller, and each counterparty, was approved
+                // for. The caller and every argument the tool's calls always have (the
+                // payee, the account) bind; an optional one only while its amounts are few
+                // or stay well below the rest.
+                if feat.class.starts_with("money") {
+                    let tool = tool_key(f);
+                    let calls = self.presence.get(&tool).copied().unwrap_or_default();
+                    for (a, at) in self.anchors(f, feat) {
+                        let r = self.ranges.get(&format!("{key}\0{a}")).copied();
+                        let binding = at.is_none_or(|g| !self.optional(&tool, g, calls));
+                        match r {
+                            None if at.is_none() => return ("new".into(), true),
+                            None => {}
+                            Some(r) => {
+                                let loose = r.n >= RANGE_SUPPORT && r.hi >= NARROW * all.hi;
+                                if x > r.hi && (binding || !loose) {
+                                    return ("above".into(), true);
+                                }
+                            }
                         }
-                        continue;
-                    };
-                    let narrow = all.is_some_and(|all| r.hi < NARROW * all.hi);
-                    if (r.n < RANGE_SUPPORT || narrow || is_caller) && x > r.hi {
-                        return ("above".into(), true);
                     }
                 }
                 // No more than approved before (less is not another kind of call).
@@ -294,7 +312,7 @@ impl General {
                 }
                 let key = place_key(f, feat);
                 updates.push((format!("{key}\0*"), x));
-                for a in self.anchors(f, feat) {
+                for (a, _) in self.anchors(f, feat) {
                     updates.push((format!("{key}\0{a}"), x));
                 }
             }

@@ -82,7 +82,7 @@ pub fn org(n: usize, seed: u64) -> Vec<TraceCall> {
         ("acme-supplies", 800.0),
         ("northwind", 2_500.0),
         ("globex", 12_000.0),
-        ("initech", 40_000.0),
+        ("initech", 60_000.0),
         ("umbrella-labs", 5_000.0),
         ("hooli-cloud", 90_000.0),
         ("stark-parts", 1_500.0),
