@@ -40,6 +40,9 @@ const RANGE_SUPPORT: u32 = 5;
 const NARROW: f64 = 0.5;
 /// Approvals a feature needs (in calls of its tool) before it may be left out as benign.
 const BENIGN_AFTER: u32 = 5;
+/// Words of a place with at most this many approved values are kept as they are (an
+/// action, a namespace), beyond it generalised (`known`).
+const ENUM: usize = 12;
 /// A place is optional for a tool when fewer than this share of its approved calls have it.
 const OPTIONAL: f64 = 0.9;
 
@@ -87,6 +90,10 @@ pub(crate) struct General {
 pub(super) struct View {
     /// Each feature generalised, or `None` when left out as benign.
     pub parts: Vec<Option<String>>,
+    /// Finding types (`finding secrets/aws_key`) not left out as benign.
+    pub findings: Vec<String>,
+    /// Run flags (`run sec0:sensitive`) not left out as benign.
+    pub run: Vec<String>,
     /// Something new, refused or above range where values carry meaning.
     pub novel: bool,
 }
@@ -153,7 +160,11 @@ impl General {
                     Some(v) if !routine => k.is_some_and(|k| k.values.contains(v)),
                     _ => k.is_some_and(|k| k.approved.contains(n)),
                 };
-                if known {
+                if known && feat.class == "word" && k.is_some_and(|k| k.approved.len() <= ENUM) {
+                    // A word from a short list (an action, a namespace, a channel) means
+                    // what it says: `delete` is not `get` because both were approved.
+                    (n.clone(), false)
+                } else if known {
                     ("known".into(), false)
                 } else if k.is_some_and(|k| k.refused.contains(n)) && value.is_none() {
                     ("refused".into(), true)
@@ -230,7 +241,32 @@ impl General {
                 (!benign).then_some(text)
             })
             .collect();
-        View { parts, novel }
+        // Findings and run flags: left out where they do not make rejections likelier.
+        let keep = |text: String| {
+            let p = self
+                .presence
+                .get(&format!("{tool}\0{text}"))
+                .copied()
+                .unwrap_or_default();
+            let rate = wilson_lower(p.rejections as usize, (p.approvals + p.rejections) as usize);
+            (p.approvals < BENIGN_AFTER || rate > base_rate).then_some(text)
+        };
+        let findings = f
+            .findings
+            .iter()
+            .filter_map(|x| keep(format!("finding {x}")))
+            .collect();
+        let run = f
+            .context
+            .iter()
+            .filter_map(|x| keep(format!("run {x}")))
+            .collect();
+        View {
+            parts,
+            findings,
+            run,
+            novel,
+        }
     }
 
     /// Whether `feat`'s place is optional for the tool: absent from a good share of its
@@ -265,6 +301,8 @@ impl General {
                 Some(t) => t.clone(),
                 None => feat.describe_general(&self.generalise(f, feat).0),
             })
+            .chain(f.findings.iter().map(|x| format!("finding {x}")))
+            .chain(f.context.iter().map(|x| format!("run {x}")))
             .collect();
         for text in texts {
             if seen.insert(text.clone()) {

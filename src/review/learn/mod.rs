@@ -188,8 +188,8 @@ impl State {
                 f.route,
                 f.tool,
                 args.into_iter().collect::<Vec<_>>().join(", "),
-                f.findings.join(", "),
-                f.context.join(", ")
+                view.findings.join(", "),
+                view.run.join(", ")
             )
         };
         let caller_known = self.general.caller_known(f);

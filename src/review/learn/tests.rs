@@ -373,3 +373,42 @@ fn amounts_are_judged_by_what_was_approved_for_the_caller_and_the_counterparty()
         "an IBAN never approved"
     );
 }
+
+#[test]
+fn words_from_a_short_list_keep_their_meaning_and_benign_options_are_left_out() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let op = |action: &str, target: &str, note: bool| {
+        let mut args = json!({"action": action, "target": target});
+        if note {
+            args["note"] = json!("as discussed in the weekly sync");
+        }
+        CallFeatures::of(
+            "tools",
+            "db_admin",
+            "ops",
+            Some(&args),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    // `delete` was approved on staging, `read` on prod; a note comes and goes.
+    for i in 0..40u64 {
+        p.learn(&op("delete", "staging", i % 2 == 0), true, None, secs(t, i));
+        p.learn(&op("read", "prod", i % 3 == 0), true, None, secs(t, i));
+    }
+    let with_note = p.decide(&op("read", "prod", true), false, secs(t, 100));
+    assert_eq!(with_note.map(|o| o.verdict), Some(Verdict::Allow));
+    let keys = |f: &CallFeatures| p.keys(f).levels[1].1.id.clone();
+    assert_eq!(
+        keys(&op("read", "prod", true)),
+        keys(&op("read", "prod", false)),
+        "an optional note approved often is left out"
+    );
+    assert_eq!(
+        p.decide(&op("delete", "prod", false), false, secs(t, 100)),
+        None,
+        "both words known, never together"
+    );
+}
