@@ -84,6 +84,8 @@ pub(crate) struct General {
     ranges: HashMap<String, Range>,
     /// `route\0tool\0feature` (and `route\0tool` for all calls) → answers with it present.
     presence: HashMap<String, Presence>,
+    /// `route\0tool` → the places its calls had.
+    places: HashMap<String, HashSet<String>>,
 }
 
 /// One call as the whole-call levels see it.
@@ -280,6 +282,26 @@ impl General {
         all.approvals >= BENIGN_AFTER && f64::from(with) < OPTIONAL * f64::from(all.approvals)
     }
 
+    /// Whether the call lacks an argument the tool's approved calls (nearly) always have: a
+    /// call of another kind, which pairs of what it has cannot tell.
+    pub(super) fn lacks_required(&self, f: &CallFeatures) -> bool {
+        let tool = tool_key(f);
+        let all = self.presence.get(&tool).copied().unwrap_or_default();
+        if all.approvals < BENIGN_AFTER {
+            return false;
+        }
+        self.places.get(&tool).is_some_and(|places| {
+            places.iter().any(|at| {
+                let with = self
+                    .presence
+                    .get(&format!("{tool}\0@{at}"))
+                    .map_or(0, |p| p.approvals);
+                f64::from(with) >= OPTIONAL * f64::from(all.approvals)
+                    && !f.features.iter().any(|x| &x.at == at)
+            })
+        })
+    }
+
     /// Whether `caller` had an approved call of the tool.
     pub(super) fn caller_known(&self, f: &CallFeatures) -> bool {
         self.callers
@@ -315,6 +337,12 @@ impl General {
             }
         }
         let places: HashSet<&str> = f.features.iter().map(|x| x.at.as_str()).collect();
+        let known_places = self.places.entry(tool.clone()).or_default();
+        for at in &places {
+            if known_places.len() < MAX_KNOWN && !known_places.contains(*at) {
+                known_places.insert(at.to_string());
+            }
+        }
         for at in places {
             let p = self.presence.entry(format!("{tool}\0@{at}")).or_default();
             if approved {

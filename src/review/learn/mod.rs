@@ -334,7 +334,16 @@ impl Precedents {
         let mut leaning: Option<Verdict> = None;
         for (level, fp) in &keys.levels {
             if *level == Level::Features {
-                return self.decide_familiar(&mut st, f, fp, (strict, commit, novel), leaning, now);
+                // Pairs cannot tell a call that lacks what its tool's calls always have.
+                let unlike = novel || st.general.lacks_required(f);
+                return self.decide_familiar(
+                    &mut st,
+                    f,
+                    fp,
+                    (strict, commit, unlike),
+                    leaning,
+                    now,
+                );
             }
             let Some(b) = st.buckets.get(&fp.id) else {
                 continue;
