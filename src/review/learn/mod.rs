@@ -1,20 +1,30 @@
 //! Learning from answers. Every escalated call is described by its [`CallFeatures`]
 //! (`crate::features`); each reviewer's answer is evidence for the call's fingerprint at
-//! three **levels**, from the finest to the coarsest:
+//! four **levels**, from the finest to the coarsest:
 //!
 //! - `exact`: route, tool, caller, every feature with its identity (host, domain,
 //!   directory, table, word, magnitude), finding types, run flags;
-//! - `known`: the same, each identity replaced by what reviewers made of it *for this tool
-//!   and argument*: `known` (in an approved call before), `refused` (only in rejected
-//!   calls), `new`; magnitudes by `in_range` / `above` / `below` the approved ones;
-//! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool.
+//! - `known`: the call as reviewers know it *for this tool and argument* (`general`):
+//!   identities `known` / `refused` / `new` (words from a short list as they are,
+//!   identifiers by value where values repeat), numbers `in_range` / `above` what was
+//!   approved (money also for this caller and each counterparty), and what optional
+//!   arguments, findings and run flags add left out where it does not make rejections
+//!   likelier;
+//! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool;
+//! - `features`: every feature and pair of features approved before (`familiar`).
+//!
+//! A call with something new, refused or above range where values carry meaning is
+//! **novel**: no level allows it.
 //!
 //! A call is decided at the finest level whose evidence is strong enough (the Wilson lower
 //! bound on agreeing answers over its threshold, see `evidence`); a level with too little
 //! evidence backs off to a coarser one only when what it has agrees with the coarser
 //! verdict, and a level whose answers disagree stops the back-off: the call goes to a
-//! person. Tools whose MCP annotations say destructive or open-world (or say nothing, which
-//! the specification reads the same way) need stronger evidence.
+//! person (`decide`). At `any_caller` a precedent allows only a caller whose own calls of
+//! the kind were approved; when every finer level only ever approved and every feature and
+//! pair is familiar, it trusts as fast as the `features` level. Tools whose MCP annotations
+//! say destructive or open-world (or say nothing, which the specification reads the same
+//! way) need stronger evidence.
 //!
 //! Precedents keep being checked: a share of the calls a precedent decides (more while it is
 //! young) still goes to a reviewer as a **spot check**. A rejected spot check of an allow
@@ -24,6 +34,7 @@
 //! first and wins.
 
 mod config;
+mod decide;
 pub mod evidence;
 pub mod familiar;
 mod general;
@@ -39,7 +50,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use crate::features::{CallFeatures, Feature, Fingerprint, Identity};
-use evidence::{Answer, Counts, Tally};
+use evidence::{Answer, Tally};
 use general::tool_key;
 
 /// The levels precedents learn at, finest first.
@@ -313,162 +324,6 @@ impl Precedents {
     /// spot check (the admin API's explain).
     pub fn peek(&self, f: &CallFeatures, strict: bool, now: Instant) -> Option<Outcome> {
         self.decide_as(f, strict, now, false)
-    }
-
-    fn decide_as(
-        &self,
-        f: &CallFeatures,
-        strict: bool,
-        now: Instant,
-        commit: bool,
-    ) -> Option<Outcome> {
-        if !self.cfg.enabled {
-            return None;
-        }
-        let mut st = self.state();
-        let keys = st.keys(f);
-        let tool = tool_key(f);
-        // Something new, refused or above range where values carry meaning: no allow.
-        let novel = st.general.view(f).novel;
-        // What finer levels' evidence leans to (a coarser verdict must agree with it).
-        let mut leaning: Option<Verdict> = None;
-        for (level, fp) in &keys.levels {
-            if *level == Level::Features {
-                // Pairs cannot tell a call that lacks what its tool's calls always have.
-                let unlike = novel || st.general.lacks_required(f);
-                return self.decide_familiar(
-                    &mut st,
-                    f,
-                    fp,
-                    (strict, commit, unlike),
-                    leaning,
-                    now,
-                );
-            }
-            let Some(b) = st.buckets.get(&fp.id) else {
-                continue;
-            };
-            let c = b.tally.counts(now, self.cfg.window);
-            if !c.any() {
-                continue;
-            }
-            let allow_at = self.threshold(&st, &tool, *level, strict, now);
-            let deny_at = config::at(&self.cfg.deny, *level);
-            let (ca, cd) = (c.allow_confidence(), c.deny_confidence());
-            // Any caller: only for a caller whose own calls of this kind were approved.
-            let agreed = match level {
-                Level::AnyCaller => leaning == Some(Verdict::Allow),
-                _ => leaning != Some(Verdict::Deny),
-            };
-            let verdict = if ca >= allow_at
-                && c.approvals_since_rejection >= self.cfg.min_approvals as usize
-                && agreed
-                && !novel
-            {
-                Some((Verdict::Allow, ca, allow_at))
-            } else if cd >= deny_at
-                && c.rejections_since_approval >= self.cfg.min_rejections as usize
-                && leaning != Some(Verdict::Allow)
-            {
-                Some((Verdict::Deny, cd, deny_at))
-            } else {
-                None
-            };
-            if let Some((verdict, confidence, threshold)) = verdict {
-                let spot = self.spot_rate(&c, verdict, threshold);
-                let spot_check = commit && spot > 0.0 && st.next_random() < spot;
-                if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
-                    b.tally.uses += 1;
-                }
-                return Some(Outcome {
-                    precedent: format!("precedent-{}", fp.id),
-                    level: *level,
-                    verdict,
-                    confidence,
-                    spot_check,
-                });
-            }
-            if c.approvals > 0 && c.rejections > 0 {
-                // Reviewers disagree at this level: nothing coarser may decide.
-                return None;
-            }
-            let lean = if c.approvals > 0 {
-                Verdict::Allow
-            } else {
-                Verdict::Deny
-            };
-            match leaning {
-                Some(l) if l != lean => return None,
-                _ => leaning = Some(lean),
-            }
-        }
-        None
-    }
-
-    /// The `features` level: allow a call whose every feature and pair is familiar, deny
-    /// one with a feature or pair reviewers only ever rejected — each only where what finer
-    /// levels knew (`leaning`) agrees.
-    fn decide_familiar(
-        &self,
-        st: &mut State,
-        f: &CallFeatures,
-        fp: &Fingerprint,
-        (strict, commit, novel): (bool, bool, bool),
-        leaning: Option<Verdict>,
-        now: Instant,
-    ) -> Option<Outcome> {
-        let j = st
-            .familiar
-            .judge(f, now, self.cfg.window, self.cfg.min_rejections);
-        let allow_at = self.threshold(st, &tool_key(f), Level::Features, strict, now);
-        let deny_at = config::at(&self.cfg.deny, Level::Features);
-        let (verdict, confidence, precedent, threshold) = if j.allow_confidence >= allow_at
-            && j.fewest_approvals >= self.cfg.min_approvals
-            && leaning != Some(Verdict::Deny)
-            && !novel
-        {
-            (
-                Verdict::Allow,
-                j.allow_confidence,
-                format!("precedent-{}", fp.id),
-                allow_at,
-            )
-        } else {
-            match &j.deny {
-                Some((c, _, atom)) if *c >= deny_at && leaning != Some(Verdict::Allow) => {
-                    let id = Fingerprint::of_text("features-deny", atom.clone()).id;
-                    (Verdict::Deny, *c, format!("precedent-{id}"), deny_at)
-                }
-                _ => return None,
-            }
-        };
-        let counts = Counts {
-            approvals_since_rejection: j.fewest_approvals as usize,
-            ..Counts::default()
-        };
-        let spot = self.spot_rate(&counts, verdict, threshold);
-        let spot_check = commit && spot > 0.0 && st.next_random() < spot;
-        if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
-            b.tally.uses += 1;
-        }
-        Some(Outcome {
-            precedent,
-            level: Level::Features,
-            verdict,
-            confidence,
-            spot_check,
-        })
-    }
-
-    fn spot_rate(&self, c: &Counts, verdict: Verdict, threshold: f64) -> f64 {
-        let s = &self.cfg.spot_checks;
-        match verdict {
-            Verdict::Deny => s.deny_rate,
-            Verdict::Allow => {
-                let young = c.approvals_since_rejection < 2 * evidence::needed(threshold);
-                if young { s.young_rate } else { s.rate }
-            }
-        }
     }
 
     /// Learn from a reviewer's answer to a call with features `f` (`spot_check`: the call
