@@ -63,6 +63,8 @@ struct Known {
 #[derive(Debug, Clone, Copy)]
 struct Range {
     hi: f64,
+    /// The largest magnitude (three steps a decade) approved.
+    mag: i32,
     n: u32,
 }
 
@@ -177,21 +179,27 @@ impl General {
                     ("new".into(), !feat.at.contains('~'))
                 }
             }
-            (Identity::Magnitude(_), value) => {
+            (Identity::Magnitude(m), value) => {
                 let Some(x) = value.as_deref().and_then(|v| v.parse::<f64>().ok()) else {
                     return ("new".into(), true);
                 };
                 let Some(all) = self.ranges.get(&format!("{key}\0*")).copied() else {
                     return ("new".into(), true);
                 };
-                if x > all.hi {
+                // Any number: not of a size never approved (an id or a time that grows by
+                // one each call is not novel; a count ten times the largest is).
+                if *m > all.mag {
                     return ("above".into(), true);
                 }
-                // Money: also against what this caller, and each counterparty, was approved
+                // Money: against the tool's highest, and what this caller, and each
+                // counterparty, was approved
                 // for. The caller and every argument the tool's calls always have (the
                 // payee, the account) bind; an optional one only while its amounts are few
                 // or stay well below the rest.
                 if feat.class.starts_with("money") {
+                    if x > all.hi {
+                        return ("above".into(), true);
+                    }
                     let tool = tool_key(f);
                     let calls = self.presence.get(&tool).copied().unwrap_or_default();
                     for (a, at) in self.anchors(f, feat) {
@@ -373,21 +381,26 @@ impl General {
                 let Some(x) = feat.value.as_deref().and_then(|v| v.parse::<f64>().ok()) else {
                     continue;
                 };
-                if !matches!(feat.identity, Identity::Magnitude(_)) {
+                let Identity::Magnitude(m) = feat.identity else {
                     continue;
-                }
+                };
                 let key = place_key(f, feat);
-                updates.push((format!("{key}\0*"), x));
+                updates.push((format!("{key}\0*"), x, m));
                 for (a, _) in self.anchors(f, feat) {
-                    updates.push((format!("{key}\0{a}"), x));
+                    updates.push((format!("{key}\0{a}"), x, m));
                 }
             }
-            for (k, x) in updates {
+            for (k, x, m) in updates {
                 if self.ranges.len() >= MAX_KNOWN * 64 && !self.ranges.contains_key(&k) {
                     continue;
                 }
-                let r = self.ranges.entry(k).or_insert(Range { hi: x, n: 0 });
+                let r = self.ranges.entry(k).or_insert(Range {
+                    hi: x,
+                    mag: m,
+                    n: 0,
+                });
                 r.hi = r.hi.max(x);
+                r.mag = r.mag.max(m);
                 r.n += 1;
             }
         }

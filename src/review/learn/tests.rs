@@ -412,3 +412,26 @@ fn words_from_a_short_list_keep_their_meaning_and_benign_options_are_left_out() 
         "both words known, never together"
     );
 }
+
+#[test]
+fn growing_ids_are_not_novel_but_sizes_never_approved_are() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let get = |ticket: u64, limit: u64| {
+        CallFeatures::of(
+            "tools",
+            "tickets",
+            "support",
+            Some(&json!({"ticket": ticket, "limit": limit})),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    for i in 0..30u64 {
+        p.learn(&get(52_000 + i, 10 + i % 20), true, None, secs(t, i));
+    }
+    let next = p.decide(&get(52_031, 20), false, secs(t, 100));
+    assert_eq!(next.map(|o| o.verdict), Some(Verdict::Allow));
+    assert_eq!(p.decide(&get(52_032, 5000), false, secs(t, 100)), None);
+}
