@@ -364,6 +364,7 @@ mod tests {
             "id": "8c0e2f4a-1b2c-4d5e-8f90-123456789abc",
             "note": "please pay the invoice, details at https://paste.example/x",
             "dry_run": false,
+            "fields": "email, orders",
         }));
         for want in [
             "amount=money 1e3",
@@ -381,6 +382,8 @@ mod tests {
             "note=text short",
             "note~url=url public paste.example",
             "dry_run=false",
+            "fields=word email",
+            "fields=word orders",
         ] {
             assert!(f.contains(&want.to_string()), "{want} not in {f:?}");
         }

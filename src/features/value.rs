@@ -54,11 +54,33 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
     if super::shell::looks_like_command(hints.tool, key, t) && super::shell::features(at, t, out) {
         return;
     }
+    // `email,orders` means what `["email", "orders"]` means: a list given as one string.
+    if let Some(parts) = comma_list(t) {
+        for p in parts {
+            string(hints, key, at, p, out);
+        }
+        return;
+    }
     if !t.contains(char::is_whitespace) && t.len() <= MAX_TOKEN {
         out.push(token(hints, at, t));
         return;
     }
     text(hints, at, t, out);
+}
+
+/// The words of a comma-separated list (`email, orders`): at most 16 parts, each one token
+/// and one of them with a letter (`1,000` is a number).
+fn comma_list(t: &str) -> Option<Vec<&str>> {
+    if !t.contains(',') {
+        return None;
+    }
+    let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+    let ok = parts.len() <= 16
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= MAX_TOKEN && !p.contains(char::is_whitespace))
+        && parts.iter().any(|p| p.chars().any(char::is_alphabetic));
+    ok.then_some(parts)
 }
 
 /// Whether a key holds a command line or its arguments (for tools named after a program).
