@@ -9,10 +9,11 @@
 //! - **identifiers** by their value where values repeat (an IBAN, an account: `known` only
 //!   if that very value was approved there), by their pattern where every call brings a new
 //!   one (invoice and order numbers);
-//! - **numbers** by the range approved before: `in_range`, or `above` the most ever approved
-//!   *for this caller*, or for a counterparty in the same call (a vendor, an IBAN) whose
-//!   approved amounts stay well below the rest — an agent's refund limit and a vendor's
-//!   ceiling are facts no single call states;
+//! - **numbers** by the sizes approved before; **money** by the range approved: `in_range`,
+//!   or `above` the most ever approved for the tool, *for this caller*, or with a
+//!   counterparty in the same call (a vendor, an IBAN) — an agent's refund limit and a
+//!   vendor's ceiling are facts no single call states; an identifier's value is `known` only
+//!   if approved with the same counterparties (another vendor's IBAN is not this vendor's);
 //! - features whose presence does not make rejections likelier (an optional memo, a
 //!   notification flag, an amount in range) are **left out**, so calls that differ only by
 //!   them share their evidence.
@@ -43,6 +44,8 @@ const BENIGN_AFTER: u32 = 5;
 /// Words of a place with at most this many approved values are kept as they are (an
 /// action, a namespace), beyond it generalised (`known`).
 const ENUM: usize = 12;
+/// Most places of one call whose co-occurrence is counted.
+const MAX_PAIRED_PLACES: usize = 24;
 /// A place is optional for a tool when fewer than this share of its approved calls have it.
 const OPTIONAL: f64 = 0.9;
 
@@ -88,6 +91,9 @@ pub(crate) struct General {
     presence: HashMap<String, Presence>,
     /// `route\0tool` → the places its calls had.
     places: HashMap<String, HashSet<String>>,
+    /// `route\0tool\0at\0class\0anchor` → identifiers' value hashes approved with that
+    /// anchor (an IBAN with its vendor).
+    together: HashMap<String, HashSet<String>>,
 }
 
 /// One call as the whole-call levels see it.
@@ -110,9 +116,10 @@ fn place_key(f: &CallFeatures, feat: &Feature) -> String {
     format!("{}\0{}\0{}\0{}", f.route, f.tool, feat.at, feat.class)
 }
 
-/// The argument a place belongs to (`vendor` for `vendor:path`, `payee` for `payee.iban`).
+/// The value a place belongs to (`vendor` for `vendor:path`; `payee.iban` is its own, apart
+/// from `payee.name`).
 fn root(at: &str) -> &str {
-    at.split(['.', '[', ':', '~']).next().unwrap_or(at)
+    at.split(['[', ':', '~']).next().unwrap_or(at)
 }
 
 impl General {
@@ -130,6 +137,36 @@ impl General {
             (Identity::Name(n), _) => Some(n.clone()),
             _ => None,
         }
+    }
+
+    /// Whether the argument at `other` (nearly) always comes with the one at `at` in the
+    /// tool's approved calls (a payee's name with its IBAN, whichever style they come in),
+    /// or too few calls tell yet.
+    fn goes_with(&self, tool: &str, at: &str, other: &str) -> bool {
+        let with = self
+            .presence
+            .get(&format!("{tool}\0@{at}"))
+            .map_or(0, |p| p.approvals);
+        let both = self
+            .presence
+            .get(&format!("{tool}\0@{at}\0@{other}"))
+            .map_or(0, |p| p.approvals);
+        with < BENIGN_AFTER || f64::from(both) >= OPTIONAL * f64::from(with)
+    }
+
+    /// Whether the identifier value `v` at `feat` was approved together with every identity
+    /// of an argument the tool's calls always have (an IBAN with the vendor it is paid to:
+    /// another vendor's registered IBAN is not this vendor's).
+    fn approved_with(&self, f: &CallFeatures, feat: &Feature, v: &str) -> bool {
+        let key = place_key(f, feat);
+        let tool = tool_key(f);
+        self.anchors(f, feat).into_iter().all(|(a, g)| match g {
+            Some(g) if self.goes_with(&tool, &feat.at, &g.at) => self
+                .together
+                .get(&format!("{key}\0{a}"))
+                .is_some_and(|s| s.contains(v)),
+            _ => true,
+        })
     }
 
     /// The anchors a number at `feat` is judged against: the caller (without a place), and
@@ -161,7 +198,9 @@ impl General {
             (Identity::Name(n), value) => {
                 let routine = self.routine(&key);
                 let known = match value {
-                    Some(v) if !routine => k.is_some_and(|k| k.values.contains(v)),
+                    Some(v) if !routine => {
+                        k.is_some_and(|k| k.values.contains(v)) && self.approved_with(f, feat, v)
+                    }
                     _ => k.is_some_and(|k| k.approved.contains(n)),
                 };
                 if known && feat.class == "word" && k.is_some_and(|k| k.approved.len() <= ENUM) {
@@ -201,10 +240,9 @@ impl General {
                         return ("above".into(), true);
                     }
                     let tool = tool_key(f);
-                    let calls = self.presence.get(&tool).copied().unwrap_or_default();
                     for (a, at) in self.anchors(f, feat) {
                         let r = self.ranges.get(&format!("{key}\0{a}")).copied();
-                        let binding = at.is_none_or(|g| !self.optional(&tool, g, calls));
+                        let binding = at.is_none_or(|g| self.goes_with(&tool, &feat.at, &g.at));
                         match r {
                             None if at.is_none() => return ("new".into(), true),
                             None => {}
@@ -351,6 +389,22 @@ impl General {
                 known_places.insert(at.to_string());
             }
         }
+        if approved {
+            let mut sorted: Vec<&str> = places.iter().copied().collect();
+            sorted.sort_unstable();
+            sorted.truncate(MAX_PAIRED_PLACES);
+            for a in &sorted {
+                for b in &sorted {
+                    if a != b {
+                        let p = self
+                            .presence
+                            .entry(format!("{tool}\0@{a}\0@{b}"))
+                            .or_default();
+                        p.approvals += 1;
+                    }
+                }
+            }
+        }
         for at in places {
             let p = self.presence.entry(format!("{tool}\0@{at}")).or_default();
             if approved {
@@ -402,6 +456,28 @@ impl General {
                 r.hi = r.hi.max(x);
                 r.mag = r.mag.max(m);
                 r.n += 1;
+            }
+        }
+        if approved {
+            let mut pairs = Vec::new();
+            for feat in &f.features {
+                if let (Identity::Name(_), Some(v)) = (&feat.identity, &feat.value) {
+                    let key = place_key(f, feat);
+                    for (a, g) in self.anchors(f, feat) {
+                        if g.is_some() {
+                            pairs.push((format!("{key}\0{a}"), v.clone()));
+                        }
+                    }
+                }
+            }
+            for (k, v) in pairs {
+                if self.together.len() >= MAX_KNOWN * 64 && !self.together.contains_key(&k) {
+                    continue;
+                }
+                let set = self.together.entry(k).or_default();
+                if set.len() < MAX_KNOWN {
+                    set.insert(v);
+                }
             }
         }
         let mut counted = HashSet::new();

@@ -372,6 +372,15 @@ fn amounts_are_judged_by_what_was_approved_for_the_caller_and_the_counterparty()
         None,
         "an IBAN never approved"
     );
+    assert_eq!(
+        p.decide(
+            &pay("acme", "FR7630006000011234567890189", 400.0),
+            false,
+            secs(t, 100)
+        ),
+        None,
+        "globex's IBAN is not acme's"
+    );
 }
 
 #[test]
