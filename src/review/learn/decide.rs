@@ -51,19 +51,20 @@ impl Precedents {
             let mut allow_at = self.threshold(&st, &tool, *level, strict, now);
             if *level == Level::AnyCaller && !novel && c.rejections == 0 {
                 // Corroborated: when every finer level only ever approved, the caller's own
-                // calls of the kind included, and every feature and pair is familiar, the
-                // kind is trusted as fast as the `features` level trusts one pair.
+                // calls of the kind included, and every feature and pair is familiar, all
+                // callers' evidence is trusted as the `known` level trusts one caller's.
                 let own = own_approvals >= self.cfg.min_approvals as usize;
                 let j = st
                     .familiar
                     .judge(f, now, self.cfg.window, self.cfg.min_rejections);
-                let pairs = self.threshold(&st, &tool, Level::Features, strict, now);
+                let known = self.threshold(&st, &tool, Level::Known, strict, now);
                 if own
-                    && j.allow_confidence >= pairs
+                    && j.allow_confidence
+                        >= self.threshold(&st, &tool, Level::Features, strict, now)
                     && j.fewest_approvals >= self.cfg.min_approvals
                     && j.deny.is_none()
                 {
-                    allow_at = allow_at.min(pairs);
+                    allow_at = allow_at.min(known);
                 }
             }
             let deny_at = config::at(&self.cfg.deny, *level);

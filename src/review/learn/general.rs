@@ -15,8 +15,9 @@
 //!   vendor's ceiling are facts no single call states; an identifier's value is `known` only
 //!   if approved with the same counterparties (another vendor's IBAN is not this vendor's);
 //! - features whose presence does not make rejections likelier (an optional memo, a
-//!   notification flag, an amount in range) are **left out**, so calls that differ only by
-//!   them share their evidence.
+//!   notification flag, an amount in range) are **left out** once shown not to (the upper
+//!   bound of their rejection share), so calls that differ only by them share their
+//!   evidence.
 //!
 //! A call with something `new`, `refused` or `above` where values carry meaning is **novel**:
 //! no precedent allows it (a person decides), at any level.
@@ -39,6 +40,9 @@ const NOVELTY_ALPHA: f64 = 0.1;
 /// than this, or while its highest stays below `NARROW` of the place's highest.
 const RANGE_SUPPORT: u32 = 5;
 const NARROW: f64 = 0.5;
+/// An optional feature is left out when the upper bound of its rejection share is at most
+/// twice the tool's, or this.
+const BENIGN_SHARE: f64 = 0.1;
 /// Approvals a feature needs (in calls of its tool) before it may be left out as benign.
 const BENIGN_AFTER: u32 = 5;
 /// Words of a place with at most this many approved values are kept as they are (an
@@ -100,9 +104,9 @@ pub(crate) struct General {
 pub(super) struct View {
     /// Each feature generalised, or `None` when left out as benign.
     pub parts: Vec<Option<String>>,
-    /// Finding types (`finding secrets/aws_key`) not left out as benign.
+    /// Finding types (`finding secrets/aws_key`).
     pub findings: Vec<String>,
-    /// Run flags (`run sec0:sensitive`) not left out as benign.
+    /// Run flags (`run sec0:sensitive`).
     pub run: Vec<String>,
     /// Something new, refused or above range where values carry meaning.
     pub novel: bool,
@@ -281,34 +285,19 @@ impl General {
                         .get(&format!("{tool}\0{text}"))
                         .copied()
                         .unwrap_or_default();
-                    // Not significantly more often rejected than the tool's calls are.
-                    let rate =
-                        wilson_lower(p.rejections as usize, (p.approvals + p.rejections) as usize);
-                    p.approvals >= BENIGN_AFTER && rate <= base_rate
+                    // Shown to be rejected at most about as often as the tool's calls are: the
+                    // upper bound of its rejection share (95%) within twice the tool's share
+                    // (and 10%); thin evidence keeps it in.
+                    let n = (p.approvals + p.rejections) as usize;
+                    let lower = wilson_lower(p.rejections as usize, n);
+                    p.approvals >= BENIGN_AFTER && lower <= base_rate
                 };
                 (!benign).then_some(text)
             })
             .collect();
-        // Findings and run flags: left out where they do not make rejections likelier.
-        let keep = |text: String| {
-            let p = self
-                .presence
-                .get(&format!("{tool}\0{text}"))
-                .copied()
-                .unwrap_or_default();
-            let rate = wilson_lower(p.rejections as usize, (p.approvals + p.rejections) as usize);
-            (p.approvals < BENIGN_AFTER || rate > base_rate).then_some(text)
-        };
-        let findings = f
-            .findings
-            .iter()
-            .filter_map(|x| keep(format!("finding {x}")))
-            .collect();
-        let run = f
-            .context
-            .iter()
-            .filter_map(|x| keep(format!("run {x}")))
-            .collect();
+        // Findings and run flags always count: they are what a call carries beyond its shape.
+        let findings = f.findings.iter().map(|x| format!("finding {x}")).collect();
+        let run = f.context.iter().map(|x| format!("run {x}")).collect();
         View {
             parts,
             findings,
