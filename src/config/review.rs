@@ -45,8 +45,8 @@ impl Default for PerLevel {
     fn default() -> Self {
         Self {
             exact: 0.5,
-            known: 0.7,
-            any_caller: 0.75,
+            known: 0.75,
+            any_caller: 0.85,
             features: 0.5,
         }
     }
@@ -123,8 +123,8 @@ impl Default for LearnConfig {
             confidence: PerLevel::default(),
             strict_confidence: PerLevel {
                 exact: 0.7,
-                known: 0.8,
-                any_caller: 0.85,
+                known: 0.85,
+                any_caller: 0.92,
                 features: 0.6,
             },
             deny_confidence: PerLevel {
