@@ -15,8 +15,8 @@
 //!   vendor's ceiling are facts no single call states; an identifier's value is `known` only
 //!   if approved with the same counterparties (another vendor's IBAN is not this vendor's);
 //! - features whose presence does not make rejections likelier (an optional memo, a
-//!   notification flag, an amount in range) are **left out** once shown not to (the upper
-//!   bound of their rejection share), so calls that differ only by them share their
+//!   notification flag, an amount in range) are **left out** (the lower bound of their
+//!   rejection share not above the tool's), so calls that differ only by them share their
 //!   evidence.
 //!
 //! A call with something `new`, `refused` or `above` where values carry meaning is **novel**:
@@ -40,9 +40,6 @@ const NOVELTY_ALPHA: f64 = 0.1;
 /// than this, or while its highest stays below `NARROW` of the place's highest.
 const RANGE_SUPPORT: u32 = 5;
 const NARROW: f64 = 0.5;
-/// An optional feature is left out when the upper bound of its rejection share is at most
-/// twice the tool's, or this.
-const BENIGN_SHARE: f64 = 0.1;
 /// Approvals a feature needs (in calls of its tool) before it may be left out as benign.
 const BENIGN_AFTER: u32 = 5;
 /// Words of a place with at most this many approved values are kept as they are (an
@@ -285,9 +282,8 @@ impl General {
                         .get(&format!("{tool}\0{text}"))
                         .copied()
                         .unwrap_or_default();
-                    // Shown to be rejected at most about as often as the tool's calls are: the
-                    // upper bound of its rejection share (95%) within twice the tool's share
-                    // (and 10%); thin evidence keeps it in.
+                    // Not significantly more often rejected than the tool's calls are (the
+                    // lower bound of its rejection share, 95%, not above the tool's share).
                     let n = (p.approvals + p.rejections) as usize;
                     let lower = wilson_lower(p.rejections as usize, n);
                     p.approvals >= BENIGN_AFTER && lower <= base_rate

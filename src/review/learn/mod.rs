@@ -8,8 +8,7 @@
 //!   identities `known` / `refused` / `new` (words from a short list as they are,
 //!   identifiers by value where values repeat), numbers `in_range` / `above` what was
 //!   approved (money also for this caller and each counterparty), and what optional
-//!   arguments, findings and run flags add left out where it does not make rejections
-//!   likelier;
+//!   arguments add left out where it does not make rejections likelier;
 //! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool;
 //! - `features`: every feature and pair of features approved before (`familiar`).
 //!
@@ -22,7 +21,7 @@
 //! verdict, and a level whose answers disagree stops the back-off: the call goes to a
 //! person (`decide`). At `any_caller` a precedent allows only a caller whose own calls of
 //! the kind were approved; when every finer level only ever approved and every feature and
-//! pair is familiar, it trusts as fast as the `features` level. Tools whose MCP annotations
+//! pair is familiar, it trusts all callers' evidence as `known` trusts one caller's. Tools whose MCP annotations
 //! say destructive or open-world (or say nothing, which the specification reads the same
 //! way) need stronger evidence.
 //!
