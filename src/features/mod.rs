@@ -13,6 +13,7 @@
 pub mod paths;
 pub mod shell;
 pub mod sql;
+pub mod tokens;
 pub mod value;
 
 use serde::{Deserialize, Serialize};

@@ -17,7 +17,7 @@ const MAX_ANALYSED: usize = 16 << 10;
 /// Most hosts, domains and paths taken from one free text.
 const MAX_ENTITIES: usize = 8;
 /// Longest single token read as an identifier or word.
-const MAX_TOKEN: usize = 80;
+pub(super) const MAX_TOKEN: usize = 80;
 
 /// Classify the string `s` found at `at` (key `key`) into `out`.
 pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut Vec<Feature>) {
@@ -55,7 +55,7 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
         return;
     }
     // `email,orders` means what `["email", "orders"]` means: a list given as one string.
-    if let Some(parts) = comma_list(t) {
+    if let Some(parts) = super::tokens::comma_list(t) {
         for p in parts {
             string(hints, key, at, p, out);
         }
@@ -66,21 +66,6 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
         return;
     }
     text(hints, at, t, out);
-}
-
-/// The words of a comma-separated list (`email, orders`): at most 16 parts, each one token
-/// and one of them with a letter (`1,000` is a number).
-fn comma_list(t: &str) -> Option<Vec<&str>> {
-    if !t.contains(',') {
-        return None;
-    }
-    let parts: Vec<&str> = t.split(',').map(str::trim).collect();
-    let ok = parts.len() <= 16
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= MAX_TOKEN && !p.contains(char::is_whitespace))
-        && parts.iter().any(|p| p.chars().any(char::is_alphabetic));
-    ok.then_some(parts)
 }
 
 /// Whether a key holds a command line or its arguments (for tools named after a program).
@@ -402,7 +387,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         at: at.to_string(),
         class: "id".into(),
         identity: Identity::Name(pattern),
-        value: Some(value_hash(t)),
+        value: Some(super::tokens::value_hash(t)),
     };
     if UUID.is_match(t) {
         return id("uuid".into());
@@ -434,13 +419,6 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         identity: Identity::Name(t.to_lowercase()),
         value: None,
     }
-}
-
-/// An identifier's value as learning keeps it: `#` and the first 8 bytes of its SHA-256 in
-/// hex (whether it was seen approved before matters, the value itself need not be stored).
-pub fn value_hash(t: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("#{}", hex::encode(&Sha256::digest(t.as_bytes())[..8]))
 }
 
 /// A DNS name (two or more labels, a letter TLD) or an IP address, lowercased.
