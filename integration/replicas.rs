@@ -352,11 +352,12 @@ async fn precedent_levels_evidence_and_spot_checks_are_shared() {
         ids.push(p["id"].as_str().expect("id").to_string());
     }
     assert_eq!(ids[0], ids[1], "the same precedent on both replicas");
-    // A call of that shape on A is held as a spot check of the precedent; rejected
+    // A call of that shape (an amount no higher than approved) on A is held as a spot check
+    // of the precedent; rejected
     // through B, the precedent no longer allows anything, on either replica.
     let held = tokio::spawn({
         let addr = a.proxy_addr;
-        async move { common::post_json(addr, "/mcp", &call(3, "wire_money", 800)).await }
+        async move { common::post_json(addr, "/mcp", &call(3, "wire_money", 650)).await }
     });
     let e = common::one_pending(b.admin_addr).await;
     assert_eq!(e["reason"], "spot_check", "{e}");

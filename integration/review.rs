@@ -245,9 +245,10 @@ async fn approvals_become_a_precedent_for_calls_of_the_same_shape() {
         let got = held_and_answered(&gw, body, "approve").await;
         assert_eq!(got.status, 200);
     }
-    // Same shape (same vendor host, same magnitude): allowed at once, by precedent.
+    // Same shape (same vendor host, same magnitude, no more than approved before): allowed
+    // at once, by precedent.
     let started = std::time::Instant::now();
-    let third = common::post_json(addr, "/mcp", &pay(3, 7100)).await;
+    let third = common::post_json(addr, "/mcp", &pay(3, 5500)).await;
     assert_eq!(
         third.json()["tag"],
         "u",

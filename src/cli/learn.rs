@@ -174,6 +174,10 @@ pub struct ReplayArgs {
     /// ids, agents and tools arriving mid-trace) instead of the regular one.
     #[arg(long, requires = "generate")]
     pub hard: bool,
+    /// Generate the org trace (implicit facts: agents' refund limits, vendors' ceilings and
+    /// registered IBANs; optional arguments, argument styles changing, fourteen agents).
+    #[arg(long, requires = "generate", conflicts_with = "hard")]
+    pub org: bool,
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -190,10 +194,13 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         generate,
         seed,
         hard,
+        org,
         json,
     } = args;
     if let Some(n) = generate {
-        let calls = if hard {
+        let calls = if org {
+            replay::generate::org(n, seed)
+        } else if hard {
             replay::generate::hard(n, seed)
         } else {
             replay::generate::regular(n, seed)

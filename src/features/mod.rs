@@ -13,6 +13,7 @@
 pub mod paths;
 pub mod shell;
 pub mod sql;
+pub mod tokens;
 pub mod value;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,12 @@ pub struct Feature {
     pub class: String,
     /// Which one; generalised at coarser levels.
     pub identity: Identity,
+    /// What whole-call levels compare beyond the identity, never written in a fingerprint:
+    /// a number's value (amounts are judged against the range approved before for the
+    /// caller and the counterparty), an identifier's hash (`#` and 16 hex digits: an IBAN
+    /// or account id is judged as seen approved before or new where such values repeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl Feature {
@@ -72,6 +79,7 @@ impl Feature {
             at: at.to_string(),
             class: class.to_string(),
             identity: Identity::None,
+            value: None,
         }
     }
 
@@ -357,6 +365,7 @@ mod tests {
             "id": "8c0e2f4a-1b2c-4d5e-8f90-123456789abc",
             "note": "please pay the invoice, details at https://paste.example/x",
             "dry_run": false,
+            "fields": "email, orders",
         }));
         for want in [
             "amount=money 1e3",
@@ -374,6 +383,8 @@ mod tests {
             "note=text short",
             "note~url=url public paste.example",
             "dry_run=false",
+            "fields=word email",
+            "fields=word orders",
         ] {
             assert!(f.contains(&want.to_string()), "{want} not in {f:?}");
         }

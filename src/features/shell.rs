@@ -175,6 +175,7 @@ fn walk(at: &str, parsed: &ShellParse, depth: usize, out: &mut Vec<Feature>) {
                     at: format!("{at}:pipe"),
                     class: format!("{into} {name}"),
                     identity: Identity::Name(p.clone()),
+                    value: None,
                 });
             }
             prev = Some(name);
@@ -261,6 +262,7 @@ fn command(at: &str, cmd: &SimpleCommand, depth: usize, out: &mut Vec<Feature>) 
             at: format!("{facet}:redirect"),
             class: format!("path {}", paths::class_of(&segs).as_str()),
             identity: Identity::Name(paths::dir_prefix(&segs)),
+            value: None,
         });
     }
     // `$(…)`, backticks, `<(…)`, `sh -c '…'`: parsed again, as their own commands.
@@ -322,6 +324,7 @@ fn operand(facet: &str, o: &str, out: &mut Vec<Feature>) {
                 at,
                 class: format!("url {} {}", u.scheme(), value::host_class(&host)),
                 identity: Identity::Name(host),
+                value: None,
             });
             return;
         }
@@ -332,6 +335,7 @@ fn operand(facet: &str, o: &str, out: &mut Vec<Feature>) {
             at,
             class: format!("path {}", paths::class_of(&segs).as_str()),
             identity: Identity::Name(paths::dir_prefix(&segs)),
+            value: None,
         });
         return;
     }
@@ -344,12 +348,14 @@ fn operand(facet: &str, o: &str, out: &mut Vec<Feature>) {
             at,
             class: "id".into(),
             identity: Identity::Name(value::pattern_of(o)),
+            value: None,
         });
     } else {
         out.push(Feature {
             at,
             class: "word".into(),
             identity: Identity::Name(o.to_ascii_lowercase()),
+            value: None,
         });
     }
 }

@@ -83,6 +83,7 @@ pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> 
                 at: format!("{at}[{kind}]:table"),
                 class: "table".into(),
                 identity: Identity::Name(t),
+                value: None,
             });
         }
     }

@@ -17,7 +17,7 @@ const MAX_ANALYSED: usize = 16 << 10;
 /// Most hosts, domains and paths taken from one free text.
 const MAX_ENTITIES: usize = 8;
 /// Longest single token read as an identifier or word.
-const MAX_TOKEN: usize = 80;
+pub(super) const MAX_TOKEN: usize = 80;
 
 /// Classify the string `s` found at `at` (key `key`) into `out`.
 pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut Vec<Feature>) {
@@ -52,6 +52,13 @@ pub(super) fn string(hints: &Hints<'_>, key: &str, at: &str, s: &str, out: &mut 
         return;
     }
     if super::shell::looks_like_command(hints.tool, key, t) && super::shell::features(at, t, out) {
+        return;
+    }
+    // `email,orders` means what `["email", "orders"]` means: a list given as one string.
+    if let Some(parts) = super::tokens::comma_list(t) {
+        for p in parts {
+            string(hints, key, at, p, out);
+        }
         return;
     }
     if !t.contains(char::is_whitespace) && t.len() <= MAX_TOKEN {
@@ -105,6 +112,7 @@ pub(super) fn number(at: &str, key: &str, money: bool, x: f64) -> Feature {
         at: at.to_string(),
         class,
         identity: Identity::Magnitude(mag),
+        value: x.is_finite().then(|| x.to_string()),
     }
 }
 
@@ -175,6 +183,7 @@ fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
         at: at.to_string(),
         class,
         identity: Identity::Name(identity),
+        value: None,
     }];
     let first = u
         .path_segments()
@@ -185,6 +194,7 @@ fn url_features(at: &str, u: &url::Url) -> Vec<Feature> {
         at: format!("{at}:path"),
         class: "url path".into(),
         identity: Identity::Name(first),
+        value: None,
     });
     if let Some(q) = u.query() {
         let size = if q.len() > 200 { "long" } else { "short" };
@@ -315,6 +325,7 @@ fn email_feature(hints: &Hints<'_>, at: &str, domain: String) -> Feature {
         at: at.to_string(),
         class: class.into(),
         identity: Identity::Name(domain),
+        value: None,
     }
 }
 
@@ -336,6 +347,7 @@ fn scp_remote(at: &str, t: &str) -> Option<Feature> {
         at: at.to_string(),
         class: format!("remote {}", host_class(host)),
         identity: Identity::Name(host.to_ascii_lowercase()),
+        value: None,
     })
 }
 
@@ -347,6 +359,7 @@ pub(super) fn path(at: &str, t: &str, out: &mut Vec<Feature>) {
         at: at.to_string(),
         class: format!("path {}", class.as_str()),
         identity: Identity::Name(paths::dir_prefix(&segs)),
+        value: None,
     });
     if let Some(ext) = paths::extension(&segs) {
         out.push(Feature::class(&format!("{at}:ext"), &format!("ext {ext}")));
@@ -374,6 +387,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         at: at.to_string(),
         class: "id".into(),
         identity: Identity::Name(pattern),
+        value: Some(super::tokens::value_hash(t)),
     };
     if UUID.is_match(t) {
         return id("uuid".into());
@@ -386,6 +400,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
             at: at.to_string(),
             class: format!("host {}", host_class(&host)),
             identity: Identity::Name(host),
+            value: None,
         };
     }
     let digits = t.bytes().filter(u8::is_ascii_digit).count();
@@ -402,6 +417,7 @@ fn token(hints: &Hints<'_>, at: &str, t: &str) -> Feature {
         at: at.to_string(),
         class: "word".into(),
         identity: Identity::Name(t.to_lowercase()),
+        value: None,
     }
 }
 
@@ -512,6 +528,7 @@ fn text(hints: &Hints<'_>, at: &str, t: &str, out: &mut Vec<Feature>) {
                 at: format!("{at}~url"),
                 class: format!("url {}", host_class(&host)),
                 identity: Identity::Name(host),
+                value: None,
             });
             n += 1;
         }

@@ -1,20 +1,29 @@
 //! Learning from answers. Every escalated call is described by its [`CallFeatures`]
 //! (`crate::features`); each reviewer's answer is evidence for the call's fingerprint at
-//! three **levels**, from the finest to the coarsest:
+//! four **levels**, from the finest to the coarsest:
 //!
 //! - `exact`: route, tool, caller, every feature with its identity (host, domain,
 //!   directory, table, word, magnitude), finding types, run flags;
-//! - `known`: the same, each identity replaced by what reviewers made of it *for this tool
-//!   and argument*: `known` (in an approved call before), `refused` (only in rejected
-//!   calls), `new`; magnitudes by `in_range` / `above` / `below` the approved ones;
-//! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool.
+//! - `known`: the call as reviewers know it *for this tool and argument* (`general`):
+//!   identities `known` / `refused` / `new` (words from a short list as they are,
+//!   identifiers by value where values repeat), numbers `in_range` / `above` what was
+//!   approved (money also for this caller and each counterparty), and what optional
+//!   arguments add left out where it does not make rejections likelier;
+//! - `any_caller`: `known`, with the caller replaced by `known` / `new` for the tool;
+//! - `features`: every feature and pair of features approved before (`familiar`).
+//!
+//! A call with something new, refused or above range where values carry meaning is
+//! **novel**: no level allows it.
 //!
 //! A call is decided at the finest level whose evidence is strong enough (the Wilson lower
 //! bound on agreeing answers over its threshold, see `evidence`); a level with too little
 //! evidence backs off to a coarser one only when what it has agrees with the coarser
 //! verdict, and a level whose answers disagree stops the back-off: the call goes to a
-//! person. Tools whose MCP annotations say destructive or open-world (or say nothing, which
-//! the specification reads the same way) need stronger evidence.
+//! person (`decide`). At `any_caller` a precedent allows only a caller whose own calls of
+//! the kind were approved; when every finer level only ever approved and every feature and
+//! pair is familiar, it trusts all callers' evidence as `known` trusts one caller's. Tools whose MCP annotations
+//! say destructive or open-world (or say nothing, which the specification reads the same
+//! way) need stronger evidence.
 //!
 //! Precedents keep being checked: a share of the calls a precedent decides (more while it is
 //! young) still goes to a reviewer as a **spot check**. A rejected spot check of an allow
@@ -24,21 +33,24 @@
 //! first and wins.
 
 mod config;
+mod decide;
 pub mod evidence;
 pub mod familiar;
+mod general;
 mod view;
 
 pub use config::{LearnConfig, PerLevel, SpotChecks, SpotFlow};
 pub use view::{LevelView, Precedent, SpotCounts};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::features::{CallFeatures, Feature, Fingerprint, Identity};
-use evidence::{Answer, Counts, Tally};
+use evidence::{Answer, Tally};
+use general::tool_key;
 
 /// The levels precedents learn at, finest first.
 #[derive(
@@ -147,9 +159,6 @@ pub struct SpotCheck {
 
 /// Most precedents (fingerprints with answers) kept; the least recently answered go first.
 const MAX_BUCKETS: usize = 200_000;
-/// Most identities remembered per tool argument.
-const MAX_KNOWN: usize = 4096;
-
 #[derive(Debug, Default)]
 struct Bucket {
     level: Level,
@@ -159,21 +168,11 @@ struct Bucket {
     tally: Tally,
 }
 
-/// What reviewers made of the identities seen in one tool argument.
-#[derive(Debug, Default)]
-struct Known {
-    approved: HashSet<String>,
-    refused: HashSet<String>,
-    magnitudes: Option<(i32, i32)>,
-}
-
 #[derive(Default)]
 struct State {
     buckets: HashMap<String, Bucket>,
-    /// `route\0tool\0at\0class` → identities.
-    known: HashMap<String, Known>,
-    /// `route\0tool` → callers with an approved call.
-    callers: HashMap<String, HashSet<String>>,
+    /// What the whole-call levels generalise by (`general`).
+    pub(super) general: general::General,
     /// `route\0tool\0level` → rejected spot checks (each makes the level stricter).
     level_strikes: HashMap<String, Vec<Instant>>,
     /// Evidence per feature and pair of features (the `features` level).
@@ -188,43 +187,22 @@ pub struct Precedents {
     state: Mutex<State>,
 }
 
-fn tool_key(f: &CallFeatures) -> String {
-    format!("{}\0{}", f.route, f.tool)
-}
-
-fn known_key(f: &CallFeatures, feat: &Feature) -> String {
-    format!("{}\0{}\0{}\0{}", f.route, f.tool, feat.at, feat.class)
-}
-
 impl State {
-    fn generalise(&self, f: &CallFeatures, feat: &Feature) -> String {
-        let k = self.known.get(&known_key(f, feat));
-        match &feat.identity {
-            Identity::None => String::new(),
-            Identity::Name(n) => match k {
-                Some(k) if k.approved.contains(n) => "known".into(),
-                Some(k) if k.refused.contains(n) => "refused".into(),
-                _ => "new".into(),
-            },
-            Identity::Magnitude(m) => match k.and_then(|k| k.magnitudes) {
-                Some((lo, hi)) if (lo..=hi).contains(m) => "in_range".into(),
-                Some((_, hi)) if *m > hi => "above".into(),
-                Some(_) => "below".into(),
-                None => "new".into(),
-            },
-        }
-    }
-
     fn keys(&self, f: &CallFeatures) -> Keys {
+        let view = self.general.view(f);
         let known_text = |caller: &str| {
-            f.render(caller, |feat| {
-                feat.describe_general(&self.generalise(f, feat))
-            })
+            let args: std::collections::BTreeSet<&str> =
+                view.parts.iter().flatten().map(String::as_str).collect();
+            format!(
+                "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
+                f.route,
+                f.tool,
+                args.into_iter().collect::<Vec<_>>().join(", "),
+                view.findings.join(", "),
+                view.run.join(", ")
+            )
         };
-        let caller_known = self
-            .callers
-            .get(&tool_key(f))
-            .is_some_and(|c| c.contains(&f.caller));
+        let caller_known = self.general.caller_known(f);
         Keys {
             levels: vec![
                 (Level::Exact, f.exact()),
@@ -270,39 +248,6 @@ impl State {
                     .filter(|t| now.saturating_duration_since(**t) <= window)
                     .count()
             })
-    }
-
-    fn remember(&mut self, f: &CallFeatures, approved: bool) {
-        if approved {
-            let callers = self.callers.entry(tool_key(f)).or_default();
-            if callers.len() < MAX_KNOWN {
-                callers.insert(f.caller.clone());
-            }
-        }
-        for feat in &f.features {
-            let k = self.known.entry(known_key(f, feat)).or_default();
-            match (&feat.identity, approved) {
-                (Identity::None, _) => {}
-                (Identity::Name(n), true) => {
-                    k.refused.remove(n);
-                    if k.approved.len() < MAX_KNOWN {
-                        k.approved.insert(n.clone());
-                    }
-                }
-                (Identity::Name(n), false) => {
-                    if !k.approved.contains(n) && k.refused.len() < MAX_KNOWN {
-                        k.refused.insert(n.clone());
-                    }
-                }
-                (Identity::Magnitude(m), true) => {
-                    k.magnitudes = Some(match k.magnitudes {
-                        Some((lo, hi)) => (lo.min(*m), hi.max(*m)),
-                        None => (*m, *m),
-                    });
-                }
-                (Identity::Magnitude(_), false) => {}
-            }
-        }
     }
 
     /// Drop the least recently answered buckets beyond the cap.
@@ -380,144 +325,6 @@ impl Precedents {
         self.decide_as(f, strict, now, false)
     }
 
-    fn decide_as(
-        &self,
-        f: &CallFeatures,
-        strict: bool,
-        now: Instant,
-        commit: bool,
-    ) -> Option<Outcome> {
-        if !self.cfg.enabled {
-            return None;
-        }
-        let mut st = self.state();
-        let keys = st.keys(f);
-        let tool = tool_key(f);
-        // What finer levels' evidence leans to (a coarser verdict must agree with it).
-        let mut leaning: Option<Verdict> = None;
-        for (level, fp) in &keys.levels {
-            if *level == Level::Features {
-                return self.decide_familiar(&mut st, f, fp, (strict, commit), leaning, now);
-            }
-            let Some(b) = st.buckets.get(&fp.id) else {
-                continue;
-            };
-            let c = b.tally.counts(now, self.cfg.window);
-            if !c.any() {
-                continue;
-            }
-            let allow_at = self.threshold(&st, &tool, *level, strict, now);
-            let deny_at = config::at(&self.cfg.deny, *level);
-            let (ca, cd) = (c.allow_confidence(), c.deny_confidence());
-            let verdict = if ca >= allow_at
-                && c.approvals_since_rejection >= self.cfg.min_approvals as usize
-                && leaning != Some(Verdict::Deny)
-            {
-                Some((Verdict::Allow, ca, allow_at))
-            } else if cd >= deny_at
-                && c.rejections_since_approval >= self.cfg.min_rejections as usize
-                && leaning != Some(Verdict::Allow)
-            {
-                Some((Verdict::Deny, cd, deny_at))
-            } else {
-                None
-            };
-            if let Some((verdict, confidence, threshold)) = verdict {
-                let spot = self.spot_rate(&c, verdict, threshold);
-                let spot_check = commit && spot > 0.0 && st.next_random() < spot;
-                if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
-                    b.tally.uses += 1;
-                }
-                return Some(Outcome {
-                    precedent: format!("precedent-{}", fp.id),
-                    level: *level,
-                    verdict,
-                    confidence,
-                    spot_check,
-                });
-            }
-            if c.approvals > 0 && c.rejections > 0 {
-                // Reviewers disagree at this level: nothing coarser may decide.
-                return None;
-            }
-            let lean = if c.approvals > 0 {
-                Verdict::Allow
-            } else {
-                Verdict::Deny
-            };
-            match leaning {
-                Some(l) if l != lean => return None,
-                _ => leaning = Some(lean),
-            }
-        }
-        None
-    }
-
-    /// The `features` level: allow a call whose every feature and pair is familiar, deny
-    /// one with a feature or pair reviewers only ever rejected — each only where what finer
-    /// levels knew (`leaning`) agrees.
-    fn decide_familiar(
-        &self,
-        st: &mut State,
-        f: &CallFeatures,
-        fp: &Fingerprint,
-        (strict, commit): (bool, bool),
-        leaning: Option<Verdict>,
-        now: Instant,
-    ) -> Option<Outcome> {
-        let j = st
-            .familiar
-            .judge(f, now, self.cfg.window, self.cfg.min_rejections);
-        let allow_at = self.threshold(st, &tool_key(f), Level::Features, strict, now);
-        let deny_at = config::at(&self.cfg.deny, Level::Features);
-        let (verdict, confidence, precedent, threshold) = if j.allow_confidence >= allow_at
-            && j.fewest_approvals >= self.cfg.min_approvals
-            && leaning != Some(Verdict::Deny)
-        {
-            (
-                Verdict::Allow,
-                j.allow_confidence,
-                format!("precedent-{}", fp.id),
-                allow_at,
-            )
-        } else {
-            match &j.deny {
-                Some((c, _, atom)) if *c >= deny_at && leaning != Some(Verdict::Allow) => {
-                    let id = Fingerprint::of_text("features-deny", atom.clone()).id;
-                    (Verdict::Deny, *c, format!("precedent-{id}"), deny_at)
-                }
-                _ => return None,
-            }
-        };
-        let counts = Counts {
-            approvals_since_rejection: j.fewest_approvals as usize,
-            ..Counts::default()
-        };
-        let spot = self.spot_rate(&counts, verdict, threshold);
-        let spot_check = commit && spot > 0.0 && st.next_random() < spot;
-        if let Some(b) = st.buckets.get_mut(&fp.id).filter(|_| commit) {
-            b.tally.uses += 1;
-        }
-        Some(Outcome {
-            precedent,
-            level: Level::Features,
-            verdict,
-            confidence,
-            spot_check,
-        })
-    }
-
-    fn spot_rate(&self, c: &Counts, verdict: Verdict, threshold: f64) -> f64 {
-        let s = &self.cfg.spot_checks;
-        match verdict {
-            Verdict::Deny => s.deny_rate,
-            Verdict::Allow => {
-                let young = c.approvals_since_rejection < 2 * evidence::needed(threshold);
-                if young { s.young_rate } else { s.rate }
-            }
-        }
-    }
-
     /// Learn from a reviewer's answer to a call with features `f` (`spot_check`: the call
     /// was a spot check of that precedent). Returns the lesson to share with other replicas.
     pub fn learn(
@@ -569,7 +376,7 @@ impl Precedents {
                     .push(at);
             }
         }
-        st.remember(&lesson.features, lesson.approved);
+        st.general.remember(&lesson.features, lesson.approved);
         let window = self.cfg.window;
         st.familiar
             .learn(&lesson.features, lesson.approved, at, window);

@@ -69,11 +69,11 @@ fn known_identities_generalise_and_new_ones_do_not() {
     let p = Precedents::with_seed(cfg(), 1);
     let t = Instant::now();
     // Many invoices to three known vendors, each call a new shape at the exact level.
-    for i in 0..40u64 {
+    for i in 0..60u64 {
         let vendor = ["a.test", "b.test", "c.test"][(i % 3) as usize];
         let f = call(
             "billing",
-            json!({"vendor": format!("https://{vendor}/pay"), "invoice": format!("INV-{i:04}"), "amount": 100 + i * 7}),
+            json!({"vendor": format!("https://{vendor}/pay"), "invoice": format!("INV-{i:04}"), "amount": 100 + (i * 37) % 300}),
         );
         p.learn(&f, true, None, secs(t, i));
     }
@@ -90,9 +90,10 @@ fn known_identities_generalise_and_new_ones_do_not() {
         json!({"vendor": "https://d.test/pay", "invoice": "INV-7777", "amount": 35}),
     );
     p.learn(&d, true, None, secs(t, 50));
+    // (At most what was approved for that vendor: one approval says nothing of its ceiling.)
     let again = call(
         "billing",
-        json!({"vendor": "https://d.test/pay", "invoice": "INV-7778", "amount": 36}),
+        json!({"vendor": "https://d.test/pay", "invoice": "INV-7778", "amount": 30}),
     );
     let o = p.decide(&again, false, secs(t, 100)).expect("generalised");
     assert_eq!((o.verdict, o.level), (Verdict::Allow, Level::Known));
@@ -141,7 +142,7 @@ fn rejections_of_new_payees_become_a_deny_that_spares_known_ones() {
     assert_eq!((o.verdict, o.level), (Verdict::Deny, Level::Known));
     let known = call(
         "billing",
-        json!({"vendor": "https://a.test/pay", "amount": 150}),
+        json!({"vendor": "https://a.test/pay", "amount": 120}),
     );
     assert_eq!(
         p.decide(&known, false, secs(t, 200)).map(|o| o.verdict),
@@ -270,4 +271,176 @@ fn lessons_replay_on_another_replica_and_revocations_forget() {
     );
     assert!(b.list(secs(t, 31)).iter().all(|x| x.id != id), "revoked");
     assert!(!b.revoke("precedent-0000000000000000", secs(t, 31)));
+}
+
+#[test]
+fn amounts_are_judged_by_what_was_approved_for_the_caller_and_the_counterparty() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let refund = |caller: &str, amount: f64, reason: Option<&str>| {
+        let mut args =
+            json!({"order_id": format!("ORD-{:06}", (amount * 100.0) as u64), "amount": amount});
+        if let Some(r) = reason {
+            args["reason"] = json!(r);
+        }
+        CallFeatures::of(
+            "tools",
+            "refund",
+            caller,
+            Some(&args),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    // Tier 1 refunds up to 50, tier 2 up to 500; an optional reason comes and goes.
+    for i in 0..60u64 {
+        let reason = [None, Some("late"), Some("damaged")][(i % 3) as usize];
+        p.learn(
+            &refund("t1", 2.0 + (i % 48) as f64, reason),
+            true,
+            None,
+            secs(t, i),
+        );
+        p.learn(
+            &refund("t2", 20.0 + (i * 8) as f64, reason),
+            true,
+            None,
+            secs(t, i),
+        );
+    }
+    let ok = p.decide(&refund("t1", 33.5, Some("late")), false, secs(t, 100));
+    assert_eq!(ok.map(|o| o.verdict), Some(Verdict::Allow));
+    let ok = p.decide(&refund("t1", 12.0, None), false, secs(t, 100));
+    assert_eq!(ok.map(|o| o.verdict), Some(Verdict::Allow));
+    // 300 is routine for tier 2, above anything tier 1 was ever approved for.
+    assert_eq!(
+        p.decide(&refund("t1", 300.0, None), false, secs(t, 100)),
+        None
+    );
+    assert_eq!(
+        p.decide(&refund("t2", 300.0, None), false, secs(t, 100))
+            .map(|o| o.verdict),
+        Some(Verdict::Allow)
+    );
+    // A vendor's ceiling and its registered IBAN.
+    let pay = |vendor: &str, iban: &str, amount: f64| {
+        call(
+            "clerk",
+            json!({"vendor": vendor, "iban": iban, "amount": amount, "currency": "eur"}),
+        )
+    };
+    for i in 0..40u64 {
+        p.learn(
+            &pay("acme", "DE12500105170648489890", 100.0 + (i * 17) as f64),
+            true,
+            None,
+            secs(t, i),
+        );
+        p.learn(
+            &pay(
+                "globex",
+                "FR7630006000011234567890189",
+                1000.0 + (i * 1000) as f64,
+            ),
+            true,
+            None,
+            secs(t, i),
+        );
+    }
+    let ok = p.decide(
+        &pay("acme", "DE12500105170648489890", 400.0),
+        false,
+        secs(t, 100),
+    );
+    assert_eq!(ok.map(|o| o.verdict), Some(Verdict::Allow));
+    assert_eq!(
+        p.decide(
+            &pay("acme", "DE12500105170648489890", 20_000.0),
+            false,
+            secs(t, 100)
+        ),
+        None,
+        "above what acme was ever paid, though globex is paid more"
+    );
+    assert_eq!(
+        p.decide(
+            &pay("acme", "DE99500105170000000001", 400.0),
+            false,
+            secs(t, 100)
+        ),
+        None,
+        "an IBAN never approved"
+    );
+    assert_eq!(
+        p.decide(
+            &pay("acme", "FR7630006000011234567890189", 400.0),
+            false,
+            secs(t, 100)
+        ),
+        None,
+        "globex's IBAN is not acme's"
+    );
+}
+
+#[test]
+fn words_from_a_short_list_keep_their_meaning_and_benign_options_are_left_out() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let op = |action: &str, target: &str, note: bool| {
+        let mut args = json!({"action": action, "target": target});
+        if note {
+            args["note"] = json!("as discussed in the weekly sync");
+        }
+        CallFeatures::of(
+            "tools",
+            "db_admin",
+            "ops",
+            Some(&args),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    // `delete` was approved on staging, `read` on prod; a note comes and goes.
+    for i in 0..40u64 {
+        p.learn(&op("delete", "staging", i % 2 == 0), true, None, secs(t, i));
+        p.learn(&op("read", "prod", i % 3 == 0), true, None, secs(t, i));
+    }
+    let with_note = p.decide(&op("read", "prod", true), false, secs(t, 100));
+    assert_eq!(with_note.map(|o| o.verdict), Some(Verdict::Allow));
+    let keys = |f: &CallFeatures| p.keys(f).levels[1].1.id.clone();
+    assert_eq!(
+        keys(&op("read", "prod", true)),
+        keys(&op("read", "prod", false)),
+        "an optional note approved often is left out"
+    );
+    assert_eq!(
+        p.decide(&op("delete", "prod", false), false, secs(t, 100)),
+        None,
+        "both words known, never together"
+    );
+}
+
+#[test]
+fn growing_ids_are_not_novel_but_sizes_never_approved_are() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let get = |ticket: u64, limit: u64| {
+        CallFeatures::of(
+            "tools",
+            "tickets",
+            "support",
+            Some(&json!({"ticket": ticket, "limit": limit})),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    for i in 0..30u64 {
+        p.learn(&get(52_000 + i, 10 + i % 20), true, None, secs(t, i));
+    }
+    let next = p.decide(&get(52_031, 20), false, secs(t, 100));
+    assert_eq!(next.map(|o| o.verdict), Some(Verdict::Allow));
+    assert_eq!(p.decide(&get(52_032, 5000), false, secs(t, 100)), None);
 }

@@ -11,23 +11,28 @@
 //!   hosts arriving mid-trace, a run that read credentials and then posts outside, and the
 //!   traffic mix drifting; ~8% unsafe.
 //!
+//! - `org` (`org.rs`): one organisation whose reviewers decide by implicit facts (agents'
+//!   refund limits, vendors' ceilings and registered IBANs) and whose safe traffic varies in
+//!   many irrelevant ways (optional arguments, argument styles, fourteen agents).
+//!
 //! These are the *tuning* traces. The acceptance trace was written separately
 //! (`integration/data/learning_acceptance/`), by someone who never read the learner.
 
 use serde_json::{Value, json};
 
+pub use super::org::org;
 use super::{Label, TraceCall};
 use crate::config::Boundary;
 use crate::protocol::mcp::ToolAnnotations;
 
 /// A small deterministic generator (xorshift), so traces are reproducible from a seed.
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Self(seed.max(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -35,18 +40,24 @@ impl Rng {
         self.0 = x;
         x
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+    pub(super) fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
         &v[self.below(v.len() as u64) as usize]
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 }
 
-fn call(caller: &str, tool: &str, args: Value, unsafe_call: bool, kind: &str) -> TraceCall {
+pub(super) fn call(
+    caller: &str,
+    tool: &str,
+    args: Value,
+    unsafe_call: bool,
+    kind: &str,
+) -> TraceCall {
     TraceCall {
         route: "tools".into(),
         boundary: Boundary::AgentToTool,

@@ -8,6 +8,8 @@
 
 mod diagnose;
 pub mod generate;
+mod org;
+mod org_extra;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -336,6 +338,13 @@ pub fn replay(
             unsafe_call && went_through,
             !unsafe_call && decision == DecisionKind::Deny,
         );
+        if ua && std::env::var("SEC0_REPLAY_MISTAKES").is_ok() {
+            let keys = precedents.keys(&features);
+            eprintln!(
+                "unsafe allowed {n} {:?} by {decided_by:?}: {}",
+                c.kind, keys.levels[1].1.text
+            );
+        }
         w.unsafe_allowed += usize::from(ua);
         w.safe_denied += usize::from(sd);
         if let Some(p) = decided_by {
@@ -375,7 +384,9 @@ pub fn replay(
             k.0 += usize::from(ua);
             k.1 += usize::from(sd);
         }
-        // What the run remembers (as the proxy's run store would).
+        // What the run remembers (as the proxy's run store would): a call approved by its
+        // reviewer went through too.
+        let went_through = went_through || (decision == DecisionKind::Escalate && !unsafe_call);
         if went_through {
             run.history.calls += 1;
             run.history.called.insert(c.tool.as_str().into());
