@@ -203,3 +203,21 @@ pub fn shortfalls(sides: &[Side], b: &Bounds<'_>) -> Vec<String> {
     }
     out
 }
+
+/// Score a tuning set (a corpus one may tune on): print the table and what went wrong
+/// sample by sample, and fail when it falls short of `bounds`. Returns the figures.
+pub fn hold_tuning_set(path: &str, min: usize, bounds: &Bounds<'_>) -> [Side; 2] {
+    let corpus = load(path, min);
+    let sides = score(&corpus);
+    let table = table(&sides);
+    println!("{table}");
+    for line in &sides[0].by_sample {
+        println!("  {line}");
+    }
+    let failures = shortfalls(&sides, bounds);
+    assert!(
+        failures.is_empty(),
+        "{path} below its bounds: {failures:?}\n{table}"
+    );
+    sides
+}

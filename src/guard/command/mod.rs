@@ -15,6 +15,16 @@ pub mod sql;
 pub use shell::{Pipeline, Redirect, RedirectOp, ShellParse, SimpleCommand, parse_shell};
 pub use sql::{SqlKind, SqlParse, SqlStatement, parse_sql};
 
+/// `text` cut to at most `max` bytes at a character boundary, and the error saying so when
+/// it was cut: what both parsers read of an input too long for them.
+fn capped(text: &str, max: usize) -> (&str, Option<CommandError>) {
+    if text.len() <= max {
+        return (text, None);
+    }
+    let end = crate::guard::engine::floor_char(text, max);
+    (&text[..end], Some(CommandError::TooLong(max)))
+}
+
 /// Why a parse stopped early (the parse keeps what it read before).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {

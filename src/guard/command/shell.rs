@@ -281,16 +281,8 @@ pub fn parse_shell(text: &str) -> ShellParse {
 
 fn parse_at(text: &str, depth: usize, budget: &mut usize) -> ShellParse {
     let mut out = ShellParse::default();
-    let text = if text.len() > MAX_INPUT {
-        out.truncated = Some(CommandError::TooLong(MAX_INPUT));
-        let mut end = MAX_INPUT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        &text[..end]
-    } else {
-        text
-    };
+    let (text, cut) = super::capped(text, MAX_INPUT);
+    out.truncated = cut;
     if depth > MAX_DEPTH {
         out.truncated = Some(CommandError::TooDeep(MAX_DEPTH));
         return out;

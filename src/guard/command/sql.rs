@@ -103,16 +103,8 @@ pub struct SqlParse {
 /// in [`SqlParse::rejected`].
 pub fn parse_sql(text: &str) -> SqlParse {
     let mut out = SqlParse::default();
-    let text = if text.len() > MAX_INPUT {
-        out.truncated = Some(CommandError::TooLong(MAX_INPUT));
-        let mut end = MAX_INPUT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        &text[..end]
-    } else {
-        text
-    };
+    let (text, cut) = super::capped(text, MAX_INPUT);
+    out.truncated = cut;
     for span in split_statements(text) {
         if out.statements.len() + out.rejected >= MAX_STATEMENTS {
             out.truncated = Some(CommandError::TooMany(MAX_STATEMENTS));

@@ -54,15 +54,7 @@ pub(crate) const fn spec(
     pattern: &'static str,
     validate: Option<Validator>,
 ) -> Spec {
-    Spec {
-        detector,
-        kind,
-        severity,
-        keywords,
-        pattern,
-        validate,
-        reach: 0,
-    }
+    spec_reach(detector, kind, severity, keywords, pattern, validate, 0)
 }
 
 /// A rule whose match may span lines, up to `reach` bytes after its keyword.
