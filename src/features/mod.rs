@@ -204,14 +204,14 @@ impl CallFeatures {
     /// The fingerprint text with each feature written by `describe` (the same text twice
     /// counts once) and the caller as `caller`.
     pub fn render(&self, caller: &str, describe: impl Fn(&Feature) -> String) -> String {
-        let args: std::collections::BTreeSet<String> = self.features.iter().map(describe).collect();
-        format!(
-            "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
-            self.route,
-            self.tool,
-            args.into_iter().collect::<Vec<_>>().join(", "),
-            self.findings.join(", "),
-            self.context.join(", ")
+        let args: Vec<String> = self.features.iter().map(describe).collect();
+        fingerprint_text(
+            &self.route,
+            &self.tool,
+            caller,
+            args.iter().map(String::as_str),
+            &self.findings,
+            &self.context,
         )
     }
 
@@ -333,6 +333,26 @@ fn walk(
             }
         }
     }
+}
+
+/// The text a fingerprint is the hash of, one format for every level: route, tool, caller,
+/// the arguments' descriptions (sorted, the same text twice counting once), findings and
+/// the run's flags.
+pub fn fingerprint_text<'a>(
+    route: &str,
+    tool: &str,
+    caller: &str,
+    args: impl IntoIterator<Item = &'a str>,
+    findings: &[String],
+    run: &[String],
+) -> String {
+    let args: std::collections::BTreeSet<&str> = args.into_iter().collect();
+    format!(
+        "route {route}, tool {tool}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
+        args.into_iter().collect::<Vec<_>>().join(", "),
+        findings.join(", "),
+        run.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -588,4 +588,4 @@ impl RecordDecision for crate::metrics::Metrics {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

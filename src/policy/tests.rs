@@ -34,7 +34,8 @@ fn facts<'a>(
     }
 }
 
-const RULES: &str = r#"
+/// The rules the policy tests decide with (also the proxy phases' tests).
+pub(crate) const RULES: &str = r#"
 version: 1
 default_decision: allow
 rules:

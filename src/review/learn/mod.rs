@@ -191,15 +191,13 @@ impl State {
     fn keys(&self, f: &CallFeatures) -> Keys {
         let view = self.general.view(f);
         let known_text = |caller: &str| {
-            let args: std::collections::BTreeSet<&str> =
-                view.parts.iter().flatten().map(String::as_str).collect();
-            format!(
-                "route {}, tool {}, caller {caller}, args {{{}}}, findings [{}], run [{}]",
-                f.route,
-                f.tool,
-                args.into_iter().collect::<Vec<_>>().join(", "),
-                view.findings.join(", "),
-                view.run.join(", ")
+            crate::features::fingerprint_text(
+                &f.route,
+                &f.tool,
+                caller,
+                view.parts.iter().flatten().map(String::as_str),
+                &view.findings,
+                &view.run,
             )
         };
         let caller_known = self.general.caller_known(f);

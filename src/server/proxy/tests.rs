@@ -13,19 +13,10 @@ use super::state::{Admitted, CallState, Unadmitted};
 use crate::error::{GatewayError, RequestError};
 use crate::forward::headers::Downstream;
 use crate::metrics::Metrics;
+use crate::policy::tests::RULES;
 use crate::policy::{DecisionKind, Mode, Policy};
 use crate::protocol::ProtocolError;
 use crate::protocol::jsonrpc::parse_envelope;
-
-const RULES: &str = r#"
-version: 1
-default_decision: allow
-rules:
-  - id: no-shell
-    when: { protocol: mcp, method: tools/call, tool: "shell_*" }
-    decision: deny
-    reason: shell_forbidden
-"#;
 
 /// A proxy with an anonymous MCP route at `/mcp` and a bearer-only one at `/strict`;
 /// `rules`: the policy, if any.
