@@ -7,7 +7,7 @@
 //! allow-lists, shell and SQL parses) run on candidates only.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
@@ -51,7 +51,7 @@ pub struct Rule {
     pub kind: Arc<str>,
     /// Severity.
     pub severity: Severity,
-    regex: Regex,
+    regex: LazyRegex,
     has_v: bool,
     validate: Option<Validator>,
     /// Bytes after a keyword the regex may need (0: to the end of the line).
@@ -119,9 +119,49 @@ pub struct Engine {
     ascii: Pass,
     /// Per keyword rule: its keyword alternation alone, to find where its keywords are once
     /// the set says they occur.
-    finders: Vec<Option<Regex>>,
+    finders: Vec<Option<LazyRegex>>,
     /// Set patterns after the rules': encoding hints for the derived views, with their bits.
     hints: Vec<u8>,
+}
+
+/// A rule's regex, compiled when a text first needs it. The guard has hundreds of rules and
+/// a text triggers a handful (the `RegexSet` pass says which); compiled up front they held
+/// ~40 MiB of every gateway's memory. Each pattern is compiled once when the guard is built
+/// (so a bad pattern is a config error, never a request-time one) and that compiled form
+/// is dropped; the first call that needs the rule compiles it again and keeps it.
+struct LazyRegex {
+    pattern: Box<str>,
+    cell: OnceLock<Option<Regex>>,
+}
+
+/// Compile limit of one rule's regex.
+const RULE_SIZE_LIMIT: usize = 32 << 20;
+
+impl LazyRegex {
+    fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(RULE_SIZE_LIMIT)
+            .build()
+    }
+
+    /// Checks `pattern` compiles and returns it uncompiled, with the checked form for what
+    /// the caller needs to read from it now (capture names).
+    fn checked(pattern: String) -> Result<(Self, Regex), regex::Error> {
+        let compiled = Self::compile(&pattern)?;
+        let lazy = Self {
+            pattern: pattern.into_boxed_str(),
+            cell: OnceLock::new(),
+        };
+        Ok((lazy, compiled))
+    }
+
+    /// The compiled regex (`None` only if a pattern that compiled at start-up no longer
+    /// does, which the same pattern and limits rule out: the rule then finds nothing).
+    fn get(&self) -> Option<&Regex> {
+        self.cell
+            .get_or_init(|| Self::compile(&self.pattern).ok())
+            .as_ref()
+    }
 }
 
 /// One `RegexSet` and what its patterns stand for.
@@ -193,10 +233,7 @@ impl Engine {
         let mut finders = Vec::with_capacity(sources.len());
         for (i, s) in sources.into_iter().enumerate() {
             let bad = |e: regex::Error| (s.kind.to_string(), e.to_string());
-            let regex = regex::RegexBuilder::new(&s.pattern)
-                .size_limit(32 << 20)
-                .build()
-                .map_err(bad)?;
+            let (regex, checked) = LazyRegex::checked(s.pattern.clone()).map_err(bad)?;
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
             if s.keywords.is_empty() {
@@ -207,12 +244,7 @@ impl Engine {
                 finders.push(None);
             } else {
                 let alt = keyword_alternation(&s.keywords, word_start, false);
-                finders.push(Some(
-                    regex::RegexBuilder::new(&alt)
-                        .size_limit(32 << 20)
-                        .build()
-                        .map_err(bad)?,
-                ));
+                finders.push(Some(LazyRegex::checked(alt.clone()).map_err(bad)?.0));
                 full.push(alt);
                 full_rules.push(idx);
                 if s.keywords.iter().any(|k| k.is_ascii()) {
@@ -221,7 +253,7 @@ impl Engine {
                 }
             }
             let family = Families::bit(&s.detector);
-            let named_v = regex
+            let named_v = checked
                 .capture_names()
                 .position(|n| n.is_some_and(|n| n.starts_with('v')));
             rules.push(Rule {
@@ -287,6 +319,9 @@ impl Engine {
                 None => self.run(r, text, 0..text.len(), &mut cands),
                 // Keywords: the rule's regex on a window around each, once per stretch.
                 Some(finder) => {
+                    let Some(finder) = finder.get() else {
+                        continue;
+                    };
                     let mut done_until = 0;
                     for m in finder.find_iter(text) {
                         if m.start() < done_until {
@@ -304,7 +339,7 @@ impl Engine {
 
     fn run(&self, r: usize, text: &str, w: Range<usize>, out: &mut Vec<(usize, Range<usize>)>) {
         let rule = &self.rules[r];
-        let Some(hay) = text.get(w.clone()) else {
+        let (Some(hay), Some(regex)) = (text.get(w.clone()), rule.regex.get()) else {
             return;
         };
         let mut push = |span: Range<usize>| {
@@ -331,10 +366,10 @@ impl Engine {
             }
         };
         if rule.has_v {
-            for caps in rule.regex.captures_iter(hay) {
+            for caps in regex.captures_iter(hay) {
                 // The reported group, else the first `v…` group that took part, else all.
                 let named = rule.group.and_then(|g| caps.get(g)).or_else(|| {
-                    rule.regex
+                    regex
                         .capture_names()
                         .enumerate()
                         .filter(|(_, n)| n.is_some_and(|n| n.starts_with('v')))
@@ -345,7 +380,7 @@ impl Engine {
                 }
             }
         } else {
-            for m in rule.regex.find_iter(hay) {
+            for m in regex.find_iter(hay) {
                 push(m.range());
             }
         }
