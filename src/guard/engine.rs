@@ -441,3 +441,22 @@ pub fn ceil_char(text: &str, mut i: usize) -> usize {
     }
     i
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_regex_is_checked_at_once_and_compiled_when_first_needed() {
+        assert!(
+            LazyRegex::checked("(unclosed".into()).is_err(),
+            "a bad pattern is refused when the guard is built"
+        );
+        let (lazy, checked) = LazyRegex::checked(r"(?P<v>ab+)c".into()).expect("compiles");
+        assert_eq!(checked.capture_names().flatten().next(), Some("v"));
+        assert!(lazy.cell.get().is_none(), "nothing compiled is kept");
+        let re = lazy.get().expect("compiled on first use");
+        assert!(re.is_match("xabbbc"));
+        assert!(lazy.cell.get().is_some(), "and kept from then on");
+    }
+}
