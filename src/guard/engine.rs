@@ -87,6 +87,9 @@ pub struct RuleSource {
     pub group: Option<usize>,
     /// Spans this regex matches in are dropped.
     pub allow: Option<Regex>,
+    /// A built-in rule (its pattern is compiled by the tests; a custom one is compiled when
+    /// the guard is built, so a pattern over the size limit is a config error).
+    pub built_in: bool,
 }
 
 impl RuleSource {
@@ -103,6 +106,7 @@ impl RuleSource {
             min_entropy: None,
             group: None,
             allow: None,
+            built_in: true,
         }
     }
 }
@@ -126,9 +130,10 @@ pub struct Engine {
 
 /// A rule's regex, compiled when a text first needs it. The guard has hundreds of rules and
 /// a text triggers a handful (the `RegexSet` pass says which); compiled up front they held
-/// ~40 MiB of every gateway's memory. Each pattern is compiled once when the guard is built
-/// (so a bad pattern is a config error, never a request-time one) and that compiled form
-/// is dropped; the first call that needs the rule compiles it again and keeps it.
+/// ~40 MiB of every gateway's memory. Each pattern is parsed when the guard is built (a
+/// syntax error is a config error, never a request-time one); custom patterns are also
+/// compiled then, and every built-in one is compiled by the tests, so none can fail later
+/// on the size limit.
 struct LazyRegex {
     pattern: Box<str>,
     cell: OnceLock<Option<Regex>>,
@@ -144,15 +149,20 @@ impl LazyRegex {
             .build()
     }
 
-    /// Checks `pattern` compiles and returns it uncompiled, with the checked form for what
-    /// the caller needs to read from it now (capture names).
-    fn checked(pattern: String) -> Result<(Self, Regex), regex::Error> {
-        let compiled = Self::compile(&pattern)?;
+    /// Checks `pattern` (parsed; compiled too when `compile`) and returns it uncompiled,
+    /// with the index of its first capture group named `v…`, if any.
+    fn checked(pattern: String, compile: bool) -> Result<(Self, Option<usize>), String> {
+        let hir = regex_syntax::Parser::new()
+            .parse(&pattern)
+            .map_err(|e| e.to_string())?;
+        if compile {
+            Self::compile(&pattern).map_err(|e| e.to_string())?;
+        }
         let lazy = Self {
             pattern: pattern.into_boxed_str(),
             cell: OnceLock::new(),
         };
-        Ok((lazy, compiled))
+        Ok((lazy, first_v_group(&hir)))
     }
 
     /// The compiled regex (`None` only if a pattern that compiled at start-up no longer
@@ -161,6 +171,25 @@ impl LazyRegex {
         self.cell
             .get_or_init(|| Self::compile(&self.pattern).ok())
             .as_ref()
+    }
+}
+
+/// The index of the first capture group whose name starts with `v` (what
+/// `capture_names().position(..)` gives on the compiled regex).
+fn first_v_group(hir: &regex_syntax::hir::Hir) -> Option<usize> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => {
+            let own = c
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with('v'))
+                .then_some(c.index as usize);
+            own.into_iter().chain(first_v_group(&c.sub)).min()
+        }
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().filter_map(first_v_group).min(),
+        HirKind::Repetition(r) => first_v_group(&r.sub),
+        _ => None,
     }
 }
 
@@ -232,8 +261,9 @@ impl Engine {
         let (mut ascii, mut ascii_rules) = (Vec::new(), Vec::new());
         let mut finders = Vec::with_capacity(sources.len());
         for (i, s) in sources.into_iter().enumerate() {
-            let bad = |e: regex::Error| (s.kind.to_string(), e.to_string());
-            let (regex, checked) = LazyRegex::checked(s.pattern.clone()).map_err(bad)?;
+            let bad = |e: String| (s.kind.to_string(), e);
+            let (regex, named_v) =
+                LazyRegex::checked(s.pattern.clone(), !s.built_in).map_err(bad)?;
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
             if s.keywords.is_empty() {
@@ -244,7 +274,9 @@ impl Engine {
                 finders.push(None);
             } else {
                 let alt = keyword_alternation(&s.keywords, word_start, false);
-                finders.push(Some(LazyRegex::checked(alt.clone()).map_err(bad)?.0));
+                finders.push(Some(
+                    LazyRegex::checked(alt.clone(), !s.built_in).map_err(bad)?.0,
+                ));
                 full.push(alt);
                 full_rules.push(idx);
                 if s.keywords.iter().any(|k| k.is_ascii()) {
@@ -253,9 +285,6 @@ impl Engine {
                 }
             }
             let family = Families::bit(&s.detector);
-            let named_v = checked
-                .capture_names()
-                .position(|n| n.is_some_and(|n| n.starts_with('v')));
             rules.push(Rule {
                 has_v: named_v.is_some() || s.group.is_some(),
                 group: s.group.or(named_v),
@@ -449,14 +478,43 @@ mod tests {
     #[test]
     fn a_rule_regex_is_checked_at_once_and_compiled_when_first_needed() {
         assert!(
-            LazyRegex::checked("(unclosed".into()).is_err(),
+            LazyRegex::checked("(unclosed".into(), false).is_err(),
             "a bad pattern is refused when the guard is built"
         );
-        let (lazy, checked) = LazyRegex::checked(r"(?P<v>ab+)c".into()).expect("compiles");
-        assert_eq!(checked.capture_names().flatten().next(), Some("v"));
+        assert!(
+            LazyRegex::checked(r"\w{1000}{1000}".into(), false).is_ok()
+                && LazyRegex::checked(r"\w{1000}{1000}".into(), true).is_err(),
+            "a custom pattern over the size limit too (it parses; it does not compile)"
+        );
+        let (lazy, named_v) =
+            LazyRegex::checked(r"(x)(?P<w>y)?(?P<v>ab+)c".into(), false).expect("parses");
+        let compiled = LazyRegex::compile(&lazy.pattern).expect("compiles");
+        let position = compiled
+            .capture_names()
+            .position(|n| n.is_some_and(|n| n.starts_with('v')));
+        assert_eq!(
+            named_v, position,
+            "the same group as the compiled regex names"
+        );
+        assert_eq!(named_v, Some(3));
         assert!(lazy.cell.get().is_none(), "nothing compiled is kept");
         let re = lazy.get().expect("compiled on first use");
         assert!(re.is_match("xabbbc"));
         assert!(lazy.cell.get().is_some(), "and kept from then on");
+    }
+
+    #[test]
+    fn every_built_in_rule_compiles_within_the_size_limit() {
+        // The guard only parses built-in patterns when it is built; this compiles them.
+        for spec in crate::guard::detectors::built_in() {
+            let s = RuleSource::from_spec(spec);
+            LazyRegex::compile(&s.pattern).unwrap_or_else(|e| panic!("{}: {e}", s.kind));
+            if !s.keywords.is_empty() {
+                for ascii in [false, true] {
+                    let alt = keyword_alternation(&s.keywords, true, ascii);
+                    LazyRegex::compile(&alt).unwrap_or_else(|e| panic!("{} keywords: {e}", s.kind));
+                }
+            }
+        }
     }
 }

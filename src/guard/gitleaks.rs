@@ -122,6 +122,7 @@ pub fn parse(c: &CustomDetector, text: &str) -> Result<Vec<RuleSource>, String> 
             min_entropy: r.entropy.or(c.entropy),
             group: r.secret_group,
             allow,
+            built_in: false,
         });
     }
     if out.is_empty() {

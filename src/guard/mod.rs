@@ -273,6 +273,7 @@ impl Guard {
                 min_entropy: c.entropy,
                 group: None,
                 allow: None,
+                built_in: false,
             });
         }
         Ok(out)
