@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         let part = select_batch(data, &all).expect("split");
         let again = parse_envelope(&part, 64).expect("the split batch is valid");
         let ids = |e: &sec0_gateway::protocol::Envelope| {
-            e.messages.iter().map(|m| m.value.get("id").cloned()).collect::<Vec<_>>()
+            e.messages
+                .iter()
+                .map(|m| m.value.get("id").cloned())
+                .collect::<Vec<_>>()
         };
         assert_eq!(ids(&again), ids(&envelope));
     }

@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let at = usize::from(cut) * stream.len() / 255;
     let summary = |evs: Vec<sec0_gateway::protocol::sse::Event>| {
-        evs.into_iter().map(|e| (e.event, e.id, e.data, e.raw)).collect::<Vec<_>>()
+        evs.into_iter()
+            .map(|e| (e.event, e.id, e.data, e.raw))
+            .collect::<Vec<_>>()
     };
     let whole = Parser::new(4096).push(stream).map(summary);
     let mut p = Parser::new(4096);
