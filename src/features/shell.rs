@@ -104,12 +104,19 @@ pub fn looks_like_command(tool: &str, key: &str, t: &str) -> bool {
     ]
     .iter()
     .any(|w| tool.contains(w));
-    if key_says || tool_says {
+    if key_says {
         return true;
     }
     let first = t.split_whitespace().next().unwrap_or("");
     let prog = program_name(first);
-    t.contains(char::is_whitespace) && KNOWN_PROGRAMS.contains(&prog.as_str())
+    let known = KNOWN_PROGRAMS.contains(&prog.as_str());
+    if tool_says {
+        // A shell tool's other arguments (`database: billing`, `cwd`, `timeout`) are not
+        // command lines: only a value with arguments, or a known program alone, is one.
+        return t.contains(char::is_whitespace) || known;
+    }
+    // Free text: commands are written in lower case; `Export ready at …` is a sentence.
+    t.contains(char::is_whitespace) && known && !first.starts_with(char::is_uppercase)
 }
 
 /// The program a tool is named after (`kubectl`, `git`, `aws`…): its arguments are that
@@ -370,6 +377,18 @@ mod tests {
         let mut v: Vec<String> = out.iter().map(Feature::describe).collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn only_command_lines_are_read_as_commands() {
+        // A shell tool's other arguments are names, not commands.
+        assert!(!looks_like_command("sql_execute", "database", "billing"));
+        assert!(looks_like_command("run_command", "input", "ls -la /srv"));
+        assert!(looks_like_command("run_command", "input", "uptime"));
+        assert!(looks_like_command("notes", "cmd", "billing"));
+        // Free text: a sentence that starts with a program's name is a sentence.
+        assert!(!looks_like_command("slack_post", "text", "Export ready at s3://x"));
+        assert!(looks_like_command("notes", "text", "export PATH=/opt/bin"));
     }
 
     #[test]

@@ -269,8 +269,14 @@ impl Familiar {
                 j.fewest_approvals = s.approvals;
                 j.weakest = k.clone();
             }
-            // Novelty is a question for a person, never a reason to deny by itself.
-            if s.approvals == 0 && s.rejections >= min_rejections && !k.contains("~new") {
+            // Novelty is a question for a person, never a reason to deny by itself; nor is a
+            // feature rejected elsewhere that meets this call's context for the first time
+            // (`DELETE FROM t` refused on prod, asked on staging).
+            if s.approvals == 0
+                && s.rejections >= min_rejections
+                && !k.contains("~new")
+                && !self.meets_new_context(k, &a, now, window)
+            {
                 let c = wilson_lower(s.rejections as usize, s.rejections as usize);
                 if j.deny.as_ref().is_none_or(|(best, _, _)| c > *best) {
                     j.deny = Some((c, s.rejections, k.replace(['\0', '\u{1}'], " ")));
@@ -278,6 +284,20 @@ impl Familiar {
             }
         }
         j
+    }
+
+    /// Whether a part of `k` (a feature, or either feature of a pair) appears in a pair of
+    /// the call that has no evidence at all: what it was rejected with before is not what
+    /// it comes with now.
+    fn meets_new_context(&self, k: &str, a: &Atoms, now: Instant, window: Duration) -> bool {
+        let parts: Vec<&str> = k[a.prefix.len()..].split('\u{1}').collect();
+        a.judged.iter().any(|p| {
+            let mut pair = p[a.prefix.len()..].split('\u{1}');
+            let (Some(x), Some(y)) = (pair.next(), pair.next()) else {
+                return false;
+            };
+            (parts.contains(&x) || parts.contains(&y)) && self.stats(p, now, window).is_none()
+        })
     }
 
     /// Forget the evidence of every feature and pair of `route` and `tool` (the tool's
@@ -354,6 +374,38 @@ mod tests {
             !fam.judge(&pay("billing", "evil.test", 310, 99), t, w, 2)
                 .any
         );
+    }
+
+    #[test]
+    fn a_rejected_feature_in_a_context_never_seen_with_it_is_asked_not_denied() {
+        let t = Instant::now();
+        let w = Duration::from_secs(3600);
+        let sql = |db: &str, q: &str| {
+            CallFeatures::of(
+                "tools",
+                "sql",
+                "ops",
+                Some(&json!({"database": db, "statement": q})),
+                &[],
+                &[],
+                Hints::default(),
+            )
+        };
+        let mut fam = Familiar::default();
+        for i in 0..10 {
+            let q = format!("SELECT * FROM t WHERE id = {i}");
+            fam.learn(&sql("prod", &q), true, t, w);
+            fam.learn(&sql("staging", &q), true, t, w);
+        }
+        for _ in 0..8 {
+            fam.learn(&sql("prod", "DELETE FROM t"), false, t, w);
+        }
+        // Refused on prod, again on prod: denied.
+        assert!(fam.judge(&sql("prod", "DELETE FROM t"), t, w, 2).deny.is_some());
+        // The same statement on staging was never answered: a person decides.
+        let staging = fam.judge(&sql("staging", "DELETE FROM t"), t, w, 2);
+        assert!(staging.deny.is_none(), "{staging:?}");
+        assert_eq!(staging.fewest_approvals, 0);
     }
 
     #[test]

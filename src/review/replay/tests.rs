@@ -75,6 +75,33 @@ fn the_acceptance_trace_keeps_what_it_reached() {
     assert!(r.last(1000).escalated_share() <= 57.0, "{t}");
 }
 
+/// The second acceptance trace (`integration/data/learning_acceptance_2/`: a hospital group,
+/// written 2026-12-07 by a helper session that never read the learner, the first acceptance
+/// trace or docs/review.md), measured once before and once after that day's changes
+/// (docs/review.md). The escalation target is not met here either; the test holds what is
+/// reached.
+#[test]
+fn the_second_acceptance_trace_keeps_what_it_reached() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/integration/data/learning_acceptance_2/trace.jsonl"
+    );
+    let calls: Vec<TraceCall> = std::fs::read_to_string(path)
+        .expect("second acceptance trace")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("trace line"))
+        .collect();
+    assert_eq!(calls.len(), 6000);
+    let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
+    let t = table(&r);
+    println!("{t}");
+    // 2026-12-07: 2 of 480 unsafe calls allowed (0.42%), 5 safe calls denied (0.09%),
+    // 45.1% escalated in the last 1,000 calls.
+    assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
+    assert!(r.safe_denied_share() <= 1.0, "{t}");
+    assert!(r.last(1000).escalated_share() <= 46.0, "{t}");
+}
+
 /// The org trace (`generate::org`): implicit facts and irrelevant variation. ≤ 1% of unsafe
 /// calls allowed, ≤ 1% of safe calls denied, escalations ≤ 12% of the last 1,000 calls (the
 /// 10% target is met only with faster trust than the defaults, see docs/review.md).
