@@ -25,6 +25,8 @@
 //! | `fresh4_*` (188), before the third round | — | 0.953 / 0.953 | 0.842 / 0.457 | 1.000 / 1.000 | 5 of 110 |
 //! | `fresh4_*`, after its rule changes and the classifier (not trained on it) | — | 1.000 / 1.000 | 0.962 / 0.714 | 1.000 / 1.000 | 1 of 110 |
 //! | `fresh5_*` (75), before it joined the classifier's data | — | — | 1.000 / 0.560 | — | 0 of 50 |
+//! | `fresh7_*` (95), before it joined (classifier threshold 1.5, since raised to 2.0) | — | 0.929 / 0.867 | 0.875 / 0.700 | — | 2 of 60 |
+//! | `fresh8_*` (50), before it joined (threshold 2.0) | — | — | 1.000 / 0.500 | — | 0 of 40 |
 //!
 //! `fresh6_*` (80) was written as training data for the lexical classifier's weak spots
 //! (CJK, Korean and Russian injections, fake authorisations, role-play personas, benign
@@ -40,7 +42,7 @@ use crate::common::guard_score::{self, Bounds};
 /// Floors per family: (precision, recall), in both directions — the figures reached when
 /// the corpus was written and the detectors tuned on it (1.000 everywhere but one
 /// generic-hex secret passed to a function without a name: recall 0.995; one leetspeak
-/// injection whose `1` reads as `l`: 0.996), rounded down.
+/// injection whose `1` reads as `l` and one Russian one: 0.993), rounded down.
 /// A tuning set reads high by construction; what the detectors do on data nobody tuned
 /// against is the acceptance set's question.
 const FLOORS: [(&str, f64, f64); 4] = [
@@ -50,7 +52,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 746, none of 355).
+/// (reached: none of 846, none of 455).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

@@ -30,9 +30,13 @@ const MAX_TOKEN: usize = 24;
 /// Bytes of text scored around a cue: its line, and neighbouring lines while they fit
 /// (the script's `WINDOW`).
 pub const WINDOW: usize = 480;
+/// Lines starting past this offset of a text are not classified (the phrase rules still
+/// read them): the classifier's work on one text stays bounded (a few milliseconds for a
+/// text whose every line holds a cue word).
+const MAX_OFFSET: usize = 256 << 10;
 /// Lowest score (log-odds) reported. Chosen on the script's out-of-fold figures: at this
 /// threshold no negative sample of the tuning data scores above it out of fold.
-pub const THRESHOLD: f32 = 1.5;
+pub const THRESHOLD: f32 = 2.0;
 
 /// The finding type of the classifier's findings.
 pub const KIND: &str = "injection_classified";
@@ -58,6 +62,7 @@ pub const SPECS: &[Spec] = &[
         "chatgpt", "gemini", "désormais", "ab jetzt", "ab sofort", "da ora", "a partir de",
         "promp", "промпт", "систем", "пароль", "отныне", "с этого момента", "从现在", "今から",
         "지금부터", "提示", "密码", "管理员", "パスワード", "프롬프트", "비밀번호",
+"real user", "text above", "written by", "upgraded", "cleared",
         "~(?-u:\\b)(?:ia|ki)(?-u:\\b)", "~(?:^|\\PL)ии(?:\\PL|$)",
         ],
         r"[^\n]+",
@@ -68,6 +73,9 @@ pub const SPECS: &[Spec] = &[
 /// The line around a cue, scored with its neighbours; reported when the score reaches
 /// [`THRESHOLD`].
 fn classified(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    if m.start > MAX_OFFSET {
+        return None;
+    }
     let w = window(text, &m);
     (score(&text[w]) >= THRESHOLD).then_some(m)
 }

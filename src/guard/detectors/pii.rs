@@ -160,6 +160,11 @@ pub const SPECS: &[Spec] = &[
         r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|contact|joindre|reach\s+(?:me|her|him)|ring|anrufen|erreichbar|ll[áa]mame|llamar|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone|mi\s+n[úu]mero|mio\s+numero|mon\s+num[ée]ro|meine\s+nummer|my\s+number|m[óo]j\s+numer|numer\s+telefonu|nr\s+tel)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
         Some(context_phone),
     ),
+    spec(P, "postal_address", Medium,
+        &["都", "道", "府", "県"],
+        r"(?:東京都|北海道|(?:大阪|京都)府|\p{Han}{2,3}県)\p{Han}{1,6}?(?:市|区|町|村|郡)[\p{Han}\p{Hiragana}\p{Katakana}ー]{0,10}?(?:\d{1,4}|[０-９]{1,4})(?:丁目|番地?|号|-|－|‐)(?:\d{1,4}|[０-９]{1,4})(?:(?:番地?|号|-|－|‐)(?:\d{1,4}|[０-９]{1,4})号?)?",
+        Some(japanese_address),
+    ),
     spec("network", "ip_address", Low,
         &[],
         r"(?:^|[^\w.:])(?P<v>(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?:$|[^\w.:])",
@@ -258,6 +263,29 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         ],
     );
     ((postcode || said) && !public).then_some(m)
+}
+
+/// A Japanese address (prefecture, city or ward, block numbers), not an organisation's
+/// (a company, an office, a station, a public building named just before it).
+fn japanese_address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let lo = crate::guard::engine::floor_char(text, m.start.saturating_sub(60));
+    let near = &text[lo..crate::guard::engine::ceil_char(text, (m.end + 30).min(text.len()))];
+    let public = [
+        "株式会社",
+        "本社",
+        "支社",
+        "事務所",
+        "庁",
+        "役所",
+        "駅",
+        "ホテル",
+        "大学",
+        "病院",
+        "店",
+    ]
+    .iter()
+    .any(|w| near.contains(w));
+    (!public || near.contains("住所") && near.contains("様")).then_some(m)
 }
 
 /// Phone: 8 to 15 digits, not one repeated digit, not a date or a version; valid for its
