@@ -164,27 +164,34 @@ fn features(text: &str) -> Vec<u32> {
         .nth(MAX_CHARS)
         .map_or(text.len(), |(i, _)| i);
     let lower = text[..cut].to_lowercase();
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
+    // Words as slices of `lower`, each cut to its first MAX_TOKEN characters.
+    let mut words: Vec<&str> = Vec::new();
+    let mut start = None;
+    let mut kept_end = 0;
     let mut len = 0;
-    for c in lower.chars() {
+    for (i, c) in lower.char_indices() {
         if is_sep(c) {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-                len = 0;
+            if let Some(s) = start.take() {
+                words.push(&lower[s..kept_end]);
             }
         } else {
+            if start.is_none() {
+                start = Some(i);
+                len = 0;
+            }
             if len < MAX_TOKEN {
-                cur.push(c);
+                kept_end = i + c.len_utf8();
             }
             len += 1;
         }
     }
-    if !cur.is_empty() {
-        words.push(cur);
+    if let Some(s) = start {
+        words.push(&lower[s..kept_end]);
     }
     let mut out = Vec::with_capacity(words.len() * 8);
+    // Buffers reused across words: the padded word and its char offsets.
     let mut padded = String::new();
+    let mut starts: Vec<usize> = Vec::new();
     for (i, w) in words.iter().enumerate() {
         out.push(fnv1a(&["w:", w]) % BUCKETS);
         if let Some(next) = words.get(i + 1) {
@@ -194,18 +201,17 @@ fn features(text: &str) -> Vec<u32> {
         padded.push('^');
         padded.push_str(w);
         padded.push('$');
-        let starts: Vec<usize> = padded.char_indices().map(|(i, _)| i).collect();
-        for j in 0..starts.len().saturating_sub(3) {
-            let end = starts.get(j + 4).copied().unwrap_or(padded.len());
-            let gram = &padded[starts[j]..end];
-            out.push(fnv1a(&["c:", gram]) % BUCKETS);
+        starts.clear();
+        starts.extend(padded.char_indices().map(|(i, _)| i));
+        starts.push(padded.len());
+        for j in 0..starts.len().saturating_sub(4) {
+            out.push(fnv1a(&["c:", &padded[starts[j]..starts[j + 4]]]) % BUCKETS);
         }
         if w.chars().any(|c| u32::from(c) >= 0x2E80) {
-            // Scripts written without spaces (CJK, kana, hangul): character pairs too.
-            let idx: Vec<usize> = w.char_indices().map(|(i, _)| i).collect();
-            for j in 0..idx.len().saturating_sub(1) {
-                let end = idx.get(j + 2).copied().unwrap_or(w.len());
-                out.push(fnv1a(&["d:", &w[idx[j]..end]]) % BUCKETS);
+            // Scripts written without spaces (CJK, kana, hangul): character pairs too
+            // (`starts` offsets are one past the `^`).
+            for j in 1..starts.len().saturating_sub(3) {
+                out.push(fnv1a(&["d:", &padded[starts[j]..starts[j + 2]]]) % BUCKETS);
             }
         }
     }
