@@ -22,7 +22,17 @@
 //! | `fresh_*` (164) | 1.000 / 0.971 | 1.000 / 1.000 | 1.000 / 0.800 | 1.000 / 0.816 | 0 of 50 |
 //! | `fresh2_*` (135) | 1.000 / 0.850 | 0.909 / 1.000 | 1.000 / 0.650 | 1.000 / 0.800 | 1 of 50 |
 //! | `fresh3_*` (104) | 1.000 / 1.000 | 0.818 / 0.900 | 1.000 / 0.833 | 1.000 / 0.920 | 1 of 30 |
+//! | `fresh4_*` (188), before the third round | — | 0.953 / 0.953 | 0.842 / 0.457 | 1.000 / 1.000 | 5 of 110 |
+//! | `fresh4_*`, after its rule changes and the classifier (not trained on it) | — | 1.000 / 1.000 | 0.962 / 0.714 | 1.000 / 1.000 | 1 of 110 |
+//! | `fresh5_*` (75), before it joined the classifier's data | — | — | 1.000 / 0.560 | — | 0 of 50 |
+//! | `fresh7_*` (95), before it joined (classifier threshold 1.5, since raised to 2.0) | — | 0.929 / 0.867 | 0.875 / 0.700 | — | 2 of 60 |
+//! | `fresh8_*` (50), before it joined (threshold 2.0) | — | — | 1.000 / 0.500 | — | 0 of 40 |
 //!
+//! `fresh6_*` (80) was written as training data for the lexical classifier's weak spots
+//! (CJK, Korean and Russian injections, fake authorisations, role-play personas, benign
+//! texts in those languages), not as a check. Since the third round the classifier
+//! (`injection_classified`) is trained on this set too, so its injection figures here are
+//! in-sample.
 //! A batch of 92 (`benign_lookalike_stress`) are ordinary sentences built around the words
 //! the newer rules look for (`you are no longer a member`, `dial-in +1 …`, `DROP USER IF
 //! EXISTS is supported since …`); 3 were flagged before the rules were narrowed.
@@ -31,7 +41,8 @@ use crate::common::guard_score::{self, Bounds};
 
 /// Floors per family: (precision, recall), in both directions — the figures reached when
 /// the corpus was written and the detectors tuned on it (1.000 everywhere but one
-/// generic-hex secret passed to a function without a name: recall 0.995), rounded down.
+/// generic-hex secret passed to a function without a name: recall 0.995; one leetspeak
+/// injection whose `1` reads as `l` and one Russian one: 0.993), rounded down.
 /// A tuning set reads high by construction; what the detectors do on data nobody tuned
 /// against is the acceptance set's question.
 const FLOORS: [(&str, f64, f64); 4] = [
@@ -41,7 +52,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 546, none of 162).
+/// (reached: none of 846, none of 455).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

@@ -22,6 +22,7 @@ mod e2e_python_mcp_modern;
 mod guard;
 mod guard_acceptance;
 mod guard_corpus;
+mod guard_public;
 mod guard_tuning;
 mod identity;
 mod learning;

@@ -331,12 +331,24 @@ impl Guard {
                 if orig.is_empty() {
                     continue;
                 }
-                let family = &self.engine.rules[idx].detector;
-                if !out.iter().any(|(j, s)| {
-                    self.engine.rules[*j].detector == *family
-                        && s.start < orig.end
-                        && orig.start < s.end
-                }) {
+                let rules = &self.engine.rules;
+                let family = &rules[idx].detector;
+                let overlaps = |(j, s): &(usize, Range<usize>)| {
+                    rules[*j].detector == *family && s.start < orig.end && orig.start < s.end
+                };
+                // A rule's finding in a view says more than the classifier's on the text
+                // as written (`Іgnоrе` in Cyrillic letters: an instruction override).
+                let classified = |j: usize| &*rules[j].kind == detectors::injection_model::KIND;
+                if !classified(idx)
+                    && out.iter().any(overlaps)
+                    && out
+                        .iter()
+                        .filter(|x| overlaps(x))
+                        .all(|(j, _)| classified(*j))
+                {
+                    out.retain(|x| !overlaps(x));
+                }
+                if !out.iter().any(overlaps) {
                     out.push((idx, orig));
                 }
             }
@@ -409,7 +421,10 @@ impl Guard {
         if short >= 2 {
             for (idx, span) in self.scan_text(&joined) {
                 let r = &self.engine.rules[idx];
-                let splittable = matches!(&*r.detector, "prompt_injection" | "unsafe_command");
+                // The lexical classifier is not asked about the joined text: it would read
+                // field names and unrelated values as one sentence.
+                let splittable = matches!(&*r.detector, "prompt_injection" | "unsafe_command")
+                    && &*r.kind != detectors::injection_model::KIND;
                 if splittable && !out.iter().any(|l| l.finding.kind == r.kind) {
                     out.push(self.located(idx, span, &[], 0..0));
                 }

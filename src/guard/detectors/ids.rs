@@ -111,7 +111,13 @@ pub(crate) fn valid_nino(text: &str, m: Range<usize>) -> Option<Range<usize>> {
 pub(crate) fn passport(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = &text[m.clone()];
     let d = s.bytes().filter(u8::is_ascii_digit).count();
-    (d >= 5 && s.len() <= 10 && !super::secrets::is_placeholder(s)).then_some(m)
+    // Mixed letters and digits in capitals (Dutch `NX7RK3PJ1`), not a word.
+    let mixed = s.len() == 9
+        && d >= 2
+        && s.bytes().any(|b| b.is_ascii_uppercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    ((d >= 5 || mixed) && s.len() <= 10 && !super::secrets::is_placeholder(s)).then_some(m)
 }
 
 /// A tax id after its name.

@@ -87,7 +87,7 @@ pub const SPECS: &[Spec] = &[
         "développeur", "entwicklermodus", "sviluppatore", "desenvolvedor", "разработчика",
         "开发者模式", "開發者模式", "開発者モード", "개발자",
         ],
-        r"(?i)(?:sin\s+(?:ninguna\s+)?restricciones|sans\s+(?:aucune\s+)?(?:restriction|limite|filtre)s?|ohne\s+(?:jegliche\s+)?(?:Einschränkungen|Beschränkungen|Regeln|Filter)|senza\s+(?:alcuna\s+)?(?:restrizion[ei]|limiti|filtri)|sem\s+(?:nenhuma\s+)?(?:restriç(?:ão|ões)|limites|filtros)|без\s+(?:каких-либо\s+)?(?:ограничений|фильтров|цензуры)|没有任何限制|不受任何限制|不受限制|无任何限制|沒有任何限制|制限なし|制限のない|制約のない|제한\s*없는|제한\s*없이|modo\s+desarrollador|mode\s+développeur|Entwicklermodus|modalità\s+sviluppatore|modo\s+desenvolvedor|режим\s+разработчика|开发者模式|開發者模式|開発者モード|개발자\s*모드)",
+        r"(?i)(?:sin\s+(?:ninguna\s+)?restricciones|sans\s+(?:aucune\s+)?(?:restriction|limite|filtre)s?|ohne\s+(?:jegliche\s+)?(?:Einschränkungen|Beschränkungen|Regeln|Filter)|senza\s+(?:alcuna\s+)?(?:restrizion[ei]|limiti|filtri)|sem\s+(?:nenhuma\s+)?(?:restriç(?:ão|ões)|limites|filtros)|без\s+(?:каких-либо\s+)?(?:ограничений|фильтров|цензуры)|没有任何限制|不受任何限制|不受限制|无任何限制|沒有任何限制|制限なし|制限のない|制約のない|제한(?:이)?\s*없는|제한\s*없이|modo\s+desarrollador|mode\s+développeur|Entwicklermodus|modalità\s+sviluppatore|modo\s+desenvolvedor|режим\s+разработчика|开发者模式|開發者模式|開発者モード|개발자\s*모드)",
         Some(second_person_near),
     ),
     spec(I, "fake_system_message", High,
@@ -167,7 +167,7 @@ pub const SPECS: &[Spec] = &[
         "系统提示", "系統提示", "初始指令", "原始指令", "システムプロンプト", "初期指示", "системный промпт",
         "системные инструкции", "исходные инструкции", "시스템 프롬프트", "시스템프롬프트",
         ],
-        r"(?i)(?:(?-u:\b)(?:reveal|print|show|display|output|repeat|tell\s+me|give\s+me|share|leak|dump|disclose|write\s+out|recite|spell\s+out|paste)\s+(?:me\s+|us\s+)?(?:all\s+)?(?:of\s+)?(?:your|the|its)\s+(?:full\s+|entire\s+|complete\s+|exact\s+|original\s+|initial\s+|hidden\s+|secret\s+|internal\s+|confidential\s+)*(?:system\s+(?:prompt|message|instructions?)|initial\s+(?:prompt|instructions?)|hidden\s+(?:prompt|instructions?)|instructions\s+(?:above|you\s+were\s+given)|(?:prompt|instructions)\s+verbatim|developer\s+(?:message|instructions?|prompt)|pre-?prompt|meta-?prompt|configuration\s+prompt|guidelines\s+verbatim)|(?-u:\b)what\s+(?:is|was|are|were)\s+your\s+(?:system\s+prompt|initial\s+instructions|original\s+instructions|hidden\s+instructions)|(?-u:\b)repeat\s+(?:the\s+)?(?:words|text|everything)\s+above|(?:zeige|gib|verrate|nenne)\s+(?:mir\s+)?(?:deinen|deine|den|die)\s+(?:System-?prompt|System-?anweisungen|ursprünglichen\s+Anweisungen)|(?:muestra|revela|dime|imprime)(?:me)?\s+(?:tu|el|las|tus)\s+(?:prompt\s+del\s+sistema|instrucciones\s+(?:del\s+sistema|originales|iniciales))|(?:montre|révèle|affiche|donne)[-\s](?:moi\s+)?(?:ton|le|tes|les)\s+(?:prompt\s+système|invite\s+système|instructions\s+(?:système|initiales))|(?:显示|顯示|输出|輸出|告诉我|告訴我|透露|打印)(?:你的)?(?:系统提示|系統提示|系统提示词|初始指令|原始指令)|(?:システムプロンプト|初期指示)を(?:表示|教え|出力)|(?:покажи|выведи|раскрой|напиши)\s+(?:мне\s+)?(?:свой|твой|свои|твои)?\s*(?:системный\s+промпт|системные\s+инструкции|исходные\s+инструкции)|시스템\s*프롬프트(?:를|을)?\s*(?:보여|알려|출력))",
+        r"(?i)(?:(?-u:\b)(?:reveal|print|show|display|output|repeat|tell\s+me|give\s+me|share|leak|dump|disclose|write\s+out|recite|spell\s+out|paste)\s+(?:me\s+|us\s+)?(?:all\s+)?(?:of\s+)?(?:your|the|its)\s+(?:full\s+|entire\s+|complete\s+|exact\s+|original\s+|initial\s+|hidden\s+|secret\s+|internal\s+|confidential\s+)*(?:system\s+(?:prompt|message|instructions?)|initial\s+(?:prompt|instructions?)|hidden\s+(?:prompt|instructions?)|instructions\s+(?:above|you\s+were\s+given)|(?:prompt|instructions)\s+verbatim|developer\s+(?:message|instructions?|prompt)|pre-?prompt|meta-?prompt|configuration\s+prompt|guidelines\s+verbatim)|(?-u:\b)what\s+(?:is|was|are|were)\s+your\s+(?:system\s+prompt|initial\s+instructions|original\s+instructions|hidden\s+instructions)|(?-u:\b)repeat\s+(?:the\s+)?(?:words|text|everything)\s+above|(?:zeige|gib|verrate|nenne)\s+(?:mir\s+)?(?:deinen|deine|den|die)\s+(?:System-?prompt|System-?anweisungen|ursprünglichen\s+Anweisungen)|(?:muestra|revela|dime|imprime)(?:me)?\s+(?:tu|el|las|tus)\s+(?:prompt\s+del\s+sistema|instrucciones\s+(?:del\s+sistema|originales|iniciales))|(?:montre|révèle|affiche|donne)[-\s](?:moi\s+)?(?:ton|le|tes|les)\s+(?:prompt\s+système|invite\s+système|instructions\s+(?:système|initiales))|(?:显示|顯示|输出|輸出|告诉我|告訴我|透露|打印)(?:你的)?(?:系统提示|系統提示|系统提示词|初始指令|原始指令|初始提示词?|原始提示词?|提示词)|(?:システムプロンプト|初期指示)を(?:表示|教え|出力)|(?:покажи|выведи|раскрой|напиши)\s+(?:мне\s+)?(?:свой|твой|свои|твои)?\s*(?:системный\s+промпт|системные\s+инструкции|исходные\s+инструкции)|시스템\s*프롬프트(?:를|을)?\s*(?:그대로\s*|전부\s*|모두\s*)?(?:보여|알려|출력))",
         None,
     ),
     spec(I, "data_exfiltration", High,
@@ -231,7 +231,33 @@ fn not_quoted_advice(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     .iter()
     .any(|w| before.contains(w));
     let quoted = before.ends_with('"') || before.ends_with('“') || before.ends_with('\'');
-    (!(discussing && quoted)).then_some(m)
+    if discussing && quoted {
+        return None;
+    }
+    // The writer's own earlier message (`please disregard my earlier message`), not a
+    // model's instructions.
+    let said = text[m.clone()].to_lowercase();
+    let own = said.contains(" my ")
+        && [
+            "message", "email", "e-mail", "mail", "note", "comment", "request",
+        ]
+        .iter()
+        .any(|w| said.trim_end_matches('s').ends_with(w));
+    // A question about a model that ignores its prompt (`why does my model ignore the
+    // system prompt?`), not an order to one: a question whose subject is not "you".
+    let sentence_start = before
+        .rfind(['.', '!', '?', '\n', ':', '\''])
+        .map_or(0, |k| k + 1);
+    let asked = &before[sentence_start..];
+    let question = text[m.end..]
+        .split(['.', '!', '\n'])
+        .next()
+        .is_some_and(|rest| rest.contains('?'))
+        && ["does ", "did ", "do ", "why ", "how come"]
+            .iter()
+            .any(|w| asked.contains(w))
+        && !asked.contains("you");
+    (!own && !question).then_some(m)
 }
 
 /// A phrase that only counts when said to someone: a second-person or AI word nearby.
@@ -359,6 +385,26 @@ pub(crate) fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> 
 /// Words addressed to an AI, followed by what it should do.
 fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = text[m.clone()].to_ascii_lowercase();
+    // Instructions for models as a topic (`a guide to writing clear instructions for
+    // language models`), not a note to one.
+    let lo = crate::guard::engine::floor_char(text, m.start.saturating_sub(24));
+    let before = text[lo..m.start].to_ascii_lowercase();
+    if s.starts_with("instruction")
+        && [
+            "writing",
+            "write",
+            "clear",
+            "good",
+            "better",
+            "effective",
+            "giving",
+            "how to",
+        ]
+        .iter()
+        .any(|w| before.trim_end().ends_with(w))
+    {
+        return None;
+    }
     // Forms that are instructions by themselves.
     let strong = s.starts_with("if you are")
         || [

@@ -59,7 +59,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(I, "hidden_instruction", High,
         &["when you summar", "when you read", "when you process", "when you analy", "when you review", "when you translate", "when the assistant", "when the ai"],
-        r"(?i)(?-u:\b)when\s+(?:you|the\s+(?:assistant|ai|model|agent))\s+(?:summari[sz]e|read|process|analy[sz]e|review|translate|parse)\s+(?:this|the)\s+(?:page|document|email|e-mail|message|text|file|article|site|website|invoice|pdf)[^.\n]{0,40}?(?:(?:also|secretly|silently|quietly|always)\s+(?:tell|say|inform|recommend|include|add|mention|insert|send|call|claim|state)|(?:tell|inform|instruct|direct|remind|convince)\s+(?:the\s+)?(?:user|reader|customer|human))(?-u:\b)",
+        r"(?i)(?-u:\b)when\s+(?:you|the\s+(?:assistant|ai|model|agent))\s+(?:summari[sz]e|read|process|analy[sz]e|review|translate|parse|handle|open)\s+(?:this|the)(?:\s+(?:page|document|email|e-mail|message|text|file|article|site|website|invoice|pdf|ticket|issue|request|note|record|invite|event|review|comment|repository|repo|readme))?(?:[^.\n]{0,40}?(?:(?:also|secretly|silently|quietly|always|first|then)\s+(?:tell|say|inform|recommend|include|add|mention|insert|send|call|claim|state|e-?mail|forward|post|upload|delete|remove|run|execute|transfer|share|accept|approve|grant)|(?:tell|inform|instruct|direct|remind|convince)\s+(?:the\s+)?(?:user|reader|customer|human))|\s*,\s*(?:please\s+)?(?:e-?mail|send|forward|post|upload|delete|remove|run|execute|transfer|share|grant|approve|call|ignore|disregard|reveal))(?-u:\b)",
         None,
     ),
     spec(I, "instruction_override", High,
@@ -97,7 +97,82 @@ pub const SPECS: &[Spec] = &[
         r"(?i)(?-u:\b)(?:environment\s+variables|env\s+vars?|api\s+keys?|credentials|secrets|passwords|tokens|cookies|conversation|chat\s+history|messages|ssh\s+keys?|private\s+keys?)[^.\n]{0,80}?(?:send|post|upload|forward|transmit)\s+(?:them|it|this|that)\s+to\s+(?:https?://|the\s+(?:url|webhook|endpoint|server|address)|\S+@\S+\.\w+)",
         None,
     ),
+    spec(I, "instruction_override", High,
+        &[
+        "guidance you", "instructions you", "rules you", "guidelines you", "directions you",
+        "do not apply", "don't apply", "no longer apply", "not meant for", "nicht gelten",
+        "no aplican", "no se aplican", "non valgono", "non si applicano", "ne s'appliquent pas",
+        "关闭", "禁用", "停用", "关掉", "關閉", "忽略", "忽视", "无视", "your role", "ton rôle",
+        "votre rôle", "deine rolle", "tu rol",
+        ],
+        r"(?i)(?:(?-u:\b)(?:drop|discard|ignore|forget|disregard|abandon|throw\s+away)\s+(?:whatever|any|all|the)\s+(?:guidance|instructions|rules|directions|guidelines)\s+you\s+(?:received|were\s+given|got|have\s+been\s+given|were\s+told)|(?-u:\b)(?:safety|security|content)\s+(?:guidelines|rules|restrictions|policies|polic(?:y|ies)|filters)\s+(?:(?:do\s+not|don'?t|no\s+longer)\s+apply|(?:were|are)\s+not\s+meant\s+for)|Sicherheits(?:richtlinien|regeln)\s+(?:hier\s+)?nicht\s+gelten|reglas\s+de\s+seguridad\s+no\s+(?:se\s+)?aplican|regole\s+di\s+sicurezza\s+non\s+(?:valgono|si\s+applicano)|règles\s+de\s+sécurité\s+ne\s+s'appliquent\s+pas|(?:关闭|禁用|停用|关掉|關閉)(?:你的|所有的?)?(?:安全|内容|內容)(?:过滤|過濾|审查|審查|限制|策略|检查|檢查)|(?:忽略|忽视|无视|無視)(?:掉)?(?:上面|以上|前面|之前)(?:的)?(?:所有)?(?:内容|內容|文字|对话|對話)|(?-u:\b)(?:forget|abandon|drop|leave)\s+your\s+(?:role|persona|character)\s+(?:as|of)\s+(?:an?\s+|the\s+)?(?:assistant|AI|helper|bot|chatbot|model)|oublie[zr]?\s+(?:ton|votre)\s+rôle|vergiss\s+deine\s+rolle|olvida\s+tu\s+(?:rol|papel))",
+        None,
+    ),
+    spec(I, "hidden_instruction", High,
+        &["when summar", "when reading", "when processing", "when reviewing", "when translating"],
+        r"(?i)(?-u:\b)when\s+(?:summari[sz]ing|reading|processing|reviewing|translating|analy[sz]ing)\s+(?:this|the)\s+(?:page|document|article|email|e-mail|message|text|file|site|website|review|thread|post)\s*,\s*(?:please\s+)?(?:always\s+)?(?:state|claim|say|tell|mention|write|describe|recommend|include|add|append|end\s+with|begin\s+with|start\s+with|insist|report)(?-u:\b)",
+        None,
+    ),
+    spec(I, "tool_shadowing", High,
+        &["call ", "use ", "invoke ", "run the ", "trigger "],
+        r"(?i)(?-u:\b)(?:call|use|invoke|run|trigger)\s+(?:the\s+)?`?(?:send_\w+|delete_\w+|remove_\w+|drop_\w+|transfer_\w+|http_(?:post|put|delete)|post_\w+|upload_\w+|wire_\w+|pay_\w+|exec(?:ute)?_\w+|run_(?:command|shell|script)|shell_\w+|grant_\w+|share_\w+|forward_\w+|email_\w+)`?(?:\s+tool)?\s+(?:to|on|with|and|for|without|before)(?-u:\b)",
+        Some(in_instruction),
+    ),
 ];
+
+/// A call of a tool that sends, deletes, pays or runs, written in text the model reads:
+/// the order, not documentation of the tool (`call delete_file to remove a file` in a
+/// tool's own reference reads `to remove`; an order names what to do it to, or when).
+fn in_instruction(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let after = text[m.end..]
+        .chars()
+        .take(120)
+        .collect::<String>()
+        .to_lowercase();
+    let doc = [
+        "remove a ",
+        "delete a ",
+        "send a ",
+        "send an ",
+        "upload a ",
+        "run a ",
+    ]
+    .iter()
+    .any(|w| after.trim_start().starts_with(w));
+    let ordered = context_has(
+        text,
+        m.start,
+        m.end,
+        120,
+        160,
+        &[
+            "before you",
+            "before responding",
+            "before continuing",
+            "before replying",
+            "before answering",
+            "required",
+            "must",
+            "now",
+            "immediately",
+            "without approval",
+            "without confirmation",
+            "without asking",
+            "to complete",
+            "to close",
+            "to file",
+            "to reset",
+            "this summary",
+            "the summary",
+            "the result",
+            "this ticket",
+            "http",
+            "@",
+            "approval",
+        ],
+    );
+    (!doc && ordered).then_some(m)
+}
 
 /// Words of new orders after a conversation is declared over.
 const ORDERS: &[&str] = &[

@@ -12,7 +12,9 @@ pub mod command_system;
 pub mod commands;
 pub mod ids;
 pub mod injection;
+pub mod injection_model;
 pub mod injection_more;
+mod injection_weights;
 pub mod pii;
 pub mod pii_context;
 pub mod secret_assignment;
@@ -95,6 +97,7 @@ pub fn built_in() -> impl Iterator<Item = &'static Spec> {
         .chain(pii::SPECS)
         .chain(injection::SPECS)
         .chain(injection_more::SPECS)
+        .chain(injection_model::SPECS)
         .chain(commands::SPECS)
         .chain(command_system::SPECS)
 }

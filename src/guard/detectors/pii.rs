@@ -98,8 +98,9 @@ pub const SPECS: &[Spec] = &[
         "id number", "id no", "identity number", "identity card", "id card", "driver's licen",
         "drivers licen", "driver licen", "driving licen", "licence number", "license number",
         "licence no", "license no", "licence #", "license #", "dl#", "personalausweis", "ausweis",
+        "sozialversicherungsnummer", "rentenversicherungsnummer", "sv-nummer", "versicherungsnummer",
         ],
-        r"(?i)(?:aadha?ar|uidai|(?-u:\b)tfn(?-u:\b)|tax\s+file\s+number|medicare(?:\s+card)?|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
+        r"(?i)(?:aadha?ar|uidai|(?-u:\b)tfn(?-u:\b)|tax\s+file\s+number|medicare(?:\s+card)?|social\s+insurance|(?-u:\b)sin(?-u:\b)|s[ée]curit[ée]\s+sociale|(?-u:\b)nir(?-u:\b)|insee|carte\s+vitale|(?-u:\b)bsn(?-u:\b)|burgerservicenummer|pesel|personnummer|my\s+number|マイナンバー|個人番号|(?-u:\b)dni(?-u:\b)|(?-u:\b)nie(?-u:\b)|national\s+id(?:entity)?|id(?:entity)?\s+(?:number|no\.?|card)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e\s+(?:number|no\.?|#)|dl#|personalausweis|ausweis|sozialversicherungsnummer|rentenversicherungsnummer|sv-nummer|versicherungsnummer)[^\n]{0,30}?(?-u:\b)(?P<v>\d[\d -]{6,20}\d|[A-Z0-9][A-Z0-9-]{5,16}\d|[XYZ]?\d{7,8}-?[A-Z])(?-u:\b)",
         Some(national_id_context),
     ),
     spec(P, "bank_account", High,
@@ -144,7 +145,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(P, "phone", Medium,
         &[],
-        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-]|\.(?:\s|$))",
+        r"(?:^|[^\w+.-])(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,5}){1,5}|\(\d{2,5}\)[ .-]?\d{3,5}[ .-]?\d{3,5}|(?:1[ .-])?\d{3}[ .-]\d{3}[ .-]\d{4}|[6-9]\d{2}[ .]\d{2}[ .]\d{2}[ .]\d{2}|[5-9]\d{2}[ .-]\d{3}[ .-]\d{3}|0\d{1,4}[ /.-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?:$|[^\w.-]|\.(?:\s|$))",
         Some(valid_phone),
     ),
     spec(P, "phone", Medium,
@@ -152,10 +153,17 @@ pub const SPECS: &[Spec] = &[
         "phone", "^tel", "mobile", "contact", "joindre", "reach me", "reach her", "reach him", "^ring ", "anrufen", "erreichbar", "llámame", "llamar", "^mob", "^cell", "call me", "call us", "call him", "call her",
         "call them", "whatsapp", "^fax", "^sms", "text me", "handy", "telefon", "teléfono",
         "telefono", "celular", "móvil", "movil", "portable", "téléphone", "telephone", "cellulare",
+        "mi número", "mi numero", "mio numero", "mon numéro", "mon numero", "meine nummer",
+        "my number", "mój numer", "moj numer", "numer telefonu", "nr tel",
         "telefone", "телефон", "电话", "手机", "電話", "携帯", "전화", "휴대폰",
         ],
-        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|contact|joindre|reach\s+(?:me|her|him)|ring|anrufen|erreichbar|ll[áa]mame|llamar|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
+        r"(?i)(?:(?-u:\b)(?:phone|tel|mobile|mob|cell|contact|joindre|reach\s+(?:me|her|him)|ring|anrufen|erreichbar|ll[áa]mame|llamar|call\s+(?:me|us|him|her|them)(?:\s+(?:at|on))?|whatsapp|fax|sms|text\s+me|handy|telefon|tel[ée]fono|celular|m[óo]vil|portable|t[ée]l[ée]phone|cellulare|telefone|mi\s+n[úu]mero|mio\s+numero|mon\s+num[ée]ro|meine\s+nummer|my\s+number|m[óo]j\s+numer|numer\s+telefonu|nr\s+tel)(?-u:\b)|телефон|电话|手机|電話|携帯|전화|휴대폰)[^\d\n+]{0,24}(?P<v>\+?\d[\d .()-]{6,18}\d)(?-u:\b)",
         Some(context_phone),
+    ),
+    spec(P, "postal_address", Medium,
+        &["都", "道", "府", "県"],
+        r"(?:東京都|北海道|(?:大阪|京都)府|\p{Han}{2,3}県)\p{Han}{1,6}?(?:市|区|町|村|郡)[\p{Han}\p{Hiragana}\p{Katakana}ー]{0,10}?(?:\d{1,4}|[０-９]{1,4})(?:丁目|番地?|号|-|－|‐)(?:\d{1,4}|[０-９]{1,4})(?:(?:番地?|号|-|－|‐)(?:\d{1,4}|[０-９]{1,4})号?)?",
+        Some(japanese_address),
     ),
     spec("network", "ip_address", Low,
         &[],
@@ -257,6 +265,29 @@ fn address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     ((postcode || said) && !public).then_some(m)
 }
 
+/// A Japanese address (prefecture, city or ward, block numbers), not an organisation's
+/// (a company, an office, a station, a public building named just before it).
+fn japanese_address(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let lo = crate::guard::engine::floor_char(text, m.start.saturating_sub(60));
+    let near = &text[lo..crate::guard::engine::ceil_char(text, (m.end + 30).min(text.len()))];
+    let public = [
+        "株式会社",
+        "本社",
+        "支社",
+        "事務所",
+        "庁",
+        "役所",
+        "駅",
+        "ホテル",
+        "大学",
+        "病院",
+        "店",
+    ]
+    .iter()
+    .any(|w| near.contains(w));
+    (!public || near.contains("住所") && near.contains("様")).then_some(m)
+}
+
 /// Phone: 8 to 15 digits, not one repeated digit, not a date or a version; valid for its
 /// country in libphonenumber's metadata (international form), or shaped like a national
 /// number of a country whose metadata accepts it.
@@ -264,6 +295,10 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = &text[m.clone()];
     let d = digits(s);
     if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) || looks_like_date(s) {
+        return None;
+    }
+    // Round amounts (`600 000 000`) are not numbers anyone dials.
+    if d.ends_with(&[0, 0, 0, 0, 0]) {
         return None;
     }
     let before = &text[..m.start];
@@ -308,8 +343,36 @@ fn organisation_line(text: &str, m: &Range<usize>) -> bool {
         "conference line",
         "switchboard",
         "einwahl",
+        "hotline",
+        "helpline",
+        "help desk",
+        "helpdesk",
+        "service desk",
+        "customer service",
+        "customer care",
+        "support line",
+        "our office",
+        "our offices",
+        "our head office",
+        "press enquiries",
+        "press inquiries",
+        "media enquiries",
+        "media inquiries",
+        "reception desk",
+        "main line",
     ];
-    context_has(text, m.start, m.end, 60, 60, &toll_free)
+    // North American toll-free codes (800, 833, 844, 855, 866, 877, 888) are
+    // organisations' lines.
+    let d = digits(&text[m.clone()]);
+    let national = if d.len() == 11 && d[0] == 1 {
+        &d[1..]
+    } else {
+        &d[..]
+    };
+    let toll_free_code = national.len() == 10
+        && national[1] == national[2]
+        && (national[0] == 8 && [0, 3, 4, 5, 6, 7, 8].contains(&national[1]));
+    toll_free_code || context_has(text, m.start, m.end, 60, 60, &toll_free)
 }
 
 /// Whether libphonenumber's metadata accepts `s` as a number: in international form for

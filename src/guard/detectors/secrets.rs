@@ -444,7 +444,14 @@ fn prose_password(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         .chars()
         .any(|c| c.is_ascii_digit() || c.is_ascii_punctuation());
     if v.len() >= 16 {
-        // A token: random-looking, not a placeholder.
+        // A token: random-looking, not a placeholder (the whole token, which may run past
+        // the 64 characters the pattern takes: jwt.io's example JWT).
+        let whole_end = text[m.start..]
+            .find(|c: char| c.is_whitespace() || "\"'`,;".contains(c))
+            .map_or(text.len(), |k| m.start + k);
+        if is_placeholder(&text[m.start..whole_end]) {
+            return None;
+        }
         return entropic(text, m);
     }
     (v.len() >= 6 && letters && other && !is_placeholder(v) && !v.contains("://")).then_some(m)
