@@ -38,6 +38,10 @@ pub enum RequestError {
     /// The context headers are inconsistent or malformed (`x-agent-state`, …).
     #[error("context headers refused: {0}")]
     BadContext(#[from] crate::context::ContextError),
+    /// A method the resource does not serve (the protected-resource metadata the gateway
+    /// serves is read with GET or HEAD).
+    #[error("method not allowed here")]
+    MethodNotAllowed,
     /// `Content-Length` already announces more than the route accepts.
     #[error("request body of {length} bytes exceeds the limit of {limit} bytes")]
     DeclaredTooLarge {
@@ -86,6 +90,14 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             codes::INVALID_REQUEST,
             "no route for this host and path".into(),
         ),
+        GatewayError::Request(R::Unauthenticated(crate::identify::IdentityError::InsufficientScope {
+            scope,
+        })) => a(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            codes.insufficient_scope,
+            format!("the token lacks a scope this call needs; authorise again with scope {scope:?}"),
+        ),
         GatewayError::Request(R::Unauthenticated(e)) => a(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -109,6 +121,12 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             "audit_unavailable",
             codes::INTERNAL_ERROR,
             "the audit trail cannot record this call now; try again".into(),
+        ),
+        GatewayError::Request(R::MethodNotAllowed) => a(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            codes::INVALID_REQUEST,
+            "this resource is read with GET".into(),
         ),
         GatewayError::Request(R::AmbiguousPath) => a(
             StatusCode::BAD_REQUEST,
@@ -448,6 +466,41 @@ pub fn with_bearer_challenge(mut resp: Response<ProxyBody>) -> Response<ProxyBod
     resp
 }
 
+/// `resp` (the 401 or 403 answering `err` on an MCP route with OAuth) with the challenge
+/// MCP clients start their authorization from (RFC 6750 §3, RFC 9728 §5.1):
+/// `Bearer resource_metadata="<metadata_url>"`, and `scope` (the scopes to ask for:
+/// `required_scope` on a 401, every scope the call needs on a 403), `error="invalid_token"`
+/// when a token was presented and refused, `error="insufficient_scope"` on a 403. Scopes and
+/// URLs were checked by config validation to need no escaping inside quotes.
+pub fn with_oauth_challenge(
+    mut resp: Response<ProxyBody>,
+    err: &crate::identify::IdentityError,
+    metadata_url: &str,
+    required_scope: &str,
+) -> Response<ProxyBody> {
+    use crate::identify::IdentityError as I;
+    let mut v = String::from("Bearer ");
+    let scope = match err {
+        I::InsufficientScope { scope } => {
+            v.push_str("error=\"insufficient_scope\", ");
+            scope.as_str()
+        }
+        I::Invalid(_) => {
+            v.push_str("error=\"invalid_token\", ");
+            required_scope
+        }
+        I::Required | I::Setup(_) => required_scope,
+    };
+    v.push_str(&format!("resource_metadata=\"{metadata_url}\""));
+    if !scope.is_empty() {
+        v.push_str(&format!(", scope=\"{scope}\""));
+    }
+    if let Ok(value) = HeaderValue::from_str(&v) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    resp
+}
+
 /// An error answer of the admin API, in the gateway's one JSON error shape:
 /// `{"error": {"status", "reason", "message"}}` (`reason`: a stable snake_case code).
 pub fn admin_error(status: StatusCode, reason: &str, message: &str) -> Response<ProxyBody> {
@@ -501,131 +554,5 @@ pub fn limit_without_store(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    /// Whether a JSON-RPC code may be emitted: outside the reserved range, or a standard
-    /// code used for its standard meaning (JSON-RPC's, and MCP's header mismatch).
-    fn allowed(code: i64) -> bool {
-        !(-32768..=-32000).contains(&code)
-            || [
-                codes::PARSE_ERROR,
-                codes::INVALID_REQUEST,
-                codes::INTERNAL_ERROR,
-                codes::HEADER_MISMATCH,
-            ]
-            .contains(&code)
-    }
-
-    #[test]
-    fn every_code_the_gateway_invents_is_outside_the_reserved_range() {
-        let d = crate::policy::Decision {
-            decision: crate::policy::DecisionKind::Deny,
-            would_be: crate::policy::DecisionKind::Deny,
-            mode: crate::policy::Mode::Enforce,
-            reason: "r".into(),
-            rules: vec![],
-            labels: vec![],
-            flow: None,
-            redact: vec![],
-            decision_id: "d".into(),
-            policy_version: "v".into(),
-            precedent: None,
-        };
-        let codes = RefusalCodes::default();
-        let kinds = [
-            RefusalKind::Denied,
-            RefusalKind::EscalationTimedOut,
-            RefusalKind::Rejected,
-            RefusalKind::Deferred,
-            RefusalKind::ReviewUnavailable,
-        ];
-        for kind in kinds {
-            let o = refusal_object(&serde_json::Value::from(1), &d, kind, &codes);
-            let code = o["error"]["code"].as_i64().expect("code");
-            assert!(allowed(code), "{kind:?} answers {code}");
-        }
-        for code in [
-            codes.unauthenticated,
-            codes.denied,
-            codes.escalated,
-            codes.rejected,
-        ] {
-            assert!(
-                !(-32768..=-32000).contains(&code),
-                "{code} is in the reserved range"
-            );
-        }
-        // Every other code comes from `answer`: walk the source for code literals, so a new
-        // arm with a literal in the reserved range is caught too.
-        let src = include_str!("error.rs");
-        let body = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
-        let code_lines = body.lines().filter(|l| !l.trim_start().starts_with("//"));
-        for line in code_lines {
-            for (i, _) in line.match_indices("-32") {
-                let digits: String = line[i + 1..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                if digits.len() == 5 {
-                    let code: i64 = -digits.parse::<i64>().expect("digits");
-                    assert!(allowed(code), "error.rs writes {code}: {line}");
-                }
-            }
-        }
-    }
-
-    async fn body_of(resp: Response<ProxyBody>) -> serde_json::Value {
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        serde_json::from_slice(&bytes).expect("json")
-    }
-
-    #[tokio::test]
-    async fn jsonrpc_routes_get_jsonrpc_errors_with_the_id() {
-        let id = RawValue::from_string("42".into()).expect("raw");
-        let err = GatewayError::Forward(ForwardError::Timeout {
-            upstream: "tools".into(),
-            timeout: Duration::from_secs(1),
-        });
-        let resp = respond(
-            &err,
-            Some(Protocol::Mcp),
-            Some(&id),
-            &RefusalCodes::default(),
-        );
-        assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
-        let v = body_of(resp).await;
-        assert_eq!(v["id"], 42);
-        assert_eq!(v["error"]["code"], -32603);
-        assert_eq!(v["error"]["data"]["reason"], "upstream_timeout");
-    }
-
-    #[tokio::test]
-    async fn http_routes_get_plain_json() {
-        let err = GatewayError::Request(RequestError::NoRoute);
-        let resp = respond(&err, None, None, &RefusalCodes::default());
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        let v = body_of(resp).await;
-        assert_eq!(v["error"]["reason"], "no_route");
-        assert_eq!(v["error"]["status"], 404);
-    }
-
-    #[tokio::test]
-    async fn client_message_hides_internal_detail() {
-        let err = GatewayError::Forward(ForwardError::Unreachable {
-            upstream: "tools".into(),
-            detail: "tcp connect error: 10.1.2.3:80 refused".into(),
-        });
-        let v = body_of(respond(
-            &err,
-            Some(Protocol::Http),
-            None,
-            &RefusalCodes::default(),
-        ))
-        .await;
-        let text = v.to_string();
-        assert!(!text.contains("10.1.2.3"), "{text}");
-        assert_eq!(v["error"]["status"], 502);
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

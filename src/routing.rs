@@ -31,6 +31,8 @@ pub struct Route {
     pub client_context: crate::config::ClientContext,
     /// Refused `tools/call`s are answered as tool results with `isError: true`.
     pub soft_deny: bool,
+    /// MCP authorization on this route (`routes[].oauth`).
+    pub oauth: Option<OAuthRoute>,
     host: HostPattern,
     /// Normalised prefix without trailing '/'; empty matches every path.
     prefix: String,
@@ -50,6 +52,61 @@ impl Route {
             )
         }
     }
+}
+
+/// A route's MCP authorization as routing and the answers need it: who the resource server
+/// is, and the public URLs clients see.
+#[derive(Debug, Clone)]
+pub struct OAuthRoute {
+    /// Whether the upstream or the gateway is the resource server.
+    pub mode: crate::config::OAuthMode,
+    /// The canonical resource URL (`public_url` as configured).
+    pub public_url: String,
+    /// Its path, without a trailing `/` (empty for the root).
+    pub public_path: String,
+    /// Where its protected-resource metadata is:
+    /// `<origin>/.well-known/oauth-protected-resource<path>` (RFC 9728 §3.1).
+    pub metadata_url: String,
+    /// Whether the authorization-server endpoints are forwarded to this route's upstream.
+    pub authorization_server_paths: bool,
+}
+
+impl OAuthRoute {
+    /// From a validated config (`None` only for a URL validation refused).
+    fn new(o: &crate::config::RouteOAuth) -> Option<Self> {
+        let (origin, path) = crate::config::public_url_parts(&o.public_url).ok()?;
+        Some(Self {
+            mode: o.mode,
+            public_url: o.public_url.clone(),
+            metadata_url: format!("{origin}{PROTECTED_RESOURCE}{path}"),
+            public_path: path,
+            authorization_server_paths: o.authorization_server_paths,
+        })
+    }
+}
+
+/// The well-known path of protected-resource metadata (RFC 9728).
+pub const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
+
+/// Which OAuth document or endpoint a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthPath {
+    /// The route's protected-resource metadata.
+    ProtectedResource,
+    /// An authorization-server endpoint or metadata (pass-through routes that take them).
+    AuthorizationServer,
+}
+
+/// Whether `path` is one of the authorization server's (2025-03-26 era: served on the MCP
+/// server's origin).
+fn is_authorization_server_path(path: &str) -> bool {
+    let under = |p: &str, base: &str| {
+        p.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    under(path, "/.well-known/oauth-authorization-server")
+        || under(path, "/.well-known/openid-configuration")
+        || matches!(path, "/authorize" | "/token" | "/register")
 }
 
 #[derive(Debug)]
@@ -122,9 +179,10 @@ impl RouteTable {
                         .as_u64(),
                     agent: (r.protocol == Protocol::A2a)
                         .then(|| r.agent.clone().unwrap_or_else(|| r.upstream.clone())),
-                    auth: r.auth.clone(),
+                    auth: r.auth.clone().unwrap_or_default(),
                     client_context: r.client_context,
                     soft_deny: r.soft_deny,
+                    oauth: r.oauth.as_ref().and_then(OAuthRoute::new),
                     host,
                     prefix: r
                         .path_prefix
@@ -156,6 +214,47 @@ impl RouteTable {
             }
         }
         best.map(|(r, _)| r)
+    }
+
+    /// The route whose OAuth document or endpoint `path` is, when it is one: the
+    /// protected-resource metadata of a route's public path (the root form only when one
+    /// route serves the root or is the only route with `oauth`), or, for the route that takes
+    /// them, the authorization-server paths.
+    pub fn find_oauth(&self, host: Option<&str>, path: &str) -> Option<(&Arc<Route>, OAuthPath)> {
+        let on_host = || {
+            self.routes
+                .iter()
+                .filter(move |r| r.oauth.is_some() && r.host.rank(host).is_some())
+        };
+        if let Some(rest) = path.strip_prefix(PROTECTED_RESOURCE) {
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            let rest = rest.trim_end_matches('/');
+            let exact = on_host().find(|r| r.oauth.as_ref().is_some_and(|o| o.public_path == rest));
+            let found = match exact {
+                Some(r) => Some(r),
+                None if rest.is_empty() => {
+                    let mut all = on_host();
+                    match (all.next(), all.next()) {
+                        (Some(only), None) => Some(only),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            return found.map(|r| (r, OAuthPath::ProtectedResource));
+        }
+        if is_authorization_server_path(path) {
+            return on_host()
+                .find(|r| {
+                    r.oauth
+                        .as_ref()
+                        .is_some_and(|o| o.authorization_server_paths)
+                })
+                .map(|r| (r, OAuthPath::AuthorizationServer));
+        }
+        None
     }
 
     /// All routes, in config order.
@@ -307,6 +406,62 @@ mod tests {
         assert_eq!(up("/r"), "/mcp");
         assert_eq!(up("/r/x"), "/mcp/x");
         assert_eq!(up("/k/x"), "/k/x");
+    }
+
+    #[test]
+    fn oauth_paths_belong_to_their_route() {
+        let t = table(
+            "  - { name: a, path_prefix: /mcp, upstream: a, protocol: mcp, boundary: agent_to_tool, oauth: { mode: pass_through, public_url: 'https://gw/mcp', authorization_server_paths: true } }\n  - { name: b, path_prefix: /b, upstream: b, protocol: mcp, boundary: agent_to_tool, oauth: { mode: pass_through, public_url: 'https://gw/b/mcp' } }\n",
+        );
+        let find = |p: &str| t.find_oauth(None, p).map(|(r, w)| (r.name.as_str(), w));
+        let prm = OAuthPath::ProtectedResource;
+        assert_eq!(
+            find("/.well-known/oauth-protected-resource/mcp"),
+            Some(("a", prm))
+        );
+        assert_eq!(
+            find("/.well-known/oauth-protected-resource/mcp/"),
+            Some(("a", prm))
+        );
+        assert_eq!(
+            find("/.well-known/oauth-protected-resource/b/mcp"),
+            Some(("b", prm))
+        );
+        assert_eq!(find("/.well-known/oauth-protected-resource/b"), None);
+        assert_eq!(find("/.well-known/oauth-protected-resourcex/mcp"), None);
+        // Two routes: the root form names neither.
+        assert_eq!(find("/.well-known/oauth-protected-resource"), None);
+        let asp = OAuthPath::AuthorizationServer;
+        for p in [
+            "/token",
+            "/authorize",
+            "/register",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/oauth-authorization-server/tenant",
+            "/.well-known/openid-configuration",
+        ] {
+            assert_eq!(find(p), Some(("a", asp)), "{p}");
+        }
+        assert_eq!(find("/tokens"), None);
+        assert_eq!(find("/mcp"), None);
+        let r = t.find(None, "/b/mcp").expect("route");
+        let o = r.oauth.as_ref().expect("oauth");
+        assert_eq!(
+            o.metadata_url,
+            "https://gw/.well-known/oauth-protected-resource/b/mcp"
+        );
+        assert_eq!(o.public_path, "/b/mcp");
+        let one = table(
+            "  - { name: a, path_prefix: /mcp, upstream: a, protocol: mcp, boundary: agent_to_tool, oauth: { mode: pass_through, public_url: 'https://gw/mcp' } }\n",
+        );
+        assert!(
+            one.find_oauth(None, "/.well-known/oauth-protected-resource")
+                .is_some()
+        );
+        assert!(
+            one.find_oauth(None, "/token").is_none(),
+            "not taken without authorization_server_paths"
+        );
     }
 
     #[test]

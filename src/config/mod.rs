@@ -7,6 +7,7 @@
 
 mod audit;
 mod load;
+mod oauth;
 mod review;
 mod security;
 mod store;
@@ -15,6 +16,7 @@ mod validate;
 mod workers;
 
 pub use audit::*;
+pub use oauth::*;
 pub use review::*;
 pub use security::*;
 pub use store::*;
@@ -114,6 +116,9 @@ pub struct RefusalCodes {
     pub escalated: i64,
     /// Escalated and rejected by a reviewer.
     pub rejected: i64,
+    /// A bearer token without a scope the call needs (with HTTP 403 `insufficient_scope`,
+    /// on routes where the gateway is the OAuth resource server).
+    pub insufficient_scope: i64,
 }
 
 impl Default for RefusalCodes {
@@ -123,6 +128,7 @@ impl Default for RefusalCodes {
             denied: 4030,
             escalated: 4031,
             rejected: 4032,
+            insufficient_scope: 4033,
         }
     }
 }
@@ -342,9 +348,11 @@ pub struct RouteConfig {
     /// defaults to the upstream's name.
     #[serde(default)]
     pub agent: Option<String>,
-    /// Which proofs of identity the route accepts and whether anonymous callers pass.
+    /// Which proofs of identity the route accepts and whether anonymous callers pass
+    /// (default: all configured ones, anonymous allowed). Not with `oauth.mode:
+    /// resource_server`, where the OAuth bearer token is the only proof.
     #[serde(default)]
-    pub auth: RouteAuth,
+    pub auth: Option<RouteAuth>,
     /// Which context headers the route's answers carry back to the client.
     #[serde(default)]
     pub client_context: ClientContext,
@@ -353,6 +361,10 @@ pub struct RouteConfig {
     /// course) instead of a JSON-RPC error; the decision is in the result's `_meta`.
     #[serde(default)]
     pub soft_deny: bool,
+    /// `mcp` routes: MCP authorization (OAuth 2.1 resource server: the upstream, with the
+    /// gateway passing discovery through, or the gateway itself).
+    #[serde(default)]
+    pub oauth: Option<RouteOAuth>,
 }
 
 /// `routes[].client_context`: the context headers added to answers. Every one is work on

@@ -72,6 +72,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         ("denied", c.denied),
         ("escalated", c.escalated),
         ("rejected", c.rejected),
+        ("insufficient_scope", c.insufficient_scope),
     ];
     for (i, (name, code)) in codes.iter().enumerate() {
         if (-32768..=-32000).contains(code) {
@@ -233,17 +234,21 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
         .is_some_and(|t| t.client_auth != crate::config::ClientAuth::None);
     for (i, r) in cfg.routes.iter().enumerate() {
         use crate::config::AuthMethod as M;
-        let usable = r.auth.methods.iter().any(|m| match m {
+        let auth = r.auth.clone().unwrap_or_default();
+        let usable = auth.methods.iter().any(|m| match m {
             M::Mtls => mtls,
             M::Jwt => cfg.identity.jwt.is_some(),
             M::ApiKey => cfg.identity.api_keys.is_some(),
         });
-        if !r.auth.anonymous && !usable {
+        if !auth.anonymous && !usable {
             bad(
                 format!("routes[{i}].auth"),
                 "anonymous callers are refused, but none of the accepted methods is configured (tls.client_auth, identity.jwt, identity.api_keys)".into(),
             );
         }
+    }
+    for (key, message) in oauth_problems(cfg) {
+        bad(key, message);
     }
     let a = &cfg.audit;
     if a.queue == 0 {
@@ -339,6 +344,58 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
                 key("path_prefix"),
                 "another route already matches the same host and prefix".into(),
             );
+        }
+    }
+    out
+}
+
+/// The problems of the routes' `oauth` settings: each one's own, and how they sit together
+/// (one route per protected-resource path, one route taking the authorization-server paths).
+fn oauth_problems(cfg: &Config) -> Vec<(String, String)> {
+    use crate::config::OAuthMode;
+    let mut out = Vec::new();
+    let mut resource_paths = HashSet::new();
+    let mut as_paths = 0;
+    for (i, r) in cfg.routes.iter().enumerate() {
+        let Some(o) = &r.oauth else { continue };
+        let key = format!("routes[{i}].oauth");
+        if r.protocol != Protocol::Mcp {
+            out.push((key.clone(), "MCP authorization is for `mcp` routes".into()));
+        }
+        super::oauth::problems(&key, o, &mut out);
+        if o.mode == OAuthMode::ResourceServer && r.auth.is_some() {
+            out.push((
+                format!("routes[{i}].auth"),
+                "a resource_server route takes only the OAuth bearer token: remove `auth`".into(),
+            ));
+        }
+        if let Ok((_, path)) = super::oauth::public_url_parts(&o.public_url) {
+            let prefix = r.path_prefix.as_deref().unwrap_or("").trim_end_matches('/');
+            let within = path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'));
+            if !within {
+                out.push((
+                    format!("{key}.public_url"),
+                    format!("its path {path:?} is not under the route's path_prefix {prefix:?}: the gateway could not tell this route's calls by it"),
+                ));
+            }
+            if !resource_paths.insert((r.host.clone(), path.clone())) {
+                out.push((
+                    format!("{key}.public_url"),
+                    format!("another route already serves the protected resource at path {path:?}"),
+                ));
+            }
+        }
+        if o.authorization_server_paths {
+            as_paths += 1;
+            if as_paths > 1 {
+                out.push((
+                    format!("{key}.authorization_server_paths"),
+                    "only one route may take /authorize, /token, /register and the authorization-server metadata".into(),
+                ));
+            }
         }
     }
     out

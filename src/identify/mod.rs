@@ -8,13 +8,14 @@ pub mod apikey;
 pub mod fetch;
 pub mod jwt;
 pub mod mtls;
+pub mod oauth;
 
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, header};
 use serde_json::{Map, Value};
 
-use crate::config::{AuthMethod, IdentityConfig, RouteAuth};
+use crate::config::{AuthMethod, IdentityConfig, OAuthMode, RouteAuth, RouteConfig};
 
 /// Why a caller could not be identified (or identity could not be set up).
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,13 @@ pub enum IdentityError {
     /// The route needs a verified identity and none was presented.
     #[error("this route needs a verified caller")]
     Required,
+    /// The bearer token verifies but lacks scopes the call needs (answered 403
+    /// `insufficient_scope`: the client may re-authorise with more scope).
+    #[error("the token lacks a scope this call needs (needs {scope:?})")]
+    InsufficientScope {
+        /// Every scope the call needs, with those the token has, space-separated.
+        scope: String,
+    },
 }
 
 /// A caller as the gateway knows it.
@@ -63,11 +71,14 @@ pub struct Identifier {
     jwt: Option<Arc<jwt::JwtVerifier>>,
     api_keys: Option<apikey::ApiKeys>,
     api_key_header: HeaderName,
+    /// Per route (by index): the gateway as its OAuth resource server.
+    resource_servers: Vec<Option<Arc<oauth::ResourceServer>>>,
 }
 
 impl Identifier {
-    /// Load keys, secrets and key files (an error stops start-up).
-    pub async fn new(cfg: &IdentityConfig) -> Result<Self, IdentityError> {
+    /// Load keys, secrets and key files, for `cfg` and the `resource_server` routes of
+    /// `routes` (an error stops start-up).
+    pub async fn new(cfg: &IdentityConfig, routes: &[RouteConfig]) -> Result<Self, IdentityError> {
         let jwt = match &cfg.jwt {
             Some(j) => Some(Arc::new(jwt::JwtVerifier::new(j).await?)),
             None => None,
@@ -80,11 +91,33 @@ impl Identifier {
             ),
             None => (None, HeaderName::from_static("x-api-key")),
         };
+        let mut resource_servers = Vec::with_capacity(routes.len());
+        for (i, r) in routes.iter().enumerate() {
+            resource_servers.push(match &r.oauth {
+                Some(o) if o.mode == OAuthMode::ResourceServer => {
+                    Some(Arc::new(oauth::ResourceServer::new(o).await.map_err(
+                        |e| IdentityError::Setup(format!("routes[{i}].oauth: {e}")),
+                    )?))
+                }
+                _ => None,
+            });
+        }
         Ok(Self {
             jwt,
             api_keys,
             api_key_header,
+            resource_servers,
         })
+    }
+
+    /// The resource server of route `index`, when the gateway is one there.
+    pub fn resource_server(&self, index: usize) -> Option<&Arc<oauth::ResourceServer>> {
+        self.resource_servers.get(index).and_then(Option::as_ref)
+    }
+
+    /// Every route's resource server (for their JWKS refresh tasks).
+    pub fn resource_servers(&self) -> impl Iterator<Item = &Arc<oauth::ResourceServer>> {
+        self.resource_servers.iter().flatten()
     }
 
     /// The JWT verifier (for its refresh task).
@@ -97,16 +130,24 @@ impl Identifier {
         self.jwt.is_some()
     }
 
-    /// Identify the caller of a request on a route with `auth`. `conn_caller` is the name in
-    /// the connection's verified client certificate. Credentials the gateway verified are
-    /// removed from `headers`: they were meant for the gateway, and passing them on would let
-    /// the upstream act with the caller's credentials (token passthrough).
+    /// Identify the caller of a request on route number `route` accepting `auth`.
+    /// `conn_caller` is the name in the connection's verified client certificate. Credentials
+    /// the gateway verified are removed from `headers`: they were meant for the gateway, and
+    /// passing them on would let the upstream act with the caller's credentials (token
+    /// passthrough). The exception is `keep_bearer` (a pass-through OAuth route), whose bearer
+    /// token is meant for the upstream, the resource server there. On a route where the
+    /// gateway is the resource server, the bearer token is the only proof accepted.
     pub async fn identify(
         &self,
         headers: &mut HeaderMap,
         conn_caller: Option<&Arc<str>>,
+        route: usize,
         auth: &RouteAuth,
+        keep_bearer: bool,
     ) -> Result<Identity, IdentityError> {
+        if let Some(rs) = self.resource_server(route) {
+            return rs.identify(headers).await;
+        }
         for method in &auth.methods {
             match method {
                 AuthMethod::Mtls => {
@@ -123,7 +164,9 @@ impl Identifier {
                         continue;
                     };
                     let verified = v.verify(token).await?;
-                    headers.remove(header::AUTHORIZATION);
+                    if !keep_bearer {
+                        headers.remove(header::AUTHORIZATION);
+                    }
                     return Ok(Identity {
                         caller: Arc::from(verified.caller),
                         method: Some(AuthMethod::Jwt),

@@ -156,7 +156,7 @@ impl Gateway {
         };
         let admin_audit = audit.as_ref().map(|t| t.downgrade());
         let identifier = Arc::new(
-            crate::identify::Identifier::new(&cfg.identity)
+            crate::identify::Identifier::new(&cfg.identity, &cfg.routes)
                 .await
                 .map_err(|e| ServerError::Identity(e.to_string()))?,
         );
@@ -220,6 +220,9 @@ impl Gateway {
         let (admin_stop, admin_rx) = watch::channel(false);
         if let Some(j) = identifier.jwt() {
             tokio::spawn(j.clone().watch(proxy_rx.clone()));
+        }
+        for rs in identifier.resource_servers() {
+            tokio::spawn(rs.verifier().clone().watch(proxy_rx.clone()));
         }
         if let (Some(r), Some(p)) = (&reloader, &cfg.policy) {
             if !p.reload_interval.is_zero() {

@@ -29,6 +29,29 @@ impl ProxyState {
         if !path_is_unambiguous(req.uri().path()) {
             return Err(refused(RequestError::AmbiguousPath));
         }
+        // OAuth discovery documents and authorization-server endpoints of an MCP route are
+        // public: the client asks for them before it has a token.
+        if let Some((route, what)) = self
+            .routes
+            .find_oauth(call.host.as_deref(), req.uri().path())
+        {
+            let route = route.clone();
+            let who = crate::identify::Identity::anonymous();
+            return match CallContext::establish(req.headers(), &who, down.peer.ip(), &self.context)
+            {
+                Ok(ctx) => Ok(Admitted {
+                    route,
+                    who,
+                    ctx,
+                    discovery: Some(what),
+                }),
+                Err(e) => Err(Unadmitted {
+                    err: RequestError::BadContext(e).into(),
+                    route: Some(route),
+                    caller: None,
+                }),
+            };
+        }
         let Some(route) = self
             .routes
             .find(call.host.as_deref(), req.uri().path())
@@ -39,7 +62,16 @@ impl ProxyState {
         };
         let who = match self
             .identifier
-            .identify(req.headers_mut(), down.cert_caller.as_ref(), &route.auth)
+            .identify(
+                req.headers_mut(),
+                down.cert_caller.as_ref(),
+                route.index,
+                &route.auth,
+                route
+                    .oauth
+                    .as_ref()
+                    .is_some_and(|o| o.mode == crate::config::OAuthMode::PassThrough),
+            )
             .await
         {
             Ok(who) => who,
@@ -71,6 +103,11 @@ impl ProxyState {
                 trace_id: Some(ctx.trace_id.clone()),
             });
         }
-        Ok(Admitted { route, who, ctx })
+        Ok(Admitted {
+            route,
+            who,
+            ctx,
+            discovery: None,
+        })
     }
 }

@@ -32,10 +32,8 @@ impl ProxyState {
             Err(err) => {
                 self.log_failure(&a.route, &err);
                 let id = call.buffered.as_deref().and_then(peek_id);
-                (
-                    respond(&err, Some(a.route.protocol), id, &self.codes),
-                    Some(err),
-                )
+                let resp = respond(&err, Some(a.route.protocol), id, &self.codes);
+                (self.challenged(resp, Some(&a.route), &err), Some(err))
             }
         };
         self.route_metrics[a.route.index]
@@ -81,12 +79,8 @@ impl ProxyState {
         refused: Unadmitted,
     ) -> Response<ProxyBody> {
         let Unadmitted { err, route, caller } = refused;
-        let mut resp = respond(&err, route.as_ref().map(|r| r.protocol), None, &self.codes);
-        let unauthenticated =
-            matches!(err, GatewayError::Request(RequestError::Unauthenticated(_)));
-        if unauthenticated && self.identifier.takes_bearer() {
-            resp = crate::error::with_bearer_challenge(resp);
-        }
+        let resp = respond(&err, route.as_ref().map(|r| r.protocol), None, &self.codes);
+        let resp = self.challenged(resp, route.as_deref(), &err);
         match &route {
             Some(r) => self.route_metrics[r.index].requests.inc(resp.status()),
             None => self.unrouted.inc(resp.status()),
@@ -102,6 +96,33 @@ impl ProxyState {
         )
         .await;
         super::attach_guard(resp, call.in_flight.take())
+    }
+
+    /// An answer refusing authentication (401) or scope (403), with the bearer challenge
+    /// the route's clients need: the OAuth one (where the protected-resource metadata is,
+    /// which scope to ask for) on routes with `oauth`, the plain one where the gateway takes
+    /// bearer tokens.
+    fn challenged(
+        &self,
+        resp: Response<ProxyBody>,
+        route: Option<&Route>,
+        err: &GatewayError,
+    ) -> Response<ProxyBody> {
+        let GatewayError::Request(RequestError::Unauthenticated(e)) = err else {
+            return resp;
+        };
+        match route.and_then(|r| r.oauth.as_ref().map(|o| (r, o))) {
+            Some((r, o)) => {
+                let scope = self
+                    .identifier
+                    .resource_server(r.index)
+                    .map(|rs| rs.required_scope())
+                    .unwrap_or_default();
+                crate::error::with_oauth_challenge(resp, e, &o.metadata_url, &scope)
+            }
+            None if self.identifier.takes_bearer() => crate::error::with_bearer_challenge(resp),
+            None => resp,
+        }
     }
 
     /// The answer, its hop's span ended when its body ends (when spans are exported).

@@ -3,7 +3,9 @@
 //!
 //! 1. **admit** ([`admit`]): path sanity, route, identity, run context;
 //! 2. **read** ([`read`]): the JSON-RPC envelope read whole and strictly, or the body
-//!    streamed (read and parsed only when a rule looks at it);
+//!    streamed (read and parsed only when a rule looks at it); where the gateway is the
+//!    OAuth resource server, the tools called checked against the token's scopes
+//!    ([`oauth`], which also serves or forwards the OAuth discovery documents);
 //! 3. **decide** ([`decide`]): for each message, or the one plain HTTP call, alike: rate
 //!    limits, withheld tools, rules, precedents and approvals, metrics, the audit record,
 //!    escalations opened and their answers awaited;
@@ -23,6 +25,7 @@ mod act;
 mod admit;
 mod decide;
 mod finish;
+mod oauth;
 mod read;
 mod respond;
 mod review;
@@ -192,7 +195,13 @@ impl ProxyState {
             Ok(a) => a,
             Err(refused) => return self.finish_unadmitted(call, refused).await,
         };
-        let answered = self.serve(&mut call, &admitted, req, &down).await;
+        let answered = match admitted.discovery {
+            Some(what) => {
+                self.serve_oauth(&mut call, &admitted, req, &down, what)
+                    .await
+            }
+            None => self.serve(&mut call, &admitted, req, &down).await,
+        };
         self.finish(call, &admitted, answered).await
     }
 
@@ -205,6 +214,7 @@ impl ProxyState {
         down: &Downstream,
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let read = self.read(call, a, req).await?;
+        self.check_scopes(a, &read.body)?;
         let decided = self.decide(call, a, &read.parts, &read.body).await?;
         let out = match self.act(call, a, read, decided).await? {
             act::Acted::Answered(resp) => return Ok(resp),

@@ -45,6 +45,10 @@ pub(super) struct Admitted {
     pub who: Identity,
     /// Its run and trace context.
     pub ctx: CallContext,
+    /// An OAuth discovery document or authorization-server endpoint of the route (served
+    /// or forwarded as it is, outside the policy: clients fetch them before they have a
+    /// token), rather than a call.
+    pub discovery: Option<crate::routing::OAuthPath>,
 }
 
 /// Why a call was not admitted, and how far it got (for its metrics and audit record).

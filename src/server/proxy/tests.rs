@@ -43,7 +43,7 @@ async fn proxy(dir: &tempfile::TempDir, rules: Option<&str>) -> ProxyState {
         Arc::new(ArcSwap::from_pointee(p))
     });
     let identifier = Arc::new(
-        crate::identify::Identifier::new(&cfg.identity)
+        crate::identify::Identifier::new(&cfg.identity, &cfg.routes)
             .await
             .expect("identifier"),
     );

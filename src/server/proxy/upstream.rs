@@ -1,8 +1,9 @@
 //! Phase 5, upstream: the request as the upstream gets it — its target URI (prefix
 //! stripped or rewritten), hop-by-hop and spoofable headers removed, `X-Forwarded-*`, the
-//! gateway's context headers (run, hop, trace, the decision) — sent on the upstream's
-//! pooled connection.
+//! gateway's context headers (run, hop, trace, the decision), the OAuth credentials as the
+//! route's resource server wants them — sent on the upstream's pooled connection.
 
+use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, Version, header};
 use hyper::body::Incoming;
 
@@ -11,7 +12,9 @@ use super::act::{AnswerPlan, Outgoing};
 use super::state::{Admitted, CallState};
 use crate::config::Protocol;
 use crate::error::GatewayError;
+use crate::forward::body::ProxyBody;
 use crate::forward::headers::{Downstream, prepare_upstream_request};
+use crate::identify::oauth::rewrite_challenge;
 
 impl ProxyState {
     /// Send `out` upstream; its answer's head, and what the answer will need.
@@ -22,36 +25,82 @@ impl ProxyState {
         down: &Downstream,
         out: Outgoing,
     ) -> Result<(Response<Incoming>, AnswerPlan), GatewayError> {
-        let route = &a.route;
-        let upstream = &self.upstreams[route.upstream];
         let Outgoing {
-            mut parts,
+            parts,
             body,
             mut plan,
         } = out;
+        let path = a.route.upstream_path(parts.uri.path()).into_owned();
+        // An MCP GET: the answer may be a legacy HTTP+SSE session stream.
+        plan.stream_open = a.route.protocol == Protocol::Mcp && parts.method == Method::GET;
+        let resp = self.send_at(call, a, down, parts, body, &path).await?;
+        Ok((resp, plan))
+    }
+
+    /// Send the request `parts` + `body` to the route's upstream at `path` (before the
+    /// upstream's base path); its answer's head. On OAuth routes the credentials are the
+    /// resource server's business: where the gateway is the resource server the upstream gets
+    /// the gateway's own credential (never the caller's token) and its challenges are
+    /// dropped (a client must not start an authorization with the upstream's server); where
+    /// the upstream is, its challenges name the gateway's public metadata URL.
+    pub(super) async fn send_at(
+        &self,
+        call: &mut CallState,
+        a: &Admitted,
+        down: &Downstream,
+        mut parts: Parts,
+        body: ProxyBody,
+        path: &str,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        let route = &a.route;
+        let upstream = &self.upstreams[route.upstream];
         let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
             parts
                 .uri
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        let path = route.upstream_path(parts.uri.path());
-        let target = upstream.target(&path, parts.uri.query())?;
-        // An MCP GET: the answer may be a legacy HTTP+SSE session stream.
-        plan.stream_open = route.protocol == Protocol::Mcp && parts.method == Method::GET;
+        let target = upstream.target(path, parts.uri.query())?;
         prepare_upstream_request(&mut parts.headers, down, client_host, upstream.host_rule());
+        let rs = self.identifier.resource_server(route.index);
+        if let Some(rs) = rs {
+            parts.headers.remove(header::AUTHORIZATION);
+            if let Some((name, value)) = rs.upstream_credential() {
+                parts.headers.insert(name.clone(), value.clone());
+            }
+        }
         a.ctx
             .to_upstream(&mut parts.headers, call.decision.as_ref());
         parts.uri = target;
         // The upstream connection decides the wire version; hyper refuses a mismatch.
         parts.version = Version::HTTP_11;
-        let (resp, took) = upstream.send(Request::from_parts(parts, body)).await?;
+        let (mut resp, took) = upstream.send(Request::from_parts(parts, body)).await?;
         self.route_metrics[route.index]
             .upstream_latency
             .observe(took.as_secs_f64());
         if let Some(audit) = &mut call.audit {
             audit.upstream_took(took);
         }
-        Ok((resp, plan))
+        match (&route.oauth, rs) {
+            (Some(_), Some(_)) => {
+                resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+            }
+            (Some(o), None) => {
+                let challenges: Vec<HeaderValue> = resp
+                    .headers()
+                    .get_all(header::WWW_AUTHENTICATE)
+                    .iter()
+                    .map(|v| rewrite_challenge(v, &o.metadata_url).unwrap_or_else(|| v.clone()))
+                    .collect();
+                if !challenges.is_empty() {
+                    resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+                    for c in challenges {
+                        resp.headers_mut().append(header::WWW_AUTHENTICATE, c);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(resp)
     }
 }

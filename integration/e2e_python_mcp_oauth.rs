@@ -1,0 +1,305 @@
+//! End to end with a real OAuth flow: the official Python MCP client's OAuth support
+//! (`mcp.client.auth.OAuthClientProvider`, driven headless by `oauth_client.py`) starts
+//! without a token, is answered 401 with `resource_metadata`, fetches the protected-resource
+//! metadata through the gateway, discovers the authorization server (`oauth_as.py`: the
+//! official SDK's authorization-server handlers issuing JWTs), registers, authorises with
+//! `resource=<the gateway's public URL>` and calls tools through the gateway:
+//!
+//! - pass-through: the upstream (`oauth_server.py resource-server`, the SDK's own bearer
+//!   middleware and metadata) is the resource server; the gateway rewrites its URLs to the
+//!   public one, and the client's token reaches it;
+//! - the gateway as resource server: the upstream (`oauth_server.py plain`) only ever sees the
+//!   gateway's own credential, a tool needing more scope makes the client authorise again
+//!   (step-up), scopes decide rules, a token for another audience is refused.
+//!
+//! The official TypeScript SDK's OAuth client (`integration/node/oauth_client.mjs`, headless:
+//! its provider follows the authorization URL in code, then `finishAuth`) runs the same two.
+//!
+//! Peers in `.venv` and `integration/node` (`integration/run`); without them the tests say
+//! SKIPPED (under CI, fail).
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+/// The gateway on `port` with `rest` (routes, upstreams, policy).
+async fn gateway_on(port: u16, rest: &str) -> sec0_gateway::RunningGateway {
+    let yaml = format!("listen: 127.0.0.1:{port}\nadmin: {{ listen: 127.0.0.1:0 }}\n{rest}");
+    let cfg = sec0_gateway::config::load_from_str(&yaml, "<test>", Some(HashMap::new()))
+        .unwrap_or_else(|e| panic!("test config invalid: {e}"));
+    sec0_gateway::Gateway::start(cfg)
+        .await
+        .expect("gateway starts")
+}
+
+/// The official TypeScript SDK's OAuth client (`integration/node/oauth_client.mjs`, headless)
+/// against `url`, or `None` (after reporting it missing) without Node or the SDK.
+async fn ts_oauth_client(url: &str) -> Option<Value> {
+    let sdk = common::peers::root()
+        .join("integration/node/node_modules/@modelcontextprotocol/sdk/package.json");
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok || !sdk.exists() {
+        common::peers::missing(
+            "e2e_python_mcp_oauth (TypeScript client)",
+            "node or @modelcontextprotocol/sdk is not installed (run integration/run)",
+        );
+        return None;
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(common::peers::root().join("integration/node/oauth_client.mjs"))
+        .arg(url);
+    Some(common::peers::run_client(cmd).await)
+}
+
+async fn oauth_client(py: &Path, url: &str) -> Value {
+    let mut cmd = Command::new(py);
+    cmd.arg(common::peers::python_script("oauth_client.py"))
+        .arg(url);
+    common::peers::run_client(cmd).await
+}
+
+/// Start the test authorization server; its issuer URL.
+async fn authorization_server(py: &Path) -> (common::peers::Server, u16, String) {
+    let port = common::closed_port();
+    let server =
+        common::peers::start_python_server(py, "oauth_as.py", &[&port.to_string()], port).await;
+    (server, port, format!("http://127.0.0.1:{port}/"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_logs_in_through_a_pass_through_route() {
+    let Some(py) = common::peers::python("e2e_python_mcp_oauth") else {
+        return;
+    };
+    let (_as, _, issuer) = authorization_server(&py).await;
+    let gw_port = common::closed_port();
+    let public = format!("http://127.0.0.1:{gw_port}/mcp");
+    let up_port = common::closed_port();
+    let _up = common::peers::start_python_server(
+        &py,
+        "oauth_server.py",
+        &[&up_port.to_string(), "resource-server", &issuer, &public],
+        up_port,
+    )
+    .await;
+    let gw = gateway_on(
+        gw_port,
+        &format!(
+            "upstreams: {{ mcp: {{ url: \"http://127.0.0.1:{up_port}\" }} }}\nroutes:\n  - {{ name: tools, path_prefix: /mcp, upstream: mcp, protocol: mcp, boundary: agent_to_tool, oauth: {{ mode: pass_through, public_url: {public:?} }} }}\n"
+        ),
+    )
+    .await;
+
+    // What the client will see first: the upstream's 401, pointing at the gateway.
+    let first = common::post_json(
+        gw.proxy_addr,
+        "/mcp",
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+    let challenge = first.headers["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"http://127.0.0.1:{gw_port}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{challenge}"
+    );
+    let prm = common::send(
+        gw.proxy_addr,
+        Method::GET,
+        "/.well-known/oauth-protected-resource/mcp",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        prm.json()["resource"],
+        public.as_str(),
+        "rewritten to the public URL"
+    );
+
+    let v = oauth_client(&py, &public).await;
+    assert_eq!(
+        v["tools"],
+        json!(["add", "authorizations", "write_note"]),
+        "{v}"
+    );
+    assert_eq!(v["add"], "42");
+    assert_eq!(v["note"], "noted: hello");
+    let auths = v["authorizations"].as_array().expect("list");
+    assert_eq!(auths.len(), 1, "{v}");
+    assert_eq!(
+        auths[0]["resource"],
+        public.as_str(),
+        "RFC 8707: a token for the gateway's URL"
+    );
+    assert_eq!(auths[0]["endpoint"], format!("{issuer}authorize"));
+    assert_eq!(
+        v["upstream_saw"],
+        json!(["Bearer <client token>"]),
+        "pass-through: the upstream checks the client's own token"
+    );
+
+    // The TypeScript SDK's OAuth client, the same way.
+    if let Some(t) = ts_oauth_client(&public).await {
+        assert_eq!(t["add"], "42", "{t}");
+        assert_eq!(t["note"], "noted: hello", "{t}");
+        assert_eq!(t["authorizations"].as_array().map(Vec::len), Some(1), "{t}");
+        assert_eq!(t["authorizations"][0]["resource"], public.as_str(), "{t}");
+        assert!(
+            t["upstream_saw"]
+                .as_array()
+                .is_some_and(|s| s.contains(&json!("Bearer <client token>"))),
+            "{t}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_client_logs_in_with_the_gateway_as_resource_server() {
+    let Some(py) = common::peers::python("e2e_python_mcp_oauth") else {
+        return;
+    };
+    let (_as, as_port, issuer) = authorization_server(&py).await;
+    let gw_port = common::closed_port();
+    let public = format!("http://127.0.0.1:{gw_port}/mcp");
+    let up_port = common::closed_port();
+    let _up = common::peers::start_python_server(
+        &py,
+        "oauth_server.py",
+        &[&up_port.to_string(), "plain"],
+        up_port,
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let cred = dir.path().join("upstream-token");
+    std::fs::write(&cred, "gateway-upstream-secret").expect("credential");
+    // Scopes in rules: once a token holds notes:write, `add` is refused (a rule on scopes).
+    let rules = "version: 1\nrules:\n  - id: writers-do-not-add\n    when: { tool: add, claims: { scope: \"notes:write\" } }\n    decision: deny\n    reason: writers_do_not_add\n";
+    let (gw, _rules) = {
+        let mut file = tempfile::Builder::new()
+            .suffix(".yaml")
+            .tempfile()
+            .expect("tmp");
+        std::io::Write::write_all(&mut file, rules.as_bytes()).expect("rules");
+        let gw = gateway_on(
+            gw_port,
+            &format!(
+                "policy: {{ rules: {:?} }}\nupstreams: {{ mcp: {{ url: \"http://127.0.0.1:{up_port}\" }} }}\nroutes:\n  - name: tools\n    path_prefix: /mcp\n    upstream: mcp\n    protocol: mcp\n    boundary: agent_to_tool\n    oauth:\n      mode: resource_server\n      public_url: {public:?}\n      authorization_servers: [{issuer:?}]\n      jwks_url: \"http://127.0.0.1:{as_port}/jwks\"\n      scopes_required: [\"mcp:tools\"]\n      tool_scopes: [ {{ tool: write_note, scopes: [\"notes:write\"] }} ]\n      upstream_credential: {{ bearer_file: {cred:?} }}\n",
+                file.path()
+            ),
+        )
+        .await;
+        (gw, file)
+    };
+
+    let v = oauth_client(&py, &public).await;
+    assert_eq!(
+        v["tools"],
+        json!(["add", "authorizations", "write_note"]),
+        "{v}"
+    );
+    assert_eq!(v["add"], "42");
+    // Step-up: write_note needed notes:write; the client authorised again and retried.
+    assert_eq!(v["note"], "noted: hello", "{v}");
+    let auths = v["authorizations"].as_array().expect("list");
+    assert_eq!(auths.len(), 2, "one login, one step-up: {v}");
+    assert_eq!(auths[0]["scope"], "mcp:tools");
+    assert_eq!(auths[1]["scope"], "mcp:tools notes:write");
+    for a in auths {
+        assert_eq!(a["resource"], public.as_str(), "{v}");
+    }
+    assert_eq!(v["client_tokens"], 2);
+    // The upstream never saw a client token: only the gateway's own credential.
+    assert_eq!(
+        v["upstream_saw"],
+        json!(["Bearer gateway-upstream-secret"]),
+        "{v}"
+    );
+    // The stepped-up token's scopes reach the rules.
+    assert_eq!(v["add_again"]["raised"], true, "{v}");
+    assert_eq!(
+        v["add_again"]["data"]["rules"],
+        json!(["writers-do-not-add"]),
+        "{v}"
+    );
+
+    // The TypeScript SDK's OAuth client: login, step-up, the gateway's credential upstream.
+    if let Some(t) = ts_oauth_client(&public).await {
+        assert_eq!(t["add"], "42", "{t}");
+        assert_eq!(t["note"], "noted: hello", "{t}");
+        let auths = t["authorizations"].as_array().expect("list");
+        assert_eq!(auths.len(), 2, "one login, one step-up: {t}");
+        assert_eq!(auths[1]["scope"], "mcp:tools notes:write", "{t}");
+        assert_eq!(auths[1]["resource"], public.as_str(), "{t}");
+        assert_eq!(
+            t["upstream_saw"],
+            json!(["Bearer gateway-upstream-secret"]),
+            "{t}"
+        );
+    }
+
+    // A token the same authorization server issued for another resource is refused.
+    let minted = common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        "/mint?aud=http://127.0.0.1:9/mcp&scope=mcp:tools",
+        &[],
+        None,
+    )
+    .await
+    .json();
+    let other = minted["access_token"].as_str().expect("token");
+    let bearer = format!("Bearer {other}");
+    let a = common::send(
+        gw.proxy_addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("authorization", &bearer),
+        ],
+        Some(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let challenge = a.headers["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    // The same token for the right audience passes: the refusal was the audience.
+    let minted = common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        &format!("/mint?aud={public}&scope=mcp:tools"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    let right = format!("Bearer {}", minted["access_token"].as_str().expect("token"));
+    let ok = common::send(
+        gw.proxy_addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("authorization", &right),
+        ],
+        Some(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+}
