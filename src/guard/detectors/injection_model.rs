@@ -4,7 +4,7 @@
 //! any of the languages its data holds. A logistic regression over hashed binary features
 //! of a window of text (words, pairs of words, character 4-grams of words), its weights a
 //! generated table ([`super::injection_weights`], written by
-//! `tools/injection_model/train.py` from the tuning corpora and public MIT-licensed
+//! `src/guard/training/train.py` from the tuning corpora and public MIT-licensed
 //! labelled samples; the script says how). Deterministic: the same text always scores the
 //! same.
 //!
