@@ -387,7 +387,11 @@ mod tests {
         assert!(looks_like_command("run_command", "input", "uptime"));
         assert!(looks_like_command("notes", "cmd", "billing"));
         // Free text: a sentence that starts with a program's name is a sentence.
-        assert!(!looks_like_command("slack_post", "text", "Export ready at s3://x"));
+        assert!(!looks_like_command(
+            "slack_post",
+            "text",
+            "Export ready at s3://x"
+        ));
         assert!(looks_like_command("notes", "text", "export PATH=/opt/bin"));
     }
 

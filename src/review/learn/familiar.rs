@@ -401,7 +401,11 @@ mod tests {
             fam.learn(&sql("prod", "DELETE FROM t"), false, t, w);
         }
         // Refused on prod, again on prod: denied.
-        assert!(fam.judge(&sql("prod", "DELETE FROM t"), t, w, 2).deny.is_some());
+        assert!(
+            fam.judge(&sql("prod", "DELETE FROM t"), t, w, 2)
+                .deny
+                .is_some()
+        );
         // The same statement on staging was never answered: a person decides.
         let staging = fam.judge(&sql("staging", "DELETE FROM t"), t, w, 2);
         assert!(staging.deny.is_none(), "{staging:?}");
