@@ -136,6 +136,21 @@ async fn admin_token_protects_everything_but_probes() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
+    // A method an endpoint does not answer: 405 naming the one it does, not 404.
+    let auth = [("authorization", "Bearer s3cr3t-admin-token-0123456789")];
+    let r = send(a, Method::DELETE, "/v1/status", &auth, None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers["allow"], "GET");
+    let r = send(a, Method::POST, "/v1/escalations/feed", &auth, None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = send(a, Method::GET, "/v1/escalations/x/approve", &auth, None).await;
+    assert_eq!(r.headers["allow"], "POST");
+    assert_eq!(
+        send(a, Method::GET, "/v1/nothing", &auth, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let r = send(
         a,
         Method::GET,

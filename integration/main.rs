@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod admin_schema;
 mod architecture;
 mod audit;
 mod audit_collector;

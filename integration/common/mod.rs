@@ -333,7 +333,13 @@ impl GatewayProcess {
     /// Run `sec0-gateway run` with `rest` as config (listeners on port 0); waits until it
     /// logs its bound addresses.
     pub fn start(rest: &str) -> Self {
-        let yaml = format!("listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0 }}\n{rest}");
+        Self::start_config(&format!(
+            "listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0 }}\n{rest}"
+        ))
+    }
+
+    /// Run `sec0-gateway run` with the whole config `yaml` (its listeners on port 0).
+    pub fn start_config(yaml: &str) -> Self {
         let mut file = tempfile::NamedTempFile::new().expect("tempfile");
         std::io::Write::write_all(&mut file, yaml.as_bytes()).expect("write config");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sec0-gateway"))

@@ -100,6 +100,17 @@ pub fn python_with_playwright(test: &str) -> Option<PathBuf> {
     )
 }
 
+/// A Python with schemathesis (the OpenAPI fuzzer, same venv as the MCP SDK 1.x), or `None`.
+pub fn python_with_schemathesis(test: &str) -> Option<PathBuf> {
+    find_python(
+        test,
+        "SEC0_TEST_PYTHON",
+        ".venv",
+        "schemathesis",
+        "schemathesis (the OpenAPI property-based tester)",
+    )
+}
+
 /// Debian's chromium (`$SEC0_TEST_CHROMIUM`, else `/usr/bin/chromium`), or `None` (after
 /// reporting it missing).
 pub fn chromium(test: &str) -> Option<PathBuf> {

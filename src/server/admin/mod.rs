@@ -167,7 +167,10 @@ impl AdminState {
                 }
             }
             (&Method::GET, "/v1/escalations/feed") => self.feed(),
-            (&Method::GET, p) if p.starts_with("/v1/escalations/") => {
+            (&Method::GET, p)
+                if p.starts_with("/v1/escalations/")
+                    && !p["/v1/escalations/".len()..].contains('/') =>
+            {
                 let id = &p["/v1/escalations/".len()..];
                 match self.reviews.get_shown(id) {
                     Some(e) => {
@@ -176,7 +179,10 @@ impl AdminState {
                     None => admin_error(StatusCode::NOT_FOUND, "not_found", "no such escalation"),
                 }
             }
-            (&Method::POST, p) if p.starts_with("/v1/escalations/") => {
+            (&Method::POST, p)
+                if p.starts_with("/v1/escalations/")
+                    && (p.ends_with("/approve") || p.ends_with("/reject")) =>
+            {
                 let rest = p["/v1/escalations/".len()..].to_string();
                 self.answer_escalation(&rest, req).await
             }
@@ -188,7 +194,19 @@ impl AdminState {
                 );
                 resp
             }
-            _ => admin_error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
+            (m, p) => match allowed_methods(p) {
+                Some(allow) => {
+                    let mut resp = admin_error(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        &format!("{m} is not allowed here (allowed: {allow})"),
+                    );
+                    resp.headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static(allow));
+                    resp
+                }
+                None => admin_error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
+            },
         }
     }
 
@@ -350,21 +368,30 @@ impl AdminState {
                 );
             }
         };
+        /// An answer's body: nothing else is accepted (a misspelt `coment` is an error, not a
+        /// silently dropped comment).
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Answer {
+            reviewer: String,
+            #[serde(default)]
+            comment: Option<String>,
+        }
         let v = match read_json(req, 8).await {
             Ok(v) => v,
             Err(resp) => return resp,
         };
-        let Some(reviewer) = v
-            .get("reviewer")
-            .and_then(serde_json::Value::as_str)
-            .filter(|r| !r.trim().is_empty() && r.len() <= 256)
-        else {
+        let answer = serde_json::from_value::<Answer>(v)
+            .ok()
+            .filter(|a| !a.reviewer.trim().is_empty() && a.reviewer.len() <= 256);
+        let Some(Answer { reviewer, comment }) = answer else {
             return bad(
                 StatusCode::BAD_REQUEST,
-                "body needs {\"reviewer\": \"name\"} (and optionally \"comment\")".into(),
+                "body needs {\"reviewer\": \"name\"} (and optionally \"comment\"), nothing else"
+                    .into(),
             );
         };
-        let comment = v.get("comment").and_then(serde_json::Value::as_str);
+        let (reviewer, comment) = (reviewer.as_str(), comment.as_deref());
         match self.reviews.answer(&id, approve, reviewer, comment).await {
             Ok(e) => {
                 tracing::info!(escalation = %id, reviewer, approve, "escalation answered");
@@ -421,6 +448,35 @@ async fn read_json(
         .to_bytes();
     crate::protocol::json::parse_strict(&body, depth)
         .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("body: {e}")))
+}
+
+/// The methods an admin endpoint answers (the `Allow` header of a 405), `None` for a path
+/// that is no endpoint: a wrong method on a real endpoint is told apart from a wrong path.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        "/healthz"
+        | "/readyz"
+        | "/metrics"
+        | "/v1/status"
+        | "/v1/decisions/summary"
+        | "/v1/precedents"
+        | "/v1/precedents/export"
+        | "/v1/escalations"
+        | "/v1/escalations/feed" => Some("GET"),
+        "/v1/reload" | "/v1/precedents/explain" => Some("POST"),
+        "/console" => Some("GET, HEAD"),
+        p if p.starts_with("/console/") => Some("GET, HEAD"),
+        p if p.starts_with("/v1/runs/") || p.starts_with("/v1/audit/decisions/") => Some("GET"),
+        p if p.starts_with("/v1/precedents/") => Some("DELETE"),
+        p if p.starts_with("/v1/escalations/") => {
+            if p["/v1/escalations/".len()..].contains('/') {
+                Some("POST")
+            } else {
+                Some("GET")
+            }
+        }
+        _ => None,
+    }
 }
 
 /// An admin error answer whose reason is its status (`bad_request`, `not_found`,
