@@ -10,7 +10,11 @@
 //!   public one, and the client's token reaches it;
 //! - the gateway as resource server: the upstream (`oauth_server.py plain`) only ever sees the
 //!   gateway's own credential, a tool needing more scope makes the client authorise again
-//!   (step-up), scopes decide rules, a token for another audience is refused.
+//!   (step-up), scopes decide rules, a token for another audience is refused;
+//! - the gateway as resource server in front of an upstream that is a resource server of its
+//!   own: the gateway gets its token from the authorization server by the client-credentials
+//!   grant (`resource=<the upstream's URL>`), caches it across calls, and the upstream's own
+//!   bearer middleware verifies it; a wrong client secret means no call reaches the upstream.
 //!
 //! The official TypeScript SDK's OAuth client (`integration/node/oauth_client.mjs`, headless:
 //! its provider follows the authorization URL in code, then `finishAuth`) runs the same two.
@@ -302,4 +306,130 @@ async fn official_python_client_logs_in_with_the_gateway_as_resource_server() {
     )
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_reaches_a_protected_upstream_with_a_client_credentials_token() {
+    let Some(py) = common::peers::python("e2e_python_mcp_oauth") else {
+        return;
+    };
+    let as_port = common::closed_port();
+    let _as = common::peers::start_python_server(
+        &py,
+        "oauth_as.py",
+        &[&as_port.to_string(), "cc-secret-0123456789"],
+        as_port,
+    )
+    .await;
+    let issuer = format!("http://127.0.0.1:{as_port}/");
+    let gw_port = common::closed_port();
+    let public = format!("http://127.0.0.1:{gw_port}/mcp");
+    let up_port = common::closed_port();
+    let upstream_url = format!("http://127.0.0.1:{up_port}/mcp");
+    // The upstream checks tokens itself: issued by the AS for *its own* URL.
+    let _up = common::peers::start_python_server(
+        &py,
+        "oauth_server.py",
+        &[
+            &up_port.to_string(),
+            "resource-server",
+            &issuer,
+            &upstream_url,
+        ],
+        up_port,
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let route = |secret_file: &Path| {
+        format!(
+            "upstreams: {{ mcp: {{ url: \"http://127.0.0.1:{up_port}\" }} }}\nroutes:\n  - name: tools\n    path_prefix: /mcp\n    upstream: mcp\n    protocol: mcp\n    boundary: agent_to_tool\n    oauth:\n      mode: resource_server\n      public_url: {public:?}\n      authorization_servers: [{issuer:?}]\n      jwks_url: \"http://127.0.0.1:{as_port}/jwks\"\n      scopes_required: [\"mcp:tools\"]\n      upstream_credential:\n        client_credentials:\n          token_url: \"http://127.0.0.1:{as_port}/cc-token\"\n          client_id: sec0-gateway\n          client_secret_file: {secret_file:?}\n          scope: \"mcp:tools\"\n          resource: {upstream_url:?}\n"
+        )
+    };
+    let good = dir.path().join("cc-secret");
+    std::fs::write(&good, "cc-secret-0123456789\n").expect("secret");
+    let gw = gateway_on(gw_port, &route(&good)).await;
+
+    let v = oauth_client(&py, &public).await;
+    assert_eq!(v["add"], "42", "{v}");
+    // The upstream saw one token, the gateway's own, whatever the client's were.
+    let saw = v["upstream_saw"].as_array().expect("list");
+    assert_eq!(saw.len(), 1, "{v}");
+    let token = saw[0]
+        .as_str()
+        .expect("header")
+        .strip_prefix("Bearer ")
+        .expect("bearer");
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64"),
+    )
+    .expect("claims");
+    assert_eq!(claims["sub"], "sec0-gateway", "{claims}");
+    assert_eq!(claims["aud"], upstream_url.as_str(), "{claims}");
+    assert_eq!(claims["scope"], "mcp:tools", "{claims}");
+    // One token for every call of the session (initialize, list, calls): cached.
+    let issued = common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        "/cc-log",
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(issued.as_array().map(Vec::len), Some(1), "{issued}");
+    assert_eq!(issued[0]["resource"], upstream_url.as_str());
+    drop(gw);
+
+    // A wrong client secret: no token, so the call is refused here and never forwarded.
+    let bad = dir.path().join("bad-secret");
+    std::fs::write(&bad, "not-the-secret").expect("secret");
+    let gw_port2 = common::closed_port();
+    let public2 = format!("http://127.0.0.1:{gw_port2}/mcp");
+    let gw2 = gateway_on(gw_port2, &route(&bad).replace(&public, &public2)).await;
+    let minted = common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        &format!("/mint?aud={public2}&scope=mcp:tools"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    let bearer = format!("Bearer {}", minted["access_token"].as_str().expect("token"));
+    let a = common::send(
+        gw2.proxy_addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("authorization", &bearer),
+        ],
+        Some(r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_GATEWAY, "{:?}", a.body);
+    let body = a.json();
+    assert_eq!(body["id"], 7, "{body}");
+    assert_eq!(
+        body["error"]["data"]["reason"], "upstream_credential_unavailable",
+        "{body}"
+    );
+    assert!(!body.to_string().contains("not-the-secret"), "{body}");
+    let issued = common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        "/cc-log",
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        issued.as_array().map(Vec::len),
+        Some(1),
+        "no token for a wrong secret: {issued}"
+    );
 }

@@ -165,6 +165,12 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             codes::INTERNAL_ERROR,
             format!("upstream {upstream:?} did not answer in time"),
         ),
+        GatewayError::Forward(F::Credential { upstream, .. }) => a(
+            StatusCode::BAD_GATEWAY,
+            "upstream_credential_unavailable",
+            codes::INTERNAL_ERROR,
+            format!("the gateway could not obtain its credential for upstream {upstream:?}"),
+        ),
         GatewayError::Forward(F::Upstream { upstream, .. }) => a(
             StatusCode::BAD_GATEWAY,
             "upstream_error",

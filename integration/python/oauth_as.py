@@ -2,15 +2,21 @@
 `mcp` package's authorization-server handlers (metadata, dynamic client registration,
 /authorize with PKCE, /token), issuing RS256 JWT access tokens (PyJWT) whose `aud` is the
 RFC 8707 `resource` the client asked for. The user always consents (headless): /authorize
-redirects straight back with a code. Usage: oauth_as.py PORT
+redirects straight back with a code. Usage: oauth_as.py PORT [CC_SECRET]
 
 Test-only extras: `GET /jwks` (the signing key), `GET /mint?aud=…&scope=…` (a token for any
 audience, as a token obtained for another resource would be), `GET /log` (the
-authorizations granted: scope and resource of each)."""
+authorizations granted: scope and resource of each), and with CC_SECRET a confidential
+client `sec0-gateway` that gets tokens by the client-credentials grant (RFC 6749 §4.4,
+client_secret_basic or client_secret_post, RFC 8707 `resource` as audience) at
+`POST /cc-token` — the SDK's token handler has no such grant — with `GET /cc-log` counting
+the tokens issued."""
 
+import base64
 import secrets
 import sys
 import time
+from urllib.parse import unquote_plus
 
 import jwt
 import uvicorn
@@ -39,6 +45,8 @@ ISSUER = str(issuer)
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 KID = "test-key-1"
 granted = []
+CC_SECRET = sys.argv[2] if len(sys.argv) > 2 else None
+cc_issued = []
 
 
 def sign(sub: str, aud: str, scopes: list[str], client_id: str) -> str:
@@ -130,6 +138,42 @@ async def log(request):
     return JSONResponse(granted)
 
 
+def cc_error(code, status=400):
+    return JSONResponse({"error": code}, status_code=status)
+
+
+async def cc_token(request):
+    if CC_SECRET is None:
+        return cc_error("unsupported_grant_type")
+    form = await request.form()
+    client_id, secret = form.get("client_id"), form.get("client_secret")
+    auth = request.headers.get("authorization", "")
+    if auth.startswith("Basic "):
+        raw = base64.b64decode(auth[6:]).decode()
+        cid, _, sec = raw.partition(":")
+        client_id, secret = unquote_plus(cid), unquote_plus(sec)
+    if form.get("grant_type") != "client_credentials":
+        return cc_error("unsupported_grant_type")
+    if client_id != "sec0-gateway" or not secrets.compare_digest(secret or "", CC_SECRET):
+        return cc_error("invalid_client", 401)
+    scopes = (form.get("scope") or "mcp:tools").split()
+    if any(s not in SCOPES for s in scopes):
+        return cc_error("invalid_scope")
+    resource = form.get("resource") or ""
+    cc_issued.append({"scope": " ".join(scopes), "resource": resource})
+    return JSONResponse(
+        {
+            "access_token": sign("sec0-gateway", resource, scopes, "sec0-gateway"),
+            "token_type": "Bearer",
+            "expires_in": 600,
+        }
+    )
+
+
+async def cc_log(request):
+    return JSONResponse(cc_issued)
+
+
 routes = create_auth_routes(
     Provider(),
     issuer,
@@ -138,4 +182,5 @@ routes = create_auth_routes(
     ),
 )
 routes += [Route("/jwks", jwks), Route("/mint", mint), Route("/log", log)]
+routes += [Route("/cc-token", cc_token, methods=["POST"]), Route("/cc-log", cc_log)]
 uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning")

@@ -101,9 +101,53 @@ pub enum UpstreamCredential {
     BearerEnv(String),
     /// Any header, its value from a file or an environment variable.
     Header(HeaderCredential),
-    /// A client-credentials token fetched from the authorization server — not implemented:
-    /// refused by config validation, so no route runs believing it has one.
-    ClientCredentials(serde_json::Value),
+    /// `Authorization: Bearer <token>`, the token obtained from an authorization server
+    /// with the OAuth 2.1 client-credentials grant, cached until shortly before it expires.
+    ClientCredentials(ClientCredentials),
+}
+
+/// `upstream_credential: { client_credentials: … }`: the gateway's own OAuth client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentials {
+    /// The authorization server's token endpoint (`https://`; `http://` only on loopback).
+    pub token_url: String,
+    /// The gateway's client id there.
+    pub client_id: String,
+    /// File holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Environment variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Scopes to ask for, space-separated (none: the server's default).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The upstream's resource URL (RFC 8707 `resource`), so the token is for it alone.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// How the client authenticates: `basic` (client_secret_basic, the default) or `post`
+    /// (client_secret_post).
+    #[serde(default)]
+    pub auth: TokenEndpointAuth,
+    /// A token is fetched again this long before it expires.
+    #[serde(default = "default_refresh_before", with = "humantime_serde")]
+    pub refresh_before: Duration,
+}
+
+/// How the gateway's OAuth client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    /// HTTP Basic with the client id and secret (client_secret_basic).
+    #[default]
+    Basic,
+    /// Client id and secret in the form body (client_secret_post).
+    Post,
+}
+
+fn default_refresh_before() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// `upstream_credential: { header: … }`.
@@ -184,10 +228,37 @@ pub(super) fn problems(key: &str, o: &RouteOAuth, out: &mut Vec<(String, String)
             }
         }
         match &o.upstream_credential {
-            UpstreamCredential::ClientCredentials(_) => bad(
-                "upstream_credential.client_credentials",
-                "not implemented: use bearer_file, bearer_env or header (or none)".into(),
-            ),
+            UpstreamCredential::ClientCredentials(c) => {
+                let k = "upstream_credential.client_credentials";
+                match c.token_url.parse::<http::Uri>() {
+                    Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() => {}
+                    Ok(u)
+                        if u.scheme_str() == Some("http")
+                            && u.host().is_some_and(is_loopback_host) => {}
+                    Ok(_) => bad(
+                        &format!("{k}.token_url"),
+                        "must be an https:// URL (http:// only on loopback)".into(),
+                    ),
+                    Err(e) => bad(&format!("{k}.token_url"), e.to_string()),
+                }
+                if c.client_id.trim().is_empty() {
+                    bad(&format!("{k}.client_id"), "must not be empty".into());
+                }
+                if c.client_secret_file.is_some() == c.client_secret_env.is_some() {
+                    bad(
+                        k,
+                        "give exactly one of client_secret_file and client_secret_env".into(),
+                    );
+                }
+                if let Some(scope) = &c.scope {
+                    if !scope.split(' ').all(is_scope_token) {
+                        bad(
+                            &format!("{k}.scope"),
+                            format!("{scope:?} is not a list of scopes"),
+                        );
+                    }
+                }
+            }
             UpstreamCredential::Header(h) => {
                 if http::HeaderName::from_bytes(h.name.as_bytes()).is_err() {
                     bad(
@@ -241,6 +312,15 @@ pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`): the only place a
+/// client secret may travel over plain `http://`.
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `(origin, path)` of an absolute `http(s)` URL without query or fragment; the path has no
@@ -373,9 +453,9 @@ mod tests {
             ),
             (
                 &format!(
-                    "oauth: {{ {RS}, upstream_credential: {{ client_credentials: {{ token_url: 'https://as/token' }} }} }}"
+                    "oauth: {{ {RS}, upstream_credential: {{ client_credentials: {{ token_url: 'http://as.example/token', client_id: gw, client_secret_env: S }} }} }}"
                 ),
-                "routes[0].oauth.upstream_credential.client_credentials: not implemented",
+                "routes[0].oauth.upstream_credential.client_credentials.token_url: must be an https:// URL",
             ),
             (
                 &format!(

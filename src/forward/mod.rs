@@ -66,6 +66,15 @@ pub enum ForwardError {
     /// The rewritten target is not a valid URI.
     #[error("cannot build the upstream URI: {0}")]
     BadTarget(String),
+    /// The gateway's own credential for the upstream could not be obtained (its token
+    /// endpoint is down or refuses): the call is not sent without it.
+    #[error("no credential for upstream {upstream:?}: {detail}")]
+    Credential {
+        /// Upstream name.
+        upstream: String,
+        /// What failed, for the log (never a secret).
+        detail: String,
+    },
 }
 
 impl ForwardError {
@@ -88,6 +97,7 @@ impl ForwardError {
             ForwardError::BodyIdle(_) => "body_idle",
             ForwardError::BodyRead(_) => "body_read",
             ForwardError::BadTarget(_) => "bad_target",
+            ForwardError::Credential { .. } => "credential",
         }
     }
 }

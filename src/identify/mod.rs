@@ -5,6 +5,7 @@
 //! refused (401), never downgraded to anonymous.
 
 pub mod apikey;
+pub mod client_credentials;
 pub mod fetch;
 pub mod jwt;
 pub mod mtls;

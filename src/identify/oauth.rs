@@ -16,6 +16,7 @@ use globset::{Glob, GlobMatcher};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use serde_json::{Map, Value};
 
+use super::client_credentials::TokenSource;
 use super::jwt::JwtVerifier;
 use super::{Identity, IdentityError, bearer};
 use crate::config::{AuthMethod, JwtConfig, RouteOAuth, UpstreamCredential};
@@ -27,7 +28,15 @@ pub struct ResourceServer {
     scopes_required: Vec<String>,
     tool_scopes: Vec<(GlobMatcher, Vec<String>)>,
     metadata: Bytes,
-    credential: Option<(HeaderName, HeaderValue)>,
+    credential: Option<UpstreamAuth>,
+}
+
+/// What the upstream of a resource-server route gets instead of the caller's token.
+pub enum UpstreamAuth {
+    /// A header read at start (`bearer_file`, `bearer_env`, `header`).
+    Static(HeaderName, HeaderValue),
+    /// A bearer token obtained by the client-credentials grant, cached (`client_credentials`).
+    Fetched(Box<TokenSource>),
 }
 
 impl ResourceServer {
@@ -102,8 +111,8 @@ impl ResourceServer {
         self.scopes_required.join(" ")
     }
 
-    /// The header the upstream gets instead of the caller's token, if any.
-    pub fn upstream_credential(&self) -> Option<&(HeaderName, HeaderValue)> {
+    /// What the upstream gets instead of the caller's token, if anything.
+    pub fn upstream_credential(&self) -> Option<&UpstreamAuth> {
         self.credential.as_ref()
     }
 
@@ -211,7 +220,7 @@ fn union(a: &[String], b: &[String]) -> String {
 }
 
 /// The upstream credential as a header, read now (files and variables at start).
-fn credential(c: &UpstreamCredential) -> Result<Option<(HeaderName, HeaderValue)>, IdentityError> {
+fn credential(c: &UpstreamCredential) -> Result<Option<UpstreamAuth>, IdentityError> {
     let read_file = |p: &std::path::Path| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
@@ -244,10 +253,10 @@ fn credential(c: &UpstreamCredential) -> Result<Option<(HeaderName, HeaderValue)
             };
             (name, value)
         }
-        UpstreamCredential::ClientCredentials(_) => {
-            return Err(IdentityError::Setup(
-                "upstream_credential.client_credentials is not implemented".into(),
-            ));
+        UpstreamCredential::ClientCredentials(cc) => {
+            return TokenSource::new(cc)
+                .map(|s| Some(UpstreamAuth::Fetched(Box::new(s))))
+                .map_err(|e| IdentityError::Setup(format!("upstream credential: {e}")));
         }
     };
     if value.trim().is_empty() || value == "Bearer " {
@@ -257,7 +266,7 @@ fn credential(c: &UpstreamCredential) -> Result<Option<(HeaderName, HeaderValue)
         .map_err(|_| IdentityError::Setup("upstream credential is not a header value".into()))?;
     // Kept out of HTTP/2 header compression tables and debug output.
     value.set_sensitive(true);
-    Ok(Some((name, value)))
+    Ok(Some(UpstreamAuth::Static(name, value)))
 }
 
 /// Pass-through: a `WWW-Authenticate` challenge of the upstream with its `resource_metadata`
@@ -425,9 +434,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let p = dir.path().join("t");
         std::fs::write(&p, "s3cret\n").expect("write");
-        let (n, v) = credential(&UpstreamCredential::BearerFile(p.clone()))
-            .expect("ok")
-            .expect("some");
+        let Some(UpstreamAuth::Static(n, v)) =
+            credential(&UpstreamCredential::BearerFile(p.clone())).expect("ok")
+        else {
+            panic!("a static credential");
+        };
         assert_eq!(n, header::AUTHORIZATION);
         assert_eq!(v, "Bearer s3cret");
         assert!(v.is_sensitive());
@@ -440,7 +451,18 @@ mod tests {
             ))
             .is_err()
         );
-        assert!(credential(&UpstreamCredential::ClientCredentials(Value::Null)).is_err());
+        // A client-credentials client needs its secret at start (the token comes later).
+        let cc = crate::config::ClientCredentials {
+            token_url: "https://as.example/token".into(),
+            client_id: "gw".into(),
+            client_secret_file: None,
+            client_secret_env: Some("SEC0_TEST_SURELY_UNSET_VAR".into()),
+            scope: None,
+            resource: None,
+            auth: Default::default(),
+            refresh_before: std::time::Duration::from_secs(30),
+        };
+        assert!(credential(&UpstreamCredential::ClientCredentials(cc)).is_err());
         assert!(credential(&UpstreamCredential::None).expect("ok").is_none());
     }
 }

@@ -12,9 +12,10 @@ use super::act::{AnswerPlan, Outgoing};
 use super::state::{Admitted, CallState};
 use crate::config::Protocol;
 use crate::error::GatewayError;
+use crate::forward::ForwardError;
 use crate::forward::body::ProxyBody;
 use crate::forward::headers::{Downstream, prepare_upstream_request};
-use crate::identify::oauth::rewrite_challenge;
+use crate::identify::oauth::{UpstreamAuth, rewrite_challenge};
 
 impl ProxyState {
     /// Send `out` upstream; its answer's head, and what the answer will need.
@@ -65,8 +66,21 @@ impl ProxyState {
         let rs = self.identifier.resource_server(route.index);
         if let Some(rs) = rs {
             parts.headers.remove(header::AUTHORIZATION);
-            if let Some((name, value)) = rs.upstream_credential() {
-                parts.headers.insert(name.clone(), value.clone());
+            match rs.upstream_credential() {
+                Some(UpstreamAuth::Static(name, value)) => {
+                    parts.headers.insert(name.clone(), value.clone());
+                }
+                Some(UpstreamAuth::Fetched(source)) => {
+                    let value = source.authorization().await.map_err(|e| {
+                        tracing::warn!(upstream = %upstream.name, error = %e, "upstream credential unavailable");
+                        ForwardError::Credential {
+                            upstream: upstream.name.clone(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                    parts.headers.insert(header::AUTHORIZATION, value);
+                }
+                None => {}
             }
         }
         a.ctx
