@@ -113,10 +113,9 @@ impl ProxyState {
         } else {
             None
         };
-        // The run's history, when some rule reads it.
-        let history = policy
-            .reads_runs()
-            .then(|| self.runs.history(&a.ctx.run_id));
+        // The run's history, read once, when a rule that reads runs may apply to one of
+        // the messages (with runs in Redis: one round trip, only for such calls).
+        let mut history = None;
         let a2a = a.route.protocol == Protocol::A2a;
         let mut opened = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
@@ -133,7 +132,7 @@ impl ProxyState {
             let annotations = parts.tool.filter(|_| policy.reads_annotations());
             let annotations =
                 annotations.and_then(|t| self.descriptors.annotations_of(a.route.upstream, t));
-            let facts = CallFacts {
+            let mut facts = CallFacts {
                 method: parts.method,
                 method_alias: parts.method.filter(|_| a2a).and_then(method_alias),
                 tool: parts.tool,
@@ -147,12 +146,16 @@ impl ProxyState {
                 headers: &head.headers,
                 args: parts.args,
                 findings: &findings,
-                run: history.as_ref(),
+                run: None,
                 claims: Some(&a.who.claims),
                 annotations: annotations.as_ref(),
                 internal_domains: &self.precedents.config().internal_domains,
                 ..a.route.facts(&a.who.caller)
             };
+            if history.is_none() && policy.needs_run(&facts) {
+                history = Some(self.runs.history(&a.ctx.run_id).await.map_err(run_store)?);
+            }
+            facts.run = history.as_ref();
             let what = Message {
                 located,
                 request: msg.kind == MessageKind::Request,
@@ -231,7 +234,7 @@ impl ProxyState {
             self.metrics.record_decision(&a.route.name, facts, &d);
             d
         } else {
-            let (d, l) = self.judge(audit, a, policy, facts).await;
+            let (d, l) = self.judge(audit, a, policy, facts).await?;
             learned = l;
             d
         };
@@ -265,13 +268,18 @@ impl ProxyState {
         a: &Admitted,
         policy: &Policy,
         facts: &CallFacts<'_>,
-    ) -> (Decision, Option<Learned>) {
+    ) -> Result<(Decision, Option<Learned>), GatewayError> {
         let started = std::time::Instant::now();
         let mut d = policy.decide(facts);
         let mut learned = None;
         if d.decision == DecisionKind::Escalate {
             let run = &a.ctx.run_id;
-            let mut l = self.learned(policy, &a.route, facts, run);
+            // Learning and the reviewer see the run even when no rule read it.
+            let history = match facts.run {
+                Some(_) => None,
+                None => Some(self.runs.history(run).await.map_err(run_store)?),
+            };
+            let mut l = self.learned(policy, &a.route, facts, history);
             let approval = facts
                 .headers
                 .get("x-sec0-approval")
@@ -294,7 +302,7 @@ impl ProxyState {
         if let Some(audit) = audit {
             audit.policy_took(took);
         }
-        (d, learned)
+        Ok((d, learned))
     }
 
     /// The first rate limit whose bucket for this call is empty: its id and the wait.
@@ -349,6 +357,11 @@ impl ProxyState {
             }
         }
     }
+}
+
+/// A call refused because its run's history cannot be read (`fail_closed`).
+fn run_store(e: crate::context::runs::RunStoreError) -> GatewayError {
+    RequestError::RunStoreUnavailable(e).into()
 }
 
 /// The JSON-RPC error code a request gets when `d` refuses it (none when it goes on).
