@@ -234,7 +234,7 @@ impl ProxyState {
             self.metrics.record_decision(&a.route.name, facts, &d);
             d
         } else {
-            let (d, l) = self.judge(audit, a, policy, facts).await?;
+            let (d, l) = self.judge(audit, a, policy, facts).await;
             learned = l;
             d
         };
@@ -268,30 +268,45 @@ impl ProxyState {
         a: &Admitted,
         policy: &Policy,
         facts: &CallFacts<'_>,
-    ) -> Result<(Decision, Option<Learned>), GatewayError> {
+    ) -> (Decision, Option<Learned>) {
         let started = std::time::Instant::now();
         let mut d = policy.decide(facts);
         let mut learned = None;
         if d.decision == DecisionKind::Escalate {
             let run = &a.ctx.run_id;
-            // Learning and the reviewer see the run even when no rule read it.
-            let history = match facts.run {
-                Some(_) => None,
-                None => Some(self.runs.history(run).await.map_err(run_store)?),
+            // Learning and the reviewer see the run even when no rule read it. When it
+            // cannot be read (`fail_closed`), neither an approval nor a precedent answers
+            // the call — they key on the run's labels: a person does, or the review
+            // store's own rule denies it.
+            let (history, run_known) = match facts.run {
+                Some(_) => (None, true),
+                None => match self.runs.history(run).await {
+                    Ok(h) => (Some(h), true),
+                    Err(e) => {
+                        tracing::warn!(route = %a.route.name, error = %e, "escalated call learned without its run");
+                        (None, false)
+                    }
+                },
             };
             let mut l = self.learned(policy, &a.route, facts, history);
             let approval = facts
                 .headers
                 .get("x-sec0-approval")
                 .and_then(|v| v.to_str().ok());
-            let grant = self
-                .reviews
-                .take_grant(facts.caller, run, &l.features.exact().id, approval)
-                .await;
+            let grant = if run_known {
+                self.reviews
+                    .take_grant(facts.caller, run, &l.features.exact().id, approval)
+                    .await
+            } else {
+                None
+            };
             if let Some(grant) = grant {
                 // A deferred escalation of this very call was approved: allowed once.
                 d = policy.fixed_decision(DecisionKind::Allow, "approved", &grant);
-            } else if let Some(o) = self.precedents.decide(&l.features, l.strict, started) {
+            } else if let Some(o) = run_known
+                .then(|| self.precedents.decide(&l.features, l.strict, started))
+                .flatten()
+            {
                 d = self.apply_precedent(policy, d, &o, &mut l);
             }
             learned = Some(l);
@@ -302,7 +317,7 @@ impl ProxyState {
         if let Some(audit) = audit {
             audit.policy_took(took);
         }
-        Ok((d, learned))
+        (d, learned)
     }
 
     /// The first rate limit whose bucket for this call is empty: its id and the wait.
