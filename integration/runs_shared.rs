@@ -3,7 +3,8 @@
 //! affinity: the two hops go to two gateway processes); with Redis stopped, `fail_closed`
 //! refuses exactly the calls whose rules need the run (others pass) and `local` decides
 //! from the replica's own memory; run data expires with `context.run_ttl`; calls whose
-//! rules do not read runs never touch Redis for them.
+//! rules do not read runs never touch Redis for them; the write script caps a run's items
+//! and the number of runs (`context.max_runs`, least recently written evicted).
 //!
 //! The gateways are the real binary, two processes; Redis is Debian's `redis-server`
 //! (see `replicas`), skipped loudly when it is not installed outside CI.
@@ -377,4 +378,65 @@ async fn run_data_expires_with_its_ttl() {
     assert!(forwarded(
         &call(b.proxy_addr, "/web", "run-t", tool("web_post")).await
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_script_caps_each_run_and_the_number_of_runs() {
+    use sec0_gateway::context::runs::{MAX_ITEMS, Record, SharedRuns, Step};
+    let Some(redis) = Redis::start() else { return };
+    let store = sec0_gateway::shared::RedisStore::new(&sec0_gateway::config::RedisConfig {
+        url: redis.url(),
+        prefix: "cap:".into(),
+        timeout: Duration::from_secs(2),
+    })
+    .expect("store");
+    let runs = SharedRuns::new(&store, Duration::from_secs(60), 3);
+    // One run: more distinct tools than a run keeps, over several calls.
+    let names: Vec<String> = (0..MAX_ITEMS + 50).map(|i| format!("tool-{i}")).collect();
+    for chunk in names.chunks(100) {
+        let rec = Record {
+            steps: chunk
+                .iter()
+                .map(|t| Step {
+                    route: "r",
+                    tool: Some(t),
+                    resource: None,
+                    labels: &[],
+                })
+                .collect(),
+            marks: vec![],
+        };
+        assert_eq!(runs.write("big", &rec).await.expect("write"), 0);
+    }
+    let h = runs.read("big").await.expect("read");
+    assert_eq!(h.called.len(), MAX_ITEMS, "capped per run");
+    assert_eq!(h.calls, names.len() as u64, "every call counted");
+    assert_eq!(h.routes.len(), 1);
+    // More runs than max_runs: the least recently written go, and are counted.
+    let mut evicted = 0;
+    for run in ["r1", "r2", "r3", "r4"] {
+        let rec = Record {
+            steps: vec![],
+            marks: vec!["sec0:refused"],
+        };
+        evicted += runs.write(run, &rec).await.expect("write");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(evicted, 2, "big and r1 made room");
+    assert_eq!(runs.read("big").await.expect("read").calls, 0);
+    assert!(runs.read("r1").await.expect("read").labels.is_empty());
+    assert!(
+        runs.read("r4")
+            .await
+            .expect("read")
+            .labels
+            .contains("sec0:refused")
+    );
+    let mut c = redis_conn(&redis.url()).await;
+    let index: i64 = redis::cmd("ZCARD")
+        .arg("cap:runs")
+        .query_async(&mut c)
+        .await
+        .expect("zcard");
+    assert_eq!(index, 3);
 }

@@ -318,6 +318,9 @@ impl ProxyState {
             return Ok(());
         }
         let mut rec = crate::context::runs::Record::default();
+        // Whether a rule reads something the call adds (asked only with Redis: in memory
+        // everything is kept anyway).
+        let shared = self.runs.is_shared();
         let mut read = false;
         for (n, (msg, d)) in decided.iter().enumerate() {
             let answer = outcome.answers.get(n).copied().flatten();
@@ -331,7 +334,9 @@ impl ProxyState {
             }
             if forwards && went_on {
                 let call = call_parts(msg);
-                read = read || policy.reads_step(call.tool, call.resource, !d.labels.is_empty());
+                read = read
+                    || (shared
+                        && policy.reads_step(call.tool, call.resource, !d.labels.is_empty()));
                 rec.steps.push(crate::context::runs::Step {
                     route: &a.route.name,
                     tool: call.tool,
@@ -343,8 +348,8 @@ impl ProxyState {
         // A refusal's mark counts when rules read runs (they may name it; precedents key
         // on it).
         read = read || (!rec.marks.is_empty() && policy.reads_runs());
-        let shared = read || policy.escalates();
-        match self.runs.record(&a.ctx.run_id, &rec, shared).await {
+        let to_redis = read || policy.escalates();
+        match self.runs.record(&a.ctx.run_id, &rec, to_redis).await {
             Ok(()) => Ok(()),
             Err(e) if forwards && read => {
                 tracing::warn!(route = %a.route.name, error = %e, "call refused: its run step cannot be recorded");

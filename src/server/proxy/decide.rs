@@ -152,7 +152,14 @@ impl ProxyState {
                 internal_domains: &self.precedents.config().internal_domains,
                 ..a.route.facts(&a.who.caller)
             };
-            if history.is_none() && policy.needs_run(&facts) {
+            // In memory the read is free: as soon as any rule reads runs. In Redis only
+            // when a run-reading rule may apply to this message.
+            let wants = if self.runs.is_shared() {
+                policy.needs_run(&facts)
+            } else {
+                policy.reads_runs()
+            };
+            if history.is_none() && wants {
                 history = Some(self.runs.history(&a.ctx.run_id).await.map_err(run_store)?);
             }
             facts.run = history.as_ref();
