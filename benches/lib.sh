@@ -1,4 +1,4 @@
-# Sourced by the load scripts (benches/load.sh, benches/shared_state.sh).
+# Sourced by the load scripts (benches/load.sh, benches/shared_state.sh, benches/shared_runs.sh).
 #
 # write_upstream_conf RUN PORT: the fast upstream every target proxies to — nginx answering
 # a fixed MCP tools/call result, one worker, keep-alive — as $RUN/upstream.conf (pid file

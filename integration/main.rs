@@ -41,6 +41,7 @@ mod replicas;
 mod review;
 mod routing;
 mod runs;
+mod runs_shared;
 mod shutdown;
 mod streaming;
 mod upstream_errors;

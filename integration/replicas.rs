@@ -23,17 +23,17 @@ const RULES: &str = "version: 1\nrules:\n  \
     - { id: later-wires, when: { tool: wire_later }, decision: escalate, reason: money_moves, flow: defer }\n\
     limits:\n  - { id: few-pings, when: { tool: ping }, per: caller, rate: 0.01, burst: 3 }\n";
 
-/// A Redis server of our own, stopped when dropped.
-struct Redis {
+/// A Redis server of our own, stopped when dropped (also used by `runs_shared`).
+pub(crate) struct Redis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Redis {
     /// Start `redis-server` on a free port; `None` (after saying so loudly) when it is not
     /// installed and this is not CI.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -49,7 +49,7 @@ impl Redis {
     }
 
     /// Start `redis-server` on `port`.
-    fn start_on(port: u16) -> Self {
+    pub(crate) fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
@@ -73,11 +73,11 @@ impl Redis {
         panic!("redis-server did not listen on {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -32,6 +32,11 @@ pub enum RequestError {
     /// the writer stopped): the call is refused rather than left unrecorded.
     #[error("the audit trail cannot record this call now")]
     AuditUnavailable,
+    /// The call's rules read its run's history (or what it adds to it), and the shared
+    /// run store cannot be reached (`store.on_unavailable: fail_closed`): refused rather
+    /// than decided on a partial history.
+    #[error("the shared run store is unavailable: {0}")]
+    RunStoreUnavailable(#[from] crate::context::runs::RunStoreError),
     /// The caller could not be identified as the route requires (no or bad credentials).
     #[error("authentication failed: {0}")]
     Unauthenticated(#[from] crate::identify::IdentityError),
@@ -121,6 +126,12 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             "audit_unavailable",
             codes::INTERNAL_ERROR,
             "the audit trail cannot record this call now; try again".into(),
+        ),
+        GatewayError::Request(R::RunStoreUnavailable(_)) => a(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "run_store_unavailable",
+            codes::INTERNAL_ERROR,
+            "this call's rules need its run's history, and the shared run store is unavailable; try again".into(),
         ),
         GatewayError::Request(R::MethodNotAllowed) => a(
             StatusCode::METHOD_NOT_ALLOWED,

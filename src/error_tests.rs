@@ -197,3 +197,30 @@ async fn insufficient_scope_is_a_403_with_its_own_code() {
     );
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn an_unavailable_run_store_is_a_503_that_hides_the_redis_address() {
+    let store = crate::shared::StoreError::Connection("connect to 10.9.8.7:6379 refused".into());
+    let err = GatewayError::Request(RequestError::RunStoreUnavailable(
+        crate::context::runs::RunStoreError::Unavailable(store),
+    ));
+    let id = RawValue::from_string("7".into()).expect("raw");
+    let resp = respond(
+        &err,
+        Some(Protocol::Mcp),
+        Some(&id),
+        &RefusalCodes::default(),
+    );
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v = body_of(resp).await;
+    assert_eq!(v["id"], 7);
+    assert_eq!(v["error"]["code"], -32603);
+    assert_eq!(v["error"]["data"]["reason"], "run_store_unavailable");
+    assert!(!v.to_string().contains("10.9.8.7"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("run's history")),
+        "{v}"
+    );
+}

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub tls_reloads: IntCounterVec,
     /// Run histories dropped (expired or over `context.max_runs`).
     pub run_evictions: IntCounter,
+    /// The shared run store's metrics (`store.backend: redis`).
+    pub run_store: std::sync::Arc<RunStoreMetrics>,
     /// Escalations answered or expired, by state (`approved`, `rejected`, `expired`).
     pub escalations: IntCounterVec,
     /// Escalations waiting for a reviewer now.
@@ -75,6 +77,58 @@ pub struct Metrics {
     /// Per-minute decision counts and the latest notable decisions, for the console
     /// (`GET /v1/decisions/summary`).
     pub summary: std::sync::Arc<crate::decisions::DecisionSummary>,
+}
+
+/// The shared run store's metrics: its round trips to Redis (and how long they took), the
+/// ones that failed, and the calls served or recorded from this replica's memory instead
+/// (`store.on_unavailable: local`). `op` is `read` (a run's history before deciding) or
+/// `write` (what the call added to it).
+pub struct RunStoreMetrics {
+    /// Round trips to Redis by operation, timed (the histogram's count is the number).
+    pub round_trips: HistogramVec,
+    /// Round trips that failed or timed out, by operation.
+    pub errors: IntCounterVec,
+    /// Operations served from (or kept only in) this replica's memory after a failure.
+    pub fallbacks: IntCounterVec,
+}
+
+impl RunStoreMetrics {
+    /// Handles not registered anywhere (tests, benchmarks).
+    pub fn unregistered() -> Self {
+        Self::register(&Registry::new())
+    }
+
+    fn register(registry: &Registry) -> Self {
+        let round_trips = must(HistogramVec::new(
+            HistogramOpts::new(
+                "sec0_gateway_run_store_round_trip_seconds",
+                "Round trips to the shared run store (Redis), by operation (read, write).",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5,
+            ]),
+            &["op"],
+        ));
+        must(registry.register(Box::new(round_trips.clone())));
+        let counter = |name: &str, help: &str| {
+            let c = must(IntCounterVec::new(Opts::new(name, help), &["op"]));
+            must(registry.register(Box::new(c.clone())));
+            c
+        };
+        let errors = counter(
+            "sec0_gateway_run_store_errors_total",
+            "Round trips to the shared run store that failed or timed out, by operation.",
+        );
+        let fallbacks = counter(
+            "sec0_gateway_run_store_fallbacks_total",
+            "Run-store operations served from this replica's memory because Redis failed (store.on_unavailable: local), by operation.",
+        );
+        Self {
+            round_trips,
+            errors,
+            fallbacks,
+        }
+    }
 }
 
 /// The audit trail's metrics: what each sink wrote or could not write, the queue, the
@@ -397,8 +451,10 @@ impl Metrics {
         must(registry.register(Box::new(build.clone())));
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).inc();
         let audit = std::sync::Arc::new(AuditMetrics::register(&registry));
+        let run_store = std::sync::Arc::new(RunStoreMetrics::register(&registry));
         Self {
             audit,
+            run_store,
             registry,
             requests,
             upstream_latency,

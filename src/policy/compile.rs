@@ -288,6 +288,12 @@ impl Conditions {
 
     /// Whether every condition holds for `facts`.
     pub fn hold(&self, f: &CallFacts<'_>) -> bool {
+        self.hold_given(f, true)
+    }
+
+    /// Whether every condition holds for `facts`; with `history` false the conditions on
+    /// the run's history (`run`, `fingerprint`, which holds its labels) count as holding.
+    fn hold_given(&self, f: &CallFacts<'_>, history: bool) -> bool {
         let check = |p: &Option<Patterns>, v: Option<&str>| p.as_ref().is_none_or(|p| p.matches(v));
         check(&self.boundary, Some(f.boundary.as_str()))
             && check(&self.route, Some(f.route))
@@ -310,7 +316,9 @@ impl Conditions {
                     .any(|v| v.to_str().is_ok_and(|s| p.matches(Some(s))))
             })
             && self.args.iter().all(|t| t.holds(f.args))
-            && (self.fingerprints.is_empty() || self.fingerprints.contains(&f.fingerprint_id()))
+            && (!history
+                || self.fingerprints.is_empty()
+                || self.fingerprints.contains(&f.fingerprint_id()))
             && self.annotations.iter().all(|(hint, want)| {
                 crate::protocol::mcp::ToolAnnotations::hint(f.annotations, hint) == Some(*want)
             })
@@ -321,7 +329,7 @@ impl Conditions {
                 .findings
                 .as_ref()
                 .is_none_or(|t| f.findings.iter().any(|x| t.selects(x)))
-            && self.run.as_ref().is_none_or(|t| t.holds(f.run))
+            && (!history || self.run.as_ref().is_none_or(|t| t.holds(f.run)))
             && self
                 .claims
                 .iter()
@@ -409,6 +417,37 @@ impl CompiledRule {
     /// Whether the rule looks at the run's history.
     pub fn reads_run(&self) -> bool {
         self.when.run.is_some() || self.unless.as_ref().is_some_and(|u| u.run.is_some())
+    }
+
+    /// Whether the rule may need the run's history to decide `f` (whose run is not read
+    /// yet): it reads runs (or is a precedent rule, whose fingerprints hold the run's
+    /// labels) and every other condition of its `when` holds, its `unless` too unless that
+    /// reads the run.
+    pub fn may_need_run(&self, f: &CallFacts<'_>) -> bool {
+        (self.reads_run() || self.precedent)
+            && self.applies_in(f.phase)
+            && self.when.hold_given(f, false)
+            && match &self.unless {
+                Some(u) if u.run.is_none() && u.fingerprints.is_empty() => !u.hold(f),
+                _ => true,
+            }
+    }
+
+    /// Whether the rule's run conditions read what a forwarded call of `tool` reading
+    /// `resource` adds to its run (labels aside: they always count): its calls
+    /// (`count_gt`), the tool (`called`) or the resource (`read`).
+    pub fn reads_step(&self, tool: Option<&str>, resource: Option<&str>) -> bool {
+        let reads = |t: &RunTest| {
+            t.count_gt.is_some()
+                || t.called.as_ref().is_some_and(|p| p.matches(tool))
+                || t.read.as_ref().is_some_and(|p| p.matches(resource))
+        };
+        self.when.run.as_ref().is_some_and(reads)
+            || self
+                .unless
+                .as_ref()
+                .and_then(|u| u.run.as_ref())
+                .is_some_and(reads)
     }
 
     /// Whether the rule's outcome for a tool depends only on caller, route and tool name.

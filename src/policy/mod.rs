@@ -13,6 +13,7 @@ pub mod load;
 pub mod model;
 pub mod ratelimit;
 pub mod reload;
+mod runs;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -130,6 +130,16 @@ impl Store {
         }
     }
 
+    /// The Redis backend, when there is one (for callers that run their own commands).
+    pub fn redis(&self) -> Option<&RedisStore> {
+        self.redis.as_ref()
+    }
+
+    /// What a replica does while Redis cannot be reached.
+    pub fn on_unavailable(&self) -> OnUnavailable {
+        self.on_unavailable
+    }
+
     /// Whether state is shared with other replicas.
     pub fn is_shared(&self) -> bool {
         self.redis.is_some()

@@ -92,10 +92,22 @@ impl RedisStore {
         })
     }
 
-    fn key(&self, parts: &[&str]) -> String {
+    /// The key named by `parts` under the configured prefix (`<prefix><a>:<b>…`).
+    pub fn key(&self, parts: &[&str]) -> String {
         let mut k = self.prefix.clone();
         k.push_str(&parts.join(":"));
         k
+    }
+
+    /// A handle on the shared connection (cheap: it is multiplexed), for callers that run
+    /// their own commands and scripts (`crate::context::runs`).
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// How long one operation may take (`store.redis.timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn channel(&self) -> String {
@@ -277,7 +289,7 @@ impl RedisStore {
 }
 
 /// One Redis operation, never waiting longer than `limit`.
-async fn bounded<T>(
+pub async fn bounded<T>(
     limit: Duration,
     f: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, StoreError> {

@@ -95,7 +95,10 @@ impl ProxyState {
                 Ok(forward(parts, body))
             }
             ReadBody::JsonRpc(envelope) => {
-                match self.act_jsonrpc(call, a, &policy, &mut parts, &envelope, decided)? {
+                match self
+                    .act_jsonrpc(call, a, &policy, &mut parts, &envelope, decided)
+                    .await?
+                {
                     Next::Answer(resp) => Ok(Acted::Answered(resp)),
                     Next::Forward(partial) => {
                         Ok(self.prepare_answer(call, a, &policy, &envelope, parts, partial))
@@ -107,7 +110,7 @@ impl ProxyState {
 
     /// A JSON-RPC body: redact, remember the run, and answer here, or forward what
     /// `call.buffered` now holds.
-    fn act_jsonrpc(
+    async fn act_jsonrpc(
         &self,
         call: &mut CallState,
         a: &Admitted,
@@ -125,23 +128,21 @@ impl ProxyState {
             .iter()
             .zip(decided.decisions.iter().cloned())
             .collect();
-        // Every run when rules read runs; otherwise, when calls can be escalated, the runs
-        // callers continue (a minted run id is new with each call: it has no "so far").
-        let remember_run = policy.tracks_runs() || (policy.escalates() && a.ctx.run_continued);
-        if remember_run {
-            self.mark_run_outcomes(&a.ctx.run_id, &pairs, &decided.answers, &decided.sensitive);
-        }
         let retry_after = decided.retry_after;
         let mut partial = None;
         let soft_deny = a.route.soft_deny && a.route.protocol == Protocol::Mcp;
-        match act::on_jsonrpc(
+        let action = act::on_jsonrpc(
             &pairs,
             &decided.answers,
             envelope.batch,
             &self.escalation,
             soft_deny,
             &self.codes,
-        ) {
+        );
+        let forwards = matches!(action, Action::Forward | Action::ForwardPart(_));
+        self.remember_run(policy, a, &pairs, &decided, forwards)
+            .await?;
+        match action {
             Action::Forward => {}
             Action::Answer(resp) => {
                 let resp = with_retry_after(tagged(resp, &call.decision), retry_after);
@@ -167,9 +168,6 @@ impl ProxyState {
                 call.buffered = Some(kept);
                 partial = Some(part);
             }
-        }
-        if remember_run {
-            self.record_run_steps(&a.route, &a.ctx.run_id, &pairs, &decided.answers);
         }
         Ok(Next::Forward(partial))
     }
@@ -299,45 +297,68 @@ impl ProxyState {
         }
     }
 
-    /// Remember in the run what its forwarded messages did (tools, resources, labels):
-    /// messages allowed, redacted, or escalated and approved (`answers`, one per message).
-    fn record_run_steps(
+    /// Remember in the run what the call did, in one write: what became of its messages
+    /// (a refusal — denied or rejected — or sensitive data handled by a message that went
+    /// on mark it) and, when it `forwards`, what its forwarded messages did (tools,
+    /// resources, labels). Every run when rules read runs; otherwise, when calls can be
+    /// escalated, the runs callers continue (a minted run id is new with each call: it has
+    /// no "so far"). With runs in Redis the write goes there only when a rule reads
+    /// something in it, or the policy escalates (reviewers see the trajectory); when it
+    /// fails under `fail_closed`, a call going on whose step a rule reads is refused (a
+    /// run whose step went unrecorded could pass a flow rule later).
+    async fn remember_run(
         &self,
-        route: &Route,
-        run: &str,
+        policy: &Policy,
+        a: &Admitted,
         decided: &[(&Message, Decision)],
-        answers: &[Option<State>],
-    ) {
+        outcome: &Decided,
+        forwards: bool,
+    ) -> Result<(), GatewayError> {
+        if !(policy.tracks_runs() || (policy.escalates() && a.ctx.run_continued)) {
+            return Ok(());
+        }
+        let mut rec = crate::context::runs::Record::default();
+        // Whether a rule reads something the call adds (asked only with Redis: in memory
+        // everything is kept anyway).
+        let shared = self.runs.is_shared();
+        let mut read = false;
         for (n, (msg, d)) in decided.iter().enumerate() {
-            if passed(d, answers.get(n).copied().flatten()) {
+            let answer = outcome.answers.get(n).copied().flatten();
+            let went_on = passed(d, answer);
+            if d.decision == DecisionKind::Deny || answer == Some(State::Rejected) {
+                rec.marks.push(crate::context::runs::REFUSED);
+            }
+            if went_on && outcome.sensitive.get(n).copied().unwrap_or(false) {
+                rec.marks.push(crate::context::runs::SENSITIVE);
+                read = true;
+            }
+            if forwards && went_on {
                 let call = call_parts(msg);
-                self.runs.record(
-                    run,
-                    &crate::context::runs::Step {
-                        route: &route.name,
-                        tool: call.tool,
-                        resource: call.resource,
-                        labels: &d.labels,
-                    },
-                );
+                read = read
+                    || (shared
+                        && policy.reads_step(call.tool, call.resource, !d.labels.is_empty()));
+                rec.steps.push(crate::context::runs::Step {
+                    route: &a.route.name,
+                    tool: call.tool,
+                    resource: call.resource,
+                    labels: &d.labels,
+                });
             }
         }
-    }
-
-    /// Mark the run with what became of its messages: refused (denied or rejected), or
-    /// sensitive data handled by a message that went on (`sensitive`, one per message).
-    fn mark_run_outcomes(
-        &self,
-        run: &str,
-        decided: &[(&Message, Decision)],
-        answers: &[Option<State>],
-        sensitive: &[bool],
-    ) {
-        for (n, (_, d)) in decided.iter().enumerate() {
-            let answer = answers.get(n).copied().flatten();
-            let refused = d.decision == DecisionKind::Deny || answer == Some(State::Rejected);
-            let handled = passed(d, answer) && sensitive.get(n).copied().unwrap_or(false);
-            self.mark_run(run, refused, handled);
+        // A refusal's mark counts when rules read runs (they may name it; precedents key
+        // on it).
+        read = read || (!rec.marks.is_empty() && policy.reads_runs());
+        let to_redis = read || policy.escalates();
+        match self.runs.record(&a.ctx.run_id, &rec, to_redis).await {
+            Ok(()) => Ok(()),
+            Err(e) if forwards && read => {
+                tracing::warn!(route = %a.route.name, error = %e, "call refused: its run step cannot be recorded");
+                Err(crate::error::RequestError::RunStoreUnavailable(e).into())
+            }
+            Err(e) => {
+                tracing::warn!(route = %a.route.name, error = %e, "run step not recorded in the shared store");
+                Ok(())
+            }
         }
     }
 }

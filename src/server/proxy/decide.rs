@@ -113,10 +113,9 @@ impl ProxyState {
         } else {
             None
         };
-        // The run's history, when some rule reads it.
-        let history = policy
-            .reads_runs()
-            .then(|| self.runs.history(&a.ctx.run_id));
+        // The run's history, read once, when a rule that reads runs may apply to one of
+        // the messages (with runs in Redis: one round trip, only for such calls).
+        let mut history = None;
         let a2a = a.route.protocol == Protocol::A2a;
         let mut opened = Vec::with_capacity(envelope.messages.len());
         for (n, msg) in envelope.messages.iter().enumerate() {
@@ -133,7 +132,7 @@ impl ProxyState {
             let annotations = parts.tool.filter(|_| policy.reads_annotations());
             let annotations =
                 annotations.and_then(|t| self.descriptors.annotations_of(a.route.upstream, t));
-            let facts = CallFacts {
+            let mut facts = CallFacts {
                 method: parts.method,
                 method_alias: parts.method.filter(|_| a2a).and_then(method_alias),
                 tool: parts.tool,
@@ -147,12 +146,23 @@ impl ProxyState {
                 headers: &head.headers,
                 args: parts.args,
                 findings: &findings,
-                run: history.as_ref(),
+                run: None,
                 claims: Some(&a.who.claims),
                 annotations: annotations.as_ref(),
                 internal_domains: &self.precedents.config().internal_domains,
                 ..a.route.facts(&a.who.caller)
             };
+            // In memory the read is free: as soon as any rule reads runs. In Redis only
+            // when a run-reading rule may apply to this message.
+            let wants = if self.runs.is_shared() {
+                policy.needs_run(&facts)
+            } else {
+                policy.reads_runs()
+            };
+            if history.is_none() && wants {
+                history = Some(self.runs.history(&a.ctx.run_id).await.map_err(run_store)?);
+            }
+            facts.run = history.as_ref();
             let what = Message {
                 located,
                 request: msg.kind == MessageKind::Request,
@@ -271,19 +281,39 @@ impl ProxyState {
         let mut learned = None;
         if d.decision == DecisionKind::Escalate {
             let run = &a.ctx.run_id;
-            let mut l = self.learned(policy, &a.route, facts, run);
+            // Learning and the reviewer see the run even when no rule read it. When it
+            // cannot be read (`fail_closed`), neither an approval nor a precedent answers
+            // the call — they key on the run's labels: a person does, or the review
+            // store's own rule denies it.
+            let (history, run_known) = match facts.run {
+                Some(_) => (None, true),
+                None => match self.runs.history(run).await {
+                    Ok(h) => (Some(h), true),
+                    Err(e) => {
+                        tracing::warn!(route = %a.route.name, error = %e, "escalated call learned without its run");
+                        (None, false)
+                    }
+                },
+            };
+            let mut l = self.learned(policy, &a.route, facts, history);
             let approval = facts
                 .headers
                 .get("x-sec0-approval")
                 .and_then(|v| v.to_str().ok());
-            let grant = self
-                .reviews
-                .take_grant(facts.caller, run, &l.features.exact().id, approval)
-                .await;
+            let grant = if run_known {
+                self.reviews
+                    .take_grant(facts.caller, run, &l.features.exact().id, approval)
+                    .await
+            } else {
+                None
+            };
             if let Some(grant) = grant {
                 // A deferred escalation of this very call was approved: allowed once.
                 d = policy.fixed_decision(DecisionKind::Allow, "approved", &grant);
-            } else if let Some(o) = self.precedents.decide(&l.features, l.strict, started) {
+            } else if let Some(o) = run_known
+                .then(|| self.precedents.decide(&l.features, l.strict, started))
+                .flatten()
+            {
                 d = self.apply_precedent(policy, d, &o, &mut l);
             }
             learned = Some(l);
@@ -349,6 +379,11 @@ impl ProxyState {
             }
         }
     }
+}
+
+/// A call refused because its run's history cannot be read (`fail_closed`).
+fn run_store(e: crate::context::runs::RunStoreError) -> GatewayError {
+    RequestError::RunStoreUnavailable(e).into()
 }
 
 /// The JSON-RPC error code a request gets when `d` refuses it (none when it goes on).

@@ -87,7 +87,7 @@ pub struct ProxyState {
     /// Who may continue a run; context header limits.
     context: ContextPolicy,
     /// What each run did (for `when.run` rules and labels).
-    runs: crate::context::runs::RunStore,
+    runs: crate::context::runs::Runs,
     /// Rate-limit buckets (kept across policy reloads; shared by replicas with the store).
     limits: crate::policy::ratelimit::RateLimits,
     /// Escalations waiting for (or answered by) reviewers.
@@ -130,7 +130,12 @@ impl ProxyState {
                 .with_label_values(&[&p.load().version])
                 .set(1);
         }
-        let run_evictions = metrics.run_evictions.clone();
+        let runs = crate::context::runs::Runs::new(
+            cfg.context.run_ttl,
+            cfg.context.max_runs,
+            reviews.store().clone(),
+            &metrics,
+        );
         Ok(Self {
             routes,
             policy,
@@ -147,11 +152,7 @@ impl ProxyState {
             descriptors: Arc::new(DescriptorStore::new(cfg.guard.on_descriptor_change)),
             audit,
             identifier,
-            runs: crate::context::runs::RunStore::new(
-                cfg.context.run_ttl,
-                cfg.context.max_runs,
-                run_evictions,
-            ),
+            runs,
             limits: crate::policy::ratelimit::RateLimits::new(reviews.store().clone()),
             reviews,
             precedents,

@@ -30,6 +30,8 @@ pub(super) struct Learned {
     pub spot_check: Option<SpotCheck>,
     /// Allowed now and reviewed afterwards (`learn.spot_checks.flow: after`).
     pub review_after: bool,
+    /// The run's history when no rule had read it for the call (its trajectory).
+    pub history: Option<crate::context::runs::RunHistory>,
 }
 
 /// An escalation waiting for its answer.
@@ -62,7 +64,7 @@ impl ProxyState {
         policy: &Policy,
         route: &Route,
         facts: &CallFacts<'_>,
-        run: &str,
+        history: Option<crate::context::runs::RunHistory>,
     ) -> Learned {
         let found: Vec<Finding>;
         let findings = if policy.scans(Direction::Request) {
@@ -80,14 +82,8 @@ impl ProxyState {
                 .collect();
             &found
         };
-        let history;
-        let run_history = match facts.run {
-            Some(h) => h,
-            None => {
-                history = self.runs.history(run);
-                &history
-            }
-        };
+        let empty = crate::context::runs::RunHistory::default();
+        let run_history = facts.run.or(history.as_ref()).unwrap_or(&empty);
         let annotations = facts.annotations.copied().or_else(|| {
             facts
                 .tool
@@ -105,6 +101,7 @@ impl ProxyState {
                 || ToolAnnotations::strict(annotations.as_ref()),
             spot_check: None,
             review_after: false,
+            history,
         }
     }
 
@@ -169,6 +166,7 @@ impl ProxyState {
             strict: true,
             spot_check: None,
             review_after: false,
+            history: None,
         });
         let deferred =
             learned.review_after || d.flow.unwrap_or(self.escalation.flow) == EscalationFlow::Defer;
@@ -225,10 +223,12 @@ impl ProxyState {
             shape: exact.text.clone(),
             arguments,
             arguments_note,
-            trajectory: Some(match facts.run {
-                Some(h) => crate::review::Trajectory::from(h),
-                None => crate::review::Trajectory::from(&self.runs.history(run_id)),
-            }),
+            trajectory: Some(crate::review::Trajectory::from(
+                facts
+                    .run
+                    .or(learned.history.as_ref())
+                    .unwrap_or(&crate::context::runs::RunHistory::default()),
+            )),
             features: Some(learned.features.clone()),
             spot_check: learned.spot_check.clone(),
             reviewed_after: learned.review_after,
@@ -403,18 +403,6 @@ impl ProxyState {
         };
         if trail.try_record(record).is_err() {
             tracing::error!(escalation = %e.id, "audit record of an escalation not queued");
-        }
-    }
-
-    /// Remember in the run what became of its calls: a refusal (denied, or rejected by a
-    /// reviewer) and sensitive data handled mark it, so learning and rules
-    /// (`when.run.labels`) see what the run did before.
-    pub(super) fn mark_run(&self, run: &str, refused: bool, sensitive: bool) {
-        if refused {
-            self.runs.mark(run, crate::context::runs::REFUSED);
-        }
-        if sensitive {
-            self.runs.mark(run, crate::context::runs::SENSITIVE);
         }
     }
 }

@@ -1,8 +1,6 @@
-//! What each run has done so far, so rules can look at it (`when.run`): tools called,
-//! resources read, routes crossed, labels attached by rules, and how many calls it made.
-//! In memory, per gateway instance, bounded: entries expire `ttl` after their last call and,
-//! when more than `max_runs` are tracked, the least recently seen go first (expired ones are
-//! the least recently seen of all); every eviction is counted.
+//! The memory backend: what each run did, in this process, bounded: entries expire `ttl`
+//! after their last call and, when more than `max_runs` are tracked, the least recently seen
+//! go first (expired ones are the least recently seen of all); every eviction is counted.
 //!
 //! The store is a few LRU lists (the `lru` crate) behind their own locks, a run's list chosen
 //! by a keyed hash of its id: every operation is O(1) and holds one small lock, so no call
@@ -12,7 +10,6 @@
 //! newer runs have come (about, per list), not only until a tenth of that — a flood of minted
 //! runs must not wash out the history a flow rule is waiting for any sooner.
 
-use std::collections::BTreeSet;
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,36 +18,13 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 use prometheus::IntCounter;
 
-/// The label the gateway attaches to a run when one of its calls was denied or rejected
-/// (learning keys on it; rules may read it with `when.run.labels`).
-pub const REFUSED: &str = "sec0:refused";
-/// The label the gateway attaches to a run when one of its calls handled something
-/// sensitive (credentials, keys, system configuration, secrets or personal data found).
-pub const SENSITIVE: &str = "sec0:sensitive";
-
-/// Most distinct tools, resources, routes or labels remembered per run.
-const MAX_ITEMS: usize = 256;
+use super::{RunHistory, Step, add};
 
 /// Lists for a large store (fewer threads meet on one lock); a small store keeps one list so
 /// its bound and order are exact.
 const SHARDS: usize = 16;
 /// Below this many runs per list, one list.
 const MIN_RUNS_PER_SHARD: usize = 1024;
-
-/// One run's history (a snapshot is handed to the policy).
-#[derive(Debug, Clone, Default)]
-pub struct RunHistory {
-    /// Tools it called (forwarded calls only).
-    pub called: BTreeSet<Arc<str>>,
-    /// Resources it read.
-    pub read: BTreeSet<Arc<str>>,
-    /// Routes it crossed.
-    pub routes: BTreeSet<Arc<str>>,
-    /// Labels rules attached.
-    pub labels: BTreeSet<Arc<str>>,
-    /// Calls forwarded so far.
-    pub calls: u64,
-}
 
 struct Entry {
     history: RunHistory,
@@ -67,24 +41,6 @@ pub struct RunStore {
     hasher: RandomState,
     ttl: Duration,
     evictions: IntCounter,
-}
-
-/// What one forwarded call adds to its run.
-pub struct Step<'a> {
-    /// The route it crossed.
-    pub route: &'a str,
-    /// The tool it called.
-    pub tool: Option<&'a str>,
-    /// The resource it read.
-    pub resource: Option<&'a str>,
-    /// Labels the matching rules attach.
-    pub labels: &'a [Arc<str>],
-}
-
-fn add(set: &mut BTreeSet<Arc<str>>, v: &str) {
-    if set.len() < MAX_ITEMS && !set.contains(v) {
-        set.insert(Arc::from(v));
-    }
 }
 
 impl RunStore {
