@@ -10,6 +10,7 @@ mod admin;
 mod architecture;
 mod audit;
 mod audit_collector;
+mod bundles;
 mod bypass;
 mod config_cli;
 mod console;

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::forward::UpstreamSetupError;
 use crate::metrics::Metrics;
+use crate::policy::bundle::source::{BundleSource, Settings as BundleSettings};
 use crate::policy::reload::Reloader;
 use admin::AdminState;
 use listener::{ConnectionMetrics, ListenerOptions, serve};
@@ -45,6 +46,9 @@ pub enum ServerError {
     /// The rules could not be loaded.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The policy bundle source gave no usable policy (nor did its cache).
+    #[error(transparent)]
+    PolicySource(#[from] crate::policy::bundle::source::SourceError),
     /// Caller identity could not be set up (JWKS, secrets, API key file).
     #[error("identity: {0}")]
     Identity(String),
@@ -83,6 +87,7 @@ pub struct RunningGateway {
     pub metrics: Metrics,
     health: Arc<Health>,
     reloader: Option<Arc<Reloader>>,
+    bundle: Option<Arc<BundleSource>>,
     proxy_stop: watch::Sender<bool>,
     admin_stop: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
@@ -109,10 +114,26 @@ impl Gateway {
                     .to_string(),
             ),
         };
+        let mut bundle = None;
         let policy = match &cfg.policy {
             None => None,
             Some(p) => {
-                let policy = crate::policy::Policy::load(&p.rules, p.mode)?;
+                let policy = match (BundleSettings::from_config(p), &p.rules) {
+                    (Some(settings), _) => {
+                        let source = BundleSource::new(settings, &p.trusted_keys, metrics.clone())?;
+                        let policy = source.initial().await?;
+                        bundle = Some(Arc::new(source));
+                        policy
+                    }
+                    (None, Some(rules)) => crate::policy::Policy::load(rules, p.mode)?,
+                    // Validation requires `rules` or `source` (with its cache_dir).
+                    (None, None) => {
+                        return Err(ServerError::Policy(crate::policy::PolicyError::Read {
+                            path: "policy".into(),
+                            source: std::io::Error::other("neither rules nor source is set"),
+                        }));
+                    }
+                };
                 for w in &policy.warnings {
                     tracing::warn!("{w}");
                 }
@@ -127,12 +148,12 @@ impl Gateway {
             }
         };
         let reloader = match (&cfg.policy, &policy) {
-            (Some(p), Some(slot)) => Some(Arc::new(Reloader::new(
-                p.rules.clone(),
-                p.mode,
-                slot.clone(),
-                metrics.clone(),
-            ))),
+            (Some(p), Some(slot)) => Some(Arc::new(match (&bundle, &p.rules) {
+                (None, Some(rules)) => {
+                    Reloader::new(rules.clone(), p.mode, slot.clone(), metrics.clone())
+                }
+                _ => Reloader::for_bundle(p.mode, slot.clone(), metrics.clone()),
+            })),
             _ => None,
         };
         let (audit, audit_task) = if cfg.audit.enabled() {
@@ -225,7 +246,9 @@ impl Gateway {
             tokio::spawn(rs.verifier().clone().watch(proxy_rx.clone()));
         }
         if let (Some(r), Some(p)) = (&reloader, &cfg.policy) {
-            if !p.reload_interval.is_zero() {
+            if let Some(b) = &bundle {
+                tokio::spawn(b.clone().watch(r.clone(), proxy_rx.clone()));
+            } else if !p.reload_interval.is_zero() {
                 tokio::spawn(r.clone().watch(p.reload_interval, proxy_rx.clone()));
             }
         }
@@ -269,6 +292,7 @@ impl Gateway {
             metrics: metrics.clone(),
             token,
             reloader: reloader.clone(),
+            bundle: bundle.clone(),
             audit: admin_audit,
             reviews,
             precedents,
@@ -313,6 +337,7 @@ impl Gateway {
             metrics,
             health,
             reloader,
+            bundle,
             proxy_stop,
             admin_stop,
             proxy_task,
@@ -523,6 +548,18 @@ impl RunningGateway {
     ) -> Option<Result<crate::policy::reload::Reloaded, crate::policy::PolicyError>> {
         let r = self.reloader.clone()?;
         Some(r.reload())
+    }
+
+    /// Ask the policy bundle source now (SIGHUP) without waiting for the outcome (it is
+    /// logged, counted and shown in status); `false` when the rules come from files.
+    pub fn refresh_policy_source(&self) -> bool {
+        match &self.bundle {
+            Some(b) => {
+                b.wake();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Begin a graceful shutdown: readiness fails, the proxy stops accepting, open
