@@ -505,3 +505,53 @@ async fn an_unchanged_bundle_costs_a_304_and_reload_asks_the_source() {
     .await;
     assert!(denied(gw.proxy_addr, "beta").await);
 }
+
+/// With `poll_interval: 0s` the source is asked only at start and on demand: SIGHUP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_asks_the_source_when_polling_is_off() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let root = tmp.path();
+    let served = root.join("served");
+    std::fs::create_dir_all(&served).expect("dir");
+    let key = root.join("k.pem");
+    assert!(cli(&["bundle", "keygen", s(&key)]).0);
+    let public = root.join("k.pub.pem");
+    let bundle = |tool: &str, version: &str| {
+        let out = root.join(format!("{version}.tar.gz"));
+        let dir = rules_dir(root, &format!("r{version}"), &deny(tool));
+        let (ok, text) = cli(&[
+            "bundle",
+            "build",
+            s(&dir),
+            "--key",
+            s(&key),
+            "--version",
+            version,
+            "-o",
+            s(&out),
+        ]);
+        assert!(ok, "{text}");
+        std::fs::read(out).expect("read")
+    };
+    publish(&served, &bundle("alpha", "1"));
+    let Some(server) = StaticServer::start(&served, common::closed_port()) else {
+        return;
+    };
+    let up = Upstream::echo("u").await;
+    let cfg = config(&server.url(), &public, &root.join("cache"), &up)
+        .replace("poll_interval: 200ms", "poll_interval: 0s");
+    let gw = GatewayProcess::start(&cfg);
+    assert!(denied(gw.proxy_addr, "alpha").await);
+    publish(&served, &bundle("beta", "2"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bundle_version(gw.admin_addr).await, 1.0, "no polling");
+    gw.signal("HUP");
+    within("SIGHUP to fetch version 2", async {
+        while bundle_version(gw.admin_addr).await != 2.0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(denied(gw.proxy_addr, "beta").await);
+    assert!(logged(&gw, &["SIGHUP: asking the policy bundle source"]));
+}

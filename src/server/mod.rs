@@ -6,6 +6,7 @@
 
 mod admin;
 mod listener;
+mod policy;
 mod proxy;
 pub mod tls;
 mod workers;
@@ -24,7 +25,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::forward::UpstreamSetupError;
 use crate::metrics::Metrics;
-use crate::policy::bundle::source::{BundleSource, Settings as BundleSettings};
+use crate::policy::bundle::source::BundleSource;
 use crate::policy::reload::Reloader;
 use admin::AdminState;
 use listener::{ConnectionMetrics, ListenerOptions, serve};
@@ -114,48 +115,7 @@ impl Gateway {
                     .to_string(),
             ),
         };
-        let mut bundle = None;
-        let policy = match &cfg.policy {
-            None => None,
-            Some(p) => {
-                let policy = match (BundleSettings::from_config(p), &p.rules) {
-                    (Some(settings), _) => {
-                        let source = BundleSource::new(settings, &p.trusted_keys, metrics.clone())?;
-                        let policy = source.initial().await?;
-                        bundle = Some(Arc::new(source));
-                        policy
-                    }
-                    (None, Some(rules)) => crate::policy::Policy::load(rules, p.mode)?,
-                    // Validation requires `rules` or `source` (with its cache_dir).
-                    (None, None) => {
-                        return Err(ServerError::Policy(crate::policy::PolicyError::Read {
-                            path: "policy".into(),
-                            source: std::io::Error::other("neither rules nor source is set"),
-                        }));
-                    }
-                };
-                for w in &policy.warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::info!(
-                    rules = policy.len(),
-                    files = policy.files.len(),
-                    version = %policy.version,
-                    mode = p.mode.as_str(),
-                    "policy loaded"
-                );
-                Some(Arc::new(arc_swap::ArcSwap::from_pointee(policy)))
-            }
-        };
-        let reloader = match (&cfg.policy, &policy) {
-            (Some(p), Some(slot)) => Some(Arc::new(match (&bundle, &p.rules) {
-                (None, Some(rules)) => {
-                    Reloader::new(rules.clone(), p.mode, slot.clone(), metrics.clone())
-                }
-                _ => Reloader::for_bundle(p.mode, slot.clone(), metrics.clone()),
-            })),
-            _ => None,
-        };
+        let (policy, reloader, bundle) = policy::start(&cfg, &metrics).await?;
         let (audit, audit_task) = if cfg.audit.enabled() {
             let (trail, task) = start_audit(&cfg.audit, metrics.audit.clone())?;
             tracing::info!(

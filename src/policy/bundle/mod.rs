@@ -35,6 +35,8 @@ pub mod source;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_source;
 
 use serde::{Deserialize, Serialize};
 

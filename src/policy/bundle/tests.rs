@@ -1,23 +1,22 @@
-//! Every way a bundle is refused, and the ways it is taken.
+//! Every way reading a bundle refuses one, and the ways it is taken (keys, building, the
+//! cache, the version rule and a start: `tests_source.rs`).
 
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
-use super::build::{BuildError, build, pack, rules_of};
-use super::cache::{Cache, CacheMeta};
+use super::build::{build, pack};
 use super::keys::{self, TrustedKeys};
 use super::read::{BundleError, verify};
-use super::source::compare;
 use super::{Limits, MANIFEST, Refused, SIGNATURE};
 
-const RULES_A: &str =
+pub(super) const RULES_A: &str =
     "version: 1\nrules:\n  - { id: no-a, when: { tool: alpha }, decision: deny, reason: a_off }\n";
-const RULES_B: &str =
+pub(super) const RULES_B: &str =
     "version: 1\nrules:\n  - { id: no-b, when: { tool: beta }, decision: deny, reason: b_off }\n";
-const NOW: &str = "2026-07-30T10:00:00Z";
+pub(super) const NOW: &str = "2026-07-30T10:00:00Z";
 
-fn key(seed: u8) -> SigningKey {
+pub(super) fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
@@ -25,14 +24,14 @@ fn trusted(seeds: &[u8]) -> TrustedKeys {
     TrustedKeys::from_keys(seeds.iter().map(|s| key(*s).verifying_key()).collect())
 }
 
-fn files() -> Vec<(String, Vec<u8>)> {
+pub(super) fn files() -> Vec<(String, Vec<u8>)> {
     vec![
         ("10-b.yaml".into(), RULES_B.as_bytes().to_vec()),
         ("00-a.yaml".into(), RULES_A.as_bytes().to_vec()),
     ]
 }
 
-fn good() -> Vec<u8> {
+pub(super) fn good() -> Vec<u8> {
     build(&files(), 7, NOW, &key(1)).expect("build")
 }
 
@@ -450,167 +449,6 @@ fn archives_out_of_order_or_not_archives_are_refused() {
 }
 
 #[test]
-fn versions_only_move_forward_unless_allowed() {
-    assert!(!compare((1, "m"), None, false).expect("first"));
-    assert!(compare((5, "m"), Some((5, "m")), false).expect("same"));
-    assert!(!compare((6, "n"), Some((5, "m")), false).expect("newer"));
-    let older = compare((4, "n"), Some((5, "m")), false).unwrap_err();
-    assert!(matches!(
-        older,
-        Refused::OldVersion {
-            offered: 4,
-            serving: 5
-        }
-    ));
-    assert_eq!(older.reason(), "old_version");
-    let reused = compare((5, "n"), Some((5, "m")), false).unwrap_err();
-    assert!(matches!(reused, Refused::VersionReused(5)));
-    assert_eq!(reused.reason(), "old_version");
-    assert!(!compare((4, "n"), Some((5, "m")), true).expect("rollback allowed"));
-    assert!(!compare((5, "n"), Some((5, "m")), true).expect("republish allowed"));
-}
-
-#[test]
-fn keys_load_inline_or_from_files_and_generate_round_trips() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (private, public) = keys::generate().expect("keygen");
-    assert!(private.contains("BEGIN PRIVATE KEY"));
-    assert!(public.contains("BEGIN PUBLIC KEY"));
-    let priv_file = dir.path().join("k.pem");
-    let pub_file = dir.path().join("k.pub.pem");
-    std::fs::write(&priv_file, &private).expect("write");
-    std::fs::write(&pub_file, &public).expect("write");
-    let signing = keys::signing_key_from_pem_file(&priv_file).expect("private key");
-    let bytes = build(&files(), 3, NOW, &signing).expect("build");
-    for entries in [vec![pub_file.display().to_string()], vec![public.clone()]] {
-        let k = TrustedKeys::load(&entries).expect("keys");
-        verify(&bytes, &k, &Limits::default()).expect("verifies");
-    }
-    // Errors name the entry, never the key's bytes.
-    let missing = TrustedKeys::load(&[dir.path().join("nope.pem").display().to_string()])
-        .unwrap_err()
-        .to_string();
-    assert!(missing.contains("nope.pem"), "{missing}");
-    let garbled = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
-    let bad = TrustedKeys::load(&[garbled.into()])
-        .unwrap_err()
-        .to_string();
-    assert!(bad.contains("inline key #1"), "{bad}");
-    assert!(!bad.contains("AAAA"), "{bad}");
-    // A private key where a public one belongs is refused.
-    assert!(TrustedKeys::load(&[private]).is_err());
-    assert!(keys::signing_key_from_pem_file(&pub_file).is_err());
-}
-
-#[test]
-fn building_refuses_what_a_bundle_cannot_carry() {
-    let dir = tempfile::tempdir().expect("dir");
-    assert!(matches!(rules_of(dir.path()), Err(BuildError::Empty(_))));
-    assert!(matches!(
-        rules_of(&dir.path().join("missing")),
-        Err(BuildError::Read(_))
-    ));
-    std::fs::write(dir.path().join("a b.yaml"), RULES_A).expect("write");
-    assert!(matches!(rules_of(dir.path()), Err(BuildError::Name { .. })));
-    assert!(matches!(
-        build(&files(), 0, NOW, &key(1)),
-        Err(BuildError::Version)
-    ));
-}
-
-#[test]
-fn the_cache_keeps_the_last_good_bundle_and_drops_a_meta_of_other_bytes() {
-    let dir = tempfile::tempdir().expect("dir");
-    let cache = Cache::open(&dir.path().join("c")).expect("open");
-    assert!(cache.load().expect("load").is_none());
-    let bytes = good();
-    let meta = CacheMeta {
-        url: "http://x/b.tar.gz".into(),
-        version: 7,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        fetched_at: NOW.into(),
-        ..CacheMeta::default()
-    };
-    cache.store(&bytes, &meta).expect("store");
-    let (b, m) = cache.load().expect("load").expect("cached");
-    assert_eq!(b, bytes);
-    assert_eq!(m, Some(meta.clone()));
-    // A bundle replaced behind the cache's back: the meta no longer describes it.
-    std::fs::write(dir.path().join("c/bundle.tar.gz"), b"other").expect("write");
-    let (_, m) = cache.load().expect("load").expect("cached");
-    assert_eq!(m, None);
-}
-
-#[tokio::test]
-async fn a_start_with_the_source_down_uses_the_cache_or_fails_closed() {
-    use super::source::{BundleSource, Settings};
-    let dir = tempfile::tempdir().expect("dir");
-    let settings = Settings {
-        url: format!("http://127.0.0.1:{}/b.tar.gz", closed_port()),
-        poll_interval: std::time::Duration::ZERO,
-        timeout: std::time::Duration::from_secs(2),
-        allow_downgrade: false,
-        cache_dir: dir.path().join("cache"),
-        limits: Limits::default(),
-        mode: crate::policy::Mode::Enforce,
-    };
-    let public = keys::fingerprint(&key(1).verifying_key());
-    let pem = {
-        use ed25519_dalek::pkcs8::EncodePublicKey;
-        key(1)
-            .verifying_key()
-            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-            .expect("pem")
-    };
-    let metrics = crate::metrics::Metrics::new();
-    let source = BundleSource::new(
-        settings.clone(),
-        std::slice::from_ref(&pem),
-        metrics.clone(),
-    )
-    .expect("source");
-    let err = source.initial().await.map(|_| ()).unwrap_err().to_string();
-    assert!(err.contains("refusing to start without rules"), "{err}");
-    assert!(err.contains("nothing cached yet"), "{err}");
-    assert!(
-        metrics
-            .render()
-            .contains("sec0_gateway_policy_bundle_fetch_failures_total{reason=\"unreachable\"} 1")
-    );
-
-    // A cached bundle signed by a key no longer trusted is not used either.
-    let cache = Cache::open(&settings.cache_dir).expect("cache");
-    let stranger = build(&files(), 2, NOW, &key(5)).expect("build");
-    cache
-        .store(&stranger, &CacheMeta::default())
-        .expect("store");
-    let source = BundleSource::new(
-        settings.clone(),
-        std::slice::from_ref(&pem),
-        metrics.clone(),
-    )
-    .expect("source");
-    let err = source.initial().await.map(|_| ()).unwrap_err().to_string();
-    assert!(err.contains("signature"), "{err}");
-
-    // A good cached bundle serves.
-    cache.store(&good(), &CacheMeta::default()).expect("store");
-    let source = BundleSource::new(settings, &[pem], metrics.clone()).expect("source");
-    let policy = source.initial().await.expect("cached policy");
-    assert_eq!(policy.len(), 2);
-    let st = source.status();
-    let serving = st.serving.expect("serving");
-    assert_eq!((serving.version, serving.from), (7, "cache"));
-    assert_eq!(serving.signed_by, public);
-    assert!(st.last_fetch.is_none());
-    assert!(
-        metrics
-            .render()
-            .contains("sec0_gateway_policy_bundle_version 7")
-    );
-}
-
-#[test]
 fn refusal_reasons_are_the_metric_labels() {
     for r in [
         BundleError::TooLarge(String::new()).reason(),
@@ -622,13 +460,6 @@ fn refusal_reasons_are_the_metric_labels() {
     ] {
         assert!(super::REASONS.contains(&r), "{r}");
     }
-}
-
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
 }
 
 /// `Vec<u8>` text replacement for building broken manifests.
