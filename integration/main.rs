@@ -11,6 +11,7 @@ mod admin_schema;
 mod architecture;
 mod audit;
 mod audit_collector;
+mod bundles;
 mod bypass;
 mod config_cli;
 mod console;

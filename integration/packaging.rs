@@ -300,6 +300,73 @@ fn the_helm_chart_lints_renders_valid_manifests_and_a_working_config() {
     }
 }
 
+/// With `config.policy.source` the chart renders a bundle source: no rules directory in
+/// the config, the cache directory on its own volume, egress to the bundle server; and the
+/// config passes `check`.
+#[test]
+fn the_helm_chart_renders_a_signed_bundle_source() {
+    let Some(helm) = helm() else { return };
+    let chart = root().join("deploy/helm/sec0-gateway");
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, public) = sec0_gateway::policy::bundle::keys::generate().expect("keygen");
+    let values = dir.path().join("values.yaml");
+    let indented: String = public.lines().map(|l| format!("        {l}\n")).collect();
+    std::fs::write(
+        &values,
+        format!(
+            "config:\n  policy:\n    source: https://policy.example.com/prod.tar.gz\n    poll_interval: 1m\n    trusted_keys:\n      - |\n{indented}"
+        ),
+    )
+    .expect("values");
+    let out = Command::new(&helm)
+        .args(["template", "sec0-gateway"])
+        .arg(&chart)
+        .args(["--namespace", "sec0", "-f"])
+        .arg(&values)
+        .output()
+        .expect("helm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = dir.path().join("bundle.yaml");
+    std::fs::write(&rendered, &out.stdout).expect("write");
+    validate_manifests(std::slice::from_ref(&rendered));
+    let docs = documents(&rendered);
+    let cm = find(&docs, "ConfigMap", "sec0-gateway-config");
+    let cfg_text = cm["data"]["gateway.yaml"].as_str().expect("gateway.yaml");
+    let cfg: Value = serde_yaml_ng::from_str(cfg_text).expect("config yaml");
+    assert!(cfg["policy"].get("rules").is_none(), "{cfg_text}");
+    let cache = cfg["policy"]["cache_dir"].as_str().expect("cache_dir");
+    let pod = &find(&docs, "Deployment", "sec0-gateway")["spec"]["template"]["spec"];
+    let mounts = pod["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["mountPath"] == cache && m["readOnly"] != true),
+        "the cache directory is a writable volume: {mounts:?}"
+    );
+    let egress = find(&docs, "NetworkPolicy", "sec0-gateway")["spec"]["egress"]
+        .as_sequence()
+        .expect("egress");
+    assert!(
+        egress
+            .iter()
+            .any(|e| e["ports"][0]["port"] == 443 && e["to"][0].get("ipBlock").is_some()),
+        "egress to the bundle server: {egress:?}"
+    );
+    let cfg_file = dir.path().join("gateway.yaml");
+    std::fs::write(&cfg_file, cfg_text).expect("write config");
+    let out = check_config(&cfg_file, &[]);
+    assert!(
+        out.contains("policy.source https://policy.example.com/prod.tar.gz"),
+        "{out}"
+    );
+}
+
 #[test]
 fn the_compose_file_mounts_what_exists_and_configures_a_working_gateway() {
     let compose = yaml(&root().join("docker-compose.yml"));

@@ -64,6 +64,12 @@ pub struct Metrics {
     pub policy_version: prometheus::IntGaugeVec,
     /// Policy reloads by result (`ok`, `error`).
     pub policy_reloads: IntCounterVec,
+    /// The version of the policy bundle serving (`policy.source`; 0 for rules from files).
+    pub policy_bundle_version: IntGauge,
+    /// Unix time of the last fetch that confirmed or replaced the serving bundle.
+    pub policy_bundle_last_fetch: prometheus::Gauge,
+    /// Bundle fetches that left the serving policy in place, by reason.
+    pub policy_bundle_fetch_failures: IntCounterVec,
     /// Tools removed from `tools/list` answers, by route.
     pub tools_hidden: IntCounterVec,
     /// Guard findings, by route, detector, type and direction.
@@ -424,6 +430,23 @@ impl Metrics {
             "Policy reloads by result (ok, error); after an error the previous policy keeps serving.",
             &["result"],
         );
+        let policy_bundle_version = gauge(
+            "sec0_gateway_policy_bundle_version",
+            "Version of the signed policy bundle serving (policy.source); 0 when the rules come from files.",
+        );
+        let policy_bundle_last_fetch = must(prometheus::Gauge::new(
+            "sec0_gateway_policy_bundle_last_fetch_timestamp_seconds",
+            "Unix time of the last bundle fetch that confirmed or replaced the serving policy (0: none yet).",
+        ));
+        must(registry.register(Box::new(policy_bundle_last_fetch.clone())));
+        let policy_bundle_fetch_failures = counter_vec(
+            "sec0_gateway_policy_bundle_fetch_failures_total",
+            "Policy bundle fetches that left the serving policy in place, by reason (unreachable, too_large, bad_archive, unsafe_entry, bad_manifest, bad_signature, bad_hash, bad_rules, old_version).",
+            &["reason"],
+        );
+        for reason in crate::policy::bundle::REASONS {
+            policy_bundle_fetch_failures.with_label_values(&[reason]);
+        }
         let tools_hidden = counter_vec(
             "sec0_gateway_tools_hidden_total",
             "Tools removed from tools/list answers because the caller can never call them.",
@@ -480,6 +503,9 @@ impl Metrics {
             policy_eval,
             policy_version,
             policy_reloads,
+            policy_bundle_version,
+            policy_bundle_last_fetch,
+            policy_bundle_fetch_failures,
             tools_hidden,
             findings,
             redactions,

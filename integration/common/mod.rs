@@ -326,6 +326,8 @@ pub struct GatewayProcess {
     pub stdout: Option<std::process::ChildStdout>,
     pub proxy_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// Every stderr line (JSON logs), as read so far.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _config: tempfile::NamedTempFile,
 }
 
@@ -353,11 +355,13 @@ impl GatewayProcess {
         let stdout = child.stdout.take();
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
+        let mut early = Vec::new();
         let (proxy_addr, admin_addr) = loop {
             let line = lines
                 .next()
-                .unwrap_or_else(|| panic!("gateway exited before listening"))
+                .unwrap_or_else(|| panic!("gateway exited before listening: {early:#?}"))
                 .expect("read stderr");
+            early.push(line.clone());
             let Ok(v) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -375,13 +379,23 @@ impl GatewayProcess {
                 break (p, a);
             }
         };
-        // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // Keep draining stderr so the child never blocks on a full pipe (kept for tests
+        // that read what was logged).
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(early));
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Ok(mut k) = kept.lock() {
+                    k.push(line);
+                }
+            }
+        });
         Self {
             child,
             stdout,
             proxy_addr,
             admin_addr,
+            logs,
             _config: file,
         }
     }

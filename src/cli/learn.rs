@@ -223,7 +223,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     };
     let Some(rules) = rules.or_else(|| {
         cfg.as_ref()
-            .and_then(|c| c.policy.as_ref().map(|p| p.rules.clone()))
+            .and_then(|c| c.policy.as_ref().and_then(|p| p.rules.clone()))
     }) else {
         return fail("replay needs rules: --rules PATH, or -c CONFIG with policy.rules".into());
     };

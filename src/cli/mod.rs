@@ -1,4 +1,4 @@
-//! Command line: `run`, `check`, `demo`. Parsing with clap; each subcommand is a small
+//! Command line: `run`, `check`, `demo`, `bundle`, …. Parsing with clap; each subcommand is a small
 //! function over the library.
 
 use std::path::PathBuf;
@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bundle;
 mod learn;
 
+pub use bundle::BundleCommand;
 pub use learn::LearnCommand;
 
 use crate::config;
@@ -60,12 +62,28 @@ pub enum Command {
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
     },
-    /// Validate a config file (and its environment overrides); exit 0 when usable.
+    /// Validate a config file (and its environment overrides) and its rules; or, with
+    /// `--bundle`, a signed policy bundle. Exit 0 when usable.
     Check {
         /// Config file.
         #[arg(short, long, default_value = "config/gateway.yaml")]
         config: PathBuf,
+        /// Check this policy bundle (signature, hashes, entries, rules) instead of a config.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// A public key the bundle may be signed with (SPKI PEM file, or inline PEM);
+        /// repeatable.
+        #[arg(
+            long = "trusted-key",
+            alias = "key",
+            value_name = "KEY",
+            requires = "bundle"
+        )]
+        trusted_keys: Vec<String>,
     },
+    /// Signed policy bundles: make a key pair, build a bundle.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Start the gateway and a sample MCP tool server in one process and walk an agent
     /// session through it, hop by hop.
     Demo {
@@ -213,7 +231,13 @@ fn audit(cmd: AuditCommand) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check(&config),
+        Command::Check {
+            bundle: Some(file),
+            trusted_keys,
+            ..
+        } => bundle::check(&file, &trusted_keys),
+        Command::Check { config, .. } => check(&config),
+        Command::Bundle(cmd) => bundle::run(cmd),
         Command::Audit(cmd) => audit(cmd),
         Command::Probe { url, timeout } => {
             match with_runtime_value(crate::probe::get(&url, None, timeout)) {
@@ -297,15 +321,24 @@ fn check(path: &std::path::Path) -> ExitCode {
         cfg.upstreams.len(),
         cfg.routes.len()
     );
-    if let Some(p) = &cfg.policy {
-        match crate::policy::Policy::load(&p.rules, p.mode) {
+    if let Some(url) = cfg.policy.as_ref().and_then(|p| p.source.as_deref()) {
+        println!(
+            "policy.source {url}: rules come from a signed bundle at start (check one with `check --bundle FILE --trusted-key KEY`)"
+        );
+    }
+    if let Some((p, rules)) = cfg
+        .policy
+        .as_ref()
+        .and_then(|p| p.rules.as_ref().map(|r| (p, r)))
+    {
+        match crate::policy::Policy::load(rules, p.mode) {
             Ok(policy) => {
                 for w in &policy.warnings {
                     eprintln!("warning: {w}");
                 }
                 println!(
                     "{}: OK ({} rules from {} files, version {}, mode {})",
-                    p.rules.display(),
+                    rules.display(),
                     policy.len(),
                     policy.files.len(),
                     policy.version,
@@ -387,9 +420,13 @@ async fn serve_until_shutdown(gw: &crate::RunningGateway) -> &'static str {
                 tokio::select! {
                     s = &mut shutdown => return s,
                     _ = hup.recv() => {
-                        tracing::info!("SIGHUP: reloading the rules");
-                        if gw.reload_policy().is_none() {
-                            tracing::warn!("SIGHUP: no policy is configured; nothing to reload");
+                        if gw.refresh_policy_source() {
+                            tracing::info!("SIGHUP: asking the policy bundle source");
+                        } else {
+                            tracing::info!("SIGHUP: reloading the rules");
+                            if gw.reload_policy().is_none() {
+                                tracing::warn!("SIGHUP: no policy is configured; nothing to reload");
+                            }
                         }
                     }
                 }

@@ -8,6 +8,7 @@
 mod audit;
 mod load;
 mod oauth;
+mod policy;
 mod review;
 mod security;
 mod store;
@@ -17,6 +18,7 @@ mod workers;
 
 pub use audit::*;
 pub use oauth::*;
+pub use policy::*;
 pub use review::*;
 pub use security::*;
 pub use store::*;
@@ -149,25 +151,6 @@ impl Default for GuardConfig {
             on_descriptor_change: crate::vocab::DecisionKind::Escalate,
         }
     }
-}
-
-/// Where the rules are and how they apply.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// A rules file, or a directory whose `*.yaml` files are loaded in name order.
-    pub rules: std::path::PathBuf,
-    /// `observe`: record what every rule would decide, let all calls through.
-    #[serde(default)]
-    pub mode: crate::vocab::Mode,
-    /// How often the rules files are checked for changes (`0s`: only on SIGHUP or
-    /// `POST /v1/reload`).
-    #[serde(default = "default_reload_interval", with = "humantime_serde")]
-    pub reload_interval: Duration,
-}
-
-fn default_reload_interval() -> Duration {
-    Duration::from_secs(5)
 }
 
 /// Escalated calls: held for a reviewer's answer (admin API, docs/review.md) up to

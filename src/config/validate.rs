@@ -144,12 +144,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     }
 
     if let Some(policy) = &cfg.policy {
-        if !policy.rules.exists() {
-            bad(
-                "policy.rules".into(),
-                format!("{}: no such file or directory", policy.rules.display()),
-            );
-        }
+        policy.problems(&mut bad);
     }
     if !matches!(
         cfg.escalation.on_timeout,

@@ -8,6 +8,7 @@
 //! loaded files) and a decision id.
 
 pub mod args;
+pub mod bundle;
 pub mod compile;
 pub mod load;
 pub mod model;

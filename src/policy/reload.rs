@@ -41,9 +41,11 @@ pub struct LastReload {
     pub error: Option<String>,
 }
 
-/// Reloads one rules path into the slot the proxy reads from.
+/// Reloads one rules path into the slot the proxy reads from; with a bundle source
+/// (`policy.source`) it only swaps what the source hands it ([`Reloader::install`]).
 pub struct Reloader {
-    path: PathBuf,
+    /// The rules path (`None`: the rules come from a bundle source).
+    path: Option<PathBuf>,
     mode: Mode,
     slot: Arc<ArcSwap<Policy>>,
     metrics: Metrics,
@@ -57,13 +59,37 @@ impl Reloader {
     /// A reloader for `path` feeding `slot`.
     pub fn new(path: PathBuf, mode: Mode, slot: Arc<ArcSwap<Policy>>, metrics: Metrics) -> Self {
         Self {
-            path,
+            path: Some(path),
             mode,
             slot,
             metrics,
             last_failed: Mutex::new(None),
             last: Mutex::new(None),
         }
+    }
+
+    /// A reloader for rules that come from a bundle source: [`Reloader::install`] swaps,
+    /// [`Reloader::reload`] refuses (the source is asked instead).
+    pub fn for_bundle(mode: Mode, slot: Arc<ArcSwap<Policy>>, metrics: Metrics) -> Self {
+        Self {
+            path: None,
+            mode,
+            slot,
+            metrics,
+            last_failed: Mutex::new(None),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Serve `policy` (already compiled and checked by its source).
+    pub fn install(&self, policy: Policy) -> Reloaded {
+        self.swap(policy)
+    }
+
+    /// Record that a source offered rules that were refused (status shows it; the source
+    /// counts and logs it).
+    pub fn note_refused(&self, error: String) {
+        self.note("error", Some(error));
     }
 
     /// The policy serving now.
@@ -89,14 +115,22 @@ impl Reloader {
 
     /// Load and compile the rules now; on success serve them.
     pub fn reload(&self) -> Result<Reloaded, PolicyError> {
-        let sources = read_sources(&self.path);
+        let Some(path) = &self.path else {
+            return Err(PolicyError::Read {
+                path: PathBuf::from("policy.source"),
+                source: std::io::Error::other(
+                    "the rules come from a bundle source: ask the source instead",
+                ),
+            });
+        };
+        let sources = read_sources(path);
         let result = sources.and_then(|s| Policy::from_sources(&s, self.mode));
         self.apply(result)
     }
 
     /// Reload only if the files differ from what is serving (or from the last failure).
     pub fn reload_if_changed(&self) -> Option<Result<Reloaded, PolicyError>> {
-        let sources = match read_sources(&self.path) {
+        let sources = match read_sources(self.path.as_ref()?) {
             Ok(s) => s,
             Err(e) => return Some(self.apply(Err(e))),
         };
@@ -118,31 +152,7 @@ impl Reloader {
 
     fn apply(&self, result: Result<Policy, PolicyError>) -> Result<Reloaded, PolicyError> {
         match result {
-            Ok(policy) => {
-                let previous = self.slot.load().version.clone();
-                let out = Reloaded {
-                    version: policy.version.clone(),
-                    rules: policy.len(),
-                    files: policy.files.len(),
-                    changed: previous != policy.version,
-                };
-                for w in &policy.warnings {
-                    tracing::warn!("{w}");
-                }
-                self.slot.store(Arc::new(policy));
-                self.metrics.policy_version.reset();
-                self.metrics
-                    .policy_version
-                    .with_label_values(&[&out.version])
-                    .set(1);
-                self.metrics.policy_reloads.with_label_values(&["ok"]).inc();
-                if let Ok(mut f) = self.last_failed.lock() {
-                    *f = None;
-                }
-                tracing::info!(version = %out.version, rules = out.rules, changed = out.changed, "policy reloaded");
-                self.note("ok", None);
-                Ok(out)
-            }
+            Ok(policy) => Ok(self.swap(policy)),
             Err(e) => {
                 self.metrics
                     .policy_reloads
@@ -153,6 +163,32 @@ impl Reloader {
                 Err(e)
             }
         }
+    }
+
+    fn swap(&self, policy: Policy) -> Reloaded {
+        let previous = self.slot.load().version.clone();
+        let out = Reloaded {
+            version: policy.version.clone(),
+            rules: policy.len(),
+            files: policy.files.len(),
+            changed: previous != policy.version,
+        };
+        for w in &policy.warnings {
+            tracing::warn!("{w}");
+        }
+        self.slot.store(Arc::new(policy));
+        self.metrics.policy_version.reset();
+        self.metrics
+            .policy_version
+            .with_label_values(&[&out.version])
+            .set(1);
+        self.metrics.policy_reloads.with_label_values(&["ok"]).inc();
+        if let Ok(mut f) = self.last_failed.lock() {
+            *f = None;
+        }
+        tracing::info!(version = %out.version, rules = out.rules, changed = out.changed, "policy reloaded");
+        self.note("ok", None);
+        out
     }
 
     /// Poll the files every `interval` until `stop` turns true.

@@ -6,6 +6,7 @@
 
 mod admin;
 mod listener;
+mod policy;
 mod proxy;
 pub mod tls;
 mod workers;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::forward::UpstreamSetupError;
 use crate::metrics::Metrics;
+use crate::policy::bundle::source::BundleSource;
 use crate::policy::reload::Reloader;
 use admin::AdminState;
 use listener::{ConnectionMetrics, ListenerOptions, serve};
@@ -45,6 +47,9 @@ pub enum ServerError {
     /// The rules could not be loaded.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The policy bundle source gave no usable policy (nor did its cache).
+    #[error(transparent)]
+    PolicySource(#[from] crate::policy::bundle::source::SourceError),
     /// Caller identity could not be set up (JWKS, secrets, API key file).
     #[error("identity: {0}")]
     Identity(String),
@@ -83,6 +88,7 @@ pub struct RunningGateway {
     pub metrics: Metrics,
     health: Arc<Health>,
     reloader: Option<Arc<Reloader>>,
+    bundle: Option<Arc<BundleSource>>,
     proxy_stop: watch::Sender<bool>,
     admin_stop: watch::Sender<bool>,
     proxy_task: JoinHandle<()>,
@@ -109,32 +115,7 @@ impl Gateway {
                     .to_string(),
             ),
         };
-        let policy = match &cfg.policy {
-            None => None,
-            Some(p) => {
-                let policy = crate::policy::Policy::load(&p.rules, p.mode)?;
-                for w in &policy.warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::info!(
-                    rules = policy.len(),
-                    files = policy.files.len(),
-                    version = %policy.version,
-                    mode = p.mode.as_str(),
-                    "policy loaded"
-                );
-                Some(Arc::new(arc_swap::ArcSwap::from_pointee(policy)))
-            }
-        };
-        let reloader = match (&cfg.policy, &policy) {
-            (Some(p), Some(slot)) => Some(Arc::new(Reloader::new(
-                p.rules.clone(),
-                p.mode,
-                slot.clone(),
-                metrics.clone(),
-            ))),
-            _ => None,
-        };
+        let (policy, reloader, bundle) = policy::start(&cfg, &metrics).await?;
         let (audit, audit_task) = if cfg.audit.enabled() {
             let (trail, task) = start_audit(&cfg.audit, metrics.audit.clone())?;
             tracing::info!(
@@ -225,7 +206,9 @@ impl Gateway {
             tokio::spawn(rs.verifier().clone().watch(proxy_rx.clone()));
         }
         if let (Some(r), Some(p)) = (&reloader, &cfg.policy) {
-            if !p.reload_interval.is_zero() {
+            if let Some(b) = &bundle {
+                tokio::spawn(b.clone().watch(r.clone(), proxy_rx.clone()));
+            } else if !p.reload_interval.is_zero() {
                 tokio::spawn(r.clone().watch(p.reload_interval, proxy_rx.clone()));
             }
         }
@@ -269,6 +252,7 @@ impl Gateway {
             metrics: metrics.clone(),
             token,
             reloader: reloader.clone(),
+            bundle: bundle.clone(),
             audit: admin_audit,
             reviews,
             precedents,
@@ -313,6 +297,7 @@ impl Gateway {
             metrics,
             health,
             reloader,
+            bundle,
             proxy_stop,
             admin_stop,
             proxy_task,
@@ -523,6 +508,18 @@ impl RunningGateway {
     ) -> Option<Result<crate::policy::reload::Reloaded, crate::policy::PolicyError>> {
         let r = self.reloader.clone()?;
         Some(r.reload())
+    }
+
+    /// Ask the policy bundle source now (SIGHUP) without waiting for the outcome (it is
+    /// logged, counted and shown in status); `false` when the rules come from files.
+    pub fn refresh_policy_source(&self) -> bool {
+        match &self.bundle {
+            Some(b) => {
+                b.wake();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Begin a graceful shutdown: readiness fails, the proxy stops accepting, open

@@ -98,6 +98,7 @@ impl AdminState {
                 "files": p.files.len(),
                 "mode": self.facts.policy_mode,
                 "last_reload": r.last(),
+                "bundle": self.bundle.as_ref().map(|b| b.status()),
             })
         });
         let shared = self.reviews.store();

@@ -42,6 +42,8 @@ pub struct AdminState {
     pub token: Option<String>,
     /// Reloads the rules (`POST /v1/reload`); `None` without a policy.
     pub reloader: Option<Arc<crate::policy::reload::Reloader>>,
+    /// The policy bundle source (`policy.source`), when the rules come from one.
+    pub bundle: Option<Arc<crate::policy::bundle::source::BundleSource>>,
     /// Where refused admin requests are recorded (a failed authentication is an audit
     /// event); weak, so the audit trail can close before the admin listener does.
     pub audit: Option<crate::audit::writer::WeakAuditTrail>,
@@ -84,7 +86,7 @@ impl AdminState {
                 let ready = self.health.ready.load(Ordering::Acquire)
                     && !self.health.draining.load(Ordering::Acquire);
                 if ready {
-                    text(StatusCode::OK, "ready\n")
+                    text(StatusCode::OK, &self.ready_detail())
                 } else if self.health.draining.load(Ordering::Acquire) {
                     text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
                 } else {
@@ -210,10 +212,42 @@ impl AdminState {
         }
     }
 
+    /// `/readyz`'s body: `ready`, and with a bundle source the version serving and the
+    /// last fetch, so `kubectl exec … probe` or a curl tells which policy a replica runs.
+    fn ready_detail(&self) -> String {
+        let Some(b) = &self.bundle else {
+            return "ready\n".into();
+        };
+        let st = b.status();
+        let serving = st.serving.as_ref().map_or_else(
+            || "none".to_string(),
+            |s| {
+                format!(
+                    "version {} (created {}, rules {}, from {})",
+                    s.version, s.created_at, s.rules_version, s.from
+                )
+            },
+        );
+        let attempt = st.last_attempt.as_ref().map_or_else(
+            || "none yet".to_string(),
+            |a| match a.reason {
+                Some(r) => format!("{} at {} ({r})", a.result, a.at),
+                None => format!("{} at {}", a.result, a.at),
+            },
+        );
+        format!(
+            "ready\npolicy bundle: {serving}\nlast fetch: {}\nlast poll: {attempt}\n",
+            st.last_fetch.as_deref().unwrap_or("none yet")
+        )
+    }
+
     async fn reload(&self) -> Response<ProxyBody> {
         let Some(r) = self.reloader.clone() else {
             return admin_error(StatusCode::CONFLICT, "no_policy", "no policy is configured");
         };
+        if let Some(b) = &self.bundle {
+            return bundle_reload(b, &r).await;
+        }
         let outcome = tokio::task::spawn_blocking(move || r.reload()).await;
         let (status, body) = match outcome {
             Ok(Ok(done)) => (
@@ -553,4 +587,53 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `POST /v1/reload` with a bundle source: poll it now. 200 with what serves (and whether
+/// it changed); 503 when the source cannot be reached; 422 when its bundle was refused.
+async fn bundle_reload(
+    b: &crate::policy::bundle::source::BundleSource,
+    r: &crate::policy::reload::Reloader,
+) -> Response<ProxyBody> {
+    use crate::policy::bundle::source::Polled;
+    let serving = r.serving();
+    let (status, body) = match b.poll(r).await {
+        Ok(Polled::Updated { version, reloaded }) => (
+            StatusCode::OK,
+            serde_json::json!({
+                "result": "ok",
+                "version": reloaded.version,
+                "bundle_version": version,
+                "rules": reloaded.rules,
+                "files": reloaded.files,
+                "changed": true,
+            }),
+        ),
+        Ok(Polled::Unchanged { version }) => (
+            StatusCode::OK,
+            serde_json::json!({
+                "result": "ok",
+                "version": &*serving.version,
+                "bundle_version": version,
+                "rules": serving.len(),
+                "files": serving.files.len(),
+                "changed": false,
+            }),
+        ),
+        Err(e) => {
+            let (status, reason) = if e.reason() == "unreachable" {
+                (StatusCode::SERVICE_UNAVAILABLE, "source_unreachable")
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, "bundle_refused")
+            };
+            (
+                status,
+                serde_json::json!({"result": "error", "error": {
+                    "status": status.as_u16(), "reason": reason,
+                    "refused": e.reason(), "message": e.to_string(),
+                }}),
+            )
+        }
+    };
+    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
 }

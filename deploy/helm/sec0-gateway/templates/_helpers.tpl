@@ -23,7 +23,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-redis" (include "sec0-gateway.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The gateway configuration: the user's, with listeners, rules and store filled in. */}}
+{{/* The gateway configuration: the user's, with listeners, rules (or, with
+config.policy.source, the bundle cache directory) and store filled in. */}}
 {{- define "sec0-gateway.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%v" .Values.service.port) -}}
@@ -31,11 +32,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $admin "listen" (printf "0.0.0.0:%v" .Values.service.adminPort) -}}
 {{- $_ := set $cfg "admin" $admin -}}
 {{- $policy := default dict $cfg.policy -}}
+{{- if $policy.source -}}
+{{- if not $policy.cache_dir -}}
+{{- $_ := set $policy "cache_dir" "/var/cache/sec0-gateway/policy" -}}
+{{- end -}}
+{{- else -}}
 {{- $_ := set $policy "rules" "/etc/sec0-gateway/rules" -}}
+{{- end -}}
 {{- $_ := set $cfg "policy" $policy -}}
 {{- if or .Values.redis.enabled .Values.redis.url -}}
 {{- $url := .Values.redis.url | default (printf "redis://%s:6379/" (include "sec0-gateway.redisName" .)) -}}
 {{- $_ := set $cfg "store" (dict "backend" "redis" "redis" (dict "url" $url) "on_unavailable" .Values.redis.onUnavailable) -}}
 {{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Whether the rules come from a signed bundle source (config.policy.source). */}}
+{{- define "sec0-gateway.bundleSource" -}}
+{{- if (dig "policy" "source" "" .Values.config) -}}true{{- end -}}
 {{- end -}}
