@@ -43,4 +43,5 @@ mod runs;
 mod shutdown;
 mod streaming;
 mod upstream_errors;
+mod upstream_fleet;
 mod upstream_pool;
