@@ -111,7 +111,7 @@ async fn a_killed_endpoint_loses_no_safe_call_is_ejected_and_comes_back() {
         endpoint(&py, ports[1], "stateless"),
         endpoint(&py, ports[2], "stateless"),
     );
-    let mut servers = vec![Some(a), Some(b), Some(c)];
+    let mut servers = [Some(a), Some(b), Some(c)];
     let eps: Vec<String> = ports
         .iter()
         .map(|p| format!("'http://127.0.0.1:{p}'"))
@@ -307,13 +307,11 @@ async fn an_mcp_session_stays_on_the_endpoint_that_created_it() {
             "{}",
             String::from_utf8_lossy(&r.body)
         );
-        let sid = r
-            .headers
+        r.headers
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .expect("a session id")
-            .to_string();
-        sid
+            .to_string()
     };
 
     let gw = gateway(&cfg("session")).await;
