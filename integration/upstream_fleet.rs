@@ -476,3 +476,85 @@ async fn an_endpoint_failing_its_health_check_gets_no_calls() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn only_idempotent_methods_are_retried_after_they_reached_an_endpoint() {
+    // One endpoint answers 503 to everything, the other 200; each counts what it got.
+    let answer = |status: StatusCode| {
+        move |_body: bytes::Bytes| {
+            let mut r = Response::new(common::full(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().expect("value"));
+            r
+        }
+    };
+    let (bad, bad_hits) = Upstream::counting(answer(StatusCode::SERVICE_UNAVAILABLE)).await;
+    let (good, good_hits) = Upstream::counting(answer(StatusCode::OK)).await;
+    let cfg = |budget: &str| {
+        format!(
+            "upstreams:\n  u:\n    endpoints: ['{}', '{}']\n    outlier: {{ consecutive_5xx: 0 }}\n    \
+             retry: {{ methods: [tools/list], budget: {budget} }}\n\
+             routes:\n  - {{ upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            bad.url(),
+            good.url()
+        )
+    };
+    let gw = gateway(&cfg("{ percent: 100, min_per_second: 100 }")).await;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let call =
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}"#;
+    for _ in 0..6 {
+        let r = common::post_json(gw.proxy_addr, "/", list).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "tools/list is retried on the other endpoint"
+        );
+    }
+    let before = bad_hits.load(Ordering::SeqCst) + good_hits.load(Ordering::SeqCst);
+    let mut refused = 0;
+    for _ in 0..6 {
+        let r = common::post_json(gw.proxy_addr, "/", call).await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            refused += 1;
+        }
+    }
+    let after = bad_hits.load(Ordering::SeqCst) + good_hits.load(Ordering::SeqCst);
+    assert_eq!(after - before, 6, "a tools/call is never sent twice");
+    assert_eq!(
+        refused, 3,
+        "round robin: half reached the failing endpoint, answered as it was"
+    );
+    let m = metrics(&gw).await;
+    let ep = format!("endpoint=\"{}\"", bad.addr);
+    // Every tools/list that met the failing endpoint first was retried (which ones did
+    // depends on the endpoints' order); no tools/call was.
+    assert!(
+        metric(&m, "sec0_gateway_upstream_endpoint_retries_total", &[&ep]) >= 3.0,
+        "{m}"
+    );
+
+    // Without a budget nothing is retried.
+    let gw = gateway(&cfg("{ percent: 0, min_per_second: 0 }")).await;
+    let failed = {
+        let mut n = 0;
+        for _ in 0..6 {
+            if common::post_json(gw.proxy_addr, "/", list).await.status != StatusCode::OK {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(failed, 3, "a spent budget retries nothing");
+    let m = metrics(&gw).await;
+    assert_eq!(
+        metric(
+            &m,
+            "sec0_gateway_upstream_retry_budget_exhausted_total",
+            &["upstream=\"u\""]
+        ),
+        3.0,
+        "{m}"
+    );
+}
