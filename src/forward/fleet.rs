@@ -133,6 +133,9 @@ impl Fleet {
 
     /// Start the background task (on the current runtime, if any) with `client`.
     pub fn start(self: &Arc<Self>, client: Client) {
+        if self.outlier.is_none() && self.dns.is_none() && self.health.is_none() {
+            return; // nothing to look after
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 let task = rt.spawn(maintain(Arc::downgrade(self), client));
