@@ -87,8 +87,9 @@ async fn every_metric_the_rules_and_dashboard_query_exists() {
     let names = metric_names(&expressions());
     assert!(names.len() >= 20, "{names:?}");
     // A gateway that exercises every family: decisions of each kind, findings and
-    // redactions, an escalation, upstream errors, the audit pipeline with a collector, a
-    // reload.
+    // redactions, an escalation, upstream errors (a fleet upstream whose endpoints are all
+    // down: endpoint, ejection, retry and circuit families), the audit pipeline with a
+    // collector, a reload.
     let dir = tempfile::tempdir().expect("dir");
     let collector = Upstream::start(|_req| async { http::Response::new(full("")) }).await;
     let up = tool_server().await;
@@ -96,13 +97,14 @@ async fn every_metric_the_rules_and_dashboard_query_exists() {
         RULES,
         &format!(
             "audit: {{ file: {{ dir: {:?} }}, http: {{ url: \"{}/ingest\", spool_dir: {:?} }} }}\n\
-             upstreams: {{ u: {{ url: \"{}\" }}, gone: {{ url: \"http://127.0.0.1:{}\" }} }}\n\
+             upstreams: {{ u: {{ url: \"{}\" }}, gone: {{ endpoints: [\"http://127.0.0.1:{}\", \"http://127.0.0.1:{}\"], circuit_breaker: {{ max_requests: 100 }} }} }}\n\
              routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n\
              \x20 - {{ name: broken, path_prefix: /broken, upstream: gone, protocol: mcp, boundary: agent_to_tool }}\n",
             dir.path().join("audit"),
             collector.url(),
             dir.path().join("spool"),
             up.url(),
+            common::closed_port(),
             common::closed_port()
         ),
     )

@@ -46,4 +46,5 @@ mod runs_shared;
 mod shutdown;
 mod streaming;
 mod upstream_errors;
+mod upstream_fleet;
 mod upstream_pool;

@@ -254,6 +254,18 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             codes::INVALID_REQUEST,
             format!("invalid JSON-RPC request: {e}"),
         ),
+        GatewayError::Forward(F::CircuitOpen { upstream, .. }) => a(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "circuit_open",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} is at its limit of calls; try again shortly"),
+        ),
+        GatewayError::Forward(F::NoEndpoints { upstream }) => a(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_endpoints",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} has no endpoints"),
+        ),
         GatewayError::Forward(F::BadTarget(_)) => a(
             StatusCode::BAD_REQUEST,
             "bad_target",
@@ -316,7 +328,12 @@ pub fn respond(
         })
     };
     // Serialising these plain structs cannot fail; fall back to an empty body regardless.
-    json_response(ans.status, body.unwrap_or_default())
+    let mut resp = json_response(ans.status, body.unwrap_or_default());
+    if ans.status == StatusCode::SERVICE_UNAVAILABLE && ans.reason == "circuit_open" {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// Why the policy refused a call.

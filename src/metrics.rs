@@ -524,6 +524,11 @@ impl Metrics {
         }
     }
 
+    /// The registry, for metric families kept beside their step (upstream endpoints).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Status counters for requests that matched no route (label `route="-"`).
     pub fn unrouted(&self) -> StatusCounters {
         StatusCounters::new(self.requests.clone(), "-")

@@ -13,6 +13,7 @@ mod review;
 mod security;
 mod store;
 mod telemetry;
+mod upstream;
 mod validate;
 mod workers;
 
@@ -23,6 +24,7 @@ pub use review::*;
 pub use security::*;
 pub use store::*;
 pub use telemetry::*;
+pub use upstream::*;
 pub use workers::Workers;
 
 pub use crate::vocab::{Boundary, Protocol};
@@ -249,7 +251,34 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// `http://` or `https://` base URL; a path here is prepended to every forwarded path.
-    pub url: String,
+    /// One endpoint; `endpoints` or `dns` name several (exactly one of the three is set).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Several base URLs of one service (same scheme and path), balanced and ejected when
+    /// sick.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// Endpoints from a DNS name, resolved again and again (a headless Service).
+    #[serde(default)]
+    pub dns: Option<DnsConfig>,
+    /// How calls are spread over the endpoints.
+    #[serde(default)]
+    pub balance: Balance,
+    /// The session map of `balance: session`.
+    #[serde(default)]
+    pub sessions: SessionMapConfig,
+    /// Active health checks (off unless set).
+    #[serde(default)]
+    pub health_check: Option<HealthCheckConfig>,
+    /// Passive outlier ejection (defaults apply when there are several endpoints).
+    #[serde(default)]
+    pub outlier: Option<OutlierConfig>,
+    /// Limits past which calls are refused with 503.
+    #[serde(default)]
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    /// Which failed calls are retried on another endpoint, and how often.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
     /// Which `Host` the upstream sees (several MCP servers reject a foreign one).
     #[serde(default)]
     pub host_header: HostHeader,

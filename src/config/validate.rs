@@ -117,8 +117,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     }
 
     for (name, up) in &cfg.upstreams {
-        let key = format!("upstreams.{name}.url");
-        if let Err(msg) = check_upstream_url(&up.url) {
+        for (key, msg) in super::upstream::check(name, up) {
             bad(key, msg);
         }
         if up.connect_timeout.is_zero() || up.response_header_timeout.is_zero() {
@@ -396,7 +395,7 @@ fn oauth_problems(cfg: &Config) -> Vec<(String, String)> {
     out
 }
 
-fn check_upstream_url(url: &str) -> Result<(), String> {
+pub(super) fn check_upstream_url(url: &str) -> Result<(), String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("{url:?} is not a URL: {e}"))?;

@@ -280,6 +280,14 @@ pub fn find_body_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option
     None
 }
 
+/// A body of these bytes, sent whole.
+pub fn full(bytes: Bytes) -> ProxyBody {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

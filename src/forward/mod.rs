@@ -3,18 +3,27 @@
 //!
 //! One [`Upstream`] per configured upstream, each with its own hyper-util client (pool,
 //! connect timeout, HTTP/2 choice). Bodies stream both ways through
-//! [`body::GuardedBody`]; nothing here buffers a response.
+//! [`body::GuardedBody`]; nothing here buffers a response. An upstream with several
+//! endpoints (or a circuit breaker, outlier ejection, retries) has a [`fleet::Fleet`] that
+//! places, counts and retries its calls; one with a single `url` and none of that takes
+//! the plain path.
 
+pub mod balance;
 pub mod body;
+pub mod circuit;
+pub mod endpoint;
+pub mod fleet;
 pub mod headers;
+pub mod metrics;
+pub mod retry;
 pub mod tls;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -22,7 +31,11 @@ use crate::config::UpstreamConfig;
 use body::{BodyError, ProxyBody, find_body_error};
 use headers::UpstreamHost;
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Connector = hyper_rustls::HttpsConnector<circuit::LimitedConnector>;
+/// The pooled client of one upstream (one per serving thread).
+pub type Client = hyper_util::client::legacy::Client<Connector, ProxyBody>;
+
+pub use fleet::SendHints;
 
 /// Why a request could not be forwarded or answered by its upstream.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +88,20 @@ pub enum ForwardError {
         /// What failed, for the log (never a secret).
         detail: String,
     },
+    /// A circuit-breaker limit of the upstream is reached: refused without trying.
+    #[error("upstream {upstream:?} circuit open: {limit} limit reached")]
+    CircuitOpen {
+        /// Upstream name.
+        upstream: String,
+        /// Which limit (`requests`, `pending`, `connections`).
+        limit: &'static str,
+    },
+    /// The upstream has no endpoint now (its DNS name resolves to nothing yet).
+    #[error("upstream {upstream:?} has no endpoints")]
+    NoEndpoints {
+        /// Upstream name.
+        upstream: String,
+    },
 }
 
 impl ForwardError {
@@ -98,6 +125,8 @@ impl ForwardError {
             ForwardError::BodyRead(_) => "body_read",
             ForwardError::BadTarget(_) => "bad_target",
             ForwardError::Credential { .. } => "credential",
+            ForwardError::CircuitOpen { .. } => "circuit_open",
+            ForwardError::NoEndpoints { .. } => "no_endpoints",
         }
     }
 }
@@ -114,7 +143,9 @@ pub struct Upstream {
     http2: bool,
     /// One connection pool per serving thread (index [`pool`]): a per-core worker keeps its
     /// upstream connections on its own core, so forwarding wakes no other thread.
-    clients: Box<[Client<Connector, ProxyBody>]>,
+    clients: Box<[Client]>,
+    /// Several endpoints, or resilience settings; `None`: the plain path.
+    fleet: Option<Arc<fleet::Fleet>>,
 }
 
 thread_local! {
@@ -145,23 +176,65 @@ pub enum UpstreamSetupError {
 
 impl Upstream {
     /// Build the clients of one upstream: `pools` connection pools (one per serving thread
-    /// that calls [`use_pool`], plus pool 0 for every other thread).
-    pub fn new(name: &str, cfg: &UpstreamConfig, pools: usize) -> Result<Self, UpstreamSetupError> {
-        let uri: Uri = cfg
-            .url
-            .parse()
-            .map_err(|_| UpstreamSetupError::Url(name.to_string()))?;
-        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
-        else {
-            return Err(UpstreamSetupError::Url(name.to_string()));
+    /// that calls [`use_pool`], plus pool 0 for every other thread). A fleet's background
+    /// task (ejections, DNS, health checks) starts on the current runtime.
+    pub fn new(
+        name: &str,
+        cfg: &UpstreamConfig,
+        pools: usize,
+        metrics: &metrics::FleetMetrics,
+    ) -> Result<Self, UpstreamSetupError> {
+        let bad = || UpstreamSetupError::Url(name.to_string());
+        let (scheme, authority, base_path) = match (&cfg.url, cfg.endpoints.first(), &cfg.dns) {
+            (Some(url), _, _) | (None, Some(url), _) => {
+                let uri: Uri = url.parse().map_err(|_| bad())?;
+                let (Some(scheme), Some(authority)) =
+                    (uri.scheme().cloned(), uri.authority().cloned())
+                else {
+                    return Err(bad());
+                };
+                (
+                    scheme,
+                    authority,
+                    uri.path().trim_end_matches('/').to_string(),
+                )
+            }
+            (None, None, Some(d)) => {
+                let scheme = if d.scheme == "https" {
+                    Scheme::HTTPS
+                } else {
+                    Scheme::HTTP
+                };
+                let authority =
+                    Authority::try_from(format!("{}:{}", d.name, d.port)).map_err(|_| bad())?;
+                (scheme, authority, d.path.trim_end_matches('/').to_string())
+            }
+            (None, None, None) => return Err(bad()),
         };
-        let base_path = uri.path().trim_end_matches('/').to_string();
 
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(cfg.connect_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
+        let conn_limit = cfg
+            .circuit_breaker
+            .as_ref()
+            .and_then(|c| c.max_connections)
+            .map(|max| {
+                let pending = cfg
+                    .circuit_breaker
+                    .as_ref()
+                    .and_then(|c| c.max_pending)
+                    .map(|n| (n, metrics.limit(name, "pending")));
+                circuit::ConnLimit::new(
+                    max,
+                    pending,
+                    metrics.limit(name, "connections"),
+                    cfg.connect_timeout,
+                )
+            });
+        let http = circuit::LimitedConnector::new(http, conn_limit);
         let tls = tls::client_config(&cfg.tls)
             .map_err(|e| UpstreamSetupError::Tls(name.to_string(), e))?;
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
@@ -182,16 +255,21 @@ impl Upstream {
         } else {
             builder.wrap_connector(http)
         };
-        let mut builder = Client::builder(TokioExecutor::new());
+        let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
         builder
             .pool_idle_timeout(cfg.pool_idle_timeout)
             .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .http2_only(cfg.http2);
-        let clients = (0..pools.max(1))
+        let clients: Box<[Client]> = (0..pools.max(1))
             .map(|_| builder.build(connector.clone()))
             .collect();
+        let fleet = fleet::needed(cfg).then(|| {
+            let f = fleet::Fleet::new(name, cfg, (&scheme, &authority, &base_path), metrics);
+            f.start(clients[0].clone());
+            f
+        });
         Ok(Self {
             name: name.to_string(),
             host: UpstreamHost::from_config(&cfg.host_header, &authority),
@@ -201,7 +279,18 @@ impl Upstream {
             response_header_timeout: cfg.response_header_timeout,
             http2: cfg.http2,
             clients,
+            fleet,
         })
+    }
+
+    /// The fleet of endpoints, when the upstream has one.
+    pub fn fleet(&self) -> Option<&Arc<fleet::Fleet>> {
+        self.fleet.as_ref()
+    }
+
+    /// Whether a call could be sent twice, so the caller should say how ([`SendHints`]).
+    pub fn may_retry(&self) -> bool {
+        self.fleet.is_some()
     }
 
     /// How `Host` is set for this upstream.
@@ -229,9 +318,22 @@ impl Upstream {
             .map_err(|e| ForwardError::BadTarget(e.to_string()))
     }
 
-    /// Send `req` (URI and headers already prepared) and wait for the response head.
+    /// Send `req` (URI and headers already prepared) and wait for the response head: to
+    /// the one endpoint, or through the fleet (`hints` say whether it may be sent twice).
     /// Returns the response and the time the upstream took to answer.
     pub async fn send(
+        &self,
+        req: Request<ProxyBody>,
+        hints: &SendHints,
+    ) -> Result<(Response<Incoming>, Duration), ForwardError> {
+        match &self.fleet {
+            None => self.send_once(req).await,
+            Some(f) => f.send(self, req, hints).await,
+        }
+    }
+
+    /// Send `req` to the endpoint its URI names.
+    async fn send_once(
         &self,
         mut req: Request<ProxyBody>,
     ) -> Result<(Response<Incoming>, Duration), ForwardError> {
@@ -259,6 +361,12 @@ impl Upstream {
             return match body_err {
                 BodyError::TooLarge { limit } => ForwardError::BodyTooLarge { limit: *limit },
                 BodyError::Idle(d) => ForwardError::BodyIdle(*d),
+            };
+        }
+        if let Some(c) = circuit::find_circuit_error(&e) {
+            return ForwardError::CircuitOpen {
+                upstream: self.name.clone(),
+                limit: c.limit(),
             };
         }
         let detail = error_chain(&e);
@@ -295,7 +403,15 @@ mod tests {
 
     fn upstream(url: &str) -> Upstream {
         let cfg = UpstreamConfig {
-            url: url.to_string(),
+            url: Some(url.to_string()),
+            endpoints: Vec::new(),
+            dns: None,
+            balance: Default::default(),
+            sessions: Default::default(),
+            health_check: None,
+            outlier: None,
+            circuit_breaker: None,
+            retry: None,
             host_header: HostHeader::Upstream,
             connect_timeout: Duration::from_secs(1),
             response_header_timeout: Duration::from_secs(1),
@@ -304,7 +420,7 @@ mod tests {
             pool_max_idle_per_host: 1,
             tls: Default::default(),
         };
-        Upstream::new("u", &cfg, 1).expect("upstream")
+        Upstream::new("u", &cfg, 1, &metrics::FleetMetrics::unregistered()).expect("upstream")
     }
 
     #[test]
@@ -338,7 +454,10 @@ mod tests {
                 ),
             ))
             .expect("request");
-        let err = u.send(req).await.expect_err("refused");
+        let err = u
+            .send(req, &SendHints::default())
+            .await
+            .expect_err("refused");
         assert!(matches!(err, ForwardError::Unreachable { .. }), "{err}");
     }
 }

@@ -111,10 +111,15 @@ impl ProxyState {
     ) -> Result<Self, UpstreamSetupError> {
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         let mut names = Vec::with_capacity(cfg.upstreams.len());
+        let fleet_metrics = crate::forward::metrics::FleetMetrics::register(metrics.registry())
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "upstream endpoint metrics already registered; not exported twice");
+                crate::forward::metrics::FleetMetrics::unregistered()
+            });
         for (name, up) in &cfg.upstreams {
             // Pool 0 for the shared runtime, one more per per-core worker.
             let pools = cfg.workers.per_core().map_or(1, |n| n + 1);
-            upstreams.push(Upstream::new(name, up, pools)?);
+            upstreams.push(Upstream::new(name, up, pools, &fleet_metrics)?);
             names.push(name.clone());
         }
         // Validation guarantees every route names a known upstream.

@@ -3,6 +3,7 @@
 //! gateway's context headers (run, hop, trace, the decision), the OAuth credentials as the
 //! route's resource server wants them — sent on the upstream's pooled connection.
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, Version, header};
 use hyper::body::Incoming;
@@ -12,7 +13,7 @@ use super::act::{AnswerPlan, Outgoing};
 use super::state::{Admitted, CallState};
 use crate::config::Protocol;
 use crate::error::GatewayError;
-use crate::forward::ForwardError;
+use crate::forward::{ForwardError, SendHints};
 use crate::forward::body::ProxyBody;
 use crate::forward::headers::{Downstream, prepare_upstream_request};
 use crate::identify::oauth::{UpstreamAuth, rewrite_challenge};
@@ -88,7 +89,29 @@ impl ProxyState {
         parts.uri = target;
         // The upstream connection decides the wire version; hyper refuses a mismatch.
         parts.version = Version::HTTP_11;
-        let (mut resp, took) = upstream.send(Request::from_parts(parts, body)).await?;
+        // Only a fleet may send a call twice: it needs the whole body to do so.
+        let hints = if upstream.may_retry() {
+            let jsonrpc = route.protocol.is_jsonrpc() && parts.method == Method::POST;
+            let bodiless = !jsonrpc
+                && !parts.headers.contains_key(header::TRANSFER_ENCODING)
+                && parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .is_none_or(|v| v.as_bytes() == b"0");
+            SendHints {
+                replay: if jsonrpc {
+                    call.buffered.clone()
+                } else {
+                    bodiless.then(Bytes::new)
+                },
+                jsonrpc,
+            }
+        } else {
+            SendHints::default()
+        };
+        let (mut resp, took) = upstream
+            .send(Request::from_parts(parts, body), &hints)
+            .await?;
         self.route_metrics[route.index]
             .upstream_latency
             .observe(took.as_secs_f64());

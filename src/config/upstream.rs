@@ -1,0 +1,428 @@
+//! An upstream served by several endpoints: the endpoint list (or a DNS name resolved and
+//! refreshed, as a Kubernetes headless Service gives), how calls are balanced over them,
+//! active health checks, passive outlier ejection, the circuit breaker and safe retries.
+//! Checked in `validate.rs` (`check_fleet`); run by `crate::forward::fleet`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `upstreams.<name>.dns`: endpoints are the addresses `name` resolves to, re-resolved
+/// every `refresh` (a headless Service's pod addresses).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The name to resolve (`tools.default.svc.cluster.local`).
+    pub name: String,
+    /// The port every address is reached on.
+    pub port: u16,
+    /// `http` (default) or `https` (then set `tls.server_name`: the certificate names the
+    /// service, not a pod address).
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// A base path prepended to every forwarded path, as a `url`'s path is.
+    #[serde(default)]
+    pub path: String,
+    /// How often the name is resolved again.
+    #[serde(default = "default_refresh", with = "humantime_serde")]
+    pub refresh: Duration,
+}
+
+fn default_scheme() -> String {
+    "http".into()
+}
+fn default_refresh() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// `upstreams.<name>.balance`: which endpoint a call goes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// Each endpoint in turn (default).
+    #[default]
+    RoundRobin,
+    /// The endpoint with the fewest calls waiting for their answer.
+    LeastRequest,
+    /// MCP sessions stay where they were created: the `Mcp-Session-Id` an answer gives is
+    /// remembered with its endpoint; calls without a session go round robin, and a session
+    /// this replica does not know is placed by its hash (the same on every replica).
+    Session,
+}
+
+/// `upstreams.<name>.sessions`: the session map of `balance: session`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionMapConfig {
+    /// Sessions remembered at most (least recently used forgotten first).
+    pub max: usize,
+    /// A session unused this long is forgotten.
+    #[serde(with = "humantime_serde")]
+    pub idle_ttl: Duration,
+}
+
+impl Default for SessionMapConfig {
+    fn default() -> Self {
+        Self {
+            max: 100_000,
+            idle_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// `upstreams.<name>.health_check`: an active probe of every endpoint (optional).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// The path probed with GET; a 2xx or 3xx answer is healthy.
+    pub path: String,
+    /// Time between probes of one endpoint.
+    #[serde(default = "default_hc_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// A probe without an answer head this soon has failed.
+    #[serde(default = "default_hc_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive good probes that bring an unhealthy endpoint back.
+    #[serde(default = "default_two")]
+    pub healthy_threshold: u32,
+    /// Consecutive failed probes that take an endpoint out.
+    #[serde(default = "default_three")]
+    pub unhealthy_threshold: u32,
+}
+
+fn default_hc_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_hc_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_two() -> u32 {
+    2
+}
+fn default_three() -> u32 {
+    3
+}
+
+/// `upstreams.<name>.outlier`: passive ejection of an endpoint that keeps failing. On by
+/// default for an upstream with several endpoints; a threshold of 0 turns its check off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutlierConfig {
+    /// Consecutive failed connects that eject an endpoint.
+    pub consecutive_connect_failures: u32,
+    /// Consecutive 5xx answers that eject an endpoint.
+    pub consecutive_5xx: u32,
+    /// An ejection lasts this long times the endpoint's ejections so far.
+    #[serde(with = "humantime_serde")]
+    pub base_ejection_time: Duration,
+    /// The longest one ejection lasts.
+    #[serde(with = "humantime_serde")]
+    pub max_ejection_time: Duration,
+    /// At most this share of the endpoints is ejected at once (at least one may be, when
+    /// there are two or more).
+    pub max_ejection_percent: u32,
+}
+
+impl Default for OutlierConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_connect_failures: 3,
+            consecutive_5xx: 5,
+            base_ejection_time: Duration::from_secs(30),
+            max_ejection_time: Duration::from_secs(300),
+            max_ejection_percent: 50,
+        }
+    }
+}
+
+/// `upstreams.<name>.circuit_breaker`: limits past which calls are refused at once with
+/// 503 (a JSON-RPC error on JSON-RPC routes) instead of piling onto a slow upstream.
+/// Counted over all endpoints and all workers of this replica. Unset limits do not apply.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreakerConfig {
+    /// Open connections to the upstream; a call that needs one more waits (pending).
+    pub max_connections: Option<usize>,
+    /// Calls waiting for a connection under `max_connections`; one more is refused.
+    pub max_pending: Option<usize>,
+    /// Calls sent and waiting for their answer's head; one more is refused.
+    pub max_requests: Option<usize>,
+}
+
+/// `upstreams.<name>.retry`: which failed calls are sent again, to another endpoint. A call
+/// whose connection failed before a byte of it was sent is always safe; other failures
+/// (the connection broke, 502/503/504) only for the `methods` listed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Idempotent methods: JSON-RPC methods on JSON-RPC routes (every message of a batch
+    /// must be one), HTTP methods on `http` routes. Empty by default; `tools/call` has side
+    /// effects and is never retried unless listed.
+    pub methods: Vec<String>,
+    /// Tries per call, the first included.
+    pub attempts: u32,
+    /// How many retries the upstream may get.
+    pub budget: RetryBudgetConfig,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            methods: Vec::new(),
+            attempts: 3,
+            budget: RetryBudgetConfig::default(),
+        }
+    }
+}
+
+/// `retry.budget`: retries within a second stay under `percent` of that second's calls, or
+/// `min_per_second`, whichever is more — a failing fleet is not hit twice as hard.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryBudgetConfig {
+    /// Retries as a share of calls, in percent.
+    pub percent: u32,
+    /// Retries allowed per second whatever the traffic.
+    pub min_per_second: u32,
+}
+
+impl Default for RetryBudgetConfig {
+    fn default() -> Self {
+        Self {
+            percent: 20,
+            min_per_second: 3,
+        }
+    }
+}
+
+/// The problems of upstream `name` (key path, message): where its endpoints come from and
+/// the settings of several endpoints.
+pub(super) fn check(name: &str, up: &super::UpstreamConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let key = |k: &str| format!("upstreams.{name}.{k}");
+    let mut bad = |k: String, m: String| out.push((k, m));
+    let sources = usize::from(up.url.is_some())
+        + usize::from(!up.endpoints.is_empty())
+        + usize::from(up.dns.is_some());
+    match sources {
+        0 => bad(
+            format!("upstreams.{name}"),
+            "one of `url`, `endpoints` or `dns` is required".into(),
+        ),
+        1 => {}
+        _ => bad(
+            format!("upstreams.{name}"),
+            "only one of `url`, `endpoints` and `dns` may be set".into(),
+        ),
+    }
+    if let Some(url) = &up.url {
+        if let Err(m) = super::validate::check_upstream_url(url) {
+            bad(key("url"), m);
+        }
+    }
+    let mut base: Option<(String, String)> = None;
+    let mut seen = std::collections::HashSet::new();
+    for (i, url) in up.endpoints.iter().enumerate() {
+        let k = format!("upstreams.{name}.endpoints[{i}]");
+        if let Err(m) = super::validate::check_upstream_url(url) {
+            bad(k, m);
+            continue;
+        }
+        let Ok(uri) = url.parse::<http::Uri>() else {
+            continue;
+        };
+        let here = (
+            uri.scheme_str().unwrap_or("").to_string(),
+            uri.path().trim_end_matches('/').to_string(),
+        );
+        if !seen.insert(uri.authority().map(|a| a.as_str().to_ascii_lowercase())) {
+            bad(k.clone(), format!("{url:?} is listed twice"));
+        }
+        match &base {
+            None => base = Some(here),
+            Some(b) if *b != here => bad(
+                k,
+                format!(
+                    "every endpoint must have the same scheme and path as the first ({}://…{})",
+                    b.0, b.1
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(d) = &up.dns {
+        if d.name.trim().is_empty() || d.name.contains(['/', ':', ' ']) {
+            bad(key("dns.name"), format!("{:?} is not a host name", d.name));
+        }
+        if d.port == 0 {
+            bad(key("dns.port"), "must be a port above 0".into());
+        }
+        if d.scheme != "http" && d.scheme != "https" {
+            bad(key("dns.scheme"), "must be http or https".into());
+        }
+        if !d.path.is_empty() && !d.path.starts_with('/') {
+            bad(key("dns.path"), "must start with /".into());
+        }
+        if d.refresh < Duration::from_millis(100) {
+            bad(key("dns.refresh"), "must be at least 100ms".into());
+        }
+    }
+    if let Some(h) = &up.health_check {
+        if !h.path.starts_with('/') {
+            bad(key("health_check.path"), "must start with /".into());
+        }
+        if h.interval.is_zero() || h.timeout.is_zero() {
+            bad(
+                key("health_check"),
+                "interval and timeout must be greater than 0".into(),
+            );
+        }
+        if h.healthy_threshold == 0 || h.unhealthy_threshold == 0 {
+            bad(
+                key("health_check"),
+                "healthy_threshold and unhealthy_threshold must be at least 1".into(),
+            );
+        }
+    }
+    if let Some(o) = &up.outlier {
+        if o.max_ejection_percent > 100 {
+            bad(
+                key("outlier.max_ejection_percent"),
+                "must be between 0 and 100".into(),
+            );
+        }
+        if o.base_ejection_time.is_zero() || o.max_ejection_time < o.base_ejection_time {
+            bad(
+                key("outlier"),
+                "base_ejection_time must be greater than 0 and at most max_ejection_time".into(),
+            );
+        }
+    }
+    if let Some(c) = &up.circuit_breaker {
+        for (k, v) in [
+            ("max_connections", c.max_connections),
+            ("max_pending", c.max_pending),
+            ("max_requests", c.max_requests),
+        ] {
+            if v == Some(0) {
+                bad(
+                    key(&format!("circuit_breaker.{k}")),
+                    "must be at least 1 (leave it out for no limit)".into(),
+                );
+            }
+        }
+        if c.max_pending.is_some() && c.max_connections.is_none() {
+            bad(
+                key("circuit_breaker.max_pending"),
+                "counts calls waiting for a connection under max_connections, which is not set"
+                    .into(),
+            );
+        }
+    }
+    if let Some(r) = &up.retry {
+        if !(1..=5).contains(&r.attempts) {
+            bad(key("retry.attempts"), "must be between 1 and 5".into());
+        }
+        if r.budget.percent > 100 {
+            bad(
+                key("retry.budget.percent"),
+                "must be between 0 and 100".into(),
+            );
+        }
+        if r.methods.iter().any(|m| m.trim().is_empty()) {
+            bad(key("retry.methods"), "a method name is empty".into());
+        }
+    }
+    if up.balance == Balance::Session && (up.sessions.max == 0 || up.sessions.idle_ttl.is_zero()) {
+        bad(
+            key("sessions"),
+            "max and idle_ttl must be greater than 0".into(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_from_str;
+    use std::collections::HashMap;
+
+    fn problems(upstream: &str) -> String {
+        let y = format!(
+            "listen: 127.0.0.1:8080\nadmin: {{ listen: 127.0.0.1:9090 }}\nupstreams:\n  a: {upstream}\nroutes:\n  - {{ upstream: a, protocol: mcp, boundary: agent_to_tool }}\n"
+        );
+        match load_from_str(&y, "t.yaml", Some(HashMap::new())) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn one_source_of_endpoints() {
+        let e = problems("{ connect_timeout: 1s }");
+        assert!(
+            e.contains("upstreams.a: one of `url`, `endpoints` or `dns` is required"),
+            "{e}"
+        );
+        let e = problems("{ url: 'http://h:1', endpoints: ['http://h:2'] }");
+        assert!(
+            e.contains("only one of `url`, `endpoints` and `dns`"),
+            "{e}"
+        );
+        assert_eq!(problems("{ endpoints: ['http://h:1', 'http://h:2'] }"), "");
+        assert_eq!(problems("{ dns: { name: tools.svc, port: 8080 } }"), "");
+    }
+
+    #[test]
+    fn endpoints_are_checked_one_by_one() {
+        let e = problems("{ endpoints: ['http://h:1', 'ftp://h:2', 'http://h:1'] }");
+        assert!(e.contains("upstreams.a.endpoints[1]"), "{e}");
+        assert!(
+            e.contains("upstreams.a.endpoints[2]: \"http://h:1\" is listed twice"),
+            "{e}"
+        );
+        let e = problems("{ endpoints: ['http://h:1/mcp', 'https://h:2/mcp'] }");
+        assert!(e.contains("same scheme and path"), "{e}");
+        let e = problems("{ endpoints: ['http://h:1/mcp', 'http://h:2/other'] }");
+        assert!(e.contains("endpoints[1]: every endpoint"), "{e}");
+    }
+
+    #[test]
+    fn bad_settings_name_their_key() {
+        let e = problems("{ dns: { name: 'a b', port: 0, scheme: ftp, refresh: 1ms } }");
+        for k in ["dns.name", "dns.port", "dns.scheme", "dns.refresh"] {
+            assert!(e.contains(&format!("upstreams.a.{k}")), "{k}: {e}");
+        }
+        let e = problems(
+            "{ endpoints: ['http://h:1'], health_check: { path: health, healthy_threshold: 0 } }",
+        );
+        assert!(e.contains("health_check.path: must start with /"), "{e}");
+        assert!(
+            e.contains("healthy_threshold and unhealthy_threshold"),
+            "{e}"
+        );
+        let e = problems("{ url: 'http://h:1', outlier: { max_ejection_percent: 150 } }");
+        assert!(e.contains("outlier.max_ejection_percent"), "{e}");
+        let e =
+            problems("{ url: 'http://h:1', circuit_breaker: { max_requests: 0, max_pending: 3 } }");
+        assert!(
+            e.contains("circuit_breaker.max_requests: must be at least 1"),
+            "{e}"
+        );
+        assert!(
+            e.contains("circuit_breaker.max_pending: counts calls"),
+            "{e}"
+        );
+        let e = problems("{ url: 'http://h:1', retry: { attempts: 9, budget: { percent: 101 } } }");
+        assert!(e.contains("retry.attempts"), "{e}");
+        assert!(e.contains("retry.budget.percent"), "{e}");
+        let e = problems("{ url: 'http://h:1', balance: sticky }");
+        assert!(e.contains("sticky"), "unknown balance is refused: {e}");
+    }
+
+    #[test]
+    fn retries_never_include_tools_call_by_default() {
+        let r = super::RetryConfig::default();
+        assert!(r.methods.is_empty());
+    }
+}
