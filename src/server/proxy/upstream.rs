@@ -13,9 +13,9 @@ use super::act::{AnswerPlan, Outgoing};
 use super::state::{Admitted, CallState};
 use crate::config::Protocol;
 use crate::error::GatewayError;
-use crate::forward::{ForwardError, SendHints};
 use crate::forward::body::ProxyBody;
 use crate::forward::headers::{Downstream, prepare_upstream_request};
+use crate::forward::{ForwardError, SendHints};
 use crate::identify::oauth::{UpstreamAuth, rewrite_challenge};
 
 impl ProxyState {
