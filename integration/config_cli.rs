@@ -377,3 +377,19 @@ fn learn_export_says_which_gateway_it_could_not_ask() {
     );
     assert!(out.stdout.is_empty(), "nothing written on failure");
 }
+
+#[test]
+fn check_refuses_a_bundle_source_whose_keys_cannot_be_read() {
+    let dir = tempfile::tempdir().expect("dir");
+    let f = write(&format!(
+        "listen: 127.0.0.1:0\nadmin: {{ listen: 127.0.0.1:0 }}\nupstreams: {{ u: {{ url: \"http://127.0.0.1:1\" }} }}\nroutes:\n  - {{ upstream: u, protocol: http, boundary: tool_to_api }}\npolicy: {{ source: \"https://p.example/b.tar.gz\", trusted_keys: [/nonexistent/k.pem], cache_dir: {:?} }}\n",
+        dir.path()
+    ));
+    let out = check(f.path(), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("policy.trusted_keys") && err.contains("/nonexistent/k.pem"),
+        "{err}"
+    );
+}

@@ -444,7 +444,7 @@ impl Metrics {
             "Policy bundle fetches that left the serving policy in place, by reason (unreachable, too_large, bad_archive, unsafe_entry, bad_manifest, bad_signature, bad_hash, bad_rules, old_version).",
             &["reason"],
         );
-        for reason in crate::policy::bundle::REASONS {
+        for reason in crate::vocab::BUNDLE_REFUSALS {
             policy_bundle_fetch_failures.with_label_values(&[reason]);
         }
         let tools_hidden = counter_vec(

@@ -321,6 +321,12 @@ fn check(path: &std::path::Path) -> ExitCode {
         cfg.upstreams.len(),
         cfg.routes.len()
     );
+    if let Some(p) = cfg.policy.as_ref().filter(|p| p.source.is_some()) {
+        if let Err(e) = crate::policy::bundle::keys::TrustedKeys::load(&p.trusted_keys) {
+            eprintln!("{}: policy.trusted_keys: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     if let Some(url) = cfg.policy.as_ref().and_then(|p| p.source.as_deref()) {
         println!(
             "policy.source {url}: rules come from a signed bundle at start (check one with `check --bundle FILE --trusted-key KEY`)"

@@ -88,16 +88,28 @@ fn window(text: &str, m: &Range<usize>) -> Range<usize> {
     let (mut lo, mut hi) = (m.start, m.end.min(m.start + WINDOW * 2));
     loop {
         let mut grew = false;
+        // Only as far as a line could still fit: searching the whole text for the next
+        // newline made every candidate in a long line-less text cost the text's length.
         if lo > 0 {
-            let prev = memchr::memrchr(b'\n', &b[..lo - 1]).map_or(0, |k| k + 1);
-            if hi - prev <= WINDOW {
+            let from = (lo - 1).saturating_sub(WINDOW);
+            let prev = match memchr::memrchr(b'\n', &b[from..lo - 1]) {
+                Some(k) => Some(from + k + 1),
+                None if from == 0 => Some(0),
+                None => None,
+            };
+            if let Some(prev) = prev.filter(|p| hi - p <= WINDOW) {
                 lo = prev;
                 grew = true;
             }
         }
         if hi < b.len() {
-            let next = memchr::memchr(b'\n', &b[hi + 1..]).map_or(b.len(), |k| hi + 1 + k);
-            if next - lo <= WINDOW {
+            let to = (hi + 1 + WINDOW).min(b.len());
+            let next = match memchr::memchr(b'\n', &b[hi + 1..to]) {
+                Some(k) => Some(hi + 1 + k),
+                None if to == b.len() => Some(b.len()),
+                None => None,
+            };
+            if let Some(next) = next.filter(|n| n - lo <= WINDOW) {
                 hi = next;
                 grew = true;
             }
@@ -246,6 +258,68 @@ mod tests {
             assert!(w.end - w.start <= WINDOW + 4 && w.start <= i && w.end >= end);
         }
         assert!(score("").is_finite() && score(&"x".repeat(10_000)).is_finite());
+    }
+
+    /// The window as first written (searching the whole text for newlines): the bounded
+    /// search must find exactly the same bytes.
+    fn window_unbounded(text: &str, m: &Range<usize>) -> Range<usize> {
+        let b = text.as_bytes();
+        let (mut lo, mut hi) = (m.start, m.end.min(m.start + WINDOW * 2));
+        loop {
+            let mut grew = false;
+            if lo > 0 {
+                let prev = memchr::memrchr(b'\n', &b[..lo - 1]).map_or(0, |k| k + 1);
+                if hi - prev <= WINDOW {
+                    lo = prev;
+                    grew = true;
+                }
+            }
+            if hi < b.len() {
+                let next = memchr::memchr(b'\n', &b[hi + 1..]).map_or(b.len(), |k| hi + 1 + k);
+                if next - lo <= WINDOW {
+                    hi = next;
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        floor_char(text, lo)..ceil_char(text, hi)
+    }
+
+    #[test]
+    fn bounded_newline_search_finds_the_same_windows() {
+        let mut texts = vec![
+            "word ".repeat(2000),
+            "short line\n".repeat(300),
+            format!(
+                "{}\n{}\n{}",
+                "x".repeat(700),
+                "y ".repeat(100),
+                "z".repeat(900)
+            ),
+        ];
+        let mut seed = 7u32;
+        for _ in 0..20 {
+            let mut t = String::new();
+            for _ in 0..200 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let len = (seed >> 16) as usize % 300;
+                t.push_str(&"ab ".repeat(len / 3));
+                if seed % 3 != 0 {
+                    t.push('\n');
+                }
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            for start in (0..t.len()).step_by(37) {
+                let end = (start + 5).min(t.len());
+                let m = start..end;
+                assert_eq!(window(t, &m), window_unbounded(t, &m), "at {start}");
+            }
+        }
     }
 
     #[test]

@@ -143,14 +143,4 @@ impl Refused {
 }
 
 /// Every `reason` label value, so the counters exist at zero before the first failure.
-pub const REASONS: &[&str] = &[
-    "unreachable",
-    "too_large",
-    "bad_archive",
-    "unsafe_entry",
-    "bad_manifest",
-    "bad_signature",
-    "bad_hash",
-    "bad_rules",
-    "old_version",
-];
+pub const REASONS: &[&str] = crate::vocab::BUNDLE_REFUSALS;
