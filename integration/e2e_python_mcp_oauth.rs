@@ -70,6 +70,35 @@ async fn oauth_client(py: &Path, url: &str) -> Value {
     common::peers::run_client(cmd).await
 }
 
+/// GET `path` on the test authorization server: its JSON answer.
+async fn as_get(as_port: u16, path: &str) -> Value {
+    common::send(
+        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
+        Method::GET,
+        path,
+        &[],
+        None,
+    )
+    .await
+    .json()
+}
+
+/// POST one JSON-RPC message to the gateway's `/mcp` with `authorization`.
+async fn post_mcp(addr: std::net::SocketAddr, authorization: &str, body: &str) -> common::Answer {
+    common::send(
+        addr,
+        Method::POST,
+        "/mcp",
+        &[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("authorization", authorization),
+        ],
+        Some(body),
+    )
+    .await
+}
+
 /// Start the test authorization server; its issuer URL.
 async fn authorization_server(py: &Path) -> (common::peers::Server, u16, String) {
     let port = common::closed_port();
@@ -253,27 +282,13 @@ async fn official_python_client_logs_in_with_the_gateway_as_resource_server() {
     }
 
     // A token the same authorization server issued for another resource is refused.
-    let minted = common::send(
-        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
-        Method::GET,
-        "/mint?aud=http://127.0.0.1:9/mcp&scope=mcp:tools",
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let minted = as_get(as_port, "/mint?aud=http://127.0.0.1:9/mcp&scope=mcp:tools").await;
     let other = minted["access_token"].as_str().expect("token");
     let bearer = format!("Bearer {other}");
-    let a = common::send(
+    let a = post_mcp(
         gw.proxy_addr,
-        Method::POST,
-        "/mcp",
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json, text/event-stream"),
-            ("authorization", &bearer),
-        ],
-        Some(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+        &bearer,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     )
     .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
@@ -283,28 +298,9 @@ async fn official_python_client_logs_in_with_the_gateway_as_resource_server() {
         "{challenge}"
     );
     // The same token for the right audience passes: the refusal was the audience.
-    let minted = common::send(
-        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
-        Method::GET,
-        &format!("/mint?aud={public}&scope=mcp:tools"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let minted = as_get(as_port, &format!("/mint?aud={public}&scope=mcp:tools")).await;
     let right = format!("Bearer {}", minted["access_token"].as_str().expect("token"));
-    let ok = common::send(
-        gw.proxy_addr,
-        Method::POST,
-        "/mcp",
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json, text/event-stream"),
-            ("authorization", &right),
-        ],
-        Some(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#),
-    )
-    .await;
+    let ok = post_mcp(gw.proxy_addr, &right, r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#).await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
 }
 
@@ -369,15 +365,7 @@ async fn the_gateway_reaches_a_protected_upstream_with_a_client_credentials_toke
     assert_eq!(claims["aud"], upstream_url.as_str(), "{claims}");
     assert_eq!(claims["scope"], "mcp:tools", "{claims}");
     // One token for every call of the session (initialize, list, calls): cached.
-    let issued = common::send(
-        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
-        Method::GET,
-        "/cc-log",
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let issued = as_get(as_port, "/cc-log").await;
     assert_eq!(issued.as_array().map(Vec::len), Some(1), "{issued}");
     assert_eq!(issued[0]["resource"], upstream_url.as_str());
     drop(gw);
@@ -388,28 +376,9 @@ async fn the_gateway_reaches_a_protected_upstream_with_a_client_credentials_toke
     let gw_port2 = common::closed_port();
     let public2 = format!("http://127.0.0.1:{gw_port2}/mcp");
     let gw2 = gateway_on(gw_port2, &route(&bad).replace(&public, &public2)).await;
-    let minted = common::send(
-        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
-        Method::GET,
-        &format!("/mint?aud={public2}&scope=mcp:tools"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let minted = as_get(as_port, &format!("/mint?aud={public2}&scope=mcp:tools")).await;
     let bearer = format!("Bearer {}", minted["access_token"].as_str().expect("token"));
-    let a = common::send(
-        gw2.proxy_addr,
-        Method::POST,
-        "/mcp",
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json, text/event-stream"),
-            ("authorization", &bearer),
-        ],
-        Some(r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#),
-    )
-    .await;
+    let a = post_mcp(gw2.proxy_addr, &bearer, r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#).await;
     assert_eq!(a.status, StatusCode::BAD_GATEWAY, "{:?}", a.body);
     let body = a.json();
     assert_eq!(body["id"], 7, "{body}");
@@ -418,15 +387,7 @@ async fn the_gateway_reaches_a_protected_upstream_with_a_client_credentials_toke
         "{body}"
     );
     assert!(!body.to_string().contains("not-the-secret"), "{body}");
-    let issued = common::send(
-        std::net::SocketAddr::from(([127, 0, 0, 1], as_port)),
-        Method::GET,
-        "/cc-log",
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let issued = as_get(as_port, "/cc-log").await;
     assert_eq!(
         issued.as_array().map(Vec::len),
         Some(1),

@@ -47,6 +47,21 @@ fn the_hard_trace_meets_the_targets() {
     assert!(r.safe_denied_share() <= 1.0, "{t}");
 }
 
+/// A labelled trace of 6,000 calls under `integration/data/<dir>/trace.jsonl`.
+fn trace(dir: &str) -> Vec<TraceCall> {
+    let path = format!(
+        "{}/integration/data/{dir}/trace.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let calls: Vec<TraceCall> = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("trace line"))
+        .collect();
+    assert_eq!(calls.len(), 6000, "{path}");
+    calls
+}
+
 /// The acceptance trace (`integration/data/learning_acceptance/`), written by someone who
 /// never read the learner and never tuned against: its figures are reported in
 /// docs/review.md. The targets are **not** all met there (escalations stay far above
@@ -54,16 +69,7 @@ fn the_hard_trace_meets_the_targets() {
 /// change that makes it worse fails.
 #[test]
 fn the_acceptance_trace_keeps_what_it_reached() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/integration/data/learning_acceptance/trace.jsonl"
-    );
-    let calls: Vec<TraceCall> = std::fs::read_to_string(path)
-        .expect("acceptance trace")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("trace line"))
-        .collect();
-    assert_eq!(calls.len(), 6000);
+    let calls = trace("learning_acceptance");
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
@@ -82,16 +88,7 @@ fn the_acceptance_trace_keeps_what_it_reached() {
 /// reached.
 #[test]
 fn the_second_acceptance_trace_keeps_what_it_reached() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/integration/data/learning_acceptance_2/trace.jsonl"
-    );
-    let calls: Vec<TraceCall> = std::fs::read_to_string(path)
-        .expect("second acceptance trace")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("trace line"))
-        .collect();
-    assert_eq!(calls.len(), 6000);
+    let calls = trace("learning_acceptance_2");
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
