@@ -393,3 +393,24 @@ fn check_refuses_a_bundle_source_whose_keys_cannot_be_read() {
         "{err}"
     );
 }
+
+#[test]
+fn replay_output_cut_short_by_its_reader_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["replay", "--generate", "20000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn replay");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("one line");
+    assert!(first.starts_with('{'), "{first}");
+    // The reader is gone (`| head -1`): the rest cannot be written.
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

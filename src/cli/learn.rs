@@ -205,10 +205,12 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         } else {
             replay::generate::regular(n, seed)
         };
+        let mut text = String::new();
         for c in calls {
-            println!("{}", serde_json::to_string(&c).unwrap_or_default());
+            text.push_str(&serde_json::to_string(&c).unwrap_or_default());
+            text.push('\n');
         }
-        return ExitCode::SUCCESS;
+        return emit(&text);
     }
     let fail = |m: String| {
         eprintln!("{m}");
@@ -252,14 +254,24 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let learn = crate::review::learn::LearnConfig::from(&cfg.map(|c| c.learn).unwrap_or_default());
     let report = replay::replay(&policy, learn, &calls, window, seed);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        emit(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))
     } else {
-        print!("{}", replay::table(&report));
+        emit(&replay::table(&report))
     }
-    ExitCode::SUCCESS
+}
+
+/// Write `text` to stdout. A reader that stopped early (`| head`) ends the output quietly;
+/// any other write error is reported (and fails the command) instead of a panic.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn learn_export(admin: &str, token_file: Option<&Path>, out: Option<&Path>) -> ExitCode {
