@@ -245,6 +245,7 @@ impl Familiar {
             weakest: String::new(),
         };
         let a = self.atoms(f, now, window);
+        let mut unseen: Option<Vec<(&str, &str)>> = None;
         for k in &a.judged {
             let s = self.stats(k, now, window).unwrap_or(Stats::empty(now));
             j.any |= s.approvals + s.rejections > 0;
@@ -275,7 +276,11 @@ impl Familiar {
             if s.approvals == 0
                 && s.rejections >= min_rejections
                 && !k.contains("~new")
-                && !self.meets_new_context(k, &a, now, window)
+                && !meets_new_context(
+                    k,
+                    &a.prefix,
+                    unseen.get_or_insert_with(|| self.unseen_pairs(&a, now, window)),
+                )
             {
                 let c = wilson_lower(s.rejections as usize, s.rejections as usize);
                 if j.deny.as_ref().is_none_or(|(best, _, _)| c > *best) {
@@ -286,18 +291,19 @@ impl Familiar {
         j
     }
 
-    /// Whether a part of `k` (a feature, or either feature of a pair) appears in a pair of
-    /// the call that has no evidence at all: what it was rejected with before is not what
-    /// it comes with now.
-    fn meets_new_context(&self, k: &str, a: &Atoms, now: Instant, window: Duration) -> bool {
-        let parts: Vec<&str> = k[a.prefix.len()..].split('\u{1}').collect();
-        a.judged.iter().any(|p| {
-            let mut pair = p[a.prefix.len()..].split('\u{1}');
-            let (Some(x), Some(y)) = (pair.next(), pair.next()) else {
-                return false;
-            };
-            (parts.contains(&x) || parts.contains(&y)) && self.stats(p, now, window).is_none()
-        })
+    /// The call's pairs that have no evidence at all, as their two parts (worked out once
+    /// per judgement, and only when something would deny).
+    fn unseen_pairs<'a>(
+        &self,
+        a: &'a Atoms,
+        now: Instant,
+        window: Duration,
+    ) -> Vec<(&'a str, &'a str)> {
+        a.judged
+            .iter()
+            .filter(|p| self.stats(p, now, window).is_none())
+            .filter_map(|p| p[a.prefix.len()..].split_once('\u{1}'))
+            .collect()
     }
 
     /// Forget the evidence of every feature and pair of `route` and `tool` (the tool's
@@ -306,6 +312,15 @@ impl Familiar {
         let prefix = format!("{route}\0{tool}\0");
         self.atoms.retain(|k, _| !k.starts_with(&prefix));
     }
+}
+
+/// Whether a part of `k` (a feature, or either feature of a pair) appears in one of the
+/// call's `unseen` pairs: what it was rejected with before is not what it comes with now.
+fn meets_new_context(k: &str, prefix: &str, unseen: &[(&str, &str)]) -> bool {
+    let parts: Vec<&str> = k[prefix.len()..].split('\u{1}').collect();
+    unseen
+        .iter()
+        .any(|(x, y)| parts.contains(x) || parts.contains(y))
 }
 
 #[cfg(test)]
