@@ -27,11 +27,15 @@ rules:
 "#;
 
 fn rules_file() -> tempfile::NamedTempFile {
+    rules_file_with(RULES)
+}
+
+fn rules_file_with(rules: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new()
         .suffix(".yaml")
         .tempfile()
         .expect("tempfile");
-    std::io::Write::write_all(&mut f, RULES.as_bytes()).expect("write rules");
+    std::io::Write::write_all(&mut f, rules.as_bytes()).expect("write rules");
     f
 }
 
@@ -381,6 +385,98 @@ async fn run_data_expires_with_its_ttl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_adding_nothing_to_a_just_written_run_is_left_out() {
+    let Some(redis) = Redis::start() else { return };
+    let up = Upstream::echo("u").await;
+    // Every `add` reads the run and labels it: the benchmark's read+write rules.
+    let rules = rules_file_with(
+        "version: 1\nrules:\n  \
+         - { id: flow, when: { tool: add, run: { labels: private_data } }, decision: deny, reason: flow }\n  \
+         - { id: seen, when: { tool: add }, decision: allow, reason: seen, label: added }\n  \
+         - { id: reads-private, when: { method: resources/read, resource: \"file:///private/*\" }, decision: allow, reason: r, label: private_data }\n",
+    );
+    let a = replica(&up, &redis.url(), "fail_closed", "1h", &rules);
+    let b = replica(&up, &redis.url(), "fail_closed", "1h", &rules);
+    let mut c = redis_conn(&redis.url()).await;
+    let key = run_key("run-s");
+    let field = |f: &'static str| redis::cmd("HGET").arg(&key).arg(f).clone();
+
+    // First call: the run is new, its step is written.
+    assert!(forwarded(
+        &call(a.proxy_addr, "/files", "run-s", tool("add")).await
+    ));
+    assert_eq!(metric(&a, WRITES).await, 1.0);
+    // Again, at once, on either replica: the run holds the tool, route and label already
+    // and was written within a second — no write (still one read each).
+    assert!(forwarded(
+        &call(a.proxy_addr, "/files", "run-s", tool("add")).await
+    ));
+    assert!(forwarded(
+        &call(b.proxy_addr, "/files", "run-s", tool("add")).await
+    ));
+    assert_eq!(metric(&a, WRITES).await, 1.0, "nothing new: left out");
+    assert_eq!(metric(&b, WRITES).await, 0.0, "nothing new: left out");
+    assert_eq!(metric(&a, READS).await + metric(&b, READS).await, 3.0);
+    let calls: Option<String> = field("n").query_async(&mut c).await.expect("hget");
+    assert_eq!(calls.as_deref(), Some("1"), "no rule counts calls");
+
+    // Written longer ago than a second (its expiry shows it): the next call refreshes it.
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(3_000_000)
+        .query_async(&mut c)
+        .await
+        .expect("pexpire");
+    assert!(forwarded(
+        &call(b.proxy_addr, "/files", "run-s", tool("add")).await
+    ));
+    assert_eq!(metric(&b, WRITES).await, 1.0, "expiry refreshed");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut c)
+        .await
+        .expect("pttl");
+    assert!(ttl > 3_500_000, "{ttl}");
+
+    // Something the run lacks is written, just written or not.
+    let _: i64 = redis::cmd("HDEL")
+        .arg(&key)
+        .arg("l:added")
+        .query_async(&mut c)
+        .await
+        .expect("hdel");
+    assert!(forwarded(
+        &call(a.proxy_addr, "/files", "run-s", tool("add")).await
+    ));
+    assert_eq!(metric(&a, WRITES).await, 2.0, "a label the run lacks");
+    let added: Option<String> = field("l:added").query_async(&mut c).await.expect("hget");
+    assert_eq!(added.as_deref(), Some("1"));
+    // And the flow rule still holds across replicas: private data read on A, `add` on B
+    // (the run just written, but `private_data` is new to it) is refused.
+    assert!(forwarded(
+        &call(a.proxy_addr, "/files", "run-s", read("file:///private/x")).await
+    ));
+    assert_eq!(
+        refusal(&call(b.proxy_addr, "/files", "run-s", tool("add")).await).as_deref(),
+        Some("flow")
+    );
+
+    // A rule counting calls: every call is written, new or not.
+    let counting = rules_file_with(
+        "version: 1\nrules:\n  \
+         - { id: many, when: { tool: add, run: { count_gt: 100 } }, decision: deny, reason: many }\n  \
+         - { id: seen, when: { tool: add }, decision: allow, reason: seen, label: added }\n",
+    );
+    let d = replica(&up, &redis.url(), "fail_closed", "1h", &counting);
+    for _ in 0..3 {
+        assert!(forwarded(
+            &call(d.proxy_addr, "/files", "run-n", tool("add")).await
+        ));
+    }
+    assert_eq!(metric(&d, WRITES).await, 3.0, "each call counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_script_caps_each_run_and_the_number_of_runs() {
     use sec0_gateway::context::runs::{MAX_ITEMS, Record, SharedRuns, Step};
     let Some(redis) = Redis::start() else { return };
@@ -408,7 +504,11 @@ async fn the_write_script_caps_each_run_and_the_number_of_runs() {
         };
         assert_eq!(runs.write("big", &rec).await.expect("write"), 0);
     }
-    let h = runs.read("big").await.expect("read");
+    let (h, left) = runs.read("big").await.expect("read");
+    assert!(
+        left.is_some_and(|l| l <= Duration::from_secs(60)),
+        "{left:?}"
+    );
     assert_eq!(h.called.len(), MAX_ITEMS, "capped per run");
     assert_eq!(h.calls, names.len() as u64, "every call counted");
     assert_eq!(h.routes.len(), 1);
@@ -423,12 +523,13 @@ async fn the_write_script_caps_each_run_and_the_number_of_runs() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(evicted, 2, "big and r1 made room");
-    assert_eq!(runs.read("big").await.expect("read").calls, 0);
-    assert!(runs.read("r1").await.expect("read").labels.is_empty());
+    assert_eq!(runs.read("big").await.expect("read").0.calls, 0);
+    assert!(runs.read("r1").await.expect("read").0.labels.is_empty());
     assert!(
         runs.read("r4")
             .await
             .expect("read")
+            .0
             .labels
             .contains("sec0:refused")
     );

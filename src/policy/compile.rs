@@ -450,6 +450,17 @@ impl CompiledRule {
                 .is_some_and(reads)
     }
 
+    /// Whether the rule reads how many calls a run made (`count_gt`).
+    pub fn counts_calls(&self) -> bool {
+        let counts = |t: &RunTest| t.count_gt.is_some();
+        self.when.run.as_ref().is_some_and(counts)
+            || self
+                .unless
+                .as_ref()
+                .and_then(|u| u.run.as_ref())
+                .is_some_and(counts)
+    }
+
     /// Whether the rule's outcome for a tool depends only on caller, route and tool name.
     pub fn is_static(&self) -> bool {
         self.when.is_static() && self.unless.as_ref().is_none_or(Conditions::is_static)

@@ -26,6 +26,12 @@ impl Policy {
     pub fn reads_step(&self, tool: Option<&str>, resource: Option<&str>, labeled: bool) -> bool {
         labeled || self.rules.iter().any(|r| r.reads_step(tool, resource))
     }
+
+    /// Whether a rule reads how many calls a run made (`when.run.count_gt`): then every
+    /// forwarded call is counted in the shared store, even one that adds nothing else.
+    pub fn counts_calls(&self) -> bool {
+        self.rules.iter().any(|r| r.counts_calls())
+    }
 }
 
 #[cfg(test)]
@@ -88,5 +94,11 @@ mod tests {
             counting.reads_step(Some("anything"), None, false),
             "every call counts"
         );
+        assert!(counting.counts_calls());
+        assert!(!p.counts_calls(), "no count_gt");
+        let unless = policy(
+            "version: 1\nrules:\n  - { id: a, when: { tool: x }, unless: { run: { count_gt: 3 } }, decision: deny, reason: r }\n",
+        );
+        assert!(unless.counts_calls(), "unless.run.count_gt");
     }
 }

@@ -58,11 +58,30 @@ return wait
 /// A connection to the shared Redis server.
 pub struct RedisStore {
     client: redis::Client,
+    /// How connections are made and re-made (for [`Self::new_connection`] too).
+    manager: ConnectionManagerConfig,
     conn: ConnectionManager,
     prefix: String,
     timeout: Duration,
     cas: Script,
     bucket: Script,
+}
+
+/// Makes connections of their own to the shared Redis server ([`RedisStore::connector`]).
+#[derive(Clone)]
+pub struct Connector {
+    client: redis::Client,
+    manager: ConnectionManagerConfig,
+}
+
+impl Connector {
+    /// A new connection, made lazily on first use — its driver task then runs on the
+    /// runtime of that first use, so a per-core worker that keeps its own connection never
+    /// waits on another thread for its commands — and re-made after failures.
+    pub fn connect(&self) -> Result<ConnectionManager, StoreError> {
+        ConnectionManager::new_lazy_with_config(self.client.clone(), self.manager.clone())
+            .map_err(|e| StoreError::Config(e.to_string()))
+    }
 }
 
 fn ms(d: Duration) -> i64 {
@@ -80,10 +99,11 @@ impl RedisStore {
             .set_response_timeout(Some(cfg.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), mc)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), mc.clone())
             .map_err(|e| StoreError::Config(e.to_string()))?;
         Ok(Self {
             client,
+            manager: mc,
             conn,
             prefix: cfg.prefix.clone(),
             timeout: cfg.timeout,
@@ -103,6 +123,15 @@ impl RedisStore {
     /// their own commands and scripts (`crate::context::runs`).
     pub fn connection(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// What makes more connections to the same server, with the same settings: for callers
+    /// that keep one per worker thread (`crate::context::runs`).
+    pub fn connector(&self) -> Connector {
+        Connector {
+            client: self.client.clone(),
+            manager: self.manager.clone(),
+        }
     }
 
     /// How long one operation may take (`store.redis.timeout`).

@@ -10,11 +10,23 @@
 //!   `context.max_runs` (least recently written go first). Every replica sees the whole run.
 //!
 //! With Redis a call costs at most two round trips for its run, and only when its rules need
-//! them: one read before deciding (`HGETALL`), when a rule that reads runs may apply to it
-//! ([`crate::policy::Policy::needs_run`]), and one write after deciding (one script for all
-//! of its messages), when what it adds is something a rule reads (labels, tools or resources
-//! a `when.run` names, calls when a rule counts them) or the policy escalates (reviewers see
-//! the trajectory). Other calls never touch Redis for runs.
+//! them: one read before deciding (`HGETALL` and `PTTL`, pipelined), when a rule that reads
+//! runs may apply to it ([`crate::policy::Policy::needs_run`]), and one write after deciding
+//! (one script for all of its messages), when what it adds is something a rule reads
+//! (labels, tools or resources a `when.run` names, calls when a rule counts them) or the
+//! policy escalates (reviewers see the trajectory). Other calls never touch Redis for runs.
+//! The write is left out when the run, as the call read it, holds everything it would add
+//! and was written within [`REFRESH`] (a run calling the same tools again, the usual case),
+//! unless a rule counts calls or the policy escalates ([`Seen::holds`]): the set it would
+//! add to is unchanged, and the run then expires at most [`REFRESH`] before
+//! `context.run_ttl` after its last call.
+//!
+//! What replicas see of each other: a call's write is answered by Redis before the call is
+//! forwarded, so every call a client sends after it had that call's answer — through any
+//! replica, any worker — reads a history holding its step. Calls of one run in flight at
+//! once are not ordered (neither is a single replica's memory store across its workers).
+//! Each worker thread has its own multiplexed connection ([`SharedRuns`]): the commands of
+//! the calls it has in flight go out pipelined, and no other thread is woken for them.
 //!
 //! When Redis fails, `store.on_unavailable` applies: `fail_closed` answers
 //! [`RunStoreError`] (the proxy refuses the call with `run_store_unavailable`); `local`
@@ -45,6 +57,11 @@ pub const SENSITIVE: &str = "sec0:sensitive";
 /// Most distinct tools, resources, routes or labels remembered per run.
 pub const MAX_ITEMS: usize = 256;
 
+/// A write that adds nothing new to a run's shared copy is left out while that copy was
+/// written less than this long ago (or a tenth of `context.run_ttl`, when shorter): the
+/// run then expires at most this much earlier than `context.run_ttl` after its last call.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
 /// Why a run's history could not be read or its step kept.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunStoreError {
@@ -66,6 +83,33 @@ pub struct RunHistory {
     pub labels: BTreeSet<Arc<str>>,
     /// Calls forwarded so far.
     pub calls: u64,
+}
+
+/// A run's history as one call read it before deciding.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// What the run holds.
+    pub history: RunHistory,
+    /// Whether the run's shared copy was written within [`REFRESH`] (its expiry as good as
+    /// refreshed now), so a write adding nothing to `history` may be left out. Always
+    /// `false` for runs in memory or served from this replica's copy.
+    pub fresh: bool,
+}
+
+impl Seen {
+    /// Whether `rec` adds nothing to the history but to its call count: every route,
+    /// tool, resource and label it names is in it already. (Names the store shortens, and
+    /// kinds already at [`MAX_ITEMS`], count as new: the write goes out.)
+    pub fn holds(&self, rec: &Record<'_>) -> bool {
+        let h = &self.history;
+        rec.marks.iter().all(|m| h.labels.contains(*m))
+            && rec.steps.iter().all(|s| {
+                h.routes.contains(s.route)
+                    && s.tool.is_none_or(|t| h.called.contains(t))
+                    && s.resource.is_none_or(|r| h.read.contains(r))
+                    && s.labels.iter().all(|l| h.labels.contains(l))
+            })
+    }
 }
 
 /// What one forwarded call adds to its run.
@@ -148,8 +192,15 @@ impl Runs {
     /// The run's history so far (empty for a new or expired run). `Err` only with Redis
     /// failing under `fail_closed`.
     pub async fn history(&self, run: &str) -> Result<RunHistory, RunStoreError> {
+        self.read(run).await.map(|s| s.history)
+    }
+
+    /// The run's history so far, and whether its shared copy was just written ([`Seen`]).
+    /// With Redis one round trip (the history and its expiry, pipelined). `Err` only with
+    /// Redis failing under `fail_closed`.
+    pub async fn read(&self, run: &str) -> Result<Seen, RunStoreError> {
         let Some(shared) = &self.shared else {
-            return Ok(self.local_history(run));
+            return Ok(self.local_seen(run));
         };
         let started = Instant::now();
         let mut got = shared.read(run).await;
@@ -159,10 +210,13 @@ impl Runs {
         }
         self.timed("read", started);
         match got {
-            Ok(h) => Ok(h),
+            Ok((history, ttl_left)) => Ok(Seen {
+                history,
+                fresh: ttl_left.is_some_and(|left| left >= shared.fresh_above()),
+            }),
             Err(e) => {
                 self.failed("read", &e)?;
-                Ok(self.local_history(run))
+                Ok(self.local_seen(run))
             }
         }
     }
@@ -205,11 +259,15 @@ impl Runs {
         }
     }
 
-    fn local_history(&self, run: &str) -> RunHistory {
-        self.memory
-            .as_ref()
-            .map(|m| m.history(run))
-            .unwrap_or_default()
+    fn local_seen(&self, run: &str) -> Seen {
+        Seen {
+            history: self
+                .memory
+                .as_ref()
+                .map(|m| m.history(run))
+                .unwrap_or_default(),
+            fresh: false,
+        }
     }
 
     fn timed(&self, op: &str, started: Instant) {
@@ -332,5 +390,41 @@ mod tests {
         let m = &r.metrics;
         assert_eq!(m.fallbacks.with_label_values(&["read"]).get(), 1);
         assert_eq!(m.fallbacks.with_label_values(&["write"]).get(), 1);
+    }
+
+    #[test]
+    fn a_record_is_held_when_the_run_has_all_it_names() {
+        let labels = [Arc::from("private_data")];
+        let rec = Record {
+            steps: vec![step("read_db", &labels)],
+            marks: vec![SENSITIVE],
+        };
+        let mut seen = Seen::default();
+        assert!(!seen.holds(&rec), "an empty run holds nothing");
+        let h = &mut seen.history;
+        for (set, v) in [
+            (&mut h.routes, "tools"),
+            (&mut h.called, "read_db"),
+            (&mut h.labels, "private_data"),
+        ] {
+            set.insert(Arc::from(v));
+        }
+        assert!(!seen.holds(&rec), "the mark is new");
+        seen.history.labels.insert(Arc::from(SENSITIVE));
+        assert!(seen.holds(&rec));
+        let other = Record {
+            steps: vec![step("send_mail", &[])],
+            marks: vec![],
+        };
+        assert!(!seen.holds(&other), "a new tool");
+        let read = Record {
+            steps: vec![Step {
+                resource: Some("file:///a"),
+                ..step("read_db", &[])
+            }],
+            marks: vec![],
+        };
+        assert!(!seen.holds(&read), "a new resource");
+        assert!(seen.holds(&Record::default()));
     }
 }

@@ -11,14 +11,18 @@
 //!   `context.max_runs` (the least recently written runs are deleted; expired ones are
 //!   dropped from it as they age out).
 //!
-//! A read is one `HGETALL`; a write is one script ([`WRITE`]) carrying all a call adds.
+//! A read is `HGETALL` and `PTTL` in one round trip (the expiry tells whether the run was
+//! just written: [`super::Seen`]); a write is one script ([`WRITE`]) carrying all a call
+//! adds.
 //! Names longer than [`MAX_ITEM_BYTES`] are kept as their start and end around `…` (glob
 //! patterns anchored at either end still match), so a run's hash stays under about 1 MiB.
 //! The script touches keys it computes (evicted runs): one Redis server (or one shard), as
 //! the rest of the shared store assumes.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::Script;
@@ -26,7 +30,7 @@ use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
 use super::{MAX_ITEMS, Record, RunHistory, add};
-use crate::shared::redis::bounded;
+use crate::shared::redis::{Connector, bounded};
 use crate::shared::{RedisStore, StoreError};
 
 /// Longest tool, resource, route or label name kept whole (bytes).
@@ -66,9 +70,28 @@ redis.call('PEXPIRE', index, ttl)
 return evicted
 "#;
 
+thread_local! {
+    /// This thread's own connections to the shared run stores, each with the token of the
+    /// [`SharedRuns`] it serves (a dropped store's connection goes at this thread's next
+    /// new connection).
+    static CONNECTIONS: RefCell<Vec<(Weak<()>, ConnectionManager)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
 /// The runs in the shared Redis.
+///
+/// Each thread that reads or writes runs uses a connection of its own (made on its first
+/// use, re-made after failures): a per-core worker's commands and their answers stay on its
+/// core — no wake-up of another thread's connection task per command — and the commands of
+/// the calls a worker has in flight at once go out together (the connection is
+/// multiplexed: pipelined). Redis runs one connection's commands in order; see
+/// [`super::Runs`] for what replicas and workers see of each other's writes.
 pub struct SharedRuns {
+    /// Used where a thread's own connection cannot be made (never, in practice).
     conn: ConnectionManager,
+    connector: Connector,
+    /// Identifies this store's connections in [`CONNECTIONS`].
+    token: Arc<()>,
     /// `<prefix>run:`, the start of every run's key.
     run_prefix: String,
     /// `<prefix>runs`, the index of runs by last write.
@@ -134,28 +157,66 @@ pub fn fields_of(rec: &Record<'_>) -> (u64, BTreeSet<String>) {
     (rec.steps.len() as u64, fields)
 }
 
-/// A run's history from its hash's fields (as `HGETALL` returns them).
-pub fn history_of(fields: HashMap<String, String>) -> Result<RunHistory, StoreError> {
+/// A run's history from its hash's fields (name, value), as `HGETALL` returns them.
+pub fn history_of<'v>(
+    fields: impl IntoIterator<Item = (&'v [u8], &'v [u8])>,
+) -> Result<RunHistory, StoreError> {
     let mut h = RunHistory::default();
     for (f, v) in fields {
-        if f == "n" {
-            h.calls = v
-                .parse()
-                .map_err(|_| StoreError::Data(format!("run call count {v:?}")))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if f == b"n" {
+            h.calls = std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| StoreError::Data(format!("run call count {:?}", text(v))))?;
             continue;
         }
-        let set = match f.split_once(':') {
-            Some(("t", _)) => &mut h.called,
-            Some(("r", _)) => &mut h.read,
-            Some(("o", _)) => &mut h.routes,
-            Some(("l", _)) => &mut h.labels,
+        let set = match f {
+            [b't', b':', ..] => &mut h.called,
+            [b'r', b':', ..] => &mut h.read,
+            [b'o', b':', ..] => &mut h.routes,
+            [b'l', b':', ..] => &mut h.labels,
             // The counts per kind.
-            _ if f.starts_with('#') => continue,
-            _ => return Err(StoreError::Data(format!("run field {f:?}"))),
+            [b'#', ..] => continue,
+            _ => return Err(StoreError::Data(format!("run field {:?}", text(f)))),
         };
-        add(set, &f[2..]);
+        // Written by the gateway from `&str` names: a field that is not UTF-8 is not ours.
+        let name = std::str::from_utf8(&f[2..])
+            .map_err(|_| StoreError::Data(format!("run field {:?}", text(f))))?;
+        add(set, name);
     }
     Ok(h)
+}
+
+/// A run's history from an `HGETALL` reply as it comes off the wire (a flat array of
+/// names and values under RESP2, a map under RESP3): read in place, no map built first.
+pub fn history_of_reply(reply: &redis::Value) -> Result<RunHistory, StoreError> {
+    use redis::Value;
+    fn bytes(v: &Value) -> Result<&[u8], StoreError> {
+        match v {
+            Value::BulkString(b) => Ok(b),
+            Value::SimpleString(s) => Ok(s.as_bytes()),
+            other => Err(StoreError::Data(format!("run field of type {other:?}"))),
+        }
+    }
+    match reply {
+        Value::Nil => Ok(RunHistory::default()),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            let pairs = items
+                .chunks_exact(2)
+                .map(|p| Ok((bytes(&p[0])?, bytes(&p[1])?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            history_of(pairs)
+        }
+        Value::Map(pairs) => {
+            let pairs = pairs
+                .iter()
+                .map(|(k, v)| Ok((bytes(k)?, bytes(v)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            history_of(pairs)
+        }
+        other => Err(StoreError::Data(format!("run hash reply {other:?}"))),
+    }
 }
 
 impl SharedRuns {
@@ -163,6 +224,8 @@ impl SharedRuns {
     pub fn new(redis: &RedisStore, ttl: Duration, max_runs: u64) -> Self {
         Self {
             conn: redis.connection(),
+            connector: redis.connector(),
+            token: Arc::new(()),
             run_prefix: redis.key(&["run", ""]),
             index: redis.key(&["runs"]),
             timeout: redis.timeout(),
@@ -172,6 +235,24 @@ impl SharedRuns {
         }
     }
 
+    /// This thread's connection to the store (made on first use).
+    fn connection(&self) -> ConnectionManager {
+        CONNECTIONS.with(|conns| {
+            let mut conns = conns.borrow_mut();
+            let mine = Arc::as_ptr(&self.token);
+            if let Some((_, c)) = conns.iter().find(|(t, _)| t.as_ptr() == mine) {
+                return c.clone();
+            }
+            conns.retain(|(t, _)| t.strong_count() > 0);
+            let c = self.connector.connect().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "shared runs use the store's common connection");
+                self.conn.clone()
+            });
+            conns.push((Arc::downgrade(&self.token), c.clone()));
+            c
+        })
+    }
+
     /// The key of `run`'s hash.
     pub fn key(&self, run: &str) -> String {
         let mut k = self.run_prefix.clone();
@@ -179,15 +260,24 @@ impl SharedRuns {
         k
     }
 
-    /// The run's history (empty for a new or expired run): one `HGETALL`.
-    pub async fn read(&self, run: &str) -> Result<RunHistory, StoreError> {
-        let mut c = self.conn.clone();
-        let fields: HashMap<String, String> = bounded(
-            self.timeout,
-            redis::cmd("HGETALL").arg(self.key(run)).query_async(&mut c),
-        )
-        .await?;
-        history_of(fields)
+    /// The run's history (empty for a new or expired run) and how long its hash has left
+    /// to live (`None`: no such hash): `HGETALL` and `PTTL`, pipelined — one round trip.
+    pub async fn read(&self, run: &str) -> Result<(RunHistory, Option<Duration>), StoreError> {
+        let mut c = self.connection();
+        let key = self.key(run);
+        let mut p = redis::pipe();
+        p.cmd("HGETALL").arg(&key).cmd("PTTL").arg(&key);
+        let (reply, pttl): (redis::Value, i64) =
+            bounded(self.timeout, p.query_async(&mut c)).await?;
+        // PTTL: -2 for no key, -1 for a key without expiry (not one the gateway wrote).
+        let left = u64::try_from(pttl).ok().map(Duration::from_millis);
+        Ok((history_of_reply(&reply)?, left))
+    }
+
+    /// The time to live above which a run's hash counts as just written ([`super::REFRESH`]
+    /// before its full TTL, or a tenth of the TTL when that is shorter).
+    pub fn fresh_above(&self) -> Duration {
+        self.ttl - super::REFRESH.min(self.ttl / 10)
     }
 
     /// Add what `rec` holds to the run, refresh its expiry: one script. Returns the runs
@@ -195,7 +285,7 @@ impl SharedRuns {
     pub async fn write(&self, run: &str, rec: &Record<'_>) -> Result<u64, StoreError> {
         let (calls, fields) = fields_of(rec);
         let hash = run_hash(run);
-        let mut c = self.conn.clone();
+        let mut c = self.connection();
         let mut inv = self.write.key(self.key(run));
         inv.key(&self.index)
             .arg(
@@ -275,12 +365,10 @@ mod tests {
                 "t:read_db"
             ]
         );
-        let mut stored: HashMap<String, String> = fields
-            .iter()
-            .map(|f| (f.to_string(), "1".to_string()))
-            .collect();
-        stored.insert("n".into(), "2".into());
-        stored.insert("#l".into(), "2".into());
+        let mut stored: Vec<(&[u8], &[u8])> =
+            fields.iter().map(|f| (f.as_bytes(), &b"1"[..])).collect();
+        stored.push((b"n", b"2"));
+        stored.push((b"#l", b"2"));
         let h = history_of(stored).expect("history");
         assert_eq!(h.calls, 2);
         assert_eq!(names(&h.read), ["file:///private/a:b.csv"]);
@@ -291,16 +379,13 @@ mod tests {
 
     #[test]
     fn unreadable_data_is_an_error_not_a_guess() {
-        let bad =
-            |k: &str, v: &str| history_of(HashMap::from([(k.to_string(), v.to_string())])).is_err();
-        assert!(bad("n", "many"));
-        assert!(bad("x:what", "1"));
-        assert!(bad("nonsense", "1"));
-        assert!(!bad("#t", "3"));
-        assert_eq!(
-            history_of(HashMap::new()).expect("empty"),
-            RunHistory::default()
-        );
+        let bad = |k: &[u8], v: &[u8]| history_of([(k, v)]).is_err();
+        assert!(bad(b"n", b"many"));
+        assert!(bad(b"x:what", b"1"));
+        assert!(bad(b"nonsense", b"1"));
+        assert!(bad(b"t:\xff", b"1"), "not UTF-8");
+        assert!(!bad(b"#t", b"3"));
+        assert_eq!(history_of([]).expect("empty"), RunHistory::default());
     }
 
     #[test]
@@ -330,9 +415,88 @@ mod tests {
 
     #[test]
     fn a_read_history_is_capped_like_memory() {
-        let stored: HashMap<String, String> = (0..1000)
-            .map(|i| (format!("t:tool-{i}"), "1".to_string()))
-            .collect();
+        let names: Vec<String> = (0..1000).map(|i| format!("t:tool-{i}")).collect();
+        let stored = names.iter().map(|f| (f.as_bytes(), &b"1"[..]));
         assert_eq!(history_of(stored).expect("h").called.len(), MAX_ITEMS);
+    }
+
+    #[test]
+    fn a_reply_is_read_in_place_under_resp2_and_resp3() {
+        use redis::Value;
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let resp2 = Value::Array(vec![
+            bulk("l:private_data"),
+            bulk("1"),
+            bulk("n"),
+            bulk("3"),
+        ]);
+        let resp3 = Value::Map(vec![
+            (bulk("l:private_data"), bulk("1")),
+            (bulk("n"), bulk("3")),
+        ]);
+        for reply in [resp2, resp3] {
+            let h = history_of_reply(&reply).expect("history");
+            assert_eq!(h.calls, 3);
+            assert_eq!(names(&h.labels), ["private_data"]);
+        }
+        assert_eq!(
+            history_of_reply(&Value::Array(vec![])).expect("empty"),
+            RunHistory::default()
+        );
+        assert!(
+            history_of_reply(&Value::Array(vec![bulk("n")])).is_err(),
+            "odd"
+        );
+        assert!(history_of_reply(&Value::Int(3)).is_err());
+        assert!(history_of_reply(&Value::Array(vec![bulk("n"), Value::Int(1)])).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_thread_keeps_one_connection_per_store_and_drops_a_gone_stores() {
+        // Nothing listens on port 1; connections are made lazily, so none is tried here.
+        let store = crate::shared::RedisStore::new(&crate::config::RedisConfig {
+            url: "redis://127.0.0.1:1/".into(),
+            prefix: "t:".into(),
+            timeout: Duration::from_millis(200),
+        })
+        .expect("store");
+        let held = || CONNECTIONS.with(|c| c.borrow().len());
+        let before = held();
+        let a = SharedRuns::new(&store, Duration::from_secs(60), 10);
+        let b = SharedRuns::new(&store, Duration::from_secs(60), 10);
+        for _ in 0..3 {
+            let _ = a.connection();
+        }
+        assert_eq!(held(), before + 1, "one for a, however often it asks");
+        let _ = b.connection();
+        assert_eq!(held(), before + 2);
+        drop(a);
+        let c = SharedRuns::new(&store, Duration::from_secs(60), 10);
+        let _ = c.connection();
+        assert_eq!(held(), before + 2, "a's went when c's came");
+        // Another thread has its own.
+        let other = std::thread::spawn(|| CONNECTIONS.with(|c| c.borrow().len()))
+            .join()
+            .expect("thread");
+        assert_eq!(other, 0);
+    }
+
+    #[test]
+    fn a_run_counts_as_just_written_within_a_second_or_a_tenth_of_its_ttl() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _in = rt.enter();
+        let store = crate::shared::RedisStore::new(&crate::config::RedisConfig {
+            url: "redis://127.0.0.1:1/".into(),
+            prefix: "t:".into(),
+            timeout: Duration::from_millis(200),
+        })
+        .expect("store");
+        let hour = SharedRuns::new(&store, Duration::from_secs(3600), 10);
+        assert_eq!(hour.fresh_above(), Duration::from_secs(3599));
+        let short = SharedRuns::new(&store, Duration::from_secs(2), 10);
+        assert_eq!(short.fresh_above(), Duration::from_millis(1800));
     }
 }

@@ -303,9 +303,11 @@ impl ProxyState {
     /// resources, labels). Every run when rules read runs; otherwise, when calls can be
     /// escalated, the runs callers continue (a minted run id is new with each call: it has
     /// no "so far"). With runs in Redis the write goes there only when a rule reads
-    /// something in it, or the policy escalates (reviewers see the trajectory); when it
-    /// fails under `fail_closed`, a call going on whose step a rule reads is refused (a
-    /// run whose step went unrecorded could pass a flow rule later).
+    /// something in it, or the policy escalates (reviewers see the trajectory), and the run
+    /// as read for this call does not hold all of it already
+    /// ([`crate::context::runs::Seen`]); when it fails under `fail_closed`, a call going on
+    /// whose step a rule reads is refused (a run whose step went unrecorded could pass a
+    /// flow rule later).
     async fn remember_run(
         &self,
         policy: &Policy,
@@ -348,7 +350,17 @@ impl ProxyState {
         // A refusal's mark counts when rules read runs (they may name it; precedents key
         // on it).
         read = read || (!rec.marks.is_empty() && policy.reads_runs());
-        let to_redis = read || policy.escalates();
+        // Left out when the run, as this call read it, holds all the write would add and
+        // was written within a second (its expiry as good as refreshed), and nothing reads
+        // the call count (no `count_gt`, no reviewer's trajectory): one round trip fewer.
+        let redundant = shared
+            && !policy.escalates()
+            && outcome
+                .run
+                .as_ref()
+                .is_some_and(|s| s.fresh && s.holds(&rec))
+            && !policy.counts_calls();
+        let to_redis = (read || policy.escalates()) && !redundant;
         match self.runs.record(&a.ctx.run_id, &rec, to_redis).await {
             Ok(()) => Ok(()),
             Err(e) if forwards && read => {

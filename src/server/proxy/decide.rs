@@ -38,6 +38,9 @@ pub(super) struct Decided {
     pub retry_after: Option<Duration>,
     /// Whether each message handles something sensitive (marks its run).
     pub sensitive: Vec<bool>,
+    /// The run as this call read it before deciding (when a rule needed it): the write
+    /// after may be left out when it adds nothing ([`crate::context::runs::Seen`]).
+    pub run: Option<crate::context::runs::Seen>,
 }
 
 /// What decides one message besides its facts.
@@ -160,9 +163,9 @@ impl ProxyState {
                 policy.reads_runs()
             };
             if history.is_none() && wants {
-                history = Some(self.runs.history(&a.ctx.run_id).await.map_err(run_store)?);
+                history = Some(self.runs.read(&a.ctx.run_id).await.map_err(run_store)?);
             }
-            facts.run = history.as_ref();
+            facts.run = history.as_ref().map(|s| &s.history);
             let what = Message {
                 located,
                 request: msg.kind == MessageKind::Request,
@@ -173,6 +176,7 @@ impl ProxyState {
                     .await?,
             );
         }
+        decided.run = history;
         Ok(opened)
     }
 
