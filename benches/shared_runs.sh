@@ -3,9 +3,14 @@
 # load (run ids continued by the caller, 1,000 runs) through gateways whose rules read the
 # run on every call (`when.run`), with `store.backend: memory` and `store.backend: redis`,
 # in alternating rounds; then medians, p99 and the ratio to memory. Two rule sets:
-#   read        the call's rules read the run (one Redis round trip per call: HGETALL);
-#   read+write  they also label the run (a second round trip: the write script).
+#   read        the call's rules read the run (one Redis round trip per call: HGETALL+PTTL);
+#   read+write  they also label the run (a second round trip, the write script, when the
+#               run lacks what the call adds or was last written over a second ago).
 # The issue's target: redis ≥ 0.8x memory in req/s.
+# With BEFORE=path/to/an/older/sec0-gateway, two more targets run that binary with the Redis
+# store (before-redis-read, before-redis-read+write), in the same rounds: before/after of a
+# change measured in one run. With GATEWAY=path/to/sec0-gateway that binary is measured
+# instead of building this tree's.
 #
 # Needs: nginx, wrk, redis-server (Debian: nginx-light wrk redis-server), python3.
 # Usage: benches/shared_runs.sh [ROUNDS] [DURATION] [CONNECTIONS]   (defaults: 3 10s 64)
@@ -36,11 +41,13 @@ rules:
   - { id: seen, when: { tool: add }, decision: allow, reason: seen, label: added }
 YAML
 TARGETS="" NAMES="" n=0
+STORES="memory redis"
+[ -n "${BEFORE:-}" ] && STORES="$STORES before-redis"
 for rules in read read+write; do
-  for store in memory redis; do
+  for store in $STORES; do
     port=$((BASE + 2 * n)) admin=$((BASE + 2 * n + 1)) n=$((n + 1))
     cfg="{ backend: memory }"
-    [ $store = redis ] && cfg="{ backend: redis, redis: { url: \"redis://127.0.0.1:$REDIS/\" } }"
+    [ $store != memory ] && cfg="{ backend: redis, redis: { url: \"redis://127.0.0.1:$REDIS/\" } }"
     cat > "$RUN/$store-$rules.gw.yaml" <<YAML
 listen: 127.0.0.1:$port
 admin: { listen: 127.0.0.1:$admin }
@@ -65,7 +72,8 @@ request = function()
   return wrk.format()
 end
 LUA
-cargo build --release --quiet
+GATEWAY=${GATEWAY:-}
+[ -n "$GATEWAY" ] || { cargo build --release --quiet && GATEWAY=./target/release/sec0-gateway; }
 cleanup() {
   [ -f "$RUN/upstream.pid" ] && kill "$(cat "$RUN/upstream.pid")" 2>/dev/null || true
   for p in ${PIDS:-}; do kill "$p" 2>/dev/null || true; done
@@ -76,7 +84,9 @@ redis-server --bind 127.0.0.1 --port $REDIS --save "" --appendonly no >"$RUN/log
 PIDS="$!"
 sleep 0.3
 for name in $NAMES; do
-  ./target/release/sec0-gateway --log-level warn run -c "$RUN/$name.gw.yaml" 2>"$RUN/logs/$name.err" &
+  bin=$GATEWAY
+  case $name in before-*) bin=$BEFORE ;; esac
+  "$bin" --log-level warn run -c "$RUN/$name.gw.yaml" 2>"$RUN/logs/$name.err" &
   PIDS="$PIDS $!"
 done
 for target in $TARGETS; do
@@ -89,7 +99,7 @@ run_rounds "$RUN" "$ROUNDS" $TARGETS
 summarize "$RUN" "$ROUNDS" memory-read memory-read+write $NAMES
 # The Redis round trips the gateways made (read, write), to check the design's count.
 for name in $NAMES; do
-  case $name in redis-*) ;; *) continue ;; esac
+  case $name in *redis-*) ;; *) continue ;; esac
   port=$(grep -o 'admin: { listen: 127.0.0.1:[0-9]*' "$RUN/$name.gw.yaml" | grep -o '[0-9]*$')
   echo "$name: $(curl -s "http://127.0.0.1:$port/metrics" | grep '^sec0_gateway_run_store_round_trip_seconds_count' | tr '\n' ' ')" >&2
 done
