@@ -371,6 +371,7 @@ async fn the_write_script_caps_each_run_and_the_number_of_runs() {
                     tool: Some(t),
                     resource: None,
                     labels: &[],
+                    ids: Vec::new(),
                 })
                 .collect(),
             marks: vec![],
