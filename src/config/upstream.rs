@@ -3,6 +3,7 @@
 //! active health checks, passive outlier ejection, the circuit breaker and safe retries.
 //! Checked in `validate.rs` (`check_fleet`); run by `crate::forward::fleet`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,11 @@ pub enum Balance {
     Session,
 }
 
-/// `upstreams.<name>.sessions`: the session map of `balance: session`.
+/// `upstreams.<name>.sessions`: how `balance: session` finds a session's endpoint. Without
+/// an affinity key, a map in each replica (sessions another replica created are placed by
+/// hash, which may miss); with one, the session id handed to the client names its endpoint,
+/// authenticated by the key every replica shares (`crate::forward::affinity`), and no map is
+/// kept.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionMapConfig {
@@ -59,6 +64,11 @@ pub struct SessionMapConfig {
     /// A session unused this long is forgotten.
     #[serde(with = "humantime_serde")]
     pub idle_ttl: Duration,
+    /// A file holding the affinity key (at least 32 bytes; surrounding whitespace is
+    /// ignored), the same on every replica.
+    pub affinity_key_file: Option<PathBuf>,
+    /// An environment variable holding the affinity key (instead of a file).
+    pub affinity_key_env: Option<String>,
 }
 
 impl Default for SessionMapConfig {
@@ -66,7 +76,53 @@ impl Default for SessionMapConfig {
         Self {
             max: 100_000,
             idle_ttl: Duration::from_secs(3600),
+            affinity_key_file: None,
+            affinity_key_env: None,
         }
+    }
+}
+
+/// The shortest affinity key accepted, in bytes (HMAC-SHA-256 wants at least its output).
+pub const MIN_AFFINITY_KEY: usize = 32;
+/// The longest affinity key read, in bytes (a size cap on what is read).
+const MAX_AFFINITY_KEY: usize = 4096;
+
+impl SessionMapConfig {
+    /// Whether an affinity key is configured.
+    pub fn has_affinity_key(&self) -> bool {
+        self.affinity_key_file.is_some() || self.affinity_key_env.is_some()
+    }
+
+    /// The affinity key's bytes (`None`: none configured), or why it cannot be had. The
+    /// message names the file or variable, never the value.
+    pub fn affinity_key(&self) -> Result<Option<Vec<u8>>, String> {
+        let raw = match (&self.affinity_key_file, &self.affinity_key_env) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err("give affinity_key_file or affinity_key_env, not both".into());
+            }
+            (Some(path), None) => {
+                let meta =
+                    std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                if meta.len() > MAX_AFFINITY_KEY as u64 {
+                    return Err(format!(
+                        "{}: longer than {MAX_AFFINITY_KEY} bytes",
+                        path.display()
+                    ));
+                }
+                std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            (None, Some(var)) => std::env::var_os(var)
+                .ok_or_else(|| format!("environment variable {var} is not set"))?
+                .into_encoded_bytes(),
+        };
+        let key = raw.trim_ascii();
+        if key.len() < MIN_AFFINITY_KEY || key.len() > MAX_AFFINITY_KEY {
+            return Err(format!(
+                "the affinity key must be {MIN_AFFINITY_KEY} to {MAX_AFFINITY_KEY} bytes"
+            ));
+        }
+        Ok(Some(key.to_vec()))
     }
 }
 
@@ -339,6 +395,17 @@ pub(super) fn check(name: &str, up: &super::UpstreamConfig) -> Vec<(String, Stri
             "max and idle_ttl must be greater than 0".into(),
         );
     }
+    if up.sessions.has_affinity_key() {
+        if up.balance != Balance::Session {
+            bad(
+                key("sessions"),
+                "an affinity key places calls by MCP session: it needs `balance: session`".into(),
+            );
+        }
+        if let Err(m) = up.sessions.affinity_key() {
+            bad(key("sessions"), m);
+        }
+    }
     out
 }
 
@@ -418,6 +485,40 @@ mod tests {
         assert!(e.contains("retry.budget.percent"), "{e}");
         let e = problems("{ url: 'http://h:1', balance: sticky }");
         assert!(e.contains("sticky"), "unknown balance is refused: {e}");
+    }
+
+    #[test]
+    fn an_affinity_key_is_checked_without_showing_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let short = dir.path().join("short");
+        std::fs::write(&short, "not-a-long-secret\n").expect("write");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("{}\n", "k".repeat(40))).expect("write");
+        let eps = "endpoints: ['http://h:1', 'http://h:2']";
+        let with = |k: &std::path::Path, balance: &str| {
+            problems(&format!(
+                "{{ {eps}, balance: {balance}, sessions: {{ affinity_key_file: '{}' }} }}",
+                k.display()
+            ))
+        };
+        assert_eq!(with(&long, "session"), "");
+        let e = with(&short, "session");
+        assert!(
+            e.contains("upstreams.a.sessions: the affinity key must be 32"),
+            "{e}"
+        );
+        assert!(!e.contains("not-a-long-secret"), "never the value: {e}");
+        let e = with(&long, "round_robin");
+        assert!(e.contains("needs `balance: session`"), "{e}");
+        let e = with(&dir.path().join("missing"), "session");
+        assert!(
+            e.contains("upstreams.a.sessions:") && e.contains("missing"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{{ {eps}, balance: session, sessions: {{ affinity_key_env: SEC0_TEST_NO_SUCH_VAR_20 }} }}"
+        ));
+        assert!(e.contains("SEC0_TEST_NO_SUCH_VAR_20 is not set"), "{e}");
     }
 
     #[test]

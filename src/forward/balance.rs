@@ -258,6 +258,7 @@ mod tests {
             &SessionMapConfig {
                 max: 2,
                 idle_ttl: Duration::from_millis(100),
+                ..SessionMapConfig::default()
             },
         );
         p.remember("a", "x:1", 1);
