@@ -278,3 +278,21 @@ async fn a_session_holds_across_replicas_and_forged_ids_go_nowhere() {
         assert!(!logs.contains(KEY), "the key is never logged");
     }
 }
+
+#[tokio::test]
+async fn a_gateway_whose_affinity_key_cannot_be_read_does_not_start() {
+    let yaml = "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nupstreams:\n  tools:\n    \
+        endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2']\n    balance: session\n    \
+        sessions: { affinity_key_env: SEC0_TEST_UNSET_AFFINITY_KEY }\n\
+        routes:\n  - { path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool }\n";
+    let cfg = sec0_gateway::config::load_from_str(yaml, "<test>", Some(Default::default()))
+        .expect("the config itself is valid: the key is read at start");
+    match sec0_gateway::Gateway::start(cfg).await {
+        Ok(_) => panic!("started without its session affinity key"),
+        Err(e) => assert!(
+            e.to_string()
+                .contains("SEC0_TEST_UNSET_AFFINITY_KEY is not set"),
+            "{e}"
+        ),
+    }
+}

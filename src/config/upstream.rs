@@ -65,7 +65,8 @@ pub struct SessionMapConfig {
     #[serde(with = "humantime_serde")]
     pub idle_ttl: Duration,
     /// A file holding the affinity key (at least 32 bytes; surrounding whitespace is
-    /// ignored), the same on every replica.
+    /// ignored), the same on every replica. Read when the upstream is set up: a gateway
+    /// whose key cannot be read does not start (a reload keeps the running config).
     pub affinity_key_file: Option<PathBuf>,
     /// An environment variable holding the affinity key (instead of a file).
     pub affinity_key_env: Option<String>,
@@ -395,6 +396,8 @@ pub(super) fn check(name: &str, up: &super::UpstreamConfig) -> Vec<(String, Stri
             "max and idle_ttl must be greater than 0".into(),
         );
     }
+    // The key itself is read when the upstream is set up (start, reload), where it is
+    // used: `check` on another machine has neither the Secret's file nor its variable.
     if up.sessions.has_affinity_key() {
         if up.balance != Balance::Session {
             bad(
@@ -402,8 +405,11 @@ pub(super) fn check(name: &str, up: &super::UpstreamConfig) -> Vec<(String, Stri
                 "an affinity key places calls by MCP session: it needs `balance: session`".into(),
             );
         }
-        if let Err(m) = up.sessions.affinity_key() {
-            bad(key("sessions"), m);
+        if up.sessions.affinity_key_file.is_some() && up.sessions.affinity_key_env.is_some() {
+            bad(
+                key("sessions"),
+                "give affinity_key_file or affinity_key_env, not both".into(),
+            );
         }
     }
     out
@@ -488,37 +494,52 @@ mod tests {
     }
 
     #[test]
-    fn an_affinity_key_is_checked_without_showing_it() {
+    fn an_affinity_key_is_read_and_checked_without_showing_it() {
         let dir = tempfile::tempdir().expect("dir");
+        let sessions = |file: &std::path::Path| super::SessionMapConfig {
+            affinity_key_file: Some(file.to_path_buf()),
+            ..Default::default()
+        };
         let short = dir.path().join("short");
         std::fs::write(&short, "not-a-long-secret\n").expect("write");
-        let long = dir.path().join("long");
-        std::fs::write(&long, format!("{}\n", "k".repeat(40))).expect("write");
-        let eps = "endpoints: ['http://h:1', 'http://h:2']";
-        let with = |k: &std::path::Path, balance: &str| {
-            problems(&format!(
-                "{{ {eps}, balance: {balance}, sessions: {{ affinity_key_file: '{}' }} }}",
-                k.display()
-            ))
-        };
-        assert_eq!(with(&long, "session"), "");
-        let e = with(&short, "session");
-        assert!(
-            e.contains("upstreams.a.sessions: the affinity key must be 32"),
-            "{e}"
-        );
+        let e = sessions(&short).affinity_key().expect_err("short");
+        assert!(e.contains("must be 32"), "{e}");
         assert!(!e.contains("not-a-long-secret"), "never the value: {e}");
-        let e = with(&long, "round_robin");
-        assert!(e.contains("needs `balance: session`"), "{e}");
-        let e = with(&dir.path().join("missing"), "session");
-        assert!(
-            e.contains("upstreams.a.sessions:") && e.contains("missing"),
-            "{e}"
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("  {}\n", "k".repeat(40))).expect("write");
+        assert_eq!(
+            sessions(&long).affinity_key().expect("key"),
+            Some(b"k".repeat(40)),
+            "whitespace around it is not part of it"
+        );
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "k".repeat(5000)).expect("write");
+        assert!(sessions(&huge).affinity_key().is_err(), "size cap");
+        let e = sessions(&dir.path().join("missing"))
+            .affinity_key()
+            .expect_err("missing");
+        assert!(e.contains("missing"), "{e}");
+        let env = super::SessionMapConfig {
+            affinity_key_env: Some("SEC0_TEST_NO_SUCH_VAR_20".into()),
+            ..Default::default()
+        };
+        let e = env.affinity_key().expect_err("unset");
+        assert!(e.contains("SEC0_TEST_NO_SUCH_VAR_20 is not set"), "{e}");
+        assert_eq!(super::SessionMapConfig::default().affinity_key(), Ok(None));
+
+        let eps = "endpoints: ['http://h:1', 'http://h:2']";
+        assert_eq!(
+            problems(&format!(
+                "{{ {eps}, balance: session, sessions: {{ affinity_key_env: K }} }}"
+            )),
+            "",
+            "the key is read at start, not by `check`"
         );
         let e = problems(&format!(
-            "{{ {eps}, balance: session, sessions: {{ affinity_key_env: SEC0_TEST_NO_SUCH_VAR_20 }} }}"
+            "{{ {eps}, sessions: {{ affinity_key_env: K, affinity_key_file: /k }} }}"
         ));
-        assert!(e.contains("SEC0_TEST_NO_SUCH_VAR_20 is not set"), "{e}");
+        assert!(e.contains("needs `balance: session`"), "{e}");
+        assert!(e.contains("not both"), "{e}");
     }
 
     #[test]
