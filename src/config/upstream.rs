@@ -47,7 +47,8 @@ pub enum Balance {
     LeastRequest,
     /// MCP sessions stay where they were created: the `Mcp-Session-Id` an answer gives is
     /// remembered with its endpoint; calls without a session go round robin, and a session
-    /// this replica does not know is placed by its hash (the same on every replica).
+    /// this replica does not know is placed by its hash (the same on every replica). With
+    /// `sessions.affinity_key_*`, the id is sealed to its endpoint instead (any replica).
     Session,
 }
 

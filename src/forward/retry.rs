@@ -2,7 +2,7 @@
 //! (always), or a call whose methods are all listed as idempotent (then also a broken
 //! exchange or a 502/503/504). Every retry goes to another endpoint and spends the
 //! upstream's budget: within a second, retries stay under a share of the calls, or a
-//! minimum per second.
+//! minimum per second. [`Saved`] keeps a request's head to send it again.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
