@@ -346,6 +346,70 @@ mod tests {
         assert_eq!(s.seal(&ep(1), "é"), Err(AffinityError::NotVisibleAscii));
     }
 
+    fn eps(ports: &[u16]) -> Vec<Arc<Endpoint>> {
+        ports
+            .iter()
+            .map(|p| {
+                Arc::new(Endpoint::new(
+                    Scheme::HTTP,
+                    Authority::try_from(format!("127.0.0.1:{p}")).expect("authority"),
+                    None,
+                    super::super::metrics::EndpointMetrics::unregistered(),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_go_to_the_sealed_endpoint_with_the_upstream_id_and_answers_are_sealed() {
+        let s = SessionSeal::new("tools", KEY);
+        let fleet = eps(&[1, 2, 3]);
+        let mut answer = HeaderMap::new();
+        answer.insert(MCP_SESSION_ID, HeaderValue::from_static("up-42"));
+        s.seal_response(&mut answer, &fleet[2]).expect("sealed");
+        let sealed = answer[&MCP_SESSION_ID].to_str().expect("ascii").to_string();
+        assert!(
+            sealed.ends_with(".up-42") && sealed.starts_with("s1."),
+            "{sealed}"
+        );
+
+        // Another replica lists the endpoints in another order: same endpoint.
+        let reordered = eps(&[3, 1, 2]);
+        let mut req = HeaderMap::new();
+        req.insert(
+            MCP_SESSION_ID,
+            HeaderValue::from_str(&sealed).expect("value"),
+        );
+        assert_eq!(s.unseal_request(&mut req, &reordered), Ok(Some(0)));
+        assert_eq!(
+            req[&MCP_SESSION_ID], "up-42",
+            "the upstream gets its own id"
+        );
+
+        let mut req = HeaderMap::new();
+        req.insert(
+            MCP_SESSION_ID,
+            HeaderValue::from_str(&sealed).expect("value"),
+        );
+        assert_eq!(
+            s.unseal_request(&mut req, &eps(&[1, 2])),
+            Err(AffinityError::EndpointGone)
+        );
+        req.append(
+            MCP_SESSION_ID,
+            HeaderValue::from_str(&sealed).expect("value"),
+        );
+        assert_eq!(
+            s.place(&req, &fleet),
+            Err(AffinityError::Malformed),
+            "two ids"
+        );
+        assert_eq!(s.place(&HeaderMap::new(), &fleet), Ok(None), "no session");
+        let mut none = HeaderMap::new();
+        assert_eq!(s.seal_response(&mut none, &fleet[0]), Ok(()));
+        assert!(none.is_empty());
+    }
+
     #[test]
     fn endpoint_keys_name_the_endpoint_not_its_place() {
         assert_ne!(ep(1), ep(2));
