@@ -668,7 +668,13 @@ routes:
         L.append(f"| records at the collector (lines / distinct) / file records missing there | {collected_lines:,} / {len(collected):,} / {len(not_collected)} |")
         L.append(f"| audit records failed (metric) | {self.final['audit_failed']:.0f} |")
         L.append(f"| **records lost** | **{len(missing_ids) + abs(int(metric_decisions) - n_decision_records) + len(not_collected) + int(self.final['audit_failed'])}** |")
-        L.append(f"| `audit verify` | {verify.stdout.strip() or verify.stderr.strip()} |")
+        ok = [re.search(r"OK \((\d+) records, (\d+) checkpoints\)", x) for x in verify.stdout.splitlines()]
+        if verify.returncode == 0 and ok and all(ok):
+            said = (f"OK: {len(ok)} files, {sum(int(m.group(1)) for m in ok):,} records, "
+                    f"{sum(int(m.group(2)) for m in ok):,} signed checkpoints")
+        else:
+            said = " ".join((verify.stdout + verify.stderr).split())[:400]
+        L.append(f"| `audit verify` | {said} |")
         L.append(f"| gateway exit after SIGTERM | {self.gw_exit} |")
         L.append("")
         L.append("| fault | injected |\n|---|---:|")
