@@ -90,5 +90,6 @@ fn step(labels: &[Arc<str>]) -> Step<'_> {
         tool: Some("send_email"),
         resource: None,
         labels,
+        ids: Vec::new(),
     }
 }

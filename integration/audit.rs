@@ -689,3 +689,76 @@ async fn a_stream_the_client_abandons_is_recorded_as_aborted() {
     );
     drop(senders);
 }
+
+/// A client that goes away while the gateway waits for the upstream's answer (the call was
+/// decided and forwarded, no response head exists yet) still leaves the decision's record —
+/// aborted, without a status, as the metrics counted it. The soak (`benches/soak.sh`) found
+/// such calls missing from the trail: the dropped request took its pending record with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_client_abandons_before_its_answer_is_still_recorded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit_dir = dir.path().join("audit");
+    // An upstream that takes the call and never answers it.
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let tell = arrived.clone();
+    let up = Upstream::start(move |_req| {
+        let tell = tell.clone();
+        async move {
+            tell.notify_one();
+            std::future::pending::<Response<sec0_gateway::forward::body::ProxyBody>>().await
+        }
+    })
+    .await;
+    let (gw, _rules) = common::gateway_with_rules(
+        RULES,
+        &format!(
+            "audit: {{ file: {{ dir: {audit_dir:?} }} }}\nupstreams: {{ u: {{ url: \"{}\" }} }}\n\
+             routes:\n  - {{ name: tools, path_prefix: /mcp, upstream: u, protocol: mcp, boundary: agent_to_tool }}\n",
+            up.url()
+        ),
+    )
+    .await;
+    let body = call(7, "long", json!({}));
+    let mut client = tokio::net::TcpStream::connect(gw.proxy_addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut client, format!("{head}{body}").as_bytes())
+        .await
+        .expect("send");
+    common::within("the call to reach the upstream", arrived.notified()).await;
+    drop(client); // the client goes away before any answer
+    // The gateway notices (the request is no longer in flight), then shutdown flushes the trail.
+    common::within("the abandoned call to end", async {
+        loop {
+            let m = common::metrics(&gw).await;
+            if common::metric_value(&m, "sec0_gateway_in_flight_requests") == Some(0.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let m = common::metrics(&gw).await;
+    let counted: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("sec0_gateway_decisions_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    gw.shutdown().await;
+    let records = all_records(&audit_dir);
+    let d: Vec<&Value> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(d.len(), 1, "{records:?}");
+    assert_eq!(counted, 1.0, "one decision counted, one recorded");
+    assert_eq!(d[0]["outcome"], "aborted", "{}", d[0]);
+    assert_eq!(
+        d[0]["http_status"],
+        Value::Null,
+        "no answer was sent: {}",
+        d[0]
+    );
+    assert_eq!(d[0]["decision"], "allow");
+}

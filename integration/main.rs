@@ -43,6 +43,7 @@ mod review;
 mod routing;
 mod runs;
 mod runs_shared;
+mod session_affinity;
 mod shutdown;
 mod streaming;
 mod upstream_errors;

@@ -189,6 +189,42 @@ fn assert_deployment_promises(docs: &[Value], name: &str, cfg: &Value) {
     );
 }
 
+/// Every session affinity key the config names (`sessions.affinity_key_env`) reaches the
+/// pods from a Secret, and a Secret the chart makes holds a key long enough.
+fn assert_session_keys_provided(docs: &[Value], cfg: &Value) {
+    use base64::Engine;
+    let env = &find(docs, "Deployment", "sec0-gateway")["spec"]["template"]["spec"]["containers"]
+        [0]["env"];
+    let mut named = 0;
+    for (_, up) in cfg["upstreams"].as_mapping().expect("upstreams") {
+        let Some(var) = up["sessions"]["affinity_key_env"].as_str() else {
+            continue;
+        };
+        named += 1;
+        let from = env
+            .as_sequence()
+            .and_then(|e| e.iter().find(|v| v["name"] == var))
+            .map(|v| &v["valueFrom"]["secretKeyRef"])
+            .unwrap_or_else(|| panic!("{var} is not given to the pods: {env:?}"));
+        let (secret, key) = (
+            from["name"].as_str().expect("secret name"),
+            from["key"].as_str().expect("secret key"),
+        );
+        assert_ne!(from["optional"], true, "a missing key must stop the pod");
+        if let Some(s) = docs
+            .iter()
+            .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == secret)
+        {
+            let b64 = s["data"][key].as_str().expect("the key in the Secret");
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64");
+            assert!(raw.len() >= 32, "the generated key is too short");
+        }
+    }
+    assert!(named > 0, "the chart's default upstream seals sessions");
+}
+
 /// `kubernetes-validate --strict` over `files`; only custom resources (Prometheus
 /// Operator, Gateway API) may lack a schema.
 fn validate_manifests(files: &[PathBuf]) {
@@ -286,6 +322,7 @@ fn the_helm_chart_lints_renders_valid_manifests_and_a_working_config() {
             )],
         );
         assert!(out.contains("OK (1 upstreams, 1 routes)"), "{out}");
+        assert_session_keys_provided(&docs, &cfg);
         let expected_redis = if case == "defaults" {
             "redis://sec0-gateway-redis:6379/"
         } else {

@@ -5,9 +5,10 @@
 
 use crate::common;
 
+use common::runs::{call, read, refusal, tool};
 use common::{Upstream, gateway_with_rules};
 use http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const RULES: &str = r#"version: 1
 rules:
@@ -18,36 +19,6 @@ limits:
   - { id: slow-down, when: { tool: limited }, per: caller, rate: 0.5, burst: 2 }
   - { id: http-slow-down, when: { protocol: http }, per: run, rate: 0.5, burst: 1 }
 "#;
-
-async fn call(addr: std::net::SocketAddr, path: &str, run: &str, msg: Value) -> common::Answer {
-    common::send(
-        addr,
-        Method::POST,
-        path,
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-            ("x-sec0-run-id", run),
-        ],
-        Some(&msg.to_string()),
-    )
-    .await
-}
-
-fn tool(name: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {}}})
-}
-
-fn read(uri: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": uri}})
-}
-
-fn refusal(a: &common::Answer) -> Option<String> {
-    a.json()
-        .pointer("/error/data/reason")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_read_private_data_cannot_send_it_to_the_open_world() {

@@ -12,12 +12,12 @@
 use crate::common;
 use crate::replicas::Redis;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::runs::{call, read, refusal, tool};
 use common::{GatewayProcess, Upstream};
 use http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const RULES: &str = r#"version: 1
 rules:
@@ -58,37 +58,6 @@ fn replica(
         rules.path(),
         up.url(),
     ))
-}
-
-async fn call(addr: SocketAddr, path: &str, run: &str, msg: Value) -> common::Answer {
-    common::send(
-        addr,
-        Method::POST,
-        path,
-        &[
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-            ("x-sec0-run-id", run),
-        ],
-        Some(&msg.to_string()),
-    )
-    .await
-}
-
-fn tool(name: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {}}})
-}
-
-fn read(uri: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": uri}})
-}
-
-/// `error.data.reason` of an answer (`None`: it went through).
-fn refusal(a: &common::Answer) -> Option<String> {
-    a.json()
-        .pointer("/error/data/reason")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 /// Forwarded to the echo upstream.
@@ -498,6 +467,7 @@ async fn the_write_script_caps_each_run_and_the_number_of_runs() {
                     tool: Some(t),
                     resource: None,
                     labels: &[],
+                    ids: Vec::new(),
                 })
                 .collect(),
             marks: vec![],

@@ -266,6 +266,20 @@ fn answer(err: &GatewayError, codes: &RefusalCodes) -> Answer {
             codes::INTERNAL_ERROR,
             format!("upstream {upstream:?} has no endpoints"),
         ),
+        // As MCP servers answer an unknown session (the Python SDK's code): the client
+        // starts a new session. Which check failed is not said.
+        GatewayError::Forward(F::UnknownSession { .. }) => a(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            codes::INVALID_REQUEST,
+            "Session not found".into(),
+        ),
+        GatewayError::Forward(F::UnsealableSession { upstream, .. }) => a(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            codes::INTERNAL_ERROR,
+            format!("upstream {upstream:?} failed to answer"),
+        ),
         GatewayError::Forward(F::BadTarget(_)) => a(
             StatusCode::BAD_REQUEST,
             "bad_target",

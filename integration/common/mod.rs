@@ -8,6 +8,7 @@
 
 pub mod guard_score;
 pub mod peers;
+pub mod runs;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -147,6 +147,9 @@ pub async fn start_a2a_agent(py: &Path, port: u16, public_url: &str) -> Server {
     start_python_server(py, "a2a_agent.py", &[&port.to_string(), public_url], port).await
 }
 
+/// Longest wait for a Python peer server to listen.
+const PEER_START: Duration = Duration::from_secs(60);
+
 /// Start a Python peer server (`script` with `args`) and wait until `port` listens.
 pub async fn start_python_server(py: &Path, script: &str, args: &[&str], port: u16) -> Server {
     let child = Command::new(py)
@@ -157,15 +160,19 @@ pub async fn start_python_server(py: &Path, script: &str, args: &[&str], port: u
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("start {script}: {e}"));
-    super::within("Python peer server to listen", async {
+    // An interpreter importing the SDK takes seconds, and far longer when several peers
+    // start at once on a loaded machine: a minute before this is a failure.
+    let listening = async {
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    })
-    .await;
+    };
+    tokio::time::timeout(PEER_START, listening)
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not listen on {port} within {PEER_START:?}"));
     Server(child)
 }
 

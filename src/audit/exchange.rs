@@ -177,7 +177,8 @@ impl CallAudit {
         let (parts, inner) = resp.into_parts();
         if inner.is_end_stream() {
             // Nothing to stream (e.g. 202): complete now; hyper may never poll the body.
-            self.complete(status, Some(EMPTY_SHA256), 0, StreamOutcome::Complete);
+            let mut audit = self;
+            audit.complete(Some(status), Some(EMPTY_SHA256), 0, StreamOutcome::Complete);
             return Response::from_parts(parts, inner);
         }
         let watch = AnswerWatch {
@@ -190,13 +191,19 @@ impl CallAudit {
         Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
     }
 
+    /// Send the pending records with how the exchange ended (`status` is `None` when no
+    /// answer was sent: the call was dropped before its response head). Sends each record
+    /// once: afterwards nothing is pending.
     fn complete(
-        self,
-        status: u16,
+        &mut self,
+        status: Option<u16>,
         response_sha256: Option<Sha256Hex>,
         bytes_out: u64,
         outcome: StreamOutcome,
     ) {
+        if self.pending.is_empty() {
+            return;
+        }
         let total = self.started.elapsed();
         let (request_sha256, bytes_in) = match (&self.request, &self.streamed) {
             (Some((h, n)), _) => (Some(*h), Some(*n)),
@@ -215,13 +222,13 @@ impl CallAudit {
             total: micros(total),
             upstream: self.upstream.map(micros),
         };
-        for (slot, mut r) in self.pending {
+        for (slot, mut r) in std::mem::take(&mut self.pending) {
             r.ts = super::record::Timestamp(self.arrived);
             r.run_id = self.ids.run_id.clone();
             r.hop_id = Some(self.ids.hop_id);
             r.parent_hop = self.ids.parent_hop.clone();
             r.trace_id = self.ids.trace_id.clone();
-            r.http_status = Some(status);
+            r.http_status = status;
             r.request_sha256 = request_sha256;
             r.response_sha256 = response_sha256;
             r.bytes_in = bytes_in;
@@ -230,6 +237,16 @@ impl CallAudit {
             r.outcome = Some(outcome);
             slot.send(r);
         }
+    }
+}
+
+/// A call dropped before its answer existed — the client went away while the gateway
+/// waited for the upstream's head or a reviewer, or shutdown cut it — still leaves its
+/// records: `outcome: aborted`, no `http_status` (none was sent). Without this, a decision
+/// counted in the metrics would be missing from the trail (found by `benches/soak.sh`).
+impl Drop for CallAudit {
+    fn drop(&mut self) {
+        self.complete(None, None, 0, StreamOutcome::Cut);
     }
 }
 
@@ -261,7 +278,8 @@ impl StreamWatch for AnswerWatch {
     fn end(self, outcome: StreamOutcome) {
         let complete = outcome == StreamOutcome::Complete;
         let hash = complete.then(|| Sha256Hex(self.hasher.finalize().into()));
-        self.audit.complete(self.status, hash, self.bytes, outcome);
+        let mut audit = self.audit;
+        audit.complete(Some(self.status), hash, self.bytes, outcome);
     }
 }
 

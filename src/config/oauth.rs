@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+// The same defaults as the JWT verifier of `security.jwt`: one token check, one set of defaults.
+use super::security::{default_caller_claim, default_jwks_refresh, default_leeway};
+
 /// Who is the OAuth resource server on a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,16 +165,6 @@ pub struct HeaderCredential {
     /// Environment variable holding its value.
     #[serde(default)]
     pub value_env: Option<String>,
-}
-
-fn default_jwks_refresh() -> Duration {
-    Duration::from_secs(300)
-}
-fn default_leeway() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_caller_claim() -> String {
-    "sub".into()
 }
 
 /// The problems of one route's `oauth` (`key`: its key path), for `validate`.

@@ -109,13 +109,13 @@ pub struct JwtConfig {
     pub claims: Vec<String>,
 }
 
-fn default_jwks_refresh() -> Duration {
+pub(super) fn default_jwks_refresh() -> Duration {
     Duration::from_secs(300)
 }
-fn default_leeway() -> Duration {
+pub(super) fn default_leeway() -> Duration {
     Duration::from_secs(30)
 }
-fn default_caller_claim() -> String {
+pub(super) fn default_caller_claim() -> String {
     "sub".into()
 }
 

@@ -3,6 +3,7 @@
 //! active health checks, passive outlier ejection, the circuit breaker and safe retries.
 //! Checked in `validate.rs` (`check_fleet`); run by `crate::forward::fleet`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -46,11 +47,16 @@ pub enum Balance {
     LeastRequest,
     /// MCP sessions stay where they were created: the `Mcp-Session-Id` an answer gives is
     /// remembered with its endpoint; calls without a session go round robin, and a session
-    /// this replica does not know is placed by its hash (the same on every replica).
+    /// this replica does not know is placed by its hash (the same on every replica). With
+    /// `sessions.affinity_key_*`, the id is sealed to its endpoint instead (any replica).
     Session,
 }
 
-/// `upstreams.<name>.sessions`: the session map of `balance: session`.
+/// `upstreams.<name>.sessions`: how `balance: session` finds a session's endpoint. Without
+/// an affinity key, a map in each replica (sessions another replica created are placed by
+/// hash, which may miss); with one, the session id handed to the client names its endpoint,
+/// authenticated by the key every replica shares (`crate::forward::affinity`), and no map is
+/// kept.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionMapConfig {
@@ -59,6 +65,12 @@ pub struct SessionMapConfig {
     /// A session unused this long is forgotten.
     #[serde(with = "humantime_serde")]
     pub idle_ttl: Duration,
+    /// A file holding the affinity key (at least 32 bytes; surrounding whitespace is
+    /// ignored), the same on every replica. Read when the upstream is set up: a gateway
+    /// whose key cannot be read does not start (a reload keeps the running config).
+    pub affinity_key_file: Option<PathBuf>,
+    /// An environment variable holding the affinity key (instead of a file).
+    pub affinity_key_env: Option<String>,
 }
 
 impl Default for SessionMapConfig {
@@ -66,7 +78,53 @@ impl Default for SessionMapConfig {
         Self {
             max: 100_000,
             idle_ttl: Duration::from_secs(3600),
+            affinity_key_file: None,
+            affinity_key_env: None,
         }
+    }
+}
+
+/// The shortest affinity key accepted, in bytes (HMAC-SHA-256 wants at least its output).
+pub const MIN_AFFINITY_KEY: usize = 32;
+/// The longest affinity key read, in bytes (a size cap on what is read).
+const MAX_AFFINITY_KEY: usize = 4096;
+
+impl SessionMapConfig {
+    /// Whether an affinity key is configured.
+    pub fn has_affinity_key(&self) -> bool {
+        self.affinity_key_file.is_some() || self.affinity_key_env.is_some()
+    }
+
+    /// The affinity key's bytes (`None`: none configured), or why it cannot be had. The
+    /// message names the file or variable, never the value.
+    pub fn affinity_key(&self) -> Result<Option<Vec<u8>>, String> {
+        let raw = match (&self.affinity_key_file, &self.affinity_key_env) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err("give affinity_key_file or affinity_key_env, not both".into());
+            }
+            (Some(path), None) => {
+                let meta =
+                    std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                if meta.len() > MAX_AFFINITY_KEY as u64 {
+                    return Err(format!(
+                        "{}: longer than {MAX_AFFINITY_KEY} bytes",
+                        path.display()
+                    ));
+                }
+                std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            (None, Some(var)) => std::env::var_os(var)
+                .ok_or_else(|| format!("environment variable {var} is not set"))?
+                .into_encoded_bytes(),
+        };
+        let key = raw.trim_ascii();
+        if key.len() < MIN_AFFINITY_KEY || key.len() > MAX_AFFINITY_KEY {
+            return Err(format!(
+                "the affinity key must be {MIN_AFFINITY_KEY} to {MAX_AFFINITY_KEY} bytes"
+            ));
+        }
+        Ok(Some(key.to_vec()))
     }
 }
 
@@ -339,6 +397,22 @@ pub(super) fn check(name: &str, up: &super::UpstreamConfig) -> Vec<(String, Stri
             "max and idle_ttl must be greater than 0".into(),
         );
     }
+    // The key itself is read when the upstream is set up (start, reload), where it is
+    // used: `check` on another machine has neither the Secret's file nor its variable.
+    if up.sessions.has_affinity_key() {
+        if up.balance != Balance::Session {
+            bad(
+                key("sessions"),
+                "an affinity key places calls by MCP session: it needs `balance: session`".into(),
+            );
+        }
+        if up.sessions.affinity_key_file.is_some() && up.sessions.affinity_key_env.is_some() {
+            bad(
+                key("sessions"),
+                "give affinity_key_file or affinity_key_env, not both".into(),
+            );
+        }
+    }
     out
 }
 
@@ -418,6 +492,55 @@ mod tests {
         assert!(e.contains("retry.budget.percent"), "{e}");
         let e = problems("{ url: 'http://h:1', balance: sticky }");
         assert!(e.contains("sticky"), "unknown balance is refused: {e}");
+    }
+
+    #[test]
+    fn an_affinity_key_is_read_and_checked_without_showing_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sessions = |file: &std::path::Path| super::SessionMapConfig {
+            affinity_key_file: Some(file.to_path_buf()),
+            ..Default::default()
+        };
+        let short = dir.path().join("short");
+        std::fs::write(&short, "not-a-long-secret\n").expect("write");
+        let e = sessions(&short).affinity_key().expect_err("short");
+        assert!(e.contains("must be 32"), "{e}");
+        assert!(!e.contains("not-a-long-secret"), "never the value: {e}");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("  {}\n", "k".repeat(40))).expect("write");
+        assert_eq!(
+            sessions(&long).affinity_key().expect("key"),
+            Some(b"k".repeat(40)),
+            "whitespace around it is not part of it"
+        );
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "k".repeat(5000)).expect("write");
+        assert!(sessions(&huge).affinity_key().is_err(), "size cap");
+        let e = sessions(&dir.path().join("missing"))
+            .affinity_key()
+            .expect_err("missing");
+        assert!(e.contains("missing"), "{e}");
+        let env = super::SessionMapConfig {
+            affinity_key_env: Some("SEC0_TEST_NO_SUCH_VAR_20".into()),
+            ..Default::default()
+        };
+        let e = env.affinity_key().expect_err("unset");
+        assert!(e.contains("SEC0_TEST_NO_SUCH_VAR_20 is not set"), "{e}");
+        assert_eq!(super::SessionMapConfig::default().affinity_key(), Ok(None));
+
+        let eps = "endpoints: ['http://h:1', 'http://h:2']";
+        assert_eq!(
+            problems(&format!(
+                "{{ {eps}, balance: session, sessions: {{ affinity_key_env: K }} }}"
+            )),
+            "",
+            "the key is read at start, not by `check`"
+        );
+        let e = problems(&format!(
+            "{{ {eps}, sessions: {{ affinity_key_env: K, affinity_key_file: /k }} }}"
+        ));
+        assert!(e.contains("needs `balance: session`"), "{e}");
+        assert!(e.contains("not both"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The run flag of an identifier the run already gave the same tool, in the same place.
+pub const REPEAT: &str = "sec0:repeat";
 /// Deepest object nesting described (deeper objects are `object`).
 const MAX_DEPTH: usize = 4;
 /// Most elements of one array described.
@@ -230,6 +232,47 @@ impl CallFeatures {
         Fingerprint::of_text("exact", self.render(&self.caller, Feature::describe))
     }
 
+    /// Keys of the call's identifier values (an invoice number, an account), one per tool,
+    /// place and value — a hash, never the value — for its run to remember.
+    pub fn id_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.ids().map(|(_, key)| key).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The identifier features with their run keys.
+    fn ids(&self) -> impl Iterator<Item = (&Feature, String)> {
+        self.features.iter().filter_map(|f| {
+            let v = f.value.as_deref().filter(|_| f.class == "id")?;
+            Some((
+                f,
+                tokens::value_hash(&format!("{}\0{}\0{v}", self.tool, f.at)),
+            ))
+        })
+    }
+
+    /// Flag the identifiers its run already gave this tool (`seen`: the run's
+    /// [`Self::id_keys`] so far): `sec0:repeat <place>` in the call's run flags. Paying an
+    /// invoice, refunding an order or sending a record a second time in one run is not the
+    /// call that did it the first time.
+    pub fn mark_repeats<S: std::borrow::Borrow<str> + Ord>(
+        &mut self,
+        seen: &std::collections::BTreeSet<S>,
+    ) {
+        if seen.is_empty() {
+            return;
+        }
+        let repeats: Vec<String> = self
+            .ids()
+            .filter(|(_, key)| seen.contains(key.as_str()))
+            .map(|(f, _)| format!("{REPEAT} {}", f.at))
+            .collect();
+        self.context.extend(repeats);
+        self.context.sort();
+        self.context.dedup();
+    }
+
     /// Whether the call touches something sensitive (credentials, keys, system
     /// configuration, or secrets and personal data the guard found): marks its run.
     pub fn is_sensitive(&self) -> bool {
@@ -370,6 +413,41 @@ mod tests {
             .iter()
             .map(Feature::describe)
             .collect()
+    }
+
+    #[test]
+    fn an_identifier_the_run_gave_the_tool_before_is_a_repeat() {
+        let pay = |tool: &str, invoice: &str| {
+            CallFeatures::of(
+                "r",
+                tool,
+                "c",
+                Some(&json!({"invoice": invoice, "vendor": "V-1010", "amount": 20})),
+                &[],
+                &[],
+                Hints::default(),
+            )
+        };
+        let first = pay("pay", "AP-2026-0042");
+        let keys: std::collections::BTreeSet<String> = first.id_keys().into_iter().collect();
+        // Hashes, never the values.
+        assert_eq!(keys.len(), 2);
+        assert!(
+            keys.iter()
+                .all(|k| k.starts_with('#') && !k.contains("0042"))
+        );
+        // The same invoice again: a repeat of both identifiers.
+        let mut again = pay("pay", "AP-2026-0042");
+        again.mark_repeats(&keys);
+        assert_eq!(again.context, ["sec0:repeat invoice", "sec0:repeat vendor"]);
+        // Another invoice of the same vendor: only the vendor repeats.
+        let mut next = pay("pay", "AP-2026-0043");
+        next.mark_repeats(&keys);
+        assert_eq!(next.context, ["sec0:repeat vendor"]);
+        // Another tool given the same values: no repeat (keys are per tool).
+        let mut other = pay("refund", "AP-2026-0042");
+        other.mark_repeats(&keys);
+        assert!(other.context.is_empty());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! session stays on the endpoint whose answer created it (a bounded, expiring map), and a
 //! session this replica does not know is placed by a hash of its id, the same on every
 //! replica. Ejected or unhealthy endpoints are skipped, unless every endpoint is (then all
-//! are tried rather than none: "panic mode").
+//! are tried rather than none: "panic mode"). With an affinity key the fleet places sealed
+//! sessions itself (`super::affinity`) and this map is not used.
 
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
@@ -258,6 +259,7 @@ mod tests {
             &SessionMapConfig {
                 max: 2,
                 idle_ttl: Duration::from_millis(100),
+                ..SessionMapConfig::default()
             },
         );
         p.remember("a", "x:1", 1);

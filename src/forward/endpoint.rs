@@ -39,6 +39,8 @@ pub struct Endpoint {
     pub scheme: Scheme,
     /// `host:port` it is reached at.
     pub authority: Authority,
+    /// Its stable name in sealed MCP session ids (a hash of scheme and authority).
+    pub key: super::affinity::EndpointKey,
     /// `Host` for it when the upstream's `host_header` is `upstream` and the endpoints
     /// come from a list (DNS endpoints keep the service's name).
     pub host: Option<HeaderValue>,
@@ -67,6 +69,7 @@ impl Endpoint {
         metrics.healthy.set(1);
         metrics.ejected.set(0);
         Self {
+            key: super::affinity::endpoint_key(&scheme, &authority),
             scheme,
             authority,
             host,

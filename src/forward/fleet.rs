@@ -14,20 +14,22 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::request::Parts;
 use http::uri::{Authority, Scheme};
-use http::{HeaderValue, Method, Request, Response, Uri, Version, header};
+use http::{HeaderValue, Method, Request, Response, Uri, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use prometheus::{IntCounter, IntGauge};
 
+use super::affinity::SessionSeal;
 use super::balance::Picker;
 use super::circuit::{CircuitError, RequestLimit};
 use super::endpoint::{Endpoint, HealthStreak, Outcome, may_eject, now_ms};
 use super::metrics::FleetMetrics;
-use super::retry::RetryPolicy;
+use super::retry::{RetryPolicy, Saved};
 use super::{Client, ForwardError, Upstream};
-use crate::config::{DnsConfig, HealthCheckConfig, HostHeader, OutlierConfig, UpstreamConfig};
+use crate::config::{
+    Balance, DnsConfig, HealthCheckConfig, HostHeader, OutlierConfig, UpstreamConfig,
+};
 use crate::forward::body::ProxyBody;
 
 /// The MCP session header (Streamable HTTP).
@@ -49,6 +51,8 @@ pub struct SendHints {
 pub struct Fleet {
     name: String,
     picker: Picker,
+    /// With an affinity key: sessions are sealed to their endpoint (no session map).
+    seal: Option<SessionSeal>,
     endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     outlier: Option<OutlierConfig>,
     /// Held while deciding an ejection (the ejected share is counted under it).
@@ -79,12 +83,14 @@ pub fn needed(cfg: &UpstreamConfig) -> bool {
 }
 
 impl Fleet {
-    /// The fleet of upstream `name` (`base`: its scheme, logical authority and path).
+    /// The fleet of upstream `name` (`base`: its scheme, logical authority and path;
+    /// `seal`: its affinity key, when configured).
     pub fn new(
         name: &str,
         cfg: &UpstreamConfig,
         base: (&Scheme, &Authority, &str),
         metrics: &FleetMetrics,
+        seal: Option<SessionSeal>,
     ) -> Arc<Self> {
         let (scheme, authority, base_path) = base;
         let several = !cfg.endpoints.is_empty() || cfg.dns.is_some();
@@ -99,7 +105,13 @@ impl Fleet {
             .map(|n| RequestLimit::new(n, metrics.limit(name, "requests")));
         let fleet = Arc::new(Self {
             name: name.to_string(),
-            picker: Picker::new(cfg.balance, &cfg.sessions),
+            // Sealed sessions are placed by their id: no session map (calls without a
+            // session go round robin, as under `balance: session`).
+            picker: match seal {
+                Some(_) => Picker::new(Balance::RoundRobin, &cfg.sessions),
+                None => Picker::new(cfg.balance, &cfg.sessions),
+            },
+            seal,
             endpoints: ArcSwap::from_pointee(Vec::new()),
             outlier,
             eject_lock: Mutex::new(()),
@@ -198,19 +210,24 @@ impl Fleet {
                 upstream: self.name.clone(),
             });
         }
+        let (mut parts, body) = req.into_parts();
+        // A sealed session goes to its endpoint only (nowhere else holds it): no retry.
+        let sealed_to = match &self.seal {
+            Some(s) => s
+                .unseal_request(&mut parts.headers, &eps)
+                .map_err(|why| self.unknown_session(why))?,
+            None => None,
+        };
         let session = self
             .picker
             .by_session()
-            .then(|| {
-                req.headers()
-                    .get(MCP_SESSION_ID)?
-                    .to_str()
-                    .ok()
-                    .map(str::to_owned)
-            })
-            .flatten();
-        let (parts, body) = req.into_parts();
-        let replayable = hints.replay.is_some() && self.retry.attempts > 1 && eps.len() > 1;
+            .then(|| parts.headers.get(MCP_SESSION_ID)?.to_str().ok())
+            .flatten()
+            .map(str::to_owned);
+        let replayable = hints.replay.is_some()
+            && self.retry.attempts > 1
+            && eps.len() > 1
+            && sealed_to.is_none();
         let saved = replayable.then(|| Saved::of(&parts));
         let method = parts.method.clone();
         let mut first = Some((parts, body));
@@ -221,10 +238,11 @@ impl Fleet {
             let no_endpoint = || ForwardError::NoEndpoints {
                 upstream: self.name.clone(),
             };
-            let i = self
-                .picker
-                .pick(&eps, now, session.as_deref(), &tried)
-                .ok_or_else(no_endpoint)?;
+            let i = match sealed_to {
+                Some(i) => Some(i).filter(|_| tried.is_empty()),
+                None => self.picker.pick(&eps, now, session.as_deref(), &tried),
+            }
+            .ok_or_else(no_endpoint)?;
             tried.push(i);
             let ep = eps.get(i).ok_or_else(no_endpoint)?;
             let (mut parts, body) = match (first.take(), &saved, &hints.replay) {
@@ -255,7 +273,7 @@ impl Fleet {
                 })
             };
             match result {
-                Ok((resp, _)) => {
+                Ok((mut resp, _)) => {
                     let status = resp.status();
                     if status.is_server_error() {
                         self.outcome(ep, Outcome::ServerError, &eps, now);
@@ -266,7 +284,15 @@ impl Fleet {
                     } else {
                         self.outcome(ep, Outcome::Success, &eps, now);
                     }
-                    self.note_session(ep, session.as_deref(), &method, &resp, now);
+                    match &self.seal {
+                        Some(s) => s.seal_response(resp.headers_mut(), ep).map_err(|why| {
+                            ForwardError::UnsealableSession {
+                                upstream: self.name.clone(),
+                                why,
+                            }
+                        })?,
+                        None => self.note_session(ep, session.as_deref(), &method, &resp, now),
+                    }
                     return Ok((resp, started.elapsed()));
                 }
                 Err(e) => {
@@ -284,6 +310,26 @@ impl Fleet {
                     tracing::debug!(upstream = %self.name, endpoint = %ep.authority, error = %e, "retrying on another endpoint");
                 }
             }
+        }
+    }
+
+    /// Refuse a request whose MCP session is not one this upstream's gateways sealed (or
+    /// whose endpoint is gone) before anything is sent (`Ok` without an affinity key).
+    pub fn check_session(&self, headers: &http::HeaderMap) -> Result<(), ForwardError> {
+        match &self.seal {
+            Some(s) => s
+                .place(headers, &self.endpoints.load())
+                .map(drop)
+                .map_err(|why| self.unknown_session(why)),
+            None => Ok(()),
+        }
+    }
+
+    fn unknown_session(&self, why: super::affinity::AffinityError) -> ForwardError {
+        tracing::debug!(upstream = %self.name, %why, "MCP session refused");
+        ForwardError::UnknownSession {
+            upstream: self.name.clone(),
+            why,
         }
     }
 
@@ -389,34 +435,6 @@ impl Drop for Fleet {
     }
 }
 
-/// A request head kept to send the call again.
-struct Saved {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: http::HeaderMap,
-}
-
-impl Saved {
-    fn of(p: &Parts) -> Self {
-        Self {
-            method: p.method.clone(),
-            uri: p.uri.clone(),
-            version: p.version,
-            headers: p.headers.clone(),
-        }
-    }
-
-    fn parts(&self) -> Parts {
-        let (mut p, ()) = Request::new(()).into_parts();
-        p.method = self.method.clone();
-        p.uri = self.uri.clone();
-        p.version = self.version;
-        p.headers = self.headers.clone();
-        p
-    }
-}
-
 /// `uri` pointed at endpoint `ep`.
 fn on_endpoint(uri: Uri, ep: &Endpoint) -> Result<Uri, ForwardError> {
     let mut p = uri.into_parts();
@@ -517,75 +535,5 @@ async fn probe(client: &Client, f: &Fleet, e: &Endpoint, h: &HealthCheckConfig) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(yaml: &str) -> UpstreamConfig {
-        serde_yaml_ng::from_str(yaml).expect("upstream config")
-    }
-
-    fn authorities(f: &Fleet) -> Vec<String> {
-        f.endpoints()
-            .iter()
-            .map(|e| e.authority.to_string())
-            .collect()
-    }
-
-    #[test]
-    fn a_dns_name_becomes_its_addresses() {
-        let cfg = config("dns: { name: localhost, port: 8123 }");
-        let base = (&Scheme::HTTP, &Authority::from_static("localhost:8123"), "");
-        let f = Fleet::new("u", &cfg, base, &FleetMetrics::unregistered());
-        let got = authorities(&f);
-        assert!(got.iter().any(|a| a == "127.0.0.1:8123"), "{got:?}");
-        assert!(
-            f.endpoints().iter().all(|e| e.host.is_none()),
-            "DNS endpoints keep the service's Host"
-        );
-        let mut sorted = got.clone();
-        sorted.sort();
-        assert_eq!(got, sorted, "sorted: the same order on every replica");
-    }
-
-    #[test]
-    fn a_refresh_keeps_the_state_of_endpoints_that_stay() {
-        let cfg = config("endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2']");
-        let a = Authority::from_static("127.0.0.1:1");
-        let f = Fleet::new(
-            "u",
-            &cfg,
-            (&Scheme::HTTP, &a, ""),
-            &FleetMetrics::unregistered(),
-        );
-        assert_eq!(authorities(&f), ["127.0.0.1:1", "127.0.0.1:2"]);
-        let kept = f.endpoints()[1].clone();
-        let _busy = kept.start_call();
-        f.set_endpoints(
-            &Scheme::HTTP,
-            vec![
-                Authority::from_static("127.0.0.1:3"),
-                Authority::from_static("127.0.0.1:2"),
-            ],
-        );
-        assert_eq!(authorities(&f), ["127.0.0.1:2", "127.0.0.1:3"]);
-        assert_eq!(
-            f.endpoints()[0].in_flight(),
-            1,
-            "same endpoint, same counts"
-        );
-        assert_eq!(
-            f.endpoints()[0].host.as_ref().map(|h| h.as_bytes()),
-            Some(&b"127.0.0.1:2"[..]),
-            "listed endpoints get their own Host"
-        );
-    }
-
-    #[test]
-    fn only_settings_that_need_it_make_a_fleet() {
-        assert!(!needed(&config("url: 'http://h:1'")));
-        assert!(needed(&config(
-            "url: 'http://h:1'\ncircuit_breaker: { max_requests: 5 }"
-        )));
-        assert!(needed(&config("endpoints: ['http://h:1']")));
-    }
-}
+#[path = "fleet_tests.rs"]
+mod tests;

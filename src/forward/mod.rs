@@ -8,6 +8,7 @@
 //! places, counts and retries its calls; one with a single `url` and none of that takes
 //! the plain path.
 
+pub mod affinity;
 pub mod balance;
 pub mod body;
 pub mod circuit;
@@ -102,6 +103,24 @@ pub enum ForwardError {
         /// Upstream name.
         upstream: String,
     },
+    /// The call's MCP session id is not one this upstream's gateways sealed, or names an
+    /// endpoint no longer configured: answered as an unknown session (404), never sent on.
+    #[error("upstream {upstream:?}: unknown MCP session ({why})")]
+    UnknownSession {
+        /// Upstream name.
+        upstream: String,
+        /// Why (for the log; never the key, never the id).
+        why: affinity::AffinityError,
+    },
+    /// The upstream created a session id the gateway cannot seal (too long, not visible
+    /// ASCII): the answer is not passed on.
+    #[error("upstream {upstream:?} sent a session id that cannot be sealed: {why}")]
+    UnsealableSession {
+        /// Upstream name.
+        upstream: String,
+        /// Why.
+        why: affinity::AffinityError,
+    },
 }
 
 impl ForwardError {
@@ -127,6 +146,8 @@ impl ForwardError {
             ForwardError::Credential { .. } => "credential",
             ForwardError::CircuitOpen { .. } => "circuit_open",
             ForwardError::NoEndpoints { .. } => "no_endpoints",
+            ForwardError::UnknownSession { .. } => "unknown_session",
+            ForwardError::UnsealableSession { .. } => "unsealable_session",
         }
     }
 }
@@ -172,6 +193,9 @@ pub enum UpstreamSetupError {
     /// The TLS client could not be built.
     #[error("upstream {0:?}: TLS setup failed: {1}")]
     Tls(String, String),
+    /// The session affinity key could not be read (the message never holds the key).
+    #[error("upstream {0:?}: session affinity key: {1}")]
+    SessionKey(String, String),
 }
 
 impl Upstream {
@@ -265,8 +289,14 @@ impl Upstream {
         let clients: Box<[Client]> = (0..pools.max(1))
             .map(|_| builder.build(connector.clone()))
             .collect();
+        let seal = cfg
+            .sessions
+            .affinity_key()
+            .map_err(|e| UpstreamSetupError::SessionKey(name.to_string(), e))?
+            .map(|k| affinity::SessionSeal::new(name, &k));
         let fleet = fleet::needed(cfg).then(|| {
-            let f = fleet::Fleet::new(name, cfg, (&scheme, &authority, &base_path), metrics);
+            let base = (&scheme, &authority, base_path.as_str());
+            let f = fleet::Fleet::new(name, cfg, base, metrics, seal);
             f.start(clients[0].clone());
             f
         });

@@ -2,11 +2,12 @@
 //! (always), or a call whose methods are all listed as idempotent (then also a broken
 //! exchange or a 502/503/504). Every retry goes to another endpoint and spends the
 //! upstream's budget: within a second, retries stay under a share of the calls, or a
-//! minimum per second.
+//! minimum per second. [`Saved`] keeps a request's head to send it again.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use http::Method;
+use http::request::Parts;
+use http::{Method, Request, Uri, Version};
 use serde::Deserialize;
 
 use crate::config::RetryConfig;
@@ -141,6 +142,36 @@ impl RetryBudget {
                 Err(seen) => cur = seen,
             }
         }
+    }
+}
+
+/// A request head kept to send the call again.
+pub struct Saved {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: http::HeaderMap,
+}
+
+impl Saved {
+    /// The head of `p`, kept.
+    pub fn of(p: &Parts) -> Self {
+        Self {
+            method: p.method.clone(),
+            uri: p.uri.clone(),
+            version: p.version,
+            headers: p.headers.clone(),
+        }
+    }
+
+    /// A copy of the kept head.
+    pub fn parts(&self) -> Parts {
+        let (mut p, ()) = Request::new(()).into_parts();
+        p.method = self.method.clone();
+        p.uri = self.uri.clone();
+        p.version = self.version;
+        p.headers = self.headers.clone();
+        p
     }
 }
 

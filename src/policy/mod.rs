@@ -143,7 +143,7 @@ impl<'a> CallFacts<'a> {
             .map(|h| h.labels.iter().map(|l| &**l).collect())
             .unwrap_or_default();
         let tool = self.tool.or(self.method).unwrap_or("-");
-        crate::features::CallFeatures::of(
+        let mut f = crate::features::CallFeatures::of(
             self.route,
             tool,
             self.caller,
@@ -154,7 +154,11 @@ impl<'a> CallFacts<'a> {
                 tool,
                 internal_domains: self.internal_domains,
             },
-        )
+        );
+        if let Some(h) = self.run {
+            f.mark_repeats(&h.ids);
+        }
+        f
     }
 }
 

@@ -124,6 +124,9 @@ impl RunStore {
         for l in step.labels {
             add(&mut h.labels, l);
         }
+        for i in &step.ids {
+            add(&mut h.ids, i);
+        }
     }
 
     /// Attach `label` to the run (creating it if new) without counting a call.
@@ -158,6 +161,7 @@ mod tests {
             tool: Some(tool),
             resource: None,
             labels,
+            ids: Vec::new(),
         }
     }
 

@@ -81,6 +81,10 @@ pub struct RunHistory {
     pub routes: BTreeSet<Arc<str>>,
     /// Labels rules attached.
     pub labels: BTreeSet<Arc<str>>,
+    /// Identifier values its forwarded calls gave their tools, as keys
+    /// ([`crate::features::CallFeatures::id_keys`]: hashed, never the value): an invoice
+    /// paid twice in one run is another call than the first payment.
+    pub ids: BTreeSet<Arc<str>>,
     /// Calls forwarded so far.
     pub calls: u64,
 }
@@ -108,6 +112,7 @@ impl Seen {
                     && s.tool.is_none_or(|t| h.called.contains(t))
                     && s.resource.is_none_or(|r| h.read.contains(r))
                     && s.labels.iter().all(|l| h.labels.contains(l))
+                    && s.ids.iter().all(|i| h.ids.contains(i.as_str()))
             })
     }
 }
@@ -123,6 +128,10 @@ pub struct Step<'a> {
     pub resource: Option<&'a str>,
     /// Labels the matching rules attach.
     pub labels: &'a [Arc<str>],
+    /// Keys of the identifier values it gave its tool
+    /// ([`crate::features::CallFeatures::id_keys`]; kept when calls may be escalated, so
+    /// precedents see a repeat).
+    pub ids: Vec<String>,
 }
 
 /// What one call adds to its run: the steps of its forwarded messages and the labels the
@@ -329,6 +338,7 @@ mod tests {
             tool: Some(tool),
             resource: None,
             labels,
+            ids: Vec::new(),
         }
     }
 

@@ -4,8 +4,8 @@
 //! - `<prefix>run:<h>`: one hash per run, `h` the first 32 hex digits of the SHA-256 of the
 //!   run id — run ids are caller-supplied, so a key never holds one (bounded length, no
 //!   separators, nothing to inject) and runs stay apart exactly as their ids do. Fields:
-//!   `t:<tool>`, `r:<resource>`, `o:<route>`, `l:<label>` (value `1`), a count per kind
-//!   (`#t`, `#r`, `#o`, `#l`; at most [`MAX_ITEMS`] of each kind) and `n`, the calls forwarded.
+//!   `t:<tool>`, `r:<resource>`, `o:<route>`, `l:<label>`, `i:<identifier key>` (value
+//!   `1`), a count per kind (`#t`, `#r`, `#o`, `#l`, `#i`; at most [`MAX_ITEMS`] of each kind) and `n`, the calls forwarded.
 //!   The hash expires `context.run_ttl` after its last write.
 //! - `<prefix>runs`: a sorted set of the runs by last write (Unix ms), trimmed to
 //!   `context.max_runs` (the least recently written runs are deleted; expired ones are
@@ -131,7 +131,7 @@ pub fn fields_of(rec: &Record<'_>) -> (u64, BTreeSet<String>) {
     let mut fields = BTreeSet::new();
     let mut put = |kind: char, name: &str| {
         // A call cannot add more than a run can hold of each kind.
-        if fields.len() < 4 * MAX_ITEMS {
+        if fields.len() < 5 * MAX_ITEMS {
             let mut f = String::with_capacity(name.len().min(MAX_ITEM_BYTES + 4) + 2);
             f.push(kind);
             f.push(':');
@@ -152,6 +152,9 @@ pub fn fields_of(rec: &Record<'_>) -> (u64, BTreeSet<String>) {
         }
         for l in s.labels {
             put('l', l);
+        }
+        for i in &s.ids {
+            put('i', i);
         }
     }
     (rec.steps.len() as u64, fields)
@@ -176,6 +179,7 @@ pub fn history_of<'v>(
             [b'r', b':', ..] => &mut h.read,
             [b'o', b':', ..] => &mut h.routes,
             [b'l', b':', ..] => &mut h.labels,
+            [b'i', b':', ..] => &mut h.ids,
             // The counts per kind.
             [b'#', ..] => continue,
             _ => return Err(StoreError::Data(format!("run field {:?}", text(f)))),
@@ -342,12 +346,14 @@ mod tests {
                     tool: None,
                     resource: Some("file:///private/a:b.csv"),
                     labels: &labels,
+                    ids: Vec::new(),
                 },
                 Step {
                     route: "files",
                     tool: Some("read_db"),
                     resource: None,
                     labels: &[],
+                    ids: vec!["#00aa11bb22cc33dd".into()],
                 },
             ],
             marks: vec![super::super::SENSITIVE],
@@ -358,6 +364,7 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "i:#00aa11bb22cc33dd",
                 "l:private_data",
                 "l:sec0:sensitive",
                 "o:files",
@@ -375,6 +382,7 @@ mod tests {
         assert_eq!(names(&h.labels), ["private_data", "sec0:sensitive"]);
         assert_eq!(names(&h.called), ["read_db"]);
         assert_eq!(names(&h.routes), ["files"]);
+        assert_eq!(names(&h.ids), ["#00aa11bb22cc33dd"]);
     }
 
     #[test]
@@ -404,13 +412,14 @@ mod tests {
                     tool: Some(t),
                     resource: None,
                     labels: &[],
+                    ids: Vec::new(),
                 })
                 .collect(),
             marks: vec![],
         };
         let (calls, fields) = fields_of(&rec);
         assert_eq!(calls, 5000);
-        assert!(fields.len() <= 4 * MAX_ITEMS);
+        assert!(fields.len() <= 5 * MAX_ITEMS);
     }
 
     #[test]

@@ -145,14 +145,24 @@ impl Familiar {
         if f.findings.is_empty() {
             forms.push(("finding".into(), "finding=none".into()));
         }
+        // A value the run gave the tool before is judged on its own: paired with every
+        // feature it would make each repeat a stranger.
+        let (repeats, flags): (Vec<&String>, Vec<&String>) = f
+            .context
+            .iter()
+            .partition(|x| x.starts_with(crate::features::REPEAT));
         forms.extend(
-            f.context
+            flags
                 .iter()
                 .map(|x| ("run".to_string(), format!("run={x}"))),
         );
         forms.sort();
         forms.dedup();
-        let mut judged: Vec<String> = forms.iter().map(|(_, s)| format!("{prefix}{s}")).collect();
+        let mut judged: Vec<String> = forms
+            .iter()
+            .map(|(_, s)| format!("{prefix}{s}"))
+            .chain(repeats.iter().map(|x| format!("{prefix}run={x}")))
+            .collect();
         let paired = &forms[..forms.len().min(MAX_PAIRED)];
         for (i, (at_a, a)) in paired.iter().enumerate() {
             for (at_b, b) in &paired[i + 1..] {
@@ -272,10 +282,13 @@ impl Familiar {
             }
             // Novelty is a question for a person, never a reason to deny by itself; nor is a
             // feature rejected elsewhere that meets this call's context for the first time
-            // (`DELETE FROM t` refused on prod, asked on staging).
+            // (`DELETE FROM t` refused on prod, asked on staging), nor a repeat, judged
+            // apart from the rest of the call (the whole-call levels deny an invoice paid
+            // twice: there the repeat comes with everything else the call says).
             if s.approvals == 0
                 && s.rejections >= min_rejections
                 && !k.contains("~new")
+                && !k.contains(crate::features::REPEAT)
                 && !meets_new_context(
                     k,
                     &a.prefix,

@@ -269,6 +269,18 @@ impl General {
         let base_rate =
             f64::from(base.rejections) / f64::from((base.approvals + base.rejections).max(1));
         let mut novel = false;
+        // Whether a feature (or run flag) written `text` is benign for the tool: approved
+        // often enough and not significantly more often rejected than the tool's calls are
+        // (the lower bound of its rejection share, 95%, not above the tool's share).
+        let benign = |text: &str| {
+            let p = self
+                .presence
+                .get(&format!("{tool}\0{text}"))
+                .copied()
+                .unwrap_or_default();
+            let n = (p.approvals + p.rejections) as usize;
+            p.approvals >= BENIGN_AFTER && wilson_lower(p.rejections as usize, n) <= base_rate
+        };
         let parts = f
             .features
             .iter()
@@ -276,24 +288,22 @@ impl General {
                 let (id, n) = self.generalise(f, feat);
                 novel |= n;
                 let text = feat.describe_general(&id);
-                let benign = !n && self.optional(&tool, feat, base) && {
-                    let p = self
-                        .presence
-                        .get(&format!("{tool}\0{text}"))
-                        .copied()
-                        .unwrap_or_default();
-                    // Not significantly more often rejected than the tool's calls are (the
-                    // lower bound of its rejection share, 95%, not above the tool's share).
-                    let n = (p.approvals + p.rejections) as usize;
-                    let lower = wilson_lower(p.rejections as usize, n);
-                    p.approvals >= BENIGN_AFTER && lower <= base_rate
-                };
-                (!benign).then_some(text)
+                let left_out = !n && self.optional(&tool, feat, base) && benign(&text);
+                (!left_out).then_some(text)
             })
             .collect();
-        // Findings and run flags always count: they are what a call carries beyond its shape.
+        // Findings and run flags count: they are what a call carries beyond its shape — but
+        // a value the run gave the tool before (`sec0:repeat`) only where repeats come with
+        // rejections (an invoice paid twice), not where they are routine (the cluster of
+        // every command of an on-call session).
         let findings = f.findings.iter().map(|x| format!("finding {x}")).collect();
-        let run = f.context.iter().map(|x| format!("run {x}")).collect();
+        let repeat = format!("run {} ", crate::features::REPEAT);
+        let run = f
+            .context
+            .iter()
+            .map(|x| format!("run {x}"))
+            .filter(|x| !(x.starts_with(&repeat) && benign(x)))
+            .collect();
         View {
             parts,
             findings,

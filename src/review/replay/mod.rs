@@ -264,7 +264,7 @@ pub fn replay(
         let decided = policy.decide(&facts);
         let mut decision = decided.decision;
         let context: Vec<&str> = run.history.labels.iter().map(|l| &**l).collect();
-        let features = CallFeatures::of(
+        let mut features = CallFeatures::of(
             &c.route,
             &c.tool,
             &c.caller,
@@ -276,6 +276,8 @@ pub fn replay(
                 internal_domains: &domains,
             },
         );
+        // As the proxy does (`CallFacts::features`): identifiers the run gave the tool before.
+        features.mark_repeats(&run.history.ids);
         let strict = ToolAnnotations::strict(c.annotations.as_ref());
         diag.seen(&precedents, &features, c);
         let mut spot: Option<SpotCheck> = None;
@@ -390,6 +392,11 @@ pub fn replay(
         if went_through {
             run.history.calls += 1;
             run.history.called.insert(c.tool.as_str().into());
+            for k in features.id_keys() {
+                if run.history.ids.len() < crate::context::runs::MAX_ITEMS {
+                    run.history.ids.insert(k.into());
+                }
+            }
             for l in &decided.labels {
                 run.history.labels.insert(l.clone());
             }

@@ -73,17 +73,18 @@ fn the_acceptance_trace_keeps_what_it_reached() {
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
-    // 2026-12-07, the learner of round 2: 4 unsafe calls allowed (0.83%), ~0.5% of safe
-    // calls denied, ~56% escalated at the end. Round 1 held 1 unsafe (0.21%), 1.31% safe
-    // denied, 51.5% escalated: the bounds moved with that trade (docs/review.md).
+    // 2026-12-07, the learner of round 4 (the run's repeated identifiers): 2 unsafe calls
+    // allowed (0.41%), no safe call denied, 54.3% escalated at the end. Round 1 held 1
+    // unsafe (0.21%), 1.31% safe denied, 51.5% escalated: the bounds moved with that trade
+    // (docs/review.md).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
-    assert!(r.last(1000).escalated_share() <= 57.0, "{t}");
+    assert!(r.last(1000).escalated_share() <= 55.0, "{t}");
 }
 
 /// The second acceptance trace (`integration/data/learning_acceptance_2/`: a hospital group,
 /// written 2026-12-07 by a helper session that never read the learner, the first acceptance
-/// trace or docs/review.md), measured once before and once after that day's changes
+/// trace or docs/review.md), measured once before and once after each round's changes
 /// (docs/review.md). The escalation target is not met here either; the test holds what is
 /// reached.
 #[test]
@@ -92,11 +93,11 @@ fn the_second_acceptance_trace_keeps_what_it_reached() {
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
-    // 2026-12-07: 2 of 480 unsafe calls allowed (0.42%), 5 safe calls denied (0.09%),
-    // 45.1% escalated in the last 1,000 calls.
+    // 2026-12-07, round 4: 2 of 480 unsafe calls allowed (0.42%), 12 safe calls denied
+    // (0.22%), 44.2% escalated in the last 1,000 calls (round 3: 2, 5, 45.1%).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
-    assert!(r.last(1000).escalated_share() <= 46.0, "{t}");
+    assert!(r.last(1000).escalated_share() <= 45.0, "{t}");
 }
 
 /// The org trace (`generate::org`): implicit facts and irrelevant variation. ≤ 1% of unsafe

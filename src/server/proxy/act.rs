@@ -339,11 +339,32 @@ impl ProxyState {
                 read = read
                     || (shared
                         && policy.reads_step(call.tool, call.resource, !d.labels.is_empty()));
+                // What precedents key on: an identifier the run gave the tool before (only
+                // in runs callers continue: a minted run has no later call).
+                let ids = match (call.tool, call.args) {
+                    (Some(tool), Some(args)) if policy.escalates() && a.ctx.run_continued => {
+                        crate::features::CallFeatures::of(
+                            &a.route.name,
+                            tool,
+                            "",
+                            Some(args),
+                            &[],
+                            &[],
+                            crate::features::Hints {
+                                tool,
+                                internal_domains: &[],
+                            },
+                        )
+                        .id_keys()
+                    }
+                    _ => Vec::new(),
+                };
                 rec.steps.push(crate::context::runs::Step {
                     route: &a.route.name,
                     tool: call.tool,
                     resource: call.resource,
                     labels: &d.labels,
+                    ids,
                 });
             }
         }

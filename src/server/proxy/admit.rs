@@ -95,6 +95,17 @@ impl ProxyState {
                 });
             }
         };
+        // A session id that this upstream's gateways did not seal (with an affinity key)
+        // is an unknown session: refused before anything is judged or sent.
+        if let Some(f) = self.upstreams[route.upstream].fleet() {
+            if let Err(e) = f.check_session(req.headers()) {
+                return Err(Unadmitted {
+                    err: e.into(),
+                    route: Some(route),
+                    caller: Some(who.caller),
+                });
+            }
+        }
         if let Some(a) = &mut call.audit {
             a.set_ids(CallIds {
                 run_id: Some(ctx.run_id.clone()),

@@ -51,3 +51,13 @@ config.policy.source, the bundle cache directory) and store filled in. */}}
 {{- define "sec0-gateway.bundleSource" -}}
 {{- if (dig "policy" "source" "" .Values.config) -}}true{{- end -}}
 {{- end -}}
+
+{{/* The Secret holding the replicas' session affinity key: sessionAffinityKey.existingSecret,
+else the one the chart generates (sessionAffinityKey.generate), else none. */}}
+{{- define "sec0-gateway.sessionKeySecret" -}}
+{{- if .Values.sessionAffinityKey.existingSecret -}}
+{{- .Values.sessionAffinityKey.existingSecret -}}
+{{- else if .Values.sessionAffinityKey.generate -}}
+{{- printf "%s-session-key" (include "sec0-gateway.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,761 @@
+#!/usr/bin/env python3
+"""Soak test (issue 21): the gateway under steady mixed load for DURATION while faults are
+injected on a schedule; at the end, nothing it decided may be missing from its audit trail.
+
+Run through `benches/soak.sh DURATION` (it checks the tools and picks the binary). Standard
+library only. Everything binds to 127.0.0.1 on free ports; every process started here is
+stopped on exit. The report (Markdown) goes to stdout and to RUN/report.md; the exit status
+is 1 when a check fails.
+
+What runs:
+- the gateway (one process), rules that allow, deny (by tool and by a secret the guard finds)
+  and redact (personal data in arguments and in results), policy reloads from the rules file,
+  audit to files (signed checkpoints, small files so chains rotate) and to a collector;
+- nginx as the fast upstream (fixed tools/call result; master_process off, so one process
+  to kill), and this script as the SSE upstream (progress events, then a result with an
+  e-mail address; slow on demand) and as the collector (gzip NDJSON appended to a file);
+- wrk with a Lua script mixing allowed, denied, secret-denied and redacted calls, throttled
+  per connection, each answer's status and decision id written down;
+- SSE clients, a third of their streams cut after the first event.
+
+Faults, in rotation every FAULT_EVERY seconds: upstream killed (SIGKILL) and restarted, SSE
+upstream slow (past the route's response timeout), rules reloaded (file poll, SIGHUP or
+POST /v1/reload in turn), client aborts (bodies cut, streams closed before their head),
+oversize and malformed requests, collector killed and restarted.
+
+Checks: `audit verify` passes; every decision the metrics counted has a decision record; every
+decision id a client saw is in the files; every record in the files reached the collector
+(after dedupe by record_id); no record failed; the gateway exits 0 without a panic; RSS after
+warm-up stays within RSS_BOUND times its warm-up value; open fds at the end are within
+FD_SLACK of their warm-up count.
+"""
+
+import argparse
+import gzip
+import http.client
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import socketserver
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+RESULT = '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"42"}],"isError":false}}'
+EMAIL = "dana.smith@acme-corp.io"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, limit=30.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def parse_duration(s):
+    m = re.fullmatch(r"(\d+)(s|m|h)?", s)
+    if not m:
+        raise SystemExit(f"soak: bad duration {s!r} (e.g. 120s, 20m)")
+    return int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+# ---------------------------------------------------------------- helper servers (child modes)
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+def serve_upstream(port, slow_flag):
+    """The SSE upstream: POST answers a stream of progress notifications and then a result
+    holding an e-mail address (redacted on the way back); slow (1.5 s before its head) while
+    the flag file exists."""
+
+    class H(Quiet):
+        protocol_version = "HTTP/1.0"  # close-delimited streams: a fresh connection per call
+
+        def do_POST(self):
+            n = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(n)
+            try:
+                rid = json.loads(body).get("id", 1)
+            except ValueError:
+                rid = 1
+            if os.path.exists(slow_flag):
+                time.sleep(1.5)
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("cache-control", "no-cache")
+                self.end_headers()
+                for i in range(4):
+                    note = {"jsonrpc": "2.0", "method": "notifications/progress",
+                            "params": {"progressToken": 1, "progress": i, "total": 4}}
+                    self.wfile.write(f"event: message\ndata: {json.dumps(note)}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                res = {"jsonrpc": "2.0", "id": rid, "result": {"content": [
+                    {"type": "text", "text": f"report sent, contact {EMAIL} for details"}],
+                    "isError": False}}
+                self.wfile.write(f"event: message\ndata: {json.dumps(res)}\n\n".encode())
+            except OSError:
+                pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+
+
+def serve_collector(port, out):
+    """The collector: every POSTed batch (gzip NDJSON) appended to `out`, then 200."""
+    lock = threading.Lock()
+
+    class H(Quiet):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            n = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(n)
+            if (self.headers.get("content-encoding") or "").lower() == "gzip":
+                body = gzip.decompress(body)
+            with lock, open(out, "ab") as f:
+                f.write(body if body.endswith(b"\n") or not body else body + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+
+
+# ---------------------------------------------------------------- the soak itself
+
+RULES_HEAD = """version: 1
+default_decision: allow
+rules:
+  - { id: no-shell, when: { method: tools/call, tool: "shell_*" }, decision: deny, reason: shell_forbidden }
+  - { id: no-secrets, when: { method: tools/call, findings: { detectors: secrets } }, decision: deny, reason: secret }
+  - { id: mask-pii-in, when: { method: tools/call, findings: { detectors: pii } }, decision: redact, reason: pii }
+  - { id: mask-out, when: { findings: { detectors: [pii, secrets], direction: response } }, decision: redact, reason: sensitive }
+"""
+
+WRK_LUA = r"""
+-- Mixed tools/call load: allowed, denied by tool, denied by the guard (a secret), redacted
+-- (an e-mail address); throttled per connection; every answer's status and decision id
+-- written to RUN/wrk-<thread>.ids.
+local bodies = {
+  '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":40}}}',
+  '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"shell_exec","arguments":{"cmd":"ls"}}}',
+  '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"notes","arguments":{"text":"token ghp_R7aK2mQ9xW4vL1pZ8nB3cT6yH0sJ5dF2gE9u for the deploy"}}}',
+  '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"send","arguments":{"to":"dana.smith@acme-corp.io","body":"hi"}}}',
+}
+local order = {1, 1, 1, 2, 1, 4, 1, 1, 3, 1}
+local headers = {
+  ["Content-Type"] = "application/json",
+  ["Accept"] = "application/json, text/event-stream",
+  ["Mcp-Session-Id"] = "3f2a9c1e5b7d4e0f8a6b2c4d1e3f5a7b",
+}
+local threads = {}
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("tid", n)
+  table.insert(threads, thread)
+end
+local counter = 0
+local out = nil
+function init(args)
+  out = io.open(os.getenv("SOAK_RUN") .. "/wrk-" .. tid .. ".ids", "w")
+  out:setvbuf("line") -- wrk never closes a thread's state: nothing may wait in a buffer
+  counter = tid
+end
+function request()
+  counter = counter + 1
+  return wrk.format("POST", "/mcp", headers, bodies[order[(counter % #order) + 1]])
+end
+function delay()
+  return tonumber(os.getenv("SOAK_DELAY_MS"))
+end
+function response(status, hdrs, body)
+  out:write(status, " ", hdrs["x-sec0-decision-id"] or hdrs["X-Sec0-Decision-Id"] or "-", "\n")
+end
+function done(summary, latency, requests)
+  io.write(string.format("wrk: requests %d, connect errors %d, read errors %d, timeouts %d\n",
+    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.timeout))
+end
+"""
+
+
+class Soak:
+    def __init__(self, a):
+        self.a = a
+        self.run = Path(a.run).resolve()
+        self.bin = str(Path(a.bin).resolve())
+        self.procs = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.faults = {}
+        self.fault_log = []
+        self.client = {"sse_complete": 0, "sse_aborted": 0, "sse_status": {}, "fault_status": {}}
+        self.client_ids = set()
+        self.samples = []
+        self.reloads = 0
+        self.script = str(Path(__file__).resolve())
+
+    # -- processes
+    def spawn(self, name, args, **kw):
+        log = open(self.run / "logs" / f"{name}.log", "ab")
+        p = subprocess.Popen(args, stdout=kw.pop("stdout", log), stderr=log, **kw)
+        self.procs[name] = p
+        return p
+
+    def stop_all(self):
+        for name, p in list(self.procs.items()):
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    def start_nginx(self):
+        self.spawn("upstream", ["nginx", "-c", str(self.run / "upstream.conf"), "-p", str(self.run)])
+
+    def start_sse_upstream(self):
+        self.spawn("sse-upstream", [sys.executable, self.script, "--upstream",
+                                    str(self.ports["sse"]), str(self.run / "slow")])
+
+    def start_collector(self):
+        self.spawn("collector", [sys.executable, self.script, "--collector",
+                                 str(self.ports["collector"]), str(self.run / "collected.ndjson")])
+
+    def note(self, what):
+        t = time.monotonic() - self.t0
+        self.fault_log.append((round(t), what))
+        self.faults[what] = self.faults.get(what, 0) + 1
+
+    # -- setup
+    def setup(self):
+        (self.run / "logs").mkdir(parents=True)
+        self.ports = {k: free_port() for k in ("up", "sse", "collector", "gw", "admin")}
+        p = self.ports
+        run = self.run
+        for d in ("ubody", "uproxy", "ufcgi", "uuwsgi", "uscgi"):
+            (run / d).mkdir()
+        (run / "upstream.conf").write_text(f"""worker_processes 1; master_process off;
+daemon off; pid {run}/upstream.pid; error_log {run}/logs/upstream.err warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; client_body_temp_path {run}/ubody; proxy_temp_path {run}/uproxy;
+  fastcgi_temp_path {run}/ufcgi; uwsgi_temp_path {run}/uuwsgi; scgi_temp_path {run}/uscgi;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{p['up']};
+    location /mcp {{ default_type application/json; return 200 '{RESULT}'; }}
+  }}
+}}
+""")
+        self.rules_version = 0
+        self.write_rules()
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(run / "audit.pem")],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", str(run / "audit.pem"), "-pubout", "-out",
+                        str(run / "audit.pub")], check=True, capture_output=True)
+        (run / "gateway.yaml").write_text(f"""listen: 127.0.0.1:{p['gw']}
+admin: {{ listen: 127.0.0.1:{p['admin']} }}
+limits: {{ drain_timeout: 10s }}
+context: {{ max_runs: {self.a.max_runs} }}
+policy: {{ rules: {run}/rules.yaml, reload_interval: 2s }}
+audit:
+  file: {{ dir: {run}/audit }}
+  http: {{ url: "http://127.0.0.1:{p['collector']}/audit", spool_dir: {run}/spool, retry_max: 2s, shutdown_timeout: 30s }}
+  signing_key: {run}/audit.pem
+  max_file_size: {self.a.audit_file_size}
+upstreams:
+  tools: {{ url: "http://127.0.0.1:{p['up']}", connect_timeout: 1s }}
+  streams: {{ url: "http://127.0.0.1:{p['sse']}", response_header_timeout: 1s, connect_timeout: 1s }}
+routes:
+  - {{ name: tools, path_prefix: /mcp, upstream: tools, protocol: mcp, boundary: agent_to_tool, max_request_body: 64KiB }}
+  - {{ name: streams, path_prefix: /sse, upstream: streams, protocol: mcp, boundary: agent_to_tool }}
+""")
+        (run / "post.lua").write_text(WRK_LUA)
+
+    def write_rules(self):
+        self.rules_version += 1
+        v = self.rules_version
+        tmp = self.run / "rules.yaml.tmp"
+        tmp.write_text(RULES_HEAD + f"  - {{ id: reload-{v}, when: {{ tool: \"reloaded_{v}\" }}, "
+                                    f"decision: deny, reason: reload_{v} }}\n")
+        os.replace(tmp, self.run / "rules.yaml")
+
+    # -- gateway access
+    def metrics(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.ports["admin"], timeout=10)
+        try:
+            c.request("GET", "/metrics")
+            text = c.getresponse().read().decode()
+        finally:
+            c.close()
+        out = {"decisions": {}, "requests": 0, "status": {}, "audit_failed": 0, "in_flight": 0,
+               "reload_ok": 0, "reload_error": 0, "audit": {}, "upstream_errors": {}}
+        for line in text.splitlines():
+            if line.startswith("#") or not line:
+                continue
+            m = re.match(r"([a-z0-9_]+)(\{[^}]*\})?\s+(\S+)$", line)
+            if not m:
+                continue
+            name, labels, val = m.group(1), dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")), float(m.group(3))
+            if name == "sec0_gateway_decisions_total":
+                k = f"{labels['decision']}/{labels['reason']}"
+                out["decisions"][k] = out["decisions"].get(k, 0) + val
+            elif name == "sec0_gateway_requests_total":
+                out["requests"] += val
+                out["status"][labels["status"]] = out["status"].get(labels["status"], 0) + val
+            elif name == "sec0_gateway_audit_records_total":
+                out["audit"][f"{labels['sink']}/{labels['result']}"] = val
+                if labels["result"] == "failed":
+                    out["audit_failed"] += val
+            elif name == "sec0_gateway_in_flight_requests":
+                out["in_flight"] = val
+            elif name == "sec0_gateway_policy_reload_total":
+                out[f"reload_{labels['result']}"] = val
+            elif name == "sec0_gateway_upstream_errors_total":
+                k = f"{labels['route']}/{labels['kind']}"
+                out["upstream_errors"][k] = out["upstream_errors"].get(k, 0) + val
+        return out
+
+    def sample(self):
+        pid = self.procs["gateway"].pid
+        rss = 0
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        m = self.metrics()
+        self.samples.append({"t": round(time.monotonic() - self.t0, 1), "rss_kib": rss, "fds": fds,
+                             "decisions": sum(m["decisions"].values()), "requests": m["requests"]})
+
+    # -- load
+    def sse_client(self, k):
+        n = 0
+        body_tpl = '{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"report","arguments":{{"q":"status"}}}}}}'
+        while not self.stop.is_set():
+            n += 1
+            abort = n % 3 == 0
+            c = http.client.HTTPConnection("127.0.0.1", self.ports["gw"], timeout=15)
+            try:
+                c.request("POST", "/sse", body_tpl.format(n), {
+                    "content-type": "application/json", "accept": "application/json, text/event-stream"})
+                r = c.getresponse()
+                did = r.getheader("x-sec0-decision-id")
+                with self.lock:
+                    self.client["sse_status"][r.status] = self.client["sse_status"].get(r.status, 0) + 1
+                    if did:
+                        self.client_ids.add(did)
+                if abort and r.status == 200:
+                    r.fp.readline()  # the first event's first line: the stream is under way
+                    if c.sock is not None:
+                        c.sock.shutdown(socket.SHUT_RDWR)
+                    with self.lock:
+                        self.client["sse_aborted"] += 1
+                else:
+                    r.read()
+                    with self.lock:
+                        self.client["sse_complete"] += 1
+            except Exception:  # refused, reset, timed out: counted, and the client goes on
+                with self.lock:
+                    self.client["sse_status"]["error"] = self.client["sse_status"].get("error", 0) + 1
+            finally:
+                c.close()
+            time.sleep(0.05)
+
+    # -- faults
+    def raw(self, data, read=True):
+        """Send raw bytes to the proxy listener; the answer's status (or 'cut')."""
+        s = socket.create_connection(("127.0.0.1", self.ports["gw"]), timeout=10)
+        try:
+            s.sendall(data)
+            if not read:
+                return "cut"
+            head = s.recv(64)
+            m = re.match(rb"HTTP/1\.1 (\d+)", head)
+            return int(m.group(1)) if m else "none"
+        except OSError:
+            return "error"
+        finally:
+            s.close()
+
+    def count_status(self, kind, st):
+        with self.lock:
+            k = f"{kind}:{st}"
+            self.client["fault_status"][k] = self.client["fault_status"].get(k, 0) + 1
+
+    def post(self, path, body, ctype="application/json"):
+        b = body if isinstance(body, bytes) else body.encode()
+        return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(b)}\r\nConnection: close\r\n\r\n").encode() + b
+
+    def fault_upstream_kill(self):
+        self.note("upstream killed (SIGKILL) and restarted after 3 s")
+        p = self.procs["upstream"]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.stop.wait(3)
+        self.start_nginx()
+        wait_port(self.ports["up"], 10)
+
+    def fault_slow(self):
+        self.note("SSE upstream slow for 5 s (1.5 s to its head, route timeout 1 s)")
+        flag = self.run / "slow"
+        flag.write_text("1")
+        self.stop.wait(5)
+        flag.unlink()
+
+    def fault_reload(self):
+        how = ["file poll", "SIGHUP", "POST /v1/reload"][self.reloads % 3]
+        self.reloads += 1
+        self.note(f"rules reloaded ({how})")
+        self.write_rules()
+        if how == "SIGHUP":
+            self.procs["gateway"].send_signal(signal.SIGHUP)
+        elif how == "POST /v1/reload":
+            c = http.client.HTTPConnection("127.0.0.1", self.ports["admin"], timeout=10)
+            c.request("POST", "/v1/reload")
+            st = c.getresponse().status
+            c.close()
+            self.count_status("reload", st)
+
+    def fault_client_aborts(self):
+        self.note("client aborts (10 bodies cut mid-way, 10 streams closed before their head)")
+        call = b'{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"add","arguments":{"a":1}}}'
+        for _ in range(10):
+            head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(call)}\r\n\r\n").encode()
+            self.count_status("body cut", self.raw(head + call[:20], read=False))
+        for _ in range(10):
+            self.count_status("stream closed early", self.raw(self.post("/sse", call), read=False))
+
+    def fault_bad_requests(self):
+        self.note("oversize and malformed requests (5 each of 4 kinds)")
+        for _ in range(5):
+            big = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"s":"' + "x" * 100_000 + '"}}}'
+            self.count_status("oversize", self.raw(self.post("/mcp", big)))
+            self.count_status("malformed", self.raw(self.post("/mcp", '{"jsonrpc":"2.0","id":1,"method":')))
+            self.count_status("duplicate key", self.raw(self.post(
+                "/mcp", '{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"name":"add"}}')))
+            self.count_status("wrong content type", self.raw(self.post("/mcp", "a=1", "text/plain")))
+
+    def fault_collector_kill(self):
+        self.note("collector killed (SIGKILL) and restarted after 5 s")
+        p = self.procs["collector"]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.stop.wait(5)
+        self.start_collector()
+
+    def faults_loop(self):
+        order = [self.fault_upstream_kill, self.fault_slow, self.fault_reload, self.fault_client_aborts,
+                 self.fault_bad_requests, self.fault_collector_kill]
+        i = 0
+        while not self.stop.wait(self.a.fault_every):
+            try:
+                order[i % len(order)]()
+            except Exception as e:  # a fault that cannot be injected is reported, not fatal
+                self.note(f"fault failed: {type(e).__name__}: {e}")
+            i += 1
+
+    def sampler(self):
+        while not self.stop.wait(self.a.sample_every):
+            try:
+                self.sample()
+            except Exception as e:
+                self.note(f"sample failed: {type(e).__name__}")
+
+    # -- main
+    def go(self):
+        a = self.a
+        self.setup()
+        self.start_nginx()
+        self.start_sse_upstream()
+        self.start_collector()
+        gw_log = open(self.run / "logs" / "gateway.log", "ab")
+        self.procs["gateway"] = subprocess.Popen(
+            [self.bin, "--log-format", "json", "--log-level", "warn", "run", "-c", str(self.run / "gateway.yaml")],
+            stdout=subprocess.DEVNULL, stderr=gw_log)
+        for k in ("up", "sse", "collector", "gw", "admin"):
+            if not wait_port(self.ports[k], 60):
+                raise SystemExit(f"soak: nothing listens on {k} port {self.ports[k]}")
+        self.t0 = time.monotonic()
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.sample()
+        env = dict(os.environ, SOAK_RUN=str(self.run), SOAK_DELAY_MS=str(a.delay_ms))
+        wrk_out = open(self.run / "wrk.txt", "w")
+        wrk = subprocess.Popen(["wrk", f"-t{a.threads}", f"-c{a.conns}", f"-d{a.duration}s", "--timeout", "10s",
+                                "--latency", "-s", str(self.run / "post.lua"),
+                                f"http://127.0.0.1:{self.ports['gw']}/mcp"], stdout=wrk_out, stderr=wrk_out, env=env)
+        self.procs["wrk"] = wrk
+        threads = [threading.Thread(target=self.sse_client, args=(k,), daemon=True) for k in range(a.sse_clients)]
+        threads += [threading.Thread(target=self.faults_loop, daemon=True),
+                    threading.Thread(target=self.sampler, daemon=True)]
+        for t in threads:
+            t.start()
+        wrk.wait()
+        self.stop.set()
+        for t in threads:
+            t.join(60)
+        self.load_seconds = round(time.monotonic() - self.t0)
+        if self.procs["gateway"].poll() is not None:
+            print(f"soak: FAIL: the gateway exited during the run ({self.procs['gateway'].returncode}); "
+                  f"see {self.run}/logs/gateway.log", file=sys.stderr)
+            return 1
+        # Quiet: the last streams end, then the final sample and counters.
+        for _ in range(100):
+            if self.metrics()["in_flight"] == 0:
+                break
+            time.sleep(0.2)
+        time.sleep(2)
+        self.sample()
+        self.final = self.metrics()
+        gw = self.procs["gateway"]
+        gw.send_signal(signal.SIGTERM)
+        try:
+            self.gw_exit = gw.wait(90)
+        except subprocess.TimeoutExpired:
+            self.gw_exit = "did not exit in 90 s"
+            gw.kill()
+        return self.check()
+
+    # -- end
+    def check(self):
+        run = self.run
+        files = sorted((run / "audit").glob("*.ndjson"))
+        verify = subprocess.run([self.bin, "audit", "verify", "--key", f"audit={run / 'audit.pub'}", *map(str, files)],
+                                capture_output=True, text=True)
+        records, decision_ids, record_ids = [], set(), set()
+        kinds = {}
+        for f in files:
+            for line in open(f):
+                r = json.loads(line)
+                k = r.get("kind")
+                if k == "decision":
+                    key = f"decision {r.get('direction')} {r.get('decision')}"
+                    decision_ids.add(r.get("decision_id"))
+                elif k == "error":
+                    key = f"error {r.get('reason')}"
+                else:
+                    key = k
+                kinds[key] = kinds.get(key, 0) + 1
+                record_ids.add(r["record_id"])
+                records.append(1)
+        n_decision_records = sum(v for k, v in kinds.items() if k.startswith("decision "))
+        collected = set()
+        collected_lines = 0
+        cpath = run / "collected.ndjson"
+        if cpath.exists():
+            for line in open(cpath, "rb"):
+                if line.strip():
+                    collected_lines += 1
+                    collected.add(json.loads(line)["record_id"])
+        # Clients' answers.
+        wrk_status, wrk_ids, wrk_answers = {}, set(), 0
+        for f in run.glob("wrk-*.ids"):
+            for line in open(f):
+                st, did = line.split()
+                wrk_answers += 1
+                wrk_status[st] = wrk_status.get(st, 0) + 1
+                if did != "-":
+                    wrk_ids.add(did)
+        seen_ids = wrk_ids | self.client_ids
+        missing_ids = seen_ids - decision_ids
+        metric_decisions = sum(self.final["decisions"].values())
+        not_collected = record_ids - collected
+        stderr = (run / "logs" / "gateway.log").read_text(errors="replace")
+        panics = stderr.count("panicked")
+        levels, errors = {}, 0
+        for line in stderr.splitlines():
+            try:
+                j = json.loads(line)
+                msg = j.get("message") or j.get("fields", {}).get("message", "?")
+                key = f"{j.get('level')}: {msg}"
+                errors += j.get("level") == "ERROR"
+            except ValueError:
+                key = line[:100]
+            levels[key] = levels.get(key, 0) + 1
+
+        rss = [s["rss_kib"] for s in self.samples]
+        fds = [s["fds"] for s in self.samples]
+        warm = self.a.warmup
+        after = [s for s in self.samples if s["t"] >= warm]
+        base = after[0] if after else self.samples[0]
+        rss_after = [s["rss_kib"] for s in after] or rss
+        fd_end = self.samples[-1]["fds"]
+        # Growth under load after warm-up: the first minute's median against the last one's
+        # (the final, idle sample left out).
+        under = [s["rss_kib"] for s in after[:-1]] or rss_after
+        win = max(1, int(60 / self.a.sample_every))
+        rss_first, rss_last = statistics.median(under[:win]), statistics.median(under[-win:])
+        rss_growth = (rss_last - rss_first) / rss_first * 100
+        fails = []
+        if verify.returncode != 0:
+            fails.append(f"audit verify failed: {verify.stdout.strip()} {verify.stderr.strip()}")
+        if missing_ids:
+            fails.append(f"{len(missing_ids)} decision ids seen by clients have no record")
+        if metric_decisions != n_decision_records:
+            fails.append(f"metrics counted {metric_decisions:.0f} decisions, the files hold {n_decision_records}")
+        if self.final["audit_failed"]:
+            fails.append(f"{self.final['audit_failed']:.0f} audit records failed")
+        if not_collected:
+            fails.append(f"{len(not_collected)} records in the files never reached the collector")
+        if collected - record_ids:
+            fails.append(f"{len(collected - record_ids)} records at the collector are not in the files")
+        if self.gw_exit != 0:
+            fails.append(f"gateway exit: {self.gw_exit}")
+        if panics:
+            fails.append(f"{panics} panics in the gateway's log")
+        if errors:
+            fails.append(f"{errors} error-level lines in the gateway's log (no fault here should cause one)")
+        if max(rss_after) > self.a.rss_bound * base["rss_kib"]:
+            fails.append(f"RSS grew to {max(rss_after)} KiB, more than {self.a.rss_bound}x {base['rss_kib']} KiB at warm-up")
+        if fd_end > base["fds"] + self.a.fd_slack:
+            fails.append(f"open fds {fd_end} at the end, warm-up {base['fds']} (+{self.a.fd_slack} allowed)")
+        if not seen_ids:
+            fails.append("no client saw a decision id: the load did not run")
+
+        def mmm(xs):
+            return f"{min(xs)} / {statistics.median(xs):.0f} / {max(xs)}"
+
+        L = []
+        L.append(f"Soak run {self.started}, {self.load_seconds} s of load, {os.cpu_count()} cores, "
+                 f"binary {self.a.bin}; wrk -t{self.a.threads} -c{self.a.conns} with {self.a.delay_ms} ms between "
+                 f"a connection's calls, {self.a.sse_clients} SSE clients, a fault every {self.a.fault_every} s.")
+        L.append("")
+        L.append("| what | count |\n|---|---:|")
+        L.append(f"| calls answered to wrk (status: count) | {wrk_answers:,} ({', '.join(f'{k}: {v:,}' for k, v in sorted(wrk_status.items()))}) |")
+        L.append(f"| SSE calls (complete / cut by the client mid-stream) | {self.client['sse_complete']:,} / {self.client['sse_aborted']:,} (status: {', '.join(f'{k}: {v:,}' for k, v in sorted(self.client['sse_status'].items(), key=str))}) |")
+        L.append(f"| requests the gateway answered (`requests_total`) | {self.final['requests']:,.0f} ({', '.join(f'{k}: {v:,.0f}' for k, v in sorted(self.final['status'].items()))}) |")
+        for k, v in sorted(self.final["decisions"].items()):
+            L.append(f"| decisions `{k}` (metrics) | {v:,.0f} |")
+        L.append(f"| decisions (metrics, all) / decision records in the files | {metric_decisions:,.0f} / {n_decision_records:,} |")
+        for k, v in sorted(kinds.items()):
+            L.append(f"| records: {k} | {v:,} |")
+        L.append(f"| audit files (chains) | {len(files)} |")
+        L.append(f"| decision ids seen by clients / without a record | {len(seen_ids):,} / {len(missing_ids)} |")
+        L.append(f"| records at the collector (lines / distinct) / file records missing there | {collected_lines:,} / {len(collected):,} / {len(not_collected)} |")
+        L.append(f"| audit records failed (metric) | {self.final['audit_failed']:.0f} |")
+        L.append(f"| **records lost** | **{len(missing_ids) + abs(int(metric_decisions) - n_decision_records) + len(not_collected) + int(self.final['audit_failed'])}** |")
+        ok = [re.search(r"OK \((\d+) records, (\d+) checkpoints\)", x) for x in verify.stdout.splitlines()]
+        if verify.returncode == 0 and ok and all(ok):
+            said = (f"OK: {len(ok)} files, {sum(int(m.group(1)) for m in ok):,} records, "
+                    f"{sum(int(m.group(2)) for m in ok):,} signed checkpoints")
+        else:
+            said = " ".join((verify.stdout + verify.stderr).split())[:400]
+        L.append(f"| `audit verify` | {said} |")
+        L.append(f"| gateway exit after SIGTERM | {self.gw_exit} |")
+        L.append("")
+        L.append("| fault | injected |\n|---|---:|")
+        for k, v in sorted(self.faults.items()):
+            L.append(f"| {k} | {v} |")
+        L.append(f"| policy reloads counted by the gateway (ok / error) | {self.final['reload_ok']:.0f} / {self.final['reload_error']:.0f} |")
+        for k, v in sorted(self.client["fault_status"].items()):
+            L.append(f"| answers to fault requests `{k}` | {v} |")
+        for k, v in sorted(self.final["upstream_errors"].items()):
+            L.append(f"| upstream errors `{k}` | {v:,.0f} |")
+        L.append("")
+        L.append(f"RSS KiB min / median / max: {mmm(rss)} (after {warm} s of warm-up: {mmm(rss_after)}; "
+                 f"warm-up value {base['rss_kib']}, end {rss[-1]}); under load after warm-up, first minute's median "
+                 f"{rss_first:,.0f} → last minute's {rss_last:,.0f} ({rss_growth:+.1f}%). Open fds min / median / max: {mmm(fds)} "
+                 f"(warm-up {base['fds']}, end {fd_end}).")
+        L.append("")
+        step = max(1, round(60 / self.a.sample_every))
+        picked = self.samples[::step]
+        if picked[-1] is not self.samples[-1]:
+            picked.append(self.samples[-1])
+        L.append("| t (s) | RSS KiB | open fds | decisions so far | requests so far |\n|---:|---:|---:|---:|---:|")
+        for s in picked:
+            L.append(f"| {s['t']:.0f} | {s['rss_kib']:,} | {s['fds']} | {s['decisions']:,.0f} | {s['requests']:,.0f} |")
+        L.append("")
+        L.append("Gateway log lines by level and message: " + ("; ".join(f"{k} ×{v}" for k, v in sorted(levels.items(), key=lambda kv: -kv[1])[:12]) or "none"))
+        L.append("")
+        L.append("Result: " + ("PASS" if not fails else "FAIL\n- " + "\n- ".join(fails)))
+        report = "\n".join(L) + "\n"
+        (run / "report.md").write_text(report)
+        (run / "samples.json").write_text(json.dumps({"samples": self.samples, "faults": self.fault_log}, indent=1))
+        print(report)
+        return 0 if not fails else 1
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--upstream":
+        return serve_upstream(int(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) > 1 and sys.argv[1] == "--collector":
+        return serve_collector(int(sys.argv[2]), sys.argv[3])
+    ap = argparse.ArgumentParser(description="soak test (issue 21); see benches/README.md")
+    ap.add_argument("duration", nargs="?", default="20m")
+    ap.add_argument("--bin", default="target/release/sec0-gateway")
+    ap.add_argument("--run", default="benches/.run-soak")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--delay-ms", type=int, default=20, help="pause between a wrk connection's calls")
+    ap.add_argument("--sse-clients", type=int, default=2)
+    ap.add_argument("--fault-every", type=float, default=None, help="seconds (default: duration/80, 5..15)")
+    ap.add_argument("--sample-every", type=float, default=None, help="seconds (default: 10, or 5 under 5 minutes)")
+    ap.add_argument("--warmup", type=float, default=None, help="seconds (default: a quarter, at most 60)")
+    ap.add_argument("--rss-bound", type=float, default=2.0)
+    ap.add_argument("--fd-slack", type=int, default=32)
+    ap.add_argument("--audit-file-size", default="32MiB")
+    ap.add_argument("--max-runs", type=int, default=5000,
+                    help="context.max_runs: small, so the bounded run store is full by the end of warm-up")
+    a = ap.parse_args()
+    a.duration = parse_duration(a.duration)
+    if a.duration > 4 * 3600:
+        raise SystemExit("soak: at most 4 hours")
+    if a.fault_every is None:
+        a.fault_every = min(15.0, max(5.0, a.duration / 80))
+    if a.sample_every is None:
+        a.sample_every = 10.0 if a.duration >= 300 else 5.0
+    if a.warmup is None:
+        a.warmup = min(60.0, a.duration / 4)
+    run = Path(a.run)
+    if run.exists():
+        subprocess.run(["rm", "-rf", str(run)], check=True)
+    soak = Soak(a)
+
+    def on_signal(sig, _frame):
+        soak.stop_all()
+        sys.exit(130)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return soak.go()
+    finally:
+        soak.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
