@@ -186,12 +186,49 @@ fn relation_names(t: &TableWithJoins, out: &mut Vec<String>) {
     }
 }
 
+/// Whether a `WHERE` condition keeps every row (or every row with a value): a literal true
+/// (`1=1`, `'a'='a'`), a column compared with itself, `x IS NOT NULL` (on a key column: all
+/// of them), `x LIKE '%'`, and `OR`s and `AND`s of those — such a statement is as wide as one
+/// without a `WHERE`.
 fn trivially_true(e: &sqlparser::ast::Expr) -> bool {
-    let s = e.to_string().to_ascii_lowercase().replace(' ', "");
-    matches!(
-        s.as_str(),
-        "true" | "1" | "1=1" | "'1'='1'" | "'a'='a'" | "0=0"
-    )
+    trivially_true_at(e, 0)
+}
+
+fn trivially_true_at(e: &sqlparser::ast::Expr, depth: usize) -> bool {
+    use sqlparser::ast::{BinaryOperator, Expr};
+    // The parser already caps nesting; this only keeps the walk itself bounded.
+    if depth > 32 {
+        return false;
+    }
+    match e {
+        Expr::Nested(inner) => trivially_true_at(inner, depth + 1),
+        Expr::IsNotNull(_) => true,
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Or => {
+                trivially_true_at(left, depth + 1) || trivially_true_at(right, depth + 1)
+            }
+            BinaryOperator::And => {
+                trivially_true_at(left, depth + 1) && trivially_true_at(right, depth + 1)
+            }
+            BinaryOperator::Eq | BinaryOperator::GtEq | BinaryOperator::LtEq => {
+                left.to_string() == right.to_string()
+            }
+            _ => false,
+        },
+        Expr::Like {
+            negated: false,
+            pattern,
+            ..
+        } => {
+            let p = pattern.to_string();
+            let p = p.trim_matches('\'');
+            !p.is_empty() && p.chars().all(|c| c == '%')
+        }
+        _ => {
+            let s = e.to_string().to_ascii_lowercase().replace(' ', "");
+            matches!(s.as_str(), "true" | "1")
+        }
+    }
 }
 
 fn describe(stmt: &Statement, span: std::ops::Range<usize>) -> SqlStatement {
@@ -304,6 +341,30 @@ mod tests {
             kinds("UPDATE accounts SET balance = 0 WHERE id = 7"),
             [(SqlKind::Update, false)]
         );
+        // A condition every row meets bounds nothing.
+        for vacuous in [
+            "UPDATE ar_invoices SET status = 'written_off' WHERE invoice_id IS NOT NULL",
+            "UPDATE shipments SET status = 'delivered' WHERE true",
+            "DELETE FROM t WHERE (1 = 1)",
+            "DELETE FROM t WHERE 'a' = 'a' OR id = 7",
+            "DELETE FROM t WHERE id = id",
+            "DELETE FROM t WHERE name LIKE '%'",
+            "UPDATE t SET a = 1 WHERE TRUE AND x IS NOT NULL",
+        ] {
+            let kind = if vacuous.starts_with("UPDATE") {
+                SqlKind::Update
+            } else {
+                SqlKind::Delete
+            };
+            assert_eq!(kinds(vacuous), [(kind, true)], "{vacuous}");
+        }
+        for bounding in [
+            "DELETE FROM t WHERE id = 7 AND x IS NOT NULL",
+            "DELETE FROM t WHERE name LIKE 'a%'",
+            "DELETE FROM t WHERE x IS NULL",
+        ] {
+            assert_eq!(kinds(bounding), [(SqlKind::Delete, false)], "{bounding}");
+        }
         assert_eq!(
             kinds("DROP TABLE IF EXISTS customers CASCADE;"),
             [(SqlKind::Drop, true)]

@@ -262,6 +262,26 @@ impl Familiar {
             j.rejected |= s.rejections > 0;
             let mut confidence =
                 wilson_lower(s.approvals as usize, (s.approvals + s.rejections) as usize);
+            // A pair approved before and never rejected, of two features each familiar on
+            // its own, is as familiar as the weaker of them: what a pair guards against is
+            // a combination reviewers never saw, not one they saw less often than its parts.
+            if s.rejections == 0 && s.approvals >= 1 {
+                if let Some((x, y)) = k[a.prefix.len()..].split_once('\u{1}') {
+                    let part = |p: &str| {
+                        self.stats(&format!("{}{p}", a.prefix), now, window)
+                            .map_or(0.0, |t| {
+                                wilson_lower(
+                                    t.approvals as usize,
+                                    (t.approvals + t.rejections) as usize,
+                                )
+                            })
+                    };
+                    let vouched = part(x).min(part(y));
+                    if vouched >= FAMILIAR {
+                        confidence = confidence.max(vouched);
+                    }
+                }
+            }
             // A new value is familiar only where new values are routine.
             let routine = k[a.prefix.len()..].split('\u{1}').all(|part| {
                 a.novel.iter().filter(|(n, _)| n == part).all(|(n, place)| {
@@ -438,6 +458,28 @@ mod tests {
         let staging = fam.judge(&sql("staging", "DELETE FROM t"), t, w, 2);
         assert!(staging.deny.is_none(), "{staging:?}");
         assert_eq!(staging.fewest_approvals, 0);
+    }
+
+    #[test]
+    fn a_pair_approved_before_is_as_familiar_as_its_parts() {
+        let t = Instant::now();
+        let w = Duration::from_secs(3600);
+        let mut fam = Familiar::default();
+        for i in 0..10 {
+            fam.learn(&pay("billing", "a.test", 300 + i, i), true, t, w);
+            fam.learn(&pay("billing", "b.test", 3000 + i, i), true, t, w);
+        }
+        // (a.test, thousands) was never approved: a stranger however familiar its parts.
+        let odd = fam.judge(&pay("billing", "a.test", 4500, 78), t, w, 2);
+        assert_eq!(odd.allow_confidence, 0.0, "{odd:?}");
+        // Approved once: as familiar as its parts, which are.
+        fam.learn(&pay("billing", "a.test", 4500, 78), true, t, w);
+        let once = fam.judge(&pay("billing", "a.test", 4600, 79), t, w, 2);
+        assert!(once.allow_confidence >= FAMILIAR, "{once:?}");
+        // Rejected once as well: no longer vouched for.
+        fam.learn(&pay("billing", "a.test", 4500, 80), false, t, w);
+        let mixed = fam.judge(&pay("billing", "a.test", 4600, 81), t, w, 2);
+        assert!(mixed.allow_confidence < FAMILIAR, "{mixed:?}");
     }
 
     #[test]

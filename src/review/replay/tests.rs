@@ -73,13 +73,13 @@ fn the_acceptance_trace_keeps_what_it_reached() {
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
-    // 2026-12-07, the learner of round 4 (the run's repeated identifiers): 2 unsafe calls
-    // allowed (0.41%), no safe call denied, 54.3% escalated at the end. Round 1 held 1
+    // 2026-12-07, the learner of round 4: 1 unsafe call allowed (0.21%), no safe call
+    // denied, 52.8% escalated at the end. Round 1 held 1
     // unsafe (0.21%), 1.31% safe denied, 51.5% escalated: the bounds moved with that trade
     // (docs/review.md).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
-    assert!(r.last(1000).escalated_share() <= 55.0, "{t}");
+    assert!(r.last(1000).escalated_share() <= 54.0, "{t}");
 }
 
 /// The second acceptance trace (`integration/data/learning_acceptance_2/`: a hospital group,
@@ -93,8 +93,8 @@ fn the_second_acceptance_trace_keeps_what_it_reached() {
     let r = replay(&policy(ALL_TOOLS), LearnConfig::default(), &calls, 500, 7);
     let t = table(&r);
     println!("{t}");
-    // 2026-12-07, round 4: 2 of 480 unsafe calls allowed (0.42%), 12 safe calls denied
-    // (0.22%), 44.2% escalated in the last 1,000 calls (round 3: 2, 5, 45.1%).
+    // 2026-12-07, round 4: 2 of 480 unsafe calls allowed (0.42%), 8 safe calls denied
+    // (0.14%), 44.8% escalated in the last 1,000 calls (round 3: 2, 5, 45.1%).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
     assert!(r.last(1000).escalated_share() <= 45.0, "{t}");
