@@ -1,8 +1,9 @@
 //! The guard on data nobody here wrote: the acceptance corpus
 //! (`integration/data/guard_acceptance.jsonl`, see `guard_acceptance.md`) was written by a
 //! helper session that never read the detectors or the tuning corpus, and is never tuned
-//! against sample by sample. Each sample is scanned twice, the way the gateway meets it: as
-//! a `tools/call` argument and as a tool result's text.
+//! against sample by sample. Each sample is scanned the ways the gateway meets it: as a
+//! `tools/call` argument, as a tool result's text in a JSON answer, and as the same result
+//! in an SSE event read by the gateway's SSE parser (which must score as the JSON answer).
 //!
 //! Issue 15's targets are, per detector family, precision ≥ 0.95 and recall ≥ 0.90 on both
 //! sides, and ≤ 2% of benign samples flagged (and of the ordinary tool traffic among them).
@@ -34,7 +35,14 @@ const BENIGN_FLAGGED_CEILING: f64 = 2.3;
 #[test]
 fn the_acceptance_corpus_keeps_what_it_reached_both_ways() {
     let corpus = guard_score::load("integration/data/guard_acceptance.jsonl", 400);
-    let sides = guard_score::score(&corpus);
+    let [argument, result] = guard_score::score(&corpus);
+    // The response side also meets results as SSE events: the same figures.
+    let sse = guard_score::score_sse(&corpus);
+    assert!(
+        sse.counts == result.counts && sse.flagged == result.flagged,
+        "results in SSE events score as results in JSON answers"
+    );
+    let sides = [argument, result, sse];
     assert!(
         sides[0].ordinary >= 100,
         "≥ 100 benign samples of ordinary tool traffic"

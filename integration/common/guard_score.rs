@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use sec0_gateway::guard::Guard;
+use sec0_gateway::protocol::sse::Parser;
 use serde_json::json;
 
 /// The detector families scored.
@@ -74,14 +75,44 @@ impl Side {
     }
 }
 
+/// How a sample reaches the guard.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    /// A `tools/call` argument.
+    Argument,
+    /// A tool result's text in a JSON answer.
+    Result,
+    /// The same result as an SSE event (`event: message`, `data:` line), parsed by the
+    /// gateway's SSE parser in small chunks, its data scanned as the response side does.
+    SseResult,
+}
+
 /// Score `corpus` with the built-in detectors, both ways.
 pub fn score(corpus: &[Sample]) -> [Side; 2] {
     let guard = Guard::new(&[]).expect("built-in detectors");
-    [("argument", false), ("result", true)]
-        .map(|(name, as_result)| side(&guard, corpus, name, as_result))
+    [("argument", Way::Argument), ("result", Way::Result)]
+        .map(|(name, way)| side(&guard, corpus, name, way))
 }
 
-fn side(guard: &Guard, corpus: &[Sample], name: &'static str, as_result: bool) -> Side {
+/// Score `corpus` as tool results sent in SSE events.
+pub fn score_sse(corpus: &[Sample]) -> Side {
+    let guard = Guard::new(&[]).expect("built-in detectors");
+    side(&guard, corpus, "sse result", Way::SseResult)
+}
+
+/// The data of the events in `stream`, read by the gateway's SSE parser in 61-byte chunks.
+fn sse_data(stream: &[u8]) -> Vec<String> {
+    let mut parser = Parser::new(1 << 20);
+    let mut out = Vec::new();
+    for chunk in stream.chunks(61) {
+        for ev in parser.push(chunk).expect("parses") {
+            out.extend(ev.data);
+        }
+    }
+    out
+}
+
+fn side(guard: &Guard, corpus: &[Sample], name: &'static str, way: Way) -> Side {
     let mut s = Side {
         name,
         counts: BTreeMap::new(),
@@ -93,12 +124,24 @@ fn side(guard: &Guard, corpus: &[Sample], name: &'static str, as_result: bool) -
         by_sample: Vec::new(),
     };
     for sample in corpus {
-        let msg = if as_result {
-            json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": sample.text}], "isError": false}})
-        } else {
+        let msg = if way == Way::Argument {
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "tool", "arguments": {"input": sample.text}}})
+        } else {
+            json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": sample.text}], "isError": false}})
         };
-        let found = guard.scan_json(&serde_json::to_vec(&msg).expect("json"));
+        let bytes = serde_json::to_vec(&msg).expect("json");
+        let found = if way == Way::SseResult {
+            let mut stream = b"event: message\ndata: ".to_vec();
+            stream.extend_from_slice(&bytes);
+            stream.extend_from_slice(b"\n\n");
+            let data = sse_data(&stream);
+            assert_eq!(data.len(), 1, "one event");
+            data.iter()
+                .flat_map(|d| guard.scan_json(d.as_bytes()))
+                .collect()
+        } else {
+            guard.scan_json(&bytes)
+        };
         let families: Vec<&str> = FAMILIES
             .into_iter()
             .filter(|f| found.iter().any(|l| &*l.finding.detector == *f))

@@ -56,6 +56,10 @@ pub struct Rule {
     validate: Option<Validator>,
     /// Bytes after a keyword the regex may need (0: to the end of the line).
     reach: usize,
+    /// The check rejects every match starting past this offset ([`Spec::checks_until`]).
+    checks_until: Option<usize>,
+    /// Longest match of the rule's keyword alternation, in bytes (`None`: unbounded).
+    keyword_len: Option<usize>,
     /// Lowest Shannon entropy of a reported span.
     min_entropy: Option<f64>,
     /// The capture group reported (a numbered group, or the first group named `v…`).
@@ -81,6 +85,8 @@ pub struct RuleSource {
     pub validate: Option<Validator>,
     /// Bytes after a keyword the regex may need (0: the line).
     pub reach: usize,
+    /// The check rejects every match starting past this offset ([`Spec::checks_until`]).
+    pub checks_until: Option<usize>,
     /// Lowest Shannon entropy of a reported span.
     pub min_entropy: Option<f64>,
     /// The capture group to report (default: the first group named `v…`, else the match).
@@ -103,6 +109,7 @@ impl RuleSource {
             keywords: s.keywords.iter().map(|k| k.to_string()).collect(),
             validate: s.validate,
             reach: s.reach,
+            checks_until: s.checks_until,
             min_entropy: None,
             group: None,
             allow: None,
@@ -266,6 +273,7 @@ impl Engine {
                 LazyRegex::checked(s.pattern.clone(), !s.built_in).map_err(bad)?;
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             let word_start = matches!(&*s.detector, "prompt_injection" | "unsafe_command");
+            let mut keyword_len = None;
             if s.keywords.is_empty() {
                 full.push(s.pattern.clone());
                 full_rules.push(idx);
@@ -274,6 +282,9 @@ impl Engine {
                 finders.push(None);
             } else {
                 let alt = keyword_alternation(&s.keywords, word_start, false);
+                keyword_len = regex_syntax::parse(&alt)
+                    .ok()
+                    .and_then(|h| h.properties().maximum_len());
                 finders.push(Some(
                     LazyRegex::checked(alt.clone(), !s.built_in).map_err(bad)?.0,
                 ));
@@ -296,6 +307,8 @@ impl Engine {
                 regex,
                 validate: s.validate,
                 reach: s.reach,
+                checks_until: s.checks_until,
+                keyword_len,
                 family,
             });
         }
@@ -351,8 +364,12 @@ impl Engine {
                     let Some(finder) = finder.get() else {
                         continue;
                     };
+                    let (hay, last) = keyword_haystack(text, rule);
                     let mut done_until = 0;
-                    for m in finder.find_iter(text) {
+                    for m in finder.find_iter(hay) {
+                        if m.start() > last {
+                            break;
+                        }
                         if m.start() < done_until {
                             continue;
                         }
@@ -414,6 +431,26 @@ impl Engine {
             }
         }
     }
+}
+
+/// Where to look for a keyword rule's keywords: the haystack, and the last start of a
+/// keyword that can matter. A rule whose check rejects every match starting past
+/// `checks_until` gains nothing from a keyword whose window ([`window`]: at most
+/// [`BEFORE`] bytes back, then to a char boundary) starts past that; and a keyword starting
+/// at or before such a position ends within the alternation's longest match, its word
+/// boundaries reading one character more, so the search stops a little after it. Every
+/// match starting at or before the returned position is the same as in the whole text
+/// (a test holds this).
+fn keyword_haystack<'t>(text: &'t str, rule: &Rule) -> (&'t str, usize) {
+    let Some(until) = rule.checks_until else {
+        return (text, usize::MAX);
+    };
+    let last = until.saturating_add(BEFORE + 4);
+    let Some(len) = rule.keyword_len else {
+        return (text, last);
+    };
+    let end = ceil_char(text, last.saturating_add(len).saturating_add(8));
+    (text.get(..end).unwrap_or(text), last)
 }
 
 /// Keep the earlier rule's finding when two of one family overlap; sort by position.

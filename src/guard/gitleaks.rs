@@ -119,6 +119,7 @@ pub fn parse(c: &CustomDetector, text: &str) -> Result<Vec<RuleSource>, String> 
             keywords: r.keywords,
             validate: None,
             reach: 0,
+            checks_until: None,
             min_entropy: r.entropy.or(c.entropy),
             group: r.secret_group,
             allow,

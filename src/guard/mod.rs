@@ -270,6 +270,7 @@ impl Guard {
                 keywords,
                 validate: None,
                 reach: 0,
+                checks_until: None,
                 min_entropy: c.entropy,
                 group: None,
                 allow: None,

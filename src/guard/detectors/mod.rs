@@ -14,6 +14,7 @@ pub mod ids;
 pub mod injection;
 pub mod injection_model;
 pub mod injection_more;
+mod injection_score;
 mod injection_weights;
 pub mod pii;
 pub mod pii_context;
@@ -45,6 +46,10 @@ pub struct Spec {
     pub validate: Option<Validator>,
     /// How far after a keyword the pattern may reach (0: the end of the line).
     pub reach: usize,
+    /// The rule's check rejects every match starting past this byte offset (the
+    /// classifier's bounded work per text), so the engine stops looking for the rule's
+    /// keywords where no window around them could start before it. `None`: no bound.
+    pub checks_until: Option<usize>,
 }
 
 /// A rule within its line.
@@ -77,6 +82,7 @@ pub(crate) const fn spec_reach(
         pattern,
         validate,
         reach,
+        checks_until: None,
     }
 }
 
