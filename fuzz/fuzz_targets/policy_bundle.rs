@@ -9,10 +9,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use sec0_gateway::policy::bundle::Limits;
 use sec0_gateway::policy::bundle::build::build;
 use sec0_gateway::policy::bundle::keys::TrustedKeys;
 use sec0_gateway::policy::bundle::read::verify;
-use sec0_gateway::policy::bundle::Limits;
 
 const RULES: &str =
     "version: 1\nrules:\n  - { id: r1, when: { tool: add }, decision: deny, reason: r }\n";
@@ -26,10 +26,7 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let files = vec![(
-            "rules/10-base.yaml".to_string(),
-            RULES.as_bytes().to_vec(),
-        )];
+        let files = vec![("rules/10-base.yaml".to_string(), RULES.as_bytes().to_vec())];
         let valid = build(&files, 3, "2026-12-07T00:00:00Z", &key).expect("a valid bundle");
         Fixture {
             keys: TrustedKeys::from_keys(vec![key.verifying_key()]),

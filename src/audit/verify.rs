@@ -48,18 +48,34 @@ pub fn verify_file(
     require_signatures: bool,
 ) -> Result<Verified, Break> {
     let file = path.display().to_string();
-    let bad = |line: u64, what: String| Break {
+    let f = std::fs::File::open(path).map_err(|e| Break {
         file: file.clone(),
+        line: 0,
+        what: format!("cannot open: {e}"),
+    })?;
+    verify_reader(&file, std::io::BufReader::new(f), keys, require_signatures)
+}
+
+/// Verify the records read from `reader` (an audit file's bytes; `file` names it in a
+/// [`Break`]). The same check as [`verify_file`], on any source: the fuzz target
+/// `audit_verify` feeds it bytes directly.
+pub fn verify_reader(
+    file: &str,
+    reader: impl BufRead,
+    keys: &HashMap<String, VerifyingKey>,
+    require_signatures: bool,
+) -> Result<Verified, Break> {
+    let bad = |line: u64, what: String| Break {
+        file: file.to_string(),
         line,
         what,
     };
-    let f = std::fs::File::open(path).map_err(|e| bad(0, format!("cannot open: {e}")))?;
     let mut prev = GENESIS.to_string();
     let mut records = 0u64;
     let mut checkpoints = 0u64;
     let mut last_kind = String::new();
     let mut chain: Option<Option<String>> = None;
-    for (n, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+    for (n, line) in reader.split(b'\n').enumerate() {
         let line_no = n as u64 + 1;
         let line = line.map_err(|e| bad(line_no, format!("cannot read: {e}")))?;
         if line.is_empty() {

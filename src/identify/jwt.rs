@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, OctetKeyPairParameters};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -27,6 +27,18 @@ fn refetch_gap(from_url: bool) -> Duration {
     } else {
         Duration::from_secs(1)
     }
+}
+
+/// Whether an OKP key is a well-formed Ed25519 public key: curve `Ed25519` and `x` exactly
+/// 32 bytes (base64url without padding, as jsonwebtoken decodes it) that are a curve point.
+fn is_ed25519_key(p: &OctetKeyPairParameters) -> bool {
+    use base64::Engine;
+    p.curve == EllipticCurve::Ed25519
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&p.x)
+            .ok()
+            .and_then(|x| <[u8; 32]>::try_from(x.as_slice()).ok())
+            .is_some_and(|x| ed25519_dalek::VerifyingKey::from_bytes(&x).is_ok())
 }
 
 /// A verified token: the caller and the claims rules may see.
@@ -100,8 +112,16 @@ impl JwtVerifier {
         if let Ok(mut t) = self.last_fetch.lock() {
             *t = Instant::now();
         }
+        self.load_jwks(&text)
+    }
+
+    /// Replace the keys with those of the JWKS document `text`; returns how many were
+    /// usable. Keys without a `kid` (tokens pick keys by it), symmetric keys (anyone
+    /// holding the JWKS could sign with them) and keys that do not decode are skipped; a
+    /// document that is not a JWKS is an error and the keys held stay as they were.
+    pub fn load_jwks(&self, text: &str) -> Result<usize, IdentityError> {
         let set: JwkSet =
-            serde_json::from_str(&text).map_err(|e| IdentityError::Setup(format!("JWKS: {e}")))?;
+            serde_json::from_str(text).map_err(|e| IdentityError::Setup(format!("JWKS: {e}")))?;
         let mut by_kid = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else {
@@ -110,7 +130,12 @@ impl JwtVerifier {
             let alg = match &jwk.algorithm {
                 AlgorithmParameters::RSA(_) => Algorithm::RS256,
                 AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-                AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                AlgorithmParameters::OctetKeyPair(p) if is_ed25519_key(p) => Algorithm::EdDSA,
+                // jsonwebtoken (10.4) reads an OKP key's first 32 bytes without checking its
+                // length: a shorter `x` panics when a token names the key, a longer one is
+                // cut to 32 bytes, and the curve is not checked. Only a real Ed25519 key is
+                // kept.
+                AlgorithmParameters::OctetKeyPair(_) => continue,
                 // A symmetric key in a JWKS would let anyone with the JWKS sign: refused.
                 AlgorithmParameters::OctetKey(_) => continue,
             };
@@ -226,5 +251,68 @@ impl JwtVerifier {
                 tracing::warn!(error = %e, "JWKS refetch for an unknown kid failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier {
+            cfg: JwtConfig {
+                jwks_file: None,
+                jwks_url: None,
+                jwks_refresh: Duration::from_secs(300),
+                hs256_secret_file: None,
+                issuer: "https://idp.test".into(),
+                audience: vec!["gw".into()],
+                leeway: Duration::from_secs(30),
+                caller_claim: "sub".into(),
+                claims: vec![],
+            },
+            keys: ArcSwap::from_pointee(Keys {
+                by_kid: HashMap::new(),
+            }),
+            hs256: None,
+            last_fetch: std::sync::Mutex::new(Instant::now()),
+            client: None,
+        }
+    }
+
+    /// Found by the `jwks_document` fuzz target: an Ed25519 key whose `x` is shorter than
+    /// 32 bytes made jsonwebtoken panic (slice out of range) on the first token naming it.
+    #[tokio::test]
+    async fn a_short_or_foreign_okp_key_is_skipped_not_a_panic() {
+        let v = verifier();
+        let token = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","kid":"ed"}"#),
+            URL_SAFE_NO_PAD
+                .encode(r#"{"sub":"a","iss":"https://idp.test","aud":"gw","exp":4102444800}"#),
+            URL_SAFE_NO_PAD.encode([0u8; 64]),
+        );
+        let good = URL_SAFE_NO_PAD.encode(
+            ed25519_dalek::SigningKey::from_bytes(&[5; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        for (crv, x) in [
+            ("Ed25519", "bnoc3Smwt4_RzYBQW_E".to_string()), // the fuzzer's input: 14 bytes
+            ("Ed25519", URL_SAFE_NO_PAD.encode([1u8; 40])),
+            ("P-256", good.clone()), // a real key, the wrong curve
+        ] {
+            let jwks =
+                format!(r#"{{"keys":[{{"kty":"OKP","crv":"{crv}","kid":"ed","x":"{x}"}}]}}"#);
+            assert_eq!(v.load_jwks(&jwks).expect("a JWKS"), 0, "{jwks}");
+            assert!(v.verify(&token).await.is_err());
+        }
+        let jwks =
+            format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"{good}"}}]}}"#);
+        assert_eq!(v.load_jwks(&jwks).expect("a JWKS"), 1);
+        // A real key: the (zero) signature is checked and refused.
+        assert!(v.verify(&token).await.is_err());
     }
 }
