@@ -388,16 +388,22 @@ mod tests {
         )
     }
 
+    /// Ten approved payments to each of two vendors: a.test is paid hundreds, b.test
+    /// thousands.
+    fn two_vendors(t: Instant, w: Duration) -> Familiar {
+        let mut fam = Familiar::default();
+        for i in 0..10 {
+            fam.learn(&pay("billing", "a.test", 300 + i, i), true, t, w);
+            fam.learn(&pay("billing", "b.test", 3000 + i, i), true, t, w);
+        }
+        fam
+    }
+
     #[test]
     fn pairs_catch_combinations_never_approved() {
         let t = Instant::now();
         let w = Duration::from_secs(3600);
-        let mut fam = Familiar::default();
-        for i in 0..10 {
-            // a.test is paid hundreds, b.test thousands.
-            fam.learn(&pay("billing", "a.test", 300 + i, i), true, t, w);
-            fam.learn(&pay("billing", "b.test", 3000 + i, i), true, t, w);
-        }
+        let mut fam = two_vendors(t, w);
         let usual = fam.judge(&pay("billing", "a.test", 450, 77), t, w, 2);
         assert!(usual.fewest_approvals >= 9, "{usual:?}");
         assert!(usual.allow_confidence > 0.6, "{usual:?}");
@@ -464,11 +470,7 @@ mod tests {
     fn a_pair_approved_before_is_as_familiar_as_its_parts() {
         let t = Instant::now();
         let w = Duration::from_secs(3600);
-        let mut fam = Familiar::default();
-        for i in 0..10 {
-            fam.learn(&pay("billing", "a.test", 300 + i, i), true, t, w);
-            fam.learn(&pay("billing", "b.test", 3000 + i, i), true, t, w);
-        }
+        let mut fam = two_vendors(t, w);
         // (a.test, thousands) was never approved: a stranger however familiar its parts.
         let odd = fam.judge(&pay("billing", "a.test", 4500, 78), t, w, 2);
         assert_eq!(odd.allow_confidence, 0.0, "{odd:?}");
