@@ -27,6 +27,18 @@
 //! | `fresh5_*` (75), before it joined the classifier's data | — | — | 1.000 / 0.560 | — | 0 of 50 |
 //! | `fresh7_*` (95), before it joined (classifier threshold 1.5, since raised to 2.0) | — | 0.929 / 0.867 | 0.875 / 0.700 | — | 2 of 60 |
 //! | `fresh8_*` (50), before it joined (threshold 2.0) | — | — | 1.000 / 0.500 | — | 0 of 40 |
+//! | `fresh9_*` (238), before the fourth round | — | 0.768 / 0.964 | 0.907 / 0.731 | 1.000 / 0.714 | 14 of 117 |
+//!
+//! `fresh9_*` (ordinary tool traffic and look-alikes, injections in tool data in 13
+//! languages, personal data in national formats) was written by a helper that never read
+//! the project; its 14 false alarms (organisations' numbers, test cards and example IBANs
+//! under a heading, role mailboxes, `[SYSTEM]` log tags, code building a chat message, an
+//! `admin override` comment) and its missed false authorisations led the fourth round.
+//! Still missed after it joined: a fake `User:`/`Assistant:` exchange, Chinese and German
+//! code comments whose command is the only sign (`curl -F file=@.env`, `rm -rf ~/.ssh`),
+//! SSNs without separators in a CSV column named `ssn`, a phone number spelled in words;
+//! still flagged: two security-training texts quoting an injection as an example, two
+//! payee accounts inside injections (personal data to the detectors, not to the labeller).
 //!
 //! `fresh6_*` (80) was written as training data for the lexical classifier's weak spots
 //! (CJK, Korean and Russian injections, fake authorisations, role-play personas, benign
@@ -52,7 +64,7 @@ const FLOORS: [(&str, f64, f64); 4] = [
     ("unsafe_command", 0.99, 0.99),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: none of 846, none of 455).
+/// (reached: 2 of 963 — the two quoted-injection training texts of `fresh9_*` — none of 455).
 const MAX_BENIGN_FLAGGED: f64 = 0.005;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 

@@ -342,7 +342,9 @@ fn joined_words(text: &str) -> Option<View> {
         }
         let name = &b[start..i];
         let telling = || {
-            const WORDS: [&[u8]; 10] = [
+            const WORDS: [&[u8]; 12] = [
+                b"agent",
+                b"must",
                 b"ignor",
                 b"instruction",
                 b"disregard",

@@ -102,6 +102,11 @@ impl Parser {
             };
             self.scanned = line_end + term_len;
             if line_end == line_start {
+                // The cap holds for every event, not only for a tail left between chunks:
+                // otherwise an event of any size would pass when it arrived in one chunk.
+                if self.scanned > self.max_event {
+                    return Err(SseError::EventTooLarge(self.max_event));
+                }
                 let raw = self.buf.split_to(self.scanned).freeze();
                 self.scanned = 0;
                 let f = std::mem::take(&mut self.fields);
@@ -160,12 +165,7 @@ mod tests {
     use super::*;
 
     fn parse_in_chunks(input: &[u8], chunk: usize) -> Vec<Event> {
-        let mut p = Parser::new(1 << 20);
-        let mut out = Vec::new();
-        for c in input.chunks(chunk) {
-            out.extend(p.push(c).expect("parses"));
-        }
-        out
+        parse_in_chunks_capped(input, 1 << 20, chunk)
     }
 
     #[test]
@@ -214,6 +214,34 @@ mod tests {
             p.push(b"data: 0123456789012345678"),
             Err(SseError::EventTooLarge(16))
         );
+    }
+
+    /// Found by the `sse_events` fuzz target: the cap depended on where the stream was cut.
+    #[test]
+    fn the_cap_holds_however_the_stream_is_cut() {
+        let big = format!("data: {}\n\n", "x".repeat(40));
+        for chunk in [1, 7, 16, 1000] {
+            let mut p = Parser::new(16);
+            let outcome = big
+                .as_bytes()
+                .chunks(chunk)
+                .try_for_each(|c| p.push(c).map(drop));
+            assert_eq!(outcome, Err(SseError::EventTooLarge(16)), "chunk {chunk}");
+        }
+        // An event exactly at the cap passes, in one piece or many.
+        let fits = b"data: 12345678\n\n";
+        assert_eq!(fits.len(), 16);
+        assert_eq!(parse_in_chunks_capped(fits, 16, 16).len(), 1);
+        assert_eq!(parse_in_chunks_capped(fits, 16, 3).len(), 1);
+    }
+
+    fn parse_in_chunks_capped(input: &[u8], cap: usize, chunk: usize) -> Vec<Event> {
+        let mut p = Parser::new(cap);
+        let mut out = Vec::new();
+        for c in input.chunks(chunk) {
+            out.extend(p.push(c).expect("fits the cap"));
+        }
+        out
     }
 
     #[test]

@@ -13,6 +13,15 @@ pub(crate) fn valid_ssn(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if d.len() != 9 {
         return None;
     }
+    // Part of a longer code (`482-19-3344-A`, `X-482-19-3344`) or labelled as a part,
+    // order or document number: not an SSN.
+    let glued_after = text[m.end..]
+        .strip_prefix(['-', '/'])
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphanumeric()));
+    let glued_before = text[..m.start].ends_with(['-', '/', '_']);
+    if glued_after || glued_before || super::pii::other_id_label(text, m.start) {
+        return None;
+    }
     let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
     let ok = area != 0
         && area != 666
@@ -51,6 +60,19 @@ pub(crate) fn valid_card(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     }
     let seps: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_digit()).collect();
     if seps.windows(2).any(|w| w[0] != w[1]) {
+        return None;
+    }
+    // The account digits of an IBAN (`DE89 3704 0044 0532 0130 00`) are not a card.
+    let before = &text.as_bytes()[..m.start];
+    let n = before.len();
+    let iban_head = |k: usize| {
+        n >= k + 4
+            && before[n - k - 4..n - k - 2]
+                .iter()
+                .all(u8::is_ascii_uppercase)
+            && before[n - k - 2..n - k].iter().all(u8::is_ascii_digit)
+    };
+    if (n >= 5 && before[n - 1] == b' ' && iban_head(1)) || iban_head(0) {
         return None;
     }
     let prefix2 = d[0] * 10 + d[1];

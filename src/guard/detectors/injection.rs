@@ -97,7 +97,7 @@ pub const SPECS: &[Spec] = &[
         "**system", "system override", "admin override", "developer override", "system prompt",
         "system message", "begin system", "end system", "[system](#",
         ],
-        r#"(?i)(?:["']role["']\s*:\s*["'](?:system|developer)["']|<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id|begin_of_text)\|>|\[/?INST\]|<<\s*/?SYS\s*>>|<start_of_turn>|<\s*/?\s*(?:system|developer|assistant_instructions|system_prompt|sys)\s*>|\[\s*system\s*\](?:\(#\w+\))?|\[\s*(?:system|admin|administrator|developer|root|operator)\s+(?:note|message|notice|override|instructions?|update)\s*[:\]]|\(\s*system\s*\)\s*:|\*\*\s*system\s*\*\*\s*:|(?:system|admin|developer|root)\s+override|(?:begin|start|end)\s+(?:of\s+)?(?:the\s+)?system\s+prompt|(?:new|updated)\s+system\s+(?:prompt|message)|system\s+(?:prompt|message)\s*(?:update|override)?\s*:)"#,
+        r#"(?i)(?:["']role["']\s*:\s*["'](?:system|developer)["']|<\|(?:im_start|im_end|system|user|assistant|endoftext|start_header_id|end_header_id|eot_id|begin_of_text)\|>|\[/?INST\]|<<\s*/?SYS\s*>>|<start_of_turn>|<\s*/?\s*(?:system|developer|assistant_instructions|system_prompt|sys)\s*>|\[\s*system\s*\](?:\(#\w+\))?|\[\s*(?:system|admin|administrator|developer|root|operator)\s+(?:note|message|notice|override|instructions?|update)\s*[:\]]|\(\s*system\s*\)\s*:|\*\*\s*system\s*\*\*\s*:|(?:system|admin|developer|root)\s+override(?:\s*[:\]!]|\s+(?:mode|enabled|activated|granted|code|protocol|active|in\s+effect))|(?:begin|start|end)\s+(?:of\s+)?(?:the\s+)?system\s+prompt|(?:new|updated)\s+system\s+(?:prompt|message)|system\s+(?:prompt|message)\s*(?:update|override)?\s*:)"#,
         Some(not_documentation),
     ),
     spec(I, "hidden_instruction", High,
@@ -126,7 +126,8 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(I, "addressed_to_ai", Medium,
         &[
-        "dear", "hey", "^hi ", "hello", "attention", "note to", "note for", "message to",
+        "dear", "hey", "^hi ", "hello", "attention", "note to", "note for", "hint for", "hint to",
+        "tip for", "message to",
         "message for", "instructions for", "instruction for", "instructions to", "important for",
         "important to", "reminder for", "reminder to", "p.s.", "ps for", "ps to", "if you are a",
         "if you are an", "reading this", "processing this", "reviewing this", "summarizing this",
@@ -141,7 +142,7 @@ pub const SPECS: &[Spec] = &[
         "notice:", "warning:", "note:", "llms", "language model", "ai system", "ai tool",
         "processing it", "reading it", "processing them", "reading them",
         ],
-        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify|append|add|insert|include|write|send|forward|call|run|execute|visit|open|click|print|list|reveal|delete|remove|grant|transfer|merge|skip|push|bypass|disable|commit|deploy)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:(?:AI|LLM|language\s+model|AI\s+\w+)s?\s+|assistant\s+)(?:must|should|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?(?:\s+(?:systems?|agents?|tools?|models?|assistants?))?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|it|them|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:dear|hey|hi|hello|attention|(?:note|hint|tip)\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|important\s+(?:for|to)|reminder\s+(?:for|to)|p\.?s\.?\s+(?:for|to))\s*,?\s+(?:the\s+|any\s+|all\s+)?(?:AI|A\.I\.|assistants?|language\s+models?|LLMs?|AI\s+(?:agents?|assistants?|models?|reviewers?|systems?|bots?|screeners?|graders?)|chatbots?|GPT|ChatGPT|Claude|Gemini|Copilot|automated\s+(?:reviewers?|systems?|agents?|screeners?|graders?))(?-u:\b)|(?-u:\b)(?:AI|LLM|assistant|language\s+model|chatbot|GPT|Claude|AI\s+(?:agent|assistant|model))s?(?:\s+(?:note|notice|instructions?))?\s*[,:]\s*(?:please\s+)?(?:you\s+must|you\s+should|you\s+will|ignore|do\s+not|don'?t|secretly|instead|always|never|make\s+sure|be\s+sure|remember|forget|disregard|output|respond|reply|say|tell|rate|score|approve|mark|rank|recommend|summari[sz]e|classify|append|add|insert|include|write|send|forward|call|run|execute|visit|open|click|print|list|reveal|delete|remove|grant|transfer|merge|skip|push|bypass|disable|commit|deploy)|(?-u:\b)(?:AI|LLM)\s+(?:agent|assistant|model|bot)s?\s+(?:note|notice|instructions?|directive)s?\s*:|(?-u:\b)(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?|systems?|tools?)\s*[:,]|(?-u:\b)(?:important|attention|notice|note|warning)\s*:\s*(?:the\s+|any\s+)?(?:(?:AI|LLM|language\s+model|AI\s+\w+)s?\s+|assistant\s+)(?:must|should|needs?\s+to|has\s+to|is\s+(?:required|instructed))|(?-u:\b)if\s+you\s+are\s+an?\s+(?:AI|A\.I\.|LLM|language\s+model|assistant|AI\s+\w+|large\s+language\s+model|automated\s+\w+|bot|agent|model)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model|assistant|agent|bot|model)s?(?:\s+(?:systems?|agents?|tools?|models?|assistants?))?\s+(?:reading|processing|reviewing|summari[sz]ing|parsing|analy[sz]ing|scanning|evaluating|screening|grading|crawling|indexing)\s+(?:this|these|it|them|the\s+following)|(?-u:\b)(?:AI|LLM|automated|artificial\s+intelligence)\s+(?:reviewers?|graders?|screeners?|evaluators?|judges?|moderators?|recruiters?|hiring\s+tools?|resume\s+screeners?)(?-u:\b))",
         Some(imperative_follows),
     ),
     spec(I, "addressed_to_ai", Medium,
@@ -339,6 +340,25 @@ const MISUSE_WORDS: &[&str] = &[
 /// ordinary `{"role": "system", "content": "You are a helpful assistant."}` in code, or a
 /// chat-format example in documentation, does not).
 fn not_documentation(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let marker = &text[m.clone()];
+    let after = text[m.end..].trim_start();
+    // `[SYSTEM] 2024-06-11 02:00:00 …`: a log line's tag, not a message.
+    if marker.starts_with('[') && after.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    // `{"role": "system", "content": SYSTEM_PROMPT}`: code building a message from a
+    // variable, not a message.
+    if marker.contains("role") {
+        let rest = after.trim_start_matches([',', ' ', '\n', '\t']);
+        let content = rest
+            .strip_prefix("\"content\"")
+            .or_else(|| rest.strip_prefix("'content'"))
+            .map(|r| r.trim_start().trim_start_matches(':').trim_start());
+        if content.is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_'))
+        {
+            return None;
+        }
+    }
     context_has(text, m.start, m.end, 0, 300, MISUSE_WORDS).then_some(m)
 }
 

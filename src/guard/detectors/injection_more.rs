@@ -69,7 +69,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(I, "addressed_to_ai", High,
         &["assistant must", "assistant should", "assistant shall", "assistant is required", "assistant has to", "assistant needs to", "ai must", "model must", "agent must", "llm must", "chatbot must", "assistant will", "agent should", "ai should"],
-        r"(?i)(?-u:\b)(?:the\s+)?(?:assistant|AI|model|agent|LLM|chatbot)\s+(?:must|should|shall|is\s+required\s+to|has\s+to|needs\s+to|will)\s+(?:now\s+|always\s+|immediately\s+)?(?:forward|send|e-?mail|upload|post|transfer|share|leak|reveal|disclose|ignore|disregard|approve|grant|execute|exfiltrate|bcc)(?-u:\b)",
+        r"(?i)(?-u:\b)(?:the\s+)?(?:assistant|AI|model|agent|LLM|chatbot)\s+(?:must|should|shall|is\s+required\s+to|has\s+to|needs\s+to|will)\s+(?:now\s+|always\s+|immediately\s+)?(?:forward|send|e-?mail|upload|post|transfer|share|leak|reveal|disclose|ignore|disregard|approve|grant|execute|exfiltrate|bcc|delete|remove|wipe|erase|destroy|pay|wire|install)(?-u:\b)",
         None,
     ),
     spec(I, "fake_system_message", High,
@@ -118,7 +118,59 @@ pub const SPECS: &[Spec] = &[
         r"(?i)(?-u:\b)(?:call|use|invoke|run|trigger)\s+(?:the\s+)?`?(?:send_\w+|delete_\w+|remove_\w+|drop_\w+|transfer_\w+|http_(?:post|put|delete)|post_\w+|upload_\w+|wire_\w+|pay_\w+|exec(?:ute)?_\w+|run_(?:command|shell|script)|shell_\w+|grant_\w+|share_\w+|forward_\w+|email_\w+)`?(?:\s+tool)?\s+(?:to|on|with|and|for|without|before)(?-u:\b)",
         Some(in_instruction),
     ),
+    spec(I, "addressed_to_ai", High,
+        &[
+        "without asking", "without confirmation", "without checking", "without verifying",
+        "without approval", "without telling", "no need to ask", "not ask", "n't ask",
+        "never ask", "not wait", "n't wait", "not confirm", "not verify", "n't verify",
+        "not loop", "n't loop", "already approved", "already authori", "already agreed",
+        "already confirmed", "already given", "pre-approved", "preapproved", "pre-authori",
+        "approved by", "approval was", "authorised by", "authorized by", "skip the", "quiet",
+        "loop anyone", "asked me", "told me", "wants", "requested", "also tell the user",
+        "nachfragen", "rückfrage", "zu fragen", "bereits", "no pidas", "sin pedir",
+        "sin preguntar", "autorizad", "déjà", "sans demander", "sans confirmation", "già",
+        "senza chiedere", "já ", "sem pedir", "não peça", "não pergunte", "goedgekeurd",
+        "zonder te vragen", "bez pytania", "już zatwierdz",
+        ],
+        r"(?i)(?:(?-u:\b)(?:AI|A\.I\.|KI|IA|LLM|assistants?|asistente|assistente|assistent(?:en)?|note-?takers?|copilot|chatbot)(?-u:\b)|@[\w-]*(?:ai|bot|agent|assistant)[\w-]*)[^\n]{0,250}?(?:without\s+(?:asking|confirmation|checking|verifying|approval|telling)|(?:no\s+need\s+to|do\s+not|don'?t|never)\s+(?:ask|wait|confirm|check\s+with|verify|loop|notify)|(?:already|pre-?)\s*(?:approved|authori[sz]ed|agreed|confirmed|given)|approv(?:ed|al)\s+(?:was\s+)?(?:already|by)|authori[sz]ed\s+by|(?:must|should)\s+not\s+verify|skip\s+(?:the\s+)?(?:usual\s+)?(?:confirmation|approval|review|verification|check)|(?:keep|kept)\s+(?:it\s+|this\s+)?quiet|loop\s+anyone|(?:maintainers?|admin|ceo|cfo|vp|manager|boss|owner|director|management)\s+(?:\w+\s+)?(?:asked|told|wants|approved|authori[sz]ed|requested)|also\s+tell\s+the\s+user|nicht\s+nachfragen|ohne\s+(?:nachzufragen|rückfrage|zu\s+fragen)|bereits\s+(?:freigegeben|genehmigt|zugestimmt)|no\s+pidas|sin\s+(?:pedir|preguntar)|ya\s+(?:está|ha\s+sido)\s+autorizad|déjà\s+(?:approuvé|autorisé|validé)|sans\s+(?:demander|confirmation)|già\s+(?:approvato|autorizzato)|senza\s+chiedere|já\s+(?:aprovou|autorizou|foi\s+aprovad|está\s+autorizad)|sem\s+pedir|não\s+(?:peça|pergunte)|al\s+goedgekeurd|zonder\s+te\s+vragen|bez\s+pytania|już\s+zatwierdz)",
+        Some(orders_an_action),
+    ),
+    spec(I, "addressed_to_ai", High,
+        &["directive", "instruction", "_for_agent", "_for_ai", "_for_the"],
+        r#"(?i)(?:(?-u:\b)(?:AI|LLM)[-_ ]?(?:agent|assistant|model|bot)?[-_ ]?(?:directive|instructions?)\s*:|\[\s*(?:assistant|AI|agent|LLM|model)\s+(?:instructions?|directives?)\s*:|["']?instructions?_for_(?:the_)?(?:agent|ai|assistant|llm|model)s?["']?\s*:)"#,
+        None,
+    ),
+    spec(I, "fake_system_message", High,
+        &["session has ended", "session ended", "session is over", "session was closed"],
+        r"(?i)(?-u:\b)(?:previous|prior|earlier|last)\s+(?:user\s+)?(?:session|conversation|chat)\s+(?:has\s+)?(?:ended|is\s+over|was\s+closed)[^\n]{0,80}?new\s+(?:session|conversation|chat)",
+        Some(orders_an_action),
+    ),
+    spec(I, "hidden_instruction", High,
+        &["decode", "decrypt", "reverse it", "reverse this", "unscramble", "deobfuscate"],
+        r"(?i)(?-u:\b)(?:decode|decrypt|reverse|unscramble|deobfuscate|rot13)\s+(?:it|this|that|them|the\s+(?:following|text|message|string|line)s?)\s*(?:,\s*)?(?:and|then)\s+(?:then\s+)?(?:carry\s+(?:it|them|this)\s+out|follow\s+(?:it|them|the)|execute|obey|comply|act\s+on|do\s+(?:it|what\s+it\s+says)|run\s+(?:it|them))",
+        None,
+    ),
 ];
+
+/// Verbs of an action an agent could be talked into (paying, sending, deleting, running,
+/// granting), in the languages the phrase rules cover.
+#[rustfmt::skip]
+const ACTION_VERBS: &[&str] = &[
+    "transfer", "pay ", "pay this", "wire", "send", "e-mail", "email ", "mail ", "forward",
+    "post ", "upload", "export", "share", "delete", "remove", "close", "install", "run ",
+    "execute", "add ", "grant", "dm me", "disable", "push", "reset", "look up", "paste",
+    "überweis", "sende", "schick", "lösch", "führe", "installier", "ejecuta", "envía", "envia",
+    "borra", "transfiere", "comparte", "partage", "envoie", "envoyez", "supprime", "exécute",
+    "transfira", "apague", "compartilh", "esegui", "invia", "cancella", "condividi",
+    "verwijder", "stuur", "usuń", "wyślij", "przelej",
+];
+
+/// Text addressed to an AI that claims the action is already approved (or must not be
+/// checked) and orders one: the "false authorisation" of injected notes, tickets and
+/// invoices. The claim alone (`the assistant said it was approved`) is not enough.
+fn orders_an_action(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    context_has(text, m.start, m.end, 0, 200, ACTION_VERBS).then_some(m)
+}
 
 /// A call of a tool that sends, deletes, pays or runs, written in text the model reads:
 /// the order, not documentation of the tool (`call delete_file to remove a file` in a

@@ -305,10 +305,58 @@ fn valid_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if before.ends_with('#') || before.ends_with("v") || before.ends_with("ID ") {
         return None;
     }
-    if organisation_line(text, &m) {
+    if organisation_line(text, &m) || other_id_label(text, m.start) {
         return None;
     }
     phone_valid(s).then_some(m)
+}
+
+/// Labels of numbers that are shaped like phone numbers or national ids but name an order,
+/// a part, a company or a document (`Order no.: 312-8847-2931`, `Part no. 482-19-3344`,
+/// `registered in England no. 08812231`).
+#[rustfmt::skip]
+const OTHER_ID_LABELS: &[&str] = &[
+    "order", "customer no", "customer number", "customer id", "client no", "account no",
+    "invoice", "parcel", "tracking", "shipment", "consignment", "waybill", "registered in",
+    "company no", "company number", "registration no", "registration number", "reg. no",
+    "reg no", "hrb", "hra", "vat", "ust-id", "part no", "part number", "article", "art. no",
+    "item no", "sku", "ticket", "case no", "case number", "ref", "reference", "drawing",
+    "serial", "batch", "lot no", "build", "po no", "po number", "purchase order", "booking",
+    "confirmation no", "contract no", "policy no", "claim no", "bestellnummer", "kundennummer",
+    "rechnungsnummer", "auftragsnummer", "sendungsnummer", "artikelnummer",
+];
+
+/// Whether the words just before `at` on its line (up to 40 bytes) label the number as
+/// something other than a phone number, with no phone word after the label.
+pub(crate) fn other_id_label(text: &str, at: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |k| k + 1);
+    let from = crate::guard::engine::ceil_char(text, line_start.max(at.saturating_sub(40)));
+    let before = text[from..at].to_lowercase();
+    // Whole words only: `private` holds `vat`, `preferred` holds `ref`.
+    let word_at = |k: usize, w: &str| {
+        let end = k + w.len();
+        !before[..k].ends_with(|c: char| c.is_alphanumeric())
+            && !before[end..].starts_with(|c: char| c.is_alphabetic())
+    };
+    let Some(label_end) = OTHER_ID_LABELS
+        .iter()
+        .filter_map(|w| {
+            before
+                .match_indices(w)
+                .filter(|(k, _)| word_at(*k, w))
+                .map(|(k, _)| k + w.len())
+                .last()
+        })
+        .max()
+    else {
+        return false;
+    };
+    let rest = &before[label_end..];
+    ![
+        "tel", "phone", "mobile", "cell", "call", "fax", "whatsapp", "handy", "telefon",
+    ]
+    .iter()
+    .any(|w| rest.contains(w))
 }
 
 /// A number after a word that says it is a phone number.
@@ -322,7 +370,7 @@ fn context_phone(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     if !(8..=15).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
         return None;
     }
-    (phone_valid(s) && !organisation_line(text, &m)).then_some(m)
+    (phone_valid(s) && !organisation_line(text, &m) && !other_id_label(text, m.start)).then_some(m)
 }
 
 /// A number the text calls toll-free, a conference dial-in or a switchboard: an
@@ -360,6 +408,49 @@ fn organisation_line(text: &str, m: &Range<usize>) -> bool {
         "media inquiries",
         "reception desk",
         "main line",
+        "main_phone",
+        "main phone",
+        "company_phone",
+        "office_phone",
+        "switchboard",
+        "fax",
+        "mon-fri",
+        "mon–fri",
+        "monday to friday",
+        "monday-friday",
+        "opening hours",
+        "business hours",
+        "lines are open",
+        "öffnungszeiten",
+        "from abroad",
+        "customer service team",
+        "our team",
+    ];
+    // A line in a company's contact block (`Nordlicht Logistik GmbH … Tel. +49 40 …`).
+    let legal_form = [
+        " gmbh",
+        " ag\n",
+        " ag,",
+        " ag ",
+        " ltd",
+        " limited",
+        " inc.",
+        " inc,",
+        " llc",
+        " plc",
+        " s.a.",
+        " sarl",
+        " s.a.s",
+        " s.p.a",
+        " s.r.l",
+        " b.v.",
+        " n.v.",
+        " pty",
+        " kg",
+        " oy ",
+        " a/s",
+        " corp.",
+        " gmbh & co",
     ];
     // North American toll-free codes (800, 833, 844, 855, 866, 877, 888) are
     // organisations' lines.
@@ -372,7 +463,19 @@ fn organisation_line(text: &str, m: &Range<usize>) -> bool {
     let toll_free_code = national.len() == 10
         && national[1] == national[2]
         && (national[0] == 8 && [0, 3, 4, 5, 6, 7, 8].contains(&national[1]));
-    toll_free_code || context_has(text, m.start, m.end, 60, 60, &toll_free)
+    toll_free_code
+        || context_has(text, m.start, m.end, 60, 60, &toll_free)
+        || context_has(text, m.start, m.end, 80, 0, &legal_form)
+            && !context_has(
+                text,
+                m.start,
+                m.start,
+                40,
+                0,
+                &[
+                    "mobile", "cell", "private", "home", "personal", "handy", "privat",
+                ],
+            )
 }
 
 /// Whether libphonenumber's metadata accepts `s` as a number: in international form for

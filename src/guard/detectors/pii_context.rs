@@ -25,6 +25,25 @@ const ROLE_MAILBOXES: &[&str] = &[
     "azureuser", "core", "alpine", "user", "username", "test", "example", "someone", "somebody",
     "name", "you", "your.name", "firstname.lastname", "first.last", "john.doe.example", "email",
     "mail", "hostmaster", "registrar", "cloud-platform", "github-actions", "dependabot",
+    "servicedesk", "service-desk", "itsupport", "it-support", "helpline", "hotline", "intake",
+    "archive", "backup", "mailbox", "inbox", "desk", "reception", "frontdesk",
+];
+
+/// A role's mailbox: the whole local part is a role (`support`), or one of its parts of
+/// three letters or more is (`it-servicedesk`, `billing.eu`, `noreply_alerts`); people's
+/// addresses are made of names, not of these words.
+fn role_mailbox(local: &str) -> bool {
+    ROLE_MAILBOXES.contains(&local)
+        || local.split(['-', '_', '.']).any(|part| {
+            part.len() >= 3 && ROLE_MAILBOXES.contains(&part) && !NAME_LIKE_ROLES.contains(&part)
+        })
+}
+
+/// Role words that are also first names or surnames (`dev.patel`, `john.care`): a role only
+/// as the whole local part.
+const NAME_LIKE_ROLES: &[&str] = &[
+    "dev", "core", "name", "you", "hello", "welcome", "trust", "care", "safety", "risk", "news",
+    "tips", "editor", "store", "shop", "status", "desk", "media", "press",
 ];
 
 /// Domains of machines and placeholders (not mailboxes of people).
@@ -135,7 +154,32 @@ pub(crate) fn example_context(text: &str, span: &Range<usize>) -> bool {
         &text[lo..span.start],
         &text[span.end..hi]
     ));
-    EXAMPLE_WORDS.iter().any(|w| outside.contains(w))
+    EXAMPLE_WORDS.iter().any(|w| outside.contains(w)) || example_heading(text, lo)
+}
+
+/// Words of a heading that makes the rows under it examples or test values (`Test cards
+/// for the sandbox:`, `IBAN test vectors:`); narrower than [`EXAMPLE_WORDS`]: a heading
+/// `Sample export:` may well head real data.
+#[rustfmt::skip]
+const EXAMPLE_HEADING_WORDS: &[&str] = &[
+    "test card", "test vector", "test value", "test data", "test number", "sandbox", "example",
+    "dummy", "fictional", "fictitious", "placeholder", "documentation", "not real",
+];
+
+/// Whether the nearest heading above the line starting at `line_start` (a line ending in
+/// `:`, or the text's first line, within 600 bytes) says the rows are examples or test values.
+fn example_heading(text: &str, line_start: usize) -> bool {
+    let window = crate::guard::engine::ceil_char(text, line_start.saturating_sub(600));
+    let above = &text[window..line_start];
+    let heading = above
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with(':'))
+        .or_else(|| (window == 0).then(|| above.lines().next()).flatten());
+    heading.is_some_and(|h| {
+        let h = prose_words(h);
+        EXAMPLE_HEADING_WORDS.iter().any(|w| h.contains(w))
+    })
 }
 
 /// `text` lower-cased without the words that are addresses or host names
@@ -177,7 +221,7 @@ pub(crate) fn personal_email(text: &str, m: Range<usize>) -> Option<Range<usize>
     }
     let lower_local = local.to_ascii_lowercase();
     let base = lower_local.split('+').next().unwrap_or_default();
-    if ROLE_MAILBOXES.contains(&base) || machine_domain(domain) {
+    if role_mailbox(base) || machine_domain(domain) {
         return None;
     }
     // An address at a documentation domain in text that reads as documentation or an API
