@@ -364,7 +364,7 @@ fn what_organisations_documents_and_code_own_is_not_personal_or_an_injection() {
         "Quellwerk GmbH\nTelefon +49 89 2019 4400",
         "Reservation no.: 415-2290-3318\nArrival 14 March",
         "Part no. 517-22-4031-B   gasket, nitrile   qty 4",
-        "Company registered in Scotland no. SC604411, tel. not listed",
+        "Harrow Freight Ltd, registered in England no. 07731946",
         "Sandbox test cards:\n| Visa | 4012 8888 8888 1881 | approved |",
         "Published example IBANs for validators:\nvalid: GB29 NWBK 6016 1331 9268 19",
         "Questions: write to payroll-helpdesk@northwind.co.uk",
