@@ -68,7 +68,8 @@ pub struct Familiar {
 pub struct Judgement {
     /// The weakest feature or pair's lower bound of approvals (`0` when one is unknown).
     pub allow_confidence: f64,
-    /// Its fewest approvals.
+    /// The fewest approvals of a feature or pair (a pair vouched for by its parts counts
+    /// its weaker part's).
     pub fewest_approvals: u32,
     /// The strongest pure rejection: its lower bound, rejections and the feature (or pair).
     pub deny: Option<(f64, u32, String)>,
@@ -262,6 +263,7 @@ impl Familiar {
             j.rejected |= s.rejections > 0;
             let mut confidence =
                 wilson_lower(s.approvals as usize, (s.approvals + s.rejections) as usize);
+            let mut approvals = s.approvals;
             // A pair approved before and never rejected, of two features each familiar on
             // its own, is as familiar as the weaker of them: what a pair guards against is
             // a combination reviewers never saw, not one they saw less often than its parts.
@@ -269,16 +271,20 @@ impl Familiar {
                 if let Some((x, y)) = k[a.prefix.len()..].split_once('\u{1}') {
                     let part = |p: &str| {
                         self.stats(&format!("{}{p}", a.prefix), now, window)
-                            .map_or(0.0, |t| {
-                                wilson_lower(
+                            .map_or((0.0, 0), |t| {
+                                let c = wilson_lower(
                                     t.approvals as usize,
                                     (t.approvals + t.rejections) as usize,
-                                )
+                                );
+                                (c, t.approvals)
                             })
                     };
-                    let vouched = part(x).min(part(y));
+                    let ((cx, nx), (cy, ny)) = (part(x), part(y));
+                    let vouched = cx.min(cy);
                     if vouched >= FAMILIAR {
                         confidence = confidence.max(vouched);
+                        // ... and counts the weaker part's approvals as its own.
+                        approvals = approvals.max(nx.min(ny));
                     }
                 }
             }
@@ -296,8 +302,8 @@ impl Familiar {
                 confidence = 0.0;
             }
             j.allow_confidence = j.allow_confidence.min(confidence);
-            if s.approvals < j.fewest_approvals || (confidence == 0.0 && j.weakest.is_empty()) {
-                j.fewest_approvals = s.approvals;
+            if approvals < j.fewest_approvals || (confidence == 0.0 && j.weakest.is_empty()) {
+                j.fewest_approvals = approvals;
                 j.weakest = k.clone();
             }
             // Novelty is a question for a person, never a reason to deny by itself; nor is a
@@ -478,6 +484,9 @@ mod tests {
         fam.learn(&pay("billing", "a.test", 4500, 78), true, t, w);
         let once = fam.judge(&pay("billing", "a.test", 4600, 79), t, w, 2);
         assert!(once.allow_confidence >= FAMILIAR, "{once:?}");
+        // ... and as well attested: its weaker part's approvals count as its own (the
+        // `features` level's fewest approvals is no longer the pair's one).
+        assert!(once.fewest_approvals >= 9, "{once:?}");
         // Rejected once as well: no longer vouched for.
         fam.learn(&pay("billing", "a.test", 4500, 80), false, t, w);
         let mixed = fam.judge(&pay("billing", "a.test", 4600, 81), t, w, 2);
