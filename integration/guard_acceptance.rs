@@ -20,12 +20,12 @@ use crate::common::guard_score::{self, Bounds};
 /// Issue 15's targets: precision, recall per family; share of benign samples flagged (%).
 const TARGET: (f64, f64, f64) = (0.95, 0.90, 2.0);
 
-/// The figures reached so far (2026-12-07, after the fourth round: organisations' numbers,
-/// example headings, role mailboxes, false authorisations addressed to an AI), which no
-/// change may lose: family, precision, recall. Measured the same on both sides.
+/// The figures reached so far (2026-12-07, after the fifth round: notes addressed to the AI
+/// reading a text, in 16 languages, injection recall 0.868 -> 0.879), which no change may
+/// lose: family, precision, recall. Measured the same on both sides.
 const FLOORS: [(&str, f64, f64); 4] = [
     ("pii", 0.94, 0.92),
-    ("prompt_injection", 0.99, 0.86),
+    ("prompt_injection", 0.99, 0.87),
     ("secrets", 0.98, 0.94),
     ("unsafe_command", 0.99, 0.92),
 ];

@@ -12,6 +12,7 @@ pub mod command_system;
 pub mod commands;
 pub mod ids;
 pub mod injection;
+pub mod injection_addressed;
 pub mod injection_model;
 pub mod injection_more;
 mod injection_score;
@@ -103,6 +104,7 @@ pub fn built_in() -> impl Iterator<Item = &'static Spec> {
         .chain(pii::SPECS)
         .chain(injection::SPECS)
         .chain(injection_more::SPECS)
+        .chain(injection_addressed::SPECS)
         .chain(injection_model::SPECS)
         .chain(commands::SPECS)
         .chain(command_system::SPECS)
