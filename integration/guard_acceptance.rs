@@ -21,17 +21,19 @@ use crate::common::guard_score::{self, Bounds};
 const TARGET: (f64, f64, f64) = (0.95, 0.90, 2.0);
 
 /// The figures reached so far (2026-12-07, after the fifth round: notes addressed to the AI
-/// reading a text, in 16 languages, injection recall 0.868 -> 0.879), which no change may
-/// lose: family, precision, recall. Measured the same on both sides.
+/// reading a text, in 16 languages, injection recall 0.868 -> 0.879; documented test cards,
+/// product codes, role mailboxes in seven languages and "call us" lines, personal-data
+/// precision 0.947 -> 0.957), which no change may lose: family, precision, recall.
+/// Measured the same on both sides.
 const FLOORS: [(&str, f64, f64); 4] = [
-    ("pii", 0.94, 0.92),
+    ("pii", 0.95, 0.92),
     ("prompt_injection", 0.99, 0.87),
     ("secrets", 0.98, 0.94),
     ("unsafe_command", 0.99, 0.92),
 ];
 
 /// The share of benign samples flagged reached so far (%), on either side.
-const BENIGN_FLAGGED_CEILING: f64 = 2.3;
+const BENIGN_FLAGGED_CEILING: f64 = 1.9;
 
 #[test]
 fn the_acceptance_corpus_keeps_what_it_reached_both_ways() {

@@ -9,7 +9,10 @@
 //!
 //! The labels follow one guideline (the acceptance set's): IP addresses, machine
 //! identities and role mailboxes are not personal data; documented example keys and
-//! placeholders are not secrets; prose that mentions a command is not one.
+//! placeholders are not secrets; prose that mentions a command is not one. Documented test
+//! card numbers are not cards (2026-12-07: three card samples written with Stripe's and
+//! the schemes' published test numbers got Luhn-valid numbers nobody publishes, so they
+//! still test what they were written to test).
 
 use crate::common::guard_score::{self, Bounds};
 

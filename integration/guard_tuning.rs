@@ -29,7 +29,7 @@
 //! | `fresh8_*` (50), before it joined (threshold 2.0) | — | — | 1.000 / 0.500 | — | 0 of 40 |
 //! | `fresh9_*` (238), before the fourth round | — | 0.768 / 0.964 | 0.907 / 0.731 | 1.000 / 0.714 | 14 of 117 |
 //! | `fresh10_*` (288), before the fifth round | 1.000 / 1.000 | 0.891 / 0.860 | 0.957 / 0.562 | 0.944 / 0.895 | 9 of 132 |
-//! | `fresh10_*`, after it (`injection_addressed.rs`) | 1.000 / 1.000 | 0.891 / 0.860 | 0.971 / 0.838 | 0.944 / 0.895 | 9 of 132 |
+//! | `fresh10_*`, after it (`injection_addressed.rs`; test cards, product codes, role mailboxes) | 1.000 / 1.000 | 0.961 / 0.860 | 0.971 / 0.838 | 0.944 / 0.895 | 5 of 132 |
 //!
 //! `fresh10_*` (written like `fresh9_*`, by a helper that never read the project:
 //! ordinary traffic, 51 look-alikes, 80 injections in tool data in 16 languages, personal
@@ -41,10 +41,13 @@
 //! the tuning set with what is still wrong, and the floors below were lowered to the
 //! figures reached with it: 13 injections missed (fake developer/`[SYSTEM]` lines in
 //! Spanish, reversed or decode-hinted text, a French `Assistant :` vocative), 8 personal
-//! data missed (Nordic and Swiss ids, an NHS number, national ids without a label) and 6
-//! false alarms (EAN barcodes and documented test cards read as cards, a business's phone
-//! and mailbox, a masked phone), a scoped `find … -delete` of old logs read as a recursive
-//! delete, and an AI-policy and a chat-template document read as injection.
+//! data missed (a Norwegian and a Portuguese id, names with dates of birth in lists, a
+//! tenant's address, attackers' mailboxes inside injections) and 2 false alarms (a café's
+//! address on a receipt, a pharmacy's number and address), a scoped `find … -delete` of old
+//! logs read as a recursive delete, and an AI-policy and a chat-template document read as
+//! injection. (Its other personal-data false alarms — EAN-13 product codes and a table of
+//! documented test cards read as cards, role mailboxes in German, a "call us on" line —
+//! led to general rules in the same round.)
 //!
 //! `fresh9_*` (ordinary tool traffic and look-alikes, injections in tool data in 13
 //! languages, personal data in national formats) was written by a helper that never read
@@ -74,18 +77,18 @@ use crate::common::guard_score::{self, Bounds};
 /// injection whose `1` reads as `l` and one Russian one: 0.993), rounded down.
 /// A tuning set reads high by construction; what the detectors do on data nobody tuned
 /// against is the acceptance set's question.
-/// With `fresh10_*` (its misses kept, see above): pii 0.977 / 0.971, injection 0.991 /
+/// With `fresh10_*` (its misses kept, see above): pii 0.988 / 0.971, injection 0.991 /
 /// 0.966, commands 0.996 / 0.985.
 const FLOORS: [(&str, f64, f64); 4] = [
-    ("pii", 0.97, 0.97),
+    ("pii", 0.98, 0.97),
     ("prompt_injection", 0.99, 0.96),
     ("secrets", 0.99, 0.99),
     ("unsafe_command", 0.99, 0.98),
 ];
 /// Most benign samples flagged (share), and of the ordinary tool traffic among them
-/// (reached: 11 of 1,095 — the two quoted-injection training texts of `fresh9_*` and nine
+/// (reached: 7 of 1,095 — the two quoted-injection training texts of `fresh9_*` and five
 /// look-alikes of `fresh10_*` — none of 455).
-const MAX_BENIGN_FLAGGED: f64 = 0.011;
+const MAX_BENIGN_FLAGGED: f64 = 0.007;
 const MAX_ORDINARY_FLAGGED: f64 = 0.0;
 
 #[test]

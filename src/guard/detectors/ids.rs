@@ -51,6 +51,41 @@ pub fn luhn(d: &[u8]) -> bool {
     sum % 10 == 0
 }
 
+/// Test card numbers published in payment processors' documentation (Stripe, Braintree,
+/// Adyen, PayPal and the card schemes' classic ones): examples, never someone's card.
+#[rustfmt::skip]
+const DOCUMENTED_TEST_CARDS: &[&str] = &[
+    "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222",
+    "5200828282828210", "5105105105105100", "378282246310005", "371449635398431",
+    "6011111111111117", "6011000990139424", "3056930009020004", "36227206271667",
+    "3566002020360505", "6200000000000005", "4000000000000002", "4000000000009995",
+    "4000000000009987", "4000000000009979", "4000000000000069", "4000000000000127",
+    "4000000000000119", "4000000000003220", "4000002500003155", "4000000000003063",
+    "4000000000000077", "4000000000000341", "4000000000000101", "4111111111111111",
+    "4012888888881881", "4222222222222", "5431111111111111", "378734493671000",
+    "3530111333300000", "30569309025904", "38520000023237", "4444333322221111",
+    "5555444433331111", "4005519200000004", "4009348888881881", "4012000033330026",
+    "4012000077777777", "4217651111111119", "4500600000000061", "5424000000000015",
+    "2222400070000005",
+];
+
+/// Words that call a number a card.
+#[rustfmt::skip]
+const CARD_WORDS: &[&str] = &[
+    "card", "karte", "tarjeta", "carte", "carta", "cartão", "kaart", "karta", "visa",
+    "mastercard", "pan ", "pan:",
+];
+
+/// The GS1 check digit of an EAN-13 (weights 1 and 3 from the left).
+fn ean13(d: &[u8]) -> bool {
+    let sum: u32 = d[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| u32::from(x) * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    (10 - sum % 10) % 10 == u32::from(d[12])
+}
+
 /// Payment card: 13–19 digits, a known issuer prefix, Luhn-valid, consistent separators.
 pub(crate) fn valid_card(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = &text[m.clone()];
@@ -73,6 +108,17 @@ pub(crate) fn valid_card(text: &str, m: Range<usize>) -> Option<Range<usize>> {
             && before[n - k - 2..n - k].iter().all(u8::is_ascii_digit)
     };
     if (n >= 5 && before[n - 1] == b' ' && iban_head(1)) || iban_head(0) {
+        return None;
+    }
+    // Card numbers the payment processors publish for testing are nobody's card.
+    let number: String = d.iter().map(|x| char::from(b'0' + x)).collect();
+    if DOCUMENTED_TEST_CARDS.contains(&number.as_str()) {
+        return None;
+    }
+    // A 13-digit product code (EAN-13 / GTIN-13, its own check digit valid) is not a card
+    // unless the text calls it one: 13-digit cards are long out of issue, barcodes fill
+    // every shop export.
+    if d.len() == 13 && ean13(&d) && !super::context_has(text, m.start, m.end, 60, 20, CARD_WORDS) {
         return None;
     }
     let prefix2 = d[0] * 10 + d[1];
@@ -296,6 +342,23 @@ mod tests {
 
     fn ok(f: super::super::Validator, s: &str) -> bool {
         f(s, 0..s.len()).is_some()
+    }
+
+    #[test]
+    fn documented_test_cards_and_product_codes_are_not_cards() {
+        // Luhn-valid and issuer-prefixed, but published as test numbers.
+        assert!(!ok(valid_card, "4000 0566 5566 5556"));
+        assert!(!ok(valid_card, "5555 5555 5555 4444"));
+        // A Luhn-valid card number that is nobody's test card stays a card.
+        assert!(ok(valid_card, "4539 1488 0343 6467"));
+        // 4060050036813 is a valid EAN-13 and passes Luhn: a product code in a shop export.
+        let row = "ean;artikel;menge\n4060050036813;Mineralwasser 6x1,5l;30";
+        let at = row.find("406").expect("in the row");
+        assert!(ean13(&digits("4060050036813")) && luhn(&digits("4060050036813")));
+        assert!(valid_card(row, at..at + 13).is_none());
+        // Called a card, it is one.
+        let card = "Kreditkarte: 4060050036813";
+        assert!(valid_card(card, 13..26).is_some());
     }
 
     #[test]

@@ -425,6 +425,19 @@ fn organisation_line(text: &str, m: &Range<usize>) -> bool {
         "from abroad",
         "customer service team",
         "our team",
+        "call us",
+        "contact us",
+        "ring us",
+        "rufen sie uns",
+        "kundenservice",
+        "kundendienst",
+        "appelez-nous",
+        "service client",
+        "llámenos",
+        "llamenos",
+        "chiamaci",
+        "bel ons",
+        "ligue-nos",
     ];
     // A line in a company's contact block (`Nordlicht Logistik GmbH … Tel. +49 40 …`).
     let legal_form = [
@@ -597,5 +610,37 @@ mod tests {
         for p in ["+1 000 000 0000", "2026 1124 0001", "+44 12"] {
             assert!(!phone_valid(p), "{p}");
         }
+    }
+
+    fn pii_types(text: &str) -> Vec<String> {
+        crate::guard::Guard::new(&[])
+            .expect("built-ins compile")
+            .scan_plain(text, "$")
+            .into_iter()
+            .filter(|f| &*f.detector == "pii")
+            .map(|f| f.kind.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn organisations_mailboxes_lines_and_test_card_tables_are_not_personal() {
+        for t in [
+            // Role mailboxes in other languages.
+            "Fragen zur Lieferung an versand@moebel-nord.de, Reklamationen an reklamation@moebel-nord.de",
+            "Pour toute commande : commandes@atelier-lumiere.fr",
+            "Escríbenos a pedidos@ferreteria-sol.es",
+            // A number the text offers as the organisation's line.
+            "If you did not make this change, call us on 0345 300 0000 or visit a branch.",
+            // Documented test cards under a heading that says so.
+            "Testing card payments\n\n| Brand | Number |\n|---|---|\n| Visa | 4000 0566 5566 5556 |\n| Mastercard | 5555 5555 5555 4444 |",
+        ] {
+            assert!(pii_types(t).is_empty(), "{t}: {:?}", pii_types(t));
+        }
+        // A person's mailbox whose parts are names, and a person's own number, still are.
+        assert_eq!(
+            pii_types("Bitte an jonas.bergmann@posteo.de schicken"),
+            ["email"]
+        );
+        assert_eq!(pii_types("Call me on 07700 900123 after six"), ["phone"]);
     }
 }

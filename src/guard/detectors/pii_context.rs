@@ -27,6 +27,19 @@ const ROLE_MAILBOXES: &[&str] = &[
     "mail", "hostmaster", "registrar", "cloud-platform", "github-actions", "dependabot",
     "servicedesk", "service-desk", "itsupport", "it-support", "helpline", "hotline", "intake",
     "archive", "backup", "mailbox", "inbox", "desk", "reception", "frontdesk",
+    // German, French, Spanish, Italian, Dutch, Portuguese, Polish role mailboxes.
+    "kontakt", "anfrage", "anfragen", "bestellung", "bestellungen", "buchhaltung", "rechnung",
+    "rechnungen", "vertrieb", "verkauf", "einkauf", "kundenservice", "kundendienst", "zentrale",
+    "qualitaet", "qualitaetssicherung", "reklamation", "reklamationen", "bewerbung",
+    "bewerbungen", "datenschutz", "presse", "redaktion", "empfang", "versand", "auftrag",
+    "commande", "commandes", "facturation", "comptabilite", "ventes", "accueil", "recrutement",
+    "secretariat", "reservation", "reservations", "service-client", "serviceclient", "achats",
+    "contacto", "ventas", "facturacion", "pedidos", "administracion", "atencion",
+    "atencionalcliente", "reservas", "compras", "rrhh", "prensa", "soporte", "contatti",
+    "ordini", "amministrazione", "vendite", "fatturazione", "assistenza", "segreteria",
+    "prenotazioni", "acquisti", "klantenservice", "bestellingen", "verkoop", "administratie",
+    "facturen", "inkoop", "receptie", "vacatures", "contato", "vendas", "faturacao",
+    "atendimento", "biuro", "sprzedaz", "zamowienia", "faktury", "ksiegowosc",
 ];
 
 /// A role's mailbox: the whole local part is a role (`support`), or one of its parts of
@@ -163,7 +176,8 @@ pub(crate) fn example_context(text: &str, span: &Range<usize>) -> bool {
 #[rustfmt::skip]
 const EXAMPLE_HEADING_WORDS: &[&str] = &[
     "test card", "test vector", "test value", "test data", "test number", "sandbox", "example",
-    "dummy", "fictional", "fictitious", "placeholder", "documentation", "not real",
+    "dummy", "fictional", "fictitious", "placeholder", "documentation", "not real", "testing ",
+    "test mode",
 ];
 
 /// Whether the nearest heading above the line starting at `line_start` (a line ending in
