@@ -239,7 +239,10 @@ class Faults:
             v, o = c["verdict"], c["outcome"]
             ans = self.answers.get(c["id"])
             during = self.in_outage(c["t1"], c["t2"])
-            if o == "allowed" or o.startswith("-32603"):  # forwarded (nginx may be down)
+            if o.startswith("-32603") and c["id"] is None:
+                # forwarded, and nginx was down: the answer names no decision to match
+                good, what = v == "approve", "approve: forwarded while the upstream was down"
+            elif o == "allowed" or o.startswith("-32603"):  # forwarded (nginx may be down)
                 good = ans is not None and ans[0] == "approve" and ans[1] == 200
                 what = "approved → forwarded" if good else "FORWARDED WITHOUT AN APPROVAL"
             elif o.startswith("4032"):
@@ -280,6 +283,7 @@ class Faults:
             print(f"soak: {self.skipped[-1]}", flush=True)
         else:
             self.auditfs = d
+        self.auditfs_ok = self.auditfs is not None
         for rep in self.reps:
             (d / rep["name"]).mkdir()
             (self.run / "audit" / rep["name"]).mkdir(parents=True)
@@ -311,39 +315,21 @@ class Faults:
             return
         self.note("audit disk filled (ENOSPC) for 6 s, then freed")
         filler = self.auditfs / "filler"
-        chunk = b"\0" * (1 << 20)
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(chunk)
-                    f.flush()
-            except OSError as e:
-                if e.errno != errno.ENOSPC:
-                    raise
-        # Fill the last partial MiB too.
-        with open(filler, "ab") as f:
-            for size in (1 << 16, 1 << 12, 1):
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for size in (1 << 20, 1 << 16, 1 << 12, 1):  # every last byte
                 try:
                     while True:
-                        f.write(b"\0" * size)
-                        f.flush()
-                except OSError:
-                    pass
-        peak = {}
-        for _ in range(12):
-            if self.stop.wait(0.5):
-                break
-            for rep in self.reps:
-                try:
-                    q = self.metrics(rep).get("queue", 0)
-                    peak[rep["name"]] = max(peak.get(rep["name"], 0), q)
-                except OSError:
-                    pass
-        filler.unlink()
+                        os.write(fd, b"\0" * size)
+                except OSError as e:
+                    if e.errno != errno.ENOSPC:
+                        raise
+            self.stop.wait(6)
+        finally:
+            os.close(fd)
+            filler.unlink()
         with self.lock:
             self.disk["fills"] += 1
-            for k, v in peak.items():
-                self.disk["peak_queue"][k] = max(self.disk["peak_queue"].get(k, 0), v)
 
     # ------------------------------------------------------------ TLS
     def new_cert(self, tag):
