@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Soak test (issue 21): the gateway under steady mixed load for DURATION (default 20m) while
-# an upstream, the collector and the client side fail on a schedule and the rules reload;
-# at the end nothing it decided may be missing from its audit trail, and RSS and open fds
-# must be flat. The work is done by benches/soak.py (standard library Python); this wrapper
-# checks the tools and picks the binary.
+# Soak test (issue 21): two gateway replicas sharing one Redis under steady mixed load for
+# DURATION (default 20m), with escalations answered by a scripted reviewer, while an
+# upstream, the collector, Redis, the audit disk and the client side fail on a schedule, the
+# rules reload and the TLS certificate is replaced; at the end nothing either replica decided
+# may be missing from its audit trail, escalations' answers must match the reviewer's and the
+# fail mode, and RSS and open fds must be flat. The work is done by benches/soak.py and
+# benches/soak_faults.py (standard library Python); this wrapper checks the tools and picks
+# the binary.
 #
-# Needs: nginx and wrk (Debian `nginx-light`, `wrk`), openssl, python3.
+# Needs: nginx, wrk, redis-server (Debian `nginx-light`, `wrk`, `redis-server`), openssl, python3;
+# root to mount the audit files' tmpfs (else that fault is skipped, loudly).
 # Usage: benches/soak.sh [DURATION] [soak.py options…]     e.g. benches/soak.sh 2m
 # SOAK_BIN=path/to/sec0-gateway uses that binary (CI: the debug build the tests made);
 # otherwise the release build (built here if needed).
@@ -14,8 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in nginx wrk openssl python3; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "benches/soak.sh: $tool not found (apt-get install nginx-light wrk openssl python3)" >&2; exit 1; }
+for tool in nginx wrk openssl python3 redis-server; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "benches/soak.sh: $tool not found (apt-get install nginx-light wrk openssl python3 redis-server)" >&2; exit 1; }
 done
 
 BIN=${SOAK_BIN:-}

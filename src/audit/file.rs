@@ -6,7 +6,7 @@
 //! request's path.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,9 +26,18 @@ pub enum Fsync {
 }
 
 /// Rotated chain files in one directory.
+///
+/// Lines go straight to the file (the writer already hands over whole batches), and the
+/// sink knows how many bytes of whole lines the file holds: when a write fails part-way (a
+/// full disk), the file is cut back to its last whole line, so the same lines can be written
+/// again once there is room and the chain stays verifiable. The writer keeps them until then
+/// ([`LineSink::holds_on_error`]).
 pub struct FileSink {
     dir: PathBuf,
-    out: Option<(BufWriter<File>, PathBuf)>,
+    /// The open file, its path, and the bytes of whole lines written to it.
+    out: Option<(File, PathBuf, u64)>,
+    /// A chain whose file could not be created yet (created by the next write).
+    pending: Option<String>,
 }
 
 impl FileSink {
@@ -38,12 +47,34 @@ impl FileSink {
         Ok(Self {
             dir: dir.to_path_buf(),
             out: None,
+            pending: None,
         })
     }
 
     /// The file being written, if any.
     pub fn current(&self) -> Option<&Path> {
-        self.out.as_ref().map(|(_, p)| p.as_path())
+        self.out.as_ref().map(|(_, p, _)| p.as_path())
+    }
+
+    fn open(&mut self, chain: &str) -> std::io::Result<()> {
+        let path = self.dir.join(format!("{chain}.ndjson"));
+        // `create_new`: a chain file is never appended to by a second writer. A file left
+        // empty by an earlier attempt (created, then the disk was full) is taken over.
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    && std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) =>
+            {
+                std::fs::OpenOptions::new().write(true).open(&path)?
+            }
+            r => r?,
+        };
+        self.out = Some((file, path, 0));
+        Ok(())
     }
 }
 
@@ -52,38 +83,54 @@ impl LineSink for FileSink {
         "file"
     }
 
+    fn holds_on_error(&self) -> bool {
+        true
+    }
+
     fn start_chain(&mut self, chain: &str) -> std::io::Result<()> {
-        self.end_chain()?;
-        let path = self.dir.join(format!("{chain}.ndjson"));
-        // `create_new`: a chain file is never appended to by a second writer.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        self.out = Some((BufWriter::with_capacity(1 << 16, file), path));
-        Ok(())
+        // The previous file is complete whatever its sync says: the new chain starts.
+        let ended = self.end_chain();
+        self.pending = Some(chain.to_string());
+        self.open(chain)?;
+        self.pending = None;
+        ended
     }
 
     fn write_lines(&mut self, lines: &[u8], _count: u64) -> std::io::Result<()> {
-        match &mut self.out {
-            Some((w, _)) => w.write_all(lines),
-            None => Err(std::io::Error::other("no audit file open")),
+        if let Some(chain) = self.pending.clone() {
+            self.open(&chain)?;
+            self.pending = None;
+        }
+        let Some((f, _, len)) = &mut self.out else {
+            return Err(std::io::Error::other("no audit file open"));
+        };
+        match f.write_all(lines) {
+            Ok(()) => {
+                *len += lines.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Part of the lines may be in the file: cut it back to its last whole line
+                // (and write from there next time), so that writing the same lines again
+                // leaves one copy of each and the chain unbroken.
+                let _ = f.set_len(*len);
+                let _ = f.seek(SeekFrom::Start(*len));
+                Err(e)
+            }
         }
     }
 
     fn end_chain(&mut self) -> std::io::Result<()> {
-        if let Some((mut w, _)) = self.out.take() {
-            w.flush()?;
-            w.get_ref().sync_all()?;
+        if let Some((f, _, _)) = self.out.take() {
+            f.sync_all()?;
         }
         Ok(())
     }
 
     fn flush(&mut self, sync: bool) -> std::io::Result<()> {
-        if let Some((w, _)) = &mut self.out {
-            w.flush()?;
+        if let Some((f, _, _)) = &mut self.out {
             if sync {
-                w.get_ref().sync_data()?;
+                f.sync_data()?;
             }
         }
         Ok(())

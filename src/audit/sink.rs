@@ -9,6 +9,12 @@ use std::io::Write;
 pub trait LineSink: Send {
     /// Name in metrics and logs (`file`, `http`, `stdout`).
     fn name(&self) -> &'static str;
+    /// Whether lines it could not write must be kept and written again (the writer retries
+    /// them, holding every later record back, until they are written) rather than counted as
+    /// lost: an audit file must not have gaps. Others lose the lines they fail (counted).
+    fn holds_on_error(&self) -> bool {
+        false
+    }
     /// A new chain starts (the file sink opens a file named after it).
     fn start_chain(&mut self, _chain: &str) -> std::io::Result<()> {
         Ok(())

@@ -219,6 +219,8 @@ struct Writer {
     uncheckpointed: bool,
     buf: Vec<u8>,
     lines: u64,
+    /// Shutting down: a sink that holds its lines is retried for a bounded time only.
+    closing: bool,
 }
 
 /// Waits for batches (or a timer) without blocking a runtime thread and does the sink work
@@ -247,6 +249,7 @@ async fn write_loop(
         uncheckpointed: false,
         buf: Vec::with_capacity(1 << 16),
         lines: 0,
+        closing: false,
     };
     loop {
         let mut batch = Vec::with_capacity(BATCH);
@@ -255,6 +258,7 @@ async fn write_loop(
             Ok(0)
         );
         metrics.queue_depth.set(rx.len() as i64);
+        w.closing = closed;
         w = tokio::task::spawn_blocking(move || {
             w.write(batch);
             w
@@ -353,6 +357,19 @@ impl Writer {
                         .with_label_values(&[sink.name()])
                         .set(now);
                 }
+                Err(e) if sink.holds_on_error() => {
+                    // A full disk: nothing is dropped. The writer keeps these lines and tries
+                    // again until they are written; meanwhile records wait in the queue, and
+                    // once it is full `on_full` decides (calls wait, or are refused).
+                    match hold_until_written(sink.as_mut(), &self.buf, self.lines, e, self.closing)
+                    {
+                        Ok(()) => self.metrics.written(sink.name(), self.lines),
+                        Err(e) => {
+                            self.metrics.failed(sink.name(), self.lines);
+                            tracing::error!(sink = sink.name(), records = self.lines, error = %e, "audit records could not be written at shutdown: lost");
+                        }
+                    }
+                }
                 Err(e) => {
                     self.metrics.failed(sink.name(), self.lines);
                     tracing::error!(sink = sink.name(), records = self.lines, error = %e, "audit records could not be written");
@@ -406,6 +423,7 @@ impl Writer {
 
     /// Final checkpoint, then close every sink.
     fn close(mut self) -> std::io::Result<()> {
+        self.closing = true;
         if let Some(chain) = &mut self.chain {
             chain.checkpoint("shutdown", &mut self.buf);
             self.lines += 1;
@@ -419,6 +437,43 @@ impl Writer {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// How long a closing writer keeps trying a sink that holds its lines (then they are lost,
+/// counted and logged): a gateway whose disk stays full must still stop.
+const CLOSE_RETRY: Duration = Duration::from_secs(30);
+
+/// Write `lines` to a sink that keeps what it could not write ([`LineSink::holds_on_error`]),
+/// retrying with backoff (50 ms up to 1 s) until it takes them — or, once the writer is
+/// closing, for at most [`CLOSE_RETRY`]. One error when it starts failing, one warning when
+/// it recovers.
+fn hold_until_written(
+    sink: &mut dyn LineSink,
+    lines: &[u8],
+    count: u64,
+    first: std::io::Error,
+    closing: bool,
+) -> std::io::Result<()> {
+    tracing::error!(sink = sink.name(), records = count, error = %first, "audit records could not be written; they are kept and later records wait until they are");
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_secs(1));
+        match sink.write_lines(lines, count) {
+            Ok(()) => {
+                tracing::warn!(
+                    sink = sink.name(),
+                    records = count,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "audit records written after the sink failed"
+                );
+                return Ok(());
+            }
+            Err(e) if closing && started.elapsed() >= CLOSE_RETRY => return Err(e),
+            Err(_) => {}
+        }
     }
 }
 
@@ -532,6 +587,89 @@ mod tests {
             253,
             "every line the broken sink lost is counted"
         );
+        assert_eq!(m.count("queue", "failed"), 0);
+    }
+
+    /// A file sink on a disk that is full while `full` is set (every write: ENOSPC).
+    struct FullDisk {
+        inner: FileSink,
+        full: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl crate::audit::sink::LineSink for FullDisk {
+        fn name(&self) -> &'static str {
+            "file"
+        }
+        fn holds_on_error(&self) -> bool {
+            self.inner.holds_on_error()
+        }
+        fn start_chain(&mut self, chain: &str) -> std::io::Result<()> {
+            self.inner.start_chain(chain)
+        }
+        fn write_lines(&mut self, lines: &[u8], count: u64) -> std::io::Result<()> {
+            if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            self.inner.write_lines(lines, count)
+        }
+        fn end_chain(&mut self) -> std::io::Result<()> {
+            self.inner.end_chain()
+        }
+        fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+            self.inner.flush(sync)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_audit_disk_holds_records_until_there_is_room_and_loses_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let m = Arc::new(AuditMetrics::unregistered());
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sink = FullDisk {
+            inner: FileSink::new(dir.path()).expect("sink"),
+            full: full.clone(),
+        };
+        let (trail, task) = start(
+            cfg(64, OnFull::Block, 64 << 20),
+            vec![Box::new(sink)],
+            m.clone(),
+        );
+        let sender = {
+            let trail = trail.clone();
+            tokio::spawn(async move {
+                for i in 0..300 {
+                    trail.record(record(i)).await.expect("queued");
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !sender.is_finished(),
+            "the queue fills while the disk is full: calls wait"
+        );
+        let on_disk: usize = files(dir.path())
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("read").lines().count())
+            .sum();
+        assert_eq!(on_disk, 0, "nothing written while the disk is full");
+        full.store(false, std::sync::atomic::Ordering::SeqCst);
+        sender.await.expect("sender");
+        drop(trail);
+        task.await.expect("task").expect("writer");
+        let fs = files(dir.path());
+        let key = CheckpointSigner::from_seed([1; 32], "k").verifying_key();
+        let keys = HashMap::from([("k".to_string(), key)]);
+        let mut records = 0;
+        for f in &fs {
+            verify_file(f, &keys, true).unwrap_or_else(|e| panic!("{e}"));
+            records += std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .filter(|l| l.contains("\"kind\":\"error\""))
+                .count();
+        }
+        assert_eq!(records, 300, "every record written once the disk has room");
+        assert_eq!(m.count("file", "failed"), 0, "none lost");
         assert_eq!(m.count("queue", "failed"), 0);
     }
 
