@@ -402,6 +402,23 @@ pub(crate) fn has_ai_words(text: &str, m: Range<usize>) -> Option<Range<usize>> 
         .then_some(m)
 }
 
+/// Whether the words `before` a phrase about instructions for a model make it a topic
+/// (`a guide to writing clear instructions for language models`), not a note to one.
+pub(crate) fn instructions_as_topic(before: &str) -> bool {
+    [
+        "writing",
+        "write",
+        "clear",
+        "good",
+        "better",
+        "effective",
+        "giving",
+        "how to",
+    ]
+    .iter()
+    .any(|w| before.trim_end().ends_with(w))
+}
+
 /// Words addressed to an AI, followed by what it should do.
 fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     let s = text[m.clone()].to_ascii_lowercase();
@@ -409,20 +426,7 @@ fn imperative_follows(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     // language models`), not a note to one.
     let lo = crate::guard::engine::floor_char(text, m.start.saturating_sub(24));
     let before = text[lo..m.start].to_ascii_lowercase();
-    if s.starts_with("instruction")
-        && [
-            "writing",
-            "write",
-            "clear",
-            "good",
-            "better",
-            "effective",
-            "giving",
-            "how to",
-        ]
-        .iter()
-        .any(|w| before.trim_end().ends_with(w))
-    {
+    if s.starts_with("instruction") && instructions_as_topic(&before) {
         return None;
     }
     // Forms that are instructions by themselves.

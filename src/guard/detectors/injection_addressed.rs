@@ -227,19 +227,7 @@ fn addressed_order(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     .any(|w| before.contains(w));
     // Instructions for models as a topic (`a guide to writing clear instructions for
     // language models`), not a note to one.
-    let topic = [
-        "writing",
-        "write",
-        "clear",
-        "good",
-        "better",
-        "effective",
-        "giving",
-        "how to",
-    ]
-    .iter()
-    .any(|w| before.trim_end().ends_with(w));
-    if discussed || topic {
+    if discussed || super::injection::instructions_as_topic(&before) {
         return None;
     }
     // A note to a reader ends its address with a colon or comma (`Note for automated
