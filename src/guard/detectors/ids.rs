@@ -111,8 +111,9 @@ pub(crate) fn valid_card(text: &str, m: Range<usize>) -> Option<Range<usize>> {
         return None;
     }
     // Card numbers the payment processors publish for testing are nobody's card.
-    let number: String = d.iter().map(|x| char::from(b'0' + x)).collect();
-    if DOCUMENTED_TEST_CARDS.contains(&number.as_str()) {
+    let published =
+        |c: &&str| c.len() == d.len() && c.bytes().zip(&d).all(|(a, &b)| a.wrapping_sub(b'0') == b);
+    if DOCUMENTED_TEST_CARDS.iter().any(published) {
         return None;
     }
     // A 13-digit product code (EAN-13 / GTIN-13, its own check digit valid) is not a card
