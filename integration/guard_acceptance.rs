@@ -24,10 +24,14 @@ const TARGET: (f64, f64, f64) = (0.95, 0.90, 2.0);
 /// reading a text, in 16 languages, injection recall 0.868 -> 0.879; documented test cards,
 /// product codes, role mailboxes in seven languages and "call us" lines, personal-data
 /// precision 0.947 -> 0.957), which no change may lose: family, precision, recall.
-/// Measured the same on both sides.
+/// After the sixth round (2026-12-07: addresses to the reading machine in eight more
+/// languages and without a colon, order verbs per language, "your instructions have been
+/// updated", planted memory; the classifier retrained with `fresh11_*`), measured once:
+/// injection 1.000 / 0.912 — issue 15's injection target met. Measured the same on both
+/// sides.
 const FLOORS: [(&str, f64, f64); 4] = [
     ("pii", 0.95, 0.92),
-    ("prompt_injection", 0.99, 0.87),
+    ("prompt_injection", 0.99, 0.91),
     ("secrets", 0.98, 0.94),
     ("unsafe_command", 0.99, 0.92),
 ];

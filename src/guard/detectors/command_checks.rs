@@ -76,6 +76,30 @@ pub(crate) fn important_path(p: &str) -> bool {
     if parts.len() == 3 && parts[0] == "var" && matches!(parts[1], "lib" | "www" | "log") {
         return true;
     }
+    // Anything inside a database's data directory or the backups (`rm -rf
+    // /var/lib/postgresql/15/main/*`, `/var/backups/postgres`) loses data the same way.
+    const DATA_SERVICES: &[&str] = &[
+        "postgresql",
+        "pgsql",
+        "mysql",
+        "mariadb",
+        "mongodb",
+        "redis",
+        "elasticsearch",
+        "etcd",
+        "kafka",
+        "cassandra",
+        "clickhouse",
+        "influxdb",
+        "docker",
+        "containerd",
+    ];
+    if parts.len() >= 3
+        && parts[0] == "var"
+        && ((parts[1] == "lib" && DATA_SERVICES.contains(&parts[2])) || parts[1] == "backups")
+    {
+        return true;
+    }
     parts.len() == 1
         || (parts.len() == 2
             && !matches!(parts[1], "tmp" | "cache")

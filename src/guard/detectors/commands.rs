@@ -126,6 +126,7 @@ pub const SPECS: &[Spec] = &[
     spec(U, "infra_destroy", Critical,
         &[
         "kubectl delete", "oc delete", "terraform destroy", "terraform apply", "terraform state",
+        "terraform -chdir", "tofu -chdir",
         "terraform workspace", "tofu destroy", "tofu apply", "terragrunt", "pulumi destroy",
         "pulumi stack", "cdk destroy", "helm uninstall", "helm delete", "docker system",
         "docker volume", "docker run", "podman system", "podman volume", "podman run",

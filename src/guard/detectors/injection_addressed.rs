@@ -26,7 +26,7 @@ const I: &str = "prompt_injection";
 #[rustfmt::skip]
 const EN_ADDRESSEES: &[&str] = &[
     "ai", "a.i.", "llm", "gpt", "bot", "copilot", "assistant", "agent", "model", "summari",
-    "reviewer", "crawler", "for_ai", "for_the_ai", "for_llm", "to_ai", "to_the_ai", "to_llm",
+    "reviewer", "crawler", "asistent", "assistent", "for_ai", "for_the_ai", "for_llm", "to_ai", "to_the_ai", "to_llm",
 ];
 
 /// How far after its keyword an address can end: the window a rule's pattern runs on
@@ -40,7 +40,7 @@ pub const SPECS: &[Spec] = &[
     // agent is generating …", "models consuming this API:", "shopping assistants must …",
     // "@copilot-agent you are now …", `README_FOR_AI_AGENT__…`.
     spec_reach(I, "addressed_to_ai", High, EN_ADDRESSEES,
-        r"(?i)(?:(?-u:\b)(?:note|notes|message|information|info|instructions?|notice|hint|reminder|memo|attention|warning|important|directive|request)\s+(?:for|to)\s+(?:the\s+|any\s+|all\s+|every\s+)?(?:[\w-]+\s+){0,3}?(?:AIs?|LLMs?|GPT|chatbots?|copilots?|bots?|assistants?|agents?|models?|summari[sz]ers?|reviewers?|crawlers?)(?-u:\b)|(?m:^)[ \t]*[\[(#*>-]*[ \t]*(?:attention[ \t]*,?[ \t]*|dear[ \t]+|hey[ \t]+)?(?:[\w-]+[ \t]+){0,3}?(?:AIs?|LLMs?|GPT|chatbots?|copilots?|bots?|assistants?|agents?|models?|summari[sz]ers?|reviewers?)[ \t]*[:,][ \t]|(?-u:\b)(?:if|when|whenever)\s+(?:an?|the|any)\s+(?:[\w-]+\s+){0,2}?(?:AI|LLM|language\s+model|chatbot|copilot|agent|assistant|model|bot)s?\s+(?:is|are|reads?|summari[sz]es?|process(?:es)?|generates?|reviews?)(?-u:\b)|(?-u:\b)(?:AIs?|LLMs?|models?|agents?|assistants?|bots?)\s+(?:consuming|reading|processing|summari[sz]ing|analy[sz]ing|parsing|ingesting|using)\s+(?:this|these|the)(?-u:\b)|(?-u:\b)(?:[\w-]+\s+)?(?:AIs?|LLMs?|assistants?|agents?|models?|bots?|summari[sz]ers?)\s+(?:must|should|shall|are\s+(?:required|instructed)\s+to|is\s+(?:required|instructed)\s+to|needs?\s+to|have\s+to|has\s+to)\s|(?-u:\b)(?:for|to)_(?:the_)?(?:ai|llm)(?:_(?:agents?|assistants?|models?|bots?))?(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:note|notes|message|information|info|instructions?|notice|hint|reminder|memo|attention|warning|important|directive|request)\s+(?:for|to)\s+(?:the\s+|any\s+|all\s+|every\s+)?(?:[\w-]+\s+){0,3}?(?:AIs?|LLMs?|GPT|chatbots?|copilots?|bots?|assistants?|agents?|models?|summari[sz]ers?|reviewers?|crawlers?)(?-u:\b)|(?:(?m:^)|[.!?][\x22']?[ \t]+|\x22text\x22\s*:\s*\x22|:\s*\x22)[ \t]*[\[(#*>/<!@-]*[ \t]*(?:attention[ \t]*,?[ \t]*|dear[ \t]+|hey[ \t]+)?(?:[\w-]+[ \t]+){0,3}?(?:AIs?|LLMs?|GPT|chatbots?|copilots?|bots?|assistants?|agents?|models?|summari[sz]ers?|reviewers?|agentes?|asistentes?|assistentes?|assistenti|agenti)(?:[ \t]+(?:de[ \t]+|di[ \t]+)?(?:IA|AI|KI)|[ \t]+(?:de|di|do|da)[ \t]+[\w-]+)?[ \t]*(?:[:,][ \t]|[—–][ \t]|-[ \t])|(?-u:\b)(?:if|when|whenever)\s+(?:an?|the|any)\s+(?:[\w-]+\s+){0,2}?(?:AI|LLM|language\s+model|chatbot|copilot|agent|assistant|model|bot)s?\s+(?:is|are|reads?|summari[sz]es?|process(?:es)?|generates?|reviews?)(?-u:\b)|(?-u:\b)(?:(?:AI|automated|autonomous)\s+)?(?:AIs?|LLMs?|models?|agents?|assistants?|bots?|automations?|tools?|crawlers?)\s+(?:consuming|reading|processing|summari[sz]ing|analy[sz]ing|parsing|ingesting|using|working|operating|running|acting|accessing|browsing|visiting|scraping|crawling|indexing|reviewing|triaging|handling)\s+(?:this|these|the|in|on)(?-u:\b)|(?-u:\b)(?:AI|LLM|language\s+model)s?(?:\s+[\w-]+)?\s+(?:that|which|who)\s+(?:read|scrape|crawl|summari[sz]e|process|index|parse|ingest|analy[sz]e|review)s?\s+(?:this|these|the)(?-u:\b)|(?-u:\b)(?:if|when)\s+(?:this|the)\s+[\w-]+\s+(?:is\s+being|is|gets)\s+(?:read|processed|summari[sz]ed|reviewed|parsed|analy[sz]ed)\s+by\s+(?:an?|the|any)\s+(?:[\w-]+\s+){0,2}?(?:AI|LLM|language\s+model|chatbot|copilot|agent|assistant|model|bot)s?(?-u:\b)|(?-u:\b)(?:AI|LLM)\s+(?:agents?|assistants?|models?|bots?)\s+(?:[\w-]+\s+){1,8}?(?:must|shall|is\s+required\s+to|are\s+required\s+to)\s|(?-u:\b)(?:[\w-]+\s+)?(?:AIs?|LLMs?|assistants?|agents?|models?|bots?|summari[sz]ers?)\s+(?:must|should|shall|are\s+(?:required|instructed)\s+to|is\s+(?:required|instructed)\s+to|needs?\s+to|have\s+to|has\s+to)\s|(?-u:\b)(?:for|to)_(?:the_)?(?:ai|llm)(?:_(?:agents?|assistants?|models?|bots?))?(?-u:\b)|(?:^|[\s/_])(?:ai|llm)_(?:agents?|assistants?|models?|bots?)_(?:read|note|instructions?|must|only|first))",
         Some(addressed_order),
         REACH,
     ),
@@ -55,9 +55,10 @@ pub const SPECS: &[Spec] = &[
     // Buchhaltungs-KI-System:", "Aan de AI-servicedeskagent:", "Voor taalmodellen die …".
     spec_reach(I, "addressed_to_ai", High, &[
             "~hinweis", "anweisung", "nachricht", "information f", "information an", "achtung",
-            "wichtig", "notiz", "bitte", "aan ", "voor ",
+            "wichtig", "notiz", "bitte", "aan ", "voor ", "anmerkung", "mitteilung", "let op",
+            "opgelet", "attentie",
         ],
-        r"(?i)(?:(?-u:\b)(?:\w*hinweis|anweisung|nachricht|information|achtung|wichtig|notiz|bitte)\s+(?:für|an)\s+(?:die|den|das|alle|jede[ns]?)?\s*(?:[\w-]+\s+){0,2}?(?:[\w-]*KI(?:-\w+)?|\w*Sprachmodell\w*|\w*-?Assistent\w*|[\w-]*Agent\w*|\w*Modell\w*|[\w-]*Bot\w*|\w+\s+Zusammenfassung\w*)(?-u:\b)|(?-u:\b)(?:aan|voor)\s+(?:de|het|alle|elk[e]?)?\s*(?:[\w-]+\s+){0,2}?(?:AI[-\w]*|\w*taalmodel\w*|\w*assistent\w*|[\w-]*agent\w*|\w*chatbot\w*)(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:let\s+op|opgelet|attentie)\s*,?\s*(?:[\w-]+\s+){0,2}?[\w-]*(?:assistent|agent|AI|bot|taalmodel)[\w-]*\s*[:,]|(?-u:\b)(?:\w*hinweis|anweisung|anmerkung|mitteilung|nachricht|information|achtung|wichtig|notiz|bitte)\s+(?:für|an)\s+(?:die|den|das|alle|jede[ns]?)?\s*(?:[\w-]+\s+){0,2}?(?:[\w-]*KI(?:-\w+)?|\w*Sprachmodell\w*|\w*-?Assistent\w*|[\w-]*Agent\w*|\w*Modell\w*|[\w-]*Bot\w*|\w+\s+Zusammenfassung\w*)(?-u:\b)|(?-u:\b)(?:aan|voor)\s+(?:de|het|alle|elk[e]?)?\s*(?:[\w-]+\s+){0,2}?(?:AI[-\w]*|\w*taalmodel\w*|\w*assistent\w*|[\w-]*agent\w*|\w*chatbot\w*)(?-u:\b))",
         Some(addressed_order),
         REACH,
     ),
@@ -71,7 +72,7 @@ pub const SPECS: &[Spec] = &[
             "a las ", "a cualquier", "a qualquer", "a qualsiasi", "a todos", "a tous", "debe",
             "tiene que", "tienen que", "deve", "tem que", "doit", "doivent",
         ],
-        r"(?i)(?:(?-u:\b)(?:(?:pour|para|per)\s+(?:les?\s+|la\s+|l'|el\s+|los\s+|las\s+|o\s+|os\s+|il\s+|lo\s+|i\s+|gli\s+|cualquier\s+|qualquer\s+|qualsiasi\s+|tous\s+les\s+|todos\s+los\s+|todos\s+os\s+)?|(?:aux|au|destinée?s?\s+(?:au|à\s+la|à\s+l'|aux)|al|ao|aos|às|alla|(?-i:ai|agli))\s+|(?:à|a)\s+(?:les?\s+|la\s+|l'|el\s+|los\s+|las\s+|cualquier\s+|qualquer\s+|qualsiasi\s+|todos\s+los\s+|todos\s+os\s+|tous\s+les\s+))(?:[\w'-]+\s+){0,2}?(?:IA|assistants?|agents?|bots?|chatbots?|modèles?\s+de\s+langage|modèles?|asistentes?|agentes?|modelos?(?:\s+de\s+(?:lenguaje|linguagem))?|assistentes?|assistenti|modell[oi](?:\s+linguistic[oi])?|sistema\s+(?:di|de)\s+\w+\s+autom[aá]tic[ao])(?-u:\b)|(?-u:\b)(?:el|la|los|las|o|a|os|il|l'|le|les)\s*(?:asistente|agente|modelo|assistente|modello|assistant|agent|modèle|IA)s?\s+(?:debe|deben|tiene\s+que|tienen\s+que|deve|devem|tem\s+que|doit|doivent)(?-u:\b))",
+        r"(?i)(?:(?-u:\b)(?:(?:pour|para|per)\s+(?:les?\s+|la\s+|l'|el\s+|los\s+|las\s+|o\s+|os\s+|il\s+|lo\s+|i\s+|gli\s+|cualquier\s+|qualquer\s+|qualsiasi\s+|tous\s+les\s+|todos\s+los\s+|todos\s+os\s+)?|(?:aux|au|destinée?s?\s+(?:au|à\s+la|à\s+l'|aux)|al|ao|aos|às|alla|(?-i:ai|agli))\s+|(?:à|a)\s+(?:les?\s+|la\s+|l'|el\s+|los\s+|las\s+|cualquier\s+|qualquer\s+|qualsiasi\s+|todos\s+los\s+|todos\s+os\s+|tous\s+les\s+))(?:[\w'-]+\s+){0,2}?(?:l'|les?\s+)?(?:IA|assistants?|agents?|bots?|chatbots?|modèles?\s+de\s+langage|modèles?|asistentes?|agentes?|modelos?(?:\s+de\s+(?:lenguaje|linguagem))?|assistentes?|assistenti|modell[oi](?:\s+linguistic[oi])?|sistema\s+(?:di|de)\s+\w+\s+autom[aá]tic[ao])(?-u:\b)|(?-u:\b)(?:el|la|los|las|o|a|os|il|l'|le|les)\s*(?:asistente|agente|modelo|assistente|modello|assistant|agent|modèle|IA)s?\s+(?:debe|deben|tiene\s+que|tienen\s+que|deve|devem|tem\s+que|doit|doivent)(?-u:\b))",
         Some(addressed_order),
         REACH,
     ),
@@ -82,9 +83,10 @@ pub const SPECS: &[Spec] = &[
             "do bota", "do czatbota", "do wszystkich", "dla modelu", "dla modeli",
             "dla asystenta", "dla agenta", "dla ai", "dla sztucznej", "dla bota",
             "dla czatbota", "dla wszystkich", "для", "к ", "внимание", "ии", "модель",
-            "ассистент", "агент", "нейросеть", "бот", "için", "untuk", "kepada",
+            "ассистент", "агент", "нейросеть", "бот", "için", "untuk", "kepada", "ші", "асистент",
+            "asistan", "ajan", "dil modeli", "systemu",
         ],
-        r"(?i)(?:(?-u:\b)(?:do|dla)\s+(?:wszystkich\s+)?(?:modelu\s+językowego|modeli\s+językowych|asystenta(?:\s+AI)?|agenta(?:\s+AI)?|AI|sztucznej\s+inteligencji|bota|czatbota)|(?:для|к)\s+(?:\w+\s+){0,2}?(?:ИИ[-\w]*|модел\w+|ассистент\w*|агент\w*|бот\w*|нейросет\w*)|(?:^|[\n.!:(\[])\s*(?:внимание,?\s*)?(?:ИИ[-\w]*|модель|ассистент|агент|нейросеть|бот)[^\n.:]{0,40}?[:,]|(?-u:\b)(?:\w+\s+)?(?:asistanı|asistan|yapay\s+zek[aâ](?:\s+\w+)?|dil\s+modeli|modeli?|ajanı?|botu?)\s+için|(?-u:\b)(?:untuk|kepada)\s+(?:semua\s+)?(?:asisten|model|agen|bot)(?:\s+(?:AI|bahasa))?)",
+        r"(?i)(?:(?-u:\b)(?:do|dla)\s+(?:wszystkich\s+)?(?:modelu\s+językowego|modeli\s+językowych|asystenta(?:\s+AI)?|agenta(?:\s+AI)?|AI|sztucznej\s+inteligencji|bota|czatbota|systemu\s+(?:AI|\w+\s+AI))|(?:для|к|до)\s+(?:\w+\s+){0,2}?(?:ИИ[-\w]*|ШІ[-\w]*|модел\w+|ассистент\w*|асистент\w*|агент\w*|бот\w*|нейросет\w*)|(?:^|[\n.!:(\[])[\s#/*-]*(?:внимание,?\s*)?(?:ИИ[-\w]*|модель|ассистент|агент|нейросеть|бот)[^\n.:]{0,40}?[:,]|(?-u:\b)(?:\w+\s+)?(?:asistanı|asistan|yapay\s+zek[aâ](?:\s+\w+)?|dil\s+modeli|modeli?|ajanı?|botu?)\s+için|(?-u:\b)(?:yapay\s+zek[aâ]\s+)?(?:asistanı|asistan|ajanı|dil\s+modeli)\s*[:,]|(?-u:\b)(?:untuk|kepada)\s+(?:semua\s+)?(?:asisten|model|agen|bot)(?:\s+(?:AI|bahasa))?)",
         Some(addressed_order),
         REACH,
     ),
@@ -92,10 +94,34 @@ pub const SPECS: &[Spec] = &[
     // "AIエージェント向けの注意", "AI 어시스턴트에게", "إلى النموذج اللغوي", "AI मॉडल ध्यान दें".
     spec_reach(I, "addressed_to_ai", High, &[
             "助手", "模型", "智能体", "机器人", "致", "给", "エージェント", "アシスタント", "モデル",
-            "에게", "께", "إلى", "الى", "لل", "मॉडल", "सहायक", "एजेंट",
+            "에게", "께", "إلى", "الى", "لل", "मॉडल", "सहायक", "एजेंट", "の方へ", "さんへ",
         ],
-        r"(?i)(?:(?:AI|人工智能|智能)?(?:助手|模型|智能体|机器人)(?:请注意|请|注意|们)[：:，,]?|(?:致|给)(?:所有)?(?:AI|人工智能)(?:助手|模型|智能体)?|(?:AI|人工知能)?(?:エージェント|アシスタント|モデル)(?:へ|向け|の皆様)|(?:AI|인공지능)\s*(?:어시스턴트|에이전트|모델)?(?:에게|께)|(?:어시스턴트|에이전트|모델)(?:에게|께)|(?:إلى|الى|لل)\s*(?:ال)?(?:نموذج|مساعد|وكيل|ذكاء)|AI\s+(?:मॉडल|सहायक|एजेंट)(?:\s+(?:ध्यान\s+दें|के\s+लिए))?|(?:मॉडल|सहायक|एजेंट)\s+(?:ध्यान\s+दें|के\s+लिए))",
+        r"(?i)(?:(?:AI|人工智能|智能)?(?:助手|模型|智能体|机器人)(?:请注意|请|注意|们)[：:，,]?|(?:致|给)(?:所有)?(?:AI|人工智能)(?:助手|模型|智能体)?|(?:AI|人工知能)?(?:エージェント|アシスタント|モデル)(?:へ|向け|の皆様)|(?:AI|인공지능)\s*(?:비서|어시스턴트|에이전트|모델)?님?(?:에게|께)|(?:비서|어시스턴트|에이전트|모델)님?(?:에게|께)|AI(?:の方|の皆さん|さん)へ|(?:إلى|الى|لل)\s*(?:ال)?(?:نموذج|مساعد|وكيل|ذكاء)|AI\s+(?:मॉडल|सहायक|एजेंट)(?:\s+(?:ध्यान\s+दें|के\s+लिए|को\s+निर्देश|को\s+आदेश))?|(?:मॉडल|सहायक|एजेंट)\s+(?:ध्यान\s+दें|के\s+लिए))",
         Some(addressed_order),
+        REACH,
+    ),
+    // Swedish, Czech, Finnish, Romanian, Vietnamese, Hebrew: "Till en AI-assistent som
+    // läser…", "Notering till språkmodellen", "Pro asistenta, který…", "Tekoälyagentille:",
+    // "Dacă ești un model de limbaj…", "Dành cho trợ lý AI…", "למודל השפה שקורא…".
+    spec_reach(I, "addressed_to_ai", High, &[
+            "till ", "för ", "pro ", "agentille", "avustajalle", "tekoäly", "kielimalli",
+            "botille", "dacă ești", "daca esti", "pentru ", "dành cho", "cho ai", "cho trợ",
+            "gửi trợ", "למודל", "לבוט", "לסוכן", "לעוזר", "אל המודל",
+        ],
+        r"(?i)(?:(?-u:\b)(?:till|för)\s+(?:en\s+|den\s+|alla\s+)?(?:[\w-]+\s+){0,2}?(?:AI[-\w]*|\w*språkmodell\w*|\w*assistent\w*|[\w-]*agent\w*|\w*chatbot\w*)|(?-u:\b)pro\s+(?:všechny\s+)?(?:[\w-]+\s+){0,1}?(?:asistent\w*|agent\w*|AI|jazykov\w+\s+model\w*|model\w*|chatbot\w*)|\w*(?:agentille|avustajalle|tekoälylle|kielimallille|botille)|(?-u:\b)(?:dacă|daca)\s+(?:ești|esti)\s+(?:un\s+|o\s+)?(?:model\s+de\s+limbaj|asistent\w*|agent\w*|AI|IA|inteligen\w+\s+artificial\w*)|(?-u:\b)pentru\s+(?:orice\s+)?(?:modelul\s+de\s+limbaj|asistentul\s+(?:AI|IA|virtual)|agentul\s+(?:AI|IA)|AI|IA)|(?:dành\s+cho|gửi|cho)\s+(?:các\s+)?(?:trợ\s+lý|AI|mô\s+hình|tác\s+tử)(?:\s+AI)?|(?:ל|אל\s+ה)(?:מודל|בוט|סוכן|עוזר)(?:\s+(?:ה)?(?:שפה|AI|בינה))?)",
+        Some(addressed_order),
+        REACH,
+    ),
+    // A chat or ticket mention of an agent (`@triage-agent —`, `@helper-bot ignore…`,
+    // `@KI-Agent:`, `@AI-에이전트:`, `@בוט`) with an order that sets rules aside, claims an
+    // approval given elsewhere, or asks to keep it quiet. A plain request to such an agent
+    // (`@copilot please run the tests again`) is how people use them.
+    spec_reach(I, "addressed_to_ai", High, &[
+            "-agent", "_agent", "-bot", "_bot", "@bot", "@ai", "@ki", "@agent", "@assistant",
+            "@llm", "@gpt", "@בוט", "@ии", "@ші",
+        ],
+        r"(?i)@[\w-]*(?:AI|KI|IA|ИИ|ШІ|LLM|GPT|bot|agent|assistant|agente|assistent|에이전트|בוט)[\w-]*",
+        Some(addressed_handle),
         REACH,
     ),
 ];
@@ -112,14 +138,64 @@ const MACHINE_WORDS: &[&str] = &[
     "modèle de langage", "lenguaje", "linguagem", "linguistic", "autom", "językow", "ии",
     "нейросет", "yapay", "dil modeli", "bahasa", "助手", "模型", "智能", "机器人", "エージェント",
     "アシスタント", "モデル", "어시스턴트", "에이전트", "모델", "인공지능", "نموذج", "مساعد", "ذكاء",
-    "मॉडल", "सहायक", "एजेंट", "асистент", "ассистент", "агент", "модел", "бот",
+    "मॉडल", "सहायक", "एजेंट", "асистент", "ассистент", "агент", "модел", "бот", "ші",
+    "revis", "révis", "limbaj", "språkmodell", "tekoäly", "kielimalli", "trợ lý", "בינה",
+    "planning", "scheduling", "booking", "reservation", "procurement", "accounts payable",
+    "on call", "ops", "helper", "support bot", "reviewer bot", "triage",
 ];
+
+/// A system notice written just before an addressee (as written: a notice shouts; "the
+/// system prompt" in a sentence is a topic).
+#[rustfmt::skip]
+const SYSTEM_NOTICES: &[&str] = &[
+    "SYSTEM", "SISTEMA", "SYSTÈME", "SYSTEEM", "SİSTEM", "СИСТЕМ", "系统消息", "系统通知",
+    "システムメッセージ", "시스템 메시지",
+];
+
+/// What turns a request to an agent's handle into an attack on it: rules set aside, an
+/// approval claimed to have been given elsewhere, or the action kept from people.
+#[rustfmt::skip]
+const HANDLE_CUES: &[&str] = &[
+    // rules set aside
+    "ignore", "disregard", "bypass", "override", "restrictions", "you are now", "from now on",
+    "zignoruj", "ignoruj", "игнорируй", "ігноруй", "תתעלם", "bhool", "vergiss", "ignorier",
+    "無視", "무시", "忽略",
+    // approval claimed elsewhere
+    "verbal", "in a call", "on a call", "orally", "asked for this", "approved this",
+    "signed off", "pre-approved", "already approved", "mündlich", "freigegeben", "a voce",
+    "oralement", "de boca", "ustnie", "zgodził", "усно", "устно", "погодив", "согласовал",
+    "suullisesti", "구두로", "승인하셨", "口头", "口頭", "sözlü", "mondeling",
+    // kept quiet
+    "no need to comment", "don't mention", "do not mention", "not mention", "without telling",
+    "don't tell", "do not tell", "no need to ask", "without asking", "nicht nötig",
+    "nicht erwähnen", "nicht nachfragen", "no menciones", "não mencione", "ne mentionne",
+    "non menzionare", "nie wspominaj", "не згадуй", "не упоминай", "말하지", "묻지",
+    // what an attacker wants from the agent
+    "dm me", "direct message", "password", "token", "credential", "admin", "security label",
+    "won't fix", "wont fix", "hasł", "пароль", "טוקנים", "סיסמ",
+];
+
+/// An agent's handle (`@triage-agent`, `@helper-bot`) followed by an order that carries an
+/// attacker's cue ([`HANDLE_CUES`]).
+fn addressed_handle(text: &str, m: Range<usize>) -> Option<Range<usize>> {
+    let said = text[m.clone()].to_lowercase();
+    // An e-mail address (`ops-bot@example.com`, `noreply@ai.example`) is no handle.
+    let before = text[..m.start].chars().next_back();
+    if before.is_some_and(|c| c.is_alphanumeric() || c == '.') || said.contains('.') {
+        return None;
+    }
+    let after = &text[m.end..];
+    if after.starts_with(['.', '@']) {
+        return None;
+    }
+    context_has(text, m.end, m.end, 0, 300, HANDLE_CUES).then_some(m)
+}
 
 /// AI words that name the machine from just beside the role noun (`assistants d'achat IA`).
 #[rustfmt::skip]
 const AI_WORDS: &[&str] = &[
     "ai", "a.i.", "llm", "gpt", "chatbot", "copilot", "ki", "ia", "ии", "人工智能", "인공지능",
-    "الذكاء",
+    "الذكاء", "automat", "virtuel", "virtual", "virtuale",
 ];
 
 /// Modal words: the addressee phrase that holds one is the order itself (`shopping
@@ -128,6 +204,7 @@ const AI_WORDS: &[&str] = &[
 const MODALS: &[&str] = &[
     " must", " should", " shall", " required", " instructed", " need", " have to", " has to",
     " debe", " tiene que", " tienen que", " deve", " tem que", " doit", " doivent",
+    "निर्देश", "आदेश",
 ];
 
 /// Addressees whose role noun is enough on its own (`assistant`, `agent`, `model`, and
@@ -150,28 +227,46 @@ const ORDER_WORDS: &[&str] = &[
     "reset", "issue ", "skip", "present", "change", "you are now", "from now on", "stop ",
     "instead", "treat", "report", "paste", "ask ", "give", "assign", "trigger", "deploy",
     "write ", "claim", "inform", "describe", "leave out", "portray", "make sure", "ensure",
-    "please", "do it",
+    "please", "do it", "click", "enable", "disable", "confirm", "accept", "book ", "buy ",
+    "purchase", "checkout", "check out", "sign ", "store ", "save ", "reassign", "update",
+    "kindly", "share", "open ", "create", "schedule", "transfer", "pay ", "dm me", "direct message",
+    "don't mention", "do not mention", "won't fix",
     // German, Dutch
     "erwähne", "gib ", "setze", "ändere", "führe", "sende", "schick", "lösch", "ignorier",
     "stelle", "antworte", "nenne", "bitte", "muss", "sollst", "gebe", "teile", "vermeld",
     "geef", "sluit", "doe alsof", "stuur", "verwijder", "negeer", "antwoord", "moet",
+    "bewerte", "empfiehl", "schreib", "leite", "überweis", "erstell", "füge", "öffne", "klick",
+    "bestätig", "akzeptier", "schalte", "voer ", "plak", "accepteer", "deel ", "zet ", "klik",
+    "log in", "betaal", "maak", "lees", "open", "vermeld",
     // French, Spanish, Portuguese, Italian
     "dites", "dis-", "remplace", "approuve", "signale", "déclenche", "ignore", "envoie",
     "supprime", "affiche", "réponds", "répondez", "mentionne", "indique", "à partir de maintenant",
     "omite", "afirma", "ejecuta", "envía", "debe", "responde", "indica", "restablece",
     "no informes", "a partir de ahora", "responda", "revele", "informe", "envie", "execute",
     "a partir de agora", "não ", "assegna", "segnala", "non menzionare", "invia", "esegui",
-    "ignora", "rispondi", "d'ora in poi",
+    "ignora", "rispondi", "d'ora in poi", "merci de", "transf", "veuillez", "exécut", "décod", "n'indique",
+    "écris", "inutile d'en", "approuv", "haz ", "omite", "añade", "aprueba", "cierra", "leiam",
+    "leia", "inclua", "faça", "clique", "aprove", "adicione", "remova", "mande", "diga",
+    "chame", "aggiungi", "chiudi", "rimuovi", "approva", "scrivi", "conferma", "paga",
+    "clicca", "accetta",
     // Polish, Russian, Turkish, Indonesian
     "podaj", "od teraz", "wyślij", "usuń", "ignoruj", "odpowiedz", "jesteś", "сообщи", "не ",
     "выполни", "отправь", "удали", "игнорируй", "скажи", "ответь", "с этого момента", "ekle",
     "ilet", "gönder", "sil", "yanıt", "söyle", "abaikan", "kirim", "hapus", "jalankan",
-    "beri tahu", "sekarang",
+    "beri tahu", "sekarang", "zarezerwuj", "opłać", "nie pytaj", "przyznaj", "umieść",
+    "zignoruj", "prześlij", "kliknij", "zaloguj", "zapłać", "dodaj", "zamknij", "napisz",
+    "powiedz", "wyłącz", "створи", "надішли", "напиши", "не згадуй", "видали", "ігноруй",
+    "скажи", "додай", "закрий", "söyle", "tavsiye et", "iste", "yönlendir", "kur ", "onayla",
+    "signera", "svara", "säg", "skicka", "radera", "ignorera", "stäng", "přijmi", "přesuň",
+    "pošli", "smaž", "ignoruj", "napiš", "lisää", "sulje", "lähetä", "poista", "kerro",
+    "începe", "reprodu", "trimite", "șterge", "spune", "hãy", "gửi", "xóa", "trả lời",
+    "bỏ qua", "ngừng", "תשלח", "שלח", "הפנה", "בקש", "תתעלם", "מחק", "כתוב", "הצג",
     // Chinese, Japanese, Korean, Arabic, Hindi
     "请", "告诉", "从现在开始", "忽略", "发送", "删除", "执行", "把", "不要", "ください", "実行",
     "送信", "削除", "無視", "教えて", "しないで", "하세요", "하십시오", "실행", "보내", "삭제",
     "무시", "أخبر", "اطلب", "تجاهل", "أرسل", "احذف", "من الآن", "दिखा", "करें", "बताएं", "भेजें",
-    "अब से",
+    "अब से", "दिखाए", "निर्देश", "してください", "説明して", "回答し", "남겨", "주세요", "닫고",
+    "부여", "送って", "书写", "告知",
 ];
 
 /// Whether the matched addressee names a machine: an AI word in it (or just after it:
@@ -199,8 +294,44 @@ fn names_a_machine(text: &str, m: &Range<usize>) -> bool {
             s.contains(w)
         }
     };
-    let machine =
-        MACHINE_WORDS.iter().any(|w| word(w, &said)) || AI_WORDS.iter().any(|w| word(w, &near));
+    // A bot with a qualifier (`Reviewer bot —`) is a machine; a bare `Bot:` is a speaker
+    // label in a chat transcript.
+    let words: Vec<&str> = said.split_whitespace().collect();
+    let qualified_bot = said.contains([':', '—', '–', ','])
+        && words.windows(2).any(|w| {
+            w[1].starts_with("bot")
+                && !matches!(
+                    w[0],
+                    "the"
+                        | "a"
+                        | "an"
+                        | "this"
+                        | "that"
+                        | "our"
+                        | "your"
+                        | "my"
+                        | "its"
+                        | "their"
+                        | "any"
+                        | "every"
+                        | "each"
+                        | "no"
+                )
+        });
+    // Written under a system notice (`MENSAGEM DO SISTEMA: … o assistente deve`).
+    let wide = floor_char(text, m.start.saturating_sub(80));
+    let notice = &text[wide..m.start];
+    let under_notice = SYSTEM_NOTICES.iter().any(|w| notice.contains(w))
+        || notice.to_lowercase().contains("system:");
+    // `if this page is being read by an assistant`: only a machine reads a page as a task.
+    let read_by = [" by an ", " by the ", " by any "]
+        .iter()
+        .any(|w| said.contains(w));
+    let machine = qualified_bot
+        || read_by
+        || under_notice
+        || MACHINE_WORDS.iter().any(|w| word(w, &said))
+        || AI_WORDS.iter().any(|w| word(w, &near));
     // A role noun alone (`the assistant must`, `Aan de agent`) names a person as often as
     // a machine: only with a machine word, or in a pattern that names no role noun at all
     // (the addressee was an AI word).
@@ -234,13 +365,19 @@ fn addressed_order(text: &str, m: Range<usize>) -> Option<Range<usize>> {
     // summarisers:`, `Voor taalmodellen die deze vacature samenvatten:`); the order comes
     // after it. A phrase that holds a modal is the order itself.
     let said = text[m.clone()].to_lowercase();
-    let addressed = said.contains([':', '：', ',', '，']);
+    let addressed = said.contains([':', '：', ',', '，', '—', '–']) || said.contains("_");
     let from = if addressed || MODALS.iter().any(|w| said.contains(w)) {
         m.end
     } else {
         let hi = ceil_char(text, m.end.saturating_add(100));
         let line = text[m.end..hi].split('\n').next().unwrap_or("");
-        m.end + line.find([':', '：', ',', '，', '、'])?
+        // `Any AI agent accessing this website … is required to click …`: the modal comes
+        // later in the sentence.
+        if MODALS.iter().any(|w| line.contains(w)) {
+            m.end
+        } else {
+            m.end + line.find([':', '：', ',', '，', '、'])?
+        }
     };
     context_has(text, from, from, 0, 300, ORDER_WORDS).then_some(m)
 }

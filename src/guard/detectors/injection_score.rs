@@ -59,9 +59,9 @@ fn slot(key: u32, bits: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
-/// Slots of the weight table (4x the weights: most lookups miss, and a miss ends at the
-/// first empty slot).
-const TABLE_BITS: u32 = 16;
+/// Slots of the weight table (3.5x the weights: most lookups miss, and a miss ends at the
+/// first empty slot; 1 MiB).
+const TABLE_BITS: u32 = 17;
 
 /// The weights as an open-addressing table with linear probing: (bucket, weight) slots.
 static TABLE: LazyLock<Box<[(u32, f32)]>> = LazyLock::new(|| {
