@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
+use regex_automata::meta;
 
 use super::Severity;
 use super::detectors::{Spec, Validator};
@@ -234,26 +235,37 @@ fn never_ascii(hir: &regex_syntax::hir::Hir) -> bool {
     }
 }
 
-/// One `RegexSet` and what its patterns stand for.
+/// One set pass and what its patterns stand for.
 struct Pass {
-    set: RegexSet,
+    set: PassSet,
     /// Pattern `i` (below `rules.len()`) belongs to rule `rules[i]`; the ones after are
     /// the hints.
     rules: Vec<u32>,
+}
+
+/// The search of a pass: a `RegexSet` for any text; for ASCII text the same search (the
+/// regex crate's engine and settings) built from the patterns restricted to ASCII
+/// ([`ascii_only`]), which match the same in ASCII text with a smaller automaton — fewer
+/// byte classes, so each state's transitions take less cache (~25% faster on 1 MiB).
+enum PassSet {
+    Any(RegexSet),
+    Ascii(meta::Regex),
 }
 
 /// A [`Pass`] compiled when first needed.
 struct LazyPass {
     patterns: Vec<String>,
     rules: Vec<u32>,
+    ascii: bool,
     cell: OnceLock<Option<Pass>>,
 }
 
 impl LazyPass {
-    fn new(patterns: Vec<String>, rules: Vec<u32>) -> Self {
+    fn new(patterns: Vec<String>, rules: Vec<u32>, ascii: bool) -> Self {
         Self {
             patterns,
             rules,
+            ascii,
             cell: OnceLock::new(),
         }
     }
@@ -263,20 +275,118 @@ impl LazyPass {
     /// then takes the path without it, which finds the same).
     fn get(&self) -> Option<&Pass> {
         self.cell
-            .get_or_init(|| Pass::new(self.patterns.clone(), self.rules.clone()).ok())
+            .get_or_init(|| Pass::new(self.patterns.clone(), self.rules.clone(), self.ascii).ok())
             .as_ref()
     }
 }
 
 impl Pass {
-    fn new(mut patterns: Vec<String>, rules: Vec<u32>) -> Result<Self, (String, String)> {
+    /// The pass over `patterns` and the hints; `ascii`: searched in ASCII text only.
+    fn new(
+        mut patterns: Vec<String>,
+        rules: Vec<u32>,
+        ascii: bool,
+    ) -> Result<Self, (String, String)> {
         patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
-        let set = RegexSetBuilder::new(&patterns)
-            .dfa_size_limit(32 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| ("(all)".to_string(), e.to_string()))?;
+        let bad = |e: String| ("(all)".to_string(), e);
+        let set = if ascii {
+            let hirs = patterns
+                .iter()
+                .map(|p| regex_syntax::parse(p).map(|h| ascii_only(&h)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+            // What `RegexSetBuilder` sets, with the limits below.
+            let config = meta::Config::new()
+                .nfa_size_limit(Some(64 << 20))
+                .hybrid_cache_capacity(32 << 20)
+                .match_kind(regex_automata::MatchKind::All)
+                .utf8_empty(true)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None);
+            let re = meta::Builder::new()
+                .configure(config)
+                .build_many_from_hir(&hirs)
+                .map_err(|e| {
+                    bad(match e.size_limit() {
+                        Some(limit) => {
+                            format!("Compiled regex exceeds size limit of {limit} bytes.")
+                        }
+                        None => e.to_string(),
+                    })
+                })?;
+            PassSet::Ascii(re)
+        } else {
+            let set = RegexSetBuilder::new(&patterns)
+                .dfa_size_limit(32 << 20)
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            PassSet::Any(set)
+        };
         Ok(Self { set, rules })
+    }
+
+    /// Whether some pattern matches in `text`.
+    fn is_match(&self, text: &str) -> bool {
+        match &self.set {
+            PassSet::Any(set) => set.is_match(text),
+            PassSet::Ascii(re) => re.is_match(text),
+        }
+    }
+
+    /// The patterns that match somewhere in `text`, in increasing order.
+    fn matches(&self, text: &str) -> Vec<usize> {
+        match &self.set {
+            PassSet::Any(set) => set.matches(text).iter().collect(),
+            PassSet::Ascii(re) => {
+                let mut found = regex_automata::PatternSet::new(re.pattern_len());
+                re.which_overlapping_matches(&regex_automata::Input::new(text), &mut found);
+                found.iter().map(|p| p.as_usize()).collect()
+            }
+        }
+    }
+}
+
+/// `hir` for ASCII text: classes cut to their ASCII part, literals with other bytes
+/// failing, Unicode word boundaries as ASCII ones (the same on ASCII text), no capture
+/// groups (a set search reports none). In text made of ASCII characters only, it matches
+/// exactly where `hir` does.
+fn ascii_only(hir: &regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
+    use regex_syntax::hir::{
+        Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+        Repetition,
+    };
+    match hir.kind() {
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) if l.0.is_ascii() => Hir::literal(l.0.clone()),
+        HirKind::Literal(_) => Hir::fail(),
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(ascii_only(&r.sub)),
+        }),
+        HirKind::Capture(c) => ascii_only(&c.sub),
+        HirKind::Concat(hs) => Hir::concat(hs.iter().map(ascii_only).collect()),
+        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(ascii_only).collect()),
     }
 }
 
@@ -407,22 +517,24 @@ impl Engine {
                 family,
             });
         }
-        let without_direct = |patterns: &[String], of: &[u32]| {
+        let without_direct = |patterns: &[String], of: &[u32]| -> (Vec<String>, Vec<u32>) {
             let keep = |k: &usize| !direct.contains(&(of[*k] as usize));
             let ps = (0..of.len())
                 .filter(keep)
                 .map(|k| patterns[k].clone())
                 .collect();
             let rs = (0..of.len()).filter(keep).map(|k| of[k]).collect();
-            LazyPass::new(ps, rs)
+            (ps, rs)
         };
-        let full_long = without_direct(&full, &full_rules);
-        let ascii_long = without_direct(&ascii, &ascii_rules);
+        let (ps, rs) = without_direct(&full, &full_rules);
+        let full_long = LazyPass::new(ps, rs, false);
+        let (ps, rs) = without_direct(&ascii, &ascii_rules);
+        let ascii_long = LazyPass::new(ps, rs, true);
         let hints = super::views::HINTS.iter().map(|(_, h)| *h).collect();
         Ok(Self {
             rules,
-            full: Pass::new(full, full_rules)?,
-            ascii: Pass::new(ascii, ascii_rules)?,
+            full: Pass::new(full, full_rules, false)?,
+            ascii: Pass::new(ascii, ascii_rules, true)?,
             finders,
             direct,
             ascii_finders,
@@ -456,7 +568,7 @@ impl Engine {
         let pass = if ascii { &self.ascii } else { &self.full };
         // Most text has nothing: an earliest-match search answers that faster than the
         // overlapping search that says which patterns match (and allocates).
-        if !pass.set.is_match(text) {
+        if !pass.is_match(text) {
             return (Vec::new(), 0);
         }
         let mut cands: Vec<(usize, Range<usize>)> = Vec::new();
@@ -481,19 +593,19 @@ impl Engine {
                         self.keyword_windows(r, finder, text, &mut cands);
                     }
                 }
-                if !long_pass.set.is_match(text) {
+                if !long_pass.is_match(text) {
                     return (resolve(&self.rules, cands), 0);
                 }
                 long_pass
             }
             None => pass,
         };
-        let hits = pass.set.matches(text);
-        if !hits.matched_any() {
+        let hits = pass.matches(text);
+        if hits.is_empty() {
             return (resolve(&self.rules, cands), 0);
         }
         let mut hints = 0;
-        for i in hits.iter() {
+        for i in hits {
             if let Some(h) = i.checked_sub(pass.rules.len()) {
                 hints |= self.hints.get(h).copied().unwrap_or(0);
                 continue;
