@@ -4,7 +4,10 @@
 //! ids) its own pattern. Only those rules run: a keyword rule finds its keywords (a small
 //! literal search) and runs its regex on a window around each; a shape rule runs its regex
 //! over the text. Clean text costs the one pass. Validators (checksums, entropy,
-//! allow-lists, shell and SQL parses) run on candidates only.
+//! allow-lists, shell and SQL parses) run on candidates only. ASCII text is searched by the
+//! same set built from the patterns restricted to ASCII; in a long text the rules whose
+//! keywords matter only in a bounded prefix (the classifier's cue words) are searched on
+//! their own there, outside the set.
 
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -914,6 +917,47 @@ mod tests {
             }
         }
         assert!(found > 1000, "{found}");
+    }
+
+    /// An ASCII pass (patterns restricted to ASCII) says what a `RegexSet` of the same
+    /// patterns says on ASCII text: every ASCII corpus sample, as written, in upper and in
+    /// lower case, and a few patterns with Unicode classes, words and literals.
+    #[test]
+    fn an_ascii_pass_matches_what_the_regex_set_matches_on_ascii_text() {
+        let engine = built_in_engine();
+        let lp = &engine.ascii_long;
+        let mut patterns = lp.patterns.clone();
+        let mut rules = lp.rules.clone();
+        for p in [
+            r"\w+\b!",
+            r"(?i)stra(ß|ss)e \d+",
+            r"\bkelvin\b",
+            r"[^\w\s]{3}",
+            r"(?i)ſecret",
+        ] {
+            patterns.push(p.to_string());
+            rules.push(0);
+        }
+        let ascii = Pass::new(patterns.clone(), rules.clone(), true).expect("compiles");
+        let any = Pass::new(patterns, rules, false).expect("compiles");
+        let mut texts = corpus_texts();
+        texts.extend([
+            "Strasse 12 and KELVIN; secret!! #@%".to_string(),
+            "x!".to_string(),
+        ]);
+        let mut matched = 0;
+        for t in texts {
+            for t in [t.clone(), t.to_uppercase(), t.to_lowercase()] {
+                if !t.is_ascii() {
+                    continue;
+                }
+                assert_eq!(ascii.is_match(&t), any.is_match(&t), "{t:?}");
+                let m = ascii.matches(&t);
+                assert_eq!(m, any.matches(&t), "{t:?}");
+                matched += usize::from(!m.is_empty());
+            }
+        }
+        assert!(matched > 1000, "{matched}");
     }
 
     #[test]
