@@ -295,9 +295,12 @@ impl Pass {
         let set = if ascii {
             let hirs = patterns
                 .iter()
-                .map(|p| regex_syntax::parse(p).map(|h| ascii_only(&h)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad(e.to_string()))?;
+                .map(|p| {
+                    regex_syntax::parse(p)
+                        .map(|h| ascii_only(&h))
+                        .map_err(|e| bad(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             // What `RegexSetBuilder` sets, with the limits below.
             let config = meta::Config::new()
                 .nfa_size_limit(Some(64 << 20))
