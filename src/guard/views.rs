@@ -294,13 +294,21 @@ fn leet(text: &str) -> Option<View> {
 /// from its last character to its first, when it holds words that are common only
 /// backwards (`eht`, `erongi`, `snoitcurtsni`).
 fn reversed(text: &str) -> Option<View> {
+    // The searchers built once: building one per call cost more than the search in the
+    // short strings of a JSON message.
+    static BACKWARDS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 5]> =
+        std::sync::LazyLock::new(|| {
+            [
+                &b" eht "[..],
+                b"erongi",
+                b"erongI",
+                b"snoitcurtsni",
+                b"SNOITCURTSNI",
+            ]
+            .map(memchr::memmem::Finder::new)
+        });
     let b = text.as_bytes();
-    let finds = |needle: &[u8]| memchr::memmem::find(b, needle).is_some();
-    let hinted = finds(b" eht ")
-        || finds(b"erongi")
-        || finds(b"erongI")
-        || finds(b"snoitcurtsni")
-        || finds(b"SNOITCURTSNI");
+    let hinted = BACKWARDS.iter().any(|f| f.find(b).is_some());
     if !hinted {
         return None;
     }
