@@ -10,6 +10,7 @@
 //! Every walk is bounded: depth, elements per array, features per call, and the length of
 //! every string analysed.
 
+pub mod effect;
 pub mod paths;
 pub mod shell;
 pub mod sql;

@@ -19,6 +19,8 @@ impl Precedents {
         if !self.cfg.enabled {
             return None;
         }
+        // A call that only reads is not what a tool's strictness guards against.
+        let strict = strict && !crate::features::effect::reads_only(f);
         let mut st = self.state();
         let keys = st.keys(f);
         let tool = tool_key(f);

@@ -444,3 +444,42 @@ fn growing_ids_are_not_novel_but_sizes_never_approved_are() {
     assert_eq!(next.map(|o| o.verdict), Some(Verdict::Allow));
     assert_eq!(p.decide(&get(52_032, 5000), false, secs(t, 100)), None);
 }
+
+#[test]
+fn a_call_that_only_reads_needs_no_strict_evidence_on_a_strict_tool() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let kubectl = |args: serde_json::Value| {
+        CallFeatures::of(
+            "tools",
+            "kubectl",
+            "oncall",
+            Some(&args),
+            &[],
+            &[],
+            Hints {
+                tool: "kubectl",
+                internal_domains: &[],
+            },
+        )
+    };
+    let read = kubectl(json!({"args": ["get", "pods", "-n", "web"]}));
+    let write = kubectl(json!({"args": ["delete", "pod", "web-1", "-n", "web"]}));
+    assert!(crate::features::effect::reads_only(&read));
+    assert!(!crate::features::effect::reads_only(&write));
+    // Enough identical approvals for the ordinary threshold, not for the strict one.
+    let needed = evidence::needed(p.config().allow.exact);
+    assert!(needed < evidence::needed(p.config().allow_strict.exact));
+    for s in 0..needed as u64 {
+        p.learn(&read, true, None, secs(t, s));
+        p.learn(&write, true, None, secs(t, s));
+    }
+    let now = secs(t, 100);
+    let o = p.decide(&read, true, now).expect("the read is decided");
+    assert_eq!((o.verdict, o.level), (Verdict::Allow, Level::Exact));
+    assert_eq!(
+        p.decide(&write, true, now),
+        None,
+        "a delete on the same strict tool still needs the strict evidence"
+    );
+}

@@ -117,6 +117,7 @@ impl Precedents {
     /// How each level sees a call with features `f`: its fingerprint, the evidence, the
     /// confidence and the threshold (`learn explain`, the admin API).
     pub fn explain(&self, f: &CallFeatures, strict: bool, now: Instant) -> Vec<LevelView> {
+        let strict = strict && !crate::features::effect::reads_only(f);
         let st = self.state();
         let keys = st.keys(f);
         let tool = tool_key(f);
