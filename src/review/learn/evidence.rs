@@ -18,7 +18,9 @@ pub const MAX_ANSWERS: usize = 512;
 
 /// The lower bound of the Wilson score interval for `k` successes in `n` trials.
 pub fn wilson_lower(k: usize, n: usize) -> f64 {
-    if n == 0 {
+    if n == 0 || k == 0 {
+        // Exactly 0 (the formula's two terms cancel, up to rounding that could leave a
+        // trace above a share of 0 it is compared with).
         return 0.0;
     }
     let n = n as f64;

@@ -483,3 +483,67 @@ fn a_call_that_only_reads_needs_no_strict_evidence_on_a_strict_tool() {
         "a delete on the same strict tool still needs the strict evidence"
     );
 }
+
+#[test]
+fn a_known_value_in_a_place_that_never_comes_with_rejections_is_left_out() {
+    let p = Precedents::with_seed(cfg(), 1);
+    let t = Instant::now();
+    let logs = |tool: &str, ns: Option<&str>| {
+        let mut args = json!({"service": "api"});
+        if let Some(ns) = ns {
+            args["namespace"] = json!(ns);
+        }
+        CallFeatures::of(
+            "tools",
+            tool,
+            "oncall",
+            Some(&args),
+            &[],
+            &[],
+            Hints::default(),
+        )
+    };
+    let known = |f: &CallFeatures| p.keys(f).levels[1].1.clone();
+    // Reading logs: the namespace is optional, every namespace approved; `tracking` only
+    // twice (too few for the value itself to count as benign).
+    let mut s = 0;
+    for i in 0..30 {
+        let ns = [Some("web"), Some("billing"), None][i % 3];
+        p.learn(&logs("read_logs", ns), true, None, secs(t, s));
+        s += 1;
+    }
+    for _ in 0..2 {
+        p.learn(&logs("read_logs", Some("tracking")), true, None, secs(t, s));
+        s += 1;
+    }
+    assert_eq!(
+        known(&logs("read_logs", Some("tracking"))),
+        known(&logs("read_logs", Some("web"))),
+        "the namespace a log is read from is not what reviewers answer by"
+    );
+    // Deleting: calls with a namespace are rejected more often than the tool's calls.
+    for i in 0..60 {
+        let (ns, ok) = [
+            (Some("web"), false),
+            (Some("billing"), true),
+            (None, true),
+            (None, true),
+        ][i % 4];
+        p.learn(&logs("delete_logs", ns), ok, None, secs(t, s));
+        s += 1;
+    }
+    for _ in 0..2 {
+        p.learn(
+            &logs("delete_logs", Some("tracking")),
+            true,
+            None,
+            secs(t, s),
+        );
+        s += 1;
+    }
+    assert_ne!(
+        known(&logs("delete_logs", Some("tracking"))),
+        known(&logs("delete_logs", Some("billing"))),
+        "where the place comes with rejections its value stays in the fingerprint"
+    );
+}

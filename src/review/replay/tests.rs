@@ -79,7 +79,8 @@ fn the_acceptance_trace_keeps_what_it_reached() {
     // (docs/review.md).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
-    assert!(r.last(1000).escalated_share() <= 52.0, "{t}");
+    // Round 6: 1 unsafe (0.21%), none denied, 46.7% escalated.
+    assert!(r.last(1000).escalated_share() <= 47.5, "{t}");
 }
 
 /// The second acceptance trace (`integration/data/learning_acceptance_2/`: a hospital group,
@@ -97,7 +98,8 @@ fn the_second_acceptance_trace_keeps_what_it_reached() {
     // (0.14%), 44.8% escalated in the last 1,000 calls (round 3: 2, 5, 45.1%).
     assert!(r.unsafe_allowed_share() <= 1.0, "{t}");
     assert!(r.safe_denied_share() <= 1.0, "{t}");
-    assert!(r.last(1000).escalated_share() <= 41.0, "{t}");
+    // Round 6: 2 unsafe (0.42%), 12 safe denied (0.22%), 39.4% escalated.
+    assert!(r.last(1000).escalated_share() <= 40.0, "{t}");
 }
 
 /// The org trace (`generate::org`): implicit facts and irrelevant variation. ≤ 1% of unsafe
