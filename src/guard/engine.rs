@@ -7,7 +7,9 @@
 //! allow-lists, shell and SQL parses) run on candidates only. ASCII text is searched by the
 //! same set built from the patterns restricted to ASCII; in a long text the rules whose
 //! keywords matter only in a bounded prefix (the classifier's cue words) are searched on
-//! their own there, outside the set.
+//! their own there, outside the set. Whether a set matches a long text at all is answered
+//! by its lazy DFA walked in interleaved lanes ([`super::lanes`]), the set's own search
+//! answering when the lanes cannot tell.
 
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -17,6 +19,7 @@ use regex_automata::meta;
 
 use super::Severity;
 use super::detectors::{Spec, Validator};
+use super::lanes::Lanes;
 
 /// Which detector families a scan looks for (derived views scan only some).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +247,42 @@ struct Pass {
     /// Pattern `i` (below `rules.len()`) belongs to rule `rules[i]`; the ones after are
     /// the hints.
     rules: Vec<u32>,
+    /// Whether the set matches a long text, answered by its patterns' lazy DFA walked in
+    /// lanes ([`super::lanes`]; built when a long text first needs it).
+    lanes: LazyLanes,
 }
+
+/// [`Lanes`] of a pass's patterns, built when first needed.
+struct LazyLanes {
+    patterns: Vec<String>,
+    ascii: bool,
+    cell: OnceLock<Option<Lanes>>,
+}
+
+impl LazyLanes {
+    /// The lanes (`None` if they do not build, which the set's own limits rule out: the
+    /// pass then searches the usual way, which finds the same).
+    fn get(&self) -> Option<&Lanes> {
+        self.cell
+            .get_or_init(|| {
+                let hirs = self
+                    .patterns
+                    .iter()
+                    .map(|p| {
+                        let hir = regex_syntax::parse(p).ok()?;
+                        Some(if self.ascii { ascii_only(&hir) } else { hir })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Lanes::new(&hirs, PASS_NFA_LIMIT, PASS_DFA_CACHE).ok()
+            })
+            .as_ref()
+    }
+}
+
+/// The compile limit of a set pass's automaton.
+const PASS_NFA_LIMIT: usize = 64 << 20;
+/// The most memory a set pass's lazy DFA caches per thread.
+const PASS_DFA_CACHE: usize = 32 << 20;
 
 /// The search of a pass: a `RegexSet` for any text; for ASCII text the same search (the
 /// regex crate's engine and settings) built from the patterns restricted to ASCII
@@ -291,6 +329,11 @@ impl Pass {
         ascii: bool,
     ) -> Result<Self, (String, String)> {
         patterns.extend(super::views::HINTS.iter().map(|(p, _)| p.to_string()));
+        let lanes = LazyLanes {
+            patterns: patterns.clone(),
+            ascii,
+            cell: OnceLock::new(),
+        };
         let bad = |e: String| ("(all)".to_string(), e);
         let set = if ascii {
             let hirs = patterns
@@ -303,8 +346,8 @@ impl Pass {
                 .collect::<Result<Vec<_>, _>>()?;
             // What `RegexSetBuilder` sets, with the limits below.
             let config = meta::Config::new()
-                .nfa_size_limit(Some(64 << 20))
-                .hybrid_cache_capacity(32 << 20)
+                .nfa_size_limit(Some(PASS_NFA_LIMIT))
+                .hybrid_cache_capacity(PASS_DFA_CACHE)
                 .match_kind(regex_automata::MatchKind::All)
                 .utf8_empty(true)
                 .which_captures(regex_automata::nfa::thompson::WhichCaptures::None);
@@ -322,17 +365,27 @@ impl Pass {
             PassSet::Ascii(re)
         } else {
             let set = RegexSetBuilder::new(&patterns)
-                .dfa_size_limit(32 << 20)
-                .size_limit(64 << 20)
+                .dfa_size_limit(PASS_DFA_CACHE)
+                .size_limit(PASS_NFA_LIMIT)
                 .build()
                 .map_err(|e| bad(e.to_string()))?;
             PassSet::Any(set)
         };
-        Ok(Self { set, rules })
+        Ok(Self { set, rules, lanes })
     }
 
     /// Whether some pattern matches in `text`.
     fn is_match(&self, text: &str) -> bool {
+        if text.len() >= super::lanes::MIN_LEN
+            && let Some(found) = self.lanes.get().and_then(|l| l.is_match(text.as_bytes()))
+        {
+            return found;
+        }
+        self.is_match_set(text)
+    }
+
+    /// [`Self::is_match`] by the set's own search.
+    fn is_match_set(&self, text: &str) -> bool {
         match &self.set {
             PassSet::Any(set) => set.is_match(text),
             PassSet::Ascii(re) => re.is_match(text),
@@ -961,6 +1014,67 @@ mod tests {
             }
         }
         assert!(matched > 1000, "{matched}");
+    }
+
+    /// A pass's lanes ([`super::super::lanes`]) say what its set says: every corpus sample
+    /// (as written and upper-cased) alone in a long clean text, straddling a boundary
+    /// between two lanes at a different offset each time, for each of the four passes.
+    #[test]
+    fn the_lanes_of_a_pass_answer_what_its_set_answers() {
+        let engine = built_in_engine();
+        let passes = [
+            ("full", Some(&engine.full)),
+            ("ascii", Some(&engine.ascii)),
+            ("full_long", engine.full_long.get()),
+            ("ascii_long", engine.ascii_long.get()),
+        ];
+        let pieces = [
+            "The quarterly report shows revenue grew in every region except the north-east. ",
+            "Order 2026-000123 shipped on 2026-11-24 at 14:05 to warehouse B7; tracking. ",
+            "Temperature readings: 21.5, 22.0, 22.4, 23.1 degrees over the last four hours. ",
+        ];
+        let mut filler = String::new();
+        while filler.len() < super::super::lanes::MIN_LEN {
+            filler.push_str(pieces[filler.len() % 3]);
+        }
+        let intl = filler.replace("region", "Straßennetz");
+        let texts = corpus_texts();
+        // A debug build (`cargo test` without `--release`) checks every seventh sample.
+        let step = if cfg!(debug_assertions) { 7 } else { 1 };
+        let (mut answered, mut matched, mut checked) = (0, 0, 0);
+        for (name, pass) in passes {
+            let pass = pass.expect("compiles");
+            let lanes = pass.lanes.get().expect("builds");
+            for f in [&filler, &intl] {
+                if name.starts_with("ascii") && !f.is_ascii() {
+                    continue;
+                }
+                assert!(!pass.is_match_set(f), "{name}: the filler is clean");
+                assert_eq!(lanes.is_match(f.as_bytes()), Some(false), "{name}");
+            }
+            for (i, t) in texts.iter().enumerate().step_by(step) {
+                for t in [t.clone(), t.to_uppercase()] {
+                    let f = if t.is_ascii() { &filler } else { &intl };
+                    if name.starts_with("ascii") && !t.is_ascii() {
+                        continue;
+                    }
+                    let len = f.len() + t.len() + 1;
+                    let boundary = (1 + i % 3) * (len / 4);
+                    let into = i % (t.len() + 1);
+                    let at = floor_char(f, boundary.saturating_sub(into));
+                    let long = format!("{}{t} {}", &f[..at], &f[at..]);
+                    let set = pass.is_match_set(&long);
+                    if let Some(by_lanes) = lanes.is_match(long.as_bytes()) {
+                        assert_eq!(by_lanes, set, "{name}: {t:?} at {at} of {}", long.len());
+                        answered += 1;
+                    }
+                    matched += usize::from(set);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(answered * 10 > checked * 9, "{answered} of {checked}");
+        assert!(matched * 2 > checked, "{matched} of {checked}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod fold;
 pub mod gitleaks;
 pub mod json_walk;
+mod lanes;
 pub mod views;
 
 use std::ops::Range;
