@@ -67,14 +67,19 @@ fn command_reads(name: &str) -> bool {
 }
 
 /// Whether a feature that is neither a command nor a statement makes a call more than a
-/// read: it writes, runs code, or names a secret.
+/// read: it writes, runs code, sends, pays, or names a secret.
 fn changes_or_reveals(feat: &Feature) -> bool {
     let class = feat.class.as_str();
     let secret_word = || {
         matches!(&feat.identity, Identity::Name(n)
             if SECRET_WORDS.iter().any(|w| n.eq_ignore_ascii_case(w)))
     };
-    class.starts_with("into interpreter")
+    // What sends, pays or carries prose somewhere (a recipient, a URL, an amount, free
+    // text that merely starts like a command: `date of the meeting …`) is not a read.
+    ["email", "url", "money", "text"]
+        .iter()
+        .any(|c| class.split(' ').next() == Some(c))
+        || class.starts_with("into interpreter")
         || class == "substitution"
         || class == "inline code"
         || feat.at.ends_with(":redirect")
@@ -203,6 +208,11 @@ mod tests {
                 json!({"sql": "UPDATE orders SET status = 'x' WHERE id = 5"}),
             ),
             ("send_email", json!({"to": "a@b.example", "body": "hello"})),
+            (
+                "send_email",
+                json!({"to": "a@b.example", "body": "date of the meeting moved"}),
+            ),
+            ("run_shell", json!({"command": "ls https://x.example/"})),
         ] {
             let c = call(tool, args.clone());
             assert!(!reads_only(&c), "{tool} {args}: {:?}", c.features);
