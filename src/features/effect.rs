@@ -7,9 +7,9 @@
 //!
 //! Deliberately narrow: a read of something sensitive (credentials, keys, system
 //! configuration, secrets or personal data the guard found), any guard finding, a
-//! recipient, URL, amount or free text, `sudo`, a pipe into an interpreter, a redirection that writes, a command substitution, inline code,
-//! a truncated command, or any program or subcommand not on the lists below makes the call
-//! not a read. Reads that reach secrets by name (`kubectl get secret`, `aws secretsmanager
+//! recipient, URL, amount or free text, `sudo`, a pipe into an interpreter, a redirection
+//! that writes, a command substitution, inline code, a truncated command, or any program or
+//! subcommand not on the lists below makes the call not a read. Reads that reach secrets by name (`kubectl get secret`, `aws secretsmanager
 //! get-secret-value`, `env`) are not on the lists.
 
 use super::{CallFeatures, Feature, Identity};
