@@ -7,7 +7,8 @@
 //!
 //! Deliberately narrow: a read of something sensitive (credentials, keys, system
 //! configuration, secrets or personal data the guard found), any guard finding, a
-//! recipient, URL, amount or free text, `sudo`, a pipe into an interpreter, a redirection
+//! recipient, URL, amount or free text, a `SELECT` of personal data (or of every column)
+//! for many rows, `sudo`, a pipe into an interpreter, a redirection
 //! that writes, a command substitution, inline code, a truncated command, or any program or
 //! subcommand not on the lists below makes the call not a read. Reads that reach secrets by name (`kubectl get secret`, `aws secretsmanager
 //! get-secret-value`, `env`) are not on the lists.
@@ -85,6 +86,8 @@ fn changes_or_reveals(feat: &Feature) -> bool {
         || feat.at.ends_with(":redirect")
         || (feat.at.ends_with(":flags") && class.split(' ').any(|f| WRITING_FLAGS.contains(&f)))
         || (feat.at.ends_with(":arg") && secret_word())
+        // A bulk read of personal data (or of every column) is where an export starts.
+        || (feat.at.ends_with(":returns") && class.ends_with(" many"))
 }
 
 /// Whether the call only reads (see the module documentation): it has at least one

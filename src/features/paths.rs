@@ -312,6 +312,28 @@ pub fn dir_prefix(segs: &[String]) -> String {
     out
 }
 
+/// Most words kept of a file's name.
+const MAX_FILE_WORDS: usize = 6;
+
+/// The words of a file's name, without its extension, dates, numbers and random parts
+/// (`retargeting_customers_2026-W44.csv` → `retargeting_customers`,
+/// `debug-bundle-db79da.tgz` → `debug_bundle`; a part without a vowel reads as random and
+/// goes too, acronyms such as `ltv` with it); `None` when no word is left.
+pub fn file_words(name: &str) -> Option<String> {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let words: Vec<String> = stem
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| {
+            let n = w.chars().count();
+            let vowels = w.chars().filter(|c| "aeiouyAEIOUY".contains(*c)).count();
+            (2..=24).contains(&n) && w.chars().all(char::is_alphabetic) && vowels > 0
+        })
+        .take(MAX_FILE_WORDS)
+        .map(str::to_lowercase)
+        .collect();
+    (!words.is_empty()).then(|| words.join("_"))
+}
+
 /// The file's extension class (lowercase, up to 5 characters), if any.
 pub fn extension(segs: &[String]) -> Option<String> {
     let name = segs.last()?;
@@ -377,6 +399,20 @@ mod tests {
         assert_eq!(dir_prefix(&normalise("/data/2026/11/x.csv")), "/data/dddd");
         assert_eq!(dir_prefix(&normalise("/x.csv")), "/");
         assert_eq!(extension(&normalise("/srv/a.CSV")).as_deref(), Some("csv"));
+    }
+
+    #[test]
+    fn a_files_words_say_what_it_holds() {
+        assert_eq!(
+            file_words("customer_level_ltv_2026-W44.csv").as_deref(),
+            Some("customer_level")
+        );
+        assert_eq!(
+            file_words("debug-bundle-db79da.tgz").as_deref(),
+            Some("debug_bundle")
+        );
+        assert_eq!(file_words("2026-11-15.csv"), None);
+        assert_eq!(file_words("x9f3k2.bin"), None);
     }
 
     #[test]

@@ -75,6 +75,13 @@ pub fn features(at: &str, t: &str, surely_sql: bool, out: &mut Vec<Feature>) -> 
             _ => "",
         };
         out.push(Feature::class(at, &format!("sql {kind}{bound}")));
+        if let Some(r) = s.returns {
+            // What a read hands back: a lookup and a bulk export share table and kind.
+            out.push(Feature::class(
+                &format!("{at}[{kind}]:returns"),
+                &format!("returns {}", r.as_str()),
+            ));
+        }
         let mut tables: Vec<String> = s.tables.iter().map(|t| name(t)).collect();
         tables.sort();
         tables.dedup();
@@ -142,6 +149,18 @@ mod tests {
         assert_eq!(
             feats("SELECT nonsense FROM WHERE"),
             ["q=sql select unparsed"]
+        );
+        assert_eq!(
+            feats("SELECT email, phone FROM customers WHERE last_name ILIKE 'kow%' LIMIT 200"),
+            [
+                "q=sql select",
+                "q[select]:returns=returns personal many",
+                "q[select]:table=table customers"
+            ]
+        );
+        assert_eq!(
+            feats("SELECT email FROM customers WHERE customer_id = 'C1'")[1],
+            "q[select]:returns=returns personal one"
         );
         let mut out = Vec::new();
         assert!(!features(

@@ -363,6 +363,16 @@ pub(super) fn path(at: &str, t: &str, out: &mut Vec<Feature>) {
     });
     if let Some(ext) = paths::extension(&segs) {
         out.push(Feature::class(&format!("{at}:ext"), &format!("ext {ext}")));
+        // What the file is, in its name's words (`retargeting_customers_2026-W44.csv` →
+        // `retargeting_customers`): an aggregate report and a contact list share a directory.
+        if let Some(kind) = segs.last().and_then(|n| paths::file_words(n)) {
+            out.push(Feature {
+                at: format!("{at}:file"),
+                class: "file".into(),
+                identity: Identity::Name(kind),
+                value: None,
+            });
+        }
     }
 }
 

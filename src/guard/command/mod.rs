@@ -9,6 +9,7 @@
 //! bounded time and memory and nothing panics.
 
 mod lexer;
+pub mod select;
 pub mod shell;
 pub mod sql;
 

@@ -66,6 +66,8 @@ pub struct SqlStatement {
     pub all_privileges: bool,
     /// A `GRANT` to `PUBLIC`.
     pub to_public: bool,
+    /// `SELECT`: what it returns when it returns someone's data (see `select`).
+    pub returns: Option<super::select::Returns>,
     /// Byte range of the statement in the parsed text.
     pub span: std::ops::Range<usize>,
 }
@@ -239,6 +241,7 @@ fn describe(stmt: &Statement, span: std::ops::Range<usize>) -> SqlStatement {
         bounded: true,
         all_privileges: false,
         to_public: false,
+        returns: None,
         span,
     };
     match stmt {
@@ -248,6 +251,7 @@ fn describe(stmt: &Statement, span: std::ops::Range<usize>) -> SqlStatement {
                 for t in &sel.from {
                     relation_names(t, &mut s.tables);
                 }
+                s.returns = super::select::returns(sel);
             }
         }
         Statement::Insert(i) => {

@@ -330,6 +330,18 @@ pub fn replay(
                 w.spot_checks += usize::from(spot.is_some());
             }
         }
+        if decision == DecisionKind::Escalate && spot.is_none() {
+            // As the precedents saw the call, before its answer teaches them.
+            let late = n + 1000 >= calls.len();
+            diag.escalated(
+                &mut report.diagnostics,
+                &precedents,
+                &features,
+                (n, c, late),
+                strict,
+                now,
+            );
+        }
         if decision == DecisionKind::Escalate || reviewed_after {
             // The reviewer answers from the label; the answer teaches the precedents.
             precedents.learn(&features, !unsafe_call, spot.clone(), now);
@@ -358,17 +370,6 @@ pub fn replay(
                 out.unsafe_allowed += usize::from(ua);
                 out.safe_denied += usize::from(sd);
             }
-        }
-        if decision == DecisionKind::Escalate && spot.is_none() {
-            let late = n + 1000 >= calls.len();
-            diag.escalated(
-                &mut report.diagnostics,
-                &precedents,
-                &features,
-                (n, c, late),
-                strict,
-                now,
-            );
         }
         if decision == DecisionKind::Escalate && n + 1000 >= calls.len() {
             let k = report
