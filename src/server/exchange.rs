@@ -146,16 +146,23 @@ async fn read_head(
 ) -> Option<Head> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut watching = true;
+    // Read only once the socket says it is readable (or bytes are already here): a
+    // connection waiting for its first byte or its next request allocates nothing.
+    let mut readable = !received.is_empty();
     loop {
         match head::assess(received) {
             Head::Partial => {}
             whole => return Some(whole),
         }
-        match read_some(stream, received) {
-            Ok(0) => return None,
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return None,
+        if readable {
+            match read_some(stream, received) {
+                Ok(0) => return None,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return None,
+            }
+            // Waiting with part of a head: hold its bytes only.
+            received.shrink_to_fit();
         }
         if watching && *shutdown.borrow() {
             watching = false;
@@ -165,7 +172,7 @@ async fn read_head(
         }
         tokio::select! {
             ready = tokio::time::timeout_at(deadline, stream.readable()) => match ready {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => readable = true,
                 _ => return None,
             },
             _ = shutdown.changed(), if watching => watching = false,
@@ -173,13 +180,18 @@ async fn read_head(
     }
 }
 
-/// One read into `received`, grown by exactly what arrived (a waiting connection holds
-/// only the bytes it sent).
+/// Bytes read at most at once before a head is whole.
+const READ_CHUNK: usize = 4096;
+
+/// One read into `received`, straight into its spare room (nothing zeroed); a read that
+/// brings nothing leaves `received` without an allocation.
 fn read_some(stream: &TcpStream, received: &mut Vec<u8>) -> io::Result<usize> {
-    let mut chunk = [0u8; 4096];
-    let n = stream.try_read(&mut chunk)?;
-    received.extend_from_slice(chunk.get(..n).unwrap_or(&chunk));
-    Ok(n)
+    received.reserve(READ_CHUNK);
+    let read = stream.try_read_buf(received);
+    if received.is_empty() {
+        *received = Vec::new();
+    }
+    read
 }
 
 /// hyper serves the one request whose message is the first `len` bytes of `received` (and

@@ -11,6 +11,8 @@
 //! [`Head::Other`]: hyper serves the rest of that connection as it would have served all
 //! of it.
 
+use std::mem::MaybeUninit;
+
 /// Bytes of an unfinished head read here before hyper is given the connection anyway (it
 /// then applies its own limit, `max_buf_size`, about 400 KiB, and answers 431).
 pub(super) const MAX_HEAD: usize = 64 * 1024;
@@ -36,9 +38,10 @@ pub(super) enum Head {
 
 /// Reads `buf` (the bytes received since the previous message ended).
 pub(super) fn assess(buf: &[u8]) -> Head {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(buf) {
+    // Uninitialised: httparse writes the headers it finds (nothing is zeroed per call).
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => return Head::Partial,
         _ => return Head::Other,
