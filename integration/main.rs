@@ -14,6 +14,7 @@ mod audit_collector;
 mod bundles;
 mod bypass;
 mod config_cli;
+mod connections;
 mod console;
 mod context;
 mod deploy;

@@ -1,7 +1,8 @@
 //! Accept loop shared by the proxy and admin listeners: connection cap, optional TLS (the
 //! handshake runs in the connection's own task, under the header read timeout), HTTP/1.1 and
 //! HTTP/2 on one port (ALPN with TLS, prior knowledge without), slowloris defence, graceful
-//! drain.
+//! drain. Plain connections are served one HTTP/1.1 exchange at a time (`exchange.rs`), so
+//! that a waiting connection holds no buffers.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,6 +25,7 @@ use tokio::task::JoinSet;
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::exchange::{Plain, serve_plain};
 use super::tls::TlsTerminator;
 use crate::forward::body::{GaugeGuard, ProxyBody};
 
@@ -76,9 +79,18 @@ pub async fn serve<M, H, Fut>(
 ) where
     M: Fn(ConnInfo) -> H + Send + Sync + 'static,
     H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
+    Fut: Future<Output = Response<ProxyBody>> + Send + Unpin + 'static,
 {
     let per_connection = Arc::new(per_connection);
+    // Plain connections are served one exchange at a time (`exchange.rs`): hyper is
+    // given a whole head, so its own header timeout is not needed there.
+    let mut one = http1::Builder::new();
+    one.header_read_timeout(None).keep_alive(true);
+    let mut rest = http1::Builder::new();
+    rest.timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
+        .keep_alive(true);
+    let plain_builders = Arc::new((one, rest));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -132,6 +144,7 @@ pub async fn serve<M, H, Fut>(
         let name = opts.name;
         let (builder, watcher, per_connection) =
             (builder.clone(), graceful.watcher(), per_connection.clone());
+        let (plain_builders, conn_shutdown) = (plain_builders.clone(), shutdown.clone());
         let acceptor = tls.as_ref().map(|t| t.acceptor());
         let (handshake_timeout, tls_failures) = (
             opts.header_read_timeout,
@@ -146,7 +159,14 @@ pub async fn serve<M, H, Fut>(
                         client_cert: None,
                     };
                     let h = per_connection(info);
-                    serve_one(&builder, watcher, stream, h, name, peer).await;
+                    let plain = Plain {
+                        exchange: &plain_builders.0,
+                        http1: &plain_builders.1,
+                        auto: &builder,
+                        header_read_timeout: handshake_timeout,
+                        name,
+                    };
+                    serve_plain(plain, stream, peer, h, watcher, conn_shutdown).await;
                 }
                 // Boxed: a TLS session's state is kilobytes, and an async block is as
                 // large as its largest branch; unboxed, every plain connection (idle

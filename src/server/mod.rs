@@ -5,6 +5,8 @@
 //! fails meanwhile), then stops the admin listener.
 
 mod admin;
+mod exchange;
+mod head;
 mod listener;
 mod policy;
 mod proxy;
@@ -281,7 +283,7 @@ impl Gateway {
             move |conn| {
                 let admin_state = admin_state.clone();
                 let peer = conn.peer;
-                move |req| admin_state.clone().handle(req, peer)
+                move |req| Box::pin(admin_state.clone().handle(req, peer))
             },
             admin_opts,
             None,
